@@ -1,0 +1,68 @@
+"""Headless command-line interface: `python main.py <command> ...`.
+
+Contract: `--json` prints exactly one JSON document on stdout; progress goes to stderr. Exit code 0
+on success, 2 on bad input with a one-line message on stderr, never a traceback for a user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import __version__
+from ..errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, exit 2
+        sys.stderr.write(f"error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import core
+
+    p = _Parser(prog="ecg-adv", description="ECG adversarial workbench (headless engine).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    core.register(sub)
+    try:
+        from . import attacks as attack_cmds
+    except ImportError:  # attack commands not installed in this build
+        attack_cmds = None
+    if attack_cmds is not None:
+        attack_cmds.register(sub)
+    return p
+
+
+def emit(args, doc: dict, text: str | None = None) -> None:
+    """Print the result: JSON with --json, else a human-readable text (or indented JSON)."""
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(doc, allow_nan=False, default=float) + "\n")
+    else:
+        sys.stdout.write((text if text is not None else json.dumps(doc, indent=2, default=float)) + "\n")
+    sys.stdout.flush()
+
+
+def progress(msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1

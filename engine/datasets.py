@@ -1,0 +1,151 @@
+"""PhysioNet 2017-style datasets: a folder of A*.hea/A*.mat with REFERENCE*.csv labels, and splits."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .records import read_record
+
+CLASSES = ("N", "A", "O", "~")
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+PAPER_SPLITS = {"paper-train": RESOURCES / "splits" / "paper-train.txt",
+                "paper-val": RESOURCES / "splits" / "paper-val.txt"}
+
+
+@dataclass
+class Dataset:
+    """A folder of records with optional labels (record name -> class)."""
+
+    folder: str
+    names: list[str]
+    labels: dict[str, str]
+    label_file: str | None = None
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.folder, name)
+
+    def label(self, name: str) -> str | None:
+        return self.labels.get(name)
+
+
+def read_labels(path: str | os.PathLike) -> dict[str, str]:
+    """Read a REFERENCE*.csv (`name,label`, header line optional). Unknown classes are an error."""
+    labels: dict[str, str] = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except OSError as exc:
+        raise UserError(f"cannot read label file {path}: {exc.strerror}") from None
+    for i, row in enumerate(rows):
+        if len(row) < 2:
+            raise UserError(f"{path}: line {i + 1} is not 'record,label'")
+        name, lab = row[0].strip(), row[1].strip()
+        if i == 0 and lab not in CLASSES and lab.lower() in {"label", "class", "rhythm", "y"}:
+            continue  # header line
+        if lab not in CLASSES:
+            raise UserError(f"{path}: line {i + 1}: unknown class {lab!r} (expected one of N, A, O, ~)")
+        labels[name] = lab
+    return labels
+
+
+def find_label_file(folder: str) -> str | None:
+    """The newest-looking REFERENCE*.csv in a folder (REFERENCE-v3 over REFERENCE), or None."""
+    files = sorted(glob.glob(os.path.join(folder, "REFERENCE*.csv")))
+    return files[-1] if files else None
+
+
+def open_dataset(folder: str | os.PathLike, labels: str | os.PathLike | None = None) -> Dataset:
+    """List the records of a folder (names of *.hea) and read its labels."""
+    folder = str(folder)
+    if not os.path.isdir(folder):
+        raise UserError(f"no such dataset folder: {folder}")
+    names = sorted(Path(h).stem for h in glob.glob(os.path.join(folder, "*.hea")))
+    if not names:
+        raise UserError(f"{folder}: no records (*.hea) found in this folder")
+    label_file = str(labels) if labels else find_label_file(folder)
+    if labels and not os.path.isfile(str(labels)):
+        raise UserError(f"no such label file: {labels}")
+    lab = read_labels(label_file) if label_file else {}
+    return Dataset(folder=folder, names=names, labels=lab, label_file=label_file)
+
+
+def read_name_list(path: str | os.PathLike) -> list[str]:
+    """One record name per line (blank lines and # comments ignored; extensions stripped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read split file {path}: {exc.strerror}") from None
+    out = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(Path(line.split(",")[0].strip()).stem if "." in line else line.split(",")[0].strip())
+    return out
+
+
+def stratified_split(names: list[str], labels: dict[str, str], val_fraction: float = 0.1,
+                     seed: int = 0) -> tuple[list[str], list[str]]:
+    """Seeded stratified split into (train, val); unlabelled records go to train."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in CLASSES + (None,):
+        group = sorted(n for n in names if labels.get(n) == cls)
+        if cls is None:
+            train += group
+            continue
+        perm = rng.permutation(len(group))
+        k = int(round(len(group) * val_fraction))
+        val += [group[i] for i in perm[:k]]
+        train += [group[i] for i in perm[k:]]
+    return sorted(train), sorted(val)
+
+
+@dataclass
+class Split:
+    names: list[str]
+    missing: list[str]
+
+    def describe_missing(self) -> str | None:
+        if not self.missing:
+            return None
+        first = ", ".join(self.missing[:5])
+        return f"{len(self.missing)} records of the split are missing from the folder (first: {first})"
+
+
+def select_split(ds: Dataset, split: str | None) -> Split:
+    """Records of `ds` in a split: 'all', 'paper-train', 'paper-val', 'strat-train[:seed]',
+    'strat-val[:seed]' (seeded 90/10 stratified), or a file with one name per line."""
+    split = split or "all"
+    if split == "all":
+        return Split(list(ds.names), [])
+    if split.startswith(("strat-train", "strat-val")):
+        kind, _, seed = split.partition(":")
+        tr, va = stratified_split(ds.names, ds.labels, 0.1, int(seed or 0))
+        return Split(tr if kind == "strat-train" else va, [])
+    path = PAPER_SPLITS.get(split, split)
+    if not os.path.isfile(path):
+        raise UserError(f"unknown split {split!r}: use all, paper-train, paper-val, strat-train, strat-val "
+                        "or a file listing record names")
+    wanted = read_name_list(path)
+    have = set(ds.names)
+    return Split([n for n in wanted if n in have], [n for n in wanted if n not in have])
+
+
+def load_signals(ds: Dataset, names: list[str], lead: str | None = None,
+                 progress=None) -> list[tuple[str, np.ndarray, float]]:
+    """Read records as (name, mV signal of one lead, fs). `progress(i, n)` is called as it goes."""
+    out = []
+    for i, name in enumerate(names):
+        rec = read_record(ds.path(name), label=ds.label(name))
+        x, _ = rec.lead_mv(lead)
+        out.append((name, x, rec.fs))
+        if progress:
+            progress(i + 1, len(names))
+    return out

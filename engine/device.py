@@ -1,0 +1,41 @@
+"""Compute device choice and seeding."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+
+def pick_device(requested: str | torch.device | None = None) -> torch.device:
+    """CUDA when available, then Apple MPS, else CPU; `requested` ('cpu', 'cuda', 'cuda:1', 'mps') wins."""
+    if requested not in (None, "", "auto"):
+        dev = torch.device(requested)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise UserError(f"device {requested} requested but CUDA is not available")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise UserError(f"device {requested} requested but Apple MPS is not available")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(dev: torch.device) -> str:
+    """Human-readable device name (e.g. 'CPU (2 threads)' or the CUDA card's name)."""
+    if dev.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(dev)}"
+    if dev.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)

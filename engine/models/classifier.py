@@ -1,0 +1,123 @@
+"""A model together with its input convention: the engine's one way to run a network on mV signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..datasets import CLASSES
+from ..errors import UserError
+from ..records import resample
+
+MIN_FS, MAX_FS = 100.0, 10000.0
+
+
+@dataclass
+class Placement:
+    """Where a record's samples sit inside the fixed model input.
+
+    The model input is `length` samples; record samples [src_start, src_start+n) occupy
+    input samples [dst_start, dst_start+n). Everything else is zero padding.
+    """
+
+    length: int
+    src_start: int
+    dst_start: int
+    n: int
+
+    def mask(self) -> np.ndarray:
+        m = np.zeros(self.length, dtype=bool)
+        m[self.dst_start:self.dst_start + self.n] = True
+        return m
+
+
+def place(n_samples: int, length: int) -> Placement:
+    """Centred zero padding (short records) or centred cropping (long records)."""
+    if n_samples >= length:
+        return Placement(length, (n_samples - length) // 2, 0, length)
+    return Placement(length, 0, (length - n_samples) // 2, n_samples)
+
+
+def fit_length(x: np.ndarray, length: int) -> tuple[np.ndarray, Placement]:
+    """x (n,) → (length,) float32 with centred padding/cropping, and where the samples went."""
+    p = place(x.shape[0], length)
+    out = np.zeros(length, dtype=np.float32)
+    out[p.dst_start:p.dst_start + p.n] = x[p.src_start:p.src_start + p.n]
+    return out, p
+
+
+@dataclass
+class Classifier:
+    """A network plus metadata. All public methods take signals in mV.
+
+    meta keys: arch, arch_args, classes, fs, units, units_per_mv, length, length_convention,
+    training, metrics, name.
+    """
+
+    module: nn.Module
+    meta: dict
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name", self.meta["arch"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta.get("classes", CLASSES))
+
+    @property
+    def fs(self) -> float:
+        return float(self.meta["fs"])
+
+    @property
+    def length(self) -> int:
+        return int(self.meta["length"])
+
+    @property
+    def units_per_mv(self) -> float:
+        return float(self.meta["units_per_mv"])
+
+    def to(self, device: torch.device | str) -> "Classifier":
+        self.device = torch.device(device)
+        self.module.to(self.device)
+        return self
+
+    def to_model_rate(self, x_mv: np.ndarray, fs: float) -> np.ndarray:
+        """Resample a mV signal to the model's rate; refuse rates the model cannot use."""
+        if not (MIN_FS <= fs <= MAX_FS):
+            raise UserError(f"sampling rate {fs:g} Hz cannot be used by model {self.name} "
+                            f"(needs {MIN_FS:g}–{MAX_FS:g} Hz, resampled to {self.fs:g} Hz)")
+        return resample(x_mv, fs, self.fs)
+
+    def prepare(self, x_mv: np.ndarray, fs: float) -> tuple[np.ndarray, Placement]:
+        """Signal (n,) mV at fs → model-length (L,) mV at the model rate, and its placement."""
+        return fit_length(self.to_model_rate(x_mv, fs), self.length)
+
+    def logits(self, x_mv: torch.Tensor) -> torch.Tensor:
+        """x_mv: (B, L) mV on self.device → (B, C) logits (differentiable)."""
+        return self.module((x_mv * self.units_per_mv).unsqueeze(1))
+
+    @torch.no_grad()
+    def predict_proba(self, batch_mv: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """batch_mv: (B, L) mV, already model-length → (B, C) probabilities."""
+        was_training = self.module.training
+        self.module.eval()
+        out = []
+        try:
+            for i in range(0, len(batch_mv), batch_size):
+                xb = torch.as_tensor(np.asarray(batch_mv[i:i + batch_size]), dtype=torch.float32,
+                                     device=self.device)
+                out.append(torch.softmax(self.logits(xb), dim=1).float().cpu().numpy())
+        finally:
+            self.module.train(was_training)
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def classify(self, x_mv: np.ndarray, fs: float) -> tuple[str, dict[str, float]]:
+        """One record's signal (n,) mV → (predicted class, {class: probability})."""
+        xin, _ = self.prepare(x_mv, fs)
+        p = self.predict_proba(xin[None])[0]
+        return self.classes[int(p.argmax())], {c: float(v) for c, v in zip(self.classes, p)}

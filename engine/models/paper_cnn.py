@@ -1,0 +1,45 @@
+"""The paper's 13-layer dilated CNN (Han et al. 2020), as tabled in PAPER.md.
+
+Input: (B, 1, 18000) in ADC units at 1000/mV (µV), 300 Hz. Output: (B, 4) logits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# (in, out, kernel, dilation, padding, maxpool after)
+PAPER_LAYERS = [
+    (1, 320, 24, 1, 11, True),
+    (320, 256, 16, 2, 15, False),
+    (256, 256, 16, 4, 30, False),
+    (256, 256, 16, 4, 30, False),
+    (256, 256, 16, 4, 30, False),
+    (256, 128, 8, 4, 14, True),
+    (128, 128, 8, 6, 21, False),
+    (128, 128, 8, 6, 21, False),
+    (128, 128, 8, 6, 21, False),
+    (128, 128, 8, 6, 21, False),
+    (128, 128, 8, 8, 28, True),
+    (128, 64, 8, 8, 28, False),
+    (64, 64, 8, 8, 28, False),
+]
+
+
+class PaperCNN(nn.Module):
+    """Conv1d → BatchNorm → ReLU → Dropout(0.3) ×13 (three MaxPools), mean over time, Linear(64→4)."""
+
+    def __init__(self, n_classes: int = 4, dropout: float = 0.3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for cin, cout, k, d, p, pool in PAPER_LAYERS:
+            layers += [nn.Conv1d(cin, cout, k, dilation=d, padding=p), nn.BatchNorm1d(cout),
+                       nn.ReLU(), nn.Dropout(dropout)]
+            if pool:
+                layers.append(nn.MaxPool1d(kernel_size=2, stride=2, padding=1, dilation=2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(64, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 1, L) µV → (B, n_classes) logits."""
+        return self.classifier(self.features(x).mean(dim=-1))

@@ -1,0 +1,167 @@
+"""Training loop: class balancing, per-epoch validation, best checkpoint, resume, time limit.
+
+Class balancing follows the paper's code: each epoch lists AF records twice and Noisy records six
+times (duplicate AF once, Noisy five times). Training examples are random crops (long records) or
+random placements (short records) inside the model's fixed input length, with a random gain of
+±15 %; validation uses the same centred placement as inference. The kept checkpoint is the epoch
+with the best validation mean F1 over N, A, O (the paper's figure); ties keep the earlier epoch.
+State for resuming (weights, optimiser, epoch, best score, RNG) is written after every epoch
+next to the output file as `<out>.resume.pt` and read back with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import __version__
+from .datasets import CLASSES
+from .errors import UserError
+from .metrics import summarize
+from .models import build
+from .models.checkpoint import base_meta, save_checkpoint
+from .models.classifier import Classifier, fit_length
+
+DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "default"
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    max_minutes: float | None = None
+    gain_jitter: float = 0.15
+    arch_args: dict = field(default_factory=dict)
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    train_loss: float
+    val: dict
+    best_f1: float
+    best_epoch: int
+    elapsed_s: float
+    eta_s: float
+
+
+def _balanced_index(labels: list[str]) -> np.ndarray:
+    return np.array([i for i, lab in enumerate(labels) for _ in range(DUPLICATES[lab])], dtype=np.int64)
+
+
+def _random_window(x: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros(length, dtype=np.float32)
+    if len(x) >= length:
+        s = int(rng.integers(0, len(x) - length + 1))
+        out[:] = x[s:s + length]
+    else:
+        s = int(rng.integers(0, length - len(x) + 1))
+        out[s:s + len(x)] = x
+    return out
+
+
+def evaluate_signals(clf: Classifier, signals: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    """Probabilities (n, C) for mV signals already at the model rate (centred placement)."""
+    batch = np.stack([fit_length(x, clf.length)[0] for x in signals]) if signals else np.zeros((0, clf.length))
+    return clf.predict_proba(batch, batch_size)
+
+
+def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray], val_y: list[str],
+          cfg: TrainConfig, out: str, *, device: torch.device, provenance: dict | None = None,
+          resume: bool = True, overwrite: bool = False, progress=None, should_stop=None) -> dict:
+    """Train and write the best checkpoint to `out`. Returns the best epoch's validation metrics.
+
+    Signals are float32 mV at the architecture's sampling rate. `progress(EpochReport)` is called
+    after every epoch; `should_stop()` is polled between batches (cancel / interrupt).
+    """
+    if not train_x or not val_x:
+        raise UserError("training needs labelled records in both the training and validation split")
+    bad = sorted({y for y in list(train_y) + list(val_y) if y not in CLASSES})
+    if bad:
+        raise UserError(f"unknown class labels in training data: {bad}")
+    resume_path = out + ".resume.pt"
+    if os.path.exists(out) and not overwrite and not (resume and os.path.exists(resume_path)):
+        raise UserError(f"{out} already exists (use --overwrite to replace it)")
+    meta = base_meta(cfg.arch, cfg.arch_args)
+    torch.manual_seed(cfg.seed)
+    module = build(cfg.arch, **cfg.arch_args).to(device)
+    clf = Classifier(module, meta, device)
+    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(_balanced_index(train_y)) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
+                                                steps_per_epoch=steps_per_epoch, pct_start=0.15)
+    rng = np.random.default_rng(cfg.seed)
+    start_epoch, best_f1, best_epoch, best_val, spent = 0, -1.0, -1, {}, 0.0
+    if resume and os.path.exists(resume_path):
+        st = torch.load(resume_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        start_epoch, best_f1, best_epoch = int(st["epoch"]), float(st["best_f1"]), int(st["best_epoch"])
+        spent = float(st.get("spent_s", 0.0))
+        rng = np.random.default_rng([cfg.seed, start_epoch])
+    y_idx = np.array([CLASSES.index(y) for y in train_y])
+    t0 = time.monotonic() - spent
+    L = clf.length
+    for epoch in range(start_epoch, cfg.epochs):
+        module.train()
+        order = rng.permutation(_balanced_index(train_y))
+        losses = []
+        for b in range(0, len(order), cfg.batch_size):
+            if should_stop and should_stop():
+                raise KeyboardInterrupt
+            idx = order[b:b + cfg.batch_size]
+            xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
+            xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
+            xt = torch.from_numpy(xb).to(device)
+            yt = torch.from_numpy(y_idx[idx]).to(device)
+            loss = F.cross_entropy(clf.logits(xt), yt)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        probs = evaluate_signals(clf, val_x)
+        val = summarize(list(val_y), [CLASSES[i] for i in probs.argmax(1)])
+        if val["f1_mean_nao"] > best_f1:
+            best_f1, best_epoch, best_val = val["f1_mean_nao"], epoch + 1, val
+            meta["metrics"] = {"validation": val, "epoch": best_epoch}
+            meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
+                                "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
+                                "optimizer": "AdamW + OneCycle", "balancing": "AF x2, Noisy x6 per epoch",
+                                "train_records": len(train_x), "val_records": len(val_x),
+                                "app_version": __version__, "device": str(device)}
+            save_checkpoint(out, module, meta, overwrite=True)
+        elapsed = time.monotonic() - t0
+        torch.save({"model": module.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
+                   resume_path + ".tmp")
+        os.replace(resume_path + ".tmp", resume_path)
+        done = epoch + 1 - start_epoch
+        eta = (elapsed - spent) / done * (cfg.epochs - epoch - 1)
+        if progress:
+            progress(EpochReport(epoch + 1, cfg.epochs, float(np.mean(losses)), val, best_f1, best_epoch,
+                                 elapsed, eta))
+        if cfg.max_minutes is not None and elapsed + (elapsed - spent) / done > cfg.max_minutes * 60:
+            break
+    # record final training time in the kept checkpoint's metadata
+    from .models.checkpoint import load_checkpoint
+
+    kept = load_checkpoint(out)
+    kept.meta["training"]["train_time_s"] = round(time.monotonic() - t0, 1)
+    kept.meta["training"]["epochs_run"] = epoch + 1
+    save_checkpoint(out, kept.module, kept.meta, overwrite=True)
+    if os.path.exists(resume_path):
+        os.remove(resume_path)
+    return best_val
