@@ -6,3 +6,7 @@ class UserError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+class Cancelled(Exception):
+    """Raised inside long engine work when the caller asked it to stop."""

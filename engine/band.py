@@ -1,0 +1,193 @@
+"""Bands of adversarial examples around one example (Han et al. 2020), every procedure batched.
+
+1. noise: Gaussian noise (sd in mV) added to the perturbation δ, smoothed with the kernel bank,
+   clipped to ±ε, classified; survivors (still adversarial) and the example itself form the band
+   (per-sample min and max).
+2. concatenation: pairs of band members that cross (equal at a sample, or change order between
+   two samples) are spliced at each crossing, left of one + right of the other, both ways.
+3. uniform: each sample drawn uniformly between the band's min and max, the perturbation smoothed,
+   projected back into the band, classified.
+Adversarial means: prediction differs from the original prediction (untargeted) or equals the
+target (targeted). Work happens in the model's input frame; `lo`, `hi` and `members` come back
+at the model rate over the whole record (outside the attacked window they equal the original).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .attacks.base import AttackParams
+from .attacks.kernels import fused_kernel, smooth
+from .attacks.runner import AttackResult
+from .errors import Cancelled, UserError
+from .models.classifier import Classifier, fit_length
+
+
+@dataclass
+class BandParams:
+    trials: int = 1000
+    noise_sd_mv: float = 0.005
+    uniform_trials: int | None = None  # default: same as trials
+    max_pairs: int = 200
+    max_splices_per_pair: int = 10
+    batch_size: int = 250
+    seed: int = 0
+
+
+@dataclass
+class BandResult:
+    record: str
+    orig_pred: str
+    adv_pred: str
+    noise: dict
+    concat: dict
+    uniform: dict
+    fs: float
+    lo: np.ndarray = field(repr=False)
+    hi: np.ndarray = field(repr=False)
+    members: np.ndarray = field(repr=False)  # (K, n) mV: the example first, then noise survivors
+
+    def to_json(self) -> dict:
+        return {"record": self.record, "orig_pred": self.orig_pred, "adv_pred": self.adv_pred,
+                "noise": self.noise, "concat": self.concat, "uniform": self.uniform}
+
+
+def find_crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Indices c where a and b are equal at c, or swap order between c and c+1 (splice after c)."""
+    d = a.astype(np.float64) - b.astype(np.float64)
+    s = np.sign(d)
+    eq = np.flatnonzero(s[:-1] == 0)
+    swap = np.flatnonzero(s[:-1] * s[1:] < 0)
+    return np.union1d(eq, swap)
+
+
+class _Classify:
+    """Batched 'is adversarial?' on perturbations (B, L) added to x0, with cancel + progress."""
+
+    def __init__(self, clf, x0, target_idx, orig_idx, batch, progress, should_stop, total_batches):
+        self.clf, self.x0, self.batch = clf, x0, batch
+        self.target_idx, self.orig_idx = target_idx, orig_idx
+        self.progress, self.should_stop = progress, should_stop
+        self.done, self.total = 0, total_batches
+
+    def __call__(self, perts: torch.Tensor) -> torch.Tensor:
+        if self.should_stop and self.should_stop():
+            raise Cancelled("band expansion cancelled")
+        with torch.no_grad():
+            pred = self.clf.logits(self.x0.unsqueeze(0) + perts).argmax(1)
+        self.done += 1
+        if self.progress:
+            self.progress(min(self.done, self.total), self.total)
+        if self.target_idx is None:
+            return pred != self.orig_idx
+        return pred == self.target_idx
+
+
+def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | None = None,
+                band: BandParams | None = None, progress: Callable[[int, int], None] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> BandResult:
+    """Run the three band procedures around `result` (an adversarial example of `clf`)."""
+    params = params or AttackParams()
+    band = band or BandParams()
+    if band.trials < 1 or band.noise_sd_mv < 0 or band.batch_size < 1:
+        raise UserError("band needs at least one trial, a non-negative noise sd and a positive batch size")
+    target_idx = None if params.target is None else clf.classes.index(params.target)
+    orig_idx = clf.classes.index(result.orig_pred)
+    adv_idx = clf.classes.index(result.adv_pred)
+    if (target_idx is None and adv_idx == orig_idx) or (target_idx is not None and adv_idx != target_idx):
+        raise UserError(f"{result.record}: the example is not adversarial (prediction {result.adv_pred}); "
+                        "there is no band to expand")
+    dev, L, eps = clf.device, clf.length, params.eps_mv
+    x0_in, pl = fit_length(result.x0, L)
+    xa_in, _ = fit_length(result.x_adv, L)
+    mask = torch.from_numpy(pl.mask()).to(dev, torch.float32)
+    x0 = torch.from_numpy(x0_in).to(dev)
+    delta = torch.from_numpy(xa_in - x0_in).to(dev) * mask
+    kernel = fused_kernel(params.kernel_sizes, params.kernel_sigmas).to(dev, torch.float32)
+    gen = torch.Generator(device="cpu").manual_seed(band.seed)
+    n_uni = band.uniform_trials or band.trials
+    nb = lambda n: (n + band.batch_size - 1) // band.batch_size  # noqa: E731
+    est_concat = nb(band.max_pairs * band.max_splices_per_pair * 2)
+    is_adv = _Classify(clf, x0, target_idx, orig_idx, band.batch_size, progress, should_stop,
+                       nb(band.trials) + est_concat + nb(n_uni))
+    was_training = clf.module.training
+    clf.module.eval()
+    try:
+        # 1. noise
+        survivors = [delta.unsqueeze(0)]
+        n_adv = 0
+        for s in range(0, band.trials, band.batch_size):
+            b = min(band.batch_size, band.trials - s)
+            noise = torch.randn((b, L), generator=gen).to(dev) * band.noise_sd_mv
+            pert = (smooth(delta.unsqueeze(0) + noise, kernel).clamp(-eps, eps)) * mask
+            ok = is_adv(pert)
+            n_adv += int(ok.sum())
+            survivors.append(pert[ok])
+        members = torch.cat(survivors)  # (K, L), the example first
+        noise_rep = {"trials": band.trials, "adversarial": n_adv, "fraction": n_adv / band.trials}
+        lo_d, hi_d = members.min(0).values, members.max(0).values
+        # 2. concatenation
+        concat_rep = _concatenate(members.cpu().numpy(), pl, band, gen, is_adv, dev)
+        # 3. uniform
+        n_u_adv = 0
+        for s in range(0, n_uni, band.batch_size):
+            b = min(band.batch_size, n_uni - s)
+            u = lo_d + torch.rand((b, L), generator=gen).to(dev) * (hi_d - lo_d)
+            pert = torch.minimum(torch.maximum(smooth(u, kernel), lo_d), hi_d) * mask
+            n_u_adv += int(is_adv(pert).sum())
+        uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni}
+    finally:
+        clf.module.train(was_training)
+    # back to the whole record at the model rate
+    def to_record(pert_in: np.ndarray) -> np.ndarray:
+        out = np.repeat(result.x0[None].astype(np.float32), pert_in.shape[0], axis=0)
+        out[:, pl.src_start:pl.src_start + pl.n] += pert_in[:, pl.dst_start:pl.dst_start + pl.n]
+        return out
+
+    mem = to_record(members.cpu().numpy())
+    lo_hi = to_record(torch.stack([lo_d, hi_d]).cpu().numpy())
+    return BandResult(record=result.record, orig_pred=result.orig_pred, adv_pred=result.adv_pred,
+                      noise=noise_rep, concat=concat_rep, uniform=uni_rep, fs=result.fs,
+                      lo=lo_hi[0], hi=lo_hi[1], members=mem)
+
+
+def _concatenate(members: np.ndarray, pl, band: BandParams, gen: torch.Generator, is_adv, dev) -> dict:
+    """Splice crossing pairs of members (perturbations in the model frame) and classify them."""
+    k = members.shape[0]
+    real = slice(pl.dst_start, pl.dst_start + pl.n)
+    all_pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    rng = np.random.default_rng(int(torch.randint(0, 2 ** 31 - 1, (1,), generator=gen)))
+    if len(all_pairs) > band.max_pairs:
+        pick = rng.choice(len(all_pairs), band.max_pairs, replace=False)
+        all_pairs = [all_pairs[p] for p in sorted(pick)]
+    specs, crossing_pairs, crossings = [], 0, 0
+    for i, j in all_pairs:
+        c = find_crossings(members[i, real], members[j, real]) + pl.dst_start
+        if c.size == 0:
+            continue
+        crossing_pairs += 1
+        crossings += int(c.size)
+        if c.size > band.max_splices_per_pair:
+            c = c[np.linspace(0, c.size - 1, band.max_splices_per_pair).round().astype(int)]
+        for cc in c:
+            specs += [(i, j, int(cc)), (j, i, int(cc))]
+    n_adv = 0
+    for s in range(0, len(specs), band.batch_size):
+        chunk = specs[s:s + band.batch_size]
+        batch = np.empty((len(chunk), members.shape[1]), dtype=np.float32)
+        for r, (a, b, cc) in enumerate(chunk):
+            batch[r, :cc + 1] = members[a, :cc + 1]
+            batch[r, cc + 1:] = members[b, cc + 1:]
+        n_adv += int(is_adv(torch.from_numpy(batch).to(dev)).sum())
+    n = len(specs)
+    return {"pairs": len(all_pairs), "crossing_pairs": crossing_pairs, "crossings": crossings,
+            "splices": n, "adversarial": n_adv, "fraction": (n_adv / n) if n else None}
+
+
+def splice(a: np.ndarray, b: np.ndarray, c: int) -> np.ndarray:
+    """Left of `a` up to and including sample c, right of `b` after it."""
+    return np.concatenate([a[:c + 1], b[c + 1:]])
