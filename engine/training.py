@@ -7,6 +7,8 @@ random placements (short records) inside the model's fixed input length, with a 
 with the best validation mean F1 over N, A, O (the paper's figure); ties keep the earlier epoch.
 State for resuming (weights, optimiser, epoch, best score, RNG) is written after every epoch
 next to the output file as `<out>.resume.pt` and read back with `weights_only=True`.
+The learning rate warms up, then follows a cosine over training progress, which is measured in
+steps or, when `max_minutes` is set and tighter, in time: a time-limited run still anneals fully.
 """
 
 from __future__ import annotations
@@ -56,6 +58,22 @@ class EpochReport:
     eta_s: float
 
 
+def schedule_progress(step: int, total_steps: int, elapsed_s: float, budget_s: float | None) -> float:
+    """Training progress in [0, 1]: by steps, or by time when a budget is set and is the tighter."""
+    frac = step / max(total_steps, 1)
+    if budget_s:
+        frac = max(frac, elapsed_s / budget_s)
+    return min(frac, 1.0)
+
+
+def lr_at(progress: float, base_lr: float, warmup: float = 0.05) -> float:
+    """Linear warm-up for the first `warmup` of training, then cosine decay to 1 % of base_lr."""
+    if progress < warmup:
+        return base_lr * (0.1 + 0.9 * progress / warmup)
+    t = (progress - warmup) / (1 - warmup)
+    return base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
 def _balanced_index(labels: list[str]) -> np.ndarray:
     return np.array([i for i, lab in enumerate(labels) for _ in range(DUPLICATES[lab])], dtype=np.int64)
 
@@ -99,21 +117,22 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     clf = Classifier(module, meta, device)
     opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(_balanced_index(train_y)) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, epochs=cfg.epochs,
-                                                steps_per_epoch=steps_per_epoch, pct_start=0.15)
+    total_steps = steps_per_epoch * cfg.epochs
+    budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
     rng = np.random.default_rng(cfg.seed)
     start_epoch, best_f1, best_epoch, best_val, spent = 0, -1.0, -1, {}, 0.0
     if resume and os.path.exists(resume_path):
         st = torch.load(resume_path, map_location="cpu", weights_only=True)
         module.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
-        sched.load_state_dict(st["sched"])
         start_epoch, best_f1, best_epoch = int(st["epoch"]), float(st["best_f1"]), int(st["best_epoch"])
         spent = float(st.get("spent_s", 0.0))
         rng = np.random.default_rng([cfg.seed, start_epoch])
     y_idx = np.array([CLASSES.index(y) for y in train_y])
     t0 = time.monotonic() - spent
     L = clf.length
+    step = start_epoch * steps_per_epoch
+    progress_frac = 0.0
     for epoch in range(start_epoch, cfg.epochs):
         module.train()
         order = rng.permutation(_balanced_index(train_y))
@@ -121,6 +140,11 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
         for b in range(0, len(order), cfg.batch_size):
             if should_stop and should_stop():
                 raise KeyboardInterrupt
+            if budget_s is not None and time.monotonic() - t0 > budget_s:
+                break  # time budget spent: validate what we have and stop
+            progress_frac = schedule_progress(step, total_steps, time.monotonic() - t0, budget_s)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(progress_frac, cfg.lr)
             idx = order[b:b + cfg.batch_size]
             xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
             xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
@@ -130,7 +154,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            step += 1
             losses.append(loss.item())
         probs = evaluate_signals(clf, val_x)
         val = summarize(list(val_y), [CLASSES[i] for i in probs.argmax(1)])
@@ -139,12 +163,12 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             meta["metrics"] = {"validation": val, "epoch": best_epoch}
             meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
                                 "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-                                "optimizer": "AdamW + OneCycle", "balancing": "AF x2, Noisy x6 per epoch",
+                                "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)", "balancing": "AF x2, Noisy x6 per epoch",
                                 "train_records": len(train_x), "val_records": len(val_x),
                                 "app_version": __version__, "device": str(device)}
             save_checkpoint(out, module, meta, overwrite=True)
         elapsed = time.monotonic() - t0
-        torch.save({"model": module.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+        torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
                     "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
                    resume_path + ".tmp")
         os.replace(resume_path + ".tmp", resume_path)
@@ -153,8 +177,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
         if progress:
             progress(EpochReport(epoch + 1, cfg.epochs, float(np.mean(losses)), val, best_f1, best_epoch,
                                  elapsed, eta))
-        if cfg.max_minutes is not None and elapsed + (elapsed - spent) / done > cfg.max_minutes * 60:
-            break
+        if budget_s is not None and elapsed + 0.5 * (elapsed - spent) / done > budget_s:
+            break  # the schedule has annealed by time; another epoch would overrun the budget
     # record final training time in the kept checkpoint's metadata
     from .models.checkpoint import load_checkpoint
 
