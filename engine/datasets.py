@@ -102,6 +102,8 @@ def stratified_split(names: list[str], labels: dict[str, str], val_fraction: flo
             continue
         perm = rng.permutation(len(group))
         k = int(round(len(group) * val_fraction))
+        if k == 0 and len(group) >= 2 and val_fraction > 0:
+            k = 1  # every class with two or more records is represented in validation
         val += [group[i] for i in perm[:k]]
         train += [group[i] for i in perm[k:]]
     return sorted(train), sorted(val)
