@@ -44,6 +44,13 @@ def register(sub) -> None:
     add_json(p)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("model-card", help="print a model's card (data, split, command, metrics)")
+    add_model_args(p)
+    p.add_argument("--out", default=None, help="also write the card to this Markdown file")
+    p.add_argument("--overwrite", action="store_true")
+    add_json(p)
+    p.set_defaults(func=cmd_model_card)
+
     p = sub.add_parser("train", help="train a model on a dataset")
     p.add_argument("dataset")
     p.add_argument("--arch", default="default", choices=["default", "paper-cnn"])
@@ -140,6 +147,22 @@ def cmd_evaluate(args) -> int:
             f"confusion (rows true N,A,O,~):\n" + "\n".join("  " + " ".join(f"{v:5d}" for v in row)
                                                             for row in res["confusion"]))
     emit(args, doc, text)
+    return 0
+
+
+def cmd_model_card(args) -> int:
+    from ..model_card import model_card
+    from ..models.checkpoint import resolve_model
+    from . import emit
+
+    clf = resolve_model(args.model, args.device)
+    text = model_card(clf)
+    if args.out:
+        if os.path.exists(args.out) and not args.overwrite:
+            raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    emit(args, {"model": clf.name, "meta": clf.meta, "card": text}, text)
     return 0
 
 
