@@ -73,8 +73,10 @@ def quantise(x0: np.ndarray, x_adv: np.ndarray, quantum: float, eps: float) -> n
     if quantum <= 0:
         return x_adv
     q = np.round(x_adv.astype(np.float64) / quantum) * quantum
-    d = q - x0
-    over = np.abs(d) > eps + 1e-9
+    d = q - x0.astype(np.float64)
+    # x0 is float32 (≈1e-7 mV off the grid), so |d| of a sample exactly at ε can read ε + 1e-8;
+    # a tolerance far below one quantum keeps those at ε instead of stepping them back.
+    over = np.abs(d) > eps + 1e-3 * quantum
     if over.any():  # step one quantum back toward x0
         q[over] -= np.sign(d[over]) * quantum
     return q.astype(np.float32)

@@ -1,0 +1,392 @@
+"""Attack commands: attack, band, attack-eval, robustness.
+
+Parameters are in mV with the paper's defaults (ε 0.01, α 0.001, 20 PGD steps, 40 SAP steps).
+Same conventions as the core commands: `--json` prints one JSON document on stdout, progress
+goes to stderr, bad input exits 2 with one `error: ...` line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+
+from ..errors import UserError
+from .core import add_json, add_model_args, label_for
+
+TARGET_ALIASES = {"normal": "N", "af": "A", "afib": "A", "atrial-fibrillation": "A", "other": "O",
+                  "noisy": "~", "noise": "~"}
+
+
+# -- shared options -------------------------------------------------------------------------------
+
+def add_attack_args(p, method_default: str | None = "sap", eps_default: bool = True) -> None:
+    if method_default is not None:
+        p.add_argument("--method", default=method_default, choices=["pgd", "sap"],
+                       help=f"attack (default {method_default})")
+    if eps_default:
+        p.add_argument("--eps", type=float, default=0.01, help="L∞ budget ε in mV (default 0.01 = 10 µV)")
+    p.add_argument("--alpha", type=float, default=None, help="step α in mV (default 0.001)")
+    p.add_argument("--steps", type=int, default=20, help="PGD steps (also SAP's initialisation; default 20)")
+    p.add_argument("--sap-steps", type=int, default=40, help="SAP steps after the PGD start (default 40)")
+    p.add_argument("--target", default=None,
+                   help="targeted attack toward this class (N, A, O, ~; also Normal, AF, Other, Noisy)")
+    p.add_argument("--random-start", action="store_true", help="PGD starts from a random point in the ε-ball")
+    p.add_argument("--seed", type=int, default=0, help="random seed (results reproduce exactly)")
+    p.add_argument("--lead", default=None, help="lead name (default: first ECG lead)")
+
+
+def _target(name: str | None, classes: list[str]) -> str | None:
+    if name is None:
+        return None
+    if name in classes:
+        return name
+    alias = TARGET_ALIASES.get(name.strip().lower())
+    if alias in classes:
+        return alias
+    raise UserError(f"unknown target class {name!r} (choose from {', '.join(classes)})")
+
+
+def _params(args, clf, eps: float | None = None):
+    from ..attacks.base import AttackParams
+
+    eps = args.eps if eps is None else eps
+    alpha = 0.001 if args.alpha is None else args.alpha
+    for what, v in (("--eps", eps), ("--alpha", alpha)):
+        if not (v == v and 0 < v < float("inf")):
+            raise UserError(f"{what} must be a positive number of mV, got {v}")
+    if args.steps < 0 or args.sap_steps < 0:
+        raise UserError("--steps and --sap-steps must be zero or more")
+    return AttackParams(eps_mv=eps, alpha_mv=alpha, steps=args.steps, sap_steps=args.sap_steps,
+                        target=_target(args.target, clf.classes), random_start=args.random_start, seed=args.seed)
+
+
+class StepPrinter:
+    """Throttled 'what: step k/n' lines on stderr (at most one a second, plus the last)."""
+
+    def __init__(self, what: str, every_s: float = 1.0) -> None:
+        self.what, self.every, self.last = what, every_s, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self.last >= self.every:
+            self.last = now
+            sys.stderr.write(f"{self.what}: {done}/{total}\n")
+            sys.stderr.flush()
+
+
+def _load_inputs(paths: list[str], lead: str | None):
+    from ..attacks.runner import AttackInput
+    from ..records import read_record
+
+    inputs, origin = [], []
+    for path in paths:
+        rec = read_record(path, label=label_for(path))
+        x, ld = rec.lead_mv(lead)
+        inputs.append(AttackInput(name=rec.name, x_mv=x, fs=rec.fs, true=rec.label,
+                                  quantum_mv=(1.0 / ld.gain) if ld.gain else 0.0))
+        origin.append((rec.path, ld.gain or 1000.0))
+    return inputs, origin
+
+
+def _check_out(out: str | None, names: list[str], overwrite: bool) -> None:
+    """Fail before the (long) attack when saved examples would collide or overwrite files."""
+    if not out:
+        return
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--out {out} exists and is not a folder")
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise UserError(f"two records are named {n}; their examples would overwrite each other in {out}")
+        seen.add(n)
+        if not overwrite and (os.path.exists(os.path.join(out, n + ".hea"))
+                              or os.path.exists(os.path.join(out, n + ".dat"))):
+            raise UserError(f"{os.path.join(out, n)}.hea already exists (use --overwrite to replace it)")
+
+
+# -- registration ---------------------------------------------------------------------------------
+
+def register(sub) -> None:
+    p = sub.add_parser("attack", help="attack records (PGD or smooth SAP) and optionally save the examples")
+    p.add_argument("records", nargs="+")
+    add_attack_args(p, method_default="sap")
+    p.add_argument("--out", default=None, help="folder to write <record>_<method> WFDB examples into")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--batch-size", type=int, default=16)
+    add_model_args(p)
+    add_json(p)
+    p.set_defaults(func=cmd_attack)
+
+    p = sub.add_parser("band", help="expand the band of adversarial examples around one record's example")
+    p.add_argument("record")
+    add_attack_args(p, method_default="sap")
+    p.add_argument("--trials", type=int, default=1000, help="noise trials (and uniform draws); default 1000")
+    p.add_argument("--noise-sd", type=float, default=0.005, help="noise sd in mV (default 0.005)")
+    p.add_argument("--members", type=int, default=0, help="also save the first K band members (with --out)")
+    p.add_argument("--out", default=None, help="folder for the band (min/max) record and members")
+    p.add_argument("--overwrite", action="store_true")
+    add_model_args(p)
+    add_json(p)
+    p.set_defaults(func=cmd_band)
+
+    p = sub.add_parser("attack-eval", help="attack every record of a dataset split (resumable; torchrun-able)")
+    p.add_argument("dataset")
+    p.add_argument("--split", default="all", help="all, paper-val, paper-train, strat-val[:SEED], "
+                                                   "strat-train[:SEED] or a file of record names (default all)")
+    p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N labelled records of the split")
+    add_attack_args(p, method_default="sap")
+    p.add_argument("--results", default=None,
+                   help="JSONL results file, appended as records finish; rerun to resume (default: "
+                        "attack-eval_<dataset>_<split>_<model>_<method>_eps<ε>.jsonl in the current folder)")
+    p.add_argument("--out", default=None, help="folder to save every adversarial example in")
+    p.add_argument("--overwrite", action="store_true", help="replace existing example files in --out")
+    p.add_argument("--batch-size", type=int, default=16)
+    add_model_args(p)
+    add_json(p)
+    p.set_defaults(func=cmd_attack_eval)
+
+    p = sub.add_parser("robustness", help="success rate against a list of ε values (table + PNG plot)")
+    p.add_argument("dataset")
+    p.add_argument("--eps", required=True, help="comma-separated ε values in mV, e.g. 0.002,0.005,0.01,0.02")
+    p.add_argument("--method", default="pgd,sap", help="comma-separated methods (default pgd,sap)")
+    p.add_argument("--split", default="all")
+    p.add_argument("--labels", default=None)
+    p.add_argument("--limit", type=int, default=None)
+    add_attack_args(p, method_default=None, eps_default=False)
+    p.add_argument("--alpha-ratio", type=float, default=0.1,
+                   help="step α = ε × ratio when --alpha is not given (paper: 0.1)")
+    p.add_argument("--plot", default=None, help="PNG file for the success-vs-ε plot")
+    p.add_argument("--results-dir", default=None,
+                   help="keep one JSONL results file per (method, ε) here; a rerun resumes (default: none kept)")
+    p.add_argument("--batch-size", type=int, default=16)
+    add_model_args(p)
+    add_json(p)
+    p.set_defaults(func=cmd_robustness)
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+def _fmt_probs(probs: dict) -> str:
+    return " ".join(f"{c}={v:.2f}" for c, v in probs.items())
+
+
+def cmd_attack(args) -> int:
+    from ..attack_eval import params_doc
+    from ..attacks.runner import run_attack
+    from ..export import write_adversarial
+    from ..models.checkpoint import resolve_model
+    from . import emit
+
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    inputs, origin = _load_inputs(args.records, args.lead)
+    _check_out(args.out, [f"{i.name}_{args.method}" for i in inputs], args.overwrite)
+    clf = resolve_model(args.model, args.device)
+    params = _params(args, clf)
+    results = run_attack(clf, inputs, args.method, params, batch_size=args.batch_size,
+                         progress=StepPrinter(f"{args.method} step"))
+    rows = []
+    for r, (src, gain) in zip(results, origin):
+        out = None
+        if args.out:
+            out = write_adversarial(args.out, r, model=clf.name, method=args.method, params=params, source=src,
+                                    gain=gain, overwrite=args.overwrite)
+        rows.append({**r.to_json(), "out": out})
+    doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "results": rows}
+    lines = []
+    for r in rows:
+        verdict = {True: "fooled", False: "not fooled", None: "n/a (already the target)"}[r["success"]]
+        snr = "-" if r["snr_db"] is None else f"{r['snr_db']:.1f}"
+        lines.append(f"{r['record']}: true {r['true'] or '?'}, {r['orig_pred']} -> {r['adv_pred']} {verdict}; "
+                     f"Linf {r['linf_mv']:.4f} mV, L2 {r['l2_mv']:.3f} mV, SNR {snr} dB, "
+                     f"smoothness {r['smoothness']:.3g}, square-wave {r['square_wave']:.2f}"
+                     + (f"; saved {r['out']}" if r["out"] else ""))
+    emit(args, doc, "\n".join(lines))
+    return 0
+
+
+def cmd_band(args) -> int:
+    from ..attacks.runner import run_attack
+    from ..band import BandParams, expand_band
+    from ..export import write_band
+    from ..models.checkpoint import resolve_model
+    from . import emit
+
+    if args.trials < 1:
+        raise UserError("--trials must be at least 1")
+    if not (args.noise_sd >= 0):
+        raise UserError("--noise-sd must be zero or more (mV)")
+    if args.members < 0:
+        raise UserError("--members must be zero or more")
+    inputs, origin = _load_inputs([args.record], args.lead)
+    if args.out:
+        _check_out(args.out, [f"{inputs[0].name}_{args.method}_band"], args.overwrite)
+    clf = resolve_model(args.model, args.device)
+    params = _params(args, clf)
+    res = run_attack(clf, inputs, args.method, params, progress=StepPrinter(f"{args.method} step"))[0]
+    if res.success is None:
+        raise UserError(f"{res.record}: the model already predicts the target {params.target}; "
+                        "there is no adversarial example to expand")
+    if not res.success:
+        want = f"reach the target {params.target}" if params.target else f"change the prediction ({res.orig_pred})"
+        raise UserError(f"{res.record}: the {args.method} attack did not {want} at ε {params.eps_mv:g} mV; "
+                        "no band to expand (try a larger --eps or more --steps/--sap-steps)")
+    band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=args.seed),
+                       progress=StepPrinter("band batch"))
+    out = None
+    members_out: list[str] = []
+    if args.out:
+        w = write_band(args.out, band, model=clf.name, method=args.method, params=params, source=origin[0][0],
+                       gain=origin[0][1], members=args.members, overwrite=args.overwrite)
+        out, members_out = w["band"], w["members"]
+    doc = {"record": res.record, "model": clf.name, "method": args.method, "orig_pred": res.orig_pred,
+           "adv_pred": res.adv_pred, "noise": band.noise, "concat": band.concat, "uniform": band.uniform,
+           "out": out, "members_out": members_out}
+    c = band.concat
+    cfrac = "-" if c["fraction"] is None else f"{100 * c['fraction']:.1f}%"
+    text = (f"{res.record}: {res.orig_pred} -> {res.adv_pred} ({args.method}, ε {params.eps_mv:g} mV)\n"
+            f"  noise:   {band.noise['adversarial']}/{band.noise['trials']} stayed adversarial "
+            f"({100 * band.noise['fraction']:.1f}%)\n"
+            f"  concat:  {c['adversarial']}/{c['splices']} splices over {c['pairs']} pairs adversarial ({cfrac})\n"
+            f"  uniform: {band.uniform['adversarial']}/{band.uniform['trials']} adversarial "
+            f"({100 * band.uniform['fraction']:.1f}%)" + (f"\n  saved {out}" if out else ""))
+    emit(args, doc, text)
+    return 0
+
+
+def _dataset_names(args, progress) -> tuple:
+    from ..datasets import CLASSES, open_dataset, select_split
+
+    ds = open_dataset(args.dataset, args.labels)
+    split = select_split(ds, args.split)
+    if split.missing:
+        progress(f"warning: {split.describe_missing()}")
+    names = [n for n in split.names if ds.label(n) in CLASSES]
+    if not ds.labels:
+        raise UserError(f"{args.dataset}: no labels (REFERENCE*.csv) found; success rates need the true classes "
+                        "(pass --labels FILE)")
+    if len(names) < len(split.names):
+        progress(f"note: {len(split.names) - len(names)} unlabelled records of the split are skipped")
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UserError("--limit must be at least 1")
+        names = names[: args.limit]
+    if not names:
+        raise UserError(f"{args.dataset}: no labelled records in split {args.split!r}")
+    return ds, names
+
+
+def default_results_name(dataset: str, split: str, model: str, method: str, eps: float,
+                         target: str | None) -> str:
+    def safe(s: str) -> str:
+        return re.sub(r"[^-\w.]+", "_", s).strip("_") or "x"
+
+    split_name = os.path.splitext(os.path.basename(split))[0] if os.path.sep in split or split.endswith(".txt") \
+        else split
+    parts = ["attack-eval", safe(os.path.basename(os.path.normpath(dataset))), safe(split_name),
+             safe(os.path.splitext(os.path.basename(model))[0]), method, f"eps{eps:g}"]
+    if target:
+        parts.append("target" + {"~": "noisy"}.get(target, target))
+    return "_".join(parts) + ".jsonl"
+
+
+def _summary_text(s: dict, method: str, results: str) -> str:
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.1f}%"
+
+    mis = s["misclassified"]
+    per = ", ".join(f"{c} {pct(v['success_rate'])} ({v['success']}/{v['attacked']})" for c, v in s["per_class"].items())
+    f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    return (f"{method.upper()} on {s['n']} records: success {pct(s['success_rate'])} "
+            f"({s['success']}/{s['attacked']} of {s['correct']} correctly classified)\n"
+            f"  per true class: {per}\n"
+            f"  misclassified to begin with: {mis['n']} (prediction flipped for {pct(mis['success_rate'])})\n"
+            f"  mean Linf {f(s['mean_linf_mv'], '.4f')} mV, L2 {f(s['mean_l2_mv'], '.3f')} mV, "
+            f"SNR {f(s['mean_snr_db'], '.1f')} dB, smoothness {f(s['mean_smoothness'], '.3g')}, "
+            f"square-wave {f(s['mean_square_wave'], '.3f')}"
+            + (f"\n  {s['errors']} records could not be read" if s["errors"] else "")
+            + f"\n  results: {results}")
+
+
+def cmd_attack_eval(args) -> int:
+    from ..attack_eval import dist_from_env, params_doc, run_eval
+    from ..device import pick_device
+    from ..models.checkpoint import resolve_model
+    from . import emit
+
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} exists and is not a folder")
+    dist, device = dist_from_env(pick_device(args.device))
+    tag = f"[rank {dist.rank}] " if dist.active else ""
+
+    def say(msg: str) -> None:
+        sys.stderr.write(tag + msg + "\n")
+        sys.stderr.flush()
+
+    try:
+        clf = resolve_model(args.model, device)
+        params = _params(args, clf)
+        ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
+        results = args.results or default_results_name(args.dataset, args.split, args.model, args.method,
+                                                        params.eps_mv, params.target)
+        last = [0.0]
+
+        def prog(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done >= total or now - last[0] >= 2.0:
+                last[0] = now
+                say(f"attack-eval: {done}/{total} records")
+
+        summary = run_eval(clf, ds, names, method=args.method, params=params, results=results,
+                           batch_size=args.batch_size, out_dir=args.out, lead=args.lead,
+                           overwrite=args.overwrite, split=args.split, dist=dist, progress=prog)
+    finally:
+        dist.close()
+    if summary is None:  # ranks other than 0: rank 0 prints the merged result
+        return 0
+    doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "split": args.split,
+           **summary, "results_file": os.path.abspath(results), "world_size": dist.world}
+    emit(args, doc, _summary_text(summary, args.method, os.path.abspath(results)))
+    return 0
+
+
+def cmd_robustness(args) -> int:
+    from ..attack_eval import params_doc
+    from ..models.checkpoint import resolve_model
+    from ..robustness import format_table, parse_eps_list, parse_methods, plot_robustness, run_robustness
+    from . import emit, progress
+
+    eps_list = parse_eps_list(args.eps)
+    methods = parse_methods(args.method)
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise UserError(f"--plot must name a .png file, got {args.plot}")
+    if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+        raise UserError(f"folder of --plot does not exist: {os.path.dirname(os.path.abspath(args.plot))}")
+    clf = resolve_model(args.model, args.device)
+    args.eps = eps_list[0]
+    base = _params(args, clf)
+    ds, names = _dataset_names(args, progress)
+    last = [0.0]
+
+    def prog(cell: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= 2.0:
+            last[0] = now
+            progress(f"robustness {cell}: {done}/{total} records")
+
+    doc = run_robustness(clf, ds, names, methods=methods, eps_list=eps_list, base=base,
+                         alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, results_dir=args.results_dir,
+                         batch_size=args.batch_size, lead=args.lead, split=args.split, progress=prog)
+    doc["plot"] = plot_robustness(doc, args.plot) if args.plot else None
+    p = params_doc(base)
+    doc["params"] = {k: v for k, v in p.items() if k not in ("eps_mv", "alpha_mv")}
+    doc["split"] = args.split
+    emit(args, doc, format_table(doc) + (f"\nplot: {doc['plot']}" if doc["plot"] else ""))
+    return 0

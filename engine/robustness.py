@@ -1,0 +1,156 @@
+"""Success rate against the perturbation budget ε (and the attack method): a table and a PNG plot.
+
+Each (method, ε) cell is one dataset-level run of engine.attack_eval (same success definition:
+among correctly classified records, the share whose prediction changed / reached the target).
+The step α follows ε: α = ε · alpha_ratio (paper: 0.001 / 0.01 = 0.1) unless a fixed α is given,
+so every ε gets the same number of steps to use its budget. With a results folder every cell
+keeps its JSONL file there and an interrupted sweep resumes cell by cell.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from dataclasses import replace
+from typing import Callable
+
+from .attack_eval import run_eval
+from .attacks.base import AttackParams
+from .attacks.runner import ATTACKS
+from .datasets import Dataset
+from .errors import UserError
+from .models.classifier import Classifier
+
+
+def parse_eps_list(text: str) -> list[float]:
+    """'0.001,0.005,0.01' (mV) → sorted unique positive floats."""
+    vals = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            v = float(part)
+        except ValueError:
+            raise UserError(f"--eps: {part!r} is not a number (give mV values separated by commas)") from None
+        if not math.isfinite(v) or v <= 0:
+            raise UserError(f"--eps: {part} is not a positive number of mV")
+        vals.append(v)
+    if not vals:
+        raise UserError("--eps needs at least one value (mV, comma-separated)")
+    return sorted(set(vals))
+
+
+def parse_methods(text: str) -> list[str]:
+    out = []
+    for m in str(text).split(","):
+        m = m.strip().lower()
+        if not m:
+            continue
+        if m not in ATTACKS:
+            raise UserError(f"unknown attack method {m!r} (choose from {', '.join(ATTACKS)})")
+        if m not in out:
+            out.append(m)
+    if not out:
+        raise UserError("--method needs at least one of " + ", ".join(ATTACKS))
+    return out
+
+
+def _safe(s: str) -> str:
+    return re.sub(r"[^-\w.]+", "_", s)
+
+
+def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: list[str], eps_list: list[float],
+                   base: AttackParams | None = None, alpha_ratio: float = 0.1, alpha_mv: float | None = None,
+                   results_dir: str | None = None, batch_size: int = 16, lead: str | None = None,
+                   split: str | None = None, progress: Callable[[str, int, int], None] | None = None,
+                   step_progress: Callable[[int, int], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> dict:
+    """Run every (method, ε) cell; returns {"table": [...], "eps": [...], "methods": [...], ...}.
+
+    `progress(cell, done, total)` reports records finished in the current cell.
+    """
+    base = base or AttackParams()
+    if alpha_mv is None and not (alpha_ratio > 0):
+        raise UserError("the step ratio α/ε must be positive")
+    tmp = None
+    if results_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ecgadv-robustness-")
+        folder = tmp.name
+    else:
+        folder = results_dir
+        os.makedirs(folder, exist_ok=True)
+    table = []
+    try:
+        for method in methods:
+            for eps in eps_list:
+                params = replace(base, eps_mv=eps, alpha_mv=alpha_mv if alpha_mv is not None else eps * alpha_ratio)
+                path = os.path.join(folder, f"robustness_{_safe(clf.name)}_{method}_eps{eps:g}.jsonl")
+                cell = f"{method} ε={eps:g} mV"
+                summ = run_eval(clf, ds, names, method=method, params=params, results=path, batch_size=batch_size,
+                                lead=lead, split=split,
+                                progress=(lambda d, t, _c=cell: progress(_c, d, t)) if progress else None,
+                                step_progress=step_progress, should_stop=should_stop)
+                table.append({"method": method, "eps_mv": eps, "alpha_mv": params.alpha_mv,
+                              "n": summ["n"], "correct": summ["correct"], "attacked": summ["attacked"],
+                              "success": summ["success"], "success_rate": summ["success_rate"],
+                              "misclassified_flip_rate": summ["misclassified"]["success_rate"],
+                              "mean_linf_mv": summ["mean_linf_mv"], "mean_l2_mv": summ["mean_l2_mv"],
+                              "mean_smoothness": summ["mean_smoothness"],
+                              "mean_square_wave": summ["mean_square_wave"],
+                              "results_file": None if tmp else path})
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return {"model": clf.name, "methods": methods, "eps_mv": eps_list, "n": len(names), "table": table,
+            "results_dir": None if tmp else folder}
+
+
+def format_table(doc: dict) -> str:
+    lines = [f"{'method':6s} {'eps mV':>8s} {'alpha mV':>9s} {'attacked':>8s} {'success':>8s} {'rate':>7s} "
+             f"{'mean Linf':>10s} {'smoothness':>11s} {'square':>7s}"]
+    for r in doc["table"]:
+        rate = "-" if r["success_rate"] is None else f"{100 * r['success_rate']:.1f}%"
+        f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+        lines.append(f"{r['method']:6s} {r['eps_mv']:8.4g} {r['alpha_mv']:9.3g} {r['attacked']:8d} "
+                     f"{r['success']:8d} {rate:>7s} {f(r['mean_linf_mv'], '10.4g')} "
+                     f"{f(r['mean_smoothness'], '11.3g')} {f(r['mean_square_wave'], '7.3f')}")
+    return "\n".join(lines)
+
+
+def plot_robustness(doc: dict, path: str, title: str | None = None) -> str:
+    """Success rate (%) against ε (mV), one line per method, written as a PNG (Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    if not str(path).lower().endswith(".png"):
+        raise UserError(f"--plot must name a .png file, got {path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"folder of the plot file does not exist: {folder}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    try:
+        for method in doc["methods"]:
+            rows = [r for r in doc["table"] if r["method"] == method]
+            xs = [r["eps_mv"] for r in rows]
+            ys = [float("nan") if r["success_rate"] is None else 100 * r["success_rate"] for r in rows]
+            ax.plot(xs, ys, marker="o", label=method.upper())
+        eps = doc["eps_mv"]
+        if len(eps) > 1 and max(eps) / min(eps) > 20:
+            ax.set_xscale("log")
+        ax.axvline(0.01, color="grey", lw=0.8, ls=":", label="paper ε (0.01 mV)")
+        ax.set_xlabel("ε (mV, L∞ budget)")
+        ax.set_ylabel("success rate (% of correctly classified)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_title(title or f"Attack success vs ε — model {doc['model']}")
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
+    return path
