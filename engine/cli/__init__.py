@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         attack_cmds = None
     if attack_cmds is not None:
         attack_cmds.register(sub)
+    try:
+        from . import review as review_cmds
+    except ImportError:  # review commands not installed in this build
+        review_cmds = None
+    if review_cmds is not None:
+        review_cmds.register(sub)
     return p
 
 

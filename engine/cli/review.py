@@ -1,0 +1,192 @@
+"""Review commands: `review create`, `review merge`, `review report`, `review open`.
+
+A study is one SQLite file built from saved adversarial examples (their WFDB provenance names the
+original record). Reviewers answer in the GUI (`review open STUDY`); copies from several reviewers
+are merged back into one file; `review report` computes the statistics and writes CSV/HTML/PDF.
+Same conventions as the other commands: `--json` prints one JSON document on stdout, progress goes
+to stderr, bad input exits 2 with one `error: ...` line.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import UserError
+from .core import add_json
+
+
+def register(sub) -> None:
+    from . import _Parser
+
+    p = sub.add_parser("review", help="blinded expert-review studies (create, merge, report, open)")
+    rs = p.add_subparsers(dest="review_command", parser_class=_Parser, metavar="SUBCOMMAND")
+    rs.required = True
+
+    c = rs.add_parser("create", help="build a study file from saved adversarial examples")
+    c.add_argument("--from", dest="inputs", nargs="+", action="extend", required=True, metavar="DIR_OR_RESULTS",
+                   help="folders of adversarial records, single records or JSONL results files")
+    c.add_argument("--out", required=True, help="study file to write (.sqlite)")
+    c.add_argument("--tasks", default="A,C,B",
+                   help="tasks in the order reviewers meet them (default A,C,B: B tells reviewers that "
+                        "one trace was altered, so it is best last)")
+    c.add_argument("--seed", type=int, default=0, help="randomisation seed (the study reproduces exactly)")
+    c.add_argument("--n-per-task", type=int, default=None,
+                   help="items per task (default: every pair once in A and B, as many in C)")
+    c.add_argument("--methods", default=None, help="only these methods, e.g. pgd,sap (default: all found)")
+    c.add_argument("--successful-only", action="store_true",
+                   help="only examples whose attack changed the model's prediction")
+    c.add_argument("--source-dir", action="append", default=[],
+                   help="folder to look for the original records in by name (repeatable)")
+    c.add_argument("--title", default="ECG review", help="title shown to reviewers (say nothing revealing)")
+    c.add_argument("--no-confidence", action="store_true", help="do not ask for a confidence rating")
+    c.add_argument("--overwrite", action="store_true")
+    add_json(c)
+    c.set_defaults(func=cmd_create)
+
+    m = rs.add_parser("merge", help="merge reviewers' copies of one study into one file")
+    m.add_argument("out", help="merged study file (may be the first input)")
+    m.add_argument("inputs", nargs="+", help="copies of the same study")
+    m.add_argument("--overwrite", action="store_true")
+    add_json(m)
+    m.set_defaults(func=cmd_merge)
+
+    r = rs.add_parser("report", help="statistics of a study; CSV, HTML and PDF exports")
+    r.add_argument("study")
+    r.add_argument("--csv", default=None, help="write all answers (with the answer key) as CSV")
+    r.add_argument("--html", default=None, help="write an HTML report (tables, plots, parameters)")
+    r.add_argument("--pdf", default=None, help="write the report as PDF")
+    add_json(r)
+    r.set_defaults(func=cmd_report)
+
+    o = rs.add_parser("open", help="open a study in the reviewer window (GUI)")
+    o.add_argument("study")
+    o.add_argument("--reviewer", default=None, help="reviewer name or initials (else asked)")
+    o.set_defaults(func=cmd_open)
+
+
+def cmd_create(args) -> int:
+    from ..review.collect import collect_pairs
+    from ..review.study import create_study, parse_tasks
+    from . import emit, progress
+
+    tasks = parse_tasks(args.tasks)
+    if args.n_per_task is not None and args.n_per_task < 1:
+        raise UserError("--n-per-task must be at least 1")
+    if not args.out.lower().endswith((".sqlite", ".db", ".sqlite3", ".study")):
+        raise UserError("--out should end in .sqlite")
+    if os.path.exists(args.out) and not args.overwrite:
+        raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
+    methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    for d in args.source_dir:
+        if not os.path.isdir(d):
+            raise UserError(f"--source-dir {d}: no such folder")
+    progress("reading adversarial examples and their originals ...")
+    pairs, warnings = collect_pairs(args.inputs, args.source_dir, methods, args.successful_only)
+    if "B" in tasks and tasks[-1] != "B":
+        warnings.append("task B tells reviewers that one trace was altered; tasks after it are no longer blind "
+                        "to that")
+    for w in warnings:
+        progress(f"warning: {w}")
+    params = {"inputs": [os.path.abspath(p) for p in args.inputs], "successful_only": args.successful_only,
+              "methods_filter": methods, "command": "review create"}
+    with create_study(args.out, pairs, tasks, seed=args.seed, n_per_task=args.n_per_task, title=args.title,
+                      ask_confidence=not args.no_confidence, params=params, overwrite=args.overwrite) as st:
+        meta = st.meta
+        for w in meta.get("warnings", []):
+            progress(f"warning: {w}")
+        counts = meta["params"]["items_per_task"]
+        doc = {"study": os.path.abspath(args.out), "study_id": st.study_id, "seed": args.seed, "tasks": tasks,
+               "items": st.n_items(), "items_per_task": counts, "pairs": len(pairs),
+               "methods": sorted({p.method for p in pairs}),
+               "pairs_per_method": {m: sum(1 for p in pairs if p.method == m) for m in sorted({p.method for p in pairs})},
+               "warnings": warnings + meta.get("warnings", [])}
+    text = (f"wrote {args.out}: {doc['items']} items ({', '.join(f'{t} {n}' for t, n in counts.items())}) "
+            f"from {len(pairs)} pairs ({', '.join(f'{m.upper()} {n}' for m, n in doc['pairs_per_method'].items())}), "
+            f"seed {args.seed}\nreviewers open it with: python main.py review open {args.out}")
+    emit(args, doc, text)
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from ..review.study import merge_studies
+    from . import emit
+
+    res = merge_studies(args.out, args.inputs, overwrite=args.overwrite)
+    text = (f"wrote {args.out}: {res['sessions']} sessions, {res['answers']} answers "
+            f"({res['answers_added']} added, {res['answers_duplicate']} already present"
+            + (f", {res['answers_replaced']} replaced by later versions" if res["answers_replaced"] else "")
+            + (f", {res['answers_rejected_locked']} refused: session locked" if res["answers_rejected_locked"] else "")
+            + ")")
+    emit(args, {**res, "out": os.path.abspath(args.out)}, text)
+    return 0
+
+
+def _report_text(stats: dict) -> str:
+    lines = [f"{stats['n_answers']} answers from {len(stats['reviewers'])} reviewer(s): "
+             + (", ".join(stats["reviewers"]) or "none")]
+    for title, block, fmt in (
+            ("task B (altered trace found)", stats["task_b"],
+             lambda d: f"{d['correct']}/{d['n']} = {100 * d['accuracy']:.1f} % "
+                       f"[95 % CI {100 * d['ci95'][0]:.1f}–{100 * d['ci95'][1]:.1f}], p = {d['p_value']:.3g}"),
+            ("task A (judged same)", stats["task_a"],
+             lambda d: f"{d['same']}/{d['n']} = {100 * d['share_same']:.1f} %"),
+            ("task C (accuracy originals / adversarial)", stats["task_c"],
+             lambda d: (f"{d['original']['correct']}/{d['original']['n']} / "
+                        f"{d['adversarial']['correct']}/{d['adversarial']['n']}; adversarial labelled as "
+                        f"original class {d['adversarial_follows_original']['k']}/"
+                        f"{d['adversarial_follows_original']['n']}"))):
+        if not block.get("pooled"):
+            continue
+        lines.append(title + ":")
+        rows = [(who, per) for who, per in block["by_reviewer"].items()]
+        if len(rows) > 1:
+            rows.append(("pooled", block["pooled"]))
+        for who, per in rows:
+            for m, d in per.items():
+                if d.get("n", 1) == 0:
+                    continue
+                lines.append(f"  {who:16s} {m.upper():4s} {fmt(d)}")
+    for t, e in stats["agreement"].items():
+        k = "–" if e["kappa"] is None else f"{e['kappa']:.3f}"
+        lines.append(f"agreement task {t}: {e['statistic']} kappa {k} over {e['n_items']} items")
+    return "\n".join(lines)
+
+
+def cmd_report(args) -> int:
+    from ..review.report import write_csv, write_html, write_pdf
+    from ..review.stats import compute
+    from ..review.study import open_study
+    from . import emit, progress
+
+    with open_study(args.study) as st:
+        rows = st.answers()
+        stats = compute(rows)
+        written = {}
+        if args.csv:
+            write_csv(st, args.csv)
+            written["csv"] = os.path.abspath(args.csv)
+        if args.html:
+            progress("writing HTML report ...")
+            write_html(st, args.html, stats)
+            written["html"] = os.path.abspath(args.html)
+        if args.pdf:
+            progress("writing PDF report ...")
+            write_pdf(st, args.pdf, stats)
+            written["pdf"] = os.path.abspath(args.pdf)
+        doc = {"study": os.path.abspath(args.study), "study_id": st.study_id, "title": st.title,
+               "seed": int(st.meta.get("seed", 0)), "tasks": st.tasks, "items": st.n_items(),
+               "sessions": st.sessions(), **stats, "written": written}
+    text = _report_text(stats) + "".join(f"\nwrote {v}" for v in written.values())
+    emit(args, doc, text)
+    return 0
+
+
+def cmd_open(args) -> int:
+    from ..review.study import open_for_review
+
+    open_for_review(args.study).close()  # a clear error for a missing or foreign file, before any GUI
+    try:
+        from gui.reviewer import run_reviewer
+    except ImportError as exc:
+        raise UserError(f"the reviewer window is not available ({exc})") from None
+    return int(run_reviewer(args.study, reviewer=args.reviewer) or 0)

@@ -1,0 +1,211 @@
+"""Statistics of a review study: detection (task B), "same" judgements (task A), labelling (task C)
+and agreement between reviewers.
+
+Proportions come with exact (Clopper–Pearson) 95 % intervals; task B detection accuracy is tested
+against chance (50 %) with an exact two-sided binomial test (scipy.stats.binomtest). Pooled rows
+add up all reviewers' answers; they treat answers as independent although reviewers saw the same
+items, as the paper's pooled percentages do — per-reviewer rows are the rigorous ones.
+
+When a reviewer has several answers to one item (two sessions under the same name), the latest
+answer counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+from .study import ANSWERS, original_class, reviewer_key
+
+ALL = "all"
+
+
+def _f(v: float | None) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def proportion(k: int, n: int) -> dict:
+    """k of n with the exact Clopper–Pearson 95 % interval."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return {"n": 0, "k": 0, "share": None, "ci95": [None, None]}
+    ci = binomtest(k, n, 0.5).proportion_ci(0.95, method="exact")
+    return {"n": int(n), "k": int(k), "share": k / n, "ci95": [float(ci.low), float(ci.high)]}
+
+
+def binomial_summary(k: int, n: int, p0: float = 0.5) -> dict:
+    """Accuracy k/n, exact binomial test against p0 (two-sided and 'greater'), 95 % CI."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return {"n": 0, "correct": 0, "accuracy": None, "p_value": None, "p_value_greater": None,
+                "ci95": [None, None]}
+    res = binomtest(k, n, p0, alternative="two-sided")
+    ci = res.proportion_ci(0.95, method="exact")
+    return {"n": int(n), "correct": int(k), "accuracy": k / n, "p_value": float(res.pvalue),
+            "p_value_greater": float(binomtest(k, n, p0, alternative="greater").pvalue),
+            "ci95": [float(ci.low), float(ci.high)]}
+
+
+def cohen_kappa(a: list, b: list, categories: list | None = None) -> dict:
+    """Cohen's kappa for two raters' labels of the same items."""
+    if len(a) != len(b):
+        raise ValueError("both raters must label the same items")
+    n = len(a)
+    cats = list(categories) if categories else sorted(set(a) | set(b), key=str)
+    if n == 0:
+        return {"n_items": 0, "kappa": None, "observed_agreement": None, "expected_agreement": None}
+    po = sum(1 for x, y in zip(a, b) if x == y) / n
+    ca, cb = Counter(a), Counter(b)
+    pe = sum((ca[c] / n) * (cb[c] / n) for c in cats)
+    kappa = None if math.isclose(pe, 1.0) else (po - pe) / (1.0 - pe)
+    return {"n_items": n, "kappa": _f(kappa), "observed_agreement": po, "expected_agreement": pe}
+
+
+def fleiss_kappa(counts: list[list[int]]) -> dict:
+    """Fleiss' kappa from an items × categories matrix of rater counts (same raters per item)."""
+    N = len(counts)
+    if N == 0:
+        return {"n_items": 0, "kappa": None, "observed_agreement": None, "expected_agreement": None}
+    n = sum(counts[0])
+    if n < 2 or any(sum(row) != n for row in counts):
+        raise ValueError("every item needs the same number (≥ 2) of ratings")
+    k = len(counts[0])
+    p_j = [sum(row[j] for row in counts) / (N * n) for j in range(k)]
+    P_i = [(sum(c * c for c in row) - n) / (n * (n - 1)) for row in counts]
+    pbar = sum(P_i) / N
+    pe = sum(p * p for p in p_j)
+    kappa = None if math.isclose(pe, 1.0) else (pbar - pe) / (1.0 - pe)
+    return {"n_items": N, "n_raters": n, "kappa": _f(kappa), "observed_agreement": pbar, "expected_agreement": pe}
+
+
+def latest_answers(rows: list[dict]) -> list[dict]:
+    """One answer per (reviewer, item): the latest."""
+    best: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        key = (reviewer_key(r["reviewer"]), r["item_id"])
+        if key not in best or r["answered_at"] > best[key]["answered_at"]:
+            best[key] = r
+    return sorted(best.values(), key=lambda r: (reviewer_key(r["reviewer"]), r["position"]))
+
+
+def _groups(rows: list[dict]) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    by: dict[str, list[dict]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for r in rows:
+        k = reviewer_key(r["reviewer"])
+        names.setdefault(k, r["reviewer"])
+        by[k].append(r)
+    return by, names
+
+
+def _by_method(rows: list[dict], fn) -> dict:
+    out = {}
+    for m in sorted({r["method"] for r in rows}):
+        out[m] = fn([r for r in rows if r["method"] == m])
+    out[ALL] = fn(rows)
+    return out
+
+
+def task_b(rows: list[dict]) -> dict:
+    def fn(rs):
+        return binomial_summary(sum(1 for r in rs if r["correct"]), len(rs))
+
+    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "B" and r["correct"] is not None], fn)
+
+
+def task_a(rows: list[dict]) -> dict:
+    def fn(rs):
+        d = proportion(sum(1 for r in rs if r["answer"] == "same"), len(rs))
+        return {"n": d["n"], "same": d["k"], "share_same": d["share"], "ci95": d["ci95"]}
+
+    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "A"], fn)
+
+
+def task_c(rows: list[dict]) -> dict:
+    def fn(rs):
+        out = {}
+        for shown in ("original", "adversarial"):
+            sub = [r for r in rs if r["shown"] == shown and r.get("reference_label")]
+            d = proportion(sum(1 for r in sub if r["answer"] == r["reference_label"]), len(sub))
+            out[shown] = {"n": d["n"], "correct": d["k"], "accuracy": d["share"], "ci95": d["ci95"]}
+        adv = [r for r in rs if r["shown"] == "adversarial" and original_class(r)]
+        d = proportion(sum(1 for r in adv if r["answer"] == original_class(r)), len(adv))
+        out["adversarial_follows_original"] = {"n": d["n"], "k": d["k"], "share": d["share"], "ci95": d["ci95"]}
+        changed = [r for r in adv if r.get("adv_pred") and r["adv_pred"] != original_class(r)]
+        d = proportion(sum(1 for r in changed if r["answer"] == r["adv_pred"]), len(changed))
+        out["adversarial_follows_model"] = {"n": d["n"], "k": d["k"], "share": d["share"], "ci95": d["ci95"]}
+        lab = [r for r in rs if r.get("reference_label")]
+        d = proportion(sum(1 for r in lab if r["answer"] == r["reference_label"]), len(lab))
+        out["all"] = {"n": d["n"], "correct": d["k"], "accuracy": d["share"], "ci95": d["ci95"]}
+        return out
+
+    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "C"], fn)
+
+
+def _per_reviewer_and_pooled(rows: list[dict], fn) -> dict:
+    by, names = _groups(rows)
+    return {"by_reviewer": {names[k]: _by_method(v, fn) for k, v in sorted(by.items())},
+            "pooled": _by_method(rows, fn) if rows else {}}
+
+
+def agreement(rows: list[dict]) -> dict:
+    """Per task, over the items every reviewer answered: Cohen's kappa for two reviewers, Fleiss'
+    kappa for more (with the pairwise Cohen's kappas as well)."""
+    out = {}
+    by, names = _groups(rows)
+    for task in sorted({r["task"] for r in rows}):
+        per = {k: {r["item_id"]: r["answer"] for r in v if r["task"] == task} for k, v in by.items()}
+        per = {k: v for k, v in per.items() if v}
+        revs = sorted(per)
+        if len(revs) < 2:
+            continue
+        common = sorted(set.intersection(*(set(v) for v in per.values())))
+        cats = list(ANSWERS[task])
+        entry: dict = {"reviewers": [names[k] for k in revs], "n_items": len(common)}
+        if len(revs) == 2:
+            entry.update(cohen_kappa([per[revs[0]][i] for i in common], [per[revs[1]][i] for i in common], cats))
+            entry["statistic"] = "cohen"
+        else:
+            counts = [[sum(1 for k in revs if per[k][i] == c) for c in cats] for i in common]
+            entry.update(fleiss_kappa(counts))
+            entry["statistic"] = "fleiss"
+            entry["pairwise_cohen"] = [
+                {"reviewers": [names[a], names[b]],
+                 **cohen_kappa([per[a][i] for i in common], [per[b][i] for i in common], cats)}
+                for ai, a in enumerate(revs) for b in revs[ai + 1:]]
+        out[task] = entry
+    return out
+
+
+def timing(rows: list[dict]) -> dict:
+    """Median seconds per item and mean confidence, per reviewer and task."""
+    import statistics
+
+    by, names = _groups(rows)
+    out = {}
+    for k, v in sorted(by.items()):
+        per = {}
+        for task in sorted({r["task"] for r in v}):
+            rs = [r for r in v if r["task"] == task]
+            secs = [r["elapsed_s"] for r in rs if r["elapsed_s"] is not None]
+            conf = [r["confidence"] for r in rs if r["confidence"] is not None]
+            per[task] = {"n": len(rs), "median_s": statistics.median(secs) if secs else None,
+                         "total_s": sum(secs) if secs else None,
+                         "mean_confidence": sum(conf) / len(conf) if conf else None}
+        out[names[k]] = per
+    return out
+
+
+def compute(rows: list[dict]) -> dict:
+    """All statistics from Study.answers() rows."""
+    rows = latest_answers(rows)
+    _, names = _groups(rows)
+    return {"n_answers": len(rows), "reviewers": [names[k] for k in sorted(names)],
+            "task_a": task_a(rows), "task_b": task_b(rows), "task_c": task_c(rows),
+            "agreement": agreement(rows), "timing": timing(rows)}
+
+
+def study_statistics(study) -> dict:
+    return compute(study.answers())
