@@ -48,7 +48,7 @@ RHYTHMS = {"N": "Normal sinus rhythm", "A": "Atrial fibrillation", "O": "Other r
 # task B (which asks about alteration) mentions that one trace was altered.
 INSTRUCTIONS = {
     "general": (
-        "You will see single-lead ECG recordings (30 s or so each) on standard ECG paper: "
+        "You will see single-lead ECG recordings on standard ECG paper: "
         "25 mm/s, 10 mm/mV. Small squares are 0.04 s × 0.1 mV, large squares 0.2 s × 0.5 mV.\n\n"
         "Answer with the keyboard or the buttons. You may zoom and use the calipers. After each "
         "answer you may rate how confident you are (1 = guessing, 5 = certain) or press Enter to "
@@ -300,6 +300,30 @@ def _connect(path: str, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def display_layout(traces: list[np.ndarray], fs: float, aspect: float | None = None,
+                   choices: tuple[float, ...] = (10.0, 15.0, 20.0, 30.0)) -> dict:
+    """One layout for all traces of an item, so they are drawn identically.
+
+    Row height (whole mV, 3–6, so baselines sit on large squares) fits the largest deflection. Seconds per row: of
+    `choices`, the one that draws the ECG largest in a strip of width/height `aspect` (pixels) at
+    25 mm/s and 10 mm/mV (near-ties go to the shorter row); 10 s when `aspect` is unknown."""
+    span = max((float(np.ptp(x)) for x in traces if len(x)), default=1.0)
+    row = float(min(6.0, max(3.0, math.ceil(span * 0.8 + 0.6))))
+    duration = max((len(x) / float(fs) for x in traces), default=10.0)
+    spr = choices[0]
+    if aspect and aspect > 0:
+        best = -1.0
+        for c in choices:
+            rows = max(1, math.ceil(duration / c - 1e-9))
+            width_mm, height_mm = (c + 0.4) * 25.0, rows * row * 10.0
+            scale = min(aspect / width_mm, 1.0 / height_mm)
+            if scale > best * 1.02:  # the largest drawing; near-ties keep the shorter row
+                best, spr = scale, c
+            if c >= duration:
+                break
+    return {"seconds_per_row": float(spr), "row_height_mv": row}
+
+
 class _Base:
     """Shared read access: study information, items with their traces, sessions."""
 
@@ -380,7 +404,8 @@ class _Base:
             traces.append({"label": f"ECG {k}" if row["trace2"] is not None else "ECG", "x_mv": x, "fs": fs})
         return {"item_id": row["item_id"], "index": int(row["position"]) + 1, "n_items": self.n_items(),
                 "task": row["task"], "prompt": PROMPTS[row["task"]], "answers": list(ANSWERS[row["task"]]),
-                "traces": traces}
+                "traces": traces,
+                "display": display_layout([t["x_mv"] for t in traces], traces[0]["fs"] if traces else 300.0)}
 
     # sessions -------------------------------------------------------------------------------
     def sessions(self) -> list[dict]:

@@ -1,0 +1,760 @@
+"""Reviewer window: a calm, distraction-free window for answering a blinded review study.
+
+One item at a time on calibrated ECG paper (gui.strip.StripView when available, else a minimal
+paper plot defined here), with zoom and calipers but no model output, no overlays and no file or
+record names. Answers by keyboard (A: S/D; B: 1/2; C: N/A/O/~) or buttons, then an optional
+confidence rating (1–5, Enter skips). Each answer is committed to the study file at once
+(engine.review.study); the session resumes where it stopped and is locked when finished.
+
+Opened by `python main.py review open STUDY`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+def _guard_singleton_refcounts() -> None:
+    """Work around a PySide6 6.12 defect on CPython < 3.12: its bindings return None (and True/False
+    from Python overrides such as event filters) without taking a reference. Each void Qt call
+    then drops None's reference count by one, and after a few thousand calls the interpreter
+    aborts with "deallocating None". From 3.12 on these objects are immortal and nothing happens.
+    Giving the three singletons a very large reference count keeps them alive for any session."""
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or hasattr(sys, "gettotalrefcount"):
+        return
+    import ctypes
+
+    for obj in (None, True, False):
+        ref = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of PyObject
+        if ref.value < (1 << 40):
+            ref.value += 1 << 40
+
+
+_guard_singleton_refcounts()
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSizePolicy, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from engine.errors import UserError
+from engine.review.study import ANSWERS, INSTRUCTIONS, RHYTHMS, display_layout, open_for_review
+
+log = logging.getLogger(__name__)
+
+ANSWER_LABELS = {"A": {"same": "Same", "different": "Different"},
+                 "B": {"1": "ECG 1 (upper)", "2": "ECG 2 (lower)"},
+                 "C": {k: RHYTHMS[k] for k in ANSWERS["C"]}}
+ANSWER_KEYS = {"A": {"s": "same", "d": "different"},
+               "B": {"1": "1", "2": "2"},
+               "C": {"n": "N", "a": "A", "o": "O", "~": "~", "x": "~"}}
+KEY_HINT = {"A": {"same": "S", "different": "D"}, "B": {"1": "1", "2": "2"},
+            "C": {"N": "N", "A": "A", "O": "O", "~": "~"}}
+CONFIDENCE_LABELS = {1: "1 guessing", 2: "2", 3: "3", 4: "4", 5: "5 certain"}
+TASK_TITLES = {"A": "Same diagnosis?", "B": "Which ECG was altered?", "C": "Rhythm"}
+
+_STYLE = """
+QMainWindow, QWidget#page { background: #f4f3ef; }
+QLabel { color: #2b2b2b; }
+QLabel#title { font-size: 20pt; font-weight: 600; color: #2b2b2b; }
+QLabel#prompt { font-size: 15pt; font-weight: 600; color: #2b2b2b; }
+QLabel#body { font-size: 12pt; color: #333333; }
+QLabel#muted { font-size: 10.5pt; color: #6b6b6b; }
+QLabel#trace { font-size: 11pt; font-weight: 600; color: #4a4a4a; }
+QPushButton { font-size: 12pt; padding: 8px 16px; border: 1px solid #b9b6ad; border-radius: 6px;
+              background: #fbfaf7; color: #2b2b2b; }
+QPushButton:hover { background: #ffffff; border-color: #8f8b80; }
+QPushButton[selected="true"] { background: #dfe8f3; border: 2px solid #4d6f96; }
+QPushButton#primary { background: #4d6f96; color: white; border-color: #4d6f96; }
+QPushButton#primary:hover { background: #5b7ea6; }
+QPushButton#small { font-size: 10.5pt; padding: 4px 10px; }
+QPushButton:disabled { color: #a9a6a0; border-color: #d8d6d0; }
+QLineEdit { font-size: 14pt; padding: 6px 8px; border: 1px solid #b9b6ad; border-radius: 6px; background: white; }
+QProgressBar { border: none; background: #e2e0da; border-radius: 3px; max-height: 6px; }
+QProgressBar::chunk { background: #7d97b5; border-radius: 3px; }
+QFrame#card { background: #fbfaf7; border: 1px solid #dcd9d1; border-radius: 10px; }
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# the ECG strip
+
+
+class PlainPaper(QWidget):
+    """Minimal calibrated ECG paper (used only when gui.strip.StripView cannot be imported).
+
+    Rows of `seconds_per_row` seconds, 25 mm/s and 10 mm/mV (aspect locked), pink grid, 1 mV
+    calibration pulse; wheel zoom, drag to pan, optional time calipers."""
+
+    caliperChanged = Signal(dict)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self._pg = pg
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget(background=(255, 248, 246))
+        self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.vb = self.plot.getViewBox()
+        self.vb.setAspectLocked(True, ratio=25.0 / 10.0)
+        lay.addWidget(self.plot)
+        self.row_height_mv = 3.0
+        self._home = None
+        self._calipers = []
+        self._caliper_text = None
+
+    def set_layout(self, seconds_per_row: float, row_height_mv: float) -> None:
+        self.seconds_per_row = float(seconds_per_row)
+        self.row_height_mv = float(row_height_mv)
+
+    def set_record(self, x_mv, fs, name: str = "") -> None:
+        pg = self._pg
+        self.plot.clear()
+        self._calipers = []
+        x = np.asarray(x_mv, dtype=np.float64)
+        fs = float(fs)
+        spr, rh = self.seconds_per_row, self.row_height_mv
+        per_row = max(1, int(round(spr * fs)))
+        n_rows = max(1, int(np.ceil(len(x) / per_row)))
+        top, bottom = rh / 2, -(n_rows - 0.5) * rh
+        ink = pg.mkPen((25, 25, 25), width=1.3)
+        for r in range(n_rows):
+            seg = x[r * per_row:(r + 1) * per_row]
+            if seg.size == 0:
+                continue
+            base = -r * rh
+            t = np.arange(seg.size) / fs
+            y = seg - np.median(seg) + base
+            top, bottom = max(top, float(y.max()) + 0.1), min(bottom, float(y.min()) - 0.1)
+            self.plot.plot(t, y, pen=ink)
+            px = np.array([-0.36, -0.32, -0.32, -0.12, -0.12, -0.08])
+            py = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) - 0.5 + base
+            self.plot.plot(px, py, pen=ink)
+        self._draw_grid(-0.4, spr, bottom, top)
+        self._home = (-0.4, spr, bottom, top)
+        self.reset_view()
+
+    def _draw_grid(self, x0, x1, y0, y1) -> None:
+        pg = self._pg
+        for step_s, step_mv, colour, width in ((0.04, 0.1, (246, 206, 206), 0.6),
+                                               (0.2, 0.5, (232, 150, 150), 1.0)):
+            xs = np.arange(np.floor(x0 / step_s) * step_s, x1 + 1e-9, step_s)
+            ys = np.arange(np.floor(y0 / step_mv) * step_mv, y1 + 1e-9, step_mv)
+            vx = np.repeat(xs, 2)
+            vy = np.tile([y0, y1], len(xs))
+            hx = np.tile([x0, x1], len(ys))
+            hy = np.repeat(ys, 2)
+            item = pg.PlotDataItem(np.concatenate([vx, hx]), np.concatenate([vy, hy]), connect="pairs",
+                                   pen=pg.mkPen(colour, width=width))
+            item.setZValue(-100)
+            self.plot.addItem(item)
+
+    def reset_view(self) -> None:
+        if self._home is not None:
+            x0, x1, y0, y1 = self._home
+            self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.01)
+
+    def zoom(self, factor: float) -> None:
+        self.vb.scaleBy((factor, factor))
+
+    def set_calipers(self, on: bool) -> None:
+        pg = self._pg
+        if not on:
+            for it in self._calipers + ([self._caliper_text] if self._caliper_text else []):
+                self.plot.removeItem(it)
+            self._calipers, self._caliper_text = [], None
+            return
+        if self._calipers:
+            return
+        (vx0, vx1), (vy0, vy1) = self.vb.viewRange()
+        a, b = vx0 + 0.4 * (vx1 - vx0), vx0 + 0.5 * (vx1 - vx0)
+        pen = pg.mkPen((40, 80, 140), width=1.5)
+        self._calipers = [pg.InfiniteLine(pos=p, angle=90, movable=True, pen=pen) for p in (a, b)]
+        self._caliper_text = pg.TextItem(color=(40, 80, 140), anchor=(0, 1))
+        self._caliper_text.setPos(a, vy1)
+        for it in self._calipers + [self._caliper_text]:
+            self.plot.addItem(it)
+        for it in self._calipers:
+            it.sigPositionChanged.connect(self._caliper_moved)
+        self._caliper_moved()
+
+    def _caliper_moved(self, *_) -> None:
+        if not self._calipers:
+            return
+        a, b = sorted(float(c.value()) for c in self._calipers)
+        dt = b - a
+        text = f"Δt {1000 * dt:.0f} ms" + (f"  ({60.0 / dt:.0f} /min)" if dt > 0.05 else "")
+        self._caliper_text.setText(text)
+        self._caliper_text.setPos(a, self.vb.viewRange()[1][1])
+        self.caliperChanged.emit({"dt_s": dt})
+
+
+class TraceView(QWidget):
+    """One labelled ECG strip for the reviewer: gui.strip.StripView without toolbar, legend,
+    overview or record information, only the trace on paper in rows (PlainPaper as fallback)."""
+
+    def __init__(self, label: str, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.label = QLabel(label)
+        self.label.setObjectName("trace")
+        lay.addWidget(self.label)
+        self.fallback = True
+        try:
+            from gui.strip import StripView
+
+            self.strip = StripView(self, toolbar=False)
+            self.fallback = False
+        except Exception as exc:  # noqa: BLE001 - the strip widget may be missing in a build
+            log.info("reviewer: gui.strip.StripView unavailable (%s); using the plain paper", exc)
+            self.strip = PlainPaper(self)
+        self._quiet()
+        lay.addWidget(self.strip, 1)
+        self._calipers = False
+
+    def _quiet(self) -> None:
+        """No focus stealing, no overview bar, no name/rate line, no legend."""
+        self.strip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for w in self.strip.findChildren(QWidget):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for name in ("overview", "info", "toolbar"):
+            w = getattr(self.strip, name, None)
+            if isinstance(w, QWidget):
+                w.setVisible(False)
+        legend = getattr(self.strip, "legend", None)
+        if legend is not None:
+            legend.setVisible(False)
+
+    def _call(self, name: str, *args):
+        fn = getattr(self.strip, name, None)
+        if fn is None:
+            return None
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - a missing strip feature must not stop a review
+            log.warning("reviewer: strip %s%s failed: %s", name, args, exc)
+            return None
+
+    def viewbox(self):
+        return self.strip.vb if self.fallback else self.strip.plot.getViewBox()
+
+    def show_trace(self, x_mv: np.ndarray, fs: float, seconds_per_row: float, row_height_mv: float) -> None:
+        if self.fallback:
+            self.strip.set_layout(seconds_per_row, row_height_mv)
+            self.strip.set_record(x_mv, fs, "")
+        else:
+            self.strip.set_record(x_mv, fs, "")
+            for layer in ("adversarial", "perturbation", "band", "members", "difference"):
+                self._call("set_layer_visible", layer, False)
+            self._call("set_layer_visible", "original", True)
+            self._call("set_real_size", False)
+            self._call("set_mode", "rows")
+            self._call("set_row_heights", row_height_mv)
+            self._call("set_seconds_per_row", seconds_per_row)
+            self._quiet()
+        self.fit()
+        if self._calipers:
+            self.set_calipers(False)
+            self.set_calipers(True)
+
+    def fit(self) -> None:
+        """The whole ECG in view."""
+        if self.fallback:
+            self.strip.reset_view()
+        else:
+            self._call("set_view", 0.0, float(self._call("duration") or 0.0))
+
+    def zoom(self, factor: float) -> None:
+        self._call("zoom", factor)
+
+    def pan(self, fraction: float) -> None:
+        self._call("pan", fraction)
+
+    def scroll_rows(self, k: int) -> None:
+        self._call("scroll_rows", k)
+
+    def set_calipers(self, on: bool) -> None:
+        self._calipers = bool(on)
+        self._call("set_calipers" if self.fallback else "set_calipers_visible", bool(on))
+
+
+# ---------------------------------------------------------------------------------------------
+# the window
+
+
+def _page() -> QWidget:
+    w = QWidget()
+    w.setObjectName("page")
+    return w
+
+
+def _label(text: str, name: str = "body", wrap: bool = True) -> QLabel:
+    lab = QLabel(text)
+    lab.setObjectName(name)
+    lab.setWordWrap(wrap)
+    lab.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+    return lab
+
+
+def _button(text: str, name: str | None = None) -> QPushButton:
+    b = QPushButton(text)
+    if name:
+        b.setObjectName(name)
+    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    b.setCursor(Qt.CursorShape.PointingHandCursor)
+    return b
+
+
+class _KeyFilter(QObject):
+    """Routes key presses anywhere in the window to the window's handler (so a clicked plot
+    cannot swallow an answer key)."""
+
+    def __init__(self, window: "ReviewerWindow") -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
+        if ev.type() == QEvent.Type.KeyPress and isinstance(obj, QWidget) and obj.window() is self.window:
+            if isinstance(obj, QLineEdit):
+                return False
+            return self.window.handle_key(ev)
+        return False
+
+
+class ReviewerWindow(QMainWindow):
+    """The reviewer's window for one study file."""
+
+    PAGE_WELCOME, PAGE_INSTRUCTIONS, PAGE_TASK, PAGE_ITEM, PAGE_DONE = range(5)
+
+    def __init__(self, study_path: str, reviewer: str | None = None, min_item_s: float = 0.4,
+                 parent=None) -> None:
+        super().__init__(parent)
+        self.study = open_for_review(study_path)
+        self.info = self.study.info()
+        self.session = None
+        self.item: dict | None = None
+        self.phase = "idle"  # idle | answer | confidence
+        self.selected: str | None = None
+        self.shown_at = 0.0
+        self.min_item_s = float(min_item_s)
+        self.setWindowTitle(self.info["title"])
+        self.setStyleSheet(_STYLE)
+        f = QFont(self.font())
+        f.setPointSizeF(max(f.pointSizeF(), 11.0))
+        self.setFont(f)
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self._build_welcome()
+        self._build_instructions()
+        self._build_task_intro()
+        self._build_item()
+        self._build_done()
+        self._filter = _KeyFilter(self)
+        QApplication.instance().installEventFilter(self._filter)
+        self.stack.setCurrentIndex(self.PAGE_WELCOME)
+        if reviewer:
+            self.name_edit.setText(reviewer)
+            QTimer.singleShot(0, self.start)
+
+    # -- pages ------------------------------------------------------------------------------
+    def _centered(self, inner: QWidget, width: int = 760) -> QWidget:
+        page = _page()
+        outer = QVBoxLayout(page)
+        outer.addStretch(1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        inner.setMaximumWidth(width)
+        inner.setMinimumWidth(min(width, 520))
+        row.addWidget(inner, 3)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(2)
+        return page
+
+    def _card(self) -> tuple[QFrame, QVBoxLayout]:
+        card = QFrame()
+        card.setObjectName("card")
+        lay = QVBoxLayout(card)
+        lay.setContentsMargins(36, 30, 36, 30)
+        lay.setSpacing(16)
+        return card, lay
+
+    def _build_welcome(self) -> None:
+        card, lay = self._card()
+        lay.addWidget(_label(self.info["title"], "title"))
+        n = self.info["n_items"]
+        lay.addWidget(_label(f"Thank you for taking part. This review has {n} items and takes a while; "
+                             "you can stop at any time and continue later."))
+        lay.addWidget(_label("Your name or initials:", "body"))
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. J.S.")
+        self.name_edit.setMaxLength(80)
+        self.name_edit.returnPressed.connect(self.start)
+        lay.addWidget(self.name_edit)
+        self.welcome_msg = _label("", "muted")
+        lay.addWidget(self.welcome_msg)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.start_btn = _button("Start", "primary")
+        self.start_btn.clicked.connect(self.start)
+        row.addWidget(self.start_btn)
+        lay.addLayout(row)
+        self.stack.addWidget(self._centered(card))
+
+    def _build_instructions(self) -> None:
+        card, lay = self._card()
+        lay.addWidget(_label("Instructions", "title"))
+        self.instr_text = _label(INSTRUCTIONS["general"])
+        lay.addWidget(self.instr_text)
+        self.instr_resume = _label("", "muted")
+        lay.addWidget(self.instr_resume)
+        tips = _label("While an ECG is shown: mouse wheel zooms, dragging moves the view, "
+                      "Z or the “Reset view” button restores it, C shows or hides the calipers.", "muted")
+        lay.addWidget(tips)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.instr_btn = _button("Continue  (Enter)", "primary")
+        self.instr_btn.clicked.connect(self._after_instructions)
+        row.addWidget(self.instr_btn)
+        lay.addLayout(row)
+        self.stack.addWidget(self._centered(card, 820))
+
+    def _build_task_intro(self) -> None:
+        card, lay = self._card()
+        self.task_part = _label("", "muted")
+        lay.addWidget(self.task_part)
+        self.task_title = _label("", "title")
+        lay.addWidget(self.task_title)
+        self.task_text = _label("")
+        lay.addWidget(self.task_text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.task_btn = _button("Begin  (Enter)", "primary")
+        self.task_btn.clicked.connect(self._begin_task)
+        row.addWidget(self.task_btn)
+        lay.addLayout(row)
+        self.stack.addWidget(self._centered(card, 760))
+
+    def _build_item(self) -> None:
+        page = _page()
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(24, 14, 24, 14)
+        outer.setSpacing(10)
+        top = QHBoxLayout()
+        self.prompt = _label("", "prompt", wrap=False)
+        top.addWidget(self.prompt, 1)
+        self.progress_label = _label("", "muted", wrap=False)
+        top.addWidget(self.progress_label)
+        outer.addLayout(top)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(False)
+        outer.addWidget(self.progress_bar)
+        self.views = [TraceView("ECG 1"), TraceView("ECG 2")]
+        for v in self.views:
+            outer.addWidget(v, 1)
+        # zoom and pan together, so the same place is compared (both use one layout)
+        self.views[1].viewbox().setXLink(self.views[0].viewbox())
+        self.views[1].viewbox().setYLink(self.views[0].viewbox())
+        tools = QHBoxLayout()
+        self.reset_btn = _button("Reset view  (Z)", "small")
+        self.reset_btn.clicked.connect(self.reset_view)
+        self.caliper_btn = _button("Calipers  (C)", "small")
+        self.caliper_btn.setCheckable(True)
+        self.caliper_btn.toggled.connect(self._set_calipers)
+        tools.addWidget(self.reset_btn)
+        tools.addWidget(self.caliper_btn)
+        tools.addStretch(1)
+        self.hint = _label("", "muted", wrap=False)
+        tools.addWidget(self.hint)
+        outer.addLayout(tools)
+        self.answer_row = QHBoxLayout()
+        self.answer_row.setSpacing(12)
+        self.answer_buttons: dict[str, QPushButton] = {}
+        outer.addLayout(self.answer_row)
+        conf = QHBoxLayout()
+        conf.setSpacing(8)
+        self.conf_label = _label("Confidence (optional):", "muted", wrap=False)
+        conf.addWidget(self.conf_label)
+        self.conf_buttons: dict[int, QPushButton] = {}
+        for k, text in CONFIDENCE_LABELS.items():
+            b = _button(text, "small")
+            b.clicked.connect(lambda _=False, k=k: self._confidence(k))
+            self.conf_buttons[k] = b
+            conf.addWidget(b)
+        self.skip_btn = _button("Skip rating  (Enter)", "small")
+        self.skip_btn.clicked.connect(lambda: self._confidence(None))
+        conf.addWidget(self.skip_btn)
+        conf.addStretch(1)
+        self.conf_widgets = [self.conf_label, *self.conf_buttons.values(), self.skip_btn]
+        outer.addLayout(conf)
+        self.stack.addWidget(page)
+
+    def _build_done(self) -> None:
+        card, lay = self._card()
+        self.done_title = _label("Thank you", "title")
+        lay.addWidget(self.done_title)
+        self.done_text = _label("")
+        lay.addWidget(self.done_text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        b = _button("Close", "primary")
+        b.clicked.connect(self.close)
+        row.addWidget(b)
+        lay.addLayout(row)
+        self.stack.addWidget(self._centered(card))
+
+    # -- flow -------------------------------------------------------------------------------
+    def start(self) -> None:
+        name = self.name_edit.text()
+        try:
+            self.session = self.study.start_session(name)
+        except UserError as exc:
+            self.welcome_msg.setText(str(exc))
+            return
+        done, total = self.session.progress()
+        if self.session.locked:
+            self._show_done(already=True)
+            return
+        self.instr_resume.setText(f"Welcome back. You have answered {done} of {total} items; you will continue "
+                                  "with the next one." if done else "")
+        self.stack.setCurrentIndex(self.PAGE_INSTRUCTIONS)
+        self.setFocus()
+
+    def _after_instructions(self) -> None:
+        self._advance(force_intro=True)
+
+    def _advance(self, force_intro: bool = False) -> None:
+        """Show the next unanswered item (with its task's instructions first when the task changes)."""
+        prev_task = self.item["task"] if self.item else None
+        item = self.session.next_item() if self.session else None
+        if item is None:
+            self._finish()
+            return
+        self.item = item
+        if force_intro or item["task"] != prev_task:
+            tasks = self.info["tasks"]
+            part = tasks.index(item["task"]) + 1
+            self.task_part.setText(f"Part {part} of {len(tasks)}")
+            self.task_title.setText(TASK_TITLES[item["task"]])
+            self.task_text.setText(INSTRUCTIONS[item["task"]])
+            self.phase = "idle"
+            self.stack.setCurrentIndex(self.PAGE_TASK)
+            return
+        self._show_item()
+
+    def _begin_task(self) -> None:
+        if self.item is not None:
+            self._show_item()
+
+    def _show_item(self) -> None:
+        it = self.item
+        task = it["task"]
+        done, total = self.session.progress()
+        self.prompt.setText(it["prompt"])
+        self.progress_label.setText(f"Item {done + 1} of {total}")
+        self.progress_bar.setMaximum(total)
+        self.progress_bar.setValue(done)
+        traces = it["traces"]
+        for k, view in enumerate(self.views):
+            view.setVisible(k < len(traces))
+        self._build_answers(task)
+        self._set_phase("answer")
+        self.stack.setCurrentIndex(self.PAGE_ITEM)
+        # one layout for both traces, so they are drawn identically, sized to the strips' shape
+        lay = display_layout([t["x_mv"] for t in traces], traces[0]["fs"], self._expected_aspect(len(traces)))
+        for view, tr in zip(self.views, traces):
+            view.label.setText(tr["label"] if len(traces) > 1 else "")
+            view.label.setVisible(len(traces) > 1)
+            view.show_trace(tr["x_mv"], tr["fs"], lay["seconds_per_row"], lay["row_height_mv"])
+        QTimer.singleShot(0, self.reset_view)  # once the page has its final geometry
+        self.shown_at = time.monotonic()
+        self.setFocus()
+
+    def _expected_aspect(self, n_traces: int) -> float:
+        """Width/height of one strip's paper, from the window size (the same for every item)."""
+        w = max(400, self.width() - 48 - 70)
+        h = max(150, (self.height() - 240) / max(1, n_traces) - 50)
+        return w / h
+
+    def _build_answers(self, task: str) -> None:
+        while self.answer_row.count():
+            w = self.answer_row.takeAt(0).widget()
+            if w is not None:
+                w.hide()
+                w.setParent(None)
+                w.deleteLater()
+        self.answer_buttons = {}
+        self.answer_row.addStretch(1)
+        for value in ANSWERS[task]:
+            b = _button(f"{KEY_HINT[task][value]}   {ANSWER_LABELS[task][value]}")
+            b.setMinimumWidth(180)
+            b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            b.clicked.connect(lambda _=False, v=value: self._select(v))
+            self.answer_buttons[value] = b
+            self.answer_row.addWidget(b)
+        self.answer_row.addStretch(1)
+
+    def _set_phase(self, phase: str) -> None:
+        self.phase = phase
+        ask = self.info["ask_confidence"]
+        for w in self.conf_widgets:
+            w.setVisible(ask)
+            w.setEnabled(phase == "confidence")
+        for v, b in self.answer_buttons.items():
+            b.setProperty("selected", "true" if v == self.selected and phase == "confidence" else "false")
+            b.style().unpolish(b)
+            b.style().polish(b)
+        if phase == "answer":
+            keys = " / ".join(KEY_HINT[self.item["task"]][v] for v in ANSWERS[self.item["task"]])
+            self.hint.setText(f"Answer with {keys}")
+        elif phase == "confidence":
+            self.hint.setText("Confidence 1–5, Enter to skip, Backspace to change the answer")
+
+    def _select(self, value: str) -> None:
+        if self.phase not in ("answer", "confidence") or self.item is None:
+            return
+        if time.monotonic() - self.shown_at < self.min_item_s:
+            return  # guards against a double key press answering an item not yet seen
+        self.selected = value
+        if self.info["ask_confidence"]:
+            self._set_phase("confidence")
+        else:
+            self._commit(None)
+
+    def _confidence(self, value: int | None) -> None:
+        if self.phase != "confidence" or self.selected is None:
+            return
+        self._commit(value)
+
+    def _commit(self, confidence: int | None) -> None:
+        elapsed = time.monotonic() - self.shown_at
+        try:
+            self.session.answer(self.item["item_id"], self.selected, confidence, elapsed)
+        except UserError as exc:
+            QMessageBox.warning(self, "Not saved", str(exc))
+            return
+        self.selected = None
+        self.phase = "idle"
+        self._advance()
+
+    def _finish(self) -> None:
+        try:
+            self.session.finish()
+        except UserError as exc:
+            QMessageBox.warning(self, "Not finished", str(exc))
+            return
+        self._show_done(already=False)
+
+    def _show_done(self, already: bool) -> None:
+        self.item = None
+        self.phase = "idle"
+        n = self.info["n_items"]
+        if already:
+            self.done_title.setText("Already completed")
+            self.done_text.setText(f"A completed review under this name is on file ({n} items). Its answers are "
+                                   "locked and cannot be changed. Thank you.")
+        else:
+            self.done_title.setText("Thank you")
+            self.done_text.setText(f"All {n} answers are saved. This review is now complete and closed; "
+                                   "you may close the window.")
+        self.stack.setCurrentIndex(self.PAGE_DONE)
+
+    def reset_view(self) -> None:
+        for v in self.views:
+            if v.isVisible():
+                v.fit()
+
+    def _set_calipers(self, on: bool) -> None:
+        for v in self.views:
+            v.set_calipers(on)
+
+    # -- keys -------------------------------------------------------------------------------
+    def handle_key(self, ev) -> bool:
+        """Keyboard control; returns True when the key was used."""
+        key, text = ev.key(), ev.text().lower()
+        if ev.isAutoRepeat() and key not in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down):
+            return self.stack.currentIndex() == self.PAGE_ITEM  # a held key never answers twice
+        enter = key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        page = self.stack.currentIndex()
+        if page == self.PAGE_INSTRUCTIONS and (enter or key == Qt.Key.Key_Space):
+            self._after_instructions()
+            return True
+        if page == self.PAGE_TASK and (enter or key == Qt.Key.Key_Space):
+            self._begin_task()
+            return True
+        if page != self.PAGE_ITEM or self.item is None:
+            return False
+        if text == "z":
+            self.reset_view()
+            return True
+        if text == "c":
+            self.caliper_btn.toggle()
+            return True
+        nav = {Qt.Key.Key_Left: ("pan", -0.1), Qt.Key.Key_Right: ("pan", 0.1),
+               Qt.Key.Key_Up: ("scroll_rows", -1), Qt.Key.Key_Down: ("scroll_rows", 1),
+               Qt.Key.Key_Plus: ("zoom", 0.8), Qt.Key.Key_Equal: ("zoom", 0.8), Qt.Key.Key_Minus: ("zoom", 1.25)}
+        if key in nav:  # the strips are linked: moving the first moves both
+            name, arg = nav[key]
+            getattr(self.views[0], name)(arg)
+            return True
+        task = self.item["task"]
+        if self.phase == "confidence":
+            if text in ("1", "2", "3", "4", "5"):
+                self._confidence(int(text))
+                return True
+            if enter:
+                self._confidence(None)
+                return True
+            if key in (Qt.Key.Key_Backspace, Qt.Key.Key_Escape):
+                self.selected = None
+                self._set_phase("answer")
+                return True
+            if task != "B" and text in ANSWER_KEYS[task]:
+                self._select(ANSWER_KEYS[task][text])
+                return True
+            return False
+        if self.phase == "answer":
+            value = ANSWER_KEYS[task].get(text)
+            if value is None and key == Qt.Key.Key_AsciiTilde:
+                value = ANSWER_KEYS[task].get("~")
+            if value is not None:
+                self._select(value)
+                return True
+        return True  # nothing else reaches the strips (no play, no layer toggles)
+
+    def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._filter)
+        try:
+            self.study.close()
+        except Exception:  # noqa: BLE001
+            pass
+        super().closeEvent(ev)
+
+
+def run_reviewer(study_path: str, reviewer: str | None = None) -> int:
+    """Open the reviewer window on `study_path` (creates the QApplication when needed)."""
+    import sys
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ECG review")
+    win = ReviewerWindow(study_path, reviewer=reviewer)
+    win.resize(1500, 950)
+    win.showMaximized()
+    return int(app.exec())
+
+
+__all__ = ["ReviewerWindow", "run_reviewer", "PlainPaper", "TraceView"]
