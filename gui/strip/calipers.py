@@ -1,0 +1,139 @@
+"""Crosshair and calipers for the ECG strip.
+
+The crosshair follows the mouse and reports (t, mV) through a readout callback.
+Calipers are two vertical and two horizontal lines the user drags; they read
+Δt (ms), ΔmV and the heart rate 60/Δt (bpm) of the interval between the vertical pair.
+Both work in the view's coordinates (x in s, y in mV); the strip view passes a mapping
+to record time / row-relative mV for the readout.
+"""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+__all__ = ["Crosshair", "Calipers", "caliper_readout"]
+
+CALIPER_COLOUR = QtGui.QColor(0, 110, 190)
+CROSSHAIR_COLOUR = QtGui.QColor(80, 80, 80, 150)
+
+
+def caliper_readout(x0: float, x1: float, y0: float, y1: float) -> dict:
+    """Δt in ms, ΔmV and heart rate for caliper positions (x in s, y in mV)."""
+    dt = abs(x1 - x0)
+    return {
+        "t0": min(x0, x1), "t1": max(x0, x1),
+        "dt_ms": dt * 1000.0,
+        "dmv": abs(y1 - y0),
+        "hr_bpm": (60.0 / dt) if dt > 1e-9 else float("inf"),
+    }
+
+
+def format_readout(d: dict) -> str:
+    hr = d["hr_bpm"]
+    hr_s = f"{hr:.0f} bpm" if hr != float("inf") else "– bpm"
+    return f"Δt {d['dt_ms']:.0f} ms   ΔV {d['dmv']:.2f} mV   HR {hr_s}"
+
+
+class Crosshair(QtCore.QObject):
+    """Dashed vertical + horizontal lines under the mouse."""
+
+    moved = QtCore.Signal(float, float)  # view x, view y
+
+    def __init__(self, viewbox: pg.ViewBox):
+        super().__init__()
+        self.vb = viewbox
+        pen = pg.mkPen(CROSSHAIR_COLOUR, width=1, style=QtCore.Qt.PenStyle.DashLine)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+        for ln in (self.vline, self.hline):
+            ln.setZValue(900)
+            ln.hide()
+            viewbox.addItem(ln, ignoreBounds=True)
+        self.enabled = True
+        self.pos = None
+        scene = viewbox.scene()
+        if scene is not None:
+            scene.sigMouseMoved.connect(self._on_mouse)
+
+    def set_enabled(self, on: bool):
+        self.enabled = bool(on)
+        if not on:
+            self.hide()
+
+    def hide(self):
+        self.vline.hide()
+        self.hline.hide()
+        self.pos = None
+
+    def _on_mouse(self, scene_pos):
+        if not self.enabled:
+            return
+        if not self.vb.sceneBoundingRect().contains(scene_pos):
+            self.hide()
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        self.set_pos(p.x(), p.y())
+
+    def set_pos(self, x: float, y: float):
+        self.vline.setPos(x)
+        self.hline.setPos(y)
+        self.vline.show()
+        self.hline.show()
+        self.pos = (x, y)
+        self.moved.emit(x, y)
+
+
+class Calipers(QtCore.QObject):
+    """Two draggable vertical lines (time) and two horizontal lines (amplitude)."""
+
+    changed = QtCore.Signal(dict)
+
+    def __init__(self, viewbox: pg.ViewBox):
+        super().__init__()
+        self.vb = viewbox
+        pen = pg.mkPen(CALIPER_COLOUR, width=1.5)
+        hover = pg.mkPen(QtGui.QColor(255, 120, 0), width=2.5)
+        self.v = [pg.InfiniteLine(angle=90, movable=True, pen=pen, hoverPen=hover) for _ in range(2)]
+        self.h = [pg.InfiniteLine(angle=0, movable=True, pen=pen, hoverPen=hover) for _ in range(2)]
+        self.label = pg.TextItem(anchor=(0, 1), color=CALIPER_COLOUR,
+                                 fill=pg.mkBrush(255, 255, 255, 215),
+                                 border=pg.mkPen(CALIPER_COLOUR))
+        font = QtGui.QFont()
+        font.setPointSizeF(10)
+        font.setBold(True)
+        self.label.setFont(font)
+        for item in (*self.v, *self.h, self.label):
+            item.setZValue(950)
+            item.hide()
+            viewbox.addItem(item, ignoreBounds=True)
+        for ln in (*self.v, *self.h):
+            ln.sigPositionChanged.connect(self._update)
+        self.visible = False
+
+    def set_visible(self, on: bool):
+        self.visible = bool(on)
+        for item in (*self.v, *self.h, self.label):
+            item.setVisible(self.visible)
+        if on:
+            self._update()
+
+    def place(self, x0: float, x1: float, y0: float, y1: float):
+        """Put the calipers at given view positions (x in s, y in mV)."""
+        for ln, val in zip((*self.v, *self.h), (x0, x1, y0, y1)):
+            ln.blockSignals(True)
+            ln.setPos(val)
+            ln.blockSignals(False)
+        self._update()
+
+    def positions(self) -> tuple[float, float, float, float]:
+        return (self.v[0].value(), self.v[1].value(), self.h[0].value(), self.h[1].value())
+
+    def readout(self) -> dict:
+        return caliper_readout(*self.positions())
+
+    def _update(self, *_):
+        d = self.readout()
+        x0, x1, y0, y1 = self.positions()
+        self.label.setText(format_readout(d))
+        self.label.setPos(min(x0, x1), max(y0, y1))
+        self.changed.emit(d)

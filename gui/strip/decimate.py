@@ -1,0 +1,215 @@
+"""Min/max decimation for display (numpy only, pure functions, no Qt).
+
+The strip view never hands more than about two points per screen pixel to Qt.  For
+that it precomputes, once per signal, a *min/max pyramid*: level 0 holds the min and
+the max of consecutive blocks of ``base`` samples, every further level combines
+``factor`` blocks of the level below.  With the defaults (base 4, factor 4) the
+pyramid holds 2/3 of the samples of the signal (``(2/base) * factor/(factor-1)``), so
+signal + pyramid stay under 1.7x the raw signal.
+
+A query (:func:`envelope`) for samples ``[i0, i1)`` in ``n_bins`` bins picks the
+coarsest level whose block is not wider than a bin, combines whole blocks with
+``np.minimum.reduceat`` and computes the partial blocks at both ends from the raw
+samples, so every bin's min/max is exact and the cost does not depend on ``i1 - i0``.
+
+Everything works along the last axis, so a (K, n) stack of band members decimates
+in one call.  Signals must not contain NaN (NaN propagates into its bins).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+
+__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "interleave", "minmax_bins", "subsample",
+           "pyramid_nbytes"]
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """Min/max pyramid of a signal ``x`` of shape (..., n).
+
+    ``blocks[k]`` is the block size (in samples) of level k; ``lo[k]`` / ``hi[k]`` have
+    shape (..., ceil(n / blocks[k])), the last block being partial when n is not a
+    multiple of the block size.
+    """
+
+    n: int
+    blocks: tuple[int, ...]
+    lo: tuple[np.ndarray, ...]
+    hi: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Per-bin min and max of x[..., i0:i1].
+
+    ``edges`` (nb + 1,) are the bin edges in samples (``edges[0] == i0``,
+    ``edges[-1] == i1``); ``lo``/``hi`` have shape (..., nb).  ``raw`` is True when the
+    range held few enough samples to be returned as is (one sample per bin,
+    ``lo is hi``).
+    """
+
+    edges: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    raw: bool
+
+
+def _reduce_blocks(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max over consecutive blocks of `block` samples along the last axis."""
+    n = x.shape[-1]
+    m = n // block
+    full = x[..., : m * block]
+    cols = [full[..., j::block] for j in range(block)]  # strided views, no copies
+    lo = reduce(np.minimum, cols)
+    hi = reduce(np.maximum, cols)
+    if m * block < n:  # partial tail block
+        tail = x[..., m * block:]
+        lo = np.concatenate([lo, tail.min(axis=-1, keepdims=True)], axis=-1)
+        hi = np.concatenate([hi, tail.max(axis=-1, keepdims=True)], axis=-1)
+    return np.ascontiguousarray(lo), np.ascontiguousarray(hi)
+
+
+def build_pyramid(x: np.ndarray, base: int = 4, factor: int = 4, min_blocks: int = 16) -> Pyramid:
+    """Build the min/max pyramid of `x` (..., n); O(n) time and 2/3 n extra values.
+
+    Levels stop once a level has at most `min_blocks` blocks.
+    """
+    if base < 2 or factor < 2:
+        raise ValueError("base and factor must be at least 2")
+    x = np.asarray(x)
+    n = int(x.shape[-1])
+    blocks, los, his = [], [], []
+    if n >= 2 * base:
+        lo, hi = _reduce_blocks(x, base)
+        block = base
+        while True:
+            blocks.append(block)
+            los.append(lo)
+            his.append(hi)
+            if lo.shape[-1] <= min_blocks:
+                break
+            lo2, _ = _reduce_blocks(lo, factor)
+            _, hi2 = _reduce_blocks(hi, factor)
+            lo, hi, block = lo2, hi2, block * factor
+    return Pyramid(n=n, blocks=tuple(blocks), lo=tuple(los), hi=tuple(his))
+
+
+def pyramid_nbytes(p: Pyramid) -> int:
+    """Bytes held by the pyramid's arrays."""
+    return int(sum(a.nbytes for a in p.lo) + sum(a.nbytes for a in p.hi))
+
+
+def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Envelope:
+    """Exact per-bin min/max of x[..., i0:i1] in at most about `n_bins` bins.
+
+    Returns the raw samples (``raw=True``) when the range holds fewer than
+    ``max(2 * n_bins, 2 * base)`` samples; otherwise bins are whole blocks of one pyramid
+    level (``r`` blocks each, so between n_bins/2 and n_bins bins), plus at most one
+    partial bin at each end computed from the raw samples.
+    """
+    n = pyr.n
+    i0 = max(0, min(int(i0), n))
+    i1 = max(i0, min(int(i1), n))
+    count = i1 - i0
+    n_bins = max(1, int(n_bins))
+    if count == 0:
+        empty = x[..., 0:0]
+        return Envelope(np.array([i0], dtype=np.int64), empty, empty, True)
+    spb = count / n_bins
+    if not pyr.blocks or count <= 2 * n_bins or spb < pyr.blocks[0]:
+        raw = x[..., i0:i1]
+        return Envelope(np.arange(i0, i1 + 1, dtype=np.int64), raw, raw, True)
+    # coarsest level whose block fits in a bin
+    lev = 0
+    for k, b in enumerate(pyr.blocks):
+        if b <= spb:
+            lev = k
+    block = pyr.blocks[lev]
+    r = max(1, int(np.ceil(spb / block)))  # blocks per bin
+    if lev + 1 < len(pyr.blocks) and r * block >= pyr.blocks[lev + 1]:
+        r = pyr.blocks[lev + 1] // block
+    binw = r * block
+    # whole bins aligned on multiples of binw inside [i0, i1)
+    a = -(-i0 // binw) * binw
+    b = (i1 // binw) * binw
+    lo_parts, hi_parts, edges = [], [], [i0]
+    if a > i0:  # partial head bin from raw samples
+        seg = x[..., i0:min(a, i1)]
+        lo_parts.append(seg.min(axis=-1, keepdims=True))
+        hi_parts.append(seg.max(axis=-1, keepdims=True))
+        edges.append(min(a, i1))
+    if b > a:
+        ka, kb = a // block, b // block
+        starts = np.arange(0, kb - ka, r)
+        lo_parts.append(np.minimum.reduceat(pyr.lo[lev][..., ka:kb], starts, axis=-1))
+        hi_parts.append(np.maximum.reduceat(pyr.hi[lev][..., ka:kb], starts, axis=-1))
+        edges.extend(range(a + binw, b + 1, binw))
+    if i1 > max(a, b) and b >= a:  # partial tail bin
+        seg = x[..., max(a, b):i1]
+        lo_parts.append(seg.min(axis=-1, keepdims=True))
+        hi_parts.append(seg.max(axis=-1, keepdims=True))
+        edges.append(i1)
+    lo = np.concatenate(lo_parts, axis=-1)
+    hi = np.concatenate(hi_parts, axis=-1)
+    return Envelope(np.asarray(edges, dtype=np.int64), lo, hi, False)
+
+
+def interleave(env: Envelope, kind: str = "minmax") -> tuple[np.ndarray, np.ndarray]:
+    """Points to draw an envelope as one line: positions in samples and values.
+
+    kind "minmax": each bin's min then max at the bin centre (a vertical stroke per bin,
+    the classic peak-preserving display); "min" / "max": one point per bin.  Raw
+    envelopes are returned sample by sample whatever the kind.
+    """
+    if env.raw:
+        pos = env.edges[:-1].astype(np.float64)
+        return pos, env.lo
+    centre = 0.5 * (env.edges[:-1] + env.edges[1:] - 1)
+    if kind == "min":
+        return centre, env.lo
+    if kind == "max":
+        return centre, env.hi
+    if kind != "minmax":
+        raise ValueError(f"unknown kind {kind!r}")
+    shape = env.lo.shape[:-1] + (2 * env.lo.shape[-1],)
+    y = np.empty(shape, dtype=env.lo.dtype)
+    y[..., 0::2] = env.lo
+    y[..., 1::2] = env.hi
+    return np.repeat(centre, 2), y
+
+
+def minmax_bins(x: np.ndarray, n_bins: int) -> Envelope:
+    """One-shot min/max decimation of the whole of x (..., n) into about n_bins bins."""
+    x = np.asarray(x)
+    n = x.shape[-1]
+    n_bins = max(1, int(n_bins))
+    if n <= 2 * n_bins:
+        return Envelope(np.arange(0, n + 1, dtype=np.int64), x, x, True)
+    binw = int(np.ceil(n / n_bins))
+    lo, hi = _reduce_blocks(x, binw) if binw <= 64 else (
+        np.minimum.reduceat(x, np.arange(0, n, binw), axis=-1),
+        np.maximum.reduceat(x, np.arange(0, n, binw), axis=-1))
+    edges = np.minimum(np.arange(0, lo.shape[-1] + 1, dtype=np.int64) * binw, n)
+    return Envelope(edges, lo, hi, False)
+
+
+def subsample(x: np.ndarray, i0: int, i1: int, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th sample of x[..., i0:i1] (k chosen for at most about `n_points` points,
+    the last sample always kept): positions in samples and values.
+
+    Not peak-preserving: for drawing many similar lines (band members) whose extremes
+    are shown by an exact min/max envelope anyway.
+    """
+    n = x.shape[-1]
+    i0 = max(0, min(int(i0), n))
+    i1 = max(i0, min(int(i1), n))
+    if i1 == i0:
+        return np.zeros(0), x[..., 0:0]
+    stride = max(1, int(np.ceil((i1 - i0) / max(1, int(n_points)))))
+    idx = np.arange(i0, i1, stride)
+    if idx[-1] != i1 - 1:
+        idx = np.append(idx, i1 - 1)
+    return idx.astype(np.float64), x[..., idx]

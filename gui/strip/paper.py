@@ -1,0 +1,194 @@
+"""ECG paper: colours, scale constants, the grid item, the calibration pulse and axes.
+
+Paper geometry follows the standard 12-lead printout: small squares 1 mm = 0.04 s x
+0.1 mV, large squares 5 mm = 0.2 s x 0.5 mV at 25 mm/s and 10 mm/mV.  The grid lives in
+view coordinates (seconds, mV), so it stays aligned with the traces at every zoom;
+lines closer than a few pixels are left out (a 24-h overview would otherwise draw
+millions of them), so the paper fades to plain background when zoomed far out.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+__all__ = [
+    "MM_PER_S", "MM_PER_MV", "SMALL_S", "SMALL_MV", "LARGE_S", "LARGE_MV", "ASPECT",
+    "PAPER_BG", "SMALL_LINE", "LARGE_LINE", "INK", "PaperGrid", "calibration_pulse",
+    "PULSE_START_S", "ROW_MARGIN_S", "format_time", "TimeAxis", "LabelAxis",
+]
+
+MM_PER_S = 25.0     # paper speed
+MM_PER_MV = 10.0    # gain
+SMALL_S, SMALL_MV = 0.04, 0.1
+LARGE_S, LARGE_MV = 0.2, 0.5
+ASPECT = MM_PER_S / MM_PER_MV  # (px per s) / (px per mV) when squares are square
+
+# Colours of printed ECG paper: near-white pink sheet, faint small squares, stronger large.
+PAPER_BG = QtGui.QColor(255, 248, 246)
+SMALL_LINE = QtGui.QColor(246, 196, 196)
+LARGE_LINE = QtGui.QColor(228, 128, 128)
+INK = QtGui.QColor(20, 20, 20)
+
+# Calibration pulse: 1 mV x 0.2 s square wave drawn before t = 0 of each row.
+PULSE_START_S = -0.36
+ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
+
+MIN_LINE_SPACING_PX = 4.0  # leave out grid lines closer than this
+
+
+def calibration_pulse(baseline_mv: float = 0.0, x0: float = PULSE_START_S) -> tuple[np.ndarray, np.ndarray]:
+    """Polyline of the standard 1 mV, 0.2 s calibration pulse (x in s, y in mV)."""
+    x = np.array([x0, x0 + 0.04, x0 + 0.04, x0 + 0.24, x0 + 0.24, x0 + 0.32], dtype=np.float64)
+    y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) + baseline_mv
+    return x, y
+
+
+class PaperGrid(pg.GraphicsObject):
+    """Pink ECG-paper grid covering whatever part of the view is visible.
+
+    Add it to a ViewBox with ``ignoreBounds=True``; call :meth:`view_changed` when the
+    view range or size changes (the strip view does).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(-1000)
+        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self._rect = QtCore.QRectF(0, 0, 1, 1)
+        self.small_pen = QtGui.QPen(SMALL_LINE, 1)
+        self.small_pen.setCosmetic(True)
+        self.large_pen = QtGui.QPen(LARGE_LINE, 1)
+        self.large_pen.setCosmetic(True)
+        self.min_spacing_px = MIN_LINE_SPACING_PX
+        self.lines_drawn = 0  # number of lines in the last paint (for tests / bench)
+
+    def view_changed(self):
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        r = vb.viewRect()
+        if r != self._rect:
+            self.prepareGeometryChange()
+            self._rect = QtCore.QRectF(r)
+        self.update()
+
+    def boundingRect(self):
+        return self._rect
+
+    def set_colours(self, small: QtGui.QColor, large: QtGui.QColor):
+        self.small_pen.setColor(small)
+        self.large_pen.setColor(large)
+        self.update()
+
+    def paint(self, p, opt, widget):
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        r = vb.viewRect()
+        w_px, h_px = max(1.0, vb.width()), max(1.0, vb.height())
+        if r.width() <= 0 or r.height() <= 0:
+            return
+        px_per_s = w_px / r.width()
+        px_per_mv = h_px / r.height()
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        x0, x1 = r.left(), r.right()
+        y0, y1 = min(r.top(), r.bottom()), max(r.top(), r.bottom())
+        drawn = 0
+        for step_s, step_mv, pen, is_small in ((SMALL_S, SMALL_MV, self.small_pen, True),
+                                               (LARGE_S, LARGE_MV, self.large_pen, False)):
+            lines = []
+            if step_s * px_per_s >= self.min_spacing_px:
+                k0, k1 = math.ceil(x0 / step_s), math.floor(x1 / step_s)
+                for k in range(k0, k1 + 1):
+                    if is_small and k % 5 == 0:
+                        continue
+                    x = k * step_s
+                    lines.append(QtCore.QLineF(x, y0, x, y1))
+            if step_mv * px_per_mv >= self.min_spacing_px:
+                k0, k1 = math.ceil(y0 / step_mv), math.floor(y1 / step_mv)
+                for k in range(k0, k1 + 1):
+                    if is_small and k % 5 == 0:
+                        continue
+                    y = k * step_mv
+                    lines.append(QtCore.QLineF(x0, y, x1, y))
+            if lines:
+                p.setPen(pen)
+                p.drawLines(lines)
+                drawn += len(lines)
+        self.lines_drawn = drawn
+
+
+def format_time(t: float, spacing: float = 1.0, span: float = 0.0) -> str:
+    """Record time as s, m:ss or h:mm:ss, with decimals when ticks are closer than 1 s."""
+    neg = t < 0
+    t = abs(t)
+    dec = 0 if spacing >= 1 else min(3, int(math.ceil(-math.log10(spacing) - 1e-9)))
+    if span < 60 and t < 60:
+        s = f"{t:.{dec}f}"
+    else:
+        h, rem = divmod(t, 3600)
+        m, sec = divmod(rem, 60)
+        secs = f"{sec:0{3 + dec if dec else 2}.{dec}f}"
+        s = f"{int(h)}:{int(m):02d}:{secs}" if (h or span >= 3600) else f"{int(m)}:{secs}"
+    return "-" + s if neg else s
+
+
+_TIME_STEPS = [0.04, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
+               3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600]
+
+
+class TimeAxis(pg.AxisItem):
+    """Bottom axis with time ticks on ECG-friendly steps (0.2 s, 1 s ... 1 h) as m:ss."""
+
+    def __init__(self, orientation="bottom", **kw):
+        super().__init__(orientation, **kw)
+        self.min_major_px = 70.0
+        self.offset = 0.0  # added to the tick values for the labels
+
+    def tickSpacing(self, minVal, maxVal, size):
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return []
+        per_px = span / size
+        major = next((s for s in _TIME_STEPS if s / per_px >= self.min_major_px), _TIME_STEPS[-1])
+        minors = [s for s in _TIME_STEPS if s < major and major % s < 1e-9 and s / per_px >= 12]
+        out = [(major, 0)]
+        if minors:
+            out.append((minors[-1], 0))
+        return out
+
+    def tickStrings(self, values, scale, spacing):
+        span = 0.0
+        vr = self.range
+        if vr:
+            span = abs(vr[1] - vr[0])
+        return [format_time(v + self.offset, spacing, span) for v in values]
+
+
+class LabelAxis(pg.AxisItem):
+    """Axis whose ticks and labels come from a callback: ``ticks(lo, hi) -> [(value, label)]``."""
+
+    def __init__(self, orientation="left", ticks=None, **kw):
+        super().__init__(orientation, **kw)
+        self._ticks_fn = ticks
+        self._labels: dict[float, str] = {}
+
+    def set_ticks_fn(self, fn):
+        self._ticks_fn = fn
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):
+        if self._ticks_fn is None:
+            return super().tickValues(minVal, maxVal, size)
+        pairs = self._ticks_fn(min(minVal, maxVal), max(minVal, maxVal))
+        self._labels = {round(v, 6): s for v, s in pairs}
+        return [(1.0, [v for v, _ in pairs])]
+
+    def tickStrings(self, values, scale, spacing):
+        if self._ticks_fn is None:
+            return super().tickStrings(values, scale, spacing)
+        return [self._labels.get(round(v, 6), "") for v in values]
