@@ -1,0 +1,149 @@
+"""GUI entry: `python main.py` opens the window; `--screenshot FILE` renders a state and exits.
+
+    python main.py [--model SPEC] [--open RECORD]
+    python main.py --screenshot FILE [--open RECORD] [--attack sap|pgd] [--band] [--model SPEC]
+                   [--eps MV] [--trials N] [--size WxH] [--mode rows|continuous]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description="ECG Adversarial Workbench (GUI).")
+    p.add_argument("--gui", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--open", metavar="RECORD", help="record (or folder) to open")
+    p.add_argument("--model", metavar="SPEC", help="default, paper-cnn or a checkpoint file")
+    p.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG and exit")
+    p.add_argument("--attack", choices=["sap", "pgd"], help="(screenshot) run this attack")
+    p.add_argument("--band", action="store_true", help="(screenshot) expand the band after the attack")
+    p.add_argument("--eps", type=float, help="(screenshot) ε in mV (default: the saved setting)")
+    p.add_argument("--trials", type=int, help="(screenshot) band trials (default: the saved setting)")
+    p.add_argument("--size", default="1600x1000", help="(screenshot) window size, e.g. 1600x1000")
+    p.add_argument("--mode", choices=["rows", "continuous"], help="(screenshot) strip layout")
+    p.add_argument("--settings", metavar="INI", help="settings file (default: the user's)")
+    p.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
+    return p
+
+
+def _style(app) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    pal = app.palette()
+    pal.setColor(QPalette.ColorRole.Window, QColor("#f4f4f2"))
+    pal.setColor(QPalette.ColorRole.Base, QColor("#ffffff"))
+    pal.setColor(QPalette.ColorRole.AlternateBase, QColor("#f6f7f9"))
+    pal.setColor(QPalette.ColorRole.Highlight, QColor("#3d6fb4"))
+    pal.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    app.setPalette(pal)
+    f = app.font()
+    if f.pointSizeF() < 9.5:
+        f.setPointSizeF(9.5)
+        app.setFont(f)
+
+
+def make_app(argv: list[str] | None = None):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0]] + list(argv or []))
+    app.setApplicationName("ECG Adversarial Workbench")
+    app.setOrganizationName("ecg-adv-workbench")
+    import engine
+
+    app.setApplicationVersion(engine.__version__)
+    _style(app)
+    return app
+
+
+def run_gui(argv: list[str]) -> int:
+    args = _parser().parse_args([a for a in argv if a != "--gui"])
+    app = make_app()
+    from .main_window import MainWindow
+    from .settings import Settings
+
+    settings = Settings(args.settings) if args.settings else Settings()
+    shot = args.screenshot
+    open_path = os.path.abspath(args.open) if args.open else None
+    win = MainWindow(settings, model_spec=args.model, open_samples=open_path is None, restore_layout=not shot)
+    if args.mode:
+        win._mode_changed(args.mode)
+    if shot:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            sys.stderr.write(f"error: --size must look like 1600x1000, got {args.size}\n")
+            return 2
+        win.resize(w, h)
+        if args.eps:
+            win.attack_panel.eps.setValue(args.eps)
+            win.attack_panel.alpha.setValue(args.eps / 10)
+        if args.trials:
+            win.band_panel.trials.setValue(args.trials)
+        if args.attack:
+            i = win.attack_panel.method.findData(args.attack)
+            win.attack_panel.method.setCurrentIndex(i)
+        return _screenshot(app, win, shot, open_path, args)
+    win.show()
+    if open_path:
+        win.open_path(open_path)
+    return app.exec()
+
+
+def _screenshot(app, win, path: str, open_path: str | None, args) -> int:
+    """Drive the window to the requested state, then grab it to `path`."""
+    from PySide6.QtCore import QTimer
+
+    state = {"done": False, "attack_started": False, "band_started": False, "rc": 0}
+    win.show()
+
+    def grab_and_quit() -> None:
+        if state["done"]:
+            return
+        state["done"] = True
+        app.processEvents()
+        pix = win.grab()
+        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        if not pix.save(path, "PNG"):
+            sys.stderr.write(f"error: cannot write {path}\n")
+            state["rc"] = 1
+        else:
+            sys.stderr.write(f"wrote {path} ({pix.width()}x{pix.height()})\n")
+        win.close()
+        app.quit()
+
+    def settle() -> None:
+        QTimer.singleShot(600, grab_and_quit)
+
+    def maybe_attack(*_a) -> None:
+        if state["attack_started"] or win.rec is None or win.clf is None or win.pred is None:
+            return
+        if args.attack:
+            state["attack_started"] = True
+            win.run_attack()
+        else:
+            settle()
+
+    def after_attack(r) -> None:
+        if args.band and r.success and not state["band_started"]:
+            state["band_started"] = True
+            win.run_band()
+        else:
+            if args.band and not r.success:
+                sys.stderr.write("note: the attack did not succeed; no band to draw (try --eps larger)\n")
+            settle()
+
+    win.classified.connect(maybe_attack)
+    win.attackFinished.connect(after_attack)
+    win.bandFinished.connect(lambda _b: settle())
+    win.errorShown.connect(lambda msg: (sys.stderr.write(f"error shown: {msg}\n"), settle()))
+    if open_path:
+        win.open_path(open_path)
+    QTimer.singleShot(int(args.timeout * 1000), grab_and_quit)
+    app.exec()
+    return state["rc"]

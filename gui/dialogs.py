@@ -1,0 +1,116 @@
+"""Dialogs: error (one-line reason, expandable details), about box, file pickers, confirmations.
+
+The main window calls these through the module (`dialogs.show_error(...)`), so tests can
+monkeypatch them. Error and about boxes are shown non-blocking (`open()`): the app keeps working.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QTextBrowser,
+                               QVBoxLayout, QWidget)
+
+_open_boxes: list[QWidget] = []  # keep non-blocking dialogs alive until closed
+
+
+def _keep(box: QWidget) -> None:
+    _open_boxes.append(box)
+    box.finished.connect(lambda *_: _open_boxes.remove(box) if box in _open_boxes else None)
+
+
+def show_error(parent: QWidget | None, message: str, details: str = "", title: str = "Error") -> QMessageBox:
+    """A warning box with the one-line reason; the traceback or context under "Show Details…"."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(title)
+    box.setText(message)
+    if details and details.strip() != message.strip():
+        box.setDetailedText(details)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    _keep(box)
+    box.open()
+    return box
+
+
+def confirm(parent: QWidget | None, question: str, title: str = "Confirm") -> bool:
+    r = QMessageBox.question(parent, title, question,
+                             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                             QMessageBox.StandardButton.No)
+    return r == QMessageBox.StandardButton.Yes
+
+
+def ask_open_file(parent, title: str, folder: str, filters: str) -> str:
+    path, _ = QFileDialog.getOpenFileName(parent, title, folder, filters)
+    return path
+
+
+def ask_directory(parent, title: str, folder: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, title, folder)
+
+
+def ask_save_file(parent, title: str, path: str, filters: str) -> str:
+    out, _ = QFileDialog.getSaveFileName(parent, title, path, filters)
+    return out
+
+
+def about_html(version: str, model_card: dict | None, device: str) -> str:
+    card = ""
+    if model_card:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in model_card.items())
+        card = f"<h3>Model in use</h3><table cellspacing=4>{rows}</table>"
+    try:
+        import PySide6
+        import pyqtgraph
+        import torch
+        libs = (f"PySide6 {PySide6.__version__}, pyqtgraph {pyqtgraph.__version__}, "
+                f"PyTorch {torch.__version__}, Python {platform.python_version()}")
+    except Exception:  # noqa: BLE001
+        libs = f"Python {platform.python_version()}"
+    return f"""
+<h2>ECG Adversarial Workbench {version}</h2>
+<p>Adversarial attacks on ECG rhythm classifiers: PGD and the smoothed attack (SAP), bands of
+adversarial examples, ECG strips on calibrated paper. Reproduces Han X, Hu Y, Foschini L,
+Chinitz L, Jankelson L, Ranganath R. <i>Deep learning models for electrocardiograms are
+susceptible to adversarial attack.</i> Nature Medicine 26, 360–363 (2020),
+doi:10.1038/s41591-020-0791-x.</p>
+<p><b>For research and teaching only. Not a medical device; do not use for diagnosis.</b></p>
+<p><b>Licence:</b> MIT.</p>
+<h3>Data</h3>
+<p>Bundled sample records come from the PhysioNet/Computing in Cardiology Challenge 2017
+(Open Access, physionet.org/content/challenge-2017). Please cite: Clifford GD, Liu C, Moody B,
+Lehman LH, Silva I, Li Q, Johnson AE, Mark RG. AF classification from a short single lead ECG
+recording: the PhysioNet/Computing in Cardiology Challenge 2017. CinC 2017; 44 — and
+Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215–e220 (2000).</p>
+{card}
+<h3>Compute</h3><p>Device: {device}<br>{libs}</p>
+"""
+
+
+def show_about(parent: QWidget | None, version: str, model_card: dict | None, device: str) -> QDialog:
+    dlg = QDialog(parent)
+    dlg.setWindowTitle("About ECG Adversarial Workbench")
+    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    lay = QVBoxLayout(dlg)
+    text = QTextBrowser(dlg)
+    text.setOpenExternalLinks(True)
+    text.setHtml(about_html(version, model_card, device))
+    text.setMinimumSize(620, 460)
+    lay.addWidget(text)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dlg)
+    buttons.rejected.connect(dlg.reject)
+    buttons.accepted.connect(dlg.accept)
+    lay.addWidget(buttons)
+    _keep(dlg)
+    dlg.open()
+    return dlg
+
+
+def info_label(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setStyleSheet("color: palette(mid);")
+    return lab

@@ -1,0 +1,1 @@
+"""Side panels of the main window: records, model, attack, band, dataset actions."""

@@ -1,0 +1,99 @@
+"""Band panel: expand the current adversarial example into a band (noise, concatenation,
+uniform sampling) and show the three fractions that stayed adversarial."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from .common import hline, muted, mv_spin
+
+
+class BandPanel(QWidget):
+    runRequested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        self.trials = QSpinBox()
+        self.trials.setRange(1, 100000)
+        self.trials.setValue(1000)
+        self.trials.setToolTip("Noisy copies of the adversarial example to classify (paper: 1000)")
+        self.noise = mv_spin(0.005, 0.0, 1.0, 0.001, "Gaussian noise sd added before smoothing (paper: 0.005 mV)")
+        t, n = QLabel("Trials"), QLabel("Noise sd")
+        t.setToolTip(self.trials.toolTip())
+        n.setToolTip(self.noise.toolTip())
+        grid.addWidget(t, 0, 0)
+        grid.addWidget(self.trials, 0, 1)
+        grid.addWidget(n, 0, 2)
+        grid.addWidget(self.noise, 0, 3)
+        self.hint = muted("Needs a successful attack.")
+        self.run = QPushButton("Expand band")
+        self.run.setToolTip("Find the band of adversarial examples around the current one (Ctrl+B)")
+        self.run.setEnabled(False)
+        self.run.clicked.connect(self.runRequested)
+        grid.addWidget(self.hint, 1, 0, 1, 2)
+        grid.addWidget(self.run, 1, 2, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        lay.addLayout(grid)
+        lay.addWidget(hline())
+        lay.addWidget(QLabel("Still adversarial after"))
+        res = QGridLayout()
+        res.setVerticalSpacing(2)
+        self.values: dict[str, QLabel] = {}
+        for i, (key, text, tip) in enumerate((
+                ("noise", "noise", "noisy, re-smoothed copies that keep the wrong diagnosis"),
+                ("concat", "splicing", "splices of crossing band members (concatenation)"),
+                ("uniform", "uniform", "samples drawn anywhere inside the band"))):
+            v = QLabel("—")
+            v.setToolTip(tip)
+            q = QLabel(text)
+            q.setToolTip(tip)
+            q.setStyleSheet("color: #555;")
+            res.addWidget(q, i, 0)
+            res.addWidget(v, i, 1)
+            self.values[key] = v
+        res.setColumnStretch(1, 1)
+        lay.addLayout(res)
+        self.width_label = muted("")
+        lay.addWidget(self.width_label)
+
+    def set_ready(self, ready: bool, hint: str = "") -> None:
+        self.run.setEnabled(ready)
+        self.hint.setText(hint)
+
+    def clear(self) -> None:
+        for v in self.values.values():
+            v.setText("—")
+        self.width_label.setText("")
+
+    @staticmethod
+    def _frac(d: dict, total_key: str) -> str:
+        n = d.get(total_key) or 0
+        k = d.get("adversarial") or 0
+        f = d.get("fraction")
+        if not n:
+            return "no crossings" if total_key == "splices" else "—"
+        return f"{k} / {n}  ({100 * f:.1f} %)" if f is not None else f"{k} / {n}"
+
+    def show_result(self, b, members_drawn: int | None = None) -> None:
+        self.values["noise"].setText(self._frac(b.noise, "trials"))
+        self.values["concat"].setText(self._frac(b.concat, "splices"))
+        self.values["uniform"].setText(self._frac(b.uniform, "trials"))
+        k = b.members.shape[0]
+        self.width_label.setText(f"Band from {k} members (the example and {k - 1} noisy survivors).")
+
+    def params(self) -> tuple[int, float]:
+        return self.trials.value(), self.noise.value()
+
+    def load(self, s) -> None:
+        self.trials.setValue(s.get("band/trials"))
+        self.noise.setValue(s.get("band/noise_sd_mv"))
+
+    def save(self, s) -> None:
+        s.set("band/trials", self.trials.value())
+        s.set("band/noise_sd_mv", self.noise.value())

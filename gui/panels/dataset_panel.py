@@ -1,0 +1,285 @@
+"""Dataset actions on the listed folder: evaluate (metrics + confusion matrix), attack-eval
+(success rate of the current attack over correctly classified records), robustness (success vs ε)
+and training with a live loss / F1 curve."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
+
+SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
+          ("strat-val", "Stratified 10 % (seed 0)")]
+
+
+def _split_combo() -> QComboBox:
+    c = QComboBox()
+    for key, text in SPLITS:
+        c.addItem(text, key)
+    c.setToolTip("Which records of the listed dataset to use")
+    return c
+
+
+def _item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    it.setTextAlignment(int(align))
+    it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    return it
+
+
+def _plot(left: str, bottom: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w")
+    w.showGrid(x=True, y=True, alpha=0.25)
+    w.setLabel("left", left)
+    w.setLabel("bottom", bottom)
+    w.setMinimumHeight(160)
+    for ax in ("left", "bottom"):
+        w.getAxis(ax).setPen(pg.mkPen("#444"))
+        w.getAxis(ax).setTextPen(pg.mkPen("#222"))
+    return w
+
+
+class DatasetPanel(QWidget):
+    evaluateRequested = Signal(str)  # split
+    attackEvalRequested = Signal(str, int)  # split, limit
+    robustnessRequested = Signal(str, int, list)  # split, limit, eps list
+    trainRequested = Signal(str, str, int, str)  # split, arch, epochs, out path
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.source = muted("No dataset listed. Open a folder first.")
+        lay.addWidget(self.source)
+        self.tabs = QTabWidget()
+        lay.addWidget(self.tabs, 1)
+        self._build_evaluate()
+        self._build_attack_eval()
+        self._build_robustness()
+        self._build_train()
+
+    # ---- evaluate ----------------------------------------------------------------------------
+    def _build_evaluate(self) -> None:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        left = QVBoxLayout()
+        form = QFormLayout()
+        self.eval_split = _split_combo()
+        form.addRow("Records", self.eval_split)
+        left.addLayout(form)
+        self.eval_run = QPushButton("Evaluate model")
+        self.eval_run.clicked.connect(lambda: self.evaluateRequested.emit(self.eval_split.currentData()))
+        left.addWidget(self.eval_run)
+        self.eval_summary = QLabel("")
+        self.eval_summary.setWordWrap(True)
+        left.addWidget(self.eval_summary)
+        left.addStretch(1)
+        lay.addLayout(left, 1)
+        self.confusion = QTableWidget(4, 4)
+        self.confusion.setToolTip("Rows: reference label; columns: model prediction")
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        lay.addWidget(self.confusion, 2)
+        self.tabs.addTab(w, "Evaluate")
+
+    def show_evaluation(self, res: dict) -> None:
+        classes = list(res["f1"].keys())
+        m = res["confusion"]
+        self.confusion.setRowCount(len(classes))
+        self.confusion.setColumnCount(len(classes))
+        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in classes])
+        self.confusion.setVerticalHeaderLabels([f"{c} {CLASS_NAMES.get(c, '')}" for c in classes])
+        peak = max(1, max(max(r) for r in m))
+        for i, row in enumerate(m):
+            for j, v in enumerate(row):
+                it = _item(str(v))
+                a = int(40 + 180 * v / peak) if v else 0
+                col = QColor(43, 58, 85, a) if i == j else QColor(214, 39, 40, a)
+                it.setBackground(QBrush(col))
+                if a > 140:
+                    it.setForeground(QBrush(QColor("white")))
+                self.confusion.setItem(i, j, it)
+        f1 = res["f1"]
+        self.eval_summary.setText(
+            f"<b>{res['model']}</b> on {res['n']} records ({res.get('split', '')})<br>"
+            f"Accuracy <b>{res['accuracy']:.3f}</b><br>Mean F1 (N, A, O) <b>{res['f1_mean_nao']:.3f}</b>"
+            f" — paper: 0.87<br>F1: " + ", ".join(f"{c} {v:.3f}" for c, v in f1.items()))
+
+    # ---- attack-eval -------------------------------------------------------------------------
+    def _build_attack_eval(self) -> None:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        left = QVBoxLayout()
+        form = QFormLayout()
+        self.ae_split = _split_combo()
+        self.ae_split.setCurrentIndex(1)
+        self.ae_limit = QSpinBox()
+        self.ae_limit.setRange(1, 100000)
+        self.ae_limit.setValue(50)
+        self.ae_limit.setToolTip("Use the first N labelled records of the split (attacks take ~1 s each on CPU)")
+        form.addRow("Records", self.ae_split)
+        form.addRow("At most", self.ae_limit)
+        left.addLayout(form)
+        left.addWidget(muted("Uses the method and parameters of the Attack panel; only records the model "
+                             "classifies correctly are attacked (the paper's success rate)."))
+        self.ae_run = QPushButton("Run attack evaluation")
+        self.ae_run.clicked.connect(lambda: self.attackEvalRequested.emit(self.ae_split.currentData(),
+                                                                          self.ae_limit.value()))
+        left.addWidget(self.ae_run)
+        self.ae_summary = QLabel("")
+        self.ae_summary.setWordWrap(True)
+        left.addWidget(self.ae_summary)
+        left.addStretch(1)
+        lay.addLayout(left, 1)
+        self.ae_table = QTableWidget(0, 3)
+        self.ae_table.setHorizontalHeaderLabels(["Attacked", "Fooled", "Success rate"])
+        self.ae_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        lay.addWidget(self.ae_table, 2)
+        self.tabs.addTab(w, "Attack evaluation")
+
+    def show_attack_eval(self, res: dict) -> None:
+        per = res.get("per_class") or {}
+        rows = [(f"{c} {CLASS_NAMES.get(c, '')}", r) for c, r in per.items()]
+        rows.append(("All correctly classified", {"attacked": res["attacked"], "success": res["success"],
+                                                  "success_rate": res["success_rate"]}))
+        mis = res.get("misclassified") or {}
+        if mis.get("attacked"):
+            rows.append(("Misclassified (flip rate)", mis))
+        self.ae_table.setRowCount(len(rows))
+        self.ae_table.setVerticalHeaderLabels([r[0] for r in rows])
+        for i, (_, r) in enumerate(rows):
+            rate = r.get("success_rate")
+            self.ae_table.setItem(i, 0, _item(str(r.get("attacked", 0))))
+            self.ae_table.setItem(i, 1, _item(str(r.get("success", 0))))
+            self.ae_table.setItem(i, 2, _item("—" if rate is None else f"{100 * rate:.1f} %"))
+        rate = res.get("success_rate")
+        rate_s = "—" if rate is None else f"{100 * rate:.1f} %"
+        extra = []
+        if res.get("mean_linf_mv") is not None:
+            extra.append(f"mean L∞ {res['mean_linf_mv']:.4f} mV")
+        if res.get("mean_square_wave") is not None:
+            extra.append(f"mean share at ±ε {100 * res['mean_square_wave']:.1f} %")
+        self.ae_summary.setText(
+            f"<b>{res['method'].upper()}</b>, ε {res.get('eps_mv', 0):g} mV, on {res['n']} records: "
+            f"{res['correct']} correctly classified, {res['success']} of {res['attacked']} fooled → "
+            f"success rate <b>{rate_s}</b> (paper, SAP: 74 %)" + ("<br>" + ", ".join(extra) if extra else ""))
+
+    # ---- robustness --------------------------------------------------------------------------
+    def _build_robustness(self) -> None:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        left = QVBoxLayout()
+        form = QFormLayout()
+        self.rb_split = _split_combo()
+        self.rb_split.setCurrentIndex(1)
+        self.rb_limit = QSpinBox()
+        self.rb_limit.setRange(1, 100000)
+        self.rb_limit.setValue(20)
+        self.rb_eps = QLineEdit("0.0025, 0.005, 0.01, 0.02, 0.05")
+        self.rb_eps.setToolTip("ε values in mV, separated by commas")
+        form.addRow("Records", self.rb_split)
+        form.addRow("At most", self.rb_limit)
+        form.addRow("ε (mV)", self.rb_eps)
+        left.addLayout(form)
+        self.rb_run = QPushButton("Run robustness curve")
+        self.rb_run.clicked.connect(self._robustness_clicked)
+        left.addWidget(self.rb_run)
+        self.rb_summary = muted("")
+        left.addWidget(self.rb_summary)
+        left.addStretch(1)
+        lay.addLayout(left, 1)
+        self.rb_plot = _plot("success rate (%)", "ε (mV)")
+        self.rb_plot.setYRange(0, 100)
+        self.rb_curve = self.rb_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), symbol="o",
+                                          symbolBrush=ADVERSARIAL_COLOR, symbolSize=7)
+        lay.addWidget(self.rb_plot, 2)
+        self.tabs.addTab(w, "Robustness")
+
+    def eps_values(self) -> list[float]:
+        from engine.robustness import parse_eps_list
+
+        return parse_eps_list(self.rb_eps.text().replace(";", ","))
+
+    def _robustness_clicked(self) -> None:
+        try:
+            eps = self.eps_values()
+        except Exception as exc:  # noqa: BLE001
+            self.rb_summary.setText(str(exc))
+            return
+        self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), eps)
+
+    def show_robustness(self, table: list[dict], done: bool = False) -> None:
+        pts = [(r["eps_mv"], 100 * r["success_rate"]) for r in table if r.get("success_rate") is not None]
+        self.rb_curve.setData([p[0] for p in pts], [p[1] for p in pts])
+        if table:
+            self.rb_summary.setText(("" if done else "running… ") + "; ".join(
+                f"ε {r['eps_mv']:g} mV: {r['success']}/{r['attacked']}" for r in table))
+
+    # ---- train ---------------------------------------------------------------------------------
+    def _build_train(self) -> None:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        left = QVBoxLayout()
+        form = QFormLayout()
+        self.tr_split = _split_combo()
+        self.tr_split.setCurrentIndex(2)
+        self.tr_arch = QComboBox()
+        self.tr_arch.addItem("Default (fast CNN)", "default")
+        self.tr_arch.addItem("Paper CNN", "paper-cnn")
+        self.tr_epochs = QSpinBox()
+        self.tr_epochs.setRange(1, 1000)
+        self.tr_epochs.setValue(30)
+        self.tr_out = QLineEdit("my-model.safetensors")
+        self.tr_out.setToolTip("Checkpoint file to write (.safetensors); relative paths go to the dataset's "
+                               "parent folder")
+        form.addRow("Records", self.tr_split)
+        form.addRow("Architecture", self.tr_arch)
+        form.addRow("Epochs", self.tr_epochs)
+        form.addRow("Save as", self.tr_out)
+        left.addLayout(form)
+        left.addWidget(muted("10 % of the records (stratified) are held out for validation; the epoch "
+                             "with the best mean F1 is kept. Training on CPU takes hours for the full data."))
+        self.tr_run = QPushButton("Train")
+        self.tr_run.clicked.connect(lambda: self.trainRequested.emit(
+            self.tr_split.currentData(), self.tr_arch.currentData(), self.tr_epochs.value(),
+            self.tr_out.text().strip()))
+        left.addWidget(self.tr_run)
+        self.tr_summary = muted("")
+        left.addWidget(self.tr_summary)
+        left.addStretch(1)
+        lay.addLayout(left, 1)
+        self.tr_plot = _plot("loss / F1", "epoch")
+        self.tr_plot.addLegend(offset=(-10, 10))
+        self.tr_loss = self.tr_plot.plot([], [], pen=pg.mkPen(ORIGINAL_COLOR, width=2), name="training loss")
+        self.tr_f1 = self.tr_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), name="validation F1 (N,A,O)")
+        lay.addWidget(self.tr_plot, 2)
+        self.tabs.addTab(w, "Train")
+        self._epochs: list = []
+
+    def reset_training(self) -> None:
+        self._epochs = []
+        self.tr_loss.setData([], [])
+        self.tr_f1.setData([], [])
+
+    def add_epoch(self, r) -> None:
+        self._epochs.append(r)
+        ep = [e.epoch for e in self._epochs]
+        self.tr_loss.setData(ep, [e.train_loss for e in self._epochs])
+        self.tr_f1.setData(ep, [e.val["f1_mean_nao"] for e in self._epochs])
+        self.tr_summary.setText(f"epoch {r.epoch}/{r.epochs}: loss {r.train_loss:.3f}, validation F1 "
+                                f"{r.val['f1_mean_nao']:.3f} (best {r.best_f1:.3f} at epoch {r.best_epoch}); "
+                                f"about {r.eta_s / 60:.0f} min left")
+
+    def set_source(self, folder: str | None, n: int = 0, labelled: int = 0) -> None:
+        if not folder:
+            self.source.setText("No dataset listed. Open a folder first.")
+        else:
+            self.source.setText(f"Dataset: {folder} — {n} records, {labelled} labelled")
+
+    def set_busy(self, busy: bool) -> None:
+        for b in (self.eval_run, self.ae_run, self.rb_run, self.tr_run):
+            b.setEnabled(not busy)

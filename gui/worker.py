@@ -1,0 +1,286 @@
+"""Engine work off the GUI thread: one QObject worker living in a QThread, with a job queue.
+
+A job is a plain callable `fn(progress, should_stop) -> result`:
+  progress(done, total, msg="", data=None)  reports how far it got (called from the worker
+                                 thread); `data`, when given, is delivered as is (on_partial);
+  should_stop() -> bool          is True once the job was cancelled or the app is closing.
+Engine functions raise engine.errors.Cancelled when should_stop() turns True; UserError carries a
+one-line message for the user. Results, failures and progress come back as Qt signals (queued to
+the GUI thread); the worker never touches a widget.
+
+Jobs have a priority (lower runs first; user actions 0, background fill 10) and an optional
+`group`: submitting with `replace_group=True` drops the queued jobs of that group (for example
+predictions for a dataset that was closed).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine.errors import Cancelled, UserError
+
+USER, BACKGROUND = 0, 10
+
+
+@dataclass(order=True)
+class _Entry:
+    priority: int
+    seq: int
+    job_id: int = field(compare=False)
+    title: str = field(compare=False)
+    fn: Callable = field(compare=False)
+    group: str | None = field(compare=False, default=None)
+    cancel: threading.Event = field(compare=False, default_factory=threading.Event)
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """(one-line reason, details) for an exception raised by a job."""
+    if isinstance(exc, UserError):
+        return str(exc), str(exc)
+    one = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if str(exc) else type(exc).__name__
+    if len(one) > 300:
+        one = one[:297] + "..."
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return one, details
+
+
+class EngineWorker(QObject):
+    """Runs queued jobs one after the other in its own thread."""
+
+    started = Signal(int, str, int)  # job_id, title, priority
+    progress = Signal(int, int, int, str)  # job_id, done, total, msg
+    partial = Signal(int, object)  # job_id, intermediate data (e.g. an epoch report)
+    finished = Signal(int, object)  # job_id, result
+    failed = Signal(int, str, str)  # job_id, one-line reason, details
+    cancelled = Signal(int)  # job_id
+    idle = Signal()
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._current: _Entry | None = None
+        self._closing = threading.Event()
+        self._wake.connect(self._drain)  # queued: the worker lives in another thread
+
+    # ---- called from the GUI thread -------------------------------------------------------
+    def submit(self, fn: Callable, title: str = "", priority: int = USER, group: str | None = None,
+               replace_group: bool = False) -> int:
+        if self._closing.is_set():
+            return -1
+        job_id = next(self._ids)
+        with self._lock:
+            if replace_group and group is not None:
+                self._drop_group_locked(group)
+            heapq.heappush(self._heap, _Entry(priority, next(self._seq), job_id, title, fn, group))
+        self._wake.emit()
+        return job_id
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel one job (queued or running); None cancels the running user job."""
+        with self._lock:
+            cur = self._current
+            if job_id is None:
+                if cur is not None:
+                    cur.cancel.set()
+                return
+            if cur is not None and cur.job_id == job_id:
+                cur.cancel.set()
+                return
+            self._heap = [e for e in self._heap if e.job_id != job_id]
+            heapq.heapify(self._heap)
+
+    def cancel_group(self, group: str) -> None:
+        with self._lock:
+            self._drop_group_locked(group)
+            if self._current is not None and self._current.group == group:
+                self._current.cancel.set()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            self._heap.clear()
+            if self._current is not None:
+                self._current.cancel.set()
+
+    def close(self) -> None:
+        """Stop taking jobs and make the running one stop at its next check."""
+        self._closing.set()
+        self.cancel_all()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._heap) + (self._current is not None)
+
+    def running_job(self) -> tuple[int, str, int] | None:
+        with self._lock:
+            c = self._current
+            return None if c is None else (c.job_id, c.title, c.priority)
+
+    def _drop_group_locked(self, group: str) -> None:
+        self._heap = [e for e in self._heap if e.group != group]
+        heapq.heapify(self._heap)
+
+    # ---- worker thread ----------------------------------------------------------------------
+    @Slot()
+    def _drain(self) -> None:
+        thread = QThread.currentThread()
+        while not self._closing.is_set() and not thread.isInterruptionRequested():
+            with self._lock:
+                if not self._heap:
+                    self._current = None
+                    break
+                entry = heapq.heappop(self._heap)
+                self._current = entry
+            self._run(entry, thread)
+            with self._lock:
+                self._current = None
+        if not self._closing.is_set():
+            self.idle.emit()
+
+    def _run(self, entry: _Entry, thread: QThread) -> None:
+        def should_stop() -> bool:
+            return entry.cancel.is_set() or self._closing.is_set() or thread.isInterruptionRequested()
+
+        last = [0.0]
+
+        def progress(done: int, total: int, msg: str = "", data: object = None) -> None:
+            if data is not None:
+                self.partial.emit(entry.job_id, data)
+            now = time.monotonic()
+            # at most ~30 updates a second, but always the last one
+            if done >= total or now - last[0] >= 0.033:
+                last[0] = now
+                self.progress.emit(entry.job_id, int(done), int(total), str(msg))
+
+        self.started.emit(entry.job_id, entry.title, entry.priority)
+        try:
+            if should_stop():
+                raise Cancelled("cancelled before it started")
+            result = entry.fn(progress, should_stop)
+        except (Cancelled, KeyboardInterrupt):
+            self.cancelled.emit(entry.job_id)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a dialog, never a crash
+            if should_stop():
+                self.cancelled.emit(entry.job_id)
+            else:
+                one, details = describe_exception(exc)
+                self.failed.emit(entry.job_id, one, details)
+        else:
+            if should_stop() and entry.priority >= BACKGROUND:
+                self.cancelled.emit(entry.job_id)
+            else:
+                self.finished.emit(entry.job_id, result)
+
+
+class WorkerHost(QObject):
+    """Owns the QThread and the worker; the GUI talks to this object only.
+
+    `submit` takes optional callbacks run in the GUI thread: on_done(result), on_error(one_line,
+    details), on_cancel(). Re-emits the worker's signals for the status bar.
+    """
+
+    jobStarted = Signal(int, str, int)
+    jobProgress = Signal(int, int, int, str)
+    jobEnded = Signal(int, str)  # job_id, "done" | "failed" | "cancelled"
+    unhandledError = Signal(str, str)  # a failed job without on_error
+    idle = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("engine-worker")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self.thread)
+        self._callbacks: dict[int, tuple] = {}
+        self._partials: dict[int, Callable] = {}
+        w = self.worker
+        w.started.connect(self.jobStarted)
+        w.progress.connect(self.jobProgress)
+        w.partial.connect(self._on_partial)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        w.idle.connect(self.idle)
+        self.thread.start()
+        self._shut = False
+
+    def submit(self, fn: Callable[..., Any], title: str = "", *, on_done: Callable | None = None,
+               on_error: Callable | None = None, on_cancel: Callable | None = None,
+               on_partial: Callable | None = None, priority: int = USER, group: str | None = None,
+               replace_group: bool = False) -> int:
+        if self._shut:
+            return -1
+        job_id = self.worker.submit(fn, title, priority, group, replace_group)
+        self._callbacks[job_id] = (on_done, on_error, on_cancel)
+        if on_partial is not None:
+            self._partials[job_id] = on_partial
+        return job_id
+
+    def cancel(self, job_id: int | None = None) -> None:
+        self.worker.cancel(job_id)
+
+    def cancel_group(self, group: str) -> None:
+        self.worker.cancel_group(group)
+
+    def busy(self) -> bool:
+        return self.worker.pending() > 0
+
+    def running_job(self):
+        return self.worker.running_job()
+
+    @Slot(int, object)
+    def _on_partial(self, job_id: int, data: object) -> None:
+        cb = self._partials.get(job_id)
+        if cb is not None and not self._shut:
+            cb(data)
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result: object) -> None:
+        self._partials.pop(job_id, None)
+        cb = self._callbacks.pop(job_id, (None, None, None))
+        self.jobEnded.emit(job_id, "done")
+        if cb[0] is not None and not self._shut:
+            cb[0](result)
+
+    @Slot(int, str, str)
+    def _on_failed(self, job_id: int, one: str, details: str) -> None:
+        self._partials.pop(job_id, None)
+        cb = self._callbacks.pop(job_id, (None, None, None))
+        self.jobEnded.emit(job_id, "failed")
+        if self._shut:
+            return
+        if cb[1] is not None:
+            cb[1](one, details)
+        else:
+            self.unhandledError.emit(one, details)
+
+    @Slot(int)
+    def _on_cancelled(self, job_id: int) -> None:
+        self._partials.pop(job_id, None)
+        cb = self._callbacks.pop(job_id, (None, None, None))
+        self.jobEnded.emit(job_id, "cancelled")
+        if cb[2] is not None and not self._shut:
+            cb[2]()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel everything, stop the thread's event loop and wait for it. Safe to call twice."""
+        if self._shut:
+            return True
+        self._shut = True
+        self.worker.close()
+        self.thread.requestInterruption()
+        self.thread.quit()
+        ok = bool(self.thread.wait(timeout_ms))
+        self._callbacks.clear()
+        return ok
