@@ -80,8 +80,8 @@ def cmd_create(args) -> int:
     for d in args.source_dir:
         if not os.path.isdir(d):
             raise UserError(f"--source-dir {d}: no such folder")
-    progress("reading adversarial examples and their originals ...")
     pairs, warnings = collect_pairs(args.inputs, args.source_dir, methods, args.successful_only)
+    progress(f"read {len(pairs)} adversarial examples and their originals")
     if "B" in tasks and tasks[-1] != "B":
         warnings.append("task B tells reviewers that one trace was altered; tasks after it are no longer blind "
                         "to that")
@@ -130,9 +130,10 @@ def _report_text(stats: dict) -> str:
                        f"[95 % CI {100 * d['ci95'][0]:.1f}–{100 * d['ci95'][1]:.1f}], p = {d['p_value']:.3g}"),
             ("task A (judged same)", stats["task_a"],
              lambda d: f"{d['same']}/{d['n']} = {100 * d['share_same']:.1f} %"),
-            ("task C (accuracy originals / adversarial)", stats["task_c"],
-             lambda d: (f"{d['original']['correct']}/{d['original']['n']} / "
-                        f"{d['adversarial']['correct']}/{d['adversarial']['n']}; adversarial labelled as "
+            ("task C (correct: originals, adversarial; adversarial labelled as the original class)",
+             stats["task_c"],
+             lambda d: ((f"originals {d['original']['correct']}/{d['original']['n']}, " if d["original"]["n"] else "")
+                        + f"adversarial {d['adversarial']['correct']}/{d['adversarial']['n']}, "
                         f"original class {d['adversarial_follows_original']['k']}/"
                         f"{d['adversarial_follows_original']['n']}"))):
         if not block.get("pooled"):
@@ -158,6 +159,14 @@ def cmd_report(args) -> int:
     from ..review.study import open_study
     from . import emit, progress
 
+    for opt in ("csv", "html", "pdf"):  # check every output before writing any
+        path = getattr(args, opt)
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise UserError(f"cannot write {path}: folder {folder} does not exist")
+            if os.path.isdir(path):
+                raise UserError(f"cannot write {path}: it is a folder")
     with open_study(args.study) as st:
         rows = st.answers()
         stats = compute(rows)

@@ -138,16 +138,17 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
     if c.get("pooled"):
         rows = []
         for who, m, d in _who_rows(c):
-            rows.append([who, _meth(m), f"{d['original']['correct']}/{d['original']['n']}",
+            rows.append([who, _meth(m), f"{d['original']['correct']}/{d['original']['n']}" if d["original"]["n"] else "–",
                          _pct(d["original"]["accuracy"]), f"{d['adversarial']['correct']}/{d['adversarial']['n']}",
                          _pct(d["adversarial"]["accuracy"]), _pct(d["adversarial_follows_original"]["share"]),
                          _pct(d["adversarial_follows_model"]["share"])])
         out.append((TASK_NAMES["C"], ["Reviewer", "Method", "Originals correct", "Accuracy",
-                                      "Adversarial correct", "Accuracy", "Adv. label = original class",
-                                      "Adv. label = model's new class"], rows,
+                                      "Adversarial correct", "Accuracy", "Adv. = original class",
+                                      "Adv. = model's class"], rows,
                     "Accuracy against the reference labels. 'Original class' is the reference label (else the "
                     "model's prediction on the original); the last column counts adversarial ECGs whose "
-                    "prediction the attack changed. Originals are listed under 'all methods' only."))
+                    "prediction the attack changed. Unaltered originals belong to no method: they are counted "
+                    "under 'all methods' only."))
     ag = stats["agreement"]
     if ag:
         rows = []
@@ -344,13 +345,17 @@ def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], 
     for name, header, rows, note in blocks:
         lines.append(("h", name))
         widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
-        widths = [min(w, 34) for w in widths]
+        cap = [24] * len(widths)
+        cap[-1] = max(24, 118 - sum(min(w, 24) + 2 for w in widths[:-1]))  # the last column takes the rest
+        widths = [min(w, c) for w, c in zip(widths, cap)]
 
-        def fmt(r):
-            return "  ".join(str(c)[:w].ljust(w) for c, w in zip(r, widths))
-        lines.append(("th", fmt(header)))
+        def fmt(r, kind):
+            cells = [textwrap.wrap(str(c), w) or [""] for c, w in zip(r, widths)]
+            for k in range(max(len(c) for c in cells)):
+                lines.append((kind, "  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths))))
+        fmt(header, "th")
         for r in rows:
-            lines.append(("", fmt(r)))
+            fmt(r, "")
         for ln in textwrap.wrap(note, 110):
             lines.append(("note", ln))
         lines.append(("", ""))

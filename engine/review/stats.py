@@ -100,10 +100,12 @@ def _groups(rows: list[dict]) -> tuple[dict[str, list[dict]], dict[str, str]]:
     return by, names
 
 
-def _by_method(rows: list[dict], fn) -> dict:
+def _by_method(rows: list[dict], fn, adversarial_only: bool = False) -> dict:
+    """fn over each method's rows and over all rows. adversarial_only: the per-method groups
+    leave out unaltered originals (task C), which belong to no method."""
     out = {}
     for m in sorted({r["method"] for r in rows}):
-        out[m] = fn([r for r in rows if r["method"] == m])
+        out[m] = fn([r for r in rows if r["method"] == m and not (adversarial_only and r["shown"] == "original")])
     out[ALL] = fn(rows)
     return out
 
@@ -141,13 +143,13 @@ def task_c(rows: list[dict]) -> dict:
         out["all"] = {"n": d["n"], "correct": d["k"], "accuracy": d["share"], "ci95": d["ci95"]}
         return out
 
-    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "C"], fn)
+    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "C"], fn, adversarial_only=True)
 
 
-def _per_reviewer_and_pooled(rows: list[dict], fn) -> dict:
+def _per_reviewer_and_pooled(rows: list[dict], fn, adversarial_only: bool = False) -> dict:
     by, names = _groups(rows)
-    return {"by_reviewer": {names[k]: _by_method(v, fn) for k, v in sorted(by.items())},
-            "pooled": _by_method(rows, fn) if rows else {}}
+    return {"by_reviewer": {names[k]: _by_method(v, fn, adversarial_only) for k, v in sorted(by.items())},
+            "pooled": _by_method(rows, fn, adversarial_only) if rows else {}}
 
 
 def agreement(rows: list[dict]) -> dict:
