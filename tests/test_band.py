@@ -1,0 +1,131 @@
+"""Band expansion: envelopes contain the example and every survivor, splices are continuous, seeds, cancel."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from attack_support import adversarial_example, load_model
+from engine.band import BandParams, expand_band, find_crossings, splice
+from engine.errors import Cancelled, UserError
+
+SMALL = BandParams(trials=120, batch_size=60, max_pairs=40, max_splices_per_pair=4, seed=3)
+
+
+@functools.lru_cache(maxsize=None)
+def _band():
+    r, params = adversarial_example()
+    return r, params, expand_band(load_model(), r, params, SMALL)
+
+
+def test_envelope_contains_the_example_and_every_survivor():
+    r, params, b = _band()
+    assert b.adv_pred == r.adv_pred and b.orig_pred == r.orig_pred
+    assert b.lo.shape == b.hi.shape == r.x_adv.shape
+    assert b.members.shape[1] == r.x_adv.shape[0]
+    assert b.members.shape[0] == 1 + b.noise["adversarial"]
+    assert np.allclose(b.members[0], r.x_adv, atol=1e-6), "first member is the example itself"
+    tol = 1e-6
+    assert np.all(b.lo <= r.x_adv + tol) and np.all(r.x_adv <= b.hi + tol)
+    assert np.all(b.members >= b.lo[None] - tol) and np.all(b.members <= b.hi[None] + tol)
+    # every member (and so the band) stays within ε of the original
+    assert np.abs(b.members - r.x0[None]).max() <= params.eps_mv + 1e-5
+    n = b.noise
+    assert n["trials"] == SMALL.trials and 0 <= n["adversarial"] <= n["trials"]
+    assert n["fraction"] == pytest.approx(n["adversarial"] / n["trials"])
+    u = b.uniform
+    assert u["trials"] == SMALL.trials and 0 <= u["fraction"] <= 1
+    c = b.concat
+    assert {"pairs", "splices", "adversarial", "fraction"} <= set(c)
+    assert c["adversarial"] <= c["splices"]
+    print(f"\nband around {r.record} ({r.orig_pred}->{r.adv_pred}): noise {n['adversarial']}/{n['trials']}, "
+          f"concat {c['adversarial']}/{c['splices']}, uniform {u['adversarial']}/{u['trials']}")
+
+
+def test_survivors_are_adversarial():
+    r, params, b = _band()
+    clf = load_model()
+    k = min(8, b.members.shape[0])
+    for m in b.members[:k]:
+        assert clf.classify(m, b.fs)[0] != r.orig_pred
+
+
+def test_find_crossings_and_splice():
+    a = np.array([0.0, 1.0, 2.0, 3.0])
+    b = np.array([2.0, 1.0, 0.5, 4.0])
+    assert list(find_crossings(a, b)) == [1, 2]  # equal at 1; order swaps between 2 and 3
+    s = splice(a, b, 1)
+    assert list(s) == [0.0, 1.0, 0.5, 4.0]
+    assert find_crossings(a, a + 1).size == 0
+
+
+def _check_continuous(a: np.ndarray, b: np.ndarray) -> int:
+    """At every crossing c the splice's step c→c+1 lies between the members' own steps there."""
+    cs = find_crossings(a, b)
+    for c in cs:
+        if c + 1 >= a.size:
+            continue
+        s = splice(a, b, int(c))
+        assert np.array_equal(s[:c + 1], a[:c + 1]) and np.array_equal(s[c + 1:], b[c + 1:])
+        jump = abs(float(s[c + 1]) - float(s[c]))
+        bound = max(abs(float(a[c + 1]) - float(a[c])), abs(float(b[c + 1]) - float(b[c])))
+        assert jump <= bound + 1e-9, (c, jump, bound)
+    return int(cs.size)
+
+
+def test_concatenation_at_a_crossing_is_continuous():
+    rng = np.random.default_rng(0)
+    total = 0
+    for _ in range(20):
+        a = np.cumsum(rng.normal(size=400))
+        b = np.cumsum(rng.normal(size=400))
+        total += _check_continuous(a, b) + _check_continuous(np.round(a), np.round(b))
+    assert total > 0
+    _, _, band = _band()
+    m = band.members
+    total = sum(_check_continuous(m[i], m[j]) for i in range(min(4, len(m))) for j in range(i + 1, min(4, len(m))))
+    if len(m) > 1:
+        assert total > 0, "noise survivors of a smooth perturbation should cross"
+
+
+def test_band_is_reproducible_with_a_seed_and_batched_equals_small_batches():
+    r, params, b = _band()
+    again = expand_band(load_model(), r, params, replace(SMALL, batch_size=17))
+    assert again.noise == b.noise and again.uniform == b.uniform and again.concat == b.concat
+    assert np.array_equal(again.lo, b.lo) and np.array_equal(again.hi, b.hi)
+    other = expand_band(load_model(), r, params, replace(SMALL, seed=4, trials=30, max_pairs=5))
+    assert not np.array_equal(other.members[1:3], b.members[1:3]) or other.members.shape[0] < 3
+
+
+def test_band_refuses_a_failed_attack():
+    r, params = adversarial_example()
+    failed = replace(r, adv_pred=r.orig_pred, adv_probs=r.orig_probs, success=False)
+    with pytest.raises(UserError, match="not adversarial"):
+        expand_band(load_model(), failed, params, SMALL)
+
+
+def test_band_cancel_and_progress():
+    r, params = adversarial_example()
+    seen = []
+    with pytest.raises(Cancelled):
+        expand_band(load_model(), r, params, SMALL, progress=lambda d, t: seen.append((d, t)),
+                    should_stop=lambda: len(seen) >= 2)
+    assert len(seen) == 2
+
+
+def test_write_band_contains_members(tmp_path):
+    from engine.export import write_band
+    from engine.records import read_record
+
+    r, params, b = _band()
+    out = write_band(str(tmp_path), b, model="test", method="sap", params=params, source="x", gain=1000, members=2)
+    env = read_record(out["band"])
+    assert [ld.name for ld in env.leads] == ["band_min", "band_max"]
+    lo, hi = env.signal[:, 0], env.signal[:, 1]
+    for p in out["members"]:
+        m = read_record(p).signal[:, 0]
+        assert np.all(lo <= m + 1e-6) and np.all(m <= hi + 1e-6)
+    assert any("band of adversarial examples" in c for c in env.comments)
