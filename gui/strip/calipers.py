@@ -95,7 +95,7 @@ class Calipers(QtCore.QObject):
         hover = pg.mkPen(QtGui.QColor(255, 120, 0), width=2.5)
         self.v = [pg.InfiniteLine(angle=90, movable=True, pen=pen, hoverPen=hover) for _ in range(2)]
         self.h = [pg.InfiniteLine(angle=0, movable=True, pen=pen, hoverPen=hover) for _ in range(2)]
-        self.label = pg.TextItem(anchor=(0, 1), color=CALIPER_COLOUR,
+        self.label = pg.TextItem(anchor=(0, 0), color=CALIPER_COLOUR,
                                  fill=pg.mkBrush(255, 255, 255, 215),
                                  border=pg.mkPen(CALIPER_COLOUR))
         font = QtGui.QFont()
@@ -135,5 +135,5 @@ class Calipers(QtCore.QObject):
         d = self.readout()
         x0, x1, y0, y1 = self.positions()
         self.label.setText(format_readout(d))
-        self.label.setPos(min(x0, x1), max(y0, y1))
+        self.label.setPos(min(x0, x1), max(y0, y1))  # inside the box, under its top line
         self.changed.emit(d)

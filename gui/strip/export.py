@@ -90,12 +90,29 @@ def export_png(view, path: str, width_px: int | None = None) -> str:
 
 
 def export_svg(view, path: str) -> str:
-    """The plot as shown, as SVG (pyqtgraph SVGExporter)."""
-    import pyqtgraph.exporters as pge
+    """The plot as shown (axes, legend, overlays), as vector SVG.
+
+    Rendered with QSvgGenerator from the scene: pyqtgraph's SVGExporter cannot parse the
+    path data Qt 6.12 writes (ValueError in SVGExporter.correctCoordinates)."""
+    from PySide6 import QtSvg
 
     path = _ensure_dir(path)
-    ex = pge.SVGExporter(view.plot_item)
-    ex.export(path)
+    item = view.plot_item
+    src = item.sceneBoundingRect()
+    gen = QtSvg.QSvgGenerator()
+    gen.setFileName(path)
+    gen.setSize(QtCore.QSize(int(src.width()), int(src.height())))
+    gen.setViewBox(QtCore.QRectF(0, 0, src.width(), src.height()))
+    gen.setTitle(f"{view._name or 'ECG'} strip")
+    gen.setDescription("ECG strip exported by the ECG adversarial workbench")
+    p = QtGui.QPainter()
+    if not p.begin(gen):
+        raise OSError(f"cannot write {path}")
+    try:
+        p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
+        item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
+    finally:
+        p.end()
     return path
 
 

@@ -42,6 +42,8 @@ class Overview(pg.PlotWidget):
         vb.enableAutoRange(enable=False)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen(60, 60, 60, 200, width=1), antialias=False,
                                       skipFiniteCheck=True)
+        # the record does not change while the region moves: paint the curve once, then blit
+        self.curve.setCacheMode(self.curve.CacheMode.DeviceCoordinateCache)
         pi.addItem(self.curve)
         self.region = pg.LinearRegionItem(
             values=(0, 1), movable=True,

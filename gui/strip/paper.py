@@ -99,25 +99,31 @@ class PaperGrid(pg.GraphicsObject):
         drawn = 0
         for step_s, step_mv, pen, is_small in ((SMALL_S, SMALL_MV, self.small_pen, True),
                                                (LARGE_S, LARGE_MV, self.large_pen, False)):
-            lines = []
+            xs = ys = np.zeros(0)
             if step_s * px_per_s >= self.min_spacing_px:
-                k0, k1 = math.ceil(x0 / step_s), math.floor(x1 / step_s)
-                for k in range(k0, k1 + 1):
-                    if is_small and k % 5 == 0:
-                        continue
-                    x = k * step_s
-                    lines.append(QtCore.QLineF(x, y0, x, y1))
+                k = np.arange(math.ceil(x0 / step_s), math.floor(x1 / step_s) + 1)
+                xs = (k[k % 5 != 0] if is_small else k) * step_s
             if step_mv * px_per_mv >= self.min_spacing_px:
-                k0, k1 = math.ceil(y0 / step_mv), math.floor(y1 / step_mv)
-                for k in range(k0, k1 + 1):
-                    if is_small and k % 5 == 0:
-                        continue
-                    y = k * step_mv
-                    lines.append(QtCore.QLineF(x0, y, x1, y))
-            if lines:
-                p.setPen(pen)
-                p.drawLines(lines)
-                drawn += len(lines)
+                k = np.arange(math.ceil(y0 / step_mv), math.floor(y1 / step_mv) + 1)
+                ys = (k[k % 5 != 0] if is_small else k) * step_mv
+            n = xs.size + ys.size
+            if not n:
+                continue
+            # all lines of one pen as one path of point pairs (built with numpy)
+            px = np.empty(2 * n)
+            py = np.empty(2 * n)
+            m = 2 * xs.size
+            px[0:m:2] = xs
+            px[1:m:2] = xs
+            py[0:m:2] = y0
+            py[1:m:2] = y1
+            px[m::2] = x0
+            px[m + 1::2] = x1
+            py[m::2] = ys
+            py[m + 1::2] = ys
+            p.setPen(pen)
+            p.drawPath(pg.functions.arrayToQPath(px, py, connect="pairs", finiteCheck=False))
+            drawn += n
         self.lines_drawn = drawn
 
 

@@ -71,14 +71,16 @@ DEFAULT_VISIBLE = {"original": True, "adversarial": True, "perturbation": True, 
 # what makes QPainter slow (see bench/bench_strip.py).  Wide pens are drawn as segments.
 ADVERSARIAL_COLOUR = QtGui.QColor(214, 18, 56)   # crimson
 ORIGINAL_PEN = pg.mkPen(INK, width=1.5)
-ADVERSARIAL_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.5)
-PERTURBATION_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.3)
-DIFFERENCE_PEN = pg.mkPen(QtGui.QColor(0, 100, 200), width=1.3)
+ADVERSARIAL_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.0)    # drawn on top of the original
+PERTURBATION_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.0)
+DIFFERENCE_PEN = pg.mkPen(QtGui.QColor(0, 100, 200), width=1.0)
 BAND_COLOUR = QtGui.QColor(30, 110, 200)
 BAND_BRUSH = pg.mkBrush(30, 110, 200, 45)
 BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
 MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
-MEMBER_POINTS_BUDGET = 60_000   # points for all drawn members together, per frame
+BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
+BAND_BARS_MAX_PX = 2.0
+MEMBER_POINTS_BUDGET = 20_000   # points for all drawn members together, per frame
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
@@ -114,9 +116,9 @@ class _Trace:
             return
         self.raw_state = state
         it = self.item
-        if raw and self.pen.widthF() > 1:
+        if raw:
             it.opts["antialias"] = state[1]
-            it.setSegmentedLineMode("on")
+            it.setSegmentedLineMode("on" if self.pen.widthF() > 1 else "off")
             it.setPen(self.pen)
         else:
             pen = QtGui.QPen(self.pen)
@@ -250,8 +252,8 @@ class StripView(QtWidgets.QWidget):
             T("lane_band_hi", "band", "hi_d", "lane", "max", BAND_EDGE_PEN, 2),
             T("members", "members", "mem", "strip", "sub", MEMBER_PEN, 3),
             T("lane_members", "members", "mem_d", "lane", "sub", MEMBER_PEN, 3),
-            T("adversarial", "adversarial", "adv", "strip", "minmax", ADVERSARIAL_PEN, 10),
-            T("original", "original", "x", "strip", "minmax", ORIGINAL_PEN, 11),
+            T("original", "original", "x", "strip", "minmax", ORIGINAL_PEN, 10),
+            T("adversarial", "adversarial", "adv", "strip", "minmax", ADVERSARIAL_PEN, 11),
             T("difference", "difference", "diff", "strip", "minmax", DIFFERENCE_PEN, 12),
             T("perturbation", "perturbation", "diff", "lane", "minmax", PERTURBATION_PEN, 11),
         ]
@@ -262,6 +264,13 @@ class StripView(QtWidgets.QWidget):
             f.setZValue(1)
             self._vb.addItem(f, ignoreBounds=True)
             self._fills.append(f)
+        self._band_bars = []
+        for _ in range(2):
+            b = pg.PlotCurveItem(connect="pairs", antialias=False, skipFiniteCheck=True)
+            b.setZValue(1)
+            b.hide()
+            self._vb.addItem(b, ignoreBounds=True)
+            self._band_bars.append(b)
         self._lane_labels: list[pg.TextItem] = []
 
         # legend: proxies carry the pens; clicking an entry toggles the layer
@@ -430,7 +439,8 @@ class StripView(QtWidgets.QWidget):
             if mode == "rows":
                 self._rows_show(int(t0 // self._spr), fit_rows=None)
             else:
-                self._set_x(t0, min(t0 + self._spr, max(t1, t0 + 1.0)) if t1 - t0 > self._spr else t1)
+                self._fit_y_continuous()
+                self._set_x(t0 if t0 > 0 else -ROW_MARGIN_S, t0 + min(max(t1 - t0, 1.0), self._spr))
         if self._real:
             self._apply_real_size()
         self._sync_toolbar()
@@ -1011,13 +1021,18 @@ class StripView(QtWidgets.QWidget):
             self._in_refresh = False
 
     def _draw(self):
+        # apply the new view transform now: left to paint time, it makes items that follow
+        # the view (labels, lines) schedule a second paint of the whole view
+        self._vb.updateMatrix()
         self.grid.view_changed()
         if self._x is None:
             for t in self._traces:
                 t.item.setData([], [])
                 t.item.hide()
-            for it in (self._pulse, self._lane_zero, self._cursor):
+            for it in (self._pulse, self._lane_zero, self._cursor, *self._band_bars):
                 it.setData([], [])
+            for f in self._fills:
+                f.hide()
             for lab in self._lane_labels:
                 lab.hide()
             return
@@ -1069,20 +1084,54 @@ class StripView(QtWidgets.QWidget):
                     ys.append(nan)
             xa, ya = np.concatenate(xs), np.concatenate(ys)
             tr.set_raw(raw, xa.size)
-            if tr.key in ("band_lo", "lane_band_lo"):
-                tr.item.blockSignals(True)  # the fill updates once, on the hi curve
+            if tr.layer == "band":
+                tr.item.blockSignals(True)  # the fill is updated below, once
                 tr.item.setData(xa, ya)
                 tr.item.blockSignals(False)
             else:
                 tr.item.setData(xa, ya)
             if not tr.item.isVisible():
                 tr.item.show()
-        for f, lo, hi in zip(self._fills, ("band_lo", "lane_band_lo"), ("band_hi", "lane_band_hi")):
-            on = self._trace[lo].item.isVisible() and self._trace[hi].item.isVisible()
-            if on and not f.isVisible():
-                f.updatePath()
-            f.setVisible(on)
+        self._draw_band_fill()
         self._draw_furniture(segs, lane)
+
+    def _draw_band_fill(self):
+        """Band fill: a semi-transparent polygon (FillBetweenItem) when samples are more
+        than BAND_BARS_MAX_PX apart; otherwise one vertical bar per bin (a min/max stroke),
+        because Qt fills long jagged polygons in time that grows faster than linearly."""
+        (x0, x1), _ = self._vb.viewRange()
+        px_per_s = (self._render_width or max(50.0, self._vb.width())) / max(1e-12, x1 - x0)
+        for fill, bars, lo, hi in zip(self._fills, self._band_bars, ("band_lo", "lane_band_lo"),
+                                      ("band_hi", "lane_band_hi")):
+            it_lo, it_hi = self._trace[lo].item, self._trace[hi].item
+            if not (it_lo.isVisible() and it_hi.isVisible()):
+                fill.hide()
+                bars.hide()
+                continue
+            xl, yl = it_lo.getData()
+            _, yh = it_hi.getData()
+            ok = np.isfinite(xl)
+            xf = xl[ok]
+            spacing_px = float(np.median(np.diff(xf))) * px_per_s if xf.size > 1 else 1e9
+            if spacing_px > BAND_BARS_MAX_PX:
+                bars.hide()
+                fill.updatePath()
+                fill.show()
+                it_lo.setOpacity(1.0)
+                it_hi.setOpacity(1.0)
+            else:
+                fill.hide()
+                it_lo.setOpacity(0.0)  # the bars are the band; edges would only cost time
+                it_hi.setOpacity(0.0)
+                fill.setPath(QtGui.QPainterPath())
+                yy = np.empty(2 * xf.size)
+                yy[0::2] = yl[ok]
+                yy[1::2] = yh[ok]
+                pen = QtGui.QPen(BAND_BAR_COLOUR, max(1.0, math.ceil(spacing_px)))
+                pen.setCosmetic(True)
+                bars.setPen(pen)
+                bars.setData(np.repeat(xf, 2), yy)
+                bars.show()
 
     def _draw_furniture(self, segs, lane):
         """Calibration pulses, lane zero lines and labels, play cursor."""
@@ -1204,6 +1253,10 @@ class StripView(QtWidgets.QWidget):
             proxy.setVisible(self._visible[layer])
             self.legend.addItem(proxy, label)
         self.legend.setVisible(bool(self.legend.items))
+        # static while the view moves: render once into a pixmap, then blit (~3 ms a frame)
+        for it in (self.legend, *self.legend.childItems(),
+                   *(i for pair in self.legend.items for i in pair)):
+            it.setCacheMode(it.CacheMode.DeviceCoordinateCache)
 
     def legend_labels(self) -> list[str]:
         return [label.text for _, label in self.legend.items]
@@ -1219,7 +1272,8 @@ class StripView(QtWidgets.QWidget):
             self.info.setText("No record")
             return
         dur = self.duration()
-        base = f"{self._name or 'record'} · {format_time(dur, 1.0, dur)} · {self._fs:g} Hz"
+        dur_s = f"{dur:.1f} s" if dur < 60 else format_time(dur, 1.0, dur)
+        base = f"{self._name or 'record'} · {dur_s} · {self._fs:g} Hz"
         if self._real:
             base += " · real size 25 mm/s, 10 mm/mV"
         if self._playing:

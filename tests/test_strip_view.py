@@ -1,0 +1,378 @@
+"""ECG strip widget (gui.strip): decimation, layouts, overlays, navigation, calipers, play, export.
+
+Runs offscreen with pytest-qt.  Timing is measured in bench/bench_strip.py, not asserted here.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import gui  # noqa: E402,F401  (PySide6 refcount workaround first)
+from PySide6 import QtCore  # noqa: E402
+
+from gui.strip import decimate as dec  # noqa: E402
+
+SAMPLE = ROOT / "resources" / "samples" / "A00009.hea"
+FS = 300.0
+
+
+def _record() -> np.ndarray:
+    from engine.records import read_record
+
+    x, _ = read_record(SAMPLE).lead_mv()
+    return x  # 30 s, 300 Hz, mV
+
+
+@pytest.fixture(scope="module")
+def ecg() -> np.ndarray:
+    return _record()
+
+
+@pytest.fixture
+def view(qtbot):
+    from gui.strip import StripView
+
+    v = StripView()
+    qtbot.addWidget(v)
+    v.resize(1200, 800)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def _smooth_noise(n, k, seed=0, amp=0.01):
+    rng = np.random.default_rng(seed)
+    ker = np.hanning(31) / np.hanning(31).sum()
+    z = np.stack([np.convolve(rng.standard_normal(n), ker, "same") for _ in range(k)])
+    return (amp * z / np.abs(z).max()).astype(np.float32)
+
+
+# ------------------------------------------------------------------ decimation (no Qt)
+@pytest.mark.parametrize("n", [7, 8, 100, 4097, 100_003])
+def test_envelope_equals_numpy_min_max(n):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(np.float32)
+    pyr = dec.build_pyramid(x)
+    for _ in range(60):
+        i0 = int(rng.integers(0, n))
+        i1 = int(rng.integers(i0, n + 1))
+        nb = int(rng.integers(1, 500))
+        env = dec.envelope(x, pyr, i0, i1, nb)
+        assert env.edges[0] == i0 and env.edges[-1] == i1
+        if i1 > i0:
+            assert np.all(np.diff(env.edges) > 0)
+        if not env.raw:
+            assert len(env.edges) - 1 <= nb + 2  # about n_bins bins, never more than ~2 points/bin
+        lo = np.array([x[a:b].min() for a, b in zip(env.edges[:-1], env.edges[1:])])
+        hi = np.array([x[a:b].max() for a, b in zip(env.edges[:-1], env.edges[1:])])
+        if i1 > i0:
+            np.testing.assert_array_equal(env.lo, lo)
+            np.testing.assert_array_equal(env.hi, hi)
+
+
+def test_envelope_2d_members_and_pyramid_memory():
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((9, 30_001)).astype(np.float32)
+    pyr = dec.build_pyramid(m)
+    env = dec.envelope(m, pyr, 17, 29_000, 300)
+    assert not env.raw
+    for k, (a, b) in enumerate(zip(env.edges[:-1], env.edges[1:])):
+        np.testing.assert_array_equal(env.lo[:, k], m[:, a:b].min(axis=1))
+        np.testing.assert_array_equal(env.hi[:, k], m[:, a:b].max(axis=1))
+    # the pyramid is O(n): 2/3 of the signal with the default base 4, factor 4
+    assert dec.pyramid_nbytes(pyr) < 0.7 * m.nbytes
+    pos, y = dec.interleave(env)
+    assert y.shape == (9, 2 * (len(env.edges) - 1)) and pos.shape == (y.shape[1],)
+    # whole-record one-shot decimation agrees with numpy too
+    e2 = dec.minmax_bins(m[0], 100)
+    assert e2.edges[-1] == m.shape[1]
+    np.testing.assert_array_equal(e2.hi, [m[0, a:b].max() for a, b in zip(e2.edges[:-1], e2.edges[1:])])
+
+
+def test_envelope_returns_raw_when_few_samples():
+    x = np.arange(50, dtype=np.float32)
+    env = dec.envelope(x, dec.build_pyramid(x), 10, 40, 100)
+    assert env.raw
+    pos, y = dec.interleave(env)
+    np.testing.assert_array_equal(y, x[10:40])
+    np.testing.assert_array_equal(pos, np.arange(10, 40))
+
+
+def test_subsample_keeps_ends():
+    x = np.arange(1000, dtype=np.float32)[None].repeat(3, 0)
+    pos, y = dec.subsample(x, 5, 905, 50)
+    assert pos[0] == 5 and pos[-1] == 904 and y.shape == (3, pos.size) and pos.size <= 52
+
+
+# ------------------------------------------------------------------ widget
+def test_record_overlays_items_and_legend(view, ecg):
+    n = ecg.size
+    adv = ecg + _smooth_noise(n, 1)[0]
+    members = adv[None] + _smooth_noise(n, 40, seed=2, amp=0.004)
+    view.set_record(ecg, FS, "A00009")
+    assert view.layer_drawn("original") and not view.has_layer("adversarial")
+    assert view.legend_labels() == ["Original"]
+    view.set_adversarial(adv)
+    view.set_band(members.min(0), members.max(0))
+    view.set_band_members(members)
+    for layer in ("original", "adversarial", "perturbation", "band", "members"):
+        assert view.has_layer(layer) and view.layer_drawn(layer), layer
+    assert not view.layer_drawn("difference")  # off by default
+    labels = view.legend_labels()
+    assert "Perturbation ×100" in labels and "Band (min–max)" in labels
+    assert any(lab.startswith("Band members (40") for lab in labels)
+    # perturbation lane is drawn at the gain, around the lane baseline, labelled
+    view.set_mode("continuous")
+    view.set_view(0, 30)
+    _, y = view._trace["perturbation"].item.getData()
+    dev = np.abs(y[np.isfinite(y)] - view._lane_baseline(0))
+    assert 0.9 <= dev.max() <= 100 * 0.0101 + 1e-6  # ±0.01 mV shown as ±1 mV
+    view.set_mode("rows")
+    assert any(lab.isVisible() and "perturbation ×100" in lab.toPlainText() for lab in view._lane_labels)
+    view.set_perturbation_gain(10)
+    assert "Perturbation ×10" in view.legend_labels()
+    # toggles
+    seen = []
+    view.layerVisibilityChanged.connect(lambda layer, on: seen.append((layer, on)))
+    view.set_layer_visible("adversarial", False)
+    assert not view.layer_drawn("adversarial") and seen[-1] == ("adversarial", False)
+    assert not view._proxies["adversarial"].isVisible()  # legend shows it as hidden
+    view.set_layer_visible("difference", True)
+    assert view.layer_drawn("difference")
+    # a click on a legend entry toggles the layer
+    proxy = view._proxies["band"]
+    proxy.setVisible(False)
+    view._on_legend_click(proxy)
+    assert not view.layer_visible("band") and not view.layer_drawn("band")
+    # hiding the perturbation removes the lane: band/members go back on the strip
+    view.set_layer_visible("perturbation", False)
+    assert view._pitch() == view._strip_mv
+    assert view.layer_drawn("members") and view._trace["members"].item.isVisible()
+    # a new record clears the overlays
+    view.set_record(ecg[:3000], FS, "short")
+    assert not view.has_layer("adversarial") and not view.has_layer("band")
+    assert view.legend_labels() == ["Original"]
+    with pytest.raises(ValueError):
+        view.set_adversarial(ecg)  # wrong length
+    with pytest.raises(ValueError):
+        view.set_layer_visible("nope", True)
+
+
+def test_rows_mode_lays_out_ceil_duration_rows(view, ecg):
+    x = np.concatenate([ecg, ecg[:1500]])  # 35 s
+    view.set_record(x, FS, "35s")
+    assert view.mode() == "rows"
+    assert view.row_count() == math.ceil(35 / 10) == 4
+    view.set_view(0, 35)  # fit every row
+    xs, ys = view._trace["original"].item.getData()
+    assert int(np.isnan(ys).sum()) == 4  # one NaN-separated piece per row
+    assert np.nanmax(xs) <= 10.0 + 1 / FS + 1e-9 and np.nanmin(xs) >= 0
+    t0, t1 = view.view_range()
+    assert t0 == 0 and t1 == pytest.approx(35, abs=0.01)
+    view.set_seconds_per_row(5)
+    assert view.row_count() == 7
+    # calibration pulse at the start of every visible row
+    px, py = view._pulse.getData()
+    assert int(np.isnan(px).sum()) >= 1 and np.nanmin(px) < 0 < np.nanmax(px) + 0.1
+    view.set_mode("continuous")
+    assert view.row_count() == 1
+    with pytest.raises(ValueError):
+        view.set_mode("grid")
+
+
+def test_keyboard_navigation(view, qtbot, ecg):
+    x = np.tile(ecg, 4)  # 120 s
+    view.set_record(x, FS, "nav")
+    view.set_mode("continuous")
+    view.set_view(20, 30)
+    assert view.view_range() == pytest.approx((20, 30))
+    changes = []
+    view.timeChanged.connect(lambda a, b: changes.append((a, b)))
+    view.setFocus()
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Right)
+    assert view.view_range() == pytest.approx((21, 31))
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_PageDown)
+    assert view.view_range() == pytest.approx((31, 41))
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Left)
+    assert view.view_range() == pytest.approx((30, 40))
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Plus)
+    t0, t1 = view.view_range()
+    assert t1 - t0 == pytest.approx(10 / 1.5) and (t0 + t1) / 2 == pytest.approx(35)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Minus)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Minus)
+    t0, t1 = view.view_range()
+    assert t1 - t0 == pytest.approx(15)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_End)
+    assert view.view_range()[1] == pytest.approx(120)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Home)
+    assert view.view_range()[0] == 0
+    assert changes and changes[-1] == view.view_range()
+    # keys typed while the plot itself has focus reach the strip too
+    view.plot.setFocus()
+    qtbot.keyClick(view.plot.viewport(), QtCore.Qt.Key.Key_PageDown)
+    assert view.view_range()[0] > 5
+    # rows mode: PageDown turns a page of rows, Up/Down one row
+    view.set_mode("rows")
+    view.set_view(0, 20)
+    r0 = view.view_range()
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Down)
+    assert view.view_range()[0] == pytest.approx(r0[0] + 10)
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_PageDown)
+    assert view.view_range()[0] >= r0[0] + 20
+    qtbot.keyClick(view, QtCore.Qt.Key.Key_Home)
+    assert view.view_range()[0] == 0
+
+
+def test_wheel_scrolls_and_ctrl_wheel_zooms(view, ecg):
+    view.set_record(np.tile(ecg, 2), FS, "wheel")
+    view.set_mode("continuous")
+    view.set_view(10, 20)
+    view._on_wheel(-120, QtCore.Qt.KeyboardModifier.NoModifier, QtCore.QPointF(15, 0))
+    assert view.view_range() == pytest.approx((11, 21))
+    view._on_wheel(120, QtCore.Qt.KeyboardModifier.ControlModifier, QtCore.QPointF(16, 0))
+    t0, t1 = view.view_range()
+    assert t1 - t0 == pytest.approx(10 / 1.25)
+    assert (16 - t0) / (t1 - t0) == pytest.approx(0.5)  # zoom keeps the point under the mouse
+
+
+def test_calipers_read_dt_dmv_and_heart_rate(view, ecg):
+    view.set_record(ecg, FS, "cal")
+    got = []
+    view.caliperChanged.connect(got.append)
+    view.set_calipers_visible(True)
+    assert view.calipers.visible and got
+    view.calipers.place(1.0, 1.8, -1.5, -0.3)
+    d = got[-1]
+    assert d["dt_ms"] == pytest.approx(800)
+    assert d["hr_bpm"] == pytest.approx(75)
+    assert d["dmv"] == pytest.approx(1.2)
+    assert "75 bpm" in view.caliper_info.text()
+    # dragging one line updates the readout
+    view.calipers.v[1].setValue(2.0)
+    assert got[-1]["dt_ms"] == pytest.approx(1000) and got[-1]["hr_bpm"] == pytest.approx(60)
+    view.set_calipers_visible(False)
+    assert not view.calipers.v[0].isVisible()
+
+
+def test_crosshair_reports_record_time_and_mv(view, ecg):
+    view.set_record(ecg, FS, "x")
+    view.set_mode("rows")
+    base1 = view._baseline(1)
+    t, v, where = view.view_to_record(2.5, base1 + 0.7)
+    assert (t, where) == (pytest.approx(12.5), "strip") and v == pytest.approx(0.7)
+    view.crosshair.set_pos(2.5, base1 + 0.7)
+    assert "0:12.500" in view.info.text() or "12.500" in view.info.text()
+
+
+def test_real_size_uses_physical_dpi(view, ecg):
+    view.set_record(ecg, FS, "real")
+    got = []
+    view.realSizeChanged.connect(got.append)
+    view.set_real_size(True)
+    assert got == [True]
+    mm_s, mm_mv = view.paper_scale()
+    assert mm_s == pytest.approx(25, rel=0.02) and mm_mv == pytest.approx(10, rel=0.02)
+    view.set_mode("continuous")
+    mm_s, mm_mv = view.paper_scale()
+    assert mm_s == pytest.approx(25, rel=0.02) and mm_mv == pytest.approx(10, rel=0.02)
+    view.zoom(2.0)  # free zoom leaves real-size mode
+    assert not view.real_size() and got[-1] is False
+
+
+def test_rows_mode_keeps_squares_square(view, ecg):
+    view.set_record(ecg, FS, "sq")
+    mm_s, mm_mv = view.paper_scale()
+    assert mm_s / mm_mv == pytest.approx(2.5, rel=1e-3)  # 0.04 s x 0.1 mV squares are square
+    view.zoom(1.7)
+    mm_s, mm_mv = view.paper_scale()
+    assert mm_s / mm_mv == pytest.approx(2.5, rel=1e-3)
+
+
+def test_overview_region_follows_and_moves_view(view, ecg):
+    view.set_record(np.tile(ecg, 4), FS, "ov")
+    view.set_mode("continuous")
+    view.set_view(30, 40)
+    assert view.overview.region.getRegion() == pytest.approx((30, 40))
+    view.overview.regionMoved.emit(60.0, 70.0)
+    assert view.view_range() == pytest.approx((60, 70))
+
+
+def test_play_mode_sweeps_forward(view, qtbot, ecg):
+    view.set_record(np.tile(ecg, 2), FS, "play")
+    view.set_mode("continuous")
+    view.set_view(0, 5)
+    states = []
+    view.playingChanged.connect(states.append)
+    view.set_play_speed(40.0)
+    view.play(True)
+    assert view.is_playing() and states == [True]
+    qtbot.waitUntil(lambda: view.view_range()[0] >= 5, timeout=5000)  # the page turned
+    assert view.play_position() > 5
+    _, y = view._trace["original"].item.getData()
+    view.play(False)
+    assert not view.is_playing() and states[-1] is False
+    # while playing, nothing right of the cursor was drawn
+    assert view._cursor.isVisible() is False
+
+
+def test_24h_record_opens_and_draws_decimated(view, ecg, record_property):
+    n = int(24 * 3600 * FS)
+    x = np.resize(ecg, n)  # 26 M samples by tiling a real record
+    view.set_record(x, FS, "24h")
+    record_property("open_24h_s", round(view.last_open_s, 3))  # timing lives in bench/
+    mem = view.memory_bytes()
+    assert mem["pyramids"] < 1.0 * x.nbytes  # signal + pyramid < 3x raw, by far
+    view.set_mode("continuous")
+    width = view._vb.width()
+    for w in (1, 10, 60, 600, 3600, 86400):
+        view.set_view(1000 if w < 86400 else 0, (1000 if w < 86400 else 0) + w)
+        xs, _ = view._trace["original"].item.getData()
+        assert xs.size <= 4 * width + 8, (w, xs.size)  # never more than ~2 points per pixel x2
+    assert view.view_range() == pytest.approx((0, 86400))
+
+
+def test_export_png_svg_pdf(view, ecg, tmp_path):
+    n = ecg.size
+    adv = ecg + _smooth_noise(n, 1)[0]
+    members = adv[None] + _smooth_noise(n, 12, seed=3, amp=0.004)
+    view.set_record(ecg, FS, "A00009")
+    view.set_adversarial(adv)
+    view.set_band(members.min(0), members.max(0))
+    view.set_band_members(members)
+    png = view.export_png(str(tmp_path / "strip.png"))
+    png2 = view.export_png(str(tmp_path / "sub" / "strip_wide.png"), width_px=2400)
+    svg = view.export_svg(str(tmp_path / "strip.svg"))
+    pdf = view.export_pdf(str(tmp_path / "strip.pdf"))
+    for p, min_size in ((png, 20_000), (png2, 20_000), (svg, 20_000), (pdf, 20_000)):
+        assert os.path.getsize(p) > min_size, p
+    from PySide6.QtGui import QImage
+
+    img = QImage(png2)
+    assert img.width() == 2400
+    assert "<svg" in Path(svg).read_text(errors="ignore")[:2000]
+    # PDF at true paper scale: 3 rows of 10 s at 25 mm/s and 10 mm/mV
+    from gui.strip.export import HEADER_MM, MARGIN_MM, page_size_mm
+
+    raw = Path(pdf).read_bytes()
+    assert raw.startswith(b"%PDF")
+    boxes = [tuple(map(float, m)) for m in
+             re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", raw)]
+    assert boxes
+    w_pt, h_pt = boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]
+    w_mm, h_mm = w_pt * 25.4 / 72, h_pt * 25.4 / 72
+    spec = view.paper_spec()
+    exp_w, exp_h = page_size_mm(spec, 3)
+    assert w_mm == pytest.approx(exp_w, abs=1.0) and h_mm == pytest.approx(exp_h, abs=1.0)
+    assert exp_w == pytest.approx(2 * MARGIN_MM + (0.44 + 10) * 25)
+    assert exp_h == pytest.approx(2 * MARGIN_MM + HEADER_MM + 3 * (3 + 2) * 10)
