@@ -165,7 +165,15 @@ class PlainPaper(QWidget):
             self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.01)
 
     def zoom(self, factor: float) -> None:
-        self.vb.scaleBy((factor, factor))
+        """Zoom in by `factor` > 1, out by < 1 (as StripView.zoom)."""
+        self.vb.scaleBy((1.0 / factor, 1.0 / factor))
+
+    def pan(self, fraction: float) -> None:
+        (x0, x1), _ = self.vb.viewRange()
+        self.vb.translateBy(x=fraction * (x1 - x0))
+
+    def scroll_rows(self, k: int) -> None:
+        self.vb.translateBy(y=-k * self.row_height_mv)
 
     def set_calipers(self, on: bool) -> None:
         pg = self._pg
@@ -292,6 +300,32 @@ class TraceView(QWidget):
 
 # ---------------------------------------------------------------------------------------------
 # the window
+
+
+class _EqualStack(QWidget):
+    """The strips one above the other with exactly equal sizes (a box layout may give one of
+    them a pixel more, and the two traces must be drawn alike)."""
+
+    GAP = 12
+
+    def __init__(self, views: list[QWidget], parent=None) -> None:
+        super().__init__(parent)
+        self.views = views
+        for v in views:
+            v.setParent(self)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(ev)
+        self.relayout()
+
+    def relayout(self) -> None:
+        shown = [v for v in self.views if not v.isHidden()]
+        if not shown:
+            return
+        h = (self.height() - self.GAP * (len(shown) - 1)) // len(shown)
+        for k, v in enumerate(shown):
+            v.setGeometry(0, k * (h + self.GAP), self.width(), h)
 
 
 def _page() -> QWidget:
@@ -462,11 +496,14 @@ class ReviewerWindow(QMainWindow):
         self.progress_bar.setTextVisible(False)
         outer.addWidget(self.progress_bar)
         self.views = [TraceView("ECG 1"), TraceView("ECG 2")]
-        for v in self.views:
-            outer.addWidget(v, 1)
-        # zoom and pan together, so the same place is compared (both use one layout)
-        self.views[1].viewbox().setXLink(self.views[0].viewbox())
-        self.views[1].viewbox().setYLink(self.views[0].viewbox())
+        self.strips = _EqualStack(self.views)
+        outer.addWidget(self.strips, 1)
+        # zoom and pan together, so the same place is compared (both use one layout): keys act on
+        # both strips; a mouse zoom or drag on one is copied to the other
+        self._syncing = False
+        for src, dst in ((0, 1), (1, 0)):
+            self.views[src].viewbox().sigRangeChanged.connect(
+                lambda _vb, _r, *_, s=src, d=dst: self._mirror(s, d))
         tools = QHBoxLayout()
         self.reset_btn = _button("Reset view  (Z)", "small")
         self.reset_btn.clicked.connect(self.reset_view)
@@ -523,6 +560,10 @@ class ReviewerWindow(QMainWindow):
         except UserError as exc:
             self.welcome_msg.setText(str(exc))
             return
+        # switch pages once the Return that started us has finished travelling up the widgets
+        QTimer.singleShot(0, self._enter_session)
+
+    def _enter_session(self) -> None:
         done, total = self.session.progress()
         if self.session.locked:
             self._show_done(already=True)
@@ -569,6 +610,7 @@ class ReviewerWindow(QMainWindow):
         traces = it["traces"]
         for k, view in enumerate(self.views):
             view.setVisible(k < len(traces))
+        self.strips.relayout()
         self._build_answers(task)
         self._set_phase("answer")
         self.stack.setCurrentIndex(self.PAGE_ITEM)
@@ -672,9 +714,25 @@ class ReviewerWindow(QMainWindow):
         self.stack.setCurrentIndex(self.PAGE_DONE)
 
     def reset_view(self) -> None:
-        for v in self.views:
-            if v.isVisible():
-                v.fit()
+        self._syncing = True
+        try:
+            for v in self.views:
+                if v.isVisible():
+                    v.fit()
+        finally:
+            self._syncing = False
+
+    def _mirror(self, src: int, dst: int) -> None:
+        """Give strip `dst` the view range of strip `src` (when both are shown)."""
+        if self._syncing or not (self.views[src].isVisible() and self.views[dst].isVisible()):
+            return
+        self._syncing = True
+        try:
+            (x0, x1), (y0, y1) = self.views[src].viewbox().viewRange()
+            if self.views[dst].viewbox().viewRange() != [[x0, x1], [y0, y1]]:
+                self.views[dst].viewbox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        finally:
+            self._syncing = False
 
     def _set_calipers(self, on: bool) -> None:
         for v in self.views:
@@ -704,10 +762,16 @@ class ReviewerWindow(QMainWindow):
             return True
         nav = {Qt.Key.Key_Left: ("pan", -0.1), Qt.Key.Key_Right: ("pan", 0.1),
                Qt.Key.Key_Up: ("scroll_rows", -1), Qt.Key.Key_Down: ("scroll_rows", 1),
-               Qt.Key.Key_Plus: ("zoom", 0.8), Qt.Key.Key_Equal: ("zoom", 0.8), Qt.Key.Key_Minus: ("zoom", 1.25)}
-        if key in nav:  # the strips are linked: moving the first moves both
+               Qt.Key.Key_Plus: ("zoom", 1.25), Qt.Key.Key_Equal: ("zoom", 1.25), Qt.Key.Key_Minus: ("zoom", 0.8)}
+        if key in nav:  # the same move on both strips (same layout, so the same result)
             name, arg = nav[key]
-            getattr(self.views[0], name)(arg)
+            self._syncing = True
+            try:
+                for v in self.views:
+                    if v.isVisible():
+                        getattr(v, name)(arg)
+            finally:
+                self._syncing = False
             return True
         task = self.item["task"]
         if self.phase == "confidence":
