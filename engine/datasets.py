@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,15 @@ def read_labels(path: str | os.PathLike) -> dict[str, str]:
 
 def find_label_file(folder: str) -> str | None:
     """The newest-looking REFERENCE*.csv in a folder (REFERENCE-v3 over REFERENCE), or None."""
-    files = sorted(glob.glob(os.path.join(folder, "REFERENCE*.csv")))
-    return files[-1] if files else None
+    files = glob.glob(os.path.join(folder, "REFERENCE*.csv"))
+    if not files:
+        return None
+
+    def rank(f: str) -> tuple[int, str]:  # highest -vN first, then plain REFERENCE.csv over others
+        m = re.search(r"-v(\d+)\.csv$", f, re.IGNORECASE)
+        return (int(m.group(1)) if m else -1, os.path.basename(f))
+
+    return max(files, key=rank)
 
 
 def open_dataset(folder: str | os.PathLike, labels: str | os.PathLike | None = None) -> Dataset:

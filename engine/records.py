@@ -150,7 +150,8 @@ def _check_files(base: str) -> None:
         if bps is None or n is None:
             continue
         offset = int(header.byte_offset[idx[0]] or 0) if header.byte_offset else 0
-        need = offset + math.ceil(n * len(idx) * bps)
+        spf = header.samps_per_frame or [1] * len(header.file_name)
+        need = offset + math.ceil(n * sum(int(spf[i] or 1) for i in idx) * bps)
         have = os.path.getsize(fpath)
         if have < need - 2:  # format 212/310 may round the last group
             raise UserError(f"{fpath}: signal file is truncated or shorter than the header says "
@@ -243,7 +244,9 @@ def write_record(path: str | os.PathLike, signal_mv: np.ndarray, fs: float, *,
     n_sig = x.shape[1]
     names = lead_names or [f"ECG{i}" if n_sig > 1 else "ECG" for i in range(n_sig)]
     digital = np.round(x * gain) + baseline
-    lim = {"16": 32767, "212": 2047, "80": 127, "61": 32767, "24": 2 ** 23 - 1, "32": 2 ** 31 - 1}[fmt]
+    lim = {"16": 32767, "212": 2047, "80": 127, "24": 2 ** 23 - 1, "32": 2 ** 31 - 1}.get(str(fmt))
+    if lim is None:
+        raise UserError(f"cannot write WFDB format {fmt} (use 16, 212, 80, 24 or 32)")
     if np.abs(digital).max() > lim:
         fmt = "32" if np.abs(digital).max() > 32767 else "16"
     d = digital.astype(np.int64)

@@ -122,10 +122,14 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     rng = np.random.default_rng(cfg.seed)
     start_epoch, best_f1, best_epoch, best_val, spent = 0, -1.0, -1, {}, 0.0
     if resume and os.path.exists(resume_path):
-        st = torch.load(resume_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        start_epoch, best_f1, best_epoch = int(st["epoch"]), float(st["best_f1"]), int(st["best_epoch"])
+        try:
+            st = torch.load(resume_path, map_location="cpu", weights_only=True)
+            module.load_state_dict(st["model"])
+            opt.load_state_dict(st["opt"])
+            start_epoch, best_f1, best_epoch = int(st["epoch"]), float(st["best_f1"]), int(st["best_epoch"])
+        except Exception as exc:  # another run's, another architecture's or a damaged state file
+            raise UserError(f"cannot resume from {resume_path} ({type(exc).__name__}); delete it or pass "
+                            "--no-resume") from None
         spent = float(st.get("spent_s", 0.0))
         rng = np.random.default_rng([cfg.seed, start_epoch])
     y_idx = np.array([CLASSES.index(y) for y in train_y])
@@ -133,6 +137,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     L = clf.length
     step = start_epoch * steps_per_epoch
     progress_frac = 0.0
+    epoch = start_epoch - 1  # nothing left to run when resuming a finished run
     for epoch in range(start_epoch, cfg.epochs):
         module.train()
         order = rng.permutation(_balanced_index(train_y))
@@ -188,4 +193,5 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     save_checkpoint(out, kept.module, kept.meta, overwrite=True)
     if os.path.exists(resume_path):
         os.remove(resume_path)
-    return best_val
+    # a resumed run that did not improve returns the kept (earlier) epoch's validation metrics
+    return best_val or kept.meta.get("metrics", {}).get("validation", {})

@@ -98,14 +98,19 @@ def cmd_info(args) -> int:
 
 
 def cmd_classify(args) -> int:
-    from ..models.checkpoint import resolve_model
     from . import emit
 
-    clf = resolve_model(args.model, args.device)
-    results = []
+    # read and check every record first: bad input fails fast, before torch and a model are loaded
+    signals = []
     for path in args.records:
         rec = read_record(path)
         x, _ = rec.lead_mv(args.lead)
+        signals.append((rec, x))
+    from ..models.checkpoint import resolve_model
+
+    clf = resolve_model(args.model, args.device)
+    results = []
+    for rec, x in signals:
         pred, probs = clf.classify(x, rec.fs)
         results.append({"record": rec.path, "pred": pred, "probs": probs})
     doc = {"model": clf.name, "results": results}
@@ -120,13 +125,8 @@ def _labelled(ds, names: list[str]) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
-    from ..metrics import summarize
-    from ..models.checkpoint import resolve_model
-    from ..signals_cache import load_dataset_signals
-    from ..training import evaluate_signals
     from . import emit, progress
 
-    clf = resolve_model(args.model, args.device)
     ds = open_dataset(args.dataset, args.labels)
     split = select_split(ds, args.split)
     if split.missing:
@@ -134,6 +134,12 @@ def cmd_evaluate(args) -> int:
     names = _labelled(ds, split.names)
     if not names:
         raise UserError(f"{args.dataset}: no labelled records in split {args.split!r}")
+    from ..metrics import summarize
+    from ..models.checkpoint import resolve_model
+    from ..signals_cache import load_dataset_signals
+    from ..training import evaluate_signals
+
+    clf = resolve_model(args.model, args.device)
     t0 = time.monotonic()
     sigs = load_dataset_signals(ds, names, clf.fs, args.lead,
                                 progress=lambda i, n: progress(f"reading {i}/{n}") if i % 500 == 0 else None)
@@ -167,6 +173,14 @@ def cmd_model_card(args) -> int:
 
 
 def cmd_train(args) -> int:
+    # check the arguments and the dataset before loading torch: bad input fails fast
+    if os.path.exists(args.out) and not args.overwrite and not (os.path.exists(args.out + ".resume.pt")
+                                                               and not args.no_resume):
+        raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
+    if not args.out.endswith(".safetensors"):
+        raise UserError("--out must end in .safetensors")
+    ds = open_dataset(args.dataset, args.labels)
+
     import torch
 
     from ..device import pick_device, seed_everything
@@ -175,12 +189,6 @@ def cmd_train(args) -> int:
     from ..training import TrainConfig, train
     from . import emit, progress
 
-    if os.path.exists(args.out) and not args.overwrite and not (os.path.exists(args.out + ".resume.pt")
-                                                               and not args.no_resume):
-        raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
-    if not args.out.endswith(".safetensors"):
-        raise UserError("--out must end in .safetensors")
-    ds = open_dataset(args.dataset, args.labels)
     pool = select_split(ds, args.split)
     if pool.missing:
         progress(f"warning: {pool.describe_missing()}")

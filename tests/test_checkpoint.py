@@ -1,0 +1,302 @@
+"""Checkpoints: our safetensors format round trip, the paper code's `.pth` format, and refusals
+of pickled code, tampered files and foreign files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from engine.errors import UserError
+from engine.models.checkpoint import FORMAT, base_meta, load_checkpoint, resolve_model, save_checkpoint
+from engine.models.default_cnn import DefaultCNN
+from engine.models.paper_cnn import PaperCNN
+
+
+def _trained_like(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights and BatchNorm statistics, so a round trip that dropped any would show."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if t.is_floating_point():
+                t.copy_(torch.rand(t.shape, generator=g) * 0.2 + (0.9 if name.endswith("running_var") else -0.1))
+            elif name.endswith("num_batches_tracked"):
+                t.fill_(123)
+    return module.eval()
+
+
+@pytest.fixture
+def default_ckpt(tmp_path):
+    m = _trained_like(DefaultCNN())
+    meta = base_meta("default")
+    meta["training"] = {"dataset": "physionet2017", "seed": 3}
+    meta["metrics"] = {"validation": {"f1_mean_nao": 0.5}}
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, m, meta)
+    return path, m, meta
+
+
+def test_round_trip_identical_outputs(default_ckpt):
+    path, m, meta = default_ckpt
+    clf = load_checkpoint(path)
+    assert isinstance(clf.module, DefaultCNN) and not clf.module.training
+    x = torch.randn(4, 1, 9000, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(m(x), clf.module(x))
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, clf.module.state_dict()[k]), k
+    for key in ("format", "arch", "classes", "fs", "units_per_mv", "length", "training", "metrics"):
+        assert clf.meta[key] == meta[key], key
+    assert clf.name == "m" and clf.fs == 300.0 and clf.length == 9000 and clf.classes == ["N", "A", "O", "~"]
+
+
+def test_round_trip_non_default_arch_args(tmp_path):
+    args = {"channels": [8, 8, 16], "kernel": 5, "dropout": 0.1}
+    m = _trained_like(DefaultCNN(**args))
+    save_checkpoint(tmp_path / "s.safetensors", m, base_meta("default", args))
+    clf = load_checkpoint(tmp_path / "s.safetensors")
+    x = torch.randn(2, 1, 3000)
+    with torch.no_grad():
+        assert torch.equal(m(x), clf.module(x))
+
+
+def test_save_refuses_overwrite(default_ckpt):
+    path, m, meta = default_ckpt
+    before = path.read_bytes()
+    with pytest.raises(UserError, match="already exists"):
+        save_checkpoint(path, DefaultCNN(), meta)
+    assert path.read_bytes() == before
+    save_checkpoint(path, DefaultCNN(), meta, overwrite=True)
+    assert path.read_bytes() != before
+    assert not os.path.exists(str(path) + ".tmp")
+
+
+def test_file_is_safetensors_with_json_metadata(default_ckpt):
+    path, m, _ = default_ckpt
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as fh:
+        meta = json.loads(fh.metadata()["ecgadv"])
+    assert meta["format"] == FORMAT and meta["arch"] == "default"
+    assert set(load_file(str(path))) == set(m.state_dict())
+
+
+# ---------------------------------------------------------------- the paper code's format
+
+def _paper_state(seed=0):
+    return _trained_like(PaperCNN(), seed)
+
+
+def _outputs_equal(a: nn.Module, b: nn.Module, length=3000):
+    x = torch.randn(1, 1, length, generator=torch.Generator().manual_seed(2)) * 300
+    with torch.no_grad():
+        return torch.equal(a.eval()(x), b.eval()(x))
+
+
+def test_paper_code_dataparallel_checkpoint(tmp_path):
+    m = _paper_state()
+    sd = nn.DataParallel(m).state_dict()
+    assert all(k.startswith("module.") for k in sd)
+    torch.save(sd, tmp_path / "paper.pth")
+    clf = load_checkpoint(tmp_path / "paper.pth")
+    assert isinstance(clf.module, PaperCNN)
+    assert clf.meta["arch"] == "paper-cnn" and clf.meta["units_per_mv"] == 1000 and clf.length == 18000
+    assert "paper.pth" in clf.meta["training"]["source"]
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, clf.module.state_dict()[k]), k
+    assert _outputs_equal(m, clf.module)
+    # and through the CLI's model resolution (a path)
+    assert isinstance(resolve_model(str(tmp_path / "paper.pth"), "cpu").module, PaperCNN)
+
+
+def test_paper_code_checkpoint_with_foreign_key_names(tmp_path):
+    m = _paper_state(1)
+    foreign = OrderedDict()
+    for i, (k, v) in enumerate(nn.DataParallel(m).state_dict().items()):
+        foreign[f"module.layer{i:03d}.{k.rsplit('.', 1)[1]}"] = v
+    torch.save(foreign, tmp_path / "foreign.pt")
+    clf = load_checkpoint(tmp_path / "foreign.pt")
+    for k, v in m.state_dict().items():
+        if not k.endswith("num_batches_tracked"):
+            assert torch.equal(v, clf.module.state_dict()[k]), k
+    assert _outputs_equal(m, clf.module)
+    # wrapped as {"state_dict": ...} (a common training-script layout)
+    torch.save({"state_dict": foreign}, tmp_path / "wrapped.pth")
+    assert _outputs_equal(m, load_checkpoint(tmp_path / "wrapped.pth").module)
+
+
+def test_paper_code_checkpoint_of_other_arch_refused(tmp_path):
+    torch.save(DefaultCNN().state_dict(), tmp_path / "other.pth")
+    with pytest.raises(UserError, match="do not match the PaperCNN"):
+        load_checkpoint(tmp_path / "other.pth")
+    sd = nn.DataParallel(PaperCNN()).state_dict()
+    sd.popitem()
+    torch.save(sd, tmp_path / "short.pth")
+    with pytest.raises(UserError, match="do not match"):
+        load_checkpoint(tmp_path / "short.pth")
+    torch.save({"a": 1, "b": "x"}, tmp_path / "notensors.pth")
+    with pytest.raises(UserError, match="not a state_dict"):
+        load_checkpoint(tmp_path / "notensors.pth")
+
+
+# ---------------------------------------------------------------- pickles with code in them
+
+class _Evil:
+    target = ""
+
+    def __reduce__(self):
+        return (os.system, (f"echo pwned > {self.target}",))
+
+
+def _evil(target) -> _Evil:
+    e = _Evil()
+    e.target = str(target)
+    return e
+
+
+def test_pickle_with_code_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    files = []
+    torch.save({"module.classifier.weight": torch.zeros(4, 64), "x": _evil(marker)}, tmp_path / "evil.pth")
+    files.append(tmp_path / "evil.pth")
+    torch.save(_evil(marker), tmp_path / "evil_legacy.pt", _use_new_zipfile_serialization=False)
+    files.append(tmp_path / "evil_legacy.pt")
+    with open(tmp_path / "evil.pkl", "wb") as fh:
+        pickle.dump({"state_dict": _evil(marker)}, fh)
+    files.append(tmp_path / "evil.pkl")
+    # a pickle disguised with the safetensors extension
+    (tmp_path / "evil.safetensors").write_bytes((tmp_path / "evil.pkl").read_bytes())
+    files.append(tmp_path / "evil.safetensors")
+    for f in files:
+        with pytest.raises(UserError) as info:
+            load_checkpoint(f)
+        assert "\n" not in str(info.value)
+        assert not marker.exists(), f"code in {f.name} was executed"
+    with pytest.raises(UserError, match="refused"):
+        load_checkpoint(tmp_path / "evil.pth")
+    with pytest.raises(UserError, match="refused"):
+        resolve_model(str(tmp_path / "evil.pkl"), "cpu")
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- tampered and foreign files
+
+def test_truncated_safetensors_refused(default_ckpt, tmp_path):
+    path, _, _ = default_ckpt
+    data = path.read_bytes()
+    for cut in (4, 100, len(data) // 2, len(data) - 1):
+        bad = tmp_path / f"cut{cut}.safetensors"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(UserError, match="not a valid model checkpoint|not a readable model file"):
+            load_checkpoint(bad)
+
+
+def test_corrupted_header_refused(default_ckpt, tmp_path):
+    path, _, _ = default_ckpt
+    data = bytearray(path.read_bytes())
+    data[10:20] = b"\x00" * 10  # inside the JSON header
+    (tmp_path / "hdr.safetensors").write_bytes(bytes(data))
+    with pytest.raises(UserError):
+        load_checkpoint(tmp_path / "hdr.safetensors")
+
+
+def _resave(src, dst, meta=None, tensors=None, drop_meta=False):
+    state = load_file(str(src))
+    if tensors:
+        state = tensors(state)
+    save_file(state, str(dst), metadata=None if drop_meta else {"ecgadv": json.dumps(meta)})
+    return dst
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m.update(format="other/9"), "unsupported checkpoint format"),
+    (lambda m: m.pop("fs"), "lacks 'fs'"),
+    (lambda m: m.pop("length"), "lacks 'length'"),
+    (lambda m: m.update(arch="transformer"), "unknown architecture"),
+    (lambda m: m.update(arch_args={"nonsense": 1}), "invalid architecture arguments"),
+    (lambda m: m.update(arch="paper-cnn"), "do not match"),
+])
+def test_wrong_metadata_refused(default_ckpt, tmp_path, change, message):
+    path, _, meta = default_ckpt
+    meta = json.loads(json.dumps(meta))
+    change(meta)
+    with pytest.raises(UserError, match=message):
+        load_checkpoint(_resave(path, tmp_path / "bad.safetensors", meta))
+
+
+def test_foreign_safetensors_refused(default_ckpt, tmp_path):
+    path, _, meta = default_ckpt
+    with pytest.raises(UserError, match="without ECG model metadata"):
+        load_checkpoint(_resave(path, tmp_path / "nometa.safetensors", drop_meta=True))
+    bad = tmp_path / "badjson.safetensors"
+    save_file(load_file(str(path)), str(bad), metadata={"ecgadv": "{not json"})
+    with pytest.raises(UserError, match="without ECG model metadata"):
+        load_checkpoint(bad)
+
+
+def test_wrong_shapes_refused(default_ckpt, tmp_path):
+    path, _, meta = default_ckpt
+
+    def reshape(state):
+        state["classifier.weight"] = torch.zeros(4, 7)
+        return state
+
+    with pytest.raises(UserError, match="classifier.weight has the wrong shape|do not match"):
+        load_checkpoint(_resave(path, tmp_path / "shape.safetensors", meta, reshape))
+
+    def drop(state):
+        state.pop("classifier.bias")
+        return state
+
+    with pytest.raises(UserError, match="do not match"):
+        load_checkpoint(_resave(path, tmp_path / "drop.safetensors", meta, drop))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_refused(default_ckpt, tmp_path, value):
+    path, _, meta = default_ckpt
+
+    def poison(state):
+        w = state["stem.0.weight"].clone()
+        w.view(-1)[3] = value
+        state["stem.0.weight"] = w
+        return state
+
+    with pytest.raises(UserError, match="NaN or infinite"):
+        load_checkpoint(_resave(path, tmp_path / "nan.safetensors", meta, poison))
+
+
+@pytest.mark.parametrize("content", [b"hello, this is not a model\n", b"hi", b"", bytes(range(256)) * 4,
+                                     b"PK\x03\x04garbage-zip"])
+def test_random_files_refused(tmp_path, content):
+    for name in ("notes.txt", "model.pth", "model.safetensors"):
+        f = tmp_path / name
+        f.write_bytes(content)
+        with pytest.raises(UserError):
+            load_checkpoint(f)
+
+
+def test_missing_model_file_and_builtin_names(tmp_path):
+    with pytest.raises(UserError, match="no such model file"):
+        load_checkpoint(tmp_path / "absent.safetensors")
+    with pytest.raises(UserError, match="no such model file"):
+        resolve_model(str(tmp_path / "absent.safetensors"), "cpu")
+
+
+def test_resolve_builtin_default_when_installed():
+    from engine.models.checkpoint import BUILTIN
+
+    if not BUILTIN["default"].is_file():
+        pytest.skip("resources/models/default.safetensors not trained/installed yet")
+    clf = resolve_model("default", "cpu")
+    assert clf.name == "default" and clf.meta["arch"] == "default"
+    assert clf.meta["training"] and clf.meta["metrics"]
+    p = clf.predict_proba(np.zeros((1, clf.length), np.float32))
+    assert p.shape == (1, 4)

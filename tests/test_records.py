@@ -1,0 +1,332 @@
+"""Records: reading through wfdb (values, formats, multi-channel/-segment), lead choice, resampling, writing."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import wfdb
+from conftest import SAMPLE_NAMES
+
+from engine.errors import UserError
+from engine.records import read_record, record_base, resample, write_record
+
+
+def _wrsamp(folder, name, d, fs, names, units, gains, fmt="16"):
+    d = np.asarray(d, dtype=np.int64)
+    if d.ndim == 1:
+        d = d[:, None]
+    wfdb.wrsamp(name, fs=fs, units=list(units), sig_name=list(names), d_signal=d, fmt=[fmt] * d.shape[1],
+                adc_gain=list(gains), baseline=[0] * d.shape[1], write_dir=str(folder))
+    return folder / name
+
+
+def _ecg_like(n, fs, seed=0, amp=800):
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(seed)
+    return (amp * np.sin(2 * np.pi * 1.2 * t) + rng.normal(0, 20, n)).astype(np.int64)
+
+
+# ---------------------------------------------------------------- values equal what wfdb reads
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_sample_values_equal_wfdb(samples, name):
+    base = samples / name
+    rec = read_record(base)
+    ref = wfdb.rdrecord(str(base))
+    assert rec.signal.dtype == np.float32
+    assert rec.signal.shape == ref.p_signal.shape == (ref.sig_len, 1)
+    np.testing.assert_allclose(rec.signal, ref.p_signal, rtol=1e-6, atol=1e-6)
+    assert rec.fs == 300.0
+    lead = rec.leads[0]
+    assert (lead.name, lead.units, lead.gain, lead.fmt) == ("ECG", "mV", 1000.0, "16")
+    assert rec.lead_index() == 0
+    assert rec.duration_s == pytest.approx(ref.sig_len / 300.0)
+
+
+def test_path_with_or_without_extension(samples):
+    a = read_record(samples / "A00001")
+    for ext in (".hea", ".mat"):
+        b = read_record(str(samples / "A00001") + ext)
+        assert b.name == "A00001"
+        np.testing.assert_array_equal(a.signal, b.signal)
+    assert record_base("x/y/A00001.hea") == "x/y/A00001"
+
+
+SHARED_RECORDS = {
+    # name: (fs, n_leads, fmt, lead names, index of the first ECG lead)
+    "100": (360.0, 2, "212", ["MLII", "V5"], 0),
+    "03700181": (125.0, 3, "212", ["MCL1", "ABP", "RESP"], 0),
+    "v102s": (250.0, 4, "212", ["II", "V", "PLETH", "RESP"], 0),
+    "test01_00s": (500.0, 4, "16", ["ECG 1", "ECG 2", "ECG 3", "ECG 4"], 0),
+}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", list(SHARED_RECORDS))
+def test_shared_values_equal_wfdb(wfdb_samples, name):
+    fs, n_leads, fmt, names, ecg = SHARED_RECORDS[name]
+    base = wfdb_samples / name
+    rec = read_record(base)
+    ref = wfdb.rdrecord(str(base))
+    assert rec.fs == fs
+    assert rec.signal.shape == ref.p_signal.shape
+    assert rec.signal.shape[1] == n_leads
+    assert rec.signal.dtype == np.float32
+    # float32 of wfdb's float64 physical values (ECG leads in mV, other channels in their units)
+    np.testing.assert_allclose(rec.signal, ref.p_signal, rtol=2e-7, atol=1e-6)
+    assert [ld.name for ld in rec.leads] == names
+    assert all(ld.fmt == fmt for ld in rec.leads)
+    assert [ld.gain for ld in rec.leads] == [float(g) for g in ref.adc_gain]
+    assert [ld.baseline for ld in rec.leads] == [int(b) for b in ref.baseline]
+    assert rec.lead_index() == ecg
+
+
+@pytest.mark.shared
+def test_mixed_channel_units_and_lead_choice(wfdb_samples):
+    rec = read_record(wfdb_samples / "03700181")
+    units = {ld.name: ld.units for ld in rec.leads}
+    assert units["MCL1"] == "mV" and units["ABP"] == "mmHg"
+    assert [ld.is_ecg for ld in rec.leads] == [True, False, False]
+    x, lead = rec.lead_mv()
+    assert lead.name == "MCL1"
+    np.testing.assert_array_equal(x, rec.signal[:, 0])
+    v = read_record(wfdb_samples / "v102s")
+    assert [ld.is_ecg for ld in v.leads] == [True, True, False, False]
+    assert v.lead_index("V") == 1 and v.lead_index("v") == 1  # --lead by name (case-insensitive)
+    assert v.comments[:1] == ["Ventricular_Tachycardia"]
+    with pytest.raises(UserError, match="no lead named"):
+        v.lead_index("V9")
+
+
+@pytest.mark.shared
+def test_annotations_read_for_mitbih_100(wfdb_samples):
+    rec = read_record(wfdb_samples / "100")
+    ref = wfdb.rdann(str(wfdb_samples / "100"), "atr")
+    assert rec.annotations is not None
+    np.testing.assert_array_equal(rec.annotations.sample, ref.sample)
+    assert rec.annotations.symbol == ref.symbol
+    assert "N" in set(ref.symbol)
+    assert len(ref.sample) > 2000  # ~2270 beats in 30 min
+    assert read_record(wfdb_samples / "v102s").annotations is None
+
+
+# ---------------------------------------------------------------- formats written with wfdb itself
+
+@pytest.mark.parametrize("fmt", ["16", "212", "61", "80"])
+def test_formats_equal_wfdb(tmp_path, fmt):
+    amp = 100 if fmt == "80" else 800
+    d = np.stack([_ecg_like(1500, 250, 0, amp), _ecg_like(1500, 250, 1, amp)], axis=1)
+    d = np.clip(d, -127, 127) if fmt == "80" else d
+    base = _wrsamp(tmp_path, f"f{fmt}", d, 250, ["II", "V1"], ["mV", "mV"], [200.0, 400.0],
+                   "16" if fmt == "61" else fmt)
+    if fmt == "61":  # wfdb cannot write format 61 (big-endian 16 bit): byte-swap a format 16 file
+        dat = tmp_path / "f61.dat"
+        dat.write_bytes(np.frombuffer(dat.read_bytes(), "<i2").astype(">i2").tobytes())
+        hea = tmp_path / "f61.hea"
+        hea.write_text(re.sub(r"(f61\.dat) 16 ", r"\1 61 ", hea.read_text()))
+    rec = read_record(base)
+    ref = wfdb.rdrecord(str(base))
+    assert [ld.fmt for ld in rec.leads] == [fmt, fmt]
+    np.testing.assert_allclose(rec.signal, ref.p_signal, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rec.signal[:, 1], d[:, 1] / 400.0, rtol=1e-6, atol=1e-6)
+
+
+def test_microvolt_ecg_comes_out_in_millivolts(tmp_path):
+    d = _ecg_like(900, 300)
+    base = _wrsamp(tmp_path, "uv", d, 300, ["ECG"], ["uV"], [1.0])
+    rec = read_record(base)
+    assert rec.leads[0].units == "mV"
+    np.testing.assert_allclose(rec.signal[:, 0], d / 1000.0, rtol=1e-6, atol=1e-7)
+    assert rec.leads[0].gain == pytest.approx(1000.0)  # ADC units per mV now
+
+
+# ---------------------------------------------------------------- lead choice
+
+def test_first_ecg_lead_never_a_non_ecg_channel(tmp_path):
+    n = 1000
+    d = np.stack([_ecg_like(n, 250, i) for i in range(5)], axis=1)
+    base = _wrsamp(tmp_path, "mixed", d, 250, ["RESP", "ABP", "PLETH", "V2", "II"],
+                   ["NU", "mmHg", "NU", "mV", "mV"], [100.0, 10.0, 100.0, 200.0, 200.0])
+    rec = read_record(base)
+    assert rec.lead_index() == 3
+    x, lead = rec.lead_mv()
+    assert lead.name == "V2"
+    np.testing.assert_allclose(x, d[:, 3] / 200.0, rtol=1e-6)
+    x2, lead2 = rec.lead_mv("II")
+    assert lead2.name == "II"
+    np.testing.assert_allclose(x2, d[:, 4] / 200.0, rtol=1e-6)
+
+
+def test_record_without_ecg_lead_is_an_error(tmp_path):
+    d = np.stack([_ecg_like(1250, 125, 0), _ecg_like(1250, 125, 1)], axis=1)
+    base = _wrsamp(tmp_path, "noecg", d, 125, ["RESP", "ABP"], ["NU", "mmHg"], [100.0, 10.0])
+    rec = read_record(base)
+    with pytest.raises(UserError, match="no ECG lead"):
+        rec.lead_index()
+    with pytest.raises(UserError, match="no ECG lead"):
+        rec.lead_mv()
+
+
+def test_lead_mv_refuses_nan_flat_and_short(tmp_path):
+    d = _ecg_like(3000, 300)
+    d[100:110] = -32768  # WFDB's "missing sample" value for format 16
+    with pytest.raises(UserError, match="NaN"):
+        read_record(_wrsamp(tmp_path, "nan", d, 300, ["ECG"], ["mV"], [1000.0])).lead_mv()
+    with pytest.raises(UserError, match="flat line"):
+        read_record(_wrsamp(tmp_path, "flat", np.full(3000, 5), 300, ["ECG"], ["mV"], [1000.0])).lead_mv()
+    with pytest.raises(UserError, match="at least 2 s"):
+        read_record(_wrsamp(tmp_path, "short", _ecg_like(500, 300), 300, ["ECG"], ["mV"], [1000.0])).lead_mv()
+
+
+# ---------------------------------------------------------------- multi-segment
+
+def test_multisegment_record_read_as_one(tmp_path):
+    a, b = _ecg_like(900, 300, 0), _ecg_like(600, 300, 1)
+    _wrsamp(tmp_path, "seg1", a, 300, ["II"], ["mV"], [1000.0])
+    _wrsamp(tmp_path, "seg2", b, 300, ["II"], ["mV"], [1000.0])
+    (tmp_path / "multi.hea").write_text("multi/2 1 300 1500\nseg1 900\nseg2 600\n")
+    rec = read_record(tmp_path / "multi")
+    assert rec.n_samples == 1500 and rec.fs == 300.0
+    assert rec.leads[0].name == "II"
+    np.testing.assert_allclose(rec.signal[:, 0], np.concatenate([a, b]) / 1000.0, rtol=1e-6, atol=1e-7)
+    ref = wfdb.rdrecord(str(tmp_path / "multi"), m2s=True)
+    np.testing.assert_allclose(rec.signal, ref.p_signal, rtol=1e-6, atol=1e-7)
+
+
+def test_variable_layout_multisegment(tmp_path):
+    a, b = _ecg_like(900, 300, 0), _ecg_like(600, 300, 1)
+    _wrsamp(tmp_path, "s1", a, 300, ["II"], ["mV"], [1000.0])
+    _wrsamp(tmp_path, "s2", b, 300, ["II"], ["mV"], [1000.0])
+    (tmp_path / "vm_layout.hea").write_text("vm_layout 1 300 0\n~ 0 1000/mV 16 0 0 0 0 II\n")
+    (tmp_path / "vm.hea").write_text("vm/3 1 300 1500\nvm_layout 0\ns1 900\ns2 600\n")
+    rec = read_record(tmp_path / "vm")
+    x, lead = rec.lead_mv()
+    assert lead.name == "II" and x.shape == (1500,)
+    np.testing.assert_allclose(x, np.concatenate([a, b]) / 1000.0, rtol=1e-6, atol=1e-7)
+
+
+def test_multisegment_with_missing_segment_is_an_error(tmp_path):
+    _wrsamp(tmp_path, "seg1", _ecg_like(900, 300), 300, ["II"], ["mV"], [1000.0])
+    (tmp_path / "multi.hea").write_text("multi/2 1 300 1500\nseg1 900\nseg2 600\n")
+    with pytest.raises(UserError, match="seg2"):
+        read_record(tmp_path / "multi")
+
+
+# ---------------------------------------------------------------- resampling
+
+@pytest.mark.parametrize("fs_in,n_in,n_out", [(125, 1250, 3000), (360, 3600, 3000), (500, 5000, 3000),
+                                              (250, 2500, 3000), (300, 3000, 3000)])
+def test_resample_lengths_exact(fs_in, n_in, n_out):
+    x = np.random.default_rng(0).normal(size=n_in).astype(np.float32)
+    y = resample(x, fs_in, 300)
+    assert y.shape == (n_out,)
+    assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("fs_in", [125, 360, 500])
+def test_resample_keeps_sine_frequency(fs_in):
+    f = 7.0
+    t = np.arange(int(20 * fs_in)) / fs_in
+    y = resample(np.sin(2 * np.pi * f * t).astype(np.float32), fs_in, 300)
+    assert y.shape == (6000,)
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    freqs = np.fft.rfftfreq(len(y), 1 / 300)
+    assert freqs[int(spec.argmax())] == pytest.approx(f, abs=0.06)
+    # amplitude and phase kept away from the edges
+    t_out = np.arange(len(y)) / 300
+    np.testing.assert_allclose(y[300:-300], np.sin(2 * np.pi * f * t_out)[300:-300], atol=0.02)
+
+
+def test_resample_uses_resample_poly(monkeypatch):
+    import scipy.signal
+
+    calls = []
+    real = scipy.signal.resample_poly
+
+    def spy(x, up, down, **kw):
+        calls.append((up, down))
+        return real(x, up, down, **kw)
+
+    monkeypatch.setattr(scipy.signal, "resample_poly", spy)
+    resample(np.zeros(3600, np.float32), 360, 300)
+    assert calls == [(5, 6)]
+
+
+@pytest.mark.shared
+def test_resample_real_records(wfdb_samples):
+    for name, fs in (("03700181", 125), ("100", 360), ("test01_00s", 500)):
+        rec = read_record(wfdb_samples / name)
+        x, _ = rec.lead_mv()
+        n = (len(x) // fs) * fs
+        y = resample(x[:n], fs, 300)
+        assert len(y) == n // fs * 300
+
+
+# ---------------------------------------------------------------- writing
+
+def test_write_read_round_trip_with_provenance(tmp_path, samples):
+    src = read_record(samples / "A00013")
+    x, _ = src.lead_mv()
+    x = x + np.random.default_rng(0).normal(0, 0.01, x.shape).astype(np.float32)  # off the ADC grid
+    comments = ["ecg-adv-workbench 0.1.0: pgd adversarial example", f"source: {src.path}",
+                "model: default", 'params: {"eps":10.0,"method":"pgd","steps":20}']
+    base = write_record(tmp_path / "A00013_pgd", x, src.fs, lead_names=["ECG"], gain=1000.0,
+                        comments=comments)
+    back = read_record(base)
+    assert back.fs == src.fs and back.n_samples == len(x)
+    assert back.leads[0].units == "mV" and back.leads[0].gain == 1000.0
+    assert back.comments == comments
+    np.testing.assert_allclose(back.signal[:, 0], np.round(x.astype(np.float64) * 1000) / 1000, atol=1e-6)
+    assert np.abs(back.signal[:, 0] - x).max() <= 0.5 / 1000 + 1e-6  # to the written resolution
+    ref = wfdb.rdrecord(base)
+    np.testing.assert_allclose(back.signal, ref.p_signal, rtol=1e-6, atol=1e-7)
+
+
+def test_write_multilead_other_gain_and_format(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (1200, 2)).astype(np.float32)
+    base = write_record(tmp_path / "two", x, 250, lead_names=["band_min", "band_max"], gain=200.0, fmt="212")
+    back = read_record(base)
+    assert [ld.name for ld in back.leads] == ["band_min", "band_max"]
+    assert back.leads[0].fmt == "212" and back.fs == 250
+    np.testing.assert_allclose(back.signal, np.round(x.astype(np.float64) * 200) / 200, atol=1e-6)
+
+
+def test_write_large_values_switch_format(tmp_path):
+    x = np.linspace(-50, 50, 1000).astype(np.float32)  # 50 mV at gain 1000 does not fit format 16
+    back = read_record(write_record(tmp_path / "big", x, 300))
+    np.testing.assert_allclose(back.signal[:, 0], np.round(x.astype(np.float64) * 1000) / 1000, atol=1e-6)
+
+
+def test_write_refuses_overwrite_unless_asked(tmp_path):
+    x = np.sin(np.arange(900) / 10).astype(np.float32)
+    write_record(tmp_path / "r1", x, 300)
+    with pytest.raises(UserError, match="already exists"):
+        write_record(tmp_path / "r1", x * 2, 300)
+    np.testing.assert_allclose(read_record(tmp_path / "r1").signal[:, 0], np.round(x * 1000) / 1000, atol=1e-6)
+    write_record(tmp_path / "r1", x * 2, 300, overwrite=True)
+    np.testing.assert_allclose(read_record(tmp_path / "r1").signal[:, 0], np.round(x * 2000) / 1000, atol=1e-6)
+
+
+def test_write_refuses_bad_names(tmp_path):
+    with pytest.raises(UserError, match="invalid record name"):
+        write_record(tmp_path / "bad name!", np.zeros(900, np.float32), 300)
+
+
+def test_write_refuses_unwritable_format(tmp_path):
+    with pytest.raises(UserError, match="cannot write WFDB format 61"):
+        write_record(tmp_path / "f", np.zeros(900, np.float32), 300, fmt="61")
+
+
+@pytest.mark.shared
+def test_truncated_multi_sample_per_frame_file(wfdb_samples, tmp_path):
+    """03700181 stores MCL1 at 4 samples per frame: the size check must count every sample."""
+    (tmp_path / "03700181.hea").write_text((wfdb_samples / "03700181.hea").read_text())
+    data = (wfdb_samples / "03700181.dat").read_bytes()
+    (tmp_path / "03700181.dat").write_bytes(data[:400_000])  # more than 1 sample/frame would need
+    with pytest.raises(UserError, match="truncated"):
+        read_record(tmp_path / "03700181")
+    (tmp_path / "03700181.dat").write_bytes(data)
+    assert read_record(tmp_path / "03700181").n_samples == 75000

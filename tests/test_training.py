@@ -1,0 +1,148 @@
+"""Training: a short real run whose loss falls, resume after interruption, metadata, limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLE_NAMES
+
+from engine.datasets import open_dataset, read_name_list
+from engine.errors import UserError
+from engine.metrics import summarize
+from engine.models.checkpoint import load_checkpoint
+from engine.signals_cache import load_dataset_signals
+from engine.training import DUPLICATES, TrainConfig, _balanced_index, evaluate_signals, train
+
+CPU = torch.device("cpu")
+VAL = ["A00002", "A00013", "A00027", "A00034"]  # one of each class
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: as fast as two for these tiny batches, and robust on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def sample_data(samples):
+    ds = open_dataset(samples)
+    tr = [n for n in SAMPLE_NAMES if n not in VAL]
+    sigs = load_dataset_signals(ds, tr + VAL, 300.0)
+    return (sigs[:len(tr)], [ds.label(n) for n in tr], sigs[len(tr):], [ds.label(n) for n in VAL])
+
+
+def _run(data, out, cfg, **kw):
+    reports = []
+    best = train(*data, cfg, str(out), device=CPU, progress=reports.append, **kw)
+    return best, reports
+
+
+def test_balancing_duplicates_af_and_noisy():
+    assert DUPLICATES == {"N": 1, "A": 2, "O": 1, "~": 6}
+    idx = _balanced_index(["N", "A", "O", "~"])
+    assert np.bincount(idx).tolist() == [1, 2, 1, 6]
+
+
+def test_short_run_loss_falls_and_metadata(sample_data, tmp_path):
+    out = tmp_path / "m.safetensors"
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=3e-3, seed=0)
+    best, reports = _run(sample_data, out, cfg, provenance={"dataset": "resources/samples", "command": "test"})
+    assert [r.epoch for r in reports] == [1, 2, 3, 4]
+    losses = [r.train_loss for r in reports]
+    assert all(np.isfinite(losses))
+    assert losses[-1] < losses[0], losses
+    for r in reports:
+        assert r.epochs == 4 and r.elapsed_s > 0 and r.eta_s >= 0 and set(r.val) >= {"accuracy", "f1_mean_nao"}
+    assert reports[-1].eta_s == 0
+    # the kept checkpoint is the best epoch's, with provenance and metrics
+    clf = load_checkpoint(out)
+    t = clf.meta["training"]
+    assert t["dataset"] == "resources/samples" and t["command"] == "test"
+    for key in ("epochs_planned", "best_epoch", "batch_size", "lr", "seed", "train_records", "val_records",
+                "app_version", "device", "train_time_s", "epochs_run", "balancing", "optimizer"):
+        assert key in t, key
+    assert t["epochs_run"] == 4 and t["train_records"] == 8 and t["val_records"] == 4
+    best_epoch = max(reports, key=lambda r: (r.val["f1_mean_nao"], -r.epoch)).epoch
+    assert t["best_epoch"] == best_epoch == clf.meta["metrics"]["epoch"]
+    assert clf.meta["metrics"]["validation"] == best
+    assert best["f1_mean_nao"] == pytest.approx(max(r.val["f1_mean_nao"] for r in reports))
+    # re-evaluating the kept weights reproduces the stored validation result
+    probs = evaluate_signals(clf, sample_data[2])
+    again = summarize(sample_data[3], [clf.classes[i] for i in probs.argmax(1)])
+    assert again["confusion"] == best["confusion"]
+    assert not (tmp_path / "m.safetensors.resume.pt").exists()
+
+
+def test_resume_after_interruption(sample_data, tmp_path):
+    out = tmp_path / "r.safetensors"
+    resume = tmp_path / "r.safetensors.resume.pt"
+    cfg = TrainConfig(epochs=3, batch_size=8, seed=1)
+    stop = {"flag": False}
+    first = []
+
+    def progress(r):
+        first.append(r.epoch)
+        stop["flag"] = True  # interrupt as soon as epoch 1 is done
+
+    with pytest.raises(KeyboardInterrupt):
+        train(*sample_data, cfg, str(out), device=CPU, progress=progress, should_stop=lambda: stop["flag"])
+    assert first == [1]
+    assert resume.is_file() and out.is_file()
+    state = torch.load(resume, map_location="cpu", weights_only=True)
+    assert state["epoch"] == 1
+    # without --overwrite, an existing output is only accepted when resuming it
+    with pytest.raises(UserError, match="already exists"):
+        train(*sample_data, cfg, str(out), device=CPU, resume=False)
+    best, reports = _run(sample_data, out, cfg)
+    assert [r.epoch for r in reports] == [2, 3]  # continued, did not start over
+    assert reports[-1].elapsed_s >= state["spent_s"]
+    assert not resume.exists()
+    clf = load_checkpoint(out)
+    assert clf.meta["training"]["epochs_run"] == 3
+    assert best and "f1_mean_nao" in best and clf.meta["metrics"]["validation"] == best
+
+
+def test_stale_resume_file_is_a_clear_error(sample_data, tmp_path):
+    out = tmp_path / "s.safetensors"
+    torch.save({"model": {"x": torch.zeros(2)}, "opt": {}, "epoch": 1, "best_f1": 0.1, "best_epoch": 1},
+               str(out) + ".resume.pt")
+    with pytest.raises(UserError, match="resume"):
+        train(*sample_data, TrainConfig(epochs=2, batch_size=8), str(out), device=CPU)
+
+
+def test_time_limit_stops_early(sample_data, tmp_path):
+    out = tmp_path / "t.safetensors"
+    best, reports = _run(sample_data, out, TrainConfig(epochs=50, batch_size=4, max_minutes=0.0005))
+    assert 1 <= len(reports) < 50
+    assert load_checkpoint(out).meta["training"]["epochs_run"] == len(reports)
+
+
+def test_refuses_bad_training_data(sample_data, tmp_path):
+    tx, ty, vx, vy = sample_data
+    with pytest.raises(UserError, match="unknown class"):
+        train(tx, ty[:-1] + ["X"], vx, vy, TrainConfig(epochs=1), str(tmp_path / "a.safetensors"), device=CPU)
+    with pytest.raises(UserError, match="both the training and validation"):
+        train(tx, ty, [], [], TrainConfig(epochs=1), str(tmp_path / "b.safetensors"), device=CPU)
+    (tmp_path / "c.safetensors").write_bytes(b"keep")
+    with pytest.raises(UserError, match="already exists"):
+        train(tx, ty, vx, vy, TrainConfig(epochs=1), str(tmp_path / "c.safetensors"), device=CPU)
+    assert (tmp_path / "c.safetensors").read_bytes() == b"keep"
+
+
+@pytest.mark.shared
+def test_short_run_on_shared_records(physionet, tmp_path):
+    """40 real training records (stratified by hand: all classes), 3 epochs: the loss falls."""
+    ds = open_dataset(physionet)
+    by = {c: [n for n in read_name_list(physionet / "RECORDS") if ds.label(n) == c] for c in "NAO~"}
+    tr = by["N"][:16] + by["A"][:8] + by["O"][:10] + by["~"][:6]
+    va = by["N"][16:20] + by["A"][8:10] + by["O"][10:13] + by["~"][6:8]
+    sigs = load_dataset_signals(ds, tr + va, 300.0)
+    data = (sigs[:40], [ds.label(n) for n in tr], sigs[40:], [ds.label(n) for n in va])
+    best, reports = _run(data, tmp_path / "sh.safetensors", TrainConfig(epochs=3, batch_size=16, lr=3e-3))
+    losses = [r.train_loss for r in reports]
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    assert best["n"] == 11
