@@ -133,7 +133,19 @@ class Calipers(QtCore.QObject):
 
     def _update(self, *_):
         d = self.readout()
-        x0, x1, y0, y1 = self.positions()
         self.label.setText(format_readout(d))
-        self.label.setPos(min(x0, x1), max(y0, y1))  # inside the box, under its top line
+        self._place_label()
         self.changed.emit(d)
+
+    def _place_label(self, view=None):
+        x0, x1, y0, y1 = self.positions()
+        x, y = min(x0, x1), max(y0, y1)  # inside the box, under its top line
+        if view is not None:
+            vx0, vx1, vy0, vy1 = view
+            x = min(max(x, vx0), vx1)
+            y = min(max(y, vy0), vy1)
+        self.label.setPos(x, y)
+
+    def keep_label_in_view(self, x0: float, x1: float, y0: float, y1: float):
+        """Keep the readout visible when the box is partly scrolled away."""
+        self._place_label((x0, x1, y0, y1))

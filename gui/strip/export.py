@@ -189,7 +189,7 @@ def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n
     font.setPointSizeF(9)
     p.setFont(font)
     p.setPen(QtGui.QPen(QtGui.QColor(40, 40, 40)))
-    head = (f"{spec.name}   {format_time(t0, 1, t1)} – {format_time(t1, 1, t1)}   "
+    head = (f"{spec.name}   {_tlabel(t0, t1)} – {_tlabel(t1, t1)}   "
             f"{spec.fs:g} Hz   25 mm/s   10 mm/mV")
     if spec.lane_mv:
         head += f"   perturbation lane ×{spec.gain}"
@@ -225,17 +225,18 @@ def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n
         cx, cy = calibration_pulse(0.0)
         p.setPen(_pen(INK, 0.3))
         p.drawPath(_path(x_of(cx), base - cy * MM_PER_MV))
-        # row time label
-        _text(p, gx0 + 1.0, row_top + 3.2, format_time(rt0, 1, t1), 6.5, QtGui.QColor(90, 90, 90))
         if spec.lane_mv:
             p.setPen(_pen(QtGui.QColor(120, 120, 120), 0.15, dash=True))
             p.drawLine(QtCore.QPointF(x_of(0), lane_base), QtCore.QPointF(x_of(T), lane_base))
-            _text(p, x_of(0) + 1.0, row_top + spec.strip_mv * MM_PER_MV + 3.2,
-                  f"perturbation ×{spec.gain}", 6.5, QtGui.QColor(214, 18, 56))
         for tr in spec.traces:
             y0 = base if tr.where == "strip" else lane_base
             g = 1.0 if tr.where == "strip" else spec.gain
             _draw_trace(p, tr, i0, i1, spec.fs, rt0, x_of, y0, g)
+        # labels last, on a paper-coloured patch so traces do not hide them
+        _text(p, gx0 + 1.0, row_top + 3.2, _tlabel(rt0, t1), 6.5, QtGui.QColor(90, 90, 90), PAPER_BG)
+        if spec.lane_mv:
+            _text(p, x_of(0) + 1.0, row_top + spec.strip_mv * MM_PER_MV + 3.2,
+                  f"perturbation ×{spec.gain}", 6.5, QtGui.QColor(214, 18, 56), PAPER_BG)
     p.restore()
 
 
@@ -252,9 +253,7 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain):
         bot = y0 - lo[i0:i1] * gain * MM_PER_MV
         path = _path(np.concatenate([xs, xs[::-1]]), np.concatenate([top, bot[::-1]]))
         path.closeSubpath()
-        c = QtGui.QColor(tr.colour)
-        c.setAlpha(80)
-        p.fillPath(path, c)
+        p.fillPath(path, _blend(tr.colour, PAPER_BG, 0.3))  # opaque: see _blend
         return
     data = tr.data
     n = data.shape[-1]
@@ -294,6 +293,14 @@ def _draw_legend(p, spec, right, baseline):
         _text(p, x + 6, baseline, name, 7, QtGui.QColor(40, 40, 40))
 
 
+def _blend(fg: QtGui.QColor, bg: QtGui.QColor, alpha: float) -> QtGui.QColor:
+    """`fg` at `alpha` over `bg`, as an opaque colour.  QPdfWriter needs minutes to close a
+    file with many semi-transparent paths, so the PDF uses no transparency."""
+    f, b = QtGui.QColor(fg), QtGui.QColor(bg)
+    mix = lambda a, c: int(round(c + (a - c) * alpha))
+    return QtGui.QColor(mix(f.red(), b.red()), mix(f.green(), b.green()), mix(f.blue(), b.blue()))
+
+
 def _pen(colour, width_mm, dash=False):
     pen = QtGui.QPen(QtGui.QColor(colour), width_mm)
     pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
@@ -314,11 +321,15 @@ def _path(x, y) -> QtGui.QPainterPath:
                                      connect="all", finiteCheck=False)
 
 
+def _tlabel(t: float, span: float) -> str:
+    return f"{t:.1f} s" if span < 60 else format_time(t, 1, span)
+
+
 def _dpmm(p) -> float:
     return p.device().logicalDpiX() / 25.4
 
 
-def _text(p, x_mm, y_mm, text, size_pt, colour=None):
+def _text(p, x_mm, y_mm, text, size_pt, colour=None, background=None):
     """Draw text with its baseline at (x_mm, y_mm), size in points, in a mm-scaled painter."""
     p.save()
     p.translate(x_mm, y_mm)
@@ -327,6 +338,10 @@ def _text(p, x_mm, y_mm, text, size_pt, colour=None):
     font = QtGui.QFont("Helvetica")
     font.setPointSizeF(size_pt)
     p.setFont(font)
+    if background is not None:
+        fm = QtGui.QFontMetricsF(font, p.device())
+        r = fm.boundingRect(text)
+        p.fillRect(r.adjusted(-fm.height() * 0.15, 0, fm.height() * 0.15, 0), background)
     if colour is not None:
         p.setPen(QtGui.QPen(colour))
     p.drawText(QtCore.QPointF(0, 0), text)

@@ -22,8 +22,9 @@ Public API (signals in mV, float32 numpy arrays; fs in Hz) — the main window e
 Layout.  Every row (one in continuous mode) is a *strip* of ``strip_mv`` mV around its
 baseline, followed — when the perturbation is shown — by a *lane* of ``lane_mv`` mV
 holding the perturbation (adversarial − original) multiplied by the gain and labelled
-"perturbation ×100"; the band and the members are drawn both on the strip (true scale)
-and in the lane (relative to the original, magnified), where their spread is visible.
+"perturbation ×100"; the band is drawn both on the strip (true scale) and in the lane
+(relative to the original, magnified), where its width is visible; band members (thin
+lines, at most ``max_members_drawn``) go in the lane when it is shown, else on the strip.
 The "difference" layer draws adversarial − original at true scale (×1) on the strip's
 baseline.  In rows mode, row r shows record time [r·T, (r+1)·T) at view x = t − r·T and
 view y = value − r·pitch; the paper grid is shared, so squares stay square.
@@ -443,6 +444,7 @@ class StripView(QtWidgets.QWidget):
                 self._set_x(t0 if t0 > 0 else -ROW_MARGIN_S, t0 + min(max(t1 - t0, 1.0), self._spr))
         if self._real:
             self._apply_real_size()
+        self._replace_calipers()
         self._sync_toolbar()
         self._refresh()
         self.modeChanged.emit(mode)
@@ -461,6 +463,7 @@ class StripView(QtWidgets.QWidget):
             self._rows_show(int(t0 // seconds), fit_rows=None)
         if self._real:
             self._apply_real_size()
+        self._replace_calipers()
         self._sync_toolbar()
         self._refresh()
 
@@ -521,7 +524,6 @@ class StripView(QtWidgets.QWidget):
             r0 = int(max(0, t0) // self._spr)
             r1 = max(r0 + 1, math.ceil(min(t1, self.duration()) / self._spr - 1e-9))
             self._rows_show(r0, fit_rows=r1 - r0)
-        self._user_moved()
 
     def view_range(self) -> tuple[float, float]:
         """Visible record time (s), clipped to the record."""
@@ -610,7 +612,7 @@ class StripView(QtWidgets.QWidget):
         lane = self._lane_on()
         traces = []
 
-        def add(src, colour, width, where, label, scale=1.0, kind="line"):
+        def add(src, colour, width, where, label, kind="line"):
             if src in self._src:
                 traces.append(_export.PaperTrace(self._src[src].data, colour, width, where, label, kind))
 
@@ -623,17 +625,19 @@ class StripView(QtWidgets.QWidget):
                     traces.append(_export.PaperTrace((self._src["lo_d"].data, self._src["hi_d"].data),
                                                      BAND_COLOUR, 0.1, "lane", "band", "band"))
         if v["members"]:
-            add("mem", QtGui.QColor(20, 80, 170, 60), 0.08, "strip", "members", kind="members")
+            # opaque colours: transparency makes QPdfWriter take minutes to finish the file
             if lane:
-                add("mem_d", QtGui.QColor(20, 80, 170, 60), 0.08, "lane", "members", kind="members")
+                add("mem_d", MEMBER_PEN.color(), 0.08, "lane", "members", kind="members")
+            else:
+                add("mem", MEMBER_PEN.color(), 0.08, "strip", "members", kind="members")
         if v["original"]:
             add("x", INK, 0.3, "strip", "original")
         if v["adversarial"]:
-            add("adv", ADVERSARIAL_COLOUR, 0.22, "strip", "adversarial")
+            add("adv", ADVERSARIAL_COLOUR, 0.15, "strip", "adversarial")
         if v["difference"]:
-            add("diff", DIFFERENCE_PEN.color(), 0.22, "strip", "difference")
+            add("diff", DIFFERENCE_PEN.color(), 0.18, "strip", "difference")
         if lane:
-            add("diff", ADVERSARIAL_COLOUR, 0.22, "lane", "perturbation")
+            add("diff", ADVERSARIAL_COLOUR, 0.18, "lane", "perturbation")
         return _export.PaperSpec(name=self._name, fs=self._fs, t0=t0, t1=t1,
                                  seconds_per_row=self._spr, strip_mv=self._strip_mv,
                                  lane_mv=self._lane_mv if lane else 0.0, gain=self._gain,
@@ -698,7 +702,8 @@ class StripView(QtWidgets.QWidget):
             # squares stay square: the aspect is kept by _rows_set (not pyqtgraph's aspect
             # lock, whose interplay with limits drops range-change signals)
             vb.setMouseEnabled(x=True, y=True)
-            self._left_axis.setLabel("row start", **{"color": "#555", "font-size": "9pt"})
+            unit = "row start (s)" if self.duration() < 60 else "row start"
+            self._left_axis.setLabel(unit, **{"color": "#555", "font-size": "9pt"})
         else:
             vb.setMouseEnabled(x=True, y=True)
             vb.setLimits(xMin=-ROW_MARGIN_S - 0.5, xMax=dur + 1.0, minXRange=MIN_WINDOW_S,
@@ -794,9 +799,6 @@ class StripView(QtWidgets.QWidget):
             vb.setRange(xRange=(x0, x0 + w_s), yRange=(yc - h_mv / 2, yc + h_mv / 2), padding=0)
 
     # ================================================================== navigation
-    def _user_moved(self):
-        pass  # hook: view moved by the user (kept for subclasses / future use)
-
     def _leave_real_size(self):
         if self._real:
             self._real = False
@@ -947,7 +949,6 @@ class StripView(QtWidgets.QWidget):
             return
         t0, t1 = self.view_range()
         if self._play_t >= t1 - 1e-9:
-            w = max(t1 - t0, 1.0)
             if self._mode == "continuous":
                 (x0, x1), _ = self._vb.viewRange()
                 self._set_x(self._play_t, self._play_t + (x1 - x0))
@@ -955,6 +956,7 @@ class StripView(QtWidgets.QWidget):
                 self.pan(1.0)
         else:
             self._refresh()
+        self._update_info()
 
     # ================================================================== drawing
     def _on_resized(self, *_):
@@ -1182,6 +1184,8 @@ class StripView(QtWidgets.QWidget):
                 lab.show()
             else:
                 lab.hide()
+        if self.calipers.visible:
+            self.calipers.keep_label_in_view(x0, x1, y0, y1)
         # play cursor
         if self._playing:
             t = self._play_t
@@ -1305,6 +1309,11 @@ class StripView(QtWidgets.QWidget):
         else:
             txt = f"t {format_time(t, 0.001, dur)}   {v:+.3f} mV"
         self._update_info(txt)
+
+    def _replace_calipers(self):
+        """View coordinates changed meaning (mode, row length): put visible calipers back."""
+        if self.calipers.visible and self._x is not None:
+            self._place_calipers()
 
     def _place_calipers(self):
         (x0, x1), (y0, y1) = self._vb.viewRange()
