@@ -809,15 +809,24 @@ class ReviewerWindow(QMainWindow):
         super().closeEvent(ev)
 
 
-def run_reviewer(study_path: str, reviewer: str | None = None) -> int:
-    """Open the reviewer window on `study_path` (creates the QApplication when needed)."""
-    import sys
-
+def run_reviewer(study_path: str, reviewer: str | None = None, screenshot: str | None = None) -> int:
+    """Open the reviewer window on `study_path` (creates the QApplication when needed).
+    `screenshot`: save the opening page as PNG and quit (smoke test, documentation)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ECG review")
     win = ReviewerWindow(study_path, reviewer=reviewer)
     win.resize(1500, 950)
-    win.showMaximized()
+    if screenshot:
+        win.show()
+
+        def shoot():
+            ok = win.grab().save(screenshot, "PNG")
+            win.close()
+            app.exit(0 if ok else 2)
+
+        QTimer.singleShot(400, shoot)
+    else:
+        win.showMaximized()
     return int(app.exec())
 
 

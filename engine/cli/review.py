@@ -61,6 +61,8 @@ def register(sub) -> None:
     o = rs.add_parser("open", help="open a study in the reviewer window (GUI)")
     o.add_argument("study")
     o.add_argument("--reviewer", default=None, help="reviewer name or initials (else asked)")
+    o.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="save the opening page as PNG and quit (no answers are recorded without --reviewer)")
     o.set_defaults(func=cmd_open)
 
 
@@ -198,4 +200,6 @@ def cmd_open(args) -> int:
         from gui.reviewer import run_reviewer
     except ImportError as exc:
         raise UserError(f"the reviewer window is not available ({exc})") from None
-    return int(run_reviewer(args.study, reviewer=args.reviewer) or 0)
+    if args.screenshot and not os.path.isdir(os.path.dirname(os.path.abspath(args.screenshot))):
+        raise UserError(f"cannot write {args.screenshot}: its folder does not exist")
+    return int(run_reviewer(args.study, reviewer=args.reviewer, screenshot=args.screenshot) or 0)
