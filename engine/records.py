@@ -86,13 +86,38 @@ class Record:
         names = ", ".join(f"{lead.name} [{lead.units}]" for lead in self.leads)
         raise UserError(f"{self.name}: no ECG lead among its channels ({names})")
 
-    def lead_mv(self, name: str | None = None) -> tuple[np.ndarray, Lead]:
-        """One lead as float32 mV (n_samples,), checked for NaN, flat line and length."""
+    def lead_mv(self, name: str | None = None, fill_gaps: bool = False) -> tuple[np.ndarray, Lead]:
+        """One lead as float32 mV (n_samples,), checked for NaN, flat line and length.
+
+        Missing (NaN) samples are an error unless `fill_gaps`: then short gaps (each ≤ 0.5 s, in
+        all ≤ 1 % of the record) are filled by linear interpolation.
+        """
         i = self.lead_index(name)
         lead = self.leads[i]
         x = self.signal[:, i]
+        if fill_gaps:
+            x = fill_short_gaps(x, self.fs, f"{self.name} lead {lead.name}")
         check_signal(x, self.fs, f"{self.name} lead {lead.name}")
         return np.ascontiguousarray(x, dtype=np.float32), lead
+
+
+MAX_GAP_S, MAX_GAP_FRACTION = 0.5, 0.01
+
+
+def fill_short_gaps(x: np.ndarray, fs: float, what: str) -> np.ndarray:
+    """Linear interpolation over short runs of NaN; UserError when the gaps are too long."""
+    nan = np.isnan(x)
+    if not nan.any():
+        return x
+    edges = np.diff(np.concatenate([[0], nan.astype(np.int8), [0]]))
+    longest = int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+    if nan.all() or longest > MAX_GAP_S * fs or nan.mean() > MAX_GAP_FRACTION:
+        raise UserError(f"{what}: {int(nan.sum())} missing samples (longest gap {longest / fs:.2f} s) are too "
+                        f"many to fill (limits: {MAX_GAP_S:g} s per gap, {MAX_GAP_FRACTION:.0%} in all)")
+    idx = np.arange(x.shape[0])
+    out = x.copy()
+    out[nan] = np.interp(idx[nan], idx[~nan], x[~nan])
+    return out
 
 
 def check_signal(x: np.ndarray, fs: float, what: str) -> None:
@@ -101,7 +126,8 @@ def check_signal(x: np.ndarray, fs: float, what: str) -> None:
         raise UserError(f"{what}: record is {x.shape[0] / fs:.2f} s long; at least {MIN_DURATION_S:g} s needed")
     nan = np.isnan(x)
     if nan.any():
-        raise UserError(f"{what}: signal has {int(nan.sum())} missing (NaN) samples")
+        raise UserError(f"{what}: signal has {int(nan.sum())} missing (NaN) samples "
+                        "(use --fill-gaps to interpolate short gaps)")
     if float(np.ptp(x)) == 0.0:
         raise UserError(f"{what}: signal is a flat line (constant {float(x[0]):g})")
 

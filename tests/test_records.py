@@ -330,3 +330,27 @@ def test_truncated_multi_sample_per_frame_file(wfdb_samples, tmp_path):
         read_record(tmp_path / "03700181")
     (tmp_path / "03700181.dat").write_bytes(data)
     assert read_record(tmp_path / "03700181").n_samples == 75000
+
+
+def test_fill_short_gaps_interpolates_real_record(wfdb_samples):
+    """v102s holds a few missing samples: refused by default, filled linearly on request."""
+    rec = read_record(wfdb_samples / "v102s")
+    with pytest.raises(UserError, match="--fill-gaps"):
+        rec.lead_mv("II")
+    raw = rec.signal[:, rec.lead_index("II")]
+    x, _ = rec.lead_mv("II", fill_gaps=True)
+    nan = np.isnan(raw)
+    assert nan.sum() == 3 and np.isfinite(x).all()
+    assert np.array_equal(x[~nan], raw[~nan])
+    i = int(np.flatnonzero(nan)[0])
+    lo, hi = min(x[i - 1], x[i + 1]), max(x[i - 1], x[i + 1])
+    assert lo - 1e-6 <= x[i] <= hi + 1e-6  # interpolated between its neighbours
+
+
+def test_fill_gaps_refuses_long_gaps():
+    from engine.records import fill_short_gaps
+
+    x = np.sin(np.arange(3000) / 20).astype(np.float32)
+    x[100:400] = np.nan  # 1 s at 300 Hz
+    with pytest.raises(UserError, match="too many to fill"):
+        fill_short_gaps(x, 300.0, "test")

@@ -30,6 +30,8 @@ def register(sub) -> None:
     p = sub.add_parser("classify", help="classify records")
     p.add_argument("records", nargs="+")
     p.add_argument("--lead", default=None, help="lead name (default: first ECG lead)")
+    p.add_argument("--fill-gaps", action="store_true",
+                   help="interpolate short runs of missing samples (≤0.5 s each, ≤1%% in all)")
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_classify)
@@ -104,7 +106,7 @@ def cmd_classify(args) -> int:
     signals = []
     for path in args.records:
         rec = read_record(path)
-        x, _ = rec.lead_mv(args.lead)
+        x, _ = rec.lead_mv(args.lead, fill_gaps=args.fill_gaps)
         signals.append((rec, x))
     from ..models.checkpoint import resolve_model
 
