@@ -67,13 +67,21 @@ def run_gui(argv: list[str]) -> int:
     from .main_window import MainWindow
     from .settings import Settings
 
-    settings = Settings(args.settings) if args.settings else Settings()
     shot = args.screenshot
+    if args.settings:
+        settings = Settings(args.settings)
+    elif shot:  # a screenshot shows the defaults and leaves the user's settings alone
+        import tempfile
+
+        settings = Settings(os.path.join(tempfile.mkdtemp(prefix="ecgadv-shot-"), "settings.ini"))
+    else:
+        settings = Settings()
     open_path = os.path.abspath(args.open) if args.open else None
     win = MainWindow(settings, model_spec=args.model, open_samples=open_path is None, restore_layout=not shot)
     if args.mode:
         win._mode_changed(args.mode)
     if shot:
+        win.persist = False
         try:
             w, h = (int(v) for v in args.size.lower().split("x"))
         except ValueError:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import platform
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QTabWidget,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 _open_boxes: list[QWidget] = []  # keep non-blocking dialogs alive until closed
 
@@ -90,16 +90,26 @@ Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(2
 """
 
 
-def show_about(parent: QWidget | None, version: str, model_card: dict | None, device: str) -> QDialog:
+def show_about(parent: QWidget | None, version: str, model_card: dict | None, device: str,
+               model_markdown: str | None = None) -> QDialog:
+    """About box (non-blocking): version, licence, data attribution, device; the full model card
+    (engine.model_card, Markdown) on a second tab when a model is loaded."""
     dlg = QDialog(parent)
     dlg.setWindowTitle("About ECG Adversarial Workbench")
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     lay = QVBoxLayout(dlg)
+    tabs = QTabWidget(dlg)
     text = QTextBrowser(dlg)
     text.setOpenExternalLinks(True)
     text.setHtml(about_html(version, model_card, device))
-    text.setMinimumSize(620, 460)
-    lay.addWidget(text)
+    text.setMinimumSize(640, 480)
+    tabs.addTab(text, "About")
+    if model_markdown:
+        card = QTextBrowser(dlg)
+        card.setMarkdown(model_markdown)
+        tabs.addTab(card, "Model card")
+    dlg.tabs = tabs
+    lay.addWidget(tabs)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dlg)
     buttons.rejected.connect(dlg.reject)
     buttons.accepted.connect(dlg.accept)

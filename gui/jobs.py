@@ -114,32 +114,40 @@ def list_dataset(folder: str, labels: str | None = None):
     return fn
 
 
-def fill_batch(ds, names: list[str], clf):
-    """Durations and (with a model) predictions for a batch of a dataset's records."""
+def fill_batch(ds, names: list[str], clf, yield_to=None, chunk: int = 4):
+    """Durations and (with a model) predictions for a batch of a dataset's records.
+
+    Returns {"rows": {name: {...}}, "rest": [names not done]}: between chunks the job stops early
+    when `yield_to()` says a user job is waiting, so background filling never delays the user.
+    """
     def fn(progress, should_stop):
         from engine.records import read_record
         from engine.training import evaluate_signals
 
         out: dict[str, dict] = {}
-        sigs, ok = [], []
-        for name in names:
+        todo = list(names)
+        while todo:
             _check(should_stop)
-            try:
-                rec = read_record(ds.path(name))
-                x, _ = rec.lead_mv()
-                out[name] = {"duration": rec.duration_s}
-                if clf is not None:
-                    sigs.append(clf.to_model_rate(x, rec.fs))
-                    ok.append(name)
-            except UserError as exc:
-                out[name] = {"error": str(exc)}
-        if clf is not None and sigs:
-            _check(should_stop)
-            probs = evaluate_signals(clf, sigs, batch_size=32)
-            for name, p in zip(ok, probs):
-                out[name]["pred"] = clf.classes[int(np.argmax(p))]
-                out[name]["probs"] = {c: float(v) for c, v in zip(clf.classes, p)}
-        return out
+            part, todo = todo[:chunk], todo[chunk:]
+            sigs, ok = [], []
+            for name in part:
+                try:
+                    rec = read_record(ds.path(name))
+                    x, _ = rec.lead_mv()
+                    out[name] = {"duration": rec.duration_s}
+                    if clf is not None:
+                        sigs.append(clf.to_model_rate(x, rec.fs))
+                        ok.append(name)
+                except UserError as exc:
+                    out[name] = {"error": str(exc)}
+            if clf is not None and sigs:
+                probs = evaluate_signals(clf, sigs, batch_size=chunk)
+                for name, p in zip(ok, probs):
+                    out[name]["pred"] = clf.classes[int(np.argmax(p))]
+                    out[name]["probs"] = {c: float(v) for c, v in zip(clf.classes, p)}
+            if todo and yield_to is not None and yield_to():
+                break
+        return {"rows": out, "rest": todo}
     return fn
 
 

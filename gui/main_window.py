@@ -33,7 +33,7 @@ from .worker import BACKGROUND, USER, WorkerHost
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLES = RESOURCES / "samples"
-FILL_BATCH = 16
+FILL_BATCH = 32
 LAYER_TEXT = {"original": ("Original", "Ctrl+1"), "adversarial": ("Adversarial", "Ctrl+2"),
               "perturbation": ("Perturbation", "Ctrl+3"), "band": ("Band", "Ctrl+4"),
               "members": ("Band members", "Ctrl+5"), "difference": ("Difference", "Ctrl+6")}
@@ -78,10 +78,10 @@ class MainWindow(QMainWindow):
         self.band = None
         self.errors: list[str] = []
         self._fill_gen = 0
-        self._fill_left = 0
         self._user_jobs: dict[int, dict] = {}
         self._closing = False
         self.band_options: dict = {}  # extra engine.band.BandParams fields (tests use small ones)
+        self.persist = True  # save settings on close (the --screenshot mode turns this off)
         self._build_ui()
         self._build_actions()
         self._load_settings(restore_layout)
@@ -794,24 +794,26 @@ class MainWindow(QMainWindow):
 
     # ---- background fill of durations / predictions ----------------------------------------------
     def _start_fill(self) -> None:
+        """Durations and predictions for every listed record, in background batches that give way
+        to user jobs (a dataset of 8528 records lists at once and fills in over time)."""
         self._fill_gen += 1
         self.host.cancel_group("fill")
         ds, clf = self.ds, self.clf
         if ds is None:
             return
-        gen = self._fill_gen
-        names = ds.names
-        self._fill_left = (len(names) + FILL_BATCH - 1) // FILL_BATCH
+        for i in range(0, len(ds.names), FILL_BATCH):
+            self._submit_fill(ds, clf, ds.names[i:i + FILL_BATCH], self._fill_gen)
 
-        def done(res, gen=gen):
+    def _submit_fill(self, ds, clf, names: list[str], gen: int) -> None:
+        def done(res):
             if gen != self._fill_gen:
                 return
-            self._fill_left -= 1
-            self.browser.update_rows(res)
+            self.browser.update_rows(res["rows"])
+            if res["rest"]:
+                self._submit_fill(ds, clf, res["rest"], gen)
 
-        for i in range(0, len(names), FILL_BATCH):
-            self.host.submit(jobs.fill_batch(ds, names[i:i + FILL_BATCH], clf), "Filling table", on_done=done,
-                             on_error=lambda *_: None, priority=BACKGROUND, group="fill")
+        self.host.submit(jobs.fill_batch(ds, names, clf, yield_to=self.host.user_waiting), "Filling table",
+                         on_done=done, on_error=lambda *_: None, priority=BACKGROUND, group="fill")
 
     # =========================================================================================
     # attack and band
@@ -1073,14 +1075,26 @@ class MainWindow(QMainWindow):
                 card[f"Training {k.replace('_', ' ')}"] = tr[k]
         return card
 
-    def show_about(self) -> None:
-        dialogs.show_about(self, engine.__version__, self.model_card(), self.device_text or "no model loaded")
+    def model_markdown(self) -> str | None:
+        if self.clf is None:
+            return None
+        try:
+            from engine.model_card import model_card
+
+            return model_card(self.clf)
+        except Exception:  # noqa: BLE001 - an incomplete card must not break the about box
+            return None
+
+    def show_about(self):
+        return dialogs.show_about(self, engine.__version__, self.model_card(), self.device_text or "no model loaded",
+                                  self.model_markdown())
 
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         self._closing = True
         try:
             self.strip.play(False)
-            self.save_settings()
+            if self.persist:
+                self.save_settings()
         finally:
             self.host.shutdown()
         super().closeEvent(ev)

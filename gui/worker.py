@@ -122,6 +122,11 @@ class EngineWorker(QObject):
         with self._lock:
             return len(self._heap) + (self._current is not None)
 
+    def user_waiting(self) -> bool:
+        """True when a job more urgent than background work is queued (for yielding)."""
+        with self._lock:
+            return any(e.priority < BACKGROUND for e in self._heap)
+
     def running_job(self) -> tuple[int, str, int] | None:
         with self._lock:
             c = self._current
@@ -238,6 +243,9 @@ class WorkerHost(QObject):
 
     def running_job(self):
         return self.worker.running_job()
+
+    def user_waiting(self) -> bool:
+        return self.worker.user_waiting()
 
     @Slot(int, object)
     def _on_partial(self, job_id: int, data: object) -> None:

@@ -31,11 +31,16 @@ def model_path(tmp_path_factory) -> str:
     from engine.models.checkpoint import base_meta, save_checkpoint
     from engine.models.default_cnn import DefaultCNN
 
+    # untrained weights with a sharpened output layer: classes differ between records and a
+    # large-ε attack flips them (an untrained net's logits barely depend on its input)
     torch.manual_seed(0)
+    module = DefaultCNN()
+    with torch.no_grad():
+        module.classifier.weight.mul_(300.0)
     path = tmp_path_factory.mktemp("model") / "test-default.safetensors"
     meta = base_meta("default")
     meta["name"] = "test-default"
-    save_checkpoint(str(path), DefaultCNN(), meta)
+    save_checkpoint(str(path), module, meta)
     return str(path)
 
 

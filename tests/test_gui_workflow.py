@@ -1,0 +1,129 @@
+"""The real main window end to end: open → classify → SAP attack → overlays → band → export
+WFDB and PNG → re-open the exported record; settings remembered; about box."""
+
+from __future__ import annotations
+
+import os
+
+from gui_fixtures import SAMPLES, fast_attack, isolated, make_window, model_path, wait_idle  # noqa: F401
+
+
+def test_open_attack_band_export_reopen(qtbot, isolated, model_path):  # noqa: F811
+    win = make_window(qtbot, model_path, isolated["settings"])
+    # the first sample is selected, drawn and classified; the table filled in the background
+    assert win.rec is not None and win.rec.name == "A00001"
+    assert win.strip.state["record"] == "A00001"
+    assert win.pred is not None
+    qtbot.waitUntil(lambda: all("pred" in win.browser.model.data_[n] for n in win.browser.names()), timeout=120000)
+    assert win.browser.model.data_["A00001"]["duration"] == 30.0
+
+    # open A00009 (AF) by path → shown and classified
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.open_record(str(SAMPLES / "A00009"))
+    assert win.rec.name == "A00009" and win.rec.label == "A"
+    assert win.browser.current_name() == "A00009"
+    assert win.model_panel.bars.orig is not None
+
+    # SAP attack
+    fast_attack(win)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000) as sig:
+        win.run_attack()
+    r = sig.args[0]
+    assert r.success, f"attack did not fool the model: {r.orig_pred} → {r.adv_pred}"
+    assert win.strip.has_layer("adversarial") and win.strip.layer_drawn("adversarial")
+    assert win.strip.layer_drawn("perturbation")
+    assert win.model_panel.bars.adv is not None
+    assert "changed" in win.attack_panel.verdict.text()
+    assert win.attack_panel.values["snr_db"].text().endswith("dB")
+    assert win.browser.model.data_["A00009"]["status"].startswith("fooled")
+    assert win.band_panel.run.isEnabled()
+
+    # band (small so the test stays fast)
+    win.band_panel.trials.setValue(16)
+    win.band_options = {"max_pairs": 8, "max_splices_per_pair": 2, "uniform_trials": 16}
+    with qtbot.waitSignal(win.bandFinished, timeout=120000) as sig:
+        win.run_band()
+    b = sig.args[0]
+    assert b.members.shape[0] >= 1
+    assert win.strip.has_layer("band") and win.strip.layer_drawn("band")
+    assert win.strip.has_layer("members")
+    assert "/ 16" in win.band_panel.values["noise"].text()
+
+    # export the adversarial example and the band as WFDB, the strip as PNG
+    out = isolated["tmp"] / "export"
+    with qtbot.waitSignal(win.exported, timeout=120000) as sig:
+        win.export_adversarial(str(out))
+    adv_base = sig.args[1]
+    assert os.path.basename(adv_base) == "A00009_sap"
+    header = open(adv_base + ".hea").read()
+    assert "ecg-adv-workbench" in header and "source:" in header and "model:" in header
+    assert '"eps_mv":0.3' in header
+    with qtbot.waitSignal(win.exported, timeout=120000) as sig:
+        win.export_band(str(out), members=2)
+    paths = sig.args[1]
+    assert os.path.isfile(paths["band"] + ".hea") and len(paths["members"]) == 2
+    png = isolated["tmp"] / "strip.png"
+    with qtbot.waitSignal(win.exported, timeout=120000):
+        win.export_strip(str(png))
+    assert png.stat().st_size > 10000
+    with open(png, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    # re-open the exported record: it lists its folder and reads the provenance
+    with qtbot.waitSignal(win.recordShown, timeout=120000):
+        win.open_record(adv_base + ".hea")
+    assert win.rec.name == "A00009_sap"
+    assert any("ecg-adv-workbench" in c for c in win.rec.comments)
+    qtbot.waitUntil(lambda: win.browser.folder == str(out), timeout=120000)
+    assert win.browser.current_name() == "A00009_sap"
+    qtbot.waitUntil(lambda: win.pred is not None, timeout=120000)
+    assert win.pred[0] == r.adv_pred  # saved on the ADC grid, still adversarial when read back
+    assert os.path.abspath(adv_base + ".hea") in win.settings.recent_files()
+    assert not isolated["errors"]
+
+
+def test_pgd_attack_and_display_options_are_remembered(qtbot, isolated, model_path):  # noqa: F811
+    win = make_window(qtbot, model_path, isolated["settings"])
+    fast_attack(win, method="pgd", steps=5)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        win.run_attack()
+    assert win.result_method == "pgd"
+    win.layer_actions["difference"].setChecked(True)
+    win.layer_actions["members"].setChecked(False)
+    win._mode_changed("continuous")
+    win.close()
+
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    win2 = MainWindow(Settings(isolated["settings"]), model_spec=model_path, open_samples=False)
+    qtbot.addWidget(win2)
+    assert win2.attack_panel.method_key() == "pgd"
+    assert abs(win2.attack_panel.eps.value() - 0.3) < 1e-9
+    assert win2.attack_panel.steps.value() == 5
+    assert win2.layer_actions["difference"].isChecked()
+    assert not win2.layer_actions["members"].isChecked()
+    assert win2.mode_combo.currentData() == "continuous"
+    assert win2.settings.get("model/spec") == model_path
+    wait_idle(qtbot, win2)
+
+
+def test_about_box_and_real_error_dialog(qtbot, isolated, model_path):  # noqa: F811
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    wait_idle(qtbot, win)
+    from gui import dialogs
+    from gui.dialogs import about_html
+
+    html = about_html("9.9", win.model_card(), "CPU")
+    assert "PhysioNet" in html and "MIT" in html and "9.9" in html and "Architecture" in html
+    dlg = win.show_about()
+    assert dlg.isVisible()
+    assert dlg.tabs.count() == 2 and dlg.tabs.tabText(1) == "Model card"
+    dlg.close()
+    # the real (non-blocking) error box: one line, details behind "Show Details…"
+    import importlib
+
+    real = importlib.reload(dialogs)
+    box = real.show_error(win, "cannot read record", "Traceback …")
+    assert box.text() == "cannot read record" and "Traceback" in box.detailedText()
+    box.close()
