@@ -1,8 +1,8 @@
 """Reviewer window: a calm, distraction-free window for answering a blinded review study.
 
-One item at a time on calibrated ECG paper (gui.strip.StripView when available, else a minimal
-paper plot defined here), with zoom and calipers but no model output, no overlays and no file or
-record names. Answers by keyboard (A: S/D; B: 1/2; C: N/A/O/~) or buttons, then an optional
+One item at a time on calibrated ECG paper (gui.strip.StripView, with its toolbar, legend,
+overview and record line hidden), with zoom and calipers but no model output, no overlays and no
+file or record names. Answers by keyboard (A: S/D; B: 1/2; C: N/A/O/~) or buttons, then an optional
 confidence rating (1–5, Enter skips). Each answer is committed to the study file at once
 (engine.review.study); the session resumes where it stopped and is locked when finished.
 
@@ -34,7 +34,6 @@ def _guard_singleton_refcounts() -> None:
 
 _guard_singleton_refcounts()
 
-import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineE
                                QVBoxLayout, QWidget)
 
 from engine.errors import UserError
+from gui.strip import StripView
 from engine.review.study import ANSWERS, INSTRUCTIONS, RHYTHMS, display_layout, open_for_review
 
 log = logging.getLogger(__name__)
@@ -84,132 +84,9 @@ QFrame#card { background: #fbfaf7; border: 1px solid #dcd9d1; border-radius: 10p
 # the ECG strip
 
 
-class PlainPaper(QWidget):
-    """Minimal calibrated ECG paper (used only when gui.strip.StripView cannot be imported).
-
-    Rows of `seconds_per_row` seconds, 25 mm/s and 10 mm/mV (aspect locked), pink grid, 1 mV
-    calibration pulse; wheel zoom, drag to pan, optional time calipers."""
-
-    caliperChanged = Signal(dict)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        import pyqtgraph as pg
-
-        self._pg = pg
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(background=(255, 248, 246))
-        self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.plot.hideAxis("left")
-        self.plot.hideAxis("bottom")
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.vb = self.plot.getViewBox()
-        self.vb.setAspectLocked(True, ratio=25.0 / 10.0)
-        lay.addWidget(self.plot)
-        self.row_height_mv = 3.0
-        self._home = None
-        self._calipers = []
-        self._caliper_text = None
-
-    def set_layout(self, seconds_per_row: float, row_height_mv: float) -> None:
-        self.seconds_per_row = float(seconds_per_row)
-        self.row_height_mv = float(row_height_mv)
-
-    def set_record(self, x_mv, fs, name: str = "") -> None:
-        pg = self._pg
-        self.plot.clear()
-        self._calipers = []
-        x = np.asarray(x_mv, dtype=np.float64)
-        fs = float(fs)
-        spr, rh = self.seconds_per_row, self.row_height_mv
-        per_row = max(1, int(round(spr * fs)))
-        n_rows = max(1, int(np.ceil(len(x) / per_row)))
-        top, bottom = rh / 2, -(n_rows - 0.5) * rh
-        ink = pg.mkPen((25, 25, 25), width=1.3)
-        for r in range(n_rows):
-            seg = x[r * per_row:(r + 1) * per_row]
-            if seg.size == 0:
-                continue
-            base = -r * rh
-            t = np.arange(seg.size) / fs
-            y = seg - np.median(seg) + base
-            top, bottom = max(top, float(y.max()) + 0.1), min(bottom, float(y.min()) - 0.1)
-            self.plot.plot(t, y, pen=ink)
-            px = np.array([-0.36, -0.32, -0.32, -0.12, -0.12, -0.08])
-            py = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) - 0.5 + base
-            self.plot.plot(px, py, pen=ink)
-        self._draw_grid(-0.4, spr, bottom, top)
-        self._home = (-0.4, spr, bottom, top)
-        self.reset_view()
-
-    def _draw_grid(self, x0, x1, y0, y1) -> None:
-        pg = self._pg
-        for step_s, step_mv, colour, width in ((0.04, 0.1, (246, 206, 206), 0.6),
-                                               (0.2, 0.5, (232, 150, 150), 1.0)):
-            xs = np.arange(np.floor(x0 / step_s) * step_s, x1 + 1e-9, step_s)
-            ys = np.arange(np.floor(y0 / step_mv) * step_mv, y1 + 1e-9, step_mv)
-            vx = np.repeat(xs, 2)
-            vy = np.tile([y0, y1], len(xs))
-            hx = np.tile([x0, x1], len(ys))
-            hy = np.repeat(ys, 2)
-            item = pg.PlotDataItem(np.concatenate([vx, hx]), np.concatenate([vy, hy]), connect="pairs",
-                                   pen=pg.mkPen(colour, width=width))
-            item.setZValue(-100)
-            self.plot.addItem(item)
-
-    def reset_view(self) -> None:
-        if self._home is not None:
-            x0, x1, y0, y1 = self._home
-            self.vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.01)
-
-    def zoom(self, factor: float) -> None:
-        """Zoom in by `factor` > 1, out by < 1 (as StripView.zoom)."""
-        self.vb.scaleBy((1.0 / factor, 1.0 / factor))
-
-    def pan(self, fraction: float) -> None:
-        (x0, x1), _ = self.vb.viewRange()
-        self.vb.translateBy(x=fraction * (x1 - x0))
-
-    def scroll_rows(self, k: int) -> None:
-        self.vb.translateBy(y=-k * self.row_height_mv)
-
-    def set_calipers(self, on: bool) -> None:
-        pg = self._pg
-        if not on:
-            for it in self._calipers + ([self._caliper_text] if self._caliper_text else []):
-                self.plot.removeItem(it)
-            self._calipers, self._caliper_text = [], None
-            return
-        if self._calipers:
-            return
-        (vx0, vx1), (vy0, vy1) = self.vb.viewRange()
-        a, b = vx0 + 0.4 * (vx1 - vx0), vx0 + 0.5 * (vx1 - vx0)
-        pen = pg.mkPen((40, 80, 140), width=1.5)
-        self._calipers = [pg.InfiniteLine(pos=p, angle=90, movable=True, pen=pen) for p in (a, b)]
-        self._caliper_text = pg.TextItem(color=(40, 80, 140), anchor=(0, 1))
-        self._caliper_text.setPos(a, vy1)
-        for it in self._calipers + [self._caliper_text]:
-            self.plot.addItem(it)
-        for it in self._calipers:
-            it.sigPositionChanged.connect(self._caliper_moved)
-        self._caliper_moved()
-
-    def _caliper_moved(self, *_) -> None:
-        if not self._calipers:
-            return
-        a, b = sorted(float(c.value()) for c in self._calipers)
-        dt = b - a
-        text = f"Δt {1000 * dt:.0f} ms" + (f"  ({60.0 / dt:.0f} /min)" if dt > 0.05 else "")
-        self._caliper_text.setText(text)
-        self._caliper_text.setPos(a, self.vb.viewRange()[1][1])
-        self.caliperChanged.emit({"dt_s": dt})
-
-
 class TraceView(QWidget):
     """One labelled ECG strip for the reviewer: gui.strip.StripView without toolbar, legend,
-    overview or record information, only the trace on paper in rows (PlainPaper as fallback)."""
+    overview or record information — only the trace on calibrated paper, in rows."""
 
     def __init__(self, label: str, parent=None) -> None:
         super().__init__(parent)
@@ -219,15 +96,7 @@ class TraceView(QWidget):
         self.label = QLabel(label)
         self.label.setObjectName("trace")
         lay.addWidget(self.label)
-        self.fallback = True
-        try:
-            from gui.strip import StripView
-
-            self.strip = StripView(self, toolbar=False)
-            self.fallback = False
-        except Exception as exc:  # noqa: BLE001 - the strip widget may be missing in a build
-            log.info("reviewer: gui.strip.StripView unavailable (%s); using the plain paper", exc)
-            self.strip = PlainPaper(self)
+        self.strip = StripView(self, toolbar=False)
         self._quiet()
         lay.addWidget(self.strip, 1)
         self._calipers = False
@@ -256,22 +125,18 @@ class TraceView(QWidget):
             return None
 
     def viewbox(self):
-        return self.strip.vb if self.fallback else self.strip.plot.getViewBox()
+        return self.strip.plot.getViewBox()
 
-    def show_trace(self, x_mv: np.ndarray, fs: float, seconds_per_row: float, row_height_mv: float) -> None:
-        if self.fallback:
-            self.strip.set_layout(seconds_per_row, row_height_mv)
-            self.strip.set_record(x_mv, fs, "")
-        else:
-            self.strip.set_record(x_mv, fs, "")
-            for layer in ("adversarial", "perturbation", "band", "members", "difference"):
-                self._call("set_layer_visible", layer, False)
-            self._call("set_layer_visible", "original", True)
-            self._call("set_real_size", False)
-            self._call("set_mode", "rows")
-            self._call("set_row_heights", row_height_mv)
-            self._call("set_seconds_per_row", seconds_per_row)
-            self._quiet()
+    def show_trace(self, x_mv, fs: float, seconds_per_row: float, row_height_mv: float) -> None:
+        self.strip.set_record(x_mv, fs, "")
+        for layer in ("adversarial", "perturbation", "band", "members", "difference"):
+            self._call("set_layer_visible", layer, False)
+        self._call("set_layer_visible", "original", True)
+        self._call("set_real_size", False)
+        self._call("set_mode", "rows")
+        self._call("set_row_heights", row_height_mv)
+        self._call("set_seconds_per_row", seconds_per_row)
+        self._quiet()
         self.fit()
         if self._calipers:
             self.set_calipers(False)
@@ -279,10 +144,7 @@ class TraceView(QWidget):
 
     def fit(self) -> None:
         """The whole ECG in view."""
-        if self.fallback:
-            self.strip.reset_view()
-        else:
-            self._call("set_view", 0.0, float(self._call("duration") or 0.0))
+        self._call("set_view", 0.0, float(self._call("duration") or 0.0))
 
     def zoom(self, factor: float) -> None:
         self._call("zoom", factor)
@@ -295,7 +157,7 @@ class TraceView(QWidget):
 
     def set_calipers(self, on: bool) -> None:
         self._calipers = bool(on)
-        self._call("set_calipers" if self.fallback else "set_calipers_visible", bool(on))
+        self._call("set_calipers_visible", bool(on))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -830,4 +692,4 @@ def run_reviewer(study_path: str, reviewer: str | None = None, screenshot: str |
     return int(app.exec())
 
 
-__all__ = ["ReviewerWindow", "run_reviewer", "PlainPaper", "TraceView"]
+__all__ = ["ReviewerWindow", "run_reviewer", "TraceView"]

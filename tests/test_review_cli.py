@@ -200,3 +200,17 @@ def test_open_launches_the_reviewer_window(tmp_path, created):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     with open_study(study) as st:
         assert st.sessions() == []  # opening alone records nothing
+
+
+def test_create_with_reviewer_copy(tmp_path, adv):
+    out, copy = tmp_path / "s.sqlite", tmp_path / "for_reviewers.sqlite"
+    p = run_cli("review", "create", "--from", adv, "--out", out, "--tasks", "B", "--n-per-task", "4",
+                "--reviewer-copy", copy, "--json")
+    assert p.returncode == 0, p.stderr
+    assert one_json(p.stdout)["reviewer_copy"] == str(copy)
+    _answer(copy, "Remote")
+    assert_user_error(run_cli("review", "report", copy, "--json"), "without the answer key")
+    p = run_cli("review", "merge", out, out, copy, "--json")
+    assert p.returncode == 0, p.stderr
+    doc = one_json(run_cli("review", "report", out, "--json").stdout)
+    assert doc["reviewers"] == ["Remote"] and doc["task_b"]["pooled"]["all"]["n"] == 4

@@ -19,7 +19,7 @@ import pytest
 from engine.errors import UserError
 from engine.review.collect import collect_pairs, parse_provenance
 from engine.review.study import (ANSWERS, StudyLocked, create_study, merge_studies, open_for_review,
-                                 open_study)
+                                 open_study, write_reviewer_copy)
 from review_data import ROOT, SAMPLES, adversarial_dir, env_with_root, synthetic_pairs
 
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("A*.hea"))
@@ -390,3 +390,36 @@ def test_merge_refuses_other_studies(tmp_path, real_pairs):
         merge_studies(tmp_path / "m2.sqlite", [a, tmp_path / "junk.sqlite"])
     with pytest.raises(UserError, match="already exists"):
         merge_studies(b, [a])
+
+
+def test_reviewer_copy_holds_no_key_and_merges_back(tmp_path, real_pairs):
+    master = tmp_path / "master.sqlite"
+    create_study(master, real_pairs, "A,B", seed=4, n_per_task=6).close()
+    copies = [write_reviewer_copy(master, tmp_path / f"rev{i}.sqlite") for i in range(2)]
+    blob = open(copies[0], "rb").read()
+    for text in ("answer_key", "resources/samples", "_sap", "_pgd", "untrained", "orig_pred"):
+        assert text.encode() not in blob, text  # dropped and vacuumed: not even in free pages
+    with pytest.raises(UserError, match="already exists"):
+        write_reviewer_copy(master, copies[0])
+    with pytest.raises(UserError, match="reviewer copy"):
+        write_reviewer_copy(copies[0], tmp_path / "x.sqlite")
+    for c, name in zip(copies, ("Ann", "Bob")):
+        with open_for_review(c) as rs:
+            assert not rs.has_key
+            s = rs.start_session(name)
+            _answer_all(s, chooser=lambda it: ANSWERS[it["task"]][1])
+            s.finish()
+        with open_study(c) as st, pytest.raises(UserError, match="without the answer key"):
+            st.answers()
+    # merged into the master (key kept) ...
+    out = tmp_path / "merged.sqlite"
+    res = merge_studies(out, [master, *copies])
+    assert res["answers"] == 24 and res["has_key"]
+    with open_study(out) as st:
+        assert {r["reviewer"] for r in st.answers()} == {"Ann", "Bob"}
+        assert all(r["method"] in ("pgd", "sap") for r in st.answers())
+    # ... or the copies first, the master later: the key still arrives
+    out2 = tmp_path / "merged2.sqlite"
+    merge_studies(out2, [*copies, master])
+    with open_study(out2) as st:
+        assert st.has_key and len(st.answers()) == 24

@@ -39,6 +39,9 @@ def register(sub) -> None:
                    help="folder to look for the original records in by name (repeatable)")
     c.add_argument("--title", default="ECG review", help="title shown to reviewers (say nothing revealing)")
     c.add_argument("--no-confidence", action="store_true", help="do not ask for a confidence rating")
+    c.add_argument("--reviewer-copy", default=None, metavar="FILE",
+                   help="also write a copy without the answer key, to hand to reviewers (merge their copies "
+                        "back into --out)")
     c.add_argument("--overwrite", action="store_true")
     add_json(c)
     c.set_defaults(func=cmd_create)
@@ -78,6 +81,11 @@ def cmd_create(args) -> int:
         raise UserError("--out should end in .sqlite")
     if os.path.exists(args.out) and not args.overwrite:
         raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
+    if args.reviewer_copy:
+        if os.path.abspath(args.reviewer_copy) == os.path.abspath(args.out):
+            raise UserError("--reviewer-copy must be another file than --out")
+        if os.path.exists(args.reviewer_copy) and not args.overwrite:
+            raise UserError(f"{args.reviewer_copy} already exists (use --overwrite to replace it)")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()] if args.methods else None
     for d in args.source_dir:
         if not os.path.isdir(d):
@@ -101,10 +109,17 @@ def cmd_create(args) -> int:
                "items": st.n_items(), "items_per_task": counts, "pairs": len(pairs),
                "methods": sorted({p.method for p in pairs}),
                "pairs_per_method": {m: sum(1 for p in pairs if p.method == m) for m in sorted({p.method for p in pairs})},
-               "warnings": warnings + meta.get("warnings", [])}
+               "warnings": warnings + meta.get("warnings", []), "reviewer_copy": None}
+    if args.reviewer_copy:
+        from ..review.study import write_reviewer_copy
+
+        write_reviewer_copy(args.out, args.reviewer_copy, overwrite=args.overwrite)
+        doc["reviewer_copy"] = os.path.abspath(args.reviewer_copy)
     text = (f"wrote {args.out}: {doc['items']} items ({', '.join(f'{t} {n}' for t, n in counts.items())}) "
             f"from {len(pairs)} pairs ({', '.join(f'{m.upper()} {n}' for m, n in doc['pairs_per_method'].items())}), "
-            f"seed {args.seed}\nreviewers open it with: python main.py review open {args.out}")
+            f"seed {args.seed}\nreviewers open it with: python main.py review open "
+            f"{args.reviewer_copy or args.out}"
+            + (f"\nreviewer copy without the answer key: {args.reviewer_copy}" if args.reviewer_copy else ""))
     emit(args, doc, text)
     return 0
 

@@ -354,6 +354,11 @@ class _Base:
 
     # study ----------------------------------------------------------------------------------
     @property
+    def has_key(self) -> bool:
+        """False for a reviewer copy (written by write_reviewer_copy)."""
+        return _has_key(self.conn)
+
+    @property
     def study_id(self) -> str:
         return self._meta["study_id"]
 
@@ -585,13 +590,20 @@ class Study(_Base):
                 out[k] = json.loads(out[k])
         return out
 
+    def _need_key(self) -> None:
+        if not self.has_key:
+            raise UserError(f"{self.path} is a reviewer copy without the answer key; merge it into the study "
+                            "file that has the key (review merge) and report on that")
+
     def answer_key(self) -> list[dict]:
+        self._need_key()
         rows = self.conn.execute(
             "SELECT k.*, i.position, i.task FROM answer_key k JOIN items i USING(item_id) ORDER BY i.position")
         return [dict(r) for r in rows]
 
     def answers(self) -> list[dict]:
         """All answers joined with their session, item and answer key, in session then study order."""
+        self._need_key()
         rows = self.conn.execute(
             "SELECT a.answer_id, a.session_id, s.reviewer, s.locked AS session_locked, a.item_id, "
             "i.position, i.task, a.answer, a.confidence, a.elapsed_s, a.answered_at, "
@@ -624,6 +636,73 @@ def answer_correct(row: dict) -> bool | None:
 
 def open_study(path: str | os.PathLike) -> Study:
     return Study(path)
+
+
+def _has_key(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='answer_key'").fetchone() is not None
+
+
+def _copy_file(src: str, dst: str) -> None:
+    """A consistent copy of a study file (SQLite backup API, WAL included) at `dst`, atomically."""
+    tmp = dst + ".copying"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(tmp + suffix):
+            os.remove(tmp + suffix)
+    a = sqlite3.connect(src)
+    b = sqlite3.connect(tmp)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(dst + suffix):
+            os.remove(dst + suffix)
+    os.replace(tmp, dst)
+
+
+def write_reviewer_copy(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> str:
+    """A copy of the study for a reviewer's machine without the answer key: the table is dropped
+    and the file vacuumed, so nothing of the key is left in it. Answers given in such a copy are
+    merged back into the file with the key (merge_studies)."""
+    src, dst = str(src), str(dst)
+    with Study(src) as st:
+        if not st.has_key:
+            raise UserError(f"{src} has no answer key (already a reviewer copy)")
+        st.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if os.path.exists(dst) and not overwrite:
+        raise UserError(f"{dst} already exists (use --overwrite to replace it)")
+    if os.path.exists(dst) and os.path.samefile(src, dst):
+        raise UserError("the reviewer copy must be a different file")
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    _copy_file(src, dst)
+    conn = sqlite3.connect(dst, isolation_level=None)
+    try:
+        conn.execute("DROP TABLE answer_key")
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('has_key', '0')")
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()
+    return dst
+
+
+_KEY_SCHEMA = next(stmt for stmt in (x.strip() + ";" for x in _SCHEMA.split(";")) if "CREATE TABLE answer_key" in stmt)
+
+
+def _copy_key(dst: sqlite3.Connection, src: sqlite3.Connection) -> None:
+    dst.execute("BEGIN IMMEDIATE")
+    try:
+        dst.execute(_KEY_SCHEMA)
+        cols = [r[1] for r in src.execute("PRAGMA table_info(answer_key)")]
+        for row in src.execute(f"SELECT {', '.join(cols)} FROM answer_key"):
+            dst.execute(f"INSERT INTO answer_key({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", tuple(row))
+        dst.execute("DELETE FROM meta WHERE key='has_key'")
+        dst.execute("COMMIT")
+    except BaseException:
+        dst.execute("ROLLBACK")
+        raise
 
 
 def _fingerprint(conn: sqlite3.Connection) -> str:
@@ -790,21 +869,8 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
     if not same_as_first:
         with Study(inputs[0]) as first:
             first.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        tmp = out + ".merging"
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(tmp + suffix):
-                os.remove(tmp + suffix)
-        src = sqlite3.connect(inputs[0])
-        dst = sqlite3.connect(tmp)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        for suffix in ("-wal", "-shm"):
-            if os.path.exists(out + suffix):
-                os.remove(out + suffix)
-        os.replace(tmp, out)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        _copy_file(inputs[0], out)
     stats = {"inputs": len(inputs), "sessions_added": 0, "sessions_updated": 0, "answers_added": 0,
              "answers_duplicate": 0, "answers_replaced": 0, "answers_rejected_locked": 0}
     with Study(out) as dst:
@@ -816,6 +882,9 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
                 if src._meta.get("fingerprint") != dst._meta.get("fingerprint"):
                     raise UserError(f"{path}: its items differ from the study's (file altered?)")
                 _merge_one(dst.conn, src.conn, stats)
+                if not dst.has_key and src.has_key:  # the merged file gets the key from any input
+                    _copy_key(dst.conn, src.conn)
+        stats["has_key"] = dst.has_key
         dst.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         stats["sessions"] = len(dst.sessions())
         stats["answers"] = int(dst.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
