@@ -99,12 +99,15 @@ def pyramid_nbytes(p: Pyramid) -> int:
 
 
 def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Envelope:
-    """Exact per-bin min/max of x[..., i0:i1] in at most about `n_bins` bins.
+    """Exact per-bin min/max of x[..., i0:i1] in about `n_bins` bins (at most n_bins + 2).
 
-    Returns the raw samples (``raw=True``) when the range holds fewer than
-    ``max(2 * n_bins, 2 * base)`` samples; otherwise bins are whole blocks of one pyramid
-    level (``r`` blocks each, so between n_bins/2 and n_bins bins), plus at most one
-    partial bin at each end computed from the raw samples.
+    Returns the raw samples (``raw=True``) when the range holds at most 2 samples per bin.
+    Otherwise the bins are as even as the data allow, so that at one bin per pixel the
+    min/max strokes touch each other (no gaps in a dense envelope):
+      * bins narrower than a level-0 block: the raw samples are reduced directly;
+      * else n_bins bins of whole blocks of the coarsest level whose block fits in a bin
+        (each bin r or r + 1 blocks), plus at most one partial bin at each end computed
+        from the raw samples.
     """
     n = pyr.n
     i0 = max(0, min(int(i0), n))
@@ -114,52 +117,57 @@ def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Enve
     if count == 0:
         empty = x[..., 0:0]
         return Envelope(np.array([i0], dtype=np.int64), empty, empty, True)
-    spb = count / n_bins
     if count <= 2 * n_bins:
         raw = x[..., i0:i1]
         return Envelope(np.arange(i0, i1 + 1, dtype=np.int64), raw, raw, True)
+    spb = count / n_bins
     if not pyr.blocks or spb < pyr.blocks[0]:
         # bins narrower than a level-0 block: reduce the raw samples (< base * n_bins of them)
-        binw = int(np.ceil(spb))
-        starts = np.arange(0, count, binw)
+        starts = _even_starts(count, n_bins)
         seg = x[..., i0:i1]
         lo = np.minimum.reduceat(seg, starts, axis=-1)
         hi = np.maximum.reduceat(seg, starts, axis=-1)
-        edges = np.append(starts + i0, i1).astype(np.int64)
-        return Envelope(edges, lo, hi, False)
-    # coarsest level whose block fits in a bin
-    lev = 0
+        return Envelope(np.append(starts + i0, i1).astype(np.int64), lo, hi, False)
+    lev = 0  # coarsest level whose block fits in a bin
     for k, b in enumerate(pyr.blocks):
         if b <= spb:
             lev = k
     block = pyr.blocks[lev]
-    r = max(1, int(np.ceil(spb / block)))  # blocks per bin
-    if lev + 1 < len(pyr.blocks) and r * block >= pyr.blocks[lev + 1]:
-        r = pyr.blocks[lev + 1] // block
-    binw = r * block
-    # whole bins aligned on multiples of binw inside [i0, i1)
-    a = -(-i0 // binw) * binw
-    b = (i1 // binw) * binw
+    ka = -(-i0 // block)          # first whole block
+    kb = i1 // block              # end of the whole blocks
     lo_parts, hi_parts, edges = [], [], [i0]
-    if a > i0:  # partial head bin from raw samples
-        seg = x[..., i0:min(a, i1)]
+    a, b = ka * block, kb * block
+    if kb <= ka:                  # the range lies within one or two blocks: raw
+        starts = _even_starts(count, n_bins)
+        seg = x[..., i0:i1]
+        return Envelope(np.append(starts + i0, i1).astype(np.int64),
+                        np.minimum.reduceat(seg, starts, axis=-1),
+                        np.maximum.reduceat(seg, starts, axis=-1), False)
+    if a > i0:                    # partial head bin from raw samples
+        seg = x[..., i0:a]
         lo_parts.append(seg.min(axis=-1, keepdims=True))
         hi_parts.append(seg.max(axis=-1, keepdims=True))
-        edges.append(min(a, i1))
-    if b > a:
-        ka, kb = a // block, b // block
-        starts = np.arange(0, kb - ka, r)
-        lo_parts.append(np.minimum.reduceat(pyr.lo[lev][..., ka:kb], starts, axis=-1))
-        hi_parts.append(np.maximum.reduceat(pyr.hi[lev][..., ka:kb], starts, axis=-1))
-        edges.extend(range(a + binw, b + 1, binw))
-    if i1 > max(a, b) and b >= a:  # partial tail bin
-        seg = x[..., max(a, b):i1]
+        edges.append(a)
+    nblk = kb - ka
+    starts = _even_starts(nblk, max(1, min(n_bins, nblk)))
+    lo_parts.append(np.minimum.reduceat(pyr.lo[lev][..., ka:kb], starts, axis=-1))
+    hi_parts.append(np.maximum.reduceat(pyr.hi[lev][..., ka:kb], starts, axis=-1))
+    edges.extend((a + starts[1:] * block).tolist())
+    edges.append(b)
+    if i1 > b:                    # partial tail bin
+        seg = x[..., b:i1]
         lo_parts.append(seg.min(axis=-1, keepdims=True))
         hi_parts.append(seg.max(axis=-1, keepdims=True))
         edges.append(i1)
     lo = np.concatenate(lo_parts, axis=-1)
     hi = np.concatenate(hi_parts, axis=-1)
     return Envelope(np.asarray(edges, dtype=np.int64), lo, hi, False)
+
+
+def _even_starts(count: int, n_bins: int) -> np.ndarray:
+    """Start offsets of n_bins nearly equal bins over `count` items (strictly increasing)."""
+    n_bins = max(1, min(int(n_bins), int(count)))
+    return (np.arange(n_bins, dtype=np.int64) * count) // n_bins
 
 
 def interleave(env: Envelope, kind: str = "minmax") -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,17 @@ INK = QtGui.QColor(20, 20, 20)
 PULSE_START_S = -0.36
 ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
 
-MIN_LINE_SPACING_PX = 4.0  # leave out grid lines closer than this
+MIN_LINE_SPACING_PX = 3.0   # leave out grid lines closer than this ...
+FULL_LINE_SPACING_PX = (8.0, 14.0)  # ... and fade them in up to this spacing (small, large)
+
+
+def _fade(colour: QtGui.QColor, spacing_px: float, full_px: float) -> QtGui.QColor:
+    """Line colour blended towards the paper when lines are dense, so that a zoomed-out
+    grid does not turn the paper red."""
+    f = min(1.0, max(0.25, (spacing_px - MIN_LINE_SPACING_PX) / (full_px - MIN_LINE_SPACING_PX)))
+    mix = lambda a, b: int(round(b + (a - b) * f))
+    return QtGui.QColor(mix(colour.red(), PAPER_BG.red()), mix(colour.green(), PAPER_BG.green()),
+                        mix(colour.blue(), PAPER_BG.blue()))
 
 
 def calibration_pulse(baseline_mv: float = 0.0, x0: float = PULSE_START_S) -> tuple[np.ndarray, np.ndarray]:
@@ -97,33 +107,28 @@ class PaperGrid(pg.GraphicsObject):
         x0, x1 = r.left(), r.right()
         y0, y1 = min(r.top(), r.bottom()), max(r.top(), r.bottom())
         drawn = 0
-        for step_s, step_mv, pen, is_small in ((SMALL_S, SMALL_MV, self.small_pen, True),
-                                               (LARGE_S, LARGE_MV, self.large_pen, False)):
-            xs = ys = np.zeros(0)
-            if step_s * px_per_s >= self.min_spacing_px:
-                k = np.arange(math.ceil(x0 / step_s), math.floor(x1 / step_s) + 1)
-                xs = (k[k % 5 != 0] if is_small else k) * step_s
-            if step_mv * px_per_mv >= self.min_spacing_px:
-                k = np.arange(math.ceil(y0 / step_mv), math.floor(y1 / step_mv) + 1)
-                ys = (k[k % 5 != 0] if is_small else k) * step_mv
-            n = xs.size + ys.size
-            if not n:
-                continue
-            # all lines of one pen as one path of point pairs (built with numpy)
-            px = np.empty(2 * n)
-            py = np.empty(2 * n)
-            m = 2 * xs.size
-            px[0:m:2] = xs
-            px[1:m:2] = xs
-            py[0:m:2] = y0
-            py[1:m:2] = y1
-            px[m::2] = x0
-            px[m + 1::2] = x1
-            py[m::2] = ys
-            py[m + 1::2] = ys
-            p.setPen(pen)
-            p.drawPath(pg.functions.arrayToQPath(px, py, connect="pairs", finiteCheck=False))
-            drawn += n
+        full = dict(zip((True, False), FULL_LINE_SPACING_PX))
+        for step_s, step_mv, base_pen, is_small in ((SMALL_S, SMALL_MV, self.small_pen, True),
+                                                    (LARGE_S, LARGE_MV, self.large_pen, False)):
+            # vertical (time) and horizontal (amplitude) lines separately: each fades
+            # with its own spacing
+            for vertical, step, spacing, lo, hi in ((True, step_s, step_s * px_per_s, x0, x1),
+                                                    (False, step_mv, step_mv * px_per_mv, y0, y1)):
+                if spacing < self.min_spacing_px:
+                    continue
+                k = np.arange(math.ceil(lo / step), math.floor(hi / step) + 1)
+                v = (k[k % 5 != 0] if is_small else k) * step
+                if not v.size:
+                    continue
+                # all lines of one pen as one path of point pairs (built with numpy)
+                a = np.repeat(v, 2)
+                b = np.tile([y0, y1] if vertical else [x0, x1], v.size)
+                px, py = (a, b) if vertical else (b, a)
+                pen = QtGui.QPen(base_pen)
+                pen.setColor(_fade(base_pen.color(), spacing, full[is_small]))
+                p.setPen(pen)
+                p.drawPath(pg.functions.arrayToQPath(px, py, connect="pairs", finiteCheck=False))
+                drawn += v.size
         self.lines_drawn = drawn
 
 

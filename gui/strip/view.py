@@ -81,7 +81,7 @@ BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
 MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
 BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
 BAND_BARS_MAX_PX = 2.0
-MEMBER_POINTS_BUDGET = 20_000   # points for all drawn members together, per frame
+MEMBER_POINTS_BUDGET = 16_000   # points for all drawn members together, per frame
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
@@ -189,7 +189,7 @@ class StripView(QtWidgets.QWidget):
         self._clamping = False
         self._in_refresh = False
         self._last_time = None
-        self.max_members_drawn = 100
+        self.max_members_drawn = 40   # band members drawn (evenly chosen); the band shows the rest
         self.play_speed = 1.0
         self._playing = False
         self._play_t = 0.0
@@ -205,7 +205,7 @@ class StripView(QtWidgets.QWidget):
         self._vb = _StripViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self._vb,
                                   axisItems={"bottom": self._bottom_axis, "left": self._left_axis},
-                                  background="w")
+                                  background=PAPER_BG)  # one fill per frame, not two
         self.plot.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
         self.plot.installEventFilter(self)
         self.plot.viewport().installEventFilter(self)
@@ -213,7 +213,6 @@ class StripView(QtWidgets.QWidget):
         self.plot_item.setMenuEnabled(False)
         self.plot_item.hideButtons()
         self.plot_item.layout.setContentsMargins(2, 4, 8, 2)
-        self._vb.setBackgroundColor(PAPER_BG)
         self._vb.enableAutoRange(enable=False)
         self._vb.setMouseMode(pg.ViewBox.PanMode)
         axis_pen = pg.mkPen(150, 150, 150)
