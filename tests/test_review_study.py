@@ -423,3 +423,21 @@ def test_reviewer_copy_holds_no_key_and_merges_back(tmp_path, real_pairs):
     merge_studies(out2, [*copies, master])
     with open_study(out2) as st:
         assert st.has_key and len(st.answers()) == 24
+
+
+def test_pairs_straight_from_attack_results(tmp_path, real_pairs):
+    """A study from in-memory attack results (as the GUI would build one)."""
+    from types import SimpleNamespace
+
+    from engine.review.collect import pair_from_attack
+
+    results = [SimpleNamespace(record=os.path.basename(p.source_record), x0=p.x_orig, x_adv=p.x_adv, fs=p.fs,
+                               true=p.reference_label, orig_pred=p.orig_pred, adv_pred=p.adv_pred)
+               for p in real_pairs if p.method == "sap"]
+    pairs = [pair_from_attack(r, "SAP", model="m") for r in results]
+    assert pairs[0].method == "sap" and pairs[0].adversarial_record.endswith("_SAP")
+    path = tmp_path / "mem.sqlite"
+    create_study(path, pairs, "B", seed=1).close()
+    with open_study(path) as st:
+        key = st.answer_key()
+    assert len(key) == 12 and {k["reference_label"] for k in key} <= {"N", "A", "O", "~"}

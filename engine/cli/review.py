@@ -108,7 +108,8 @@ def cmd_create(args) -> int:
         doc = {"study": os.path.abspath(args.out), "study_id": st.study_id, "seed": args.seed, "tasks": tasks,
                "items": st.n_items(), "items_per_task": counts, "pairs": len(pairs),
                "methods": sorted({p.method for p in pairs}),
-               "pairs_per_method": {m: sum(1 for p in pairs if p.method == m) for m in sorted({p.method for p in pairs})},
+               "pairs_per_method": {m: sum(1 for p in pairs if p.method == m)
+                                    for m in sorted({p.method for p in pairs})},
                "warnings": warnings + meta.get("warnings", []), "reviewer_copy": None}
     if args.reviewer_copy:
         from ..review.study import write_reviewer_copy

@@ -201,3 +201,16 @@ def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
         raise UserError("no adversarial examples found in " + ", ".join(map(str, inputs)) +
                         " (records written by `attack` carry a 'source:' provenance line)")
     return pairs, warnings
+
+
+def pair_from_attack(result, method: str, *, source_record: str = "", model: str | None = None,
+                     params: dict | None = None, reference_label: str | None = None,
+                     pair_id: str | None = None) -> Pair:
+    """A study pair straight from an engine.attacks AttackResult (both signals at the model's rate),
+    for building a study from results chosen in the GUI without writing records first."""
+    return Pair(pair_id=pair_id or f"{result.record}_{method}", method=str(method).lower(),
+                x_orig=np.asarray(result.x0, np.float32), x_adv=np.asarray(result.x_adv, np.float32),
+                fs=float(result.fs), source_record=source_record or result.record,
+                adversarial_record=f"{result.record}_{method}",
+                reference_label=reference_label if reference_label is not None else result.true,
+                orig_pred=result.orig_pred, adv_pred=result.adv_pred, model=model, params=dict(params or {}))

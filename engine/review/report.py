@@ -138,7 +138,8 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
     if c.get("pooled"):
         rows = []
         for who, m, d in _who_rows(c):
-            rows.append([who, _meth(m), f"{d['original']['correct']}/{d['original']['n']}" if d["original"]["n"] else "–",
+            orig = f"{d['original']['correct']}/{d['original']['n']}" if d["original"]["n"] else "–"
+            rows.append([who, _meth(m), orig,
                          _pct(d["original"]["accuracy"]), f"{d['adversarial']['correct']}/{d['adversarial']['n']}",
                          _pct(d["adversarial"]["accuracy"]), _pct(d["adversarial_follows_original"]["share"]),
                          _pct(d["adversarial_follows_model"]["share"])])
@@ -319,7 +320,8 @@ def html_report(study: Study, stats: dict | None = None) -> str:
                             f"{s['n_answers']} of {study.n_items()}"] for s in sess]) if sess
               else "<p>No answers yet.</p>"]
     for title, header, trs, note in tables(stats):
-        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, trs), f"<p class='note'>{html.escape(note)}</p>"]
+        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, trs),
+                  f"<p class='note'>{html.escape(note)}</p>"]
     figs = figures(stats)
     cf = confusion_figure(rows)
     if cf is not None:
