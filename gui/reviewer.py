@@ -15,25 +15,6 @@ import logging
 import sys
 import time
 
-
-def _guard_singleton_refcounts() -> None:
-    """Work around a PySide6 6.12 defect on CPython < 3.12: its bindings return None (and True/False
-    from Python overrides such as event filters) without taking a reference. Each void Qt call
-    then drops None's reference count by one, and after a few thousand calls the interpreter
-    aborts with "deallocating None". From 3.12 on these objects are immortal and nothing happens.
-    Giving the three singletons a very large reference count keeps them alive for any session."""
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or hasattr(sys, "gettotalrefcount"):
-        return
-    import ctypes
-
-    for obj in (None, True, False):
-        ref = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field of PyObject
-        if ref.value < (1 << 40):
-            ref.value += 1 << 40
-
-
-_guard_singleton_refcounts()
-
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
@@ -41,8 +22,8 @@ from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineE
                                QVBoxLayout, QWidget)
 
 from engine.errors import UserError
-from gui.strip import StripView
 from engine.review.study import ANSWERS, INSTRUCTIONS, RHYTHMS, display_layout, open_for_review
+from gui.strip import StripView
 
 log = logging.getLogger(__name__)
 
