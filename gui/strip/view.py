@@ -19,6 +19,14 @@ Public API (signals in mV, float32 numpy arrays; fs in Hz) — the main window e
              layerVisibilityChanged(layer, bool), modeChanged(str), realSizeChanged(bool),
              playingChanged(bool)
 
+Also public (beyond the brief): go_home(), go_end(), pan(fraction), scroll_rows(k),
+zoom(factor), has_layer(layer), layer_drawn(layer), layer_visible(layer), legend_labels(),
+mode(), seconds_per_row(), row_count(), duration(), perturbation_gain(), real_size(),
+paper_scale() -> (mm/s, mm/mV), px_per_mm(), is_playing(), play_position(),
+set_crosshair_enabled(bool), set_row_heights(strip_mv=3, lane_mv=2), memory_bytes(),
+paper_spec(), the attributes max_members_drawn (40; read by set_band_members),
+play_speed, last_open_s, toolbar (None with toolbar=False), plot, plot_item, overview.
+
 Layout.  Every row (one in continuous mode) is a *strip* of ``strip_mv`` mV around its
 baseline, followed — when the perturbation is shown — by a *lane* of ``lane_mv`` mV
 holding the perturbation (adversarial − original) multiplied by the gain and labelled
@@ -71,8 +79,10 @@ DEFAULT_VISIBLE = {"original": True, "adversarial": True, "perturbation": True, 
 # Pens are opaque on purpose: translucent or wide antialiased strokes of dense paths are
 # what makes QPainter slow (see bench/bench_strip.py).  Wide pens are drawn as segments.
 ADVERSARIAL_COLOUR = QtGui.QColor(214, 18, 56)   # crimson
-ORIGINAL_PEN = pg.mkPen(INK, width=1.5)
-ADVERSARIAL_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.0)    # drawn on top of the original
+ORIGINAL_PEN = pg.mkPen(INK, width=1.2)
+# the adversarial trace is drawn *under* the original, wider: a crimson halo around the
+# black trace, which shows wherever the two differ and keeps the original readable
+ADVERSARIAL_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=2.6)
 PERTURBATION_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.0)
 DIFFERENCE_PEN = pg.mkPen(QtGui.QColor(0, 100, 200), width=1.0)
 BAND_COLOUR = QtGui.QColor(30, 110, 200)
@@ -81,7 +91,8 @@ BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
 MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
 BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
 BAND_BARS_MAX_PX = 2.0
-MEMBER_POINTS_BUDGET = 16_000   # points for all drawn members together, per frame
+MEMBER_POINTS_BUDGET = 16_000
+MIN_MEMBERS_ZOOMED_OUT = 8   # points for all drawn members together, per frame
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
@@ -107,12 +118,14 @@ class _Trace:
     kind: str       # "minmax" | "min" | "max" (envelope of a pyramid) | "sub" (subsampled)
     item: pg.PlotCurveItem
     pen: QtGui.QPen
-    raw_state: bool | None = None  # last pen state: True = raw samples (full pen, AA)
+    aa: bool = True                # antialias raw samples (when few enough)
+    dec_width: float = 1.0         # pen width on decimated min/max strokes
+    raw_state: tuple | None = None  # last pen state: (raw samples, antialiased)
 
     def set_raw(self, raw: bool, n_points: int):
-        """Full pen (antialiased if few points) on raw samples; 1-px plain pen on decimated
-        min/max strokes, which a wide pen would make slow and blobby."""
-        state = (raw, raw and n_points <= AA_MAX_POINTS)
+        """Full pen (antialiased if few points) on raw samples; plain `dec_width` pen on
+        decimated min/max strokes, which a wide antialiased pen would make slow and blobby."""
+        state = (raw, raw and self.aa and n_points <= AA_MAX_POINTS)
         if state == self.raw_state:
             return
         self.raw_state = state
@@ -123,9 +136,9 @@ class _Trace:
             it.setPen(self.pen)
         else:
             pen = QtGui.QPen(self.pen)
-            pen.setWidthF(1.0)
+            pen.setWidthF(self.dec_width)
             it.opts["antialias"] = False
-            it.setSegmentedLineMode("off")
+            it.setSegmentedLineMode("on" if self.dec_width > 1 else "off")
             it.setPen(pen)
 
 
@@ -242,8 +255,8 @@ class StripView(QtWidgets.QWidget):
         self._lane_zero = curve(LANE_ZERO_PEN, 1)
         self._cursor = curve(CURSOR_PEN, 800)
 
-        def T(key, layer, src, where, kind, pen, z):
-            return _Trace(key, layer, src, where, kind, curve(pen, z), pen)
+        def T(key, layer, src, where, kind, pen, z, **kw):
+            return _Trace(key, layer, src, where, kind, curve(pen, z), pen, **kw)
 
         self._traces: list[_Trace] = [
             T("band_lo", "band", "lo", "strip", "min", BAND_EDGE_PEN, 2),
@@ -252,8 +265,9 @@ class StripView(QtWidgets.QWidget):
             T("lane_band_hi", "band", "hi_d", "lane", "max", BAND_EDGE_PEN, 2),
             T("members", "members", "mem", "strip", "sub", MEMBER_PEN, 3),
             T("lane_members", "members", "mem_d", "lane", "sub", MEMBER_PEN, 3),
-            T("original", "original", "x", "strip", "minmax", ORIGINAL_PEN, 10),
-            T("adversarial", "adversarial", "adv", "strip", "minmax", ADVERSARIAL_PEN, 11),
+            T("adversarial", "adversarial", "adv", "strip", "minmax", ADVERSARIAL_PEN, 10,
+              aa=False, dec_width=2.0),
+            T("original", "original", "x", "strip", "minmax", ORIGINAL_PEN, 11),
             T("difference", "difference", "diff", "strip", "minmax", DIFFERENCE_PEN, 12),
             T("perturbation", "perturbation", "diff", "lane", "minmax", PERTURBATION_PEN, 11),
         ]
@@ -1057,9 +1071,18 @@ class StripView(QtWidgets.QWidget):
             for (r, i0, i1, nb, row_t0, base, lbase) in segs:
                 off = lbase if tr.where == "lane" else base
                 if tr.kind == "sub":
-                    k = src.data.shape[0]
+                    data = src.data
+                    k = data.shape[0]
+                    per_px = (i1 - i0) / max(1, nb)  # samples per pixel
+                    if per_px > 2:
+                        # zoomed out: the lines merge into the band anyway and their cost
+                        # grows with the pixels they cover, so draw fewer of them
+                        k_draw = max(MIN_MEMBERS_ZOOMED_OUT, int(round(k * 2 / per_px)))
+                        if k_draw < k:
+                            data = data[np.unique(np.linspace(0, k - 1, k_draw).round().astype(int))]
+                            k = data.shape[0]
                     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, k * len(segs)))
-                    pos, y = subsample(src.data, i0, i1, max(16, pts))
+                    pos, y = subsample(data, i0, i1, max(16, pts))
                     raw = raw and pos.size == i1 - i0
                 else:
                     env = envelope(src.data, src.pyr, i0, i1, nb)
