@@ -1,6 +1,6 @@
 """Bands of adversarial examples around one example (Han et al. 2020), every procedure batched.
 
-1. noise: Gaussian noise (sd in mV) added to the perturbation δ, smoothed with the kernel bank,
+1. noise: Gaussian noise (sd in mV), smoothed with the kernel bank, added to the perturbation δ,
    clipped to ±ε, classified; survivors (still adversarial) and the example itself form the band
    (per-sample min and max).
 2. concatenation: pairs of band members that cross (equal at a sample, or change order between
@@ -87,6 +87,13 @@ class _Classify:
         return pred == self.target_idx
 
 
+def _draw(fn, b: int, length: int, gen: torch.Generator) -> torch.Tensor:
+    """b trials of `fn` (torch.randn / torch.rand), drawn one trial at a time: the CPU generator
+    fills a (b, L) tensor in an order that depends on b, so drawing per trial keeps the results
+    of a seed independent of the batch size."""
+    return torch.stack([fn((length,), generator=gen) for _ in range(b)])
+
+
 def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | None = None,
                 band: BandParams | None = None, progress: Callable[[int, int], None] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> BandResult:
@@ -122,8 +129,11 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
         n_adv = 0
         for s in range(0, band.trials, band.batch_size):
             b = min(band.batch_size, band.trials - s)
-            noise = torch.randn((b, L), generator=gen).to(dev) * band.noise_sd_mv
-            pert = (smooth(delta.unsqueeze(0) + noise, kernel).clamp(-eps, eps)) * mask
+            noise = _draw(torch.randn, b, L, gen).to(dev) * band.noise_sd_mv
+            # the noise is smoothed, not the example: smoothing δ + noise would smooth δ a second
+            # time, and a twice-smoothed SAP perturbation is usually no longer adversarial, so the
+            # "band" would be centred on a non-adversarial signal (paper: all 1000 trials survive)
+            pert = (delta.unsqueeze(0) + smooth(noise, kernel)).clamp(-eps, eps) * mask
             ok = is_adv(pert)
             n_adv += int(ok.sum())
             survivors.append(pert[ok])
@@ -136,7 +146,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
         n_u_adv = 0
         for s in range(0, n_uni, band.batch_size):
             b = min(band.batch_size, n_uni - s)
-            u = lo_d + torch.rand((b, L), generator=gen).to(dev) * (hi_d - lo_d)
+            u = lo_d + _draw(torch.rand, b, L, gen).to(dev) * (hi_d - lo_d)
             pert = torch.minimum(torch.maximum(smooth(u, kernel), lo_d), hi_d) * mask
             n_u_adv += int(is_adv(pert).sum())
         uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni}

@@ -29,7 +29,9 @@ from engine.records import read_record  # noqa: E402
 SAMPLES = ROOT / "resources" / "samples"
 DEFAULT_MODEL = ROOT / "resources" / "models" / "default.safetensors"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread by default: on a shared 2-core machine two OpenMP threads per process fight the
+# other jobs for the cores and small convolutions run ~10x slower; ECGADV_TEST_THREADS overrides.
+torch.set_num_threads(int(os.environ.get("ECGADV_TEST_THREADS", "1")))
 
 
 @functools.lru_cache(maxsize=None)
