@@ -80,13 +80,31 @@ def export_png(view, path: str, width_px: int | None = None) -> str:
         view._refresh()
         ex = pge.ImageExporter(view.plot_item)
         ex.parameters()["width"] = width_px
-        ex.export(path)
+        with _NoItemCache(view):  # cached pixmaps would be scaled up, blurred
+            ex.export(path)
     finally:
         view._render_width = None
         view._refresh()
     if not os.path.isfile(path):
         raise OSError(f"cannot write {path}")
     return path
+
+
+class _NoItemCache:
+    """Render cached items (the legend is cached as a pixmap for speed) as vectors."""
+
+    def __init__(self, view):
+        self.items = [it for it in view.plot_item.scene().items()
+                      if it.cacheMode() != it.CacheMode.NoCache]
+
+    def __enter__(self):
+        self.modes = [it.cacheMode() for it in self.items]
+        for it in self.items:
+            it.setCacheMode(it.CacheMode.NoCache)
+
+    def __exit__(self, *exc):
+        for it, mode in zip(self.items, self.modes):
+            it.setCacheMode(mode)
 
 
 def export_svg(view, path: str) -> str:
@@ -103,14 +121,17 @@ def export_svg(view, path: str) -> str:
     gen.setFileName(path)
     gen.setSize(QtCore.QSize(int(src.width()), int(src.height())))
     gen.setViewBox(QtCore.QRectF(0, 0, src.width(), src.height()))
+    # the axes replay QPictures recorded at the screen's DPI: render at the same DPI
+    gen.setResolution(view.plot.logicalDpiX())
     gen.setTitle(f"{view._name or 'ECG'} strip")
     gen.setDescription("ECG strip exported by the ECG adversarial workbench")
     p = QtGui.QPainter()
     if not p.begin(gen):
         raise OSError(f"cannot write {path}")
     try:
-        p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
-        item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
+        with _NoItemCache(view):
+            p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
+            item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
     finally:
         p.end()
     return path
