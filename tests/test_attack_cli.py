@@ -114,11 +114,13 @@ def test_real_process_error_has_no_traceback(tmp_path):
 def test_band_json_schema_and_files(capsys, tmp_path):
     r, params = adversarial_example()
     rc, out, err = run(capsys, "band", SAMPLES / r.record, "--eps", params.eps_mv, "--alpha", params.alpha_mv,
-                       "--trials", "40", "--model", model_path(), "--out", tmp_path, "--members", "2", "--json")
+                       "--trials", "40", "--max-pairs", "5", "--max-splices", "2", "--model", model_path(),
+                       "--out", tmp_path, "--members", "2", "--json")
     if rc == 2 and "did not" in err:  # batch-of-one numerics differ from the batched run: try the others
         for other in paper_sap_results():
             if other.success and other.record != r.record:
-                rc, out, err = run(capsys, "band", SAMPLES / other.record, "--trials", "40", "--model", model_path(),
+                rc, out, err = run(capsys, "band", SAMPLES / other.record, "--trials", "40", "--max-pairs", "5",
+                                   "--model", model_path(),
                                    "--out", tmp_path, "--members", "2", "--json")
                 if rc == 0:
                     break
@@ -130,6 +132,7 @@ def test_band_json_schema_and_files(capsys, tmp_path):
     assert set(doc["uniform"]) >= {"trials", "adversarial", "fraction"}
     assert doc["adv_pred"] != doc["orig_pred"]
     assert os.path.exists(doc["out"] + ".hea") and len(doc["members_out"]) == 2
+    assert doc["concat"]["pairs"] <= 5 and doc["concat"]["splices"] <= 5 * 2 * 2
 
 
 def test_band_failed_attack_exits_2(capsys):

@@ -124,6 +124,10 @@ def register(sub) -> None:
     add_attack_args(p, method_default="sap")
     p.add_argument("--trials", type=int, default=1000, help="noise trials (and uniform draws); default 1000")
     p.add_argument("--noise-sd", type=float, default=0.005, help="noise sd in mV (default 0.005)")
+    p.add_argument("--max-pairs", type=int, default=200,
+                   help="concatenation: at most this many member pairs, drawn at random (default 200)")
+    p.add_argument("--max-splices", type=int, default=10,
+                   help="concatenation: at most this many crossings spliced per pair (default 10)")
     p.add_argument("--members", type=int, default=0, help="also save the first K band members (with --out)")
     p.add_argument("--out", default=None, help="folder for the band (min/max) record and members")
     p.add_argument("--overwrite", action="store_true")
@@ -219,8 +223,8 @@ def cmd_band(args) -> int:
         raise UserError("--trials must be at least 1")
     if not (args.noise_sd >= 0):
         raise UserError("--noise-sd must be zero or more (mV)")
-    if args.members < 0:
-        raise UserError("--members must be zero or more")
+    if args.members < 0 or args.max_pairs < 0 or args.max_splices < 0:
+        raise UserError("--members, --max-pairs and --max-splices must be zero or more")
     inputs, origin = _load_inputs([args.record], args.lead)
     if args.out:
         _check_out(args.out, [f"{inputs[0].name}_{args.method}_band"], args.overwrite)
@@ -234,7 +238,9 @@ def cmd_band(args) -> int:
         want = f"reach the target {params.target}" if params.target else f"change the prediction ({res.orig_pred})"
         raise UserError(f"{res.record}: the {args.method} attack did not {want} at ε {params.eps_mv:g} mV; "
                         "no band to expand (try a larger --eps or more --steps/--sap-steps)")
-    band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=args.seed),
+    band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=args.seed,
+                                                  max_pairs=args.max_pairs,
+                                                  max_splices_per_pair=args.max_splices),
                        progress=StepPrinter("band batch"))
     out = None
     members_out: list[str] = []
