@@ -1151,8 +1151,12 @@ class StripView(QtWidgets.QWidget):
                 yy = np.empty(2 * xf.size)
                 yy[0::2] = yl[ok]
                 yy[1::2] = yh[ok]
-                pen = QtGui.QPen(BAND_BAR_COLOUR, max(1.0, math.ceil(spacing_px)))
+                width = 1.0 if spacing_px <= 1.25 else float(math.ceil(spacing_px))
+                pen = QtGui.QPen(BAND_BAR_COLOUR, width)
                 pen.setCosmetic(True)
+                pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
+                # wide pens: plain line segments (a wide stroked path is many times slower)
+                bars.setSegmentedLineMode("on" if width > 1 else "off")
                 bars.setPen(pen)
                 bars.setData(np.repeat(xf, 2), yy)
                 bars.show()
