@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from .paper import (INK, LARGE_LINE, LARGE_MV, LARGE_S, MM_PER_MV, MM_PER_S, PAPER_BG,
-                    PULSE_START_S, ROW_MARGIN_S, SMALL_LINE, SMALL_MV, SMALL_S, calibration_pulse,
-                    format_time)
+from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
+                    calibration_pulse, format_time)
 
 __all__ = ["PaperTrace", "PaperSpec", "export_png", "export_svg", "export_pdf", "write_paper_pdf",
            "page_size_mm", "ROWS_PER_PAGE", "MAX_PDF_SECONDS"]
@@ -329,10 +328,6 @@ def _pen(colour, width_mm, dash=False):
     if dash:
         pen.setStyle(QtCore.Qt.PenStyle.DashLine)
     return pen
-
-
-def _poly(x, y) -> QtGui.QPolygonF:
-    return QtGui.QPolygonF([QtCore.QPointF(float(a), float(b)) for a, b in zip(x, y)])
 
 
 def _path(x, y) -> QtGui.QPainterPath:
