@@ -31,6 +31,21 @@ class OpenedRecord:
         return 1.0 / self.gain if self.gain else 0.001
 
 
+def configure_threads() -> None:
+    """Runs once in the worker thread: leave one CPU core to the GUI thread.
+
+    On a 2-core machine two PyTorch compute threads plus the GUI thread oversubscribe the CPU,
+    and OpenMP's synchronisation then slows an attack down many times (measured: 1.4 s with one
+    thread, over 60 s with two while the GUI and another process run). ECGADV_THREADS overrides.
+    """
+    import torch
+
+    want = os.environ.get("ECGADV_THREADS")
+    n = int(want) if want and want.isdigit() and int(want) > 0 else max(1, (os.cpu_count() or 2) - 1)
+    n = min(n, torch.get_num_threads()) if not want else n
+    torch.set_num_threads(n)
+
+
 def _check(should_stop) -> None:
     if should_stop():
         raise Cancelled("cancelled")
@@ -74,19 +89,31 @@ def classify(clf, x_mv: np.ndarray, fs: float):
     return fn
 
 
+def attack_params(params):
+    """engine AttackParams from the panel's plain dict (built here, in the worker thread, so the
+    GUI thread never imports torch); an AttackParams passes through."""
+    from engine.attacks import AttackParams
+
+    if isinstance(params, AttackParams):
+        return params
+    return AttackParams(**params)
+
+
 def attack(clf, rec: OpenedRecord, method: str, params):
+    """Returns (AttackResult, AttackParams)."""
     def fn(progress, should_stop):
         from engine.attacks import AttackInput, run_attack
 
-        total = params.total_steps(method)
+        p = attack_params(params)
+        total = p.total_steps(method)
 
         def prog(done, n):
             progress(done, n, f"{method.upper()} step {done}/{n}")
 
         progress(0, total, f"{method.upper()} attack on {rec.name}")
         res = run_attack(clf, [AttackInput(rec.name, rec.x_mv, rec.fs, rec.label, rec.quantum_mv)], method,
-                         params, progress=prog, should_stop=should_stop)
-        return res[0]
+                         p, progress=prog, should_stop=should_stop)
+        return res[0], p
     return fn
 
 
@@ -232,6 +259,7 @@ def attack_eval(ds, split: str, clf, method: str, params, limit: int | None):
 
         from engine.attack_eval import run_eval
 
+        params_ = attack_params(params)
         names = _split_names(ds, split, limit)
         state = {"done": 0, "total": len(names)}
 
@@ -244,20 +272,23 @@ def attack_eval(ds, split: str, clf, method: str, params, limit: int | None):
                                                     f"{state['done']}/{state['total']} records (step {step}/{n})")
 
         with tempfile.TemporaryDirectory(prefix="ecgadv-gui-") as tmp:
-            summary = run_eval(clf, ds, names, method=method, params=params,
+            summary = run_eval(clf, ds, names, method=method, params=params_,
                                results=os.path.join(tmp, "attack-eval.jsonl"), split=split,
                                progress=rec_prog, step_progress=step_prog, should_stop=should_stop)
-        return {"model": clf.name, "method": method, "split": split, "eps_mv": params.eps_mv, **summary}
+        return {"model": clf.name, "method": method, "split": split, "eps_mv": params_.eps_mv, **summary}
     return fn
 
 
-def robustness(ds, split: str, clf, method: str, params, eps_list: list[float], limit: int | None):
-    """engine.robustness.run_robustness, one ε at a time so the curve grows while it runs."""
+def robustness(ds, split: str, clf, method: str, params, eps_text: str, limit: int | None):
+    """engine.robustness.run_robustness, one ε at a time so the curve grows while it runs.
+    `eps_text`: ε values in mV separated by commas."""
     def fn(progress, should_stop):
-        from engine.robustness import run_robustness
+        from engine.robustness import parse_eps_list, run_robustness
 
+        eps_list = parse_eps_list(eps_text.replace(";", ","))
+        params_ = attack_params(params)
         names = _split_names(ds, split, limit)
-        ratio = params.alpha_mv / params.eps_mv
+        ratio = params_.alpha_mv / params_.eps_mv
         table = []
         for i, eps in enumerate(eps_list):
             _check(should_stop)
@@ -266,7 +297,7 @@ def robustness(ds, split: str, clf, method: str, params, eps_list: list[float], 
                 progress(_i * total + done, len(eps_list) * total,
                          f"robustness {cell} ({_i + 1}/{len(eps_list)}): {done}/{total} records")
 
-            doc = run_robustness(clf, ds, names, methods=[method], eps_list=[float(eps)], base=params,
+            doc = run_robustness(clf, ds, names, methods=[method], eps_list=[float(eps)], base=params_,
                                  alpha_ratio=ratio, split=split, progress=prog, should_stop=should_stop)
             table += doc["table"]
             progress(i + 1, len(eps_list), f"ε {eps:g} mV done", data={"table": list(table)})
@@ -274,8 +305,10 @@ def robustness(ds, split: str, clf, method: str, params, eps_list: list[float], 
     return fn
 
 
-def train(ds, split: str, arch: str, epochs: int, out: str, device, seed: int = 0, limit: int | None = None):
+def train(ds, split: str, arch: str, epochs: int, out: str, device=None, seed: int = 0, limit: int | None = None):
     def fn(progress, should_stop):
+        from engine.device import pick_device
+
         from engine.datasets import stratified_split
         from engine.models import INPUT_SPECS
         from engine.signals_cache import load_dataset_signals
@@ -304,7 +337,7 @@ def train(ds, split: str, arch: str, epochs: int, out: str, device, seed: int = 
                 "validation": f"seeded stratified 10% (seed {seed})", "command": "GUI train"}
         try:
             best = engine_train(tx, [ds.label(n) for n in tr], vx, [ds.label(n) for n in va], cfg, out,
-                                device=device, provenance=prov, resume=False, overwrite=True,
+                                device=pick_device(device), provenance=prov, resume=False, overwrite=True,
                                 progress=report, should_stop=should_stop)
         except KeyboardInterrupt:
             raise Cancelled("training cancelled") from None

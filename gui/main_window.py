@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QGroupBox, QLabel, QMainWindow,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QStyle, QToolBar, QVBoxLayout,
@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self.setWindowTitle("ECG Adversarial Workbench")
-        self.host = WorkerHost(self)
+        self.host = WorkerHost(self, init=jobs.configure_threads)
         self.clf = None
         self.model_spec = model_spec or self.settings.get("model/spec")
         self.device_text = ""
@@ -564,6 +564,20 @@ class MainWindow(QMainWindow):
                 self.status_msg.setText("Ready")
         self._update_enabled()
 
+    def _staged(self, *steps) -> None:
+        """Run `steps` one per event-loop turn (heavy redraws spread out; timers keep ticking)."""
+        if not steps:
+            return
+        first, rest = steps[0], steps[1:]
+
+        def run():
+            if self._closing:
+                return
+            first()
+            self._staged(*rest)
+
+        QTimer.singleShot(0, run)
+
     def cancel_jobs(self) -> None:
         for job_id in list(self._user_jobs):
             self.host.cancel(job_id)
@@ -749,8 +763,18 @@ class MainWindow(QMainWindow):
     def _clear_attack(self) -> None:
         self.result = self.result_params = self.result_method = None
         self.band = None
-        if self.rec is not None and self.strip.state.get("adversarial"):
-            self.strip.set_record(self.rec.x_mv, self.rec.fs, self.rec.name)
+        if self.rec is not None and (self.strip.state.get("adversarial") or self.strip.state.get("band")):
+            rec, view = self.rec, self.strip.view_range()
+
+            def reset():
+                if self.rec is rec and self.result is None:
+                    self.strip.set_record(rec.x_mv, rec.fs, rec.name)
+
+            def restore():
+                if self.rec is rec and self.result is None and view[1] > view[0]:
+                    self.strip.set_view(*view)  # stay where the user was looking
+
+            self._staged(reset, restore)
         self.attack_panel.clear()
         self.band_panel.clear()
         if self.pred is not None and self.rec is not None:
@@ -829,34 +853,42 @@ class MainWindow(QMainWindow):
             return
         rec, clf = self.rec, self.clf
         method = self.attack_panel.method_key()
-        try:
-            params = self.attack_panel.params()
-        except UserError as exc:
-            self.show_error(str(exc))
-            return
+        params = self.attack_panel.params()
         self.attack_panel.save(self.settings)
         self._clear_attack()
         self.attack_panel.show_running(method)
         self.browser.update_row(rec.name, status="running…", status_tip="")
 
-        def done(r):
+        def done(res):
+            r, p = res
             status = ("fooled → " + r.adv_pred) if r.success else ("not fooled" if r.success is False else "at target")
             self.browser.update_row(rec.name, status=status,
-                                    status_tip=f"{method.upper()} ε {params.eps_mv:g} mV: {r.orig_pred} → {r.adv_pred}")
+                                    status_tip=f"{method.upper()} ε {p.eps_mv:g} mV: {r.orig_pred} → {r.adv_pred}")
             if self.rec is not rec:
                 return
-            self.result, self.result_method, self.result_params = r, method, params
-            if r.fs != rec.fs or len(r.x0) != len(rec.x_mv):  # show both at the model's rate
-                self.strip.set_record(r.x0, r.fs, rec.name)
-            self.strip.set_adversarial(r.x_adv)
-            # keep the magnified perturbation inside its ±1 mV lane
-            self._gain_changed(100 if params.eps_mv * 100 <= 1.0 + 1e-9 else 10)
-            self.attack_panel.show_result(r, method, params.eps_mv)
-            self.model_panel.set_probs(r.orig_probs, r.adv_probs, rec.label)
-            self.pred = (r.orig_pred, r.orig_probs)
-            self._update_header()
-            self._update_enabled()
-            self.attackFinished.emit(r)
+            self.result, self.result_method, self.result_params = r, method, p
+            gain = 100 if p.eps_mv * 100 <= 1.0 + 1e-9 else 10  # keep the ×gain trace inside its ±1 mV lane
+
+            def draw():
+                if self.result is not r:
+                    return
+                if r.fs != rec.fs or len(r.x0) != len(rec.x_mv):  # show both at the model's rate
+                    self.strip.set_record(r.x0, r.fs, rec.name)
+                self.strip.set_adversarial(r.x_adv)
+
+            def panels():
+                if self.result is not r:
+                    return
+                self.attack_panel.show_result(r, method, p.eps_mv)
+                self.model_panel.set_probs(r.orig_probs, r.adv_probs, rec.label)
+                self.pred = (r.orig_pred, r.orig_probs)
+                self._update_header()
+                self._update_enabled()
+                self.attackFinished.emit(r)
+
+            # one piece per event-loop turn, so no single turn keeps the GUI thread busy for long
+            self._staged(lambda: self._gain_changed(gain) if self.strip.state.get("gain") != gain else None,
+                         draw, panels)
 
         def cancelled():
             self.browser.update_row(rec.name, status="cancelled")
@@ -888,12 +920,17 @@ class MainWindow(QMainWindow):
             if self.result is not r:
                 return
             self.band = b
-            self.strip.set_band(b.lo, b.hi)
-            self.strip.set_band_members(b.members)
-            self.band_panel.show_result(b)
-            self._update_header()
-            self._update_enabled()
-            self.bandFinished.emit(b)
+
+            def finish():
+                if self.band is not b:
+                    return
+                self.band_panel.show_result(b)
+                self._update_header()
+                self._update_enabled()
+                self.bandFinished.emit(b)
+
+            self._staged(lambda: self.band is b and self.strip.set_band(b.lo, b.hi),
+                         lambda: self.band is b and self.strip.set_band_members(b.members), finish)
 
         self.submit(jobs.band(clf, r, params, trials, sd, seed=params.seed, **self.band_options),
                     f"Band around {rec.name}", on_done=done, kind="band")
@@ -1020,7 +1057,7 @@ class MainWindow(QMainWindow):
                     f"{method.upper()} attack evaluation", on_done=self.dataset_panel.show_attack_eval,
                     kind="dataset")
 
-    def run_robustness(self, split: str, limit: int, eps: list) -> None:
+    def run_robustness(self, split: str, limit: int, eps: str) -> None:
         if not self._need_dataset():
             return
         method = self.attack_panel.method_key()
@@ -1042,8 +1079,6 @@ class MainWindow(QMainWindow):
             out = os.path.join(os.path.dirname(os.path.abspath(self.ds.folder)), out)
         if os.path.exists(out) and not dialogs.confirm(self, f"{out} exists. Replace it?", "Replace checkpoint"):
             return
-        from engine.device import pick_device
-
         self.dataset_panel.reset_training()
 
         def done(res):
@@ -1051,7 +1086,7 @@ class MainWindow(QMainWindow):
                                                   f"{res['best'].get('f1_mean_nao', float('nan')):.3f}). "
                                                   "Load it with Model ▸ Load Checkpoint.")
 
-        self.submit(jobs.train(self.ds, split, arch, epochs, out, pick_device(None)), f"Training {arch}",
+        self.submit(jobs.train(self.ds, split, arch, epochs, out), f"Training {arch}",
                     on_partial=self.dataset_panel.add_epoch, on_done=done, kind="dataset")
 
     # =========================================================================================

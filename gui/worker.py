@@ -64,8 +64,9 @@ class EngineWorker(QObject):
     idle = Signal()
     _wake = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, init: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self._init = init  # run once in the worker thread before the first job
         self._lock = threading.Lock()
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
@@ -140,6 +141,12 @@ class EngineWorker(QObject):
     @Slot()
     def _drain(self) -> None:
         thread = QThread.currentThread()
+        if self._init is not None:
+            init, self._init = self._init, None
+            try:
+                init()
+            except Exception:  # noqa: BLE001 - a failed tuning step must not stop the worker
+                pass
         while not self._closing.is_set() and not thread.isInterruptionRequested():
             with self._lock:
                 if not self._heap:
@@ -201,11 +208,11 @@ class WorkerHost(QObject):
     unhandledError = Signal(str, str)  # a failed job without on_error
     idle = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, init: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("engine-worker")
-        self.worker = EngineWorker()
+        self.worker = EngineWorker(init)
         self.worker.moveToThread(self.thread)
         self._callbacks: dict[int, tuple] = {}
         self._partials: dict[int, Callable] = {}

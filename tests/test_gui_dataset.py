@@ -39,8 +39,9 @@ def test_evaluate_attack_eval_robustness(qtbot, isolated, model_path):  # noqa: 
     assert not isolated["errors"], isolated["errors"]
 
     panel.rb_eps.setText("0.01, nope")
-    panel.rb_run.click()
-    assert "not a number" in panel.rb_summary.text()
+    with qtbot.waitSignal(win.errorShown, timeout=60000) as sig:
+        panel.rb_run.click()
+    assert "not a number" in sig.args[0]
 
 
 def test_train_one_epoch_with_live_curve(qtbot, isolated, model_path):  # noqa: F811

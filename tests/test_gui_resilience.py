@@ -7,7 +7,7 @@ import time
 
 from gui_fixtures import SAMPLES, Watchdog, fast_attack, isolated, make_window, model_path, wait_idle  # noqa: F401
 
-LONG = 100000  # attack steps: far more than a test will let run
+LONG = 10000  # attack steps (the spin box maximum): far more than a test lets run
 
 
 def _start_long_attack(qtbot, win) -> None:

@@ -109,12 +109,11 @@ class AttackPanel(QWidget):
     def method_key(self) -> str:
         return self.method.currentData()
 
-    def params(self):
-        from engine.attacks import AttackParams
-
-        return AttackParams(eps_mv=self.eps.value(), alpha_mv=self.alpha.value(), steps=self.steps.value(),
-                            sap_steps=self.sap_steps.value(), target=self.target.currentData() or None,
-                            seed=self.seed.value())
+    def params(self) -> dict:
+        """engine.attacks.AttackParams fields as a plain dict (the worker builds the object)."""
+        return {"eps_mv": self.eps.value(), "alpha_mv": self.alpha.value(), "steps": self.steps.value(),
+                "sap_steps": self.sap_steps.value(), "target": self.target.currentData() or None,
+                "seed": self.seed.value()}
 
     def load(self, s) -> None:
         i = self.method.findData(s.get("attack/method"))

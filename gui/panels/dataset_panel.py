@@ -26,7 +26,7 @@ def _split_combo() -> QComboBox:
 
 def _item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:
     it = QTableWidgetItem(text)
-    it.setTextAlignment(int(align))
+    it.setTextAlignment(align)
     it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     return it
 
@@ -46,7 +46,7 @@ def _plot(left: str, bottom: str) -> pg.PlotWidget:
 class DatasetPanel(QWidget):
     evaluateRequested = Signal(str)  # split
     attackEvalRequested = Signal(str, int)  # split, limit
-    robustnessRequested = Signal(str, int, list)  # split, limit, eps list
+    robustnessRequested = Signal(str, int, str)  # split, limit, ε list (mV, comma-separated)
     trainRequested = Signal(str, str, int, str)  # split, arch, epochs, out path
 
     def __init__(self, parent=None) -> None:
@@ -199,18 +199,8 @@ class DatasetPanel(QWidget):
         lay.addWidget(self.rb_plot, 2)
         self.tabs.addTab(w, "Robustness")
 
-    def eps_values(self) -> list[float]:
-        from engine.robustness import parse_eps_list
-
-        return parse_eps_list(self.rb_eps.text().replace(";", ","))
-
     def _robustness_clicked(self) -> None:
-        try:
-            eps = self.eps_values()
-        except Exception as exc:  # noqa: BLE001
-            self.rb_summary.setText(str(exc))
-            return
-        self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), eps)
+        self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), self.rb_eps.text())
 
     def show_robustness(self, table: list[dict], done: bool = False) -> None:
         pts = [(r["eps_mv"], 100 * r["success_rate"]) for r in table if r.get("success_rate") is not None]
