@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, help="(screenshot) band trials (default: the saved setting)")
     p.add_argument("--size", default="1600x1000", help="(screenshot) window size, e.g. 1600x1000")
     p.add_argument("--mode", choices=["rows", "continuous"], help="(screenshot) strip layout")
+    p.add_argument("--view", metavar="T0,T1", help="(screenshot) show record time T0..T1 s at the end")
+    p.add_argument("--hide-members", action="store_true", help="(screenshot) do not draw band members")
     p.add_argument("--settings", metavar="INI", help="settings file (default: the user's)")
     p.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
     return p
@@ -80,6 +82,8 @@ def run_gui(argv: list[str]) -> int:
     win = MainWindow(settings, model_spec=args.model, open_samples=open_path is None, restore_layout=not shot)
     if args.mode:
         win._mode_changed(args.mode)
+    if args.hide_members:
+        win.layer_actions["members"].setChecked(False)
     if shot:
         win.persist = False
         try:
@@ -126,6 +130,12 @@ def _screenshot(app, win, path: str, open_path: str | None, args) -> int:
         app.quit()
 
     def settle() -> None:
+        if args.view:
+            try:
+                t0, t1 = (float(v) for v in args.view.split(","))
+                win.strip.set_view(t0, t1)
+            except ValueError:
+                sys.stderr.write(f"warning: --view must look like 2.5,7.5, got {args.view}\n")
         QTimer.singleShot(600, grab_and_quit)
 
     def maybe_attack(*_a) -> None:

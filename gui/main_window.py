@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         self.dataset_dock = self._dock("Dataset", self.dataset_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
                                        "dataset")
         self.dataset_dock.hide()
-        self.resizeDocks([self.browser_dock, self.side_dock], [300, 390], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.side_dock], [330, 390], Qt.Orientation.Horizontal)
         self.dataset_panel.evaluateRequested.connect(self.run_evaluate)
         self.dataset_panel.attackEvalRequested.connect(self.run_attack_eval)
         self.dataset_panel.robustnessRequested.connect(self.run_robustness)
@@ -628,6 +628,7 @@ class MainWindow(QMainWindow):
 
         def done(res):
             clf, dev = res
+            dev = dev.replace("(1 threads)", "(1 thread)")
             self.clf, self.device_text, self.model_spec = clf, dev, spec
             self.settings.set("model/spec", spec)
             self.model_panel.set_model_info(clf, dev)
@@ -811,9 +812,8 @@ class MainWindow(QMainWindow):
                 parts.append(f"after {what}: <b>{name(r.adv_pred)}</b> {100 * r.adv_probs[r.adv_pred]:.0f} % "
                              "— not fooled")
         if self.band is not None:
-            b = self.band
-            parts.append(f"<span style='color:{BAND_COLOR}'>band of {b.members.shape[0]} ECGs: "
-                         f"{100 * b.uniform['fraction']:.0f} % of uniform draws still adversarial</span>")
+            parts.append(f"<span style='color:{BAND_COLOR}'>band of {self.band.members.shape[0]} adversarial "
+                         "ECGs</span>")
         self.subheader.setText(" &nbsp;│&nbsp; ".join(parts))
 
     # ---- background fill of durations / predictions ----------------------------------------------
@@ -857,13 +857,15 @@ class MainWindow(QMainWindow):
         self.attack_panel.save(self.settings)
         self._clear_attack()
         self.attack_panel.show_running(method)
-        self.browser.update_row(rec.name, status="running…", status_tip="")
+        self.browser.update_row(rec.name, status="running", status_tip="", fooled=False)
 
         def done(res):
             r, p = res
-            status = ("fooled → " + r.adv_pred) if r.success else ("not fooled" if r.success is False else "at target")
-            self.browser.update_row(rec.name, status=status,
-                                    status_tip=f"{method.upper()} ε {p.eps_mv:g} mV: {r.orig_pred} → {r.adv_pred}")
+            status = ("→ " + r.adv_pred) if r.success else ("held" if r.success is False else "at target")
+            verdict = "diagnosis changed" if r.success else "not fooled" if r.success is False else "already the target"
+            self.browser.update_row(rec.name, status=status, fooled=bool(r.success),
+                                    status_tip=f"{method.upper()} ε {p.eps_mv:g} mV: {r.orig_pred} → {r.adv_pred} "
+                                               f"({verdict})")
             if self.rec is not rec:
                 return
             self.result, self.result_method, self.result_params = r, method, p
@@ -1024,7 +1026,9 @@ class MainWindow(QMainWindow):
     # dataset actions
     # =========================================================================================
     def show_dataset_tab(self, index: int) -> None:
-        self.dataset_dock.show()
+        if not self.dataset_dock.isVisible():
+            self.dataset_dock.show()
+            self.resizeDocks([self.dataset_dock], [max(280, self.height() // 3)], Qt.Orientation.Vertical)
         self.dataset_dock.raise_()
         self.dataset_panel.tabs.setCurrentIndex(index)
 

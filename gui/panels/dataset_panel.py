@@ -40,6 +40,7 @@ def _plot(left: str, bottom: str) -> pg.PlotWidget:
     for ax in ("left", "bottom"):
         w.getAxis(ax).setPen(pg.mkPen("#444"))
         w.getAxis(ax).setTextPen(pg.mkPen("#222"))
+        w.getAxis(ax).enableAutoSIPrefix(False)
     return w
 
 
@@ -77,6 +78,8 @@ class DatasetPanel(QWidget):
         self.eval_summary = QLabel("")
         self.eval_summary.setWordWrap(True)
         left.addWidget(self.eval_summary)
+        left.addWidget(muted("Records the model was trained on give optimistic scores; the paper's figure "
+                             "is on its 10 % test split."))
         left.addStretch(1)
         lay.addLayout(left, 1)
         self.confusion = QTableWidget(4, 4)
@@ -192,8 +195,11 @@ class DatasetPanel(QWidget):
         left.addWidget(self.rb_summary)
         left.addStretch(1)
         lay.addLayout(left, 1)
-        self.rb_plot = _plot("success rate (%)", "ε (mV)")
+        self.rb_plot = _plot("success rate (%)", "ε (mV, largest change per sample)")
         self.rb_plot.setYRange(0, 100)
+        paper = pg.InfiniteLine(0.01, angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
+                                label="paper ε", labelOpts={"position": 0.92, "color": "#666"})
+        self.rb_plot.addItem(paper)
         self.rb_curve = self.rb_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), symbol="o",
                                           symbolBrush=ADVERSARIAL_COLOR, symbolSize=7)
         lay.addWidget(self.rb_plot, 2)
@@ -206,7 +212,8 @@ class DatasetPanel(QWidget):
         pts = [(r["eps_mv"], 100 * r["success_rate"]) for r in table if r.get("success_rate") is not None]
         self.rb_curve.setData([p[0] for p in pts], [p[1] for p in pts])
         if table:
-            self.rb_summary.setText(("" if done else "running… ") + "; ".join(
+            self.rb_summary.setText(("" if done else "running… ") + "fooled / attacked (correctly classified): "
+                                    + "; ".join(
                 f"ε {r['eps_mv']:g} mV: {r['success']}/{r['attacked']}" for r in table))
 
     # ---- train ---------------------------------------------------------------------------------

@@ -82,7 +82,9 @@ class RecordTableModel(QAbstractTableModel):
                 return name
             if col == DURATION:
                 dur = d.get("duration")
-                return "" if dur is None else (f"{dur:.1f} s" if dur < 120 else f"{dur / 60:.1f} min")
+                if dur is None:
+                    return ""
+                return f"{dur:.1f} s" if dur < 10 else f"{dur:.0f} s" if dur < 120 else f"{dur / 60:.1f} min"
             if col == LABEL:
                 return d.get("label") or ""
             if col == PRED:
@@ -112,7 +114,7 @@ class RecordTableModel(QAbstractTableModel):
                 return QBrush(QColor(BAD_COLOR))
             if col == PRED and d.get("error"):
                 return QBrush(QColor("#999"))
-            if col == STATUS and d.get("status", "").startswith("fooled"):
+            if col == STATUS and d.get("fooled"):
                 return QBrush(QColor(BAD_COLOR))
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (DURATION, LABEL, PRED):
             return int(Qt.AlignmentFlag.AlignCenter)
@@ -201,12 +203,17 @@ class RecordBrowser(QWidget):
         self.table.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setAlternatingRowColors(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         h = self.table.horizontalHeader()
-        for c in (NAME, DURATION, LABEL, PRED):
-            h.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(NAME, QHeaderView.ResizeMode.ResizeToContents)
+        fm = self.table.fontMetrics()
+        for c, sample in ((DURATION, "Length_"), (LABEL, "Label_"), (PRED, "Model_")):
+            h.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            h.resizeSection(c, fm.horizontalAdvance(sample) + 14)
         h.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
+        h.setMinimumSectionSize(24)
         lay.addWidget(self.table, 1)
         self.count = QLabel("")
         self.count.setStyleSheet("color: #555;")
