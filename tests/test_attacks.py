@@ -61,8 +61,12 @@ def test_pgd_stays_within_eps_and_on_the_adc_grid():
         assert np.abs(d).max() <= params.eps_mv + 1e-6
         assert grid_ok(r.x_adv, 0.001), "adversarial example is off the 1 µV ADC grid"
         assert r.measures["linf_mv"] <= params.eps_mv + 1e-6
-        # sign steps of 3 µV clipped at 10 µV: most samples sit exactly at ±ε (square wave)
-        assert r.measures["square_wave"] > 0.2
+    # steps of 2ε clipped at ±ε: every sample with a non-zero gradient sits exactly at ±ε (the
+    # square wave), and the grid projection must keep it there instead of stepping it back a quantum
+    r = run_attack(clf, sample_inputs(["A00013"]), "pgd", AttackParams(steps=3, alpha_mv=0.02))[0]
+    d = r.x_adv.astype(np.float64) - r.x0.astype(np.float64)
+    assert np.abs(d).max() <= 0.01 + 1e-6 and grid_ok(r.x_adv)
+    assert r.measures["square_wave"] > 0.9
 
 
 def test_grid_projection_keeps_samples_at_eps():
