@@ -3,11 +3,12 @@
 Shared by `ecg_adv.spec`, `hooks/hook-torch.py`, `build.py` and `tests/test_packaging.py`, so the
 lists live in one place. Plain Python, no PyInstaller imports: the tests import it directly.
 
-Every exclusion here was checked against the frozen app (`packaging/smoke_test.sh` plus the
-attack, band, review-report, robustness-plot and train commands): the app never imports these
-modules. `import torch` itself does load `torch.distributed` (core only), `torch.testing`,
-`torch.testing._internal.common_dtype`/`logging_tensor`, `unittest`, `torch.export` and
-`torch.fx`, so those stay.
+Every exclusion here was checked against the frozen app (`packaging/smoke_test.sh` with
+SMOKE_FULL=1: attack, band, train; plus review report/PDF, robustness plot, attack-eval): the
+app never imports these modules. `import torch` itself loads `torch.distributed` (core),
+`torch.testing`, `torch.testing._internal.common_dtype`/`logging_tensor`, `unittest`,
+`torch.export` and `torch.fx`; the optimisers need `torch._dynamo`, which pulls in
+`torch._inductor`, `torch.onnx`, more of `torch.distributed`, sympy and mpmath; so those stay.
 """
 
 from __future__ import annotations
@@ -75,23 +76,14 @@ EXCLUDES = [
     "numpy.tests", "scipy.conftest", "pandas.tests", "pandas.conftest", "matplotlib.tests",
     "matplotlib.testing", "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter",
     "PIL.ImageTk", "PIL.ImageQt",
-    # compilers / graph capture / export paths of torch that the app never calls
-    "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.tensorboard",
-    "torch.utils.benchmark", "torch.utils.bottleneck", "torch.utils.model_dump",
-    "torch.utils.hipify", "torch.utils.cpp_extension", "torch._functorch._aot_autograd.fx_graph_cache",
-    "functorch", "triton", "sympy", "mpmath", "networkx", "jinja2", "torch.testing._internal.opinfo",
-    "torch.testing._internal.distributed", "torch.testing._internal.optests",
+    # torch extras the app never reaches. NOT excluded, though large: torch._dynamo (every
+    # optimiser step goes through torch._compile._disable_dynamo, so training needs it), and what
+    # `import torch._dynamo` loads: torch._inductor, torch.onnx, torch.distributed.*, sympy, mpmath
+    "torch.utils.tensorboard", "torch.utils.benchmark", "torch.utils.bottleneck", "torch.utils.model_dump",
+    "torch.utils.hipify", "functorch", "triton", "networkx", "jinja2",
+    "torch.testing._internal.opinfo", "torch.testing._internal.distributed", "torch.testing._internal.optests",
     "torch.testing._internal.common_methods_invocations", "torch.testing._internal.common_utils",
     "torch.testing._internal.common_modules", "torch.testing._internal.common_nn",
-    # distributed training beyond the core that `import torch` loads (no torchrun in a bundle)
-    "torch.distributed.fsdp", "torch.distributed.tensor", "torch.distributed.checkpoint",
-    "torch.distributed.pipelining", "torch.distributed.elastic", "torch.distributed._composable",
-    "torch.distributed._tools", "torch.distributed._shard", "torch.distributed._sharded_tensor",
-    "torch.distributed._sharding_spec", "torch.distributed.launcher", "torch.distributed.run",
-    "torch.distributed.benchmarks", "torch.distributed.examples", "torch.distributed.nn",
-    "torch.distributed.optim", "torch.distributed.algorithms._checkpoint",
-    "torch.distributed.algorithms.ddp_comm_hooks", "torch.distributed.algorithms.model_averaging",
-    "torch.distributed._local_tensor", "torch.distributed.debug", "torch.distributed.flight_recorder",
     # remote-file stacks that wfdb/fsspec import only for downloads
     "aiohttp", "yarl", "multidict", "frozenlist", "aiosignal", "propcache", "aiohappyeyeballs",
     # Qt modules the app does not use
@@ -116,7 +108,7 @@ DROP_PATTERNS = [
     "torch/lib/*.lib", "torch/lib/*test*", "torch/lib/libbackend_with_compiler*",
     "torch/lib/libaoti_custom_ops*", "torch/lib/*aoti_custom_ops*", "torch/lib/*backend_with_compiler*",
     "torch/lib/libshm_windows/*", "*.pyi", "*.h", "*.hpp", "*.cuh", "*.cmake", "torch/utils/model_dump/*",
-    "torch/_inductor/*", "torch/_dynamo/*", "torch/onnx/*", "torch/testing/_internal/opinfo/*",
+    "torch/_inductor/codegen/*.cpp", "torch/_inductor/codegen/*.j2", "torch/testing/_internal/opinfo/*",
     "torch/testing/_internal/distributed/*", "torch/testing/_internal/generated/*",
     "torch/_export/serde/*.yaml", "torchgen/packaged/*",
     # Qt: translations, QML, unused plug-in families and the libraries only they need

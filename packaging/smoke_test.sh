@@ -3,7 +3,8 @@
 #   1. ecg-adv --version
 #   2. ecg-adv classify <bundled sample> --json          (default bundled model)
 #   3. ecg-adv --screenshot FILE --open <bundled sample>  (QT_QPA_PLATFORM=offscreen)
-# With SMOKE_FULL=1 also: ecg-adv attack (SAP) --json, and a screenshot after SAP + band.
+# With SMOKE_FULL=1 also: ecg-adv attack (SAP) --json, train for one epoch, and a screenshot
+# after SAP + band (a few minutes more).
 #
 # usage: packaging/smoke_test.sh [BUNDLE]   BUNDLE: dist/ecg-adv (default) or the macOS .app
 # Exit 0 when every check passes; otherwise prints each failure with its output and exits 1.
@@ -123,12 +124,19 @@ else
 fi
 
 if [[ "${SMOKE_FULL:-0}" == 1 ]]; then
-    # 4. the attack engine (SAP) in the bundle, and 5. a screenshot after SAP + band
+    # 4. the attack engine (SAP) in the bundle
     if run attack "$cli" attack "$sample" --method sap --json; then
         grep -q '"success"' "$out/attack.stdout" && echo "  [attack] ok" || fail attack "no attack result in the JSON"
     else
         fail attack "attack --json failed"
     fi
+    # 5. training (the optimisers go through torch._dynamo) for one epoch on the bundled samples
+    if run train "$cli" train "$(dirname "$sample")" --epochs 1 --batch-size 4 --out "$out/trained.safetensors" --json; then
+        [[ -s "$out/trained.safetensors" ]] && echo "  [train] ok" || fail train "no checkpoint written"
+    else
+        fail train "train --epochs 1 failed"
+    fi
+    # 6. a screenshot after SAP + band
     if run screenshot_band env QT_QPA_PLATFORM=offscreen "$gui" --screenshot "$out/screenshot_band.png" \
             --open "$sample" --attack sap --band --trials 50; then
         check_png screenshot_band "$out/screenshot_band.png"

@@ -119,12 +119,13 @@ def test_spec_excludes_and_slims(monkeypatch):
     rec = _run_spec(monkeypatch)
     (analysis,) = rec.calls["Analysis"]
     excludes = set(analysis.kwargs["excludes"])
-    for mod in ("tkinter", "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.tensorboard",
+    for mod in ("tkinter", "torch.utils.tensorboard", "torch.testing._internal.common_methods_invocations",
                 "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore", "PySide6.QtNetwork",
-                "PySide6.QtSql", "PySide6.QtMultimedia", "sympy", "pytest"):
+                "PySide6.QtSql", "PySide6.QtMultimedia", "pytest", "aiohttp"):
         assert mod in excludes, mod
-    # modules the app or `import torch` needs are never excluded
-    for mod in ("numpy.f2py", "torch.distributed", "torch.testing", "unittest", "torch.fx", "PySide6.QtSvg", "PySide6.QtOpenGL",
+    # modules the app, `import torch` or training (optimisers -> torch._dynamo) need are never excluded
+    for mod in ("torch._dynamo", "torch._inductor", "torch.onnx", "sympy", "mpmath", "torch.distributed.tensor",
+                "numpy.f2py", "torch.distributed", "torch.testing", "unittest", "torch.fx", "PySide6.QtSvg", "PySide6.QtOpenGL",
                 "PySide6.QtTest", "matplotlib", "pandas", "scipy.signal", "wfdb", "safetensors"):
         assert mod not in excludes, mod
     binaries = {d for d, *_ in analysis.binaries}
@@ -203,8 +204,9 @@ def test_drop_rules(cfg):
     assert cfg.drop("torch\\include\\ATen\\ATen.h")  # Windows separators
     assert cfg.torch_submodule_wanted("torch.nn.functional")
     assert cfg.torch_submodule_wanted("torch.distributed.distributed_c10d")
-    assert not cfg.torch_submodule_wanted("torch._inductor.codegen")
-    assert not cfg.torch_submodule_wanted("torch.onnx")
+    assert cfg.torch_submodule_wanted("torch._dynamo.eval_frame")
+    assert not cfg.torch_submodule_wanted("torch.utils.tensorboard.writer")
+    assert not cfg.torch_submodule_wanted("torch.testing._internal.common_utils")
 
 
 def test_licence_attribution_icon_and_scripts():

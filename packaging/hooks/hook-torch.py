@@ -1,9 +1,9 @@
 """Slim replacement for pyinstaller-hooks-contrib's hook-torch (hookspath hooks take precedence).
 
 Same approach (torch's modules in the PYZ *and* as .py files, since torch reads its own sources
-with `inspect` at import time), minus what the app never uses: the compiler stack (_inductor,
-_dynamo), ONNX export, TensorBoard, distributed training beyond the core, C++ headers, static
-libraries and test binaries. The lists live in packaging/bundle_config.py.
+with `inspect` at import time), minus what the app never uses: TensorBoard, benchmarks, the test
+suites' helpers, C++ headers, static libraries and test binaries. (_dynamo and what it imports
+stay: the optimisers call into it, so training needs it.) The lists live in packaging/bundle_config.py.
 """
 
 import os
@@ -21,8 +21,8 @@ warn_on_missing_hiddenimports = False
 hiddenimports = collect_submodules("torch", filter=cfg.torch_submodule_wanted, on_error="ignore")
 datas = [(src, dest) for src, dest in collect_data_files(
     "torch", excludes=["**/*.h", "**/*.hpp", "**/*.cuh", "**/*.lib", "**/*.a", "**/*.cpp", "**/*.pyi",
-                       "**/*.cmake", "include/**", "share/**", "test/**", "_inductor/**",
-                       "_dynamo/**", "onnx/**", "utils/model_dump/**", "testing/_internal/**"])
+                       "**/*.cmake", "include/**", "share/**", "test/**", "utils/model_dump/**",
+                       "testing/_internal/**"])
     if not cfg.drop(os.path.join(dest, os.path.basename(src)))]
 binaries = [(src, dest) for src, dest in collect_dynamic_libs(
     "torch", search_patterns=PY_DYLIB_PATTERNS + ["*.so.*"])
