@@ -70,6 +70,7 @@ def run_gui(argv: list[str]) -> int:
     from .settings import Settings
 
     shot = args.screenshot
+    _preload(app, splash=not shot)
     if args.settings:
         settings = Settings(args.settings)
     elif shot:  # a screenshot shows the defaults and leaves the user's settings alone
@@ -105,6 +106,43 @@ def run_gui(argv: list[str]) -> int:
     if open_path:
         win.open_path(open_path)
     return app.exec()
+
+
+def _preload(app, splash: bool = True) -> None:
+    """Load PyTorch & co. behind a small splash screen, before the window can be seen (see
+    gui.jobs.preload); the window then never freezes while they load."""
+    from .jobs import preload
+
+    box = None
+    if splash:
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+        from PySide6.QtWidgets import QSplashScreen
+
+        pix = QPixmap(460, 150)
+        pix.fill(QColor("#fff8f6"))
+        p = QPainter(pix)
+        p.setPen(QColor("#e48080"))
+        for x in range(0, 460, 10):
+            p.drawLine(x, 0, x, 150)
+        for y in range(0, 150, 10):
+            p.drawLine(0, y, 460, y)
+        p.setPen(QColor("#141414"))
+        f = QFont(app.font())
+        f.setPointSizeF(15)
+        f.setBold(True)
+        p.setFont(f)
+        p.drawText(pix.rect().adjusted(0, 0, 0, -40), Qt.AlignmentFlag.AlignCenter, "ECG Adversarial Workbench")
+        p.end()
+        box = QSplashScreen(pix)
+        box.show()
+        box.showMessage("Loading PyTorch and the engine…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+        app.processEvents()
+    try:
+        preload()
+    finally:
+        if box is not None:
+            box.close()
 
 
 def _screenshot(app, win, path: str, open_path: str | None, args) -> int:

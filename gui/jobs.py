@@ -31,6 +31,24 @@ class OpenedRecord:
         return 1.0 / self.gain if self.gain else 0.001
 
 
+def preload() -> None:
+    """Import the heavy libraries (PyTorch, wfdb, SciPy) and the engine up front.
+
+    Loading PyTorch's shared libraries holds Python's global lock for a second or more; done in
+    the worker while the window is up, it would freeze the window. The app calls this once,
+    behind a splash screen, before the main window appears.
+    """
+    import torch  # noqa: F401
+    import wfdb  # noqa: F401
+    from scipy import signal  # noqa: F401
+
+    import engine.attacks  # noqa: F401
+    import engine.band  # noqa: F401
+    import engine.export  # noqa: F401
+    import engine.models.checkpoint  # noqa: F401
+    import engine.training  # noqa: F401
+
+
 def configure_threads() -> None:
     """Runs once in the worker thread: leave one CPU core to the GUI thread.
 

@@ -60,3 +60,45 @@ def test_train_one_epoch_with_live_curve(qtbot, isolated, model_path):  # noqa: 
     xs, ys = panel.tr_loss.getData()
     assert list(xs) == [1]
     assert "Saved" in panel.tr_summary.text()
+
+
+def test_large_dataset_lists_at_once_and_fills_in_background(qtbot, isolated, model_path):  # noqa: F811
+    """8528 records (links to one sample) list in about a second; predictions arrive in batches
+    while the GUI stays responsive; the filter and sorting work on the whole table."""
+    import os
+    import time
+
+    from gui_fixtures import SAMPLES, Watchdog
+
+    big = isolated["tmp"] / "big"
+    big.mkdir()
+    lines = []
+    for i in range(8528):
+        name = f"A{i + 1:05d}"
+        os.symlink(SAMPLES / "A00009.hea", big / f"{name}.hea")
+        os.symlink(SAMPLES / "A00009.mat", big / f"{name}.mat")
+        lines.append(f"{name},{'NAOA~'[i % 5]}")
+    (big / "REFERENCE.csv").write_text("\n".join(lines) + "\n")
+    # the header names its signal file A00009.mat: every link reads the same signal
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    wait_idle(qtbot, win, 120)
+    dog = Watchdog(10)
+    dog.start()
+    t0 = time.monotonic()
+    with qtbot.waitSignal(win.datasetListed, timeout=60000):
+        win.open_folder(str(big), select_first=False, remember=False)
+    listed = time.monotonic() - t0
+    assert len(win.browser.names()) == 8528
+    assert listed < 5.0, f"listing took {listed:.1f} s"
+    qtbot.waitUntil(lambda: sum("pred" in d for d in win.browser.model.data_.values()) >= 64, timeout=60000)
+    dog.stop()
+    assert dog.max_gap < 0.25, f"GUI thread blocked for {1000 * dog.max_gap:.0f} ms while filling"
+    assert "model predictions" in win.browser.count.text()
+    # class filter and sorting over all rows
+    win.browser.cls.setCurrentIndex(win.browser.cls.findData("~"))
+    assert win.browser.proxy.rowCount() == 8528 // 5 + (1 if 8528 % 5 > 4 else 0)
+    win.browser.cls.setCurrentIndex(0)
+    from PySide6.QtCore import Qt
+
+    win.browser.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+    assert win.browser.visible_names()[0] == "A08528"

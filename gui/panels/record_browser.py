@@ -29,7 +29,7 @@ class RecordTableModel(QAbstractTableModel):
 
     def set_records(self, names: list[str], labels: dict[str, str]) -> None:
         self.beginResetModel()
-        self.names = list(names)
+        self.names = sorted(names)
         self.data_ = {n: {"label": labels.get(n)} for n in self.names}
         self.row_of = {n: i for i, n in enumerate(self.names)}
         self.endResetModel()
@@ -56,6 +56,18 @@ class RecordTableModel(QAbstractTableModel):
                 d.pop(k, None)
         if self.names:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.names) - 1, len(COLUMNS) - 1))
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Sort in Python with a key (fast for 8528 rows; a proxy would call data() per comparison)."""
+        keys = {NAME: lambda n: n,
+                DURATION: lambda n: self.data_[n].get("duration") or 0.0,
+                LABEL: lambda n: (self.data_[n].get("label") or "~~", n),
+                PRED: lambda n: (self.data_[n].get("pred") or "~~", n),
+                STATUS: lambda n: (self.data_[n].get("status") or "~~", n)}
+        self.layoutAboutToBeChanged.emit()
+        self.names.sort(key=keys.get(column, keys[NAME]), reverse=order == Qt.SortOrder.DescendingOrder)
+        self.row_of = {n: i for i, n in enumerate(self.names)}
+        self.layoutChanged.emit()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.names)
@@ -127,11 +139,21 @@ class RecordFilter(QSortFilterProxyModel):
         self.cls: str | None = None
         self.text = ""
         self.mismatch_only = False
-        self.setSortRole(Qt.ItemDataRole.UserRole)
+        # filtering only when the filter changes (not on every background update of 8528 rows);
+        # sorting is the source model's (RecordTableModel.sort), this proxy keeps its order
+        self.setDynamicSortFilter(False)
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
 
     def set_filter(self, cls: str | None, text: str, mismatch_only: bool) -> None:
-        self.cls, self.text, self.mismatch_only = cls, text.strip().lower(), mismatch_only
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt ≥ 6.9
+            self.beginFilterChange()
+            self.cls, self.text, self.mismatch_only = cls, text.strip().lower(), mismatch_only
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.cls, self.text, self.mismatch_only = cls, text.strip().lower(), mismatch_only
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row, parent) -> bool:  # noqa: N802
         m: RecordTableModel = self.sourceModel()
@@ -199,17 +221,18 @@ class RecordBrowser(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
+        self.table.horizontalHeader().setSortIndicatorShown(True)
+        self.table.horizontalHeader().setSortIndicator(NAME, Qt.SortOrder.AscendingOrder)
+        self.table.horizontalHeader().sortIndicatorChanged.connect(self._sort)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setAlternatingRowColors(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         h = self.table.horizontalHeader()
-        h.setSectionResizeMode(NAME, QHeaderView.ResizeMode.ResizeToContents)
+        # fixed widths: ResizeToContents would measure every row on each update (8528 records)
         fm = self.table.fontMetrics()
-        for c, sample in ((DURATION, "Length_"), (LABEL, "Label_"), (PRED, "Model_")):
+        for c, sample in ((NAME, "A00000_sap_"), (DURATION, "Length_"), (LABEL, "Label_"), (PRED, "Model_")):
             h.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
             h.resizeSection(c, fm.horizontalAdvance(sample) + 14)
         h.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
@@ -231,6 +254,10 @@ class RecordBrowser(QWidget):
         self.folder = folder
         self._emit = False
         try:
+            h = self.table.horizontalHeader()
+            h.blockSignals(True)
+            h.setSortIndicator(NAME, Qt.SortOrder.AscendingOrder)
+            h.blockSignals(False)
             self.model.set_records(names, labels)
         finally:
             self._emit = True
@@ -298,6 +325,13 @@ class RecordBrowser(QWidget):
             self.recent_menu.addAction("(no recent files)").setEnabled(False)
 
     # ---- internals ---------------------------------------------------------------------------
+    def _sort(self, column: int, order) -> None:
+        cur = self.current_name()
+        self.model.sort(column, order)
+        self.proxy.invalidate()
+        if cur:
+            self.select(cur, emit=False)
+
     def _refilter(self) -> None:
         self.proxy.set_filter(self.cls.currentData(), self.search.text(), self.mismatch.isChecked())
         self._update_count()
