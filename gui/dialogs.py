@@ -57,6 +57,16 @@ def ask_save_file(parent, title: str, path: str, filters: str) -> str:
     return out
 
 
+def _third_party() -> str:
+    """Link to THIRD_PARTY_LICENSES.md: in the installed bundle (sys._MEIPASS) or the source tree."""
+    import sys
+    from pathlib import Path
+
+    base = getattr(sys, "_MEIPASS", None) or Path(__file__).resolve().parent.parent / "packaging"
+    path = Path(base) / "THIRD_PARTY_LICENSES.md"
+    return f'<a href="{path.as_uri()}">THIRD_PARTY_LICENSES.md</a>' if path.is_file() else "THIRD_PARTY_LICENSES.md"
+
+
 def about_html(version: str, model_card: dict | None, device: str) -> str:
     card = ""
     if model_card:
@@ -78,10 +88,12 @@ Chinitz L, Jankelson L, Ranganath R. <i>Deep learning models for electrocardiogr
 susceptible to adversarial attack.</i> Nature Medicine 26, 360–363 (2020),
 doi:10.1038/s41591-020-0791-x.</p>
 <p><b>For research and teaching only. Not a medical device; do not use for diagnosis.</b></p>
-<p><b>Licence:</b> MIT.</p>
+<p><b>Licence:</b> MIT (ECG Adversarial Workbench contributors). Built on Qt 6 / PySide6
+(LGPL-3.0), PyTorch, NumPy, SciPy and pandas (BSD-3-Clause), wfdb and pyqtgraph (MIT),
+safetensors (Apache-2.0), matplotlib (PSF-based) and Python (PSF). Full texts: {_third_party()}.</p>
 <h3>Data</h3>
 <p>Bundled sample records come from the PhysioNet/Computing in Cardiology Challenge 2017
-(Open Access, physionet.org/content/challenge-2017). Please cite: Clifford GD, Liu C, Moody B,
+(Open Access, physionet.org/content/challenge-2017, ODC-By 1.0 licence). Please cite: Clifford GD, Liu C, Moody B,
 Lehman LH, Silva I, Li Q, Johnson AE, Mark RG. AF classification from a short single lead ECG
 recording: the PhysioNet/Computing in Cardiology Challenge 2017. CinC 2017; 44 — and
 Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215–e220 (2000).</p>
