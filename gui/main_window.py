@@ -812,8 +812,7 @@ class MainWindow(QMainWindow):
                 parts.append(f"after {what}: <b>{name(r.adv_pred)}</b> {100 * r.adv_probs[r.adv_pred]:.0f} % "
                              "— not fooled")
         if self.band is not None:
-            parts.append(f"<span style='color:{BAND_COLOR}'>band of {self.band.members.shape[0]} adversarial "
-                         "ECGs</span>")
+            parts.append(f"<span style='color:{BAND_COLOR}'>band: {self.band.members.shape[0]} ECGs</span>")
         self.subheader.setText(" &nbsp;│&nbsp; ".join(parts))
 
     # ---- background fill of durations / predictions ----------------------------------------------

@@ -232,9 +232,9 @@ class RecordBrowser(QWidget):
         h = self.table.horizontalHeader()
         # fixed widths: ResizeToContents would measure every row on each update (8528 records)
         fm = self.table.fontMetrics()
-        for c, sample in ((NAME, "A00000_sap_"), (DURATION, "Length_"), (LABEL, "Label_"), (PRED, "Model_")):
-            h.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
-            h.resizeSection(c, fm.horizontalAdvance(sample) + 14)
+        for c, sample in ((NAME, "A00000_s"), (DURATION, "Length"), (LABEL, "Label"), (PRED, "Model")):
+            h.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
+            h.resizeSection(c, fm.horizontalAdvance(sample) + 16)
         h.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
         h.setMinimumSectionSize(24)
         lay.addWidget(self.table, 1)
