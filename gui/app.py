@@ -136,7 +136,8 @@ def _preload(app, splash: bool = True) -> None:
         p.end()
         box = QSplashScreen(pix)
         box.show()
-        box.showMessage("Loading PyTorch and the engine…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+        box.showMessage("Loading PyTorch and the engine…",
+                        Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
         app.processEvents()
     try:
         preload()

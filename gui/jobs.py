@@ -25,6 +25,8 @@ class OpenedRecord:
     duration_s: float
     n_leads: int
     comments: list
+    leads: list = field(default_factory=list)  # [(name, is_ecg)] of every channel
+    gaps_filled: bool = False
 
     @property
     def quantum_mv(self) -> float:
@@ -86,17 +88,20 @@ def label_for(path: str) -> str | None:
     return _label_for(path)
 
 
-def open_record(path: str, label: str | None = None, lead: str | None = None):
+def open_record(path: str, label: str | None = None, lead: str | None = None, fill_gaps: bool = False):
+    """Read a record and one lead (the first ECG lead unless `lead`); `fill_gaps` interpolates
+    short runs of missing samples instead of refusing the record."""
     def fn(progress, should_stop):
         from engine.records import read_record, record_base
 
         progress(0, 1, f"reading {os.path.basename(record_base(path))}")
         lab = label if label is not None else label_for(path)
         rec = read_record(path, label=lab)
-        x, ld = rec.lead_mv(lead)
+        x, ld = rec.lead_mv(lead, fill_gaps=fill_gaps)
         return OpenedRecord(path=rec.path, name=rec.name, fs=rec.fs, x_mv=x, lead=ld.name, gain=ld.gain,
                             label=lab, duration_s=rec.duration_s, n_leads=len(rec.leads),
-                            comments=list(rec.comments))
+                            comments=list(rec.comments), leads=[(c.name, c.is_ecg) for c in rec.leads],
+                            gaps_filled=bool(fill_gaps))
     return fn
 
 

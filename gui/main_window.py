@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QGroupBox, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QMainWindow,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QStyle, QToolBar, QVBoxLayout,
                                QWidget)
 
@@ -112,7 +112,18 @@ class MainWindow(QMainWindow):
         for lab in (self.header, self.subheader):
             lab.setWordWrap(True)
             lab.setMinimumWidth(100)
-        v.addWidget(self.header)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.header, 1)
+        self.lead_label = QLabel("Lead")
+        self.lead_combo = QComboBox()
+        self.lead_combo.setToolTip("Which channel of the record to show and attack")
+        self.lead_combo.activated.connect(self._lead_chosen)
+        top.addWidget(self.lead_label)
+        top.addWidget(self.lead_combo)
+        self.lead_label.setVisible(False)
+        self.lead_combo.setVisible(False)
+        v.addLayout(top)
         v.addWidget(self.subheader)
         self.display_bar = QToolBar("Display", central)
         self.display_bar.setObjectName("toolbar-display")
@@ -231,7 +242,7 @@ class MainWindow(QMainWindow):
         self.act_export_strip = self._act("Export Strip as PNG / SVG / PDF…", self.export_strip, "Ctrl+Shift+S",
                                           "Save the ECG strip as an image or a print-ready PDF",
                                           S.SP_FileDialogDetailedView)
-        self.act_quit = self._act("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_quit = self._act("&Quit", self.close, "Ctrl+Q")
         m = mb.addMenu("&File")
         for a in (self.act_open, self.act_open_folder, self.act_samples):
             m.addAction(a)
@@ -301,7 +312,8 @@ class MainWindow(QMainWindow):
 
         # ---- Dataset
         m = mb.addMenu("&Dataset")
-        for i, text in enumerate(("Evaluate Model…", "Attack Evaluation…", "Robustness Curve…", "Train Model…")):
+        texts = ("Evaluate Model…", "Attack Evaluation…", "Robustness Curve…", "Train Model…")
+        for i, text in enumerate(texts):
             m.addAction(self._act(text, lambda _=False, i=i: self.show_dataset_tab(i)))
 
         # ---- Help
@@ -728,13 +740,36 @@ class MainWindow(QMainWindow):
             return
         self._load_record(self.ds.path(name), self._show_record, label=self.ds.label(name))
 
-    def _load_record(self, path: str, on_done, label: str | None = None) -> None:
-        self.submit(jobs.open_record(path, label), f"Opening {os.path.basename(path)}", on_done=on_done,
-                    group="open", replace_group=True, kind="open")
+    def _load_record(self, path: str, on_done, label: str | None = None, lead: str | None = None,
+                     fill_gaps: bool = False) -> None:
+        def failed(one, details):
+            if not fill_gaps and "missing (NaN) samples" in one:
+                question = (one.split(" (use --fill-gaps")[0] + ".\n\nInterpolate short gaps (up to 0.5 s) "
+                            "and open the record anyway?")
+                if dialogs.confirm(self, question, "Missing samples"):
+                    self._load_record(path, on_done, label, lead, fill_gaps=True)
+                    return
+            self.show_error(one, details)
+
+        self.submit(jobs.open_record(path, label, lead, fill_gaps), f"Opening {os.path.basename(path)}",
+                    on_done=on_done, on_error=failed, group="open", replace_group=True, kind="open")
+
+    def _lead_chosen(self, _i: int) -> None:
+        rec, lead = self.rec, self.lead_combo.currentData()
+        if rec is None or not lead or lead == rec.lead:
+            return
+        self._load_record(rec.path, self._show_record, label=rec.label, lead=lead, fill_gaps=rec.gaps_filled)
 
     def _show_record(self, rec: jobs.OpenedRecord) -> None:
         self.rec = rec
         self.pred = None
+        self.lead_combo.clear()
+        for name, is_ecg in rec.leads:
+            self.lead_combo.addItem(name if is_ecg else f"{name} (not ECG)", name)
+        self.lead_combo.setCurrentIndex(max(0, self.lead_combo.findData(rec.lead)))
+        multi = len(rec.leads) > 1
+        self.lead_label.setVisible(multi)
+        self.lead_combo.setVisible(multi)
         self._clear_attack()
         self.strip.set_record(rec.x_mv, rec.fs, rec.name)
         self._update_header()
@@ -793,8 +828,9 @@ class MainWindow(QMainWindow):
         dur = f"{rec.duration_s:.1f} s" if rec.duration_s < 120 else f"{rec.duration_s / 60:.1f} min"
         label = (f"reference label <b>{class_text(rec.label, long=True)}</b>" if rec.label
                  else "no reference label")
+        gaps = " &nbsp;·&nbsp; <span style='color:#a05a00'>short gaps interpolated</span>" if rec.gaps_filled else ""
         self.header.setText(f"<b>{rec.name}</b> &nbsp;·&nbsp; {dur} &nbsp;·&nbsp; {rec.fs:g} Hz &nbsp;·&nbsp; "
-                            f"lead {rec.lead} &nbsp;·&nbsp; {label}")
+                            f"lead {rec.lead} &nbsp;·&nbsp; {label}{gaps}")
         parts = []
         name = lambda c: CLASS_NAMES.get(c, c)  # noqa: E731
         if self.pred is not None:

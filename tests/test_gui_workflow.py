@@ -127,3 +127,32 @@ def test_about_box_and_real_error_dialog(qtbot, isolated, model_path):  # noqa: 
     box = real.show_error(win, "cannot read record", "Traceback …")
     assert box.text() == "cannot read record" and "Traceback" in box.detailedText()
     box.close()
+
+
+def test_two_lead_record_with_gaps(qtbot, isolated, model_path):  # noqa: F811
+    """A record with missing samples: the app offers to interpolate (confirmed here), says so in
+    the header, and lets the user switch to the other lead."""
+    import numpy as np
+    import wfdb
+
+    t = np.arange(9000) / 300.0
+    ecg = (np.sin(2 * np.pi * 1.2 * t) ** 63 * 1000).astype(np.int64)  # spiky, ~72 bpm, in µV
+    d = np.stack([ecg, (ecg * 0.6).astype(np.int64)], axis=1)
+    d[4000:4030, 0] = -32768  # WFDB's "no sample" value for format 16: 0.1 s gap in lead I
+    folder = isolated["tmp"] / "gaps"
+    folder.mkdir()
+    wfdb.wrsamp("G1", fs=300, units=["mV", "mV"], sig_name=["I", "II"], d_signal=d, fmt=["16", "16"],
+                adc_gain=[1000.0, 1000.0], baseline=[0, 0], write_dir=str(folder))
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    wait_idle(qtbot, win, 120)
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.open_record(str(folder / "G1.hea"))
+    assert win.rec.name == "G1" and win.rec.lead == "I" and win.rec.gaps_filled
+    assert "interpolated" in win.header.text()
+    assert not np.isnan(win.rec.x_mv).any()
+    assert win.lead_combo.isVisibleTo(win) and win.lead_combo.count() == 2
+    win.lead_combo.setCurrentIndex(1)
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.lead_combo.activated.emit(1)
+    assert win.rec.lead == "II"
+    assert not isolated["errors"]

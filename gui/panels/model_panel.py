@@ -59,8 +59,8 @@ class ProbabilityBars(QWidget):
             f.setBold(c in (best_o, best_a))
             p.setFont(f)
             p.setPen(QColor("#222"))
-            p.drawText(QRectF(0, y, label_w - 6, row_h - 6), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                       name)
+            p.drawText(QRectF(0, y, label_w - 6, row_h - 6),
+                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
             p.setFont(small)
             for k, (probs, color) in enumerate(((self.orig, ORIGINAL_COLOR), (self.adv, ADVERSARIAL_COLOR))):
                 by = y + 2 + k * 13
