@@ -39,6 +39,13 @@ LAYER_TEXT = {"original": ("Original", "Ctrl+1"), "adversarial": ("Adversarial",
               "members": ("Band members", "Ctrl+5"), "difference": ("Difference", "Ctrl+6")}
 
 
+def _clock(t: float) -> str:
+    """Record time as m:ss (or h:mm:ss)."""
+    t = int(round(t))
+    h, m, sec = t // 3600, (t // 60) % 60, t % 60
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
 def _fmt_eta(s: float) -> str:
     if s < 1:
         return "<1 s"
@@ -841,6 +848,9 @@ class MainWindow(QMainWindow):
         r = self.result
         if r is not None:
             what = f"{self.result_method.upper()} ε {self.result_params.eps_mv:g} mV"
+            pl = r.placement
+            if pl.n < len(r.x0):
+                what += f" on {_clock(pl.src_start / r.fs)}–{_clock((pl.src_start + pl.n) / r.fs)}"
             if r.success:
                 parts.append(f"<span style='color:{ADVERSARIAL_COLOR}'>after {what}: <b>{name(r.adv_pred)}</b> "
                              f"{100 * r.adv_probs[r.adv_pred]:.0f} % — diagnosis changed</span>")
@@ -912,6 +922,9 @@ class MainWindow(QMainWindow):
                 if r.fs != rec.fs or len(r.x0) != len(rec.x_mv):  # show both at the model's rate
                     self.strip.set_record(r.x0, r.fs, rec.name)
                 self.strip.set_adversarial(r.x_adv)
+                pl = r.placement
+                if pl.n < len(r.x0):  # a long record: the model saw (and the attack changed) one window
+                    self.strip.set_view(pl.src_start / r.fs, (pl.src_start + pl.n) / r.fs)
 
             def panels():
                 if self.result is not r:

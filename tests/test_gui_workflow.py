@@ -68,6 +68,11 @@ def test_open_attack_band_export_reopen(qtbot, isolated, model_path):  # noqa: F
     assert png.stat().st_size > 10000
     with open(png, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    for ext, magic in (("svg", b"<?xml"), ("pdf", b"%PDF")):
+        path = isolated["tmp"] / f"strip.{ext}"
+        win.export_strip(str(path))
+        with open(path, "rb") as fh:
+            assert fh.read(5).startswith(magic[:4])
 
     # re-open the exported record: it lists its folder and reads the provenance
     with qtbot.waitSignal(win.recordShown, timeout=120000):
@@ -156,3 +161,26 @@ def test_two_lead_record_with_gaps(qtbot, isolated, model_path):  # noqa: F811
         win.lead_combo.activated.emit(1)
     assert win.rec.lead == "II"
     assert not isolated["errors"]
+
+
+def test_screenshot_mode(tmp_path, model_path):  # noqa: F811
+    """`main.py --screenshot FILE --open RECORD --attack sap --band` renders the window and exits."""
+    import subprocess
+    import sys
+
+    from gui_fixtures import ROOT
+
+    out = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "ECGADV_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--screenshot", str(out), "--open",
+                           str(SAMPLES / "A00009"), "--attack", "sap", "--band", "--model", model_path,
+                           "--eps", "0.3", "--trials", "8", "--size", "1200x800"],
+                          cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "wrote" in proc.stderr
+    with open(out, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1200, 800)

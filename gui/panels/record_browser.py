@@ -101,7 +101,7 @@ class RecordTableModel(QAbstractTableModel):
                 return d.get("label") or ""
             if col == PRED:
                 if d.get("error"):
-                    return "unreadable"
+                    return "error"
                 return d.get("pred") or ""
             if col == STATUS:
                 return d.get("status") or ""
@@ -232,7 +232,7 @@ class RecordBrowser(QWidget):
         h = self.table.horizontalHeader()
         # fixed widths: ResizeToContents would measure every row on each update (8528 records)
         fm = self.table.fontMetrics()
-        for c, sample in ((NAME, "A00000_s"), (DURATION, "Length"), (LABEL, "Label"), (PRED, "Model")):
+        for c, sample in ((NAME, "A00000_s"), (DURATION, "30.1 min"), (LABEL, "Label"), (PRED, "Model")):
             h.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
             h.resizeSection(c, fm.horizontalAdvance(sample) + 16)
         h.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
