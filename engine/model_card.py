@@ -6,8 +6,8 @@ from .models.classifier import Classifier
 
 
 def _confusion_md(conf: list[list[int]], classes: list[str]) -> str:
-    head = "| true \\ predicted | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes) + "\n"
-    return head + "".join(f"| {c} | " + " | ".join(str(v) for v in row) + " |\n" for c, row in zip(classes, conf))
+    head = "| true \\ predicted | " + " | ".join(f"`{c}`" for c in classes) + " |\n|---|" + "---|" * len(classes) + "\n"
+    return head + "".join(f"| `{c}` | " + " | ".join(str(v) for v in row) + " |\n" for c, row in zip(classes, conf))
 
 
 def model_card(clf: Classifier) -> str:
@@ -18,7 +18,8 @@ def model_card(clf: Classifier) -> str:
     n_params = sum(p.numel() for p in clf.module.parameters())
     lines = [f"# Model card: {clf.name}", "",
              f"- Architecture: `{m['arch']}` {m.get('arch_args') or ''} ({n_params:,} parameters)",
-             f"- Classes: {', '.join(clf.classes)} (N normal, A atrial fibrillation, O other rhythm, ~ noisy)",
+             "- Classes: " + ", ".join(f"`{c}`" for c in clf.classes)
+             + " (`N` normal, `A` atrial fibrillation, `O` other rhythm, `~` too noisy)",
              f"- Input: single lead, {m['fs']:g} Hz, {m.get('units', 'mV')}, {m['length']} samples "
              f"({m['length'] / m['fs']:.0f} s), {m.get('length_convention', '')}"]
     if tr:
@@ -38,7 +39,7 @@ def model_card(clf: Classifier) -> str:
         f1 = met["f1"]
         lines += ["", "## Validation metrics",
                   f"- Records: {met['n']}", f"- Accuracy: {met['accuracy']:.3f}",
-                  "- F1: " + ", ".join(f"{c} {f1[c]:.3f}" for c in clf.classes if c in f1),
+                  "- F1: " + ", ".join(f"`{c}` {f1[c]:.3f}" for c in clf.classes if c in f1),
                   f"- Mean F1 over N, A, O (the paper's figure): {met['f1_mean_nao']:.3f}",
                   f"- Mean F1 over all four classes: {met['f1_mean_all']:.3f}", "", "Confusion matrix:", "",
                   _confusion_md(met["confusion"], clf.classes)]
