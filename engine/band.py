@@ -5,8 +5,8 @@
    (per-sample min and max).
 2. concatenation: pairs of band members that cross (equal at a sample, or change order between
    two samples) are spliced at each crossing, left of one + right of the other, both ways.
-3. uniform: each sample drawn uniformly between the band's min and max, the perturbation smoothed,
-   projected back into the band, classified.
+3. uniform: each sample drawn uniformly between the band's min and max, the draw's departure
+   from the example smoothed, projected back into the band, classified.
 Adversarial means: prediction differs from the original prediction (untargeted) or equals the
 target (targeted). Work happens in the model's input frame; `lo`, `hi` and `members` come back
 at the model rate over the whole record (outside the attacked window they equal the original).
@@ -147,7 +147,10 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
         for s in range(0, n_uni, band.batch_size):
             b = min(band.batch_size, n_uni - s)
             u = lo_d + _draw(torch.rand, b, L, gen).to(dev) * (hi_d - lo_d)
-            pert = torch.minimum(torch.maximum(smooth(u, kernel), lo_d), hi_d) * mask
+            # as in the noise procedure, what is smoothed is the random part (the draw's departure
+            # from the example), not the example itself: smoothing the whole draw would smooth δ
+            # a second time and centre every trial on a non-adversarial signal
+            pert = torch.minimum(torch.maximum(delta + smooth(u - delta, kernel), lo_d), hi_d) * mask
             n_u_adv += int(is_adv(pert).sum())
         uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni}
     finally:
