@@ -118,7 +118,7 @@ def show_about(parent: QWidget | None, version: str, model_card: dict | None, de
     tabs.addTab(text, "About")
     if model_markdown:
         card = QTextBrowser(dlg)
-        card.setMarkdown(model_markdown.replace("~", "\\~"))  # "~" is the Noisy class, not strikethrough
+        card.setMarkdown(model_markdown)  # class names are code spans, so "~" is not strikethrough
         tabs.addTab(card, "Model card")
     dlg.tabs = tabs
     lay.addWidget(tabs)
