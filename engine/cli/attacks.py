@@ -138,7 +138,15 @@ def register(sub) -> None:
     add_json(p)
     p.set_defaults(func=cmd_band)
 
-    p = sub.add_parser("attack-eval", help="attack every record of a dataset split (resumable; torchrun-able)")
+    p = sub.add_parser(
+        "attack-eval", help="attack every record of a dataset split (resumable; torchrun-able)",
+        description="Attack every labelled record of a split and report the paper's success rate (among "
+                    "correctly classified records, the share whose prediction changed; targeted: reached the "
+                    "target), per true class, and for misclassified records separately. Each finished batch is "
+                    "appended to the JSONL results file (header line = model, method, parameters); rerunning "
+                    "the same command resumes where it stopped. Several processes: `torchrun --nproc_per_node N "
+                    "main.py attack-eval ...` (gloo on CPU, NCCL on GPUs): each rank attacks a strided shard into "
+                    "<results>.rank<R>.part and rank 0 merges them into the results file and prints the summary.")
     p.add_argument("dataset")
     p.add_argument("--split", default="all", help="all, paper-val, paper-train, strat-val[:SEED], "
                                                    "strat-train[:SEED] or a file of record names (default all)")
