@@ -46,7 +46,7 @@ Version=1.0
 Name={name}
 GenericName=ECG adversarial attack workbench
 Comment=Adversarial attacks on ECG rhythm classifiers (research and teaching; not a medical device)
-Exec={exec_path} %F
+Exec={exec_path}
 Icon={icon}
 Terminal=false
 Categories=Science;MedicalSoftware;Education;
@@ -68,7 +68,7 @@ if [ "${1:-}" = "--uninstall" ]; then
 fi
 mkdir -p "$apps" "$icons" "$bin"
 cp "$here/ecg-adv.png" "$icons/ecg-adv.png"
-sed -e "s|^Exec=.*|Exec=\"$here/ecg-adv\" %F|" -e "s|^Icon=.*|Icon=ecg-adv|" "$here/ecg-adv.desktop" > "$apps/ecg-adv.desktop"
+sed -e "s|^Exec=.*|Exec=\"$here/ecg-adv\"|" -e "s|^Icon=.*|Icon=ecg-adv|" "$here/ecg-adv.desktop" > "$apps/ecg-adv.desktop"
 chmod 644 "$apps/ecg-adv.desktop"
 ln -sf "$here/ecg-adv" "$bin/ecg-adv"
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database "$apps" >/dev/null 2>&1 || true

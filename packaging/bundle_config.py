@@ -71,7 +71,7 @@ EXCLUDES = [
     "tkinter", "_tkinter", "turtle", "turtledemo", "idlelib", "PyQt5", "PyQt6", "PySide2",
     "IPython", "ipykernel", "jupyter_client", "notebook", "matplotlib.backends.backend_qtagg",
     # test suites and developer tools
-    "test", "lib2to3", "pydoc_data", "pytest", "_pytest", "pytestqt", "pluggy", "iniconfig",
+    "test", "lib2to3", "pydoc_data", "pytest", "_pytest", "py", "pytestqt", "pluggy", "iniconfig",
     "pip", "setuptools", "pkg_resources", "distutils", "numpy.distutils",
     "numpy.tests", "scipy.conftest", "pandas.tests", "pandas.conftest", "matplotlib.tests",
     "matplotlib.testing", "pyqtgraph.examples", "pyqtgraph.opengl", "pyqtgraph.jupyter",
@@ -118,6 +118,9 @@ DROP_PATTERNS = [
     "PySide6/Qt6Quick*", "PySide6/Qt6Qml*", "PySide6/Qt6Pdf*", "PySide6/Qt6VirtualKeyboard*",
     "PySide6/Qt6Network*", "PySide6/opengl32sw.dll", "PySide6/Qt6WebEngine*",
     "PySide6/Qt/lib/libQt6EglFS*", "PySide6/Qt/lib/libQt6EglFs*",
+    "PySide6/Qt/lib/QtQuick*.framework/*", "PySide6/Qt/lib/QtQml*.framework/*",  # macOS frameworks
+    "PySide6/Qt/lib/QtPdf*.framework/*", "PySide6/Qt/lib/QtVirtualKeyboard*.framework/*",
+    "PySide6/Qt/lib/QtNetwork.framework/*",
     # the GTK platform theme (native GTK file dialogs only; the app uses Fusion) drags in the
     # build machine's GTK/cairo/pango stack; Qt's own dialogs are used instead
     "PySide6/Qt/plugins/platformthemes/libqgtk3*",
@@ -155,10 +158,17 @@ def drop(dest: str) -> bool:
     return any(fnmatch.fnmatchcase(d, pat) for pat in DROP_PATTERNS)
 
 
-# Linux: symbols stripped from these big libraries (libtorch_cpu 434 -> 345 MB). Not every
-# library: stripping auditwheel-patched ones (numpy/scipy OpenBLAS) breaks them ("ELF load
-# command address/offset not page-aligned"), so PyInstaller's global strip option stays off.
-STRIP_LIBS = ["torch/lib/libtorch_cpu.so", "torch/lib/libtorch_python.so", "torch/lib/libc10.so"]
+# Linux: symbols stripped from these libraries (destination patterns): libtorch_cpu 434 -> 345 MB,
+# libpython 23 -> 6 MB, lib-dynload 13 -> 5 MB. Not every library: stripping auditwheel-patched
+# ones (numpy/scipy OpenBLAS) breaks them ("ELF load command address/offset not page-aligned"),
+# so PyInstaller's global strip option stays off.
+STRIP_LIBS = ["torch/lib/libtorch_cpu.so", "torch/lib/libtorch_python.so", "torch/lib/libc10.so",
+              "libpython3*.so*", "python3*/lib-dynload/*.so"]
+
+
+def strip_wanted(dest: str) -> bool:
+    d = dest.replace(os.sep, "/").replace("\\", "/")
+    return any(fnmatch.fnmatchcase(d, pat) for pat in STRIP_LIBS)
 
 
 def torch_submodule_wanted(name: str) -> bool:

@@ -3,8 +3,8 @@
 #   1. ecg-adv --version
 #   2. ecg-adv classify <bundled sample> --json          (default bundled model)
 #   3. ecg-adv --screenshot FILE --open <bundled sample>  (QT_QPA_PLATFORM=offscreen)
-# With SMOKE_FULL=1 also: ecg-adv attack (SAP) --json, train for one epoch, and a screenshot
-# after SAP + band (a few minutes more).
+# With SMOKE_FULL=1 also: ecg-adv attack (SAP) --json, train for one epoch, a screenshot after
+# SAP + band, and (Linux, when xvfb-run exists) a screenshot on the real xcb platform under Xvfb.
 #
 # usage: packaging/smoke_test.sh [BUNDLE]   BUNDLE: dist/ecg-adv (default) or the macOS .app
 # Exit 0 when every check passes; otherwise prints each failure with its output and exits 1.
@@ -142,6 +142,16 @@ if [[ "${SMOKE_FULL:-0}" == 1 ]]; then
         check_png screenshot_band "$out/screenshot_band.png"
     else
         fail screenshot_band "--screenshot --attack sap --band failed"
+    fi
+    # 7. Linux: the real desktop platform plug-in (xcb) on a virtual X server, when there is one
+    if [[ "$(uname -s)" == Linux ]] && command -v xvfb-run >/dev/null 2>&1; then
+        if run screenshot_xcb xvfb-run -a -s "-screen 0 1920x1200x24" sh -c \
+                'exec env -i PATH=/usr/bin:/bin DISPLAY="$DISPLAY" XAUTHORITY="$XAUTHORITY" HOME="$0" LANG=C.UTF-8 "$1" --screenshot "$2" --open "$3"' \
+                "$out/home" "$gui" "$out/screenshot_xcb.png" "$sample"; then
+            check_png screenshot_xcb "$out/screenshot_xcb.png"
+        else
+            fail screenshot_xcb "--screenshot on the xcb platform (Xvfb) failed"
+        fi
     fi
 fi
 
