@@ -144,6 +144,16 @@ def test_spec_excludes_and_slims(monkeypatch):
         assert gone not in datas, gone
 
 
+def test_runtime_hook_gives_windowed_exe_streams(monkeypatch):
+    rec = _run_spec(monkeypatch)
+    (hook,) = rec.calls["Analysis"][0].kwargs["runtime_hooks"]
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    exec(compile(Path(hook).read_text(), hook, "exec"), {"__name__": "__main__"})
+    sys.stderr.write("no AttributeError\n")  # goes to the null device
+    sys.stdout.write("no AttributeError\n")
+
+
 def test_spec_executables_per_platform(monkeypatch):
     rec = _run_spec(monkeypatch, "linux")
     (exe,) = rec.calls["EXE"]
@@ -202,6 +212,9 @@ def test_drop_rules(cfg):
     assert [d for d in keep if cfg.drop(d)] == []
     assert [d for d in drop if not cfg.drop(d)] == []
     assert cfg.drop("torch\\include\\ATen\\ATen.h")  # Windows separators
+    assert cfg.strip_wanted("torch/lib/libtorch_cpu.so") and cfg.strip_wanted("libpython3.11.so.1.0")
+    assert cfg.strip_wanted("python3.11/lib-dynload/_decimal.cpython-311-x86_64-linux-gnu.so")
+    assert not cfg.strip_wanted("numpy.libs/libscipy_openblas64_-32a4b2a6.so")  # auditwheel-patched: breaks
     assert cfg.torch_submodule_wanted("torch.nn.functional")
     assert cfg.torch_submodule_wanted("torch.distributed.distributed_c10d")
     assert cfg.torch_submodule_wanted("torch._dynamo.eval_frame")
