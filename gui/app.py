@@ -60,7 +60,21 @@ def make_app(argv: list[str] | None = None):
 
     app.setApplicationVersion(engine.__version__)
     _style(app)
+    _icon(app)
     return app
+
+
+def _icon(app) -> None:
+    """Window icon: resources/icons in a frozen bundle, packaging/icons in a source checkout."""
+    from pathlib import Path
+
+    from PySide6.QtGui import QIcon
+
+    root = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
+    for cand in (root / "resources" / "icons" / "ecg-adv.png", root / "packaging" / "icons" / "ecg-adv.png"):
+        if cand.is_file():
+            app.setWindowIcon(QIcon(str(cand)))
+            return
 
 
 def run_gui(argv: list[str]) -> int:
