@@ -142,6 +142,12 @@ def plot_robustness(doc: dict, path: str, title: str | None = None) -> str:
         eps = doc["eps_mv"]
         if len(eps) > 1 and max(eps) / min(eps) > 20:
             ax.set_xscale("log")
+        if len(eps) <= 12:  # label the ε values themselves, plainly (no overlapping log minor labels)
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xticks(eps)
+            ax.set_xticklabels([f"{e:g}" for e in eps])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.axvline(0.01, color="grey", lw=0.8, ls=":", label="paper ε (0.01 mV)")
         ax.set_xlabel("ε (mV, L∞ budget)")
         ax.set_ylabel("success rate (% of correctly classified)")
