@@ -60,7 +60,12 @@ def tiny_model_path() -> str:
         x, _ = read_record(ds.path(n)).lead_mv()
         xs.append(x)
         ys.append(ds.label(n))
-    path = os.path.join(tempfile.mkdtemp(prefix="ecgadv-test-model-"), "tiny.safetensors")
+    import atexit
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="ecgadv-test-model-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = os.path.join(folder, "tiny.safetensors")
     train(xs, ys, xs, ys, TrainConfig(arch="default", epochs=2, batch_size=32, seed=0), path,
           device=torch.device("cpu"))
     # Two epochs leave BatchNorm's running statistics near their initial values, so in eval mode
