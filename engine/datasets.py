@@ -69,6 +69,20 @@ def find_label_file(folder: str) -> str | None:
     return max(files, key=rank)
 
 
+def label_for_record(record_path: str | os.PathLike) -> str | None:
+    """A record's label from a REFERENCE*.csv in its own folder, or None when there is none."""
+    from .records import record_base
+
+    base = record_base(record_path)
+    ref = find_label_file(os.path.dirname(os.path.abspath(base)))
+    if not ref:
+        return None
+    try:
+        return read_labels(ref).get(os.path.basename(base))
+    except UserError:
+        return None
+
+
 def open_dataset(folder: str | os.PathLike, labels: str | os.PathLike | None = None) -> Dataset:
     """List the records of a folder (names of *.hea) and read its labels."""
     folder = str(folder)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from ..datasets import CLASSES, find_label_file, open_dataset, read_labels, select_split, stratified_split
+from ..datasets import CLASSES, label_for_record, open_dataset, select_split, stratified_split
 from ..errors import UserError
-from ..records import read_record, record_base
+from ..records import read_record
 
 
 def add_model_args(p) -> None:
@@ -74,16 +72,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def label_for(record_path: str) -> str | None:
-    """The record's label from a REFERENCE*.csv in its folder, when there is one."""
-    base = record_base(record_path)
-    ref = find_label_file(os.path.dirname(os.path.abspath(base)))
-    if not ref:
-        return None
-    try:
-        return read_labels(ref).get(os.path.basename(base))
-    except UserError:
-        return None
+label_for = label_for_record  # re-exported: the attack commands and the GUI import it from here
 
 
 def cmd_info(args) -> int:

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from ..datasets import label_for_record
 from ..errors import UserError
 from ..records import read_record, record_base, resample
 from .study import Pair
@@ -112,18 +113,6 @@ def _resolve_source(source: str, adv_path: str, source_dirs: list[str]) -> str |
     return None
 
 
-def _label_for(base: str) -> str | None:
-    from ..datasets import find_label_file, read_labels
-
-    ref = find_label_file(os.path.dirname(os.path.abspath(base)))
-    if not ref:
-        return None
-    try:
-        return read_labels(ref).get(os.path.basename(base))
-    except UserError:
-        return None
-
-
 def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
                   methods: list[str] | None = None, successful_only: bool = False,
                   progress=None) -> tuple[list[Pair], list[str]]:
@@ -189,7 +178,7 @@ def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
         pairs.append(Pair(pair_id=f"p{len(pairs):05d}", method=prov["method"],
                           x_orig=np.asarray(xo[:n], np.float32), x_adv=np.asarray(xa[:n], np.float32),
                           fs=float(adv.fs), source_record=src, adversarial_record=base,
-                          reference_label=_label_for(src), orig_pred=params.get("orig_pred"),
+                          reference_label=label_for_record(src), orig_pred=params.get("orig_pred"),
                           adv_pred=params.get("adv_pred"), model=prov.get("model"), params=params))
         if progress:
             progress(i + 1, len(paths))
