@@ -169,6 +169,58 @@ def test_record_overlays_items_and_legend(view, ecg):
         view.set_layer_visible("nope", True)
 
 
+def test_level_of_detail_band_twin_and_members(view, ecg):
+    """The frame-cost rules: a sub-pixel band is drawn only in the perturbation lane, wide
+    decimated strokes become two 1-px passes one pixel apart, and zoomed-out rows draw fewer
+    members rather than cruder ones."""
+    n = ecg.size
+    adv = ecg + _smooth_noise(n, 1)[0]
+    members = adv[None] + _smooth_noise(n, 40, seed=2, amp=0.004)
+    view.set_record(ecg, FS, "A00009")
+    view.set_adversarial(adv)
+    view.set_band(members.min(0), members.max(0))
+    view.set_band_members(members)
+    view.set_mode("rows")
+    view.set_view(0, 10)
+    strip_band, lane_band = view._trace["band_lo"].item, view._trace["lane_band_lo"].item
+    assert not strip_band.isVisible() and lane_band.isVisible()  # 0.008 mV < 1.5 px on the strip
+    # without the lane, the band goes back on the strip, however thin
+    view.set_layer_visible("perturbation", False)
+    assert view._trace["band_lo"].item.isVisible()
+    view.set_layer_visible("perturbation", True)
+    # a band wide enough to see on the strip is drawn there too
+    view.set_band(ecg - 0.5, ecg + 0.5)
+    assert view._trace["band_lo"].item.isVisible()
+    # adversarial: decimated at 30 s per 1200 px → two 1-px passes, the twin 1 px to the right
+    view.set_mode("continuous")
+    view.set_view(0, 30)
+    tr = view._trace["adversarial"]
+    assert tr.twin_active() and tr.twin.isVisible()
+    assert tr.item.opts["pen"].widthF() == 1.0
+    (x0, x1), _ = view._vb.viewRange()
+    xa, ya = tr.item.getData()
+    xt, yt = tr.twin.getData()
+    ok = np.isfinite(xa)
+    np.testing.assert_array_equal(np.isfinite(xt), ok)
+    np.testing.assert_allclose(xt[ok] - xa[ok], (x1 - x0) / view._vb.width(), rtol=1e-6)
+    np.testing.assert_array_equal(yt, ya)
+    # zoomed in to raw samples: one pass with the full pen, no twin
+    view.set_view(10, 11)
+    assert not tr.twin_active() and not tr.twin.isVisible()
+    assert tr.item.opts["pen"].widthF() == pytest.approx(2.6)
+    # hiding the layer hides both passes
+    view.set_view(0, 30)
+    view.set_layer_visible("adversarial", False)
+    assert not tr.item.isVisible() and not tr.twin.isVisible()
+    # members: 3 rows of 10 s → fewer members, each with at least one point per 8 px
+    view.set_band(members.min(0), members.max(0))
+    view.set_mode("rows")
+    view.set_view(0, 10)
+    xm, _ = view._trace["lane_members"].item.getData()
+    lines = int(np.isnan(xm).sum())
+    assert 8 <= lines < 40 * 3
+
+
 def test_rows_mode_lays_out_ceil_duration_rows(view, ecg):
     x = np.concatenate([ecg, ecg[:1500]])  # 35 s
     view.set_record(x, FS, "35s")

@@ -79,7 +79,7 @@ DEFAULT_VISIBLE = {"original": True, "adversarial": True, "perturbation": True, 
 # Pens are opaque on purpose: translucent or wide antialiased strokes of dense paths are
 # what makes QPainter slow (see bench/bench_strip.py).  Wide pens are drawn as segments.
 ADVERSARIAL_COLOUR = QtGui.QColor(214, 18, 56)   # crimson
-ORIGINAL_PEN = pg.mkPen(INK, width=1.2)
+ORIGINAL_PEN = pg.mkPen(INK, width=1.0)  # 1 px: a plain path, 2 ms/frame cheaper than 1.2
 # the adversarial trace is drawn *under* the original, wider: a crimson halo around the
 # black trace, which shows wherever the two differ and keeps the original readable
 ADVERSARIAL_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=2.6)
@@ -91,7 +91,9 @@ BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
 MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
 BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
 BAND_BARS_MAX_PX = 2.0
-MEMBER_POINTS_BUDGET = 16_000
+MEMBER_POINTS_BUDGET = 12_000
+MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
+STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
 MIN_MEMBERS_ZOOMED_OUT = 8   # points for all drawn members together, per frame
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
@@ -121,10 +123,12 @@ class _Trace:
     aa: bool = True                # antialias raw samples (when few enough)
     dec_width: float = 1.0         # pen width on decimated min/max strokes
     raw_state: tuple | None = None  # last pen state: (raw samples, antialiased)
+    twin: pg.PlotCurveItem | None = None  # second 1-px pass of decimated strokes (dec_width > 1)
 
     def set_raw(self, raw: bool, n_points: int):
-        """Full pen (antialiased if few points) on raw samples; plain `dec_width` pen on
-        decimated min/max strokes, which a wide antialiased pen would make slow and blobby."""
+        """Full pen (antialiased if few points) on raw samples; on decimated min/max strokes a
+        1-px pen, drawn twice one pixel apart when `dec_width` > 1 (the `twin`): a wide pen on
+        thousands of strokes costs several ms per frame, two 1-px passes about a third."""
         state = (raw, raw and self.aa and n_points <= AA_MAX_POINTS)
         if state == self.raw_state:
             return
@@ -136,10 +140,20 @@ class _Trace:
             it.setPen(self.pen)
         else:
             pen = QtGui.QPen(self.pen)
-            pen.setWidthF(self.dec_width)
+            pen.setWidthF(1.0 if self.twin is not None else self.dec_width)
             it.opts["antialias"] = False
-            it.setSegmentedLineMode("on" if self.dec_width > 1 else "off")
+            it.setSegmentedLineMode("on" if pen.widthF() > 1 else "off")
             it.setPen(pen)
+            if self.twin is not None:
+                self.twin.setPen(pen)
+
+    def twin_active(self) -> bool:
+        return self.twin is not None and self.raw_state is not None and not self.raw_state[0]
+
+    def hide(self) -> None:
+        self.item.hide()
+        if self.twin is not None:
+            self.twin.hide()
 
 
 class _StripViewBox(pg.ViewBox):
@@ -188,6 +202,7 @@ class StripView(QtWidgets.QWidget):
         self._name = ""
         self._src: dict[str, _Source] = {}
         self._n_members_total = 0
+        self._band_width_mv = 0.0  # widest point of the band (mV), for the level of detail
         self._visible = dict(DEFAULT_VISIBLE)
         self._gain = 100
         self._mode = "rows"
@@ -256,7 +271,11 @@ class StripView(QtWidgets.QWidget):
         self._cursor = curve(CURSOR_PEN, 800)
 
         def T(key, layer, src, where, kind, pen, z, **kw):
-            return _Trace(key, layer, src, where, kind, curve(pen, z), pen, **kw)
+            tr = _Trace(key, layer, src, where, kind, curve(pen, z), pen, **kw)
+            if tr.dec_width > 1:
+                tr.twin = curve(pen, z)
+                tr.twin.hide()
+            return tr
 
         self._traces: list[_Trace] = [
             T("band_lo", "band", "lo", "strip", "min", BAND_EDGE_PEN, 2),
@@ -381,6 +400,7 @@ class StripView(QtWidgets.QWidget):
             lo_d, hi_d = lo - self._x, hi - self._x
             self._src["lo_d"] = _Source(lo_d, build_pyramid(lo_d))
             self._src["hi_d"] = _Source(hi_d, build_pyramid(hi_d))
+            self._band_width_mv = float(np.nanmax(hi - lo)) if lo.size else 0.0
         self._layout_changed()
 
     def set_band_members(self, members: np.ndarray | None) -> None:
@@ -1043,7 +1063,7 @@ class StripView(QtWidgets.QWidget):
         if self._x is None:
             for t in self._traces:
                 t.item.setData([], [])
-                t.item.hide()
+                t.hide()
             for it in (self._pulse, self._lane_zero, self._cursor, *self._band_bars):
                 it.setData([], [])
             for f in self._fills:
@@ -1054,15 +1074,22 @@ class StripView(QtWidgets.QWidget):
         segs = self._segments()
         lane = self._lane_on()
         fs = self._fs
+        (_, _), (vy0, vy1) = self._vb.viewRange()
+        px_per_mv = max(1.0, self._vb.height()) / max(1e-9, vy1 - vy0)
+        strip_band_hidden = self._band_width_mv * px_per_mv < STRIP_BAND_MIN_PX
+        (vx0, vx1), _ = self._vb.viewRange()
+        px_s = (vx1 - vx0) / (self._render_width or max(50.0, self._vb.width()))  # 1 px in s
         nan = np.array([np.nan])
         for tr in self._traces:
             show = (self._visible[tr.layer] and tr.src in self._src and bool(segs)
                     and (tr.where == "strip" or lane))
             if tr.kind == "sub" and tr.where == "strip" and lane:
                 show = False  # members are drawn where their spread shows: in the lane
+            if tr.layer == "band" and tr.where == "strip" and lane and strip_band_hidden:
+                show = False  # a band thinner than a pixel on the strip: the lane shows it
             if not show:
                 if tr.item.isVisible():
-                    tr.item.hide()
+                    tr.hide()
                 continue
             src = self._src[tr.src]
             gain = self._gain if tr.where == "lane" else 1.0
@@ -1081,6 +1108,13 @@ class StripView(QtWidgets.QWidget):
                         if k_draw < k:
                             data = data[np.unique(np.linspace(0, k - 1, k_draw).round().astype(int))]
                             k = data.shape[0]
+                    # within the budget, fewer members at a readable resolution (at least one
+                    # point per MEMBER_MIN_PX pixels) rather than many crude polylines
+                    k_fit = MEMBER_POINTS_BUDGET // max(1, len(segs) * max(1, nb // MEMBER_MIN_PX))
+                    if k_fit < k:
+                        k_keep = max(MIN_MEMBERS_ZOOMED_OUT, k_fit)
+                        data = data[np.unique(np.linspace(0, k - 1, k_keep).round().astype(int))]
+                        k = data.shape[0]
                     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, k * len(segs)))
                     pos, y = subsample(data, i0, i1, max(16, pts))
                     raw = raw and pos.size == i1 - i0
@@ -1116,6 +1150,11 @@ class StripView(QtWidgets.QWidget):
                 tr.item.setData(xa, ya)
             if not tr.item.isVisible():
                 tr.item.show()
+            if tr.twin_active():
+                tr.twin.setData(xa + px_s, ya)  # one pixel to the right
+                tr.twin.show()
+            elif tr.twin is not None and tr.twin.isVisible():
+                tr.twin.hide()
         self._draw_band_fill()
         self._draw_furniture(segs, lane)
 
