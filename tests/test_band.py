@@ -38,6 +38,7 @@ def test_envelope_contains_the_example_and_every_survivor():
     assert n["fraction"] == pytest.approx(n["adversarial"] / n["trials"])
     u = b.uniform
     assert u["trials"] == SMALL.trials and 0 <= u["fraction"] <= 1
+    assert isinstance(u["centre_adversarial"], bool)
     c = b.concat
     assert {"pairs", "splices", "adversarial", "fraction"} <= set(c)
     assert c["adversarial"] <= c["splices"]
@@ -134,3 +135,27 @@ def test_write_band_contains_members(tmp_path):
         m = read_record(p).signal[:, 0]
         assert np.all(lo <= m + 1e-6) and np.all(m <= hi + 1e-6)
     assert any("band of adversarial examples" in c for c in env.comments)
+
+
+def test_uniform_fraction_follows_the_band_centre():
+    """The uniform draws average out around the band's centre: the fraction is near 100 % when
+    the centre is adversarial and near 0 % when it is not (our finding, reported per band)."""
+    from attack_support import sample_inputs
+    from engine.attacks import AttackParams, run_attack
+
+    clf = load_model()
+    inp = next(i for i in sample_inputs() if i.name == "A00009")
+    seen = set()
+    for eps in (0.01, 0.02):
+        params = AttackParams(eps_mv=eps, alpha_mv=eps / 10)
+        r = run_attack(clf, [inp], "sap", params)[0]
+        if not r.success:
+            continue
+        b = expand_band(clf, r, params, BandParams(trials=60, batch_size=60, max_pairs=0, seed=1))
+        u = b.uniform
+        if u["centre_adversarial"]:
+            assert u["fraction"] >= 0.9, (eps, u)
+        else:
+            assert u["fraction"] <= 0.1, (eps, u)
+        seen.add(u["centre_adversarial"])
+    assert seen, "A00009 could not be made adversarial"

@@ -273,7 +273,9 @@ def cmd_band(args) -> int:
             f"({100 * band.noise['fraction']:.1f}%)\n"
             f"  concat:  {c['adversarial']}/{c['splices']} splices over {c['pairs']} pairs adversarial ({cfrac})\n"
             f"  uniform: {band.uniform['adversarial']}/{band.uniform['trials']} adversarial "
-            f"({100 * band.uniform['fraction']:.1f}%)" + (f"\n  saved {out}" if out else ""))
+            f"({100 * band.uniform['fraction']:.1f}%); band centre "
+            f"{'adversarial' if band.uniform['centre_adversarial'] else 'NOT adversarial'}"
+            + (f"\n  saved {out}" if out else ""))
     emit(args, doc, text)
     return 0
 

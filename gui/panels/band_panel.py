@@ -83,7 +83,13 @@ class BandPanel(QWidget):
     def show_result(self, b, members_drawn: int | None = None) -> None:
         self.values["noise"].setText(self._frac(b.noise, "trials"))
         self.values["concat"].setText(self._frac(b.concat, "splices"))
-        self.values["uniform"].setText(self._frac(b.uniform, "trials"))
+        uni = self._frac(b.uniform, "trials")
+        if "centre_adversarial" in b.uniform:
+            uni += "; centre " + ("adversarial" if b.uniform["centre_adversarial"] else "not adversarial")
+        self.values["uniform"].setText(uni)
+        self.values["uniform"].setToolTip(
+            "The uniform draws average out around the band's centre ((min + max) / 2), so the\n"
+            "fraction is close to 100 % when the centre is adversarial and close to 0 % when not.")
         k = b.members.shape[0]
         self.width_label.setText(f"Band from {k} members (the example and {k - 1} noisy survivors).")
 

@@ -310,7 +310,9 @@ class StripView(QtWidgets.QWidget):
         self.legend = pg.LegendItem(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 225),
                                     pen=pg.mkPen(190, 190, 190), labelTextColor=(30, 30, 30),
                                     labelTextSize="9pt", verSpacing=-4)
-        self.legend.setParentItem(self._vb)
+        # one row above the strips (the plot's title cell), so it never covers the first row
+        self.legend.setColumnCount(len(LAYERS))
+        self.plot_item.layout.addItem(self.legend, 0, 1, QtCore.Qt.AlignmentFlag.AlignRight)
         self.legend.setZValue(1000)
         self.legend.sigSampleClicked.connect(self._on_legend_click)
         self._proxies: dict[str, pg.PlotDataItem] = {}
