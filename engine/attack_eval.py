@@ -63,7 +63,10 @@ def model_fingerprint(clf: Classifier) -> str:
 
 def params_doc(params: AttackParams) -> dict:
     """AttackParams as plain JSON (tuples as lists), the form stored in headers and outputs."""
-    return json.loads(json.dumps(asdict(params)))
+    d = asdict(params)
+    if not d["target_map"]:
+        del d["target_map"]  # headers written before per-class targets existed still match
+    return json.loads(json.dumps(d))
 
 
 def make_header(clf: Classifier, method: str, params: AttackParams, lead: str | None = None,

@@ -105,7 +105,8 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     band = band or BandParams()
     if band.trials < 1 or band.noise_sd_mv < 0 or band.batch_size < 1:
         raise UserError("band needs at least one trial, a non-negative noise sd and a positive batch size")
-    target_idx = None if params.target is None else clf.classes.index(params.target)
+    target = params.target_for(result.orig_pred)
+    target_idx = None if target is None else clf.classes.index(target)
     orig_idx = clf.classes.index(result.orig_pred)
     adv_idx = clf.classes.index(result.adv_pred)
     if (target_idx is None and adv_idx == orig_idx) or (target_idx is not None and adv_idx != target_idx):

@@ -86,6 +86,7 @@ def test_attack_true_is_null_without_labels(capsys, tmp_path):
 
 @pytest.mark.parametrize("args,frag", [
     (["--target", "X"], "unknown target"),
+    (["--target", "N", "--paper-protocol"], "--paper-protocol"),
     (["--eps", "-1"], "--eps"),
     (["--eps", "nan"], "--eps"),
     (["--steps", "-2"], "steps"),
@@ -199,3 +200,16 @@ def test_robustness_table_and_plot(capsys, tmp_path):
                "unknown attack method")
     user_error(*run(capsys, "robustness", SAMPLES, "--eps", "0.01", "--plot", tmp_path / "x.jpg",
                     "--model", model_path()), ".png")
+
+
+def test_attack_paper_protocol_json(capsys):
+    rc, out, err = run(capsys, "attack", SAMPLES / "A00009", SAMPLES / "A00013", *FAST, "--eps", "0.02",
+                       "--paper-protocol", "--model", model_path(), "--json")
+    assert rc == 0, err
+    doc = one_json(out)
+    assert doc["params"]["target_map"] == [["A", "N"]] and doc["params"]["target"] is None
+    for r in doc["results"]:
+        if r["orig_pred"] == "A":
+            assert r["success"] == (r["adv_pred"] == "N")
+        else:
+            assert r["success"] == (r["adv_pred"] != r["orig_pred"])

@@ -156,6 +156,36 @@ def test_targeted_reaches_the_target_or_reports_failure():
                 assert r.success is False and actual != target
 
 
+def test_paper_protocol_targets_af_toward_normal_and_others_untargeted():
+    """One batch mixing AF and non-AF records: AF records are judged (and pushed) toward N, the
+    rest untargeted; each AF record gets exactly what a separate targeted attack gives it."""
+    from engine.attacks.base import PAPER_TARGET_MAP
+
+    clf = load_model()
+    names = ["A00002", "A00009", "A00013", "A00027"]
+    quick = dict(steps=4, sap_steps=4, alpha_mv=0.004, eps_mv=0.02)
+    mixed = run_attack(clf, sample_inputs(names), "sap", AttackParams(target_map=PAPER_TARGET_MAP, **quick),
+                       batch_size=4)
+    assert {r.orig_pred for r in mixed} >= {"A"} and any(r.orig_pred != "A" for r in mixed)
+    alone_t = {r.record: r for r in run_attack(clf, sample_inputs(names), "sap",
+                                                AttackParams(target="N", **quick), batch_size=4)}
+    alone_u = {r.record: r for r in run_attack(clf, sample_inputs(names), "sap", AttackParams(**quick),
+                                                batch_size=4)}
+    for r in mixed:
+        if r.orig_pred == "A":
+            ref = alone_t[r.record]
+            assert r.success == (r.adv_pred == "N")
+        else:
+            ref = alone_u[r.record]
+            assert r.success == (r.adv_pred != r.orig_pred)
+        assert r.adv_pred == ref.adv_pred and r.success == ref.success
+        np.testing.assert_allclose(r.x_adv, ref.x_adv, atol=1e-6)
+    with pytest.raises(UserError):
+        run_attack(clf, sample_inputs(names[:1]), "sap", AttackParams(target="N", target_map=PAPER_TARGET_MAP))
+    with pytest.raises(UserError):
+        run_attack(clf, sample_inputs(names[:1]), "sap", AttackParams(target_map=(("A", "X"),)))
+
+
 def test_seed_reproduces_results_exactly():
     clf = load_model()
     ins = sample_inputs(["A00006", "A00017"])

@@ -31,9 +31,22 @@ class AttackParams:
     seed: int = 0
     kernel_sizes: tuple[int, ...] = (5, 7, 11, 15, 19)
     kernel_sigmas: tuple[float, ...] = (1.0, 3.0, 5.0, 7.0, 10.0)
+    # per-record targets by original prediction, e.g. (("A", "N"),): records predicted AF are
+    # moved toward Normal, every other record is attacked untargeted (the paper's protocol);
+    # used when `target` is None
+    target_map: tuple[tuple[str, str], ...] = ()
 
     def total_steps(self, method: str) -> int:
         return self.steps + (self.sap_steps if method == "sap" else 0)
+
+    def target_for(self, orig_pred: str) -> str | None:
+        """The class a record originally predicted as `orig_pred` is moved to (None: untargeted)."""
+        if self.target is not None:
+            return self.target
+        return dict(self.target_map).get(orig_pred)
+
+
+PAPER_TARGET_MAP: tuple[tuple[str, str], ...] = (("A", "N"),)  # paper text: AF → Normal, others untargeted
 
 
 @contextmanager
@@ -66,6 +79,8 @@ class Attack:
         self.progress = progress
         self.should_stop = should_stop
         self.target_index = None if self.p.target is None else clf.classes.index(self.p.target)
+        self._map = {clf.classes.index(a): clf.classes.index(b) for a, b in self.p.target_map}
+        self._targets: torch.Tensor | None = None  # (B,) per-record target index, -1 untargeted
         self._step = 0
         self._total = self.p.total_steps(self.name)
 
@@ -77,13 +92,26 @@ class Attack:
         the target (ascend = move toward the target).
         """
         logits = self.clf.logits(x_adv)
-        if self.target_index is None:
-            loss = F.cross_entropy(logits, labels, reduction="sum")
-        else:
+        if self.target_index is not None:
             tgt = torch.full_like(labels, self.target_index)
             loss = -F.cross_entropy(logits, tgt, reduction="sum")
+        elif self._map:
+            tgt = self._targets_for(labels)
+            toward = tgt >= 0
+            ce_away = F.cross_entropy(logits, labels, reduction="none")
+            ce_toward = F.cross_entropy(logits, tgt.clamp(min=0), reduction="none")
+            loss = torch.where(toward, -ce_toward, ce_away).sum()
+        else:
+            loss = F.cross_entropy(logits, labels, reduction="sum")
         (g,) = torch.autograd.grad(loss, wrt)
         return g
+
+    def _targets_for(self, labels: torch.Tensor) -> torch.Tensor:
+        """Per-record target index from `target_map` (-1: untargeted), by original label."""
+        if self._targets is None or self._targets.shape != labels.shape:
+            self._targets = torch.tensor([self._map.get(int(c), -1) for c in labels.tolist()],
+                                         device=labels.device, dtype=labels.dtype)
+        return self._targets
 
     def tick(self) -> None:
         """Count one step: report progress, stop if asked (raises Cancelled)."""
@@ -107,6 +135,7 @@ class Attack:
         self.check_stop()
         dev = self.clf.device
         x0, mask, labels = x0.to(dev), mask.to(dev), labels.to(dev)
+        self._targets = None
         with frozen(self.clf):
             delta = self.perturb(x0, mask.to(x0.dtype), labels)
         return delta.detach() * mask

@@ -103,6 +103,11 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = "sap",
         raise UserError("step counts must be non-negative")
     if params.target is not None and params.target not in clf.classes:
         raise UserError(f"unknown target class {params.target!r} (choose from {', '.join(clf.classes)})")
+    for a, b in params.target_map:
+        if a not in clf.classes or b not in clf.classes:
+            raise UserError(f"target map {a}->{b}: classes must be among {', '.join(clf.classes)}")
+    if params.target is not None and params.target_map:
+        raise UserError("give either one target class or a per-class target map, not both")
     torch.manual_seed(params.seed)
     per_batch = params.total_steps(method)
     n_batches = (len(inputs) + batch_size - 1) // batch_size
@@ -134,10 +139,11 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = "sap",
         p1 = clf.predict_proba(np.stack(adv_batch))
         for i, inp in enumerate(chunk):
             orig, adv = clf.classes[int(y0[i])], clf.classes[int(p1[i].argmax())]
-            if params.target is None:
+            tgt = params.target_for(orig)
+            if tgt is None:
                 success: bool | None = adv != orig
             else:
-                success = None if orig == params.target else adv == params.target
+                success = None if orig == tgt else adv == tgt
             pl = fitted[i][1]
             sl = slice(pl.src_start, pl.src_start + pl.n)
             meas = perturbation_measures(x_model[i][sl], advs[i][sl] - x_model[i][sl], params.eps_mv)

@@ -32,6 +32,9 @@ def add_attack_args(p, method_default: str | None = "sap", eps_default: bool = T
     p.add_argument("--sap-steps", type=int, default=40, help="SAP steps after the PGD start (default 40)")
     p.add_argument("--target", default=None,
                    help="targeted attack toward this class (N, A, O, ~; also Normal, AF, Other, Noisy)")
+    p.add_argument("--paper-protocol", action="store_true",
+                   help="the paper's protocol: records predicted AF are attacked toward Normal, every other "
+                        "record untargeted (not with --target)")
     p.add_argument("--random-start", action="store_true", help="PGD starts from a random point in the ε-ball")
     p.add_argument("--seed", type=int, default=0, help="random seed (results reproduce exactly)")
     p.add_argument("--lead", default=None, help="lead name (default: first ECG lead)")
@@ -49,7 +52,7 @@ def _target(name: str | None, classes: list[str]) -> str | None:
 
 
 def _params(args, clf, eps: float | None = None):
-    from ..attacks.base import AttackParams
+    from ..attacks.base import PAPER_TARGET_MAP, AttackParams
 
     eps = args.eps if eps is None else eps
     alpha = 0.001 if args.alpha is None else args.alpha
@@ -58,8 +61,17 @@ def _params(args, clf, eps: float | None = None):
             raise UserError(f"{what} must be a positive number of mV, got {v}")
     if args.steps < 0 or args.sap_steps < 0:
         raise UserError("--steps and --sap-steps must be zero or more")
+    target_map = ()
+    if getattr(args, "paper_protocol", False):
+        if args.target is not None:
+            raise UserError("--paper-protocol sets the targets itself; leave out --target")
+        missing = sorted({c for pair in PAPER_TARGET_MAP for c in pair} - set(clf.classes))
+        if missing:
+            raise UserError(f"--paper-protocol needs the classes {', '.join(missing)}, which this model lacks")
+        target_map = PAPER_TARGET_MAP
     return AttackParams(eps_mv=eps, alpha_mv=alpha, steps=args.steps, sap_steps=args.sap_steps,
-                        target=_target(args.target, clf.classes), random_start=args.random_start, seed=args.seed)
+                        target=_target(args.target, clf.classes), random_start=args.random_start, seed=args.seed,
+                        target_map=target_map)
 
 
 class StepPrinter:
@@ -244,11 +256,12 @@ def cmd_band(args) -> int:
     clf = resolve_model(args.model, args.device)
     params = _params(args, clf)
     res = run_attack(clf, inputs, args.method, params, progress=StepPrinter(f"{args.method} step"))[0]
+    tgt = params.target_for(res.orig_pred)
     if res.success is None:
-        raise UserError(f"{res.record}: the model already predicts the target {params.target}; "
+        raise UserError(f"{res.record}: the model already predicts the target {tgt}; "
                         "there is no adversarial example to expand")
     if not res.success:
-        want = f"reach the target {params.target}" if params.target else f"change the prediction ({res.orig_pred})"
+        want = f"reach the target {tgt}" if tgt else f"change the prediction ({res.orig_pred})"
         raise UserError(f"{res.record}: the {args.method} attack did not {want} at ε {params.eps_mv:g} mV; "
                         "no band to expand (try a larger --eps or more --steps/--sap-steps)")
     band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=args.seed,
@@ -311,7 +324,9 @@ def default_results_name(dataset: str, split: str, model: str, method: str, eps:
         else split
     parts = ["attack-eval", safe(os.path.basename(os.path.normpath(dataset))), safe(split_name),
              safe(os.path.splitext(os.path.basename(model))[0]), method, f"eps{eps:g}"]
-    if target:
+    if target == "paper":
+        parts.append("paper-protocol")
+    elif target:
         parts.append("target" + {"~": "noisy"}.get(target, target))
     return "_".join(parts) + ".jsonl"
 
@@ -356,7 +371,8 @@ def cmd_attack_eval(args) -> int:
         params = _params(args, clf)
         ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
         results = args.results or default_results_name(args.dataset, args.split, args.model, args.method,
-                                                        params.eps_mv, params.target)
+                                                        params.eps_mv,
+                                                        "paper" if params.target_map else params.target)
         last = [0.0]
 
         def prog(done: int, total: int) -> None:

@@ -11,6 +11,8 @@ from .common import BAD_COLOR, CLASS_NAMES, OK_COLOR, class_text, hline, mv_spin
 METHODS = [("sap", "SAP — smoothed (paper)"), ("pgd", "PGD — L∞, square-wave")]
 
 
+PAPER_PROTOCOL = "paper"  # combo data of the paper-protocol entry (AF → N, others untargeted)
+
 class AttackPanel(QWidget):
     runRequested = Signal()
 
@@ -39,8 +41,11 @@ class AttackPanel(QWidget):
         self.sap_steps.setToolTip("Smoothed steps after PGD. Paper: 40")
         self.target = QComboBox()
         self.target.addItem("untargeted (any other class)", "")
+        self.target.addItem("paper protocol: AF → Normal, others untargeted", PAPER_PROTOCOL)
         for c, name in CLASS_NAMES.items():
             self.target.addItem(f"towards {c} · {name}", c)
+        self.target.setToolTip("Untargeted: any change of diagnosis counts. Paper protocol: records the\n"
+                               "model calls AF are pushed toward Normal, all others untargeted.")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2 ** 31 - 1)
         self.seed.setToolTip("Random seed (random start, band noise)")
@@ -111,9 +116,11 @@ class AttackPanel(QWidget):
 
     def params(self) -> dict:
         """engine.attacks.AttackParams fields as a plain dict (the worker builds the object)."""
+        choice = self.target.currentData() or None
+        paper = choice == PAPER_PROTOCOL
         return {"eps_mv": self.eps.value(), "alpha_mv": self.alpha.value(), "steps": self.steps.value(),
-                "sap_steps": self.sap_steps.value(), "target": self.target.currentData() or None,
-                "seed": self.seed.value()}
+                "sap_steps": self.sap_steps.value(), "target": None if paper else choice,
+                "target_map": (("A", "N"),) if paper else (), "seed": self.seed.value()}
 
     def load(self, s) -> None:
         i = self.method.findData(s.get("attack/method"))
