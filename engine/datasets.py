@@ -104,6 +104,8 @@ def read_name_list(path: str | os.PathLike) -> list[str]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read split file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"split file {path} is not a text file of record names") from None
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()

@@ -102,3 +102,40 @@ def test_large_dataset_lists_at_once_and_fills_in_background(qtbot, isolated, mo
 
     win.browser.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.DescendingOrder)
     assert win.browser.visible_names()[0] == "A08528"
+
+
+def test_record_list_file_as_split(qtbot, isolated, model_path, tmp_path, monkeypatch):  # noqa: F811
+    from gui.panels import dataset_panel
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    win.show_dataset_tab(0)
+    panel = win.dataset_panel
+    combo = panel.eval_split
+    lst = tmp_path / "three.txt"
+    lst.write_text("# my records\nA00001\nA00009.hea\nA00013\n", encoding="utf-8")
+    # cancelled: the previous choice stays
+    monkeypatch.setattr(dataset_panel, "choose_list_file", lambda parent: "")
+    before = combo.currentIndex()
+    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))
+    assert combo.currentIndex() == before
+    # chosen: a "List: three.txt" entry, selected, used by evaluate
+    monkeypatch.setattr(dataset_panel, "choose_list_file", lambda parent: str(lst))
+    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))
+    assert combo.currentData() == str(lst) and "three.txt" in combo.currentText()
+    n_items = combo.count()
+    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))  # the same file again: no duplicate
+    assert combo.count() == n_items
+    panel.eval_run.click()
+    wait_idle(qtbot, win, 120)
+    total = sum(int(panel.confusion.item(i, j).text()) for i in range(4) for j in range(4))
+    assert total == 3
+    assert not isolated["errors"], isolated["errors"]
+    # a binary file is a one-line error dialog, and the window keeps working
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(bytes(range(256)) * 4)
+    monkeypatch.setattr(dataset_panel, "choose_list_file", lambda parent: str(bad))
+    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))
+    with qtbot.waitSignal(win.errorShown, timeout=60000) as sig:
+        panel.eval_run.click()
+    assert "not a text file" in sig.args[0]

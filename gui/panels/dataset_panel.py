@@ -4,10 +4,12 @@ and training with a live loss / F1 curve."""
 
 from __future__ import annotations
 
+import os
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
@@ -16,12 +18,50 @@ SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("pa
           ("strat-val", "Stratified 10 % (seed 0)")]
 
 
+LIST_FILE = "\x00list-file"  # combo data of the "Record list file…" entry
+
+
+def choose_list_file(parent: QWidget) -> str:
+    """Ask for a record list file (one record name per line); '' when cancelled."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Record list file", "",
+                                          "Record lists (*.txt *.csv *.lst);;All files (*)")
+    return path
+
+
+class SplitCombo(QComboBox):
+    """The named splits plus "Record list file…", which asks for a file of record names and adds
+    it as an entry (its data is the path, which the engine's split selection reads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for key, text in SPLITS:
+            self.addItem(text, key)
+        self.insertSeparator(self.count())
+        self.addItem("Record list file…", LIST_FILE)
+        self.setToolTip("Which records of the listed dataset to use: a named split or a text file\n"
+                        "with one record name per line")
+        self._last = 0
+        self.activated.connect(self._on_activated)
+
+    def _on_activated(self, i: int) -> None:
+        if self.itemData(i) != LIST_FILE:
+            self._last = i
+            return
+        path = choose_list_file(self)
+        if not path:
+            self.setCurrentIndex(self._last)  # cancelled: back to what was chosen before
+            return
+        j = self.findData(path)
+        if j < 0:
+            j = self.count() - 1  # just before "Record list file…"
+            self.insertItem(j, f"List: {os.path.basename(path)}", path)
+            self.setItemData(j, path, Qt.ItemDataRole.ToolTipRole)
+        self.setCurrentIndex(j)
+        self._last = j
+
+
 def _split_combo() -> QComboBox:
-    c = QComboBox()
-    for key, text in SPLITS:
-        c.addItem(text, key)
-    c.setToolTip("Which records of the listed dataset to use")
-    return c
+    return SplitCombo()
 
 
 def _item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:
