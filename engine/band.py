@@ -11,13 +11,23 @@
    decides the fraction almost on its own (measured: 0 % at ε 0.01 mV and 100 % at 0.02 mV
    on the bundled records, exactly as the centre goes).
 Adversarial means: prediction differs from the original prediction (untargeted) or equals the
-target (targeted). Work happens in the model's input frame; `lo`, `hi` and `members` come back
+target (targeted).
+
+`BandParams.style = "paper-code"` follows the authors' published scripts instead
+(adv_measure_norm_all.py, check_uniform.py): noise is added to the example and the whole
+perturbation δ + noise is smoothed with the bank (so δ is smoothed a second time), clipped to ±ε;
+a trial survives only if it keeps the example's adversarial class; the band is the survivors'
+min/max (the example itself not included); uniform draws are smoothed as a whole (departure from
+the original) with the mean of the first row of the bank (the size-5 kernels, as the script's
+loop does), then projected into the band. With our default model the paper-code procedure is
+all-or-nothing: it keeps 100 % when the twice-smoothed δ is still adversarial (e.g. SAP at
+ε 0.02 mV on the bundled records) and 0 % when it is not (most examples at ε 0.01 mV). Work happens in the model's input frame; `lo`, `hi` and `members` come back
 at the model rate over the whole record (outside the attacked window they equal the original).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -30,6 +40,9 @@ from .errors import Cancelled, UserError
 from .models.classifier import Classifier, fit_length
 
 
+STYLES = ("workbench", "paper-code")
+
+
 @dataclass
 class BandParams:
     trials: int = 1000
@@ -37,8 +50,9 @@ class BandParams:
     uniform_trials: int | None = None  # default: same as trials
     max_pairs: int = 200
     max_splices_per_pair: int = 10
-    batch_size: int = 250
+    batch_size: int = 0  # 0: by device (32 on CPU, where larger batches fall out of cache; 250 on CUDA)
     seed: int = 0
+    style: str = "workbench"  # or "paper-code" (see the module docstring)
 
 
 @dataclass
@@ -53,10 +67,11 @@ class BandResult:
     lo: np.ndarray = field(repr=False)
     hi: np.ndarray = field(repr=False)
     members: np.ndarray = field(repr=False)  # (K, n) mV: the example first, then noise survivors
+    style: str = "workbench"                 # paper-code: survivors only (the example alone if none)
 
     def to_json(self) -> dict:
         return {"record": self.record, "orig_pred": self.orig_pred, "adv_pred": self.adv_pred,
-                "noise": self.noise, "concat": self.concat, "uniform": self.uniform}
+                "style": self.style, "noise": self.noise, "concat": self.concat, "uniform": self.uniform}
 
 
 def find_crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -71,13 +86,15 @@ def find_crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Classify:
     """Batched 'is adversarial?' on perturbations (B, L) added to x0, with cancel + progress."""
 
-    def __init__(self, clf, x0, target_idx, orig_idx, batch, progress, should_stop, total_batches):
+    def __init__(self, clf, x0, target_idx, orig_idx, batch, progress, should_stop, total_batches,
+                 keep_idx=None):
         self.clf, self.x0, self.batch = clf, x0, batch
         self.target_idx, self.orig_idx = target_idx, orig_idx
+        self.keep_idx = keep_idx  # paper-code noise survivors: the example's own adversarial class
         self.progress, self.should_stop = progress, should_stop
         self.done, self.total = 0, total_batches
 
-    def __call__(self, perts: torch.Tensor) -> torch.Tensor:
+    def __call__(self, perts: torch.Tensor, keep: bool = False) -> torch.Tensor:
         if self.should_stop and self.should_stop():
             raise Cancelled("band expansion cancelled")
         with torch.no_grad():
@@ -85,6 +102,8 @@ class _Classify:
         self.done += 1
         if self.progress:
             self.progress(min(self.done, self.total), self.total)
+        if keep:
+            return pred == self.keep_idx
         if self.target_idx is None:
             return pred != self.orig_idx
         return pred == self.target_idx
@@ -103,8 +122,11 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     """Run the three band procedures around `result` (an adversarial example of `clf`)."""
     params = params or AttackParams()
     band = band or BandParams()
-    if band.trials < 1 or band.noise_sd_mv < 0 or band.batch_size < 1:
+    if band.trials < 1 or band.noise_sd_mv < 0 or band.batch_size < 0:
         raise UserError("band needs at least one trial, a non-negative noise sd and a positive batch size")
+    if band.style not in STYLES:
+        raise UserError(f"unknown band style {band.style!r} (choose from {', '.join(STYLES)})")
+    paper = band.style == "paper-code"
     target = params.target_for(result.orig_pred)
     target_idx = None if target is None else clf.classes.index(target)
     orig_idx = clf.classes.index(result.orig_pred)
@@ -119,50 +141,72 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     x0 = torch.from_numpy(x0_in).to(dev)
     delta = torch.from_numpy(xa_in - x0_in).to(dev) * mask
     kernel = fused_kernel(params.kernel_sizes, params.kernel_sigmas).to(dev, torch.float32)
+    # the script's uniform step smooths with the first len(sizes) kernels of the bank: the
+    # smallest size with every σ (paper: 5 taps, σ 1..10)
+    uni_kernel = fused_kernel(params.kernel_sizes[:1], params.kernel_sigmas).to(dev, torch.float32)
     gen = torch.Generator(device="cpu").manual_seed(band.seed)
+    if not band.batch_size:
+        band = replace(band, batch_size=250 if dev.type == "cuda" else 32)
     n_uni = band.uniform_trials or band.trials
     nb = lambda n: (n + band.batch_size - 1) // band.batch_size  # noqa: E731
     est_concat = nb(band.max_pairs * band.max_splices_per_pair * 2)
     is_adv = _Classify(clf, x0, target_idx, orig_idx, band.batch_size, progress, should_stop,
-                       nb(band.trials) + est_concat + nb(n_uni))
+                       nb(band.trials) + est_concat + nb(n_uni), keep_idx=adv_idx)
     was_training = clf.module.training
     clf.module.eval()
     try:
         # 1. noise
-        survivors = [delta.unsqueeze(0)]
+        survivors = [] if paper else [delta.unsqueeze(0)]
         n_adv = 0
         for s in range(0, band.trials, band.batch_size):
             b = min(band.batch_size, band.trials - s)
             noise = _draw(torch.randn, b, L, gen).to(dev) * band.noise_sd_mv
-            # the noise is smoothed, not the example: smoothing δ + noise would smooth δ a second
-            # time, and a twice-smoothed SAP perturbation is usually no longer adversarial, so the
-            # "band" would be centred on a non-adversarial signal (paper: all 1000 trials survive)
-            pert = (delta.unsqueeze(0) + smooth(noise, kernel)).clamp(-eps, eps) * mask
-            ok = is_adv(pert)
+            if paper:
+                # the script: smooth δ + noise as a whole (δ smoothed a second time), keep the class
+                pert = smooth(delta.unsqueeze(0) + noise, kernel).clamp(-eps, eps) * mask
+                ok = is_adv(pert, keep=True)
+            else:
+                # the noise is smoothed, not the example: smoothing δ + noise would smooth δ a
+                # second time, and a twice-smoothed SAP perturbation of our model is usually no
+                # longer adversarial, so the band would be centred on a non-adversarial signal
+                pert = (delta.unsqueeze(0) + smooth(noise, kernel)).clamp(-eps, eps) * mask
+                ok = is_adv(pert)
             n_adv += int(ok.sum())
             survivors.append(pert[ok])
-        members = torch.cat(survivors)  # (K, L), the example first
         noise_rep = {"trials": band.trials, "adversarial": n_adv, "fraction": n_adv / band.trials}
-        lo_d, hi_d = members.min(0).values, members.max(0).values
-        # 2. concatenation
-        concat_rep = _concatenate(members.cpu().numpy(), pl, band, gen, is_adv, dev)
-        # 3. uniform
-        n_u_adv = 0
-        for s in range(0, n_uni, band.batch_size):
-            b = min(band.batch_size, n_uni - s)
-            u = lo_d + _draw(torch.rand, b, L, gen).to(dev) * (hi_d - lo_d)
-            # as in the noise procedure, what is smoothed is the random part (the draw's departure
-            # from the example), not the example itself: smoothing the whole draw would smooth δ
-            # a second time and centre every trial on a non-adversarial signal
-            pert = torch.minimum(torch.maximum(delta + smooth(u - delta, kernel), lo_d), hi_d) * mask
-            n_u_adv += int(is_adv(pert).sum())
-        # the uniform draws average out: what the model sees is close to the band's centre
-        # plus small smoothed noise, so the fraction is nearly all-or-nothing, decided by
-        # whether the centre itself is adversarial (with thin margins and clipping at ±ε, the
-        # centre is pulled inward from δ and may not be)
-        centre = ((lo_d + hi_d) / 2 * mask).unsqueeze(0)
-        uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni,
-                   "centre_adversarial": bool(is_adv(centre)[0])}
+        members = torch.cat(survivors)  # (K, L); workbench style: the example first
+        if members.shape[0] == 0:
+            # paper-code style with no survivor: no band; the example alone is drawn
+            members = delta.unsqueeze(0)
+            lo_d = hi_d = delta
+            concat_rep = {"pairs": 0, "crossing_pairs": 0, "crossings": 0, "splices": 0, "adversarial": 0,
+                          "fraction": None}
+            uni_rep = {"trials": 0, "adversarial": 0, "fraction": None, "centre_adversarial": None,
+                       "note": "no noise trial kept the adversarial class: there is no band to sample"}
+        else:
+            lo_d, hi_d = members.min(0).values, members.max(0).values
+            # 2. concatenation
+            concat_rep = _concatenate(members.cpu().numpy(), pl, band, gen, is_adv, dev)
+            # 3. uniform
+            n_u_adv = 0
+            for s in range(0, n_uni, band.batch_size):
+                b = min(band.batch_size, n_uni - s)
+                u = lo_d + _draw(torch.rand, b, L, gen).to(dev) * (hi_d - lo_d)
+                if paper:
+                    sm = smooth(u, uni_kernel)  # the whole departure from the original
+                else:
+                    # as in the noise procedure, what is smoothed is the random part (the draw's
+                    # departure from the example), not the example itself
+                    sm = delta + smooth(u - delta, kernel)
+                pert = torch.minimum(torch.maximum(sm, lo_d), hi_d) * mask
+                n_u_adv += int(is_adv(pert).sum())
+            # the uniform draws average out: what the model sees is close to the band's centre
+            # plus small smoothed noise, so the fraction is nearly all-or-nothing, decided by
+            # whether the centre itself is adversarial (with thin margins and clipping at ±ε, the
+            # centre is pulled inward from δ and may not be)
+            centre = ((lo_d + hi_d) / 2 * mask).unsqueeze(0)
+            uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni,
+                       "centre_adversarial": bool(is_adv(centre)[0])}
     finally:
         clf.module.train(was_training)
     # back to the whole record at the model rate
@@ -175,7 +219,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     lo_hi = to_record(torch.stack([lo_d, hi_d]).cpu().numpy())
     return BandResult(record=result.record, orig_pred=result.orig_pred, adv_pred=result.adv_pred,
                       noise=noise_rep, concat=concat_rep, uniform=uni_rep, fs=result.fs,
-                      lo=lo_hi[0], hi=lo_hi[1], members=mem)
+                      lo=lo_hi[0], hi=lo_hi[1], members=mem, style=band.style)
 
 
 def _concatenate(members: np.ndarray, pl, band: BandParams, gen: torch.Generator, is_adv, dev) -> dict:

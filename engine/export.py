@@ -37,7 +37,8 @@ def write_band(out_dir: str, band: BandResult, *, model: str, method: str, param
                source: str, gain: float = 1000.0, members: int = 0, overwrite: bool = False) -> dict:
     """Write the band envelope (2 leads: band_min, band_max) and optionally the first `members`
     band members (one lead each) as WFDB records; returns {"band": path, "members": [paths]}."""
-    p = {**asdict(params), "method": method, "noise": band.noise, "concat": band.concat, "uniform": band.uniform}
+    p = {**asdict(params), "method": method, "band_style": band.style, "noise": band.noise, "concat": band.concat,
+         "uniform": band.uniform}
     env = np.stack([band.lo, band.hi], axis=1)
     # envelope limits are rounded outward so the written band still contains every member
     env_q = np.stack([np.floor(band.lo * gain + 1e-6) / gain, np.ceil(band.hi * gain - 1e-6) / gain], axis=1)

@@ -982,7 +982,8 @@ class MainWindow(QMainWindow):
             self._staged(lambda: self.band is b and self.strip.set_band(b.lo, b.hi),
                          lambda: self.band is b and self.strip.set_band_members(b.members), finish)
 
-        self.submit(jobs.band(clf, r, params, trials, sd, seed=params.seed, **self.band_options),
+        options = {"style": self.band_panel.style(), **self.band_options}
+        self.submit(jobs.band(clf, r, params, trials, sd, seed=params.seed, **options),
                     f"Band around {rec.name}", on_done=done, kind="band")
 
     # =========================================================================================

@@ -25,6 +25,7 @@ DEFAULTS = {
     "attack/seed": 0,
     "band/trials": 1000,
     "band/noise_sd_mv": 0.005,
+    "band/style": "workbench",
     "view/mode": "rows",
     "view/seconds_per_row": 10.0,
     "view/real_size": False,

@@ -213,3 +213,14 @@ def test_attack_paper_protocol_json(capsys):
             assert r["success"] == (r["adv_pred"] == "N")
         else:
             assert r["success"] == (r["adv_pred"] != r["orig_pred"])
+
+
+def test_band_paper_code_style(capsys):
+    rc, out, err = run(capsys, "band", SAMPLES / "A00009", "--eps", "0.02", "--alpha", "0.002", "--trials", "20",
+                       "--max-pairs", "3", "--max-splices", "2", "--band-style", "paper-code",
+                       "--model", model_path(), "--json")
+    assert rc == 0, err
+    doc = one_json(out)
+    assert doc["style"] == "paper-code" and doc["noise"]["trials"] == 20
+    rc, out, err = run(capsys, "band", SAMPLES / "A00009", "--band-style", "nope", "--model", model_path())
+    assert rc == 2 and "invalid choice" in err

@@ -159,3 +159,40 @@ def test_uniform_fraction_follows_the_band_centre():
             assert u["fraction"] <= 0.1, (eps, u)
         seen.add(u["centre_adversarial"])
     assert seen, "A00009 could not be made adversarial"
+
+
+def test_paper_code_style_band():
+    """The authors' scripts: δ + noise smoothed together, survivors keep the example's class,
+    the band is the survivors only; no survivor → no band, said so."""
+    from attack_support import sample_inputs
+    from engine.attacks import AttackParams, run_attack
+
+    clf = load_model()
+    inp = next(i for i in sample_inputs() if i.name == "A00009")
+    branches = set()
+    for eps in (0.01, 0.02):
+        params = AttackParams(eps_mv=eps, alpha_mv=eps / 10)
+        r = run_attack(clf, [inp], "sap", params)[0]
+        if not r.success:
+            continue
+        b = expand_band(clf, r, params, BandParams(trials=40, max_pairs=6, max_splices_per_pair=2, seed=2,
+                                                   style="paper-code"))
+        assert b.style == "paper-code" and b.to_json()["style"] == "paper-code"
+        k = b.noise["adversarial"]
+        if k:
+            branches.add("band")
+            assert b.members.shape[0] == k  # survivors only, the example not included
+            tol = 1e-6
+            assert np.allclose(b.lo, b.members.min(0), atol=tol) and np.allclose(b.hi, b.members.max(0), atol=tol)
+            for m in b.members[:5]:
+                assert clf.classify(m, b.fs)[0] == r.adv_pred  # kept the adversarial class
+            assert np.abs(b.members - r.x0[None]).max() <= eps + 1e-5
+            assert b.uniform["trials"] == 40 and b.uniform["centre_adversarial"] is not None
+        else:
+            branches.add("empty")
+            assert b.members.shape[0] == 1 and np.allclose(b.members[0], r.x_adv, atol=1e-6)
+            assert b.uniform["trials"] == 0 and b.uniform["fraction"] is None and "no band" in b.uniform["note"]
+            assert b.concat["splices"] == 0 and b.concat["fraction"] is None
+    assert "band" in branches, branches
+    with pytest.raises(UserError):
+        expand_band(clf, r, params, BandParams(trials=4, style="nope"))

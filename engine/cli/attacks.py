@@ -141,8 +141,11 @@ def register(sub) -> None:
     p.add_argument("--max-splices", type=int, default=10,
                    help="concatenation: at most this many crossings spliced per pair (default 10)")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="band trials classified at once (default 64 on CPU, where larger batches only cost "
+                   help="band trials classified at once (default 32 on CPU, where larger batches only cost "
                         "cache, 250 on GPUs)")
+    p.add_argument("--band-style", default="workbench", choices=["workbench", "paper-code"],
+                   help="workbench (default): only the noise is smoothed, δ kept; paper-code: the authors' "
+                        "scripts (δ + noise smoothed together, survivors keep the adversarial class)")
     p.add_argument("--members", type=int, default=0, help="also save the first K band members (with --out)")
     p.add_argument("--out", default=None, help="folder for the band (min/max) record and members")
     p.add_argument("--overwrite", action="store_true")
@@ -267,8 +270,7 @@ def cmd_band(args) -> int:
     band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=args.seed,
                                                   max_pairs=args.max_pairs,
                                                   max_splices_per_pair=args.max_splices,
-                                                  batch_size=args.batch_size or (64 if clf.device.type == "cpu"
-                                                                                 else 250)),
+                                                  batch_size=args.batch_size or 0, style=args.band_style),
                        progress=StepPrinter("band batch"))
     out = None
     members_out: list[str] = []
@@ -277,17 +279,23 @@ def cmd_band(args) -> int:
                        gain=origin[0][1], members=args.members, overwrite=args.overwrite)
         out, members_out = w["band"], w["members"]
     doc = {"record": res.record, "model": clf.name, "method": args.method, "orig_pred": res.orig_pred,
-           "adv_pred": res.adv_pred, "noise": band.noise, "concat": band.concat, "uniform": band.uniform,
-           "out": out, "members_out": members_out}
-    c = band.concat
-    cfrac = "-" if c["fraction"] is None else f"{100 * c['fraction']:.1f}%"
-    text = (f"{res.record}: {res.orig_pred} -> {res.adv_pred} ({args.method}, ε {params.eps_mv:g} mV)\n"
+           "adv_pred": res.adv_pred, "style": band.style, "noise": band.noise, "concat": band.concat,
+           "uniform": band.uniform, "out": out, "members_out": members_out}
+    c, u = band.concat, band.uniform
+
+    def pct(f):
+        return "-" if f is None else f"{100 * f:.1f}%"
+
+    centre = {True: "; band centre adversarial", False: "; band centre NOT adversarial"}.get(
+        u.get("centre_adversarial"), "")
+    text = (f"{res.record}: {res.orig_pred} -> {res.adv_pred} ({args.method}, ε {params.eps_mv:g} mV, "
+            f"{band.style} band)\n"
             f"  noise:   {band.noise['adversarial']}/{band.noise['trials']} stayed adversarial "
-            f"({100 * band.noise['fraction']:.1f}%)\n"
-            f"  concat:  {c['adversarial']}/{c['splices']} splices over {c['pairs']} pairs adversarial ({cfrac})\n"
-            f"  uniform: {band.uniform['adversarial']}/{band.uniform['trials']} adversarial "
-            f"({100 * band.uniform['fraction']:.1f}%); band centre "
-            f"{'adversarial' if band.uniform['centre_adversarial'] else 'NOT adversarial'}"
+            f"({pct(band.noise['fraction'])})\n"
+            f"  concat:  {c['adversarial']}/{c['splices']} splices over {c['pairs']} pairs adversarial "
+            f"({pct(c['fraction'])})\n"
+            f"  uniform: {u['adversarial']}/{u['trials']} adversarial ({pct(u['fraction'])}){centre}"
+            + (f"\n  {u['note']}" if u.get("note") else "")
             + (f"\n  saved {out}" if out else ""))
     emit(args, doc, text)
     return 0

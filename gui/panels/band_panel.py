@@ -4,7 +4,7 @@ uniform sampling) and show the three fractions that stayed adversarial."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from .common import hline, muted, mv_spin
 
@@ -35,8 +35,21 @@ class BandPanel(QWidget):
         self.run.setToolTip("Find the band of adversarial examples around the current one (Ctrl+B)")
         self.run.setEnabled(False)
         self.run.clicked.connect(self.runRequested)
-        grid.addWidget(self.hint, 1, 0, 1, 2)
-        grid.addWidget(self.run, 1, 2, 1, 2)
+        self.style_box = QComboBox()
+        self.style_box.addItem("Workbench: noise smoothed, δ kept", "workbench")
+        self.style_box.addItem("Paper code: δ + noise smoothed together", "paper-code")
+        self.style_box.setToolTip(
+            "Workbench: only the noise is smoothed and added to the example; a trial counts if the\n"
+            "diagnosis still differs from the original.\n"
+            "Paper code: as the authors' scripts — the whole perturbation (δ + noise) is smoothed, so\n"
+            "δ is smoothed twice; a trial counts only if it keeps the example's class; the band is\n"
+            "the survivors only; uniform draws are smoothed as a whole with the 5-tap kernels.")
+        s_lab = QLabel("Procedure")
+        s_lab.setToolTip(self.style_box.toolTip())
+        grid.addWidget(s_lab, 1, 0)
+        grid.addWidget(self.style_box, 1, 1, 1, 3)
+        grid.addWidget(self.hint, 2, 0, 1, 2)
+        grid.addWidget(self.run, 2, 2, 1, 2)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         lay.addLayout(grid)
@@ -84,22 +97,34 @@ class BandPanel(QWidget):
         self.values["noise"].setText(self._frac(b.noise, "trials"))
         self.values["concat"].setText(self._frac(b.concat, "splices"))
         uni = self._frac(b.uniform, "trials")
-        if "centre_adversarial" in b.uniform:
+        if b.uniform.get("centre_adversarial") is not None:
             uni += "; centre " + ("adversarial" if b.uniform["centre_adversarial"] else "not adversarial")
         self.values["uniform"].setText(uni)
         self.values["uniform"].setToolTip(
             "The uniform draws average out around the band's centre ((min + max) / 2), so the\n"
             "fraction is close to 100 % when the centre is adversarial and close to 0 % when not.")
         k = b.members.shape[0]
-        self.width_label.setText(f"Band from {k} members (the example and {k - 1} noisy survivors).")
+        if getattr(b, "style", "workbench") == "paper-code":
+            n = b.noise.get("adversarial", 0)
+            self.width_label.setText(f"Paper-code band from {n} noisy survivors." if n else
+                                     "Paper code: no noisy copy kept the adversarial class, so there is "
+                                     "no band (the re-smoothed δ is no longer adversarial).")
+        else:
+            self.width_label.setText(f"Band from {k} members (the example and {k - 1} noisy survivors).")
 
     def params(self) -> tuple[int, float]:
         return self.trials.value(), self.noise.value()
 
+    def style(self) -> str:
+        """engine.band.BandParams.style: "workbench" or "paper-code"."""
+        return self.style_box.currentData()
+
     def load(self, s) -> None:
         self.trials.setValue(s.get("band/trials"))
         self.noise.setValue(s.get("band/noise_sd_mv"))
+        self.style_box.setCurrentIndex(max(0, self.style_box.findData(s.get("band/style"))))
 
     def save(self, s) -> None:
         s.set("band/trials", self.trials.value())
         s.set("band/noise_sd_mv", self.noise.value())
+        s.set("band/style", self.style())
