@@ -3,7 +3,7 @@
 1. SAP with the paper's schedule (ε 0.01 mV, α 0.001 mV, 20 PGD + 40 SAP steps) on one 30-s
    record with the default model: wall time, and the ratio to 60 bare forward+backward-to-input
    passes of the same model on the same input (targets: ≤ 1.5 s on 2 cores, ≤ 1.10×).
-2. Band noise procedure, 1000 trials: batched (engine.band.expand_band; batches of 64 on CPU, 250
+2. Band noise procedure, 1000 trials: batched (engine.band.expand_band; its default batches: 32 on CPU, 250
    on GPU) against the paper code's way (one trial at a time, the 25 kernels as 25 separate
    convolutions, a host sync per trial), same model (target ≥ 10×); also the engine with batch 1.
 3. paper-cnn SAP on one record on CPU for reference (randomly initialised PaperCNN unless its
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     ap.add_argument("--record", default=str(ROOT / "resources" / "samples" / "A00001"))
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--trials", type=int, default=1000)
-    ap.add_argument("--band-batch", type=int, default=None, help="band batch size (default 64 on CPU, 250 on GPU)")
+    ap.add_argument("--band-batch", type=int, default=None, help="band batch size (default: the engine's, 32 on CPU, 250 on GPU)")
     ap.add_argument("--skip-paper", action="store_true")
     ap.add_argument("--skip-band", action="store_true")
     ap.add_argument("--device", default="cpu")
@@ -230,7 +230,7 @@ def main(argv=None) -> int:
                  f"{s['ratio_median_of_pairs']:.3f}; targets <= 1.5 s, <= 1.10)")
     if not args.skip_band:
         log(f"2. band noise procedure, {args.trials} trials, batched vs one at a time")
-        batch = args.band_batch or (250 if device.type == "cuda" else 64)
+        batch = args.band_batch or (250 if device.type == "cuda" else 32)
         b = bench_band(clf, inp, args.trials, args.repeat, batch)
         doc["band"] = b
         lines.append(f"band_noise_{args.trials}_trials_batched: {b['batched_s']:.3f} s (ratio {b['ratio']:.1f} vs "

@@ -428,3 +428,23 @@ def test_export_png_svg_pdf(view, ecg, tmp_path):
     assert w_mm == pytest.approx(exp_w, abs=1.0) and h_mm == pytest.approx(exp_h, abs=1.0)
     assert exp_w == pytest.approx(2 * MARGIN_MM + (0.44 + 10) * 25)
     assert exp_h == pytest.approx(2 * MARGIN_MM + HEADER_MM + 3 * (3 + 2) * 10)
+
+
+def test_legend_sits_above_the_strips_and_fits_the_width(view, qtbot, ecg):
+    n = ecg.size
+    adv = ecg + _smooth_noise(n, 1)[0]
+    members = adv[None] + _smooth_noise(n, 40, seed=2, amp=0.004)
+    view.set_record(ecg, FS, "A00009")
+    view.set_adversarial(adv)
+    view.set_band(members.min(0), members.max(0))
+    view.set_band_members(members)
+    for width in (1400, 700, 420):
+        view.resize(width, 800)
+        qtbot.wait(20)
+        leg = view.legend.sceneBoundingRect()
+        vb = view._vb.sceneBoundingRect()
+        assert leg.bottom() <= vb.top() + 1, (width, leg, vb)        # never over row 1
+        assert leg.right() <= view.plot.width() + 1, (width, leg.right(), view.plot.width())
+        if width == 1400:
+            assert view.legend.columnCount == len(view.legend.items)  # one row when there is room
+    assert view.legend.columnCount < len(view.legend.items)           # wraps when narrow

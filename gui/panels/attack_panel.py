@@ -41,9 +41,11 @@ class AttackPanel(QWidget):
         self.sap_steps.setToolTip("Smoothed steps after PGD. Paper: 40")
         self.target = QComboBox()
         self.target.addItem("untargeted (any other class)", "")
-        self.target.addItem("paper protocol: AF → Normal, others untargeted", PAPER_PROTOCOL)
+        self.target.addItem("paper protocol (AF → Normal, others untargeted)", PAPER_PROTOCOL)
         for c, name in CLASS_NAMES.items():
             self.target.addItem(f"towards {c} · {name}", c)
+        self.target.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target.setMinimumContentsLength(18)  # long entries elide instead of widening the dock
         self.target.setToolTip("Untargeted: any change of diagnosis counts. Paper protocol: records the\n"
                                "model calls AF are pushed toward Normal, all others untargeted.")
         self.seed = QSpinBox()

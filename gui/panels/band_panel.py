@@ -36,8 +36,10 @@ class BandPanel(QWidget):
         self.run.setEnabled(False)
         self.run.clicked.connect(self.runRequested)
         self.style_box = QComboBox()
-        self.style_box.addItem("Workbench: noise smoothed, δ kept", "workbench")
-        self.style_box.addItem("Paper code: δ + noise smoothed together", "paper-code")
+        self.style_box.addItem("Workbench (noise smoothed)", "workbench")
+        self.style_box.addItem("Paper code (δ + noise smoothed)", "paper-code")
+        self.style_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.style_box.setMinimumContentsLength(12)
         self.style_box.setToolTip(
             "Workbench: only the noise is smoothed and added to the example; a trial counts if the\n"
             "diagnosis still differs from the original.\n"

@@ -307,11 +307,16 @@ class StripView(QtWidgets.QWidget):
         self._lane_labels: list[pg.TextItem] = []
 
         # legend: proxies carry the pens; clicking an entry toggles the layer
-        self.legend = pg.LegendItem(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 225),
+        self.legend = pg.LegendItem(offset=None, brush=pg.mkBrush(255, 255, 255, 225),
                                     pen=pg.mkPen(190, 190, 190), labelTextColor=(30, 30, 30),
                                     labelTextSize="9pt", verSpacing=-4)
-        # one row above the strips (the plot's title cell), so it never covers the first row
-        self.legend.setColumnCount(len(LAYERS))
+        # above the strips (the plot's title cell), so it never covers the first row; columns
+        # follow the width (see _fit_legend) so it never widens the window
+        self.legend.setColumnCount(3)
+        self.legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed, QtWidgets.QSizePolicy.Policy.Fixed)
+        title = self.plot_item.titleLabel  # unused: its cell holds the legend
+        self.plot_item.layout.removeItem(title)
+        title.hide()
         self.plot_item.layout.addItem(self.legend, 0, 1, QtCore.Qt.AlignmentFlag.AlignRight)
         self.legend.setZValue(1000)
         self.legend.sigSampleClicked.connect(self._on_legend_click)
@@ -1328,6 +1333,28 @@ class StripView(QtWidgets.QWidget):
         for it in (self.legend, *self.legend.childItems(),
                    *(i for pair in self.legend.items for i in pair)):
             it.setCacheMode(it.CacheMode.DeviceCoordinateCache)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as fit above the strips (one row when the window is wide)."""
+        items = self.legend.items
+        if not items:
+            return
+        widths = [20 + label.item.boundingRect().width() + 12 for _, label in items]  # sample + text + gap
+        avail = self.plot.width() - self._left_axis.width() - 40
+        cols = len(items)
+        while cols > 1 and sum(sorted(widths)[-cols:]) > avail:
+            cols -= 1
+        if cols != self.legend.columnCount:
+            self.legend.setColumnCount(cols)
+            self.legend.updateSize()
+            # the plot item kept the old (wider) minimum size: fit it to the view again
+            self.plot_item.layout.invalidate()
+            self.plot_item.setGeometry(QtCore.QRectF(0, 0, self.plot.width(), self.plot.height()))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(ev)
+        self._fit_legend()
 
     def legend_labels(self) -> list[str]:
         return [label.text for _, label in self.legend.items]
