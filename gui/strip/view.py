@@ -776,7 +776,6 @@ class StripView(QtWidgets.QWidget):
     def _rows_show(self, r0: int, fit_rows: int | None):
         """Rows mode: row r0 at the top.  fit_rows=None: fit the row width to the view
         (as many rows as the height allows); fit_rows=k: also make k rows fit."""
-        vb = self._vb
         n = self.row_count()
         r0 = max(0, min(r0, n - 1))
         p = self._pitch()
