@@ -46,9 +46,20 @@ def preload() -> None:
 
     import engine.attacks  # noqa: F401
     import engine.band  # noqa: F401
+    import engine.datasets  # noqa: F401
     import engine.export  # noqa: F401
     import engine.models.checkpoint  # noqa: F401
     import engine.training  # noqa: F401
+
+    # wfdb imports more (fsspec, dateutil, pandas parts...) on its first read: read one bundled
+    # record now, so the first dataset listing does not stall the window for a few hundred ms
+    from engine.datasets import RESOURCES
+    from engine.records import read_record
+
+    try:
+        read_record(str(RESOURCES / "samples" / "A00001.hea")).lead_mv()
+    except (UserError, OSError):
+        pass  # a bundle without samples: nothing to warm up
 
 
 def configure_threads() -> None:

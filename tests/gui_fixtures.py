@@ -60,9 +60,11 @@ def isolated(tmp_path, monkeypatch):
 
 def make_window(qtbot, model_path: str, settings_path: str, open_samples: bool = True):
     """A MainWindow on the bundled samples, shown, with the first record classified."""
+    from gui.jobs import preload
     from gui.main_window import MainWindow
     from gui.settings import Settings
 
+    preload()  # as the app does behind its splash screen (cheap after the first call)
     win = MainWindow(Settings(settings_path), model_spec=model_path, open_samples=False, restore_layout=False)
     qtbot.addWidget(win)
     win.resize(1400, 900)
@@ -99,12 +101,14 @@ class Watchdog:
         self.timer.timeout.connect(self._tick)
         self.last = None
         self.max_gap = 0.0
+        self.max_gap_at = 0.0
         self.ticks = 0
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        if self.last is not None:
-            self.max_gap = max(self.max_gap, now - self.last)
+        if self.last is not None and now - self.last > self.max_gap:
+            self.max_gap = now - self.last
+            self.max_gap_at = now  # perf_counter time at the end of the longest gap
         self.last = now
         self.ticks += 1
 
