@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -119,6 +120,11 @@ def run_gui(argv: list[str]) -> int:
     win.show()
     if open_path:
         win.open_path(open_path)
+    # everything alive now (PyTorch, Qt wrappers, the window) lives as long as the app: keep it
+    # out of later garbage collections, whose full passes otherwise hold the interpreter lock
+    # for 100-250 ms (also when a worker thread triggers them) and stall the window
+    gc.collect()
+    gc.freeze()
     return app.exec()
 
 

@@ -6,6 +6,7 @@ default model when present, else a small seeded untrained one written to a tempo
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -113,8 +114,14 @@ class Watchdog:
         self.ticks += 1
 
     def start(self) -> None:
+        # as the app does once its window is up (gui.app.run_gui): objects alive now are kept out
+        # of later collections; else the garbage of every earlier test in this process makes a
+        # full collection (possibly triggered in the worker thread) hold the lock for 200+ ms
+        gc.collect()
+        gc.freeze()
         self.last = time.perf_counter()
         self.timer.start()
 
     def stop(self) -> None:
         self.timer.stop()
+        gc.unfreeze()

@@ -116,6 +116,18 @@ def test_subsample_keeps_ends():
 
 
 # ------------------------------------------------------------------ widget
+def _overlays(view, ecg, k: int = 40, seed: int = 2):
+    """The record with an adversarial trace and a band of k members; returns (adv, members)."""
+    n = ecg.size
+    adv = ecg + _smooth_noise(n, 1)[0]
+    members = adv[None] + _smooth_noise(n, k, seed=seed, amp=0.004)
+    view.set_record(ecg, FS, "A00009")
+    view.set_adversarial(adv)
+    view.set_band(members.min(0), members.max(0))
+    view.set_band_members(members)
+    return adv, members
+
+
 def test_record_overlays_items_and_legend(view, ecg):
     n = ecg.size
     adv = ecg + _smooth_noise(n, 1)[0]
@@ -173,13 +185,7 @@ def test_level_of_detail_band_twin_and_members(view, ecg):
     """The frame-cost rules: a sub-pixel band is drawn only in the perturbation lane, wide
     decimated strokes become two 1-px passes one pixel apart, and zoomed-out rows draw fewer
     members rather than cruder ones."""
-    n = ecg.size
-    adv = ecg + _smooth_noise(n, 1)[0]
-    members = adv[None] + _smooth_noise(n, 40, seed=2, amp=0.004)
-    view.set_record(ecg, FS, "A00009")
-    view.set_adversarial(adv)
-    view.set_band(members.min(0), members.max(0))
-    view.set_band_members(members)
+    adv, members = _overlays(view, ecg)
     view.set_mode("rows")
     view.set_view(0, 10)
     strip_band, lane_band = view._trace["band_lo"].item, view._trace["lane_band_lo"].item
@@ -395,13 +401,7 @@ def test_24h_record_opens_and_draws_decimated(view, ecg, record_property):
 
 
 def test_export_png_svg_pdf(view, ecg, tmp_path):
-    n = ecg.size
-    adv = ecg + _smooth_noise(n, 1)[0]
-    members = adv[None] + _smooth_noise(n, 12, seed=3, amp=0.004)
-    view.set_record(ecg, FS, "A00009")
-    view.set_adversarial(adv)
-    view.set_band(members.min(0), members.max(0))
-    view.set_band_members(members)
+    _overlays(view, ecg, k=12, seed=3)
     png = view.export_png(str(tmp_path / "strip.png"))
     png2 = view.export_png(str(tmp_path / "sub" / "strip_wide.png"), width_px=2400)
     svg = view.export_svg(str(tmp_path / "strip.svg"))
@@ -431,13 +431,7 @@ def test_export_png_svg_pdf(view, ecg, tmp_path):
 
 
 def test_legend_sits_above_the_strips_and_fits_the_width(view, qtbot, ecg):
-    n = ecg.size
-    adv = ecg + _smooth_noise(n, 1)[0]
-    members = adv[None] + _smooth_noise(n, 40, seed=2, amp=0.004)
-    view.set_record(ecg, FS, "A00009")
-    view.set_adversarial(adv)
-    view.set_band(members.min(0), members.max(0))
-    view.set_band_members(members)
+    _overlays(view, ecg)
     for width in (1400, 700, 420):
         view.resize(width, 800)
         qtbot.wait(20)
