@@ -309,7 +309,10 @@ def attack_eval(ds, split: str, clf, method: str, params, limit: int | None):
             summary = run_eval(clf, ds, names, method=method, params=params_,
                                results=os.path.join(tmp, "attack-eval.jsonl"), split=split,
                                progress=rec_prog, step_progress=step_prog, should_stop=should_stop)
-        return {"model": clf.name, "method": method, "split": split, "eps_mv": params_.eps_mv, **summary}
+        target = ("paper protocol (AF → N, others untargeted)" if params_.target_map else
+                  f"targeted → {params_.target}" if params_.target else "untargeted")
+        return {"model": clf.name, "method": method, "split": split, "eps_mv": params_.eps_mv, "target": target,
+                **summary}
     return fn
 
 

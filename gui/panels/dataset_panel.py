@@ -207,7 +207,8 @@ class DatasetPanel(QWidget):
         if res.get("mean_square_wave") is not None:
             extra.append(f"mean share at ±ε {100 * res['mean_square_wave']:.1f} %")
         self.ae_summary.setText(
-            f"<b>{res['method'].upper()}</b>, ε {res.get('eps_mv', 0):g} mV, on {res['n']} records: "
+            f"<b>{res['method'].upper()}</b>, ε {res.get('eps_mv', 0):g} mV, {res.get('target', 'untargeted')}, "
+            f"on {res['n']} records: "
             f"{res['correct']} correctly classified, {res['success']} of {res['attacked']} fooled → "
             f"success rate <b>{rate_s}</b> (paper, SAP: 74 %)" + ("<br>" + ", ".join(extra) if extra else ""))
 
