@@ -5,6 +5,12 @@ among correctly classified records, the share whose prediction changed / reached
 The step α follows ε: α = ε · alpha_ratio (paper: 0.001 / 0.01 = 0.1) unless a fixed α is given,
 so every ε gets the same number of steps to use its budget. With a results folder every cell
 keeps its JSONL file there and an interrupted sweep resumes cell by cell.
+
+Under torchrun (`dist` from engine.attack_eval.dist_from_env) every cell is sharded like
+attack-eval: each rank attacks a strided share of the records, rank 0 merges the cell's results
+file and alone returns the table (other ranks return None). Without a results folder rank 0's
+temporary folder is used by all ranks, so they must share a filesystem (one machine; across
+machines give a results folder on a shared filesystem).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import tempfile
 from dataclasses import replace
 from typing import Callable
 
-from .attack_eval import run_eval
+from .attack_eval import Dist, run_eval
 from .attacks.base import AttackParams
 from .attacks.runner import ATTACKS
 from .datasets import Dataset
@@ -67,18 +73,21 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
                    results_dir: str | None = None, batch_size: int = 16, lead: str | None = None,
                    split: str | None = None, progress: Callable[[str, int, int], None] | None = None,
                    step_progress: Callable[[int, int], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> dict:
-    """Run every (method, ε) cell; returns {"table": [...], "eps": [...], "methods": [...], ...}.
+                   should_stop: Callable[[], bool] | None = None, dist: Dist | None = None) -> dict | None:
+    """Run every (method, ε) cell; returns {"table": [...], "eps": [...], "methods": [...], ...}
+    (None on torchrun ranks other than 0).
 
     `progress(cell, done, total)` reports records finished in the current cell.
     """
     base = base or AttackParams()
+    dist = dist or Dist()
     if alpha_mv is None and not (alpha_ratio > 0):
         raise UserError("the step ratio α/ε must be positive")
     tmp = None
     if results_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="ecgadv-robustness-")
-        folder = tmp.name
+        if dist.rank == 0:
+            tmp = tempfile.TemporaryDirectory(prefix="ecgadv-robustness-")
+        folder = dist.share(tmp.name if tmp else None)
     else:
         folder = results_dir
         os.makedirs(folder, exist_ok=True)
@@ -93,7 +102,9 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
                 summ = run_eval(clf, ds, names, method=method, params=params, results=path, batch_size=batch_size,
                                 lead=lead, split=split,
                                 progress=(lambda d, t, _c=cell: progress(_c, d, t)) if progress else None,
-                                step_progress=step_progress, should_stop=should_stop)
+                                step_progress=step_progress, should_stop=should_stop, dist=dist)
+                if summ is None:  # another rank: rank 0 keeps the table
+                    continue
                 table.append({"method": method, "eps_mv": eps, "alpha_mv": params.alpha_mv,
                               "n": summ["n"], "correct": summ["correct"], "attacked": summ["attacked"],
                               "success": summ["success"], "success_rate": summ["success_rate"],
@@ -105,6 +116,8 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
     finally:
         if tmp is not None:
             tmp.cleanup()
+    if dist.rank != 0:
+        return None
     return {"model": clf.name, "methods": methods, "eps_mv": eps_list, "n": len(names), "table": table,
             "results_dir": None if tmp else folder}
 

@@ -243,3 +243,36 @@ def test_leftover_part_files_are_merged(tmp_path):
     recs = _records(path)
     assert sorted(recs) == ["A00001", "A00002", "A00009"] and len(recs) == 3
     assert not os.path.exists(ae.part_path(path, 1))
+
+
+def test_torchrun_robustness_two_cpu_processes(tmp_path):
+    """robustness under torchrun: every cell sharded over 2 ranks, one table from rank 0, equal
+    to the single-process table; no part files left behind."""
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(NAMES[:4]) + "\n")
+    common = ["main.py", "robustness", str(SAMPLES), "--split", str(names), "--eps", "0.01,0.05", "--method", "pgd",
+              "--steps", "2", "--batch-size", "1", "--model", model_path(), "--device", "cpu", "--json"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), *common, "--results-dir", str(tmp_path / "cells")]
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stdout  # only rank 0 prints
+    doc = json.loads(lines[0])
+    assert doc["world_size"] == 2 and [r["eps_mv"] for r in doc["table"]] == [0.01, 0.05]
+    assert "[rank 1]" not in proc.stdout
+    assert not list((tmp_path / "cells").glob("*.part")), "part files left behind"
+    single = subprocess.run([sys.executable, *common], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                            timeout=240)
+    assert single.returncode == 0, single.stderr[-3000:]
+    ref = json.loads(single.stdout)
+    for a, b in zip(doc["table"], ref["table"]):
+        for k in ("n", "correct", "attacked", "success"):
+            assert a[k] == b[k], (k, a, b)
+    # without a results folder the ranks share rank 0's temporary folder
+    cmd2 = [c for c in cmd if c not in ("--results-dir", str(tmp_path / "cells"))]
+    cmd2[cmd2.index("--master_port") + 1] = str(_free_port())
+    proc2 = subprocess.run(cmd2, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240)
+    assert proc2.returncode == 0, proc2.stderr[-3000:]
+    doc2 = json.loads(proc2.stdout)
+    assert [r["success"] for r in doc2["table"]] == [r["success"] for r in ref["table"]]

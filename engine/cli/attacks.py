@@ -403,10 +403,11 @@ def cmd_attack_eval(args) -> int:
 
 
 def cmd_robustness(args) -> int:
-    from ..attack_eval import params_doc
+    from ..attack_eval import dist_from_env, params_doc
+    from ..device import pick_device
     from ..models.checkpoint import resolve_model
     from ..robustness import format_table, parse_eps_list, parse_methods, plot_robustness, run_robustness
-    from . import emit, progress
+    from . import emit
 
     eps_list = parse_eps_list(args.eps)
     methods = parse_methods(args.method)
@@ -416,24 +417,38 @@ def cmd_robustness(args) -> int:
         raise UserError(f"--plot must name a .png file, got {args.plot}")
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         raise UserError(f"folder of --plot does not exist: {os.path.dirname(os.path.abspath(args.plot))}")
-    clf = resolve_model(args.model, args.device)
-    args.eps = eps_list[0]
-    base = _params(args, clf)
-    ds, names = _dataset_names(args, progress)
+    dist, device = dist_from_env(pick_device(args.device))
+    tag = f"[rank {dist.rank}] " if dist.active else ""
+
+    def say(msg: str) -> None:
+        sys.stderr.write(tag + msg + "\n")
+        sys.stderr.flush()
+
     last = [0.0]
 
     def prog(cell: str, done: int, total: int) -> None:
         now = time.monotonic()
         if done >= total or now - last[0] >= 2.0:
             last[0] = now
-            progress(f"robustness {cell}: {done}/{total} records")
+            say(f"robustness {cell}: {done}/{total} records")
 
-    doc = run_robustness(clf, ds, names, methods=methods, eps_list=eps_list, base=base,
-                         alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, results_dir=args.results_dir,
-                         batch_size=args.batch_size, lead=args.lead, split=args.split, progress=prog)
+    try:
+        clf = resolve_model(args.model, device)
+        args.eps = eps_list[0]
+        base = _params(args, clf)
+        ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
+        doc = run_robustness(clf, ds, names, methods=methods, eps_list=eps_list, base=base,
+                             alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, results_dir=args.results_dir,
+                             batch_size=args.batch_size, lead=args.lead, split=args.split, progress=prog,
+                             dist=dist)
+    finally:
+        dist.close()
+    if doc is None:  # ranks other than 0: rank 0 prints the merged table
+        return 0
     doc["plot"] = plot_robustness(doc, args.plot) if args.plot else None
     p = params_doc(base)
     doc["params"] = {k: v for k, v in p.items() if k not in ("eps_mv", "alpha_mv")}
     doc["split"] = args.split
+    doc["world_size"] = dist.world
     emit(args, doc, format_table(doc) + (f"\nplot: {doc['plot']}" if doc["plot"] else ""))
     return 0
