@@ -4,6 +4,7 @@ and training with a live loss / F1 curve."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import pyqtgraph as pg
@@ -238,7 +239,8 @@ class DatasetPanel(QWidget):
         lay.addLayout(left, 1)
         self.rb_plot = _plot("success rate (%)", "ε (mV, largest change per sample)")
         self.rb_plot.setYRange(0, 100)
-        paper = pg.InfiniteLine(0.01, angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
+        self.rb_plot.setLogMode(x=True, y=False)  # ε spans decades (as the CLI's PNG plot)
+        paper = pg.InfiniteLine(-2.0, angle=90,  # log10(0.01 mV): lines are placed in view coordinates pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
                                 label="paper ε", labelOpts={"position": 0.92, "color": "#666"})
         self.rb_plot.addItem(paper)
         self.rb_curve = self.rb_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), symbol="o",
@@ -252,6 +254,9 @@ class DatasetPanel(QWidget):
     def show_robustness(self, table: list[dict], done: bool = False) -> None:
         pts = [(r["eps_mv"], 100 * r["success_rate"]) for r in table if r.get("success_rate") is not None]
         self.rb_curve.setData([p[0] for p in pts], [p[1] for p in pts])
+        # ticks at the measured ε values (log axis: positions are log10 of mV)
+        eps = sorted({r["eps_mv"] for r in table if r.get("eps_mv", 0) > 0})
+        self.rb_plot.getAxis("bottom").setTicks([[(math.log10(e), f"{e:g}") for e in eps]] if eps else None)
         if table:
             self.rb_summary.setText(("" if done else "running… ") + "fooled / attacked (correctly classified): "
                                     + "; ".join(
