@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch import nn
 from ..datasets import CLASSES
 from ..errors import UserError
 from ..records import resample
+from . import cpu_twin
 
 MIN_FS, MAX_FS = 100.0, 10000.0
 
@@ -60,6 +62,7 @@ class Classifier:
     module: nn.Module
     meta: dict
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    use_twin: bool = field(default_factory=lambda: os.environ.get("ECGADV_NO_CPU_TWIN", "") in ("", "0"))
 
     @property
     def name(self) -> str:
@@ -98,8 +101,23 @@ class Classifier:
         return fit_length(self.to_model_rate(x_mv, fs), self.length)
 
     def logits(self, x_mv: torch.Tensor) -> torch.Tensor:
-        """x_mv: (B, L) mV on self.device → (B, C) logits (differentiable)."""
-        return self.module((x_mv * self.units_per_mv).unsqueeze(1))
+        """x_mv: (B, L) mV on self.device → (B, C) logits (differentiable w.r.t. the input; in
+        eval mode on CPU computed by the module's channels-last 2-D twin, see cpu_twin)."""
+        x = (x_mv * self.units_per_mv).unsqueeze(1)
+        twin = self._cpu_twin()
+        if twin is not None:
+            return twin(cpu_twin.to_2d_input(x))
+        return self.module(x)
+
+    def _cpu_twin(self) -> nn.Module | None:
+        if self.module.training or self.device.type != "cpu" or not self.use_twin:
+            return None
+        key = (id(self.module), cpu_twin.state_key(self.module))
+        cache = self.__dict__.get("_twin_cache")
+        if cache is None or cache[0] != key:
+            cache = (key, cpu_twin.make_twin(self.module, self.length))
+            self.__dict__["_twin_cache"] = cache
+        return cache[1]
 
     @torch.no_grad()
     def predict_proba(self, batch_mv: np.ndarray, batch_size: int = 64) -> np.ndarray:

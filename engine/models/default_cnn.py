@@ -46,6 +46,7 @@ class DefaultCNN(nn.Module):
         self.classifier = nn.Linear(2 * c, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, 1, L) mV → (B, n_classes) logits."""
-        h = self.blocks(self.stem(x))
+        """x: (B, 1, L) mV → (B, n_classes) logits. Also runs as its 2-D twin on (B, 1, 1, L)
+        (engine.models.cpu_twin), hence the flatten."""
+        h = self.blocks(self.stem(x)).flatten(2)
         return self.classifier(self.head_drop(torch.cat([h.mean(-1), h.amax(-1)], dim=1)))

@@ -41,5 +41,5 @@ class PaperCNN(nn.Module):
         self.classifier = nn.Linear(64, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, 1, L) µV → (B, n_classes) logits."""
-        return self.classifier(self.features(x).mean(dim=-1))
+        """x: (B, 1, L) µV → (B, n_classes) logits (or (B, 1, 1, L) in its 2-D twin)."""
+        return self.classifier(self.features(x).flatten(2).mean(dim=-1))

@@ -1,0 +1,96 @@
+"""A channels-last 2-D twin of our 1-D CNNs, for faster CPU inference and input gradients.
+
+PyTorch's CPU convolutions are markedly faster as 2-D convolutions over channels-last (NHWC)
+tensors than as 1-D ones (oneDNN's preferred layout): measured on 2 cores, the default model's
+forward pass per 30-s record 1.1 ms instead of 1.6 ms in batches, and a forward+backward to
+the input about 1.35× faster. The twin is a copy of the network in which every Conv1d,
+BatchNorm1d and MaxPool1d becomes its 2-D counterpart over a (B, C, 1, L) input; the weights are
+the same numbers, so the outputs agree to float rounding (checked when the twin is built).
+
+Only used in eval mode on CPU (training keeps the module itself) and only for the architectures
+whose forward passes are written for either shape (DefaultCNN, PaperCNN). The Classifier rebuilds
+the twin whenever a parameter or buffer of the module changes (tensor version counters).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .default_cnn import DefaultCNN
+from .paper_cnn import PaperCNN
+
+SUPPORTED = (DefaultCNN, PaperCNN)
+CL = torch.channels_last
+# layers that work on (B, C, 1, L) as they do on (B, C, L)
+_NEUTRAL = (nn.ReLU, nn.Dropout, nn.Identity, nn.Sequential, nn.Linear)
+
+
+def to_2d_input(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, L) → (B, 1, 1, L), channels-last."""
+    return x.unsqueeze(2).contiguous(memory_format=CL)
+
+
+def _convert(mod: nn.Module) -> bool:
+    """Swap 1-D layers for 2-D ones in place; False if a layer of unknown kind is found."""
+    for name, ch in list(mod.named_children()):
+        if isinstance(ch, nn.Conv1d):
+            if not isinstance(ch.padding, tuple):
+                return False  # 'same' / 'valid' strings: not used by our models
+            new = nn.Conv2d(ch.in_channels, ch.out_channels, (1, ch.kernel_size[0]), (1, ch.stride[0]),
+                            (0, ch.padding[0]), (1, ch.dilation[0]), ch.groups, ch.bias is not None,
+                            ch.padding_mode)
+            new.weight = nn.Parameter(ch.weight.detach().unsqueeze(2).clone(), requires_grad=False)
+            if ch.bias is not None:
+                new.bias = nn.Parameter(ch.bias.detach().clone(), requires_grad=False)
+        elif isinstance(ch, nn.BatchNorm1d):
+            new = nn.BatchNorm2d(ch.num_features, ch.eps, ch.momentum, ch.affine, ch.track_running_stats)
+            new.load_state_dict(ch.state_dict())
+        elif isinstance(ch, nn.MaxPool1d):
+            k, s, p, d = (v if isinstance(v, int) else v[0] for v in (ch.kernel_size, ch.stride, ch.padding,
+                                                                       ch.dilation))
+            new = nn.MaxPool2d((1, k), (1, s), (0, p), (1, d), ceil_mode=ch.ceil_mode)
+        elif isinstance(ch, _NEUTRAL) or type(ch).__module__.startswith("engine.models"):
+            if not _convert(ch):
+                return False
+            continue
+        else:
+            return False
+        setattr(mod, name, new)
+    return True
+
+
+def make_twin(module: nn.Module, length: int) -> nn.Module | None:
+    """The channels-last 2-D twin of `module` (eval mode, no parameter gradients), or None when
+    the architecture is not supported or the twin does not reproduce the module's outputs."""
+    if not isinstance(module, SUPPORTED):
+        return None
+    twin = copy.deepcopy(module).cpu()
+    if not _convert(twin):
+        return None
+    twin.eval()
+    for p in twin.parameters():
+        p.requires_grad_(False)
+    twin = twin.to(memory_format=CL)
+    # check on a short random input that the twin computes the same function (both networks
+    # are fully convolutional up to a global pooling, so any length will do)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn((1, 1, min(length, 3000)), generator=g) * 500.0
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            ref = module(x.to(next(module.parameters()).device)).cpu()
+            out = twin(to_2d_input(x))
+    finally:
+        module.train(was_training)
+    if out.shape != ref.shape or not torch.allclose(out, ref, rtol=1e-3, atol=1e-3 * (1 + float(ref.abs().max()))):
+        return None
+    return twin
+
+
+def state_key(module: nn.Module) -> tuple:
+    """Changes whenever a parameter or buffer of `module` is modified or replaced."""
+    return tuple((t.data_ptr(), t._version) for t in (*module.parameters(), *module.buffers()))
