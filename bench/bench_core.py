@@ -131,6 +131,24 @@ def bench(reps: int, paper_reps: int, train_batches: int) -> list[dict]:
     add("infer_default_batch1", t_b1 * 1e3, "ms/record", t_b1 / t_paper_inf, "paper-cnn batch 1")
     add("infer_default_batch64", t_b64 * 1e3, "ms/record", t_b64 / t_b1, "default batch 1")
 
+    # (b2) the CPU twin (engine.models.cpu_twin) against the plain 1-D module, interleaved
+    if default.device.type == "cpu":
+        gs = grad_step(default, sig9k[0])
+        inf64 = lambda: default.predict_proba(batch64, batch_size=64)  # noqa: E731
+        times = {(w, what): [] for w in (True, False) for what in ("grad", "inf")}
+        for _ in range(3):
+            for use in (True, False):
+                default.use_twin = use
+                times[(use, "grad")].append(median_time(gs, max(3, reps // 3)))
+                times[(use, "inf")].append(median_time(inf64, 2) / 64)
+        default.use_twin = True
+        g_on, g_off = min(times[(True, "grad")]), min(times[(False, "grad")])
+        i_on, i_off = min(times[(True, "inf")]), min(times[(False, "inf")])
+        add("grad_step_default_30s_cpu_twin", g_on * 1e3, "ms", g_on / g_off,
+            f"the plain Conv1d module, {g_off * 1e3:.2f} ms")
+        add("infer_default_batch64_cpu_twin", i_on * 1e3, "ms/record", i_on / i_off,
+            f"the plain Conv1d module, {i_off * 1e3:.2f} ms/record")
+
     # (c) training time per epoch: a few batches of 64 x 9000, extrapolated to the 7675-record set
     module = default.module
     for p in module.parameters():
