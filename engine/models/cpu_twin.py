@@ -9,7 +9,8 @@ the same numbers, so the outputs agree to float rounding (checked when the twin 
 
 Only used in eval mode on CPU (training keeps the module itself) and only for the architectures
 whose forward passes are written for either shape (DefaultCNN, PaperCNN). The Classifier rebuilds
-the twin whenever a parameter or buffer of the module changes (tensor version counters).
+the twin whenever a parameter or buffer of the module changes (tensor version counters; a
+submodule replaced by assignment is not noticed, which no code of ours does).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def make_twin(module: nn.Module, length: int) -> nn.Module | None:
     return twin
 
 
-def state_key(module: nn.Module) -> tuple:
-    """Changes whenever a parameter or buffer of `module` is modified or replaced."""
-    return tuple((t.data_ptr(), t._version) for t in (*module.parameters(), *module.buffers()))
+def state_key(tensors: list[torch.Tensor]) -> tuple:
+    """Changes whenever one of the tensors (a module's parameters and buffers) is modified in
+    place (version counter) or given new storage."""
+    return tuple((t.data_ptr(), t._version) for t in tensors)
