@@ -91,10 +91,10 @@ BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
 MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
 BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
 BAND_BARS_MAX_PX = 2.0
-MEMBER_POINTS_BUDGET = 12_000
+MEMBER_POINTS_BUDGET = 6_000
 MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
-MIN_MEMBERS_ZOOMED_OUT = 8   # points for all drawn members together, per frame
+MIN_MEMBERS_ZOOMED_OUT = 4   # points for all drawn members together, per frame
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
