@@ -184,3 +184,26 @@ def test_screenshot_mode(tmp_path, model_path):  # noqa: F811
 
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1200, 800)
+
+
+def test_band_procedure_paper_code_from_the_panel(qtbot, isolated, model_path):  # noqa: F811
+    """The band panel's "Procedure" runs the authors' variant; it is remembered in the settings."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.open_record(str(SAMPLES / "A00009"))
+    fast_attack(win)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000) as sig:
+        win.run_attack()
+    assert sig.args[0].success
+    panel = win.band_panel
+    panel.style_box.setCurrentIndex(panel.style_box.findData("paper-code"))
+    panel.trials.setValue(12)
+    win.band_options = {"max_pairs": 4, "max_splices_per_pair": 2, "uniform_trials": 12}
+    with qtbot.waitSignal(win.bandFinished, timeout=120000) as sig:
+        win.run_band()
+    b = sig.args[0]
+    assert b.style == "paper-code"
+    assert "Paper-code band" in panel.width_label.text() or "no band" in panel.width_label.text()
+    if not b.noise["adversarial"]:
+        assert "no band" in panel.values["uniform"].text()
+    assert win.settings.get("band/style") == "paper-code"

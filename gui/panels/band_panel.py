@@ -108,6 +108,9 @@ class BandPanel(QWidget):
         k = b.members.shape[0]
         if getattr(b, "style", "workbench") == "paper-code":
             n = b.noise.get("adversarial", 0)
+            if not n:
+                self.values["concat"].setText("— (no band)")
+                self.values["uniform"].setText("— (no band)")
             self.width_label.setText(f"Paper-code band from {n} noisy survivors." if n else
                                      "Paper code: no noisy copy kept the adversarial class, so there is "
                                      "no band (the re-smoothed δ is no longer adversarial).")
