@@ -21,8 +21,10 @@ min/max (the example itself not included); uniform draws are smoothed as a whole
 the original) with the mean of the first row of the bank (the size-5 kernels, as the script's
 loop does), then projected into the band. With our default model the paper-code procedure is
 all-or-nothing: it keeps 100 % when the twice-smoothed δ is still adversarial (e.g. SAP at
-ε 0.02 mV on the bundled records) and 0 % when it is not (most examples at ε 0.01 mV). Work happens in the model's input frame; `lo`, `hi` and `members` come back
-at the model rate over the whole record (outside the attacked window they equal the original).
+ε 0.02 mV on the bundled records) and 0 % when it is not (most examples at ε 0.01 mV).
+
+Work happens in the model's input frame; `lo`, `hi` and `members` come back at the model rate
+over the whole record (outside the attacked window they equal the original).
 """
 
 from __future__ import annotations

@@ -127,10 +127,14 @@ def attack_params(params):
     """engine AttackParams from the panel's plain dict (built here, in the worker thread, so the
     GUI thread never imports torch); an AttackParams passes through."""
     from engine.attacks import AttackParams
+    from engine.attacks.base import PAPER_TARGET_MAP
 
     if isinstance(params, AttackParams):
         return params
-    return AttackParams(**params)
+    fields = dict(params)
+    if fields.pop("paper_protocol", False):
+        fields["target_map"] = PAPER_TARGET_MAP
+    return AttackParams(**fields)
 
 
 def attack(clf, rec: OpenedRecord, method: str, params):

@@ -207,3 +207,18 @@ def test_band_procedure_paper_code_from_the_panel(qtbot, isolated, model_path): 
     if not b.noise["adversarial"]:
         assert "no band" in panel.values["uniform"].text()
     assert win.settings.get("band/style") == "paper-code"
+
+
+def test_attack_panel_paper_protocol_builds_the_engine_target_map(qtbot):
+    from engine.attacks.base import PAPER_TARGET_MAP
+    from gui import jobs
+    from gui.panels.attack_panel import PAPER_PROTOCOL, AttackPanel
+
+    panel = AttackPanel()
+    qtbot.addWidget(panel)
+    panel.target.setCurrentIndex(panel.target.findData(PAPER_PROTOCOL))
+    p = jobs.attack_params(panel.params())
+    assert p.target is None and p.target_map == PAPER_TARGET_MAP
+    panel.target.setCurrentIndex(panel.target.findData("N"))
+    p = jobs.attack_params(panel.params())
+    assert p.target == "N" and p.target_map == ()

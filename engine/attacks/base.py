@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..errors import Cancelled
+from ..errors import Cancelled, UserError
 from ..models.classifier import Classifier
 
 
@@ -38,6 +38,16 @@ class AttackParams:
 
     def total_steps(self, method: str) -> int:
         return self.steps + (self.sap_steps if method == "sap" else 0)
+
+    def check_targets(self, classes: list[str]) -> None:
+        """UserError unless `target` / `target_map` name classes of the model (and not both)."""
+        if self.target is not None and self.target not in classes:
+            raise UserError(f"unknown target class {self.target!r} (choose from {', '.join(classes)})")
+        for a, b in self.target_map:
+            if a not in classes or b not in classes:
+                raise UserError(f"target map {a}->{b}: classes must be among {', '.join(classes)}")
+        if self.target is not None and self.target_map:
+            raise UserError("give either one target class or a per-class target map, not both")
 
     def target_for(self, orig_pred: str) -> str | None:
         """The class a record originally predicted as `orig_pred` is moved to (None: untargeted)."""

@@ -101,13 +101,7 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = "sap",
         raise UserError("ε and step α must be positive (mV)")
     if params.steps < 0 or params.sap_steps < 0:
         raise UserError("step counts must be non-negative")
-    if params.target is not None and params.target not in clf.classes:
-        raise UserError(f"unknown target class {params.target!r} (choose from {', '.join(clf.classes)})")
-    for a, b in params.target_map:
-        if a not in clf.classes or b not in clf.classes:
-            raise UserError(f"target map {a}->{b}: classes must be among {', '.join(clf.classes)}")
-    if params.target is not None and params.target_map:
-        raise UserError("give either one target class or a per-class target map, not both")
+    params.check_targets(clf.classes)
     torch.manual_seed(params.seed)
     per_batch = params.total_steps(method)
     n_batches = (len(inputs) + batch_size - 1) // batch_size

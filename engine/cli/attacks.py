@@ -65,13 +65,12 @@ def _params(args, clf, eps: float | None = None):
     if getattr(args, "paper_protocol", False):
         if args.target is not None:
             raise UserError("--paper-protocol sets the targets itself; leave out --target")
-        missing = sorted({c for pair in PAPER_TARGET_MAP for c in pair} - set(clf.classes))
-        if missing:
-            raise UserError(f"--paper-protocol needs the classes {', '.join(missing)}, which this model lacks")
         target_map = PAPER_TARGET_MAP
-    return AttackParams(eps_mv=eps, alpha_mv=alpha, steps=args.steps, sap_steps=args.sap_steps,
-                        target=_target(args.target, clf.classes), random_start=args.random_start, seed=args.seed,
-                        target_map=target_map)
+    params = AttackParams(eps_mv=eps, alpha_mv=alpha, steps=args.steps, sap_steps=args.sap_steps,
+                          target=_target(args.target, clf.classes), random_start=args.random_start,
+                          seed=args.seed, target_map=target_map)
+    params.check_targets(clf.classes)  # before any results file is started
+    return params
 
 
 class StepPrinter:
@@ -357,6 +356,17 @@ def _summary_text(s: dict, method: str, results: str) -> str:
             + f"\n  results: {results}")
 
 
+def _rank_printer(dist):
+    """Progress lines on stderr, prefixed with the rank under torchrun."""
+    tag = f"[rank {dist.rank}] " if dist.active else ""
+
+    def say(msg: str) -> None:
+        sys.stderr.write(tag + msg + "\n")
+        sys.stderr.flush()
+
+    return say
+
+
 def cmd_attack_eval(args) -> int:
     from ..attack_eval import dist_from_env, params_doc, run_eval
     from ..device import pick_device
@@ -368,11 +378,7 @@ def cmd_attack_eval(args) -> int:
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} exists and is not a folder")
     dist, device = dist_from_env(pick_device(args.device))
-    tag = f"[rank {dist.rank}] " if dist.active else ""
-
-    def say(msg: str) -> None:
-        sys.stderr.write(tag + msg + "\n")
-        sys.stderr.flush()
+    say = _rank_printer(dist)
 
     try:
         clf = resolve_model(args.model, device)
@@ -418,11 +424,7 @@ def cmd_robustness(args) -> int:
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         raise UserError(f"folder of --plot does not exist: {os.path.dirname(os.path.abspath(args.plot))}")
     dist, device = dist_from_env(pick_device(args.device))
-    tag = f"[rank {dist.rank}] " if dist.active else ""
-
-    def say(msg: str) -> None:
-        sys.stderr.write(tag + msg + "\n")
-        sys.stderr.flush()
+    say = _rank_printer(dist)
 
     last = [0.0]
 

@@ -112,18 +112,16 @@ class Classifier:
     def _cpu_twin(self) -> nn.Module | None:
         if self.module.training or self.device.type != "cpu" or not self.use_twin:
             return None
-        tensors = self.__dict__.get("_twin_tensors")
-        if tensors is None or tensors[0] is not self.module:
-            # the module's parameters and buffers, listed once (walking the module tree on every
-            # call would cost 0.15 ms, 2 % of an attack step)
-            tensors = (self.module, [*self.module.parameters(), *self.module.buffers()])
-            self.__dict__["_twin_tensors"] = tensors
-        key = (id(self.module), cpu_twin.state_key(tensors[1]))
+        # (module, its parameters and buffers, their state key, twin); the tensors are listed once
+        # per module, since walking the module tree on every call costs 2 % of an attack step
         cache = self.__dict__.get("_twin_cache")
-        if cache is None or cache[0] != key:
-            cache = (key, cpu_twin.make_twin(self.module, self.length))
-            self.__dict__["_twin_cache"] = cache
-        return cache[1]
+        if cache is None or cache[0] is not self.module:
+            cache = (self.module, [*self.module.parameters(), *self.module.buffers()], None, None)
+        key = cpu_twin.state_key(cache[1])
+        if key != cache[2]:
+            cache = (cache[0], cache[1], key, cpu_twin.make_twin(self.module, self.length))
+        self.__dict__["_twin_cache"] = cache
+        return cache[3]
 
     @torch.no_grad()
     def predict_proba(self, batch_mv: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -117,12 +117,13 @@ class AttackPanel(QWidget):
         return self.method.currentData()
 
     def params(self) -> dict:
-        """engine.attacks.AttackParams fields as a plain dict (the worker builds the object)."""
+        """engine.attacks.AttackParams fields as a plain dict, plus "paper_protocol" (the worker
+        builds the object, see gui.jobs.attack_params)."""
         choice = self.target.currentData() or None
         paper = choice == PAPER_PROTOCOL
         return {"eps_mv": self.eps.value(), "alpha_mv": self.alpha.value(), "steps": self.steps.value(),
                 "sap_steps": self.sap_steps.value(), "target": None if paper else choice,
-                "target_map": (("A", "N"),) if paper else (), "seed": self.seed.value()}
+                "paper_protocol": paper, "seed": self.seed.value()}
 
     def load(self, s) -> None:
         i = self.method.findData(s.get("attack/method"))

@@ -94,7 +94,7 @@ BAND_BARS_MAX_PX = 2.0
 MEMBER_POINTS_BUDGET = 6_000
 MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
-MIN_MEMBERS_ZOOMED_OUT = 4   # points for all drawn members together, per frame
+MIN_MEMBERS_ZOOMED_OUT = 4   # members drawn at least, however far zoomed out
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
@@ -1080,10 +1080,9 @@ class StripView(QtWidgets.QWidget):
         segs = self._segments()
         lane = self._lane_on()
         fs = self._fs
-        (_, _), (vy0, vy1) = self._vb.viewRange()
+        (vx0, vx1), (vy0, vy1) = self._vb.viewRange()
         px_per_mv = max(1.0, self._vb.height()) / max(1e-9, vy1 - vy0)
         strip_band_hidden = self._band_width_mv * px_per_mv < STRIP_BAND_MIN_PX
-        (vx0, vx1), _ = self._vb.viewRange()
         px_s = (vx1 - vx0) / (self._render_width or max(50.0, self._vb.width()))  # 1 px in s
         nan = np.array([np.nan])
         for tr in self._traces:
