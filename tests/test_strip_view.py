@@ -442,3 +442,89 @@ def test_legend_sits_above_the_strips_and_fits_the_width(view, qtbot, ecg):
         if width == 1400:
             assert view.legend.columnCount == len(view.legend.items)  # one row when there is room
     assert view.legend.columnCount < len(view.legend.items)           # wraps when narrow
+
+
+def test_strip_curve_draws_wide_lines_in_device_pixels_like_pyqtgraph(qtbot, ecg):
+    """StripCurve paints segment-mode lines in pixels (3x cheaper for wide pens) and the
+    result matches pyqtgraph's own curve pixel for pixel, bar rounding at a few pixels."""
+    import pyqtgraph as pg
+    from PySide6 import QtGui
+
+    from gui.strip.curves import StripCurve
+
+    t = np.arange(3000) / FS
+    y = np.asarray(ecg[:3000], float)
+    y[1500] = np.nan  # a gap: connect="finite" must break the line there
+    pen = pg.mkPen(QtGui.QColor(214, 18, 56), width=2.6)
+    images = []
+    for cls in (pg.PlotCurveItem, StripCurve):
+        w = pg.PlotWidget(background="w")
+        qtbot.addWidget(w)
+        w.resize(900, 400)
+        c = cls(pen=pen, connect="finite", antialias=False, skipFiniteCheck=True)
+        c.setSegmentedLineMode("on")
+        w.addItem(c)
+        c.setData(t, y)
+        w.getPlotItem().getViewBox().setRange(xRange=(0, 10), yRange=(-1, 2), padding=0)
+        w.show()
+        qtbot.waitExposed(w)
+        images.append(w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32))
+        if cls is StripCurve:
+            assert c.device_paints > 0
+    a, b = (np.frombuffer(im.constBits(), np.uint8).reshape(im.height(), im.bytesPerLine())
+            for im in images)
+    red_a, red_b = (np.abs(m[:, 2::4].astype(int) - m[:, 0::4]) > 100 for m in (a, b))
+    assert red_a.sum() > 3000  # a line was drawn
+    differ = np.logical_xor(red_a, red_b).sum()
+    assert differ < 0.03 * red_a.sum(), differ
+    # the gap stays a gap: no red in the column at t = 5 s beyond the line's width
+    assert red_b.sum() == pytest.approx(red_a.sum(), rel=0.03)
+
+
+def test_band_bars_one_per_pixel_and_member_ink_budget(view, ecg):
+    """Zoomed out, the band is one bar per pixel column; jagged, magnified members are
+    fewer so that the drawn line length stays within the ink budget."""
+    from gui.strip import view as V
+
+    adv, _ = _overlays(view, ecg, k=4)
+    rng = np.random.default_rng(5)  # jagged members: white noise of ±0.005 mV
+    members = adv[None] + rng.uniform(-0.005, 0.005, (200, ecg.size)).astype(np.float32)
+    view.set_band(members.min(0), members.max(0))
+    view.set_band_members(members)
+    view.set_mode("continuous")
+    view.set_view(0, 6)  # 1800 samples on ~1100 px
+    bars = view._band_bars[1]
+    assert bars.isVisible()
+    xb, yb = bars.getData()
+    assert xb.size // 2 <= view._vb.width() + 2
+    (x0, x1), _ = view._vb.viewRange()
+    cols = np.floor((xb[0::2] - x0) * view._vb.width() / (x1 - x0))
+    assert np.unique(cols).size == cols.size  # one bar per column
+    # bars span exactly the band: min of lo and max of hi per column
+    lo, hi = view._src["lo_d"].data[:1802], view._src["hi_d"].data[:1802]  # the 6 s shown
+    g = view.perturbation_gain()
+    assert yb[0::2].min() == pytest.approx(lo.min() * g + view._lane_baseline(0), abs=1e-6)
+    assert yb[1::2].max() == pytest.approx(hi.max() * g + view._lane_baseline(0), abs=1e-6)
+    # members: the drawn length in pixels stays within the budget
+    it = view._trace["lane_members"].item
+
+    def drawn_members(budget, t1):
+        old = V.MEMBER_INK_BUDGET_PX
+        try:
+            V.MEMBER_INK_BUDGET_PX = budget
+            view.set_view(0, t1)
+        finally:
+            V.MEMBER_INK_BUDGET_PX = old
+        xm, ym = it.getData()
+        (x0, x1), (y0, y1) = view._vb.viewRange()
+        sx, sy = view._vb.width() / (x1 - x0), view._vb.height() / (y1 - y0)
+        ink = np.nansum(np.maximum(np.abs(np.diff(xm)) * sx, np.abs(np.diff(ym)) * sy))
+        return int(np.isnan(xm).sum()), ink
+
+    n_all, ink_all = drawn_members(1e12, 10.0)
+    assert ink_all > 2 * V.MEMBER_INK_BUDGET_PX  # this band needs the budget
+    n, ink = drawn_members(V.MEMBER_INK_BUDGET_PX, 10.2)
+    assert V.MIN_MEMBERS_ZOOMED_OUT <= n < n_all
+    assert ink <= 1.3 * V.MEMBER_INK_BUDGET_PX
+    n_min, _ = drawn_members(1.0, 10.4)  # never fewer than the minimum
+    assert n_min == V.MIN_MEMBERS_ZOOMED_OUT

@@ -156,6 +156,7 @@ class TimeAxis(pg.AxisItem):
 
     def __init__(self, orientation="bottom", **kw):
         super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)  # seconds are never prefixed; it re-set the label per frame
         self.min_major_px = 70.0
         self.offset = 0.0  # added to the tick values for the labels
 
@@ -184,6 +185,7 @@ class LabelAxis(pg.AxisItem):
 
     def __init__(self, orientation="left", ticks=None, **kw):
         super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)
         self._ticks_fn = ticks
         self._labels: dict[float, str] = {}
 

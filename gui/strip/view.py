@@ -58,6 +58,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from . import export as _export
 from .calipers import Calipers, Crosshair, format_readout
 from .decimate import Pyramid, build_pyramid, envelope, interleave, pyramid_nbytes, subsample
+from .curves import StripCurve
 from .overview import Overview
 from .paper import (ASPECT, INK, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, LabelAxis,
                     PaperGrid, TimeAxis, calibration_pulse, format_time)
@@ -95,6 +96,7 @@ MEMBER_POINTS_BUDGET = 6_000
 MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
 MIN_MEMBERS_ZOOMED_OUT = 4   # members drawn at least, however far zoomed out
+MEMBER_INK_BUDGET_PX = 100_000  # drawn member length in pixels (cost grows with it)
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
@@ -154,6 +156,22 @@ class _Trace:
         self.item.hide()
         if self.twin is not None:
             self.twin.hide()
+
+
+def _members_within_ink(pos: np.ndarray, y: np.ndarray, samples_per_px: float,
+                        px_per_unit: float, budget_px: float) -> int:
+    """How many of the members `y` (k, m) at sample positions `pos` (m,) fit in
+    `budget_px` pixels of drawn line (at least MIN_MEMBERS_ZOOMED_OUT): members of a
+    magnified band are jagged, and Qt's cost grows with the length of line it draws."""
+    k = y.shape[0]
+    if k <= MIN_MEMBERS_ZOOMED_OUT or pos.size < 2:
+        return k
+    dx = np.diff(pos) / max(1e-12, samples_per_px)
+    dy = np.abs(np.diff(y, axis=1)).mean(axis=0) * px_per_unit
+    ink = float(np.maximum(dx, dy).sum()) * k
+    if ink <= budget_px:
+        return k
+    return max(MIN_MEMBERS_ZOOMED_OUT, int(k * budget_px / ink))
 
 
 class _StripViewBox(pg.ViewBox):
@@ -259,7 +277,7 @@ class StripView(QtWidgets.QWidget):
         self._vb.addItem(self.grid, ignoreBounds=True)
 
         def curve(pen, z, aa=False):
-            c = pg.PlotCurveItem(pen=pen, antialias=aa, connect="finite", skipFiniteCheck=True)
+            c = StripCurve(pen=pen, antialias=aa, connect="finite", skipFiniteCheck=True)
             if pen.widthF() > 1:
                 c.setSegmentedLineMode("on")
             c.setZValue(z)
@@ -299,7 +317,7 @@ class StripView(QtWidgets.QWidget):
             self._fills.append(f)
         self._band_bars = []
         for _ in range(2):
-            b = pg.PlotCurveItem(connect="pairs", antialias=False, skipFiniteCheck=True)
+            b = StripCurve(connect="pairs", antialias=False, skipFiniteCheck=True)
             b.setZValue(1)
             b.hide()
             self._vb.addItem(b, ignoreBounds=True)
@@ -1122,6 +1140,10 @@ class StripView(QtWidgets.QWidget):
                         k = data.shape[0]
                     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, k * len(segs)))
                     pos, y = subsample(data, i0, i1, max(16, pts))
+                    k_ink = _members_within_ink(pos, y, px_s * fs, gain * px_per_mv,
+                                                MEMBER_INK_BUDGET_PX / len(segs))
+                    if k_ink < y.shape[0]:
+                        y = y[np.unique(np.linspace(0, y.shape[0] - 1, k_ink).round().astype(int))]
                     raw = raw and pos.size == i1 - i0
                 else:
                     env = envelope(src.data, src.pyr, i0, i1, nb)
@@ -1192,9 +1214,17 @@ class StripView(QtWidgets.QWidget):
                 it_lo.setOpacity(0.0)  # the bars are the band; edges would only cost time
                 it_hi.setOpacity(0.0)
                 fill.setPath(QtGui.QPainterPath())
+                ylo, yhi = yl[ok], yh[ok]
+                if spacing_px < 1.0:
+                    # several samples per pixel column: one bar per column (min/max)
+                    col = np.floor((xf - x0) * px_per_s)
+                    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+                    xf = xf[starts]
+                    ylo = np.minimum.reduceat(ylo, starts)
+                    yhi = np.maximum.reduceat(yhi, starts)
                 yy = np.empty(2 * xf.size)
-                yy[0::2] = yl[ok]
-                yy[1::2] = yh[ok]
+                yy[0::2] = ylo
+                yy[1::2] = yhi
                 width = 1.0 if spacing_px <= 1.25 else float(math.ceil(spacing_px))
                 pen = QtGui.QPen(BAND_BAR_COLOUR, width)
                 pen.setCosmetic(True)
