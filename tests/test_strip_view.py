@@ -528,3 +528,31 @@ def test_band_bars_one_per_pixel_and_member_ink_budget(view, ecg):
     assert ink <= 1.3 * V.MEMBER_INK_BUDGET_PX
     n_min, _ = drawn_members(1.0, 10.4)  # never fewer than the minimum
     assert n_min == V.MIN_MEMBERS_ZOOMED_OUT
+
+
+@pytest.mark.parametrize("mode, t1", [("rows", 10.0), ("continuous", 3.0), ("continuous", 30.0)])
+def test_paper_grid_pixels_match_the_line_drawing(view, ecg, monkeypatch, mode, t1):
+    """The raster grid (a tiled row of pixels + rectangles) puts every line on the pixels
+    where Qt draws the 1-px lines, large lines over small ones: pixel for pixel."""
+    from PySide6 import QtGui
+
+    from gui.strip.paper import PaperGrid
+
+    view.set_record(ecg, FS, "A00009")
+    view.set_mode(mode)
+    view.set_view(0, t1)
+
+    def grab():
+        im = view.plot.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+        return np.frombuffer(im.constBits(), np.uint8).reshape(im.height(), im.bytesPerLine()).copy()
+
+    calls = []
+    real = PaperGrid._paint_pixels
+    monkeypatch.setattr(PaperGrid, "_paint_pixels", lambda *a: calls.append(1) or real(*a))
+    fast = grab()
+    assert calls, "the raster path was not taken"
+    monkeypatch.setattr(PaperGrid, "_paint_pixels", lambda *a: False)
+    lines = grab()
+    assert view.grid.lines_drawn > 20
+    differ = np.any((fast != lines).reshape(fast.shape[0], -1, 4), axis=2)
+    assert not differ.any(), np.argwhere(differ)[:10]

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.Qt import internals
 from PySide6 import QtCore, QtGui
 
 __all__ = [
@@ -35,6 +36,8 @@ INK = QtGui.QColor(20, 20, 20)
 # Calibration pulse: 1 mV x 0.2 s square wave drawn before t = 0 of each row.
 PULSE_START_S = -0.36
 ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
+
+_SCALE_ONLY = QtGui.QTransform.TransformationType.TxScale.value
 
 MIN_LINE_SPACING_PX = 3.0   # leave out grid lines closer than this ...
 FULL_LINE_SPACING_PX = (8.0, 14.0)  # ... and fade them in up to this spacing (small, large)
@@ -93,21 +96,12 @@ class PaperGrid(pg.GraphicsObject):
         self.large_pen.setColor(large)
         self.update()
 
-    def paint(self, p, opt, widget):
-        vb = self.getViewBox()
-        if vb is None:
-            return
-        r = vb.viewRect()
-        w_px, h_px = max(1.0, vb.width()), max(1.0, vb.height())
-        if r.width() <= 0 or r.height() <= 0:
-            return
-        px_per_s = w_px / r.width()
-        px_per_mv = h_px / r.height()
-        p.setRenderHint(p.RenderHint.Antialiasing, False)
+    def _levels(self, r: QtCore.QRectF, px_per_s: float, px_per_mv: float) -> list:
+        """Lines to draw, in drawing order: (vertical, positions in s or mV, colour, small)."""
         x0, x1 = r.left(), r.right()
         y0, y1 = min(r.top(), r.bottom()), max(r.top(), r.bottom())
-        drawn = 0
         full = dict(zip((True, False), FULL_LINE_SPACING_PX))
+        out = []
         for step_s, step_mv, base_pen, is_small in ((SMALL_S, SMALL_MV, self.small_pen, True),
                                                     (LARGE_S, LARGE_MV, self.large_pen, False)):
             # vertical (time) and horizontal (amplitude) lines separately: each fades
@@ -118,18 +112,103 @@ class PaperGrid(pg.GraphicsObject):
                     continue
                 k = np.arange(math.ceil(lo / step), math.floor(hi / step) + 1)
                 v = (k[k % 5 != 0] if is_small else k) * step
-                if not v.size:
-                    continue
-                # all lines of one pen as one path of point pairs (built with numpy)
-                a = np.repeat(v, 2)
-                b = np.tile([y0, y1] if vertical else [x0, x1], v.size)
-                px, py = (a, b) if vertical else (b, a)
-                pen = QtGui.QPen(base_pen)
-                pen.setColor(_fade(base_pen.color(), spacing, full[is_small]))
-                p.setPen(pen)
-                p.drawPath(pg.functions.arrayToQPath(px, py, connect="pairs", finiteCheck=False))
-                drawn += v.size
-        self.lines_drawn = drawn
+                if v.size:
+                    out.append((vertical, v, _fade(base_pen.color(), spacing, full[is_small]), is_small))
+        return out
+
+    def paint(self, p, opt, widget):
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        r = vb.viewRect()
+        w_px, h_px = max(1.0, vb.width()), max(1.0, vb.height())
+        if r.width() <= 0 or r.height() <= 0:
+            return
+        levels = self._levels(r, w_px / r.width(), h_px / r.height())
+        self.lines_drawn = int(sum(v.size for _, v, _, _ in levels))
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        t = p.transform()
+        engine = p.paintEngine()
+        if (engine is not None and engine.type() == QtGui.QPaintEngine.Type.Raster
+                and t.type().value <= _SCALE_ONLY and t.m11() > 0 and self._paint_pixels(p, t, r, levels)):
+            return
+        self._paint_lines(p, r, levels)
+
+    def _paint_lines(self, p, r, levels):
+        """Each level as one path of point pairs (vector output: SVG, PDF)."""
+        x0, x1 = r.left(), r.right()
+        y0, y1 = min(r.top(), r.bottom()), max(r.top(), r.bottom())
+        for vertical, v, colour, is_small in levels:
+            a = np.repeat(v, 2)
+            b = np.tile([y0, y1] if vertical else [x0, x1], v.size)
+            px, py = (a, b) if vertical else (b, a)
+            pen = QtGui.QPen(self.small_pen if is_small else self.large_pen)
+            pen.setColor(colour)
+            p.setPen(pen)
+            p.drawPath(pg.functions.arrayToQPath(px, py, connect="pairs", finiteCheck=False))
+
+    def _paint_pixels(self, p, t: QtGui.QTransform, r: QtCore.QRectF, levels) -> bool:
+        """The same grid on a raster device, 2-3x cheaper: Qt fills a 1-px vertical line
+        row by row, so the vertical lines become one row of pixels tiled down the view
+        (a texture brush) and the horizontal lines are rectangles; the pixels match the
+        lines' (floor of the device coordinate). Returns False to fall back to lines."""
+        X = sorted((r.left() * t.m11() + t.dx(), r.right() * t.m11() + t.dx()))
+        Y = sorted((r.top() * t.m22() + t.dy(), r.bottom() * t.m22() + t.dy()))
+        c0, c1 = math.floor(X[0]), math.floor(X[1]) + 1  # a line on the far edge is drawn too
+        r0, r1 = math.floor(Y[0]), math.floor(Y[1]) + 1
+        w, h = c1 - c0, r1 - r0
+        if not (0 < w <= 32768 and 0 < h <= 32768):
+            return False
+        paper = np.full(w, PAPER_BG.rgba(), np.uint32)  # rows between horizontal lines
+        small_h = None  # rows of small horizontal lines: large vertical lines cross them
+        large_cols = np.zeros(0, np.int64)
+        large_v_colour = 0
+        rects = []  # (row indices, colour or None for the small_h texture)
+        for vertical, v, colour, is_small in levels:
+            if vertical:
+                cols = np.floor(v * t.m11() + t.dx()).astype(np.int64) - c0
+                cols = cols[(cols >= 0) & (cols < w)]
+                paper[cols] = colour.rgba()
+                if not is_small:
+                    large_cols, large_v_colour = cols, colour.rgba()
+            else:
+                rows = np.unique(np.floor(v * t.m22() + t.dy()).astype(np.int64))
+                rows = rows[(rows >= r0) & (rows < r1)]
+                if is_small:
+                    small_h = colour.rgba()
+                    rects.append((rows, None))
+                else:
+                    rects.append((rows, colour))
+        p.save()
+        p.resetTransform()
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrushOrigin(c0, 0)
+        p.fillRect(QtCore.QRectF(c0, r0, w, h), QtGui.QBrush(_row_image(paper)))
+        for rows, colour in rects:
+            if not rows.size:
+                continue
+            if colour is None:
+                row = np.full(w, small_h, np.uint32)
+                row[large_cols] = large_v_colour
+                p.setBrush(QtGui.QBrush(_row_image(row)))
+            else:
+                p.setBrush(colour)
+            arr = internals.PrimitiveArray(QtCore.QRectF, 4)
+            arr.resize(rows.size)
+            m = arr.ndarray()
+            m[:, 0] = c0
+            m[:, 1] = rows
+            m[:, 2] = w
+            m[:, 3] = 1
+            p.drawRects(*arr.drawargs())
+        p.restore()
+        return True
+
+
+def _row_image(row: np.ndarray) -> QtGui.QImage:
+    """One row of 0xAARRGGBB pixels as a QImage that owns its memory."""
+    img = QtGui.QImage(row.data, row.size, 1, row.size * 4, QtGui.QImage.Format.Format_ARGB32)
+    return img.copy()
 
 
 def format_time(t: float, spacing: float = 1.0, span: float = 0.0) -> str:
@@ -157,6 +236,7 @@ class TimeAxis(pg.AxisItem):
     def __init__(self, orientation="bottom", **kw):
         super().__init__(orientation, **kw)
         self.enableAutoSIPrefix(False)  # seconds are never prefixed; it re-set the label per frame
+        self.setStyle(maxTextLevel=0)   # labels on major ticks only (minor ones were measured, then dropped)
         self.min_major_px = 70.0
         self.offset = 0.0  # added to the tick values for the labels
 
