@@ -207,9 +207,11 @@ def minmax_bins(x: np.ndarray, n_bins: int) -> Envelope:
     return Envelope(edges, lo, hi, False)
 
 
-def subsample(x: np.ndarray, i0: int, i1: int, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+def subsample(x: np.ndarray, i0: int, i1: int, n_points: int,
+              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every k-th sample of x[..., i0:i1] (k chosen for at most about `n_points` points,
-    the last sample always kept): positions in samples and values.
+    the last sample always kept): positions in samples and values. `rows`: only these
+    rows of a 2-D x (gathered without copying the others).
 
     Not peak-preserving: for drawing many similar lines (band members) whose extremes
     are shown by an exact min/max envelope anyway.
@@ -218,9 +220,11 @@ def subsample(x: np.ndarray, i0: int, i1: int, n_points: int) -> tuple[np.ndarra
     i0 = max(0, min(int(i0), n))
     i1 = max(i0, min(int(i1), n))
     if i1 == i0:
-        return np.zeros(0), x[..., 0:0]
+        return np.zeros(0), (x[..., 0:0] if rows is None else x[np.asarray(rows)][..., 0:0])
     stride = max(1, int(np.ceil((i1 - i0) / max(1, int(n_points)))))
     idx = np.arange(i0, i1, stride)
     if idx[-1] != i1 - 1:
         idx = np.append(idx, i1 - 1)
+    if rows is not None:
+        return idx.astype(np.float64), x[np.ix_(np.asarray(rows), idx)]
     return idx.astype(np.float64), x[..., idx]

@@ -158,6 +158,33 @@ class _Trace:
             self.twin.hide()
 
 
+def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
+                  samples_per_px: float, px_per_unit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which band members to draw over samples i0:i1 of one row (nb pixels), and where:
+    sample positions (m,) and values (k, m). Only the chosen members' samples are read."""
+    k = data.shape[0]
+    sel = np.arange(k)
+
+    def keep(sel: np.ndarray, n: int) -> np.ndarray:
+        return sel[np.unique(np.linspace(0, sel.size - 1, n).round().astype(int))] if n < sel.size else sel
+
+    per_px = (i1 - i0) / max(1, nb)  # samples per pixel
+    if per_px > 2:
+        # zoomed out: the lines merge into the band anyway and their cost grows with the
+        # pixels they cover, so draw fewer of them
+        sel = keep(sel, max(MIN_MEMBERS_ZOOMED_OUT, int(round(k * 2 / per_px))))
+    # within the budget, fewer members at a readable resolution (at least one point per
+    # MEMBER_MIN_PX pixels) rather than many crude polylines
+    k_fit = MEMBER_POINTS_BUDGET // max(1, n_segs * max(1, nb // MEMBER_MIN_PX))
+    sel = keep(sel, max(MIN_MEMBERS_ZOOMED_OUT, k_fit))
+    pts = min(nb, MEMBER_POINTS_BUDGET // max(1, sel.size * n_segs))
+    pos, y = subsample(data, i0, i1, max(16, pts), rows=sel)
+    k_ink = _members_within_ink(pos, y, samples_per_px, px_per_unit, MEMBER_INK_BUDGET_PX / n_segs)
+    if k_ink < y.shape[0]:
+        y = y[np.unique(np.linspace(0, y.shape[0] - 1, k_ink).round().astype(int))]
+    return pos, y
+
+
 def _members_within_ink(pos: np.ndarray, y: np.ndarray, samples_per_px: float,
                         px_per_unit: float, budget_px: float) -> int:
     """How many of the members `y` (k, m) at sample positions `pos` (m,) fit in
@@ -1121,29 +1148,8 @@ class StripView(QtWidgets.QWidget):
             for (r, i0, i1, nb, row_t0, base, lbase) in segs:
                 off = lbase if tr.where == "lane" else base
                 if tr.kind == "sub":
-                    data = src.data
-                    k = data.shape[0]
-                    per_px = (i1 - i0) / max(1, nb)  # samples per pixel
-                    if per_px > 2:
-                        # zoomed out: the lines merge into the band anyway and their cost
-                        # grows with the pixels they cover, so draw fewer of them
-                        k_draw = max(MIN_MEMBERS_ZOOMED_OUT, int(round(k * 2 / per_px)))
-                        if k_draw < k:
-                            data = data[np.unique(np.linspace(0, k - 1, k_draw).round().astype(int))]
-                            k = data.shape[0]
-                    # within the budget, fewer members at a readable resolution (at least one
-                    # point per MEMBER_MIN_PX pixels) rather than many crude polylines
-                    k_fit = MEMBER_POINTS_BUDGET // max(1, len(segs) * max(1, nb // MEMBER_MIN_PX))
-                    if k_fit < k:
-                        k_keep = max(MIN_MEMBERS_ZOOMED_OUT, k_fit)
-                        data = data[np.unique(np.linspace(0, k - 1, k_keep).round().astype(int))]
-                        k = data.shape[0]
-                    pts = min(nb, MEMBER_POINTS_BUDGET // max(1, k * len(segs)))
-                    pos, y = subsample(data, i0, i1, max(16, pts))
-                    k_ink = _members_within_ink(pos, y, px_s * fs, gain * px_per_mv,
-                                                MEMBER_INK_BUDGET_PX / len(segs))
-                    if k_ink < y.shape[0]:
-                        y = y[np.unique(np.linspace(0, y.shape[0] - 1, k_ink).round().astype(int))]
+                    pos, y = _member_lines(src.data, i0, i1, nb, len(segs), px_s * fs,
+                                           gain * px_per_mv)
                     raw = raw and pos.size == i1 - i0
                 else:
                     env = envelope(src.data, src.pyr, i0, i1, nb)
