@@ -481,8 +481,8 @@ def test_strip_curve_draws_wide_lines_in_device_pixels_like_pyqtgraph(qtbot, ecg
     assert red_b.sum() == pytest.approx(red_a.sum(), rel=0.03)
 
 
-def test_band_bars_one_per_pixel_and_member_ink_budget(view, ecg):
-    """Zoomed out, the band is one bar per pixel column; jagged, magnified members are
+def test_band_bars_per_pixel_columns_and_member_ink_budget(view, ecg):
+    """Zoomed out, the band is one bar per BAND_BAR_PX pixel columns; jagged, magnified members are
     fewer so that the drawn line length stays within the ink budget."""
     from gui.strip import view as V
 
@@ -496,10 +496,11 @@ def test_band_bars_one_per_pixel_and_member_ink_budget(view, ecg):
     bars = view._band_bars[1]
     assert bars.isVisible()
     xb, yb = bars.getData()
-    assert xb.size // 2 <= view._vb.width() + 2
+    assert xb.size // 2 <= view._vb.width() / V.BAND_BAR_PX + 2
+    assert bars.opts["pen"].widthF() == V.BAND_BAR_PX
     (x0, x1), _ = view._vb.viewRange()
-    cols = np.floor((xb[0::2] - x0) * view._vb.width() / (x1 - x0))
-    assert np.unique(cols).size == cols.size  # one bar per column
+    cols = np.floor((xb[0::2] - x0) * view._vb.width() / (x1 - x0) / V.BAND_BAR_PX)
+    assert np.unique(cols).size == cols.size  # one bar per BAND_BAR_PX columns
     # bars span exactly the band: min of lo and max of hi per column
     lo, hi = view._src["lo_d"].data[:1802], view._src["hi_d"].data[:1802]  # the 6 s shown
     g = view.perturbation_gain()

@@ -91,7 +91,8 @@ BAND_BRUSH = pg.mkBrush(30, 110, 200, 45)
 BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
 MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
 BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
-BAND_BARS_MAX_PX = 2.0
+BAND_BARS_MAX_PX = 2.0      # band samples closer than this: drawn as bars, not a polygon
+BAND_BAR_PX = 2             # width of one band bar in pixels
 MEMBER_POINTS_BUDGET = 6_000
 MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
@@ -1193,7 +1194,7 @@ class StripView(QtWidgets.QWidget):
 
     def _draw_band_fill(self):
         """Band fill: a semi-transparent polygon (FillBetweenItem) when samples are more
-        than BAND_BARS_MAX_PX apart; otherwise one vertical bar per bin (a min/max stroke),
+        than BAND_BARS_MAX_PX apart; otherwise vertical bars BAND_BAR_PX wide (min/max strokes),
         because Qt fills long jagged polygons in time that grows faster than linearly."""
         (x0, x1), _ = self._vb.viewRange()
         px_per_s = (self._render_width or max(50.0, self._vb.width())) / max(1e-12, x1 - x0)
@@ -1221,22 +1222,22 @@ class StripView(QtWidgets.QWidget):
                 it_hi.setOpacity(0.0)
                 fill.setPath(QtGui.QPainterPath())
                 ylo, yhi = yl[ok], yh[ok]
-                if spacing_px < 1.0:
-                    # several samples per pixel column: one bar per column (min/max)
-                    col = np.floor((xf - x0) * px_per_s)
-                    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
-                    xf = xf[starts]
-                    ylo = np.minimum.reduceat(ylo, starts)
-                    yhi = np.maximum.reduceat(yhi, starts)
+                # one bar per BAND_BAR_PX pixel columns, spanning the band's min to max there:
+                # Qt fills a bar row by row, so fewer, wider bars cost less for the same area
+                col = np.floor((xf - x0) * px_per_s / BAND_BAR_PX)
+                starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+                xf = x0 + (col[starts] + 0.5) * (BAND_BAR_PX / px_per_s)
+                ylo = np.minimum.reduceat(ylo, starts)
+                yhi = np.maximum.reduceat(yhi, starts)
                 yy = np.empty(2 * xf.size)
                 yy[0::2] = ylo
                 yy[1::2] = yhi
-                width = 1.0 if spacing_px <= 1.25 else float(math.ceil(spacing_px))
+                width = float(BAND_BAR_PX)
                 pen = QtGui.QPen(BAND_BAR_COLOUR, width)
                 pen.setCosmetic(True)
                 pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
                 # wide pens: plain line segments (a wide stroked path is many times slower)
-                bars.setSegmentedLineMode("on" if width > 1 else "off")
+                bars.setSegmentedLineMode("on")
                 bars.setPen(pen)
                 bars.setData(np.repeat(xf, 2), yy)
                 bars.show()
