@@ -81,6 +81,16 @@ def test_envelope_equals_numpy_min_max(n):
             np.testing.assert_array_equal(env.hi, hi)
 
 
+@pytest.mark.parametrize("count, n_bins", [(3001, 1437), (3001, 1500), (100, 13), (5000, 700), (50, 50), (7, 1)])
+def test_bin_minmax_gathers_equal_reduceat(count, n_bins):
+    rng = np.random.default_rng(count)
+    for x in (rng.standard_normal(count).astype(np.float32), rng.standard_normal((3, count))):
+        starts = dec._even_starts(count, n_bins)
+        lo, hi = dec._bin_minmax(x, starts)
+        np.testing.assert_array_equal(lo, np.minimum.reduceat(x, starts, axis=-1))
+        np.testing.assert_array_equal(hi, np.maximum.reduceat(x, starts, axis=-1))
+
+
 def test_envelope_2d_members_and_pyramid_memory():
     rng = np.random.default_rng(1)
     m = rng.standard_normal((9, 30_001)).astype(np.float32)
