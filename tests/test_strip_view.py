@@ -567,3 +567,50 @@ def test_paper_grid_pixels_match_the_line_drawing(view, ecg, monkeypatch, mode, 
     assert view.grid.lines_drawn > 20
     differ = np.any((fast != lines).reshape(fast.shape[0], -1, 4), axis=2)
     assert not differ.any(), np.argwhere(differ)[:10]
+
+
+@pytest.mark.parametrize("mode, t1", [("rows", 10.0), ("continuous", 2.0), ("continuous", 30.0)])
+def test_time_axis_direct_paint_matches_pyqtgraph(view, ecg, monkeypatch, mode, t1):
+    """TimeAxis draws its line, ticks and labels itself (no QPicture); the pixels are those
+    of pyqtgraph's generic axis painting."""
+    import pyqtgraph as pg
+    from PySide6 import QtGui
+
+    from gui.strip.paper import TimeAxis
+
+    view.set_record(ecg, FS, "A00009")
+    view.set_mode(mode)
+    view.set_view(0, t1)
+
+    def grab():
+        for ax in (view._bottom_axis, view.overview._time_axis):
+            ax.picture = None
+            ax.update()
+        ims = []
+        for w in (view.plot, view.overview):
+            im = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+            ims.append(np.frombuffer(im.constBits(), np.uint8).reshape(im.height(), im.bytesPerLine()).copy())
+        return ims
+
+    calls = []
+    real = TimeAxis._paint_direct
+    monkeypatch.setattr(TimeAxis, "_paint_direct", lambda self, p: real(self, p) or calls.append(1))
+    direct = grab()
+    assert len(calls) >= 2, "the direct path was not taken (or failed)"
+    generic_calls = []
+    real_generic = pg.AxisItem.generateDrawSpecs
+
+    def fail(self, p):  # the direct path fails: TimeAxis falls back to pyqtgraph's painting
+        raise RuntimeError("direct painting off")
+
+    monkeypatch.setattr(TimeAxis, "_paint_direct", fail)
+    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs",
+                        lambda self, p: generic_calls.append(self) or real_generic(self, p))
+    generic = grab()
+    assert any(isinstance(a, TimeAxis) for a in generic_calls), "the generic painting was not used"
+    for a, b in zip(direct, generic):
+        differ = np.any((a != b).reshape(a.shape[0], -1, 4), axis=2)
+        assert not differ.any(), np.argwhere(differ)[:10]
+    # labels are there: the bottom strip of the plot holds dark text pixels
+    h = direct[0].shape[0]
+    assert (direct[0][h - 20:, :].reshape(20, -1, 4)[..., :3].max(axis=2) < 120).sum() > 30

@@ -239,6 +239,8 @@ class TimeAxis(pg.AxisItem):
         self.setStyle(maxTextLevel=0)   # labels on major ticks only (minor ones were measured, then dropped)
         self.min_major_px = 100.0  # labels at least this far apart (each costs ~40 µs a frame)
         self.offset = 0.0  # added to the tick values for the labels
+        self._text_cache: dict[str, tuple[float, float]] = {}  # label -> (width, height) px
+        self._text_cache_key: tuple | None = None
 
     def tickSpacing(self, minVal, maxVal, size):
         span = maxVal - minVal
@@ -258,6 +260,91 @@ class TimeAxis(pg.AxisItem):
         if vr:
             span = abs(vr[1] - vr[0])
         return [format_time(v + self.offset, spacing, span) for v in values]
+
+    def paint(self, p, opt, widget):
+        """Draw the axis line, ticks and major labels straight onto the painter: what
+        pyqtgraph's generic path draws (tested pixel for pixel), without its draw specs and
+        QPicture, which cost ~1 ms on every range change, i.e. every frame of a pan."""
+        if (self._exportOpts is not False or self.orientation != "bottom" or self.grid is not False
+                or self.label.isVisible() or self._tickLevels is not None
+                or self.style["maxTextLevel"] != 0 or not self.style["showValues"]):
+            super().paint(p, opt, widget)
+            return
+        p.save()
+        try:
+            self._paint_direct(p)
+        except Exception:  # an exception escaping paint() kills the process
+            p.restore()
+            super().paint(p, opt, widget)
+            return
+        p.restore()
+
+    def _paint_direct(self, p) -> None:
+        bounds = self.mapRectFromParent(self.geometry())
+        r0, r1 = self.range
+        width = bounds.width()
+        if r1 == r0 or width <= 0:
+            return
+        top = bounds.top()
+        ends = [self.mapToDevice(QtCore.QPointF(x, top + 1.0)) for x in (bounds.left() - 1.0, bounds.right() + 1.0)]
+        if None in ends:
+            return
+        length_px = math.hypot(ends[1].x() - ends[0].x(), ends[1].y() - ends[0].y())  # as pyqtgraph
+        levels = self.tickValues(r0, r1, length_px)
+        scale = width / (r1 - r0)
+        shift = r0 * scale
+        lo_x, hi_x = sorted((r0 * scale - shift, r1 * scale - shift))
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        p.setRenderHint(p.RenderHint.TextAntialiasing, True)
+        p.setPen(self.pen())
+        p.drawLine(QtCore.QPointF(bounds.left() - 1.0, top + 1.0), QtCore.QPointF(bounds.right() + 1.0, top + 1.0))
+        tick_len = self.style["tickLength"]
+        positions = []
+        for i, (_, values) in enumerate(levels):
+            pen = QtGui.QPen(self.tickPen())
+            colour = QtGui.QColor(pen.color())
+            alpha = self.style["tickAlpha"]
+            colour.setAlpha(int(255 / (i + 1)) if alpha is None else
+                            max(0, min(255, int(round(alpha * 255 if isinstance(alpha, float) else alpha)))))
+            pen.setColor(colour)
+            p.setPen(pen)
+            end = top + tick_len / (i * 0.5 + 1.0)
+            xs = [v * scale - shift for v in values]
+            xs = [x if lo_x <= x <= hi_x else None for x in xs]
+            positions.append(xs)
+            lines = [QtCore.QLineF(x, top, x, end) for x in xs if x is not None]
+            if lines:
+                p.drawLines(lines)
+        if not levels:
+            return
+        font = self.style["tickFont"]
+        if font is not None:
+            p.setFont(font)
+        strings = self.tickStrings(levels[0][1], self.autoSIPrefixScale * self.scale, levels[0][0])
+        key = (p.font().key(), )
+        if self._text_cache_key != key:
+            self._text_cache, self._text_cache_key = {}, key
+        text_y = top + max(0.0, tick_len) + self.style["tickTextOffset"][1]
+        flags = int(QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop
+                    | QtCore.Qt.TextFlag.TextDontClip)
+        br = self.boundingRect()
+        p.setPen(self.textPen())
+        p.setClipRect(br.toAlignedRect())
+        max_h = 0.0
+        for x, text in zip(positions[0], strings):
+            if x is None or text is None:
+                continue
+            size = self._text_cache.get(text)
+            if size is None:
+                r = p.boundingRect(QtCore.QRectF(0, 0, 100, 100), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+                size = self._text_cache[text] = (r.width(), r.height() * 0.8)
+            w, h = size
+            max_h = max(max_h, h)
+            rect = QtCore.QRectF(x - w / 2.0, text_y, w, h)
+            if br & rect != rect:
+                continue
+            p.drawText(rect, flags, text)
+        self._updateMaxTextSize(max_h)
 
 
 class LabelAxis(pg.AxisItem):
