@@ -167,7 +167,8 @@ def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
     sel = np.arange(k)
 
     def keep(sel: np.ndarray, n: int) -> np.ndarray:
-        return sel[np.unique(np.linspace(0, sel.size - 1, n).round().astype(int))] if n < sel.size else sel
+        # n < size: the rounded, evenly spaced picks are distinct and increasing
+        return sel[np.linspace(0, sel.size - 1, n).round().astype(np.intp)] if n < sel.size else sel
 
     per_px = (i1 - i0) / max(1, nb)  # samples per pixel
     if per_px > 2:
@@ -182,7 +183,7 @@ def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
     pos, y = subsample(data, i0, i1, max(16, pts), rows=sel)
     k_ink = _members_within_ink(pos, y, samples_per_px, px_per_unit, MEMBER_INK_BUDGET_PX / n_segs)
     if k_ink < y.shape[0]:
-        y = y[np.unique(np.linspace(0, y.shape[0] - 1, k_ink).round().astype(int))]
+        y = y[np.linspace(0, y.shape[0] - 1, k_ink).round().astype(np.intp)]
     return pos, y
 
 
