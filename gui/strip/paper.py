@@ -237,7 +237,7 @@ class TimeAxis(pg.AxisItem):
         super().__init__(orientation, **kw)
         self.enableAutoSIPrefix(False)  # seconds are never prefixed; it re-set the label per frame
         self.setStyle(maxTextLevel=0)   # labels on major ticks only (minor ones were measured, then dropped)
-        self.min_major_px = 100.0  # labels at least this far apart (each costs ~40 µs a frame)
+        self.min_major_px = 70.0  # labels at least this far apart
         self.offset = 0.0  # added to the tick values for the labels
         self._text_cache: dict[str, tuple[float, float]] = {}  # label -> (width, height) px
         self._text_cache_key: tuple | None = None

@@ -182,9 +182,7 @@ def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, sel.size * n_segs))
     pos, y = subsample(data, i0, i1, max(16, pts), rows=sel)
     k_ink = _members_within_ink(pos, y, samples_per_px, px_per_unit, MEMBER_INK_BUDGET_PX / n_segs)
-    if k_ink < y.shape[0]:
-        y = y[np.linspace(0, y.shape[0] - 1, k_ink).round().astype(np.intp)]
-    return pos, y
+    return pos, y[keep(np.arange(y.shape[0]), k_ink)]
 
 
 def _members_within_ink(pos: np.ndarray, y: np.ndarray, samples_per_px: float,
