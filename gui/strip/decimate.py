@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "interleave", "minmax_bins", "subsample",
+__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "interleave", "minmax_bins", "subsample", "subsample_index",
            "pyramid_nbytes"]
 
 
@@ -227,24 +227,29 @@ def minmax_bins(x: np.ndarray, n_bins: int) -> Envelope:
     return Envelope(edges, lo, hi, False)
 
 
-def subsample(x: np.ndarray, i0: int, i1: int, n_points: int,
-              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Every k-th sample of x[..., i0:i1] (k chosen for at most about `n_points` points,
-    the last sample always kept): positions in samples and values. `rows`: only these
-    rows of a 2-D x (gathered without copying the others).
-
-    Not peak-preserving: for drawing many similar lines (band members) whose extremes
-    are shown by an exact min/max envelope anyway.
-    """
-    n = x.shape[-1]
+def subsample_index(n: int, i0: int, i1: int, n_points: int) -> np.ndarray:
+    """Sample indices of every k-th sample of i0:i1 within 0:n (k chosen for at most about
+    `n_points` points, the last sample always kept)."""
     i0 = max(0, min(int(i0), n))
     i1 = max(i0, min(int(i1), n))
     if i1 == i0:
-        return np.zeros(0), (x[..., 0:0] if rows is None else x[np.asarray(rows)][..., 0:0])
+        return np.zeros(0, np.intp)
     stride = max(1, int(np.ceil((i1 - i0) / max(1, int(n_points)))))
     idx = np.arange(i0, i1, stride)
     if idx[-1] != i1 - 1:
         idx = np.append(idx, i1 - 1)
+    return idx
+
+
+def subsample(x: np.ndarray, i0: int, i1: int, n_points: int,
+              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th sample of x[..., i0:i1] (see subsample_index): positions in samples and
+    values. `rows`: only these rows of a 2-D x (gathered without copying the others).
+
+    Not peak-preserving: for drawing many similar lines (band members) whose extremes
+    are shown by an exact min/max envelope anyway.
+    """
+    idx = subsample_index(x.shape[-1], i0, i1, n_points)
     if rows is not None:
         return idx.astype(np.float64), x[np.ix_(np.asarray(rows), idx)]
     return idx.astype(np.float64), x[..., idx]

@@ -57,7 +57,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import export as _export
 from .calipers import Calipers, Crosshair, format_readout
-from .decimate import Pyramid, build_pyramid, envelope, interleave, pyramid_nbytes, subsample
+from .decimate import Pyramid, build_pyramid, envelope, interleave, pyramid_nbytes, subsample_index
 from .curves import StripCurve
 from .overview import Overview
 from .paper import (ASPECT, INK, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, LabelAxis,
@@ -97,7 +97,7 @@ MEMBER_POINTS_BUDGET = 6_000
 MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
 MIN_MEMBERS_ZOOMED_OUT = 4   # members drawn at least, however far zoomed out
-MEMBER_INK_BUDGET_PX = 100_000  # drawn member length in pixels (cost grows with it)
+MEMBER_INK_BUDGET_PX = 60_000  # drawn member length in pixels (cost grows with it)
 PULSE_PEN = pg.mkPen(INK, width=1.6)
 LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
@@ -180,21 +180,23 @@ def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
     k_fit = MEMBER_POINTS_BUDGET // max(1, n_segs * max(1, nb // MEMBER_MIN_PX))
     sel = keep(sel, max(MIN_MEMBERS_ZOOMED_OUT, k_fit))
     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, sel.size * n_segs))
-    pos, y = subsample(data, i0, i1, max(16, pts), rows=sel)
-    k_ink = _members_within_ink(pos, y, samples_per_px, px_per_unit, MEMBER_INK_BUDGET_PX / n_segs)
-    return pos, y[keep(np.arange(y.shape[0]), k_ink)]
+    idx = subsample_index(data.shape[-1], i0, i1, max(16, pts))
+    probe = data[np.ix_(keep(sel, min(8, sel.size)), idx)]  # a few members tell the jaggedness
+    sel = keep(sel, _members_within_ink(idx, probe, sel.size, samples_per_px, px_per_unit,
+                                        MEMBER_INK_BUDGET_PX / n_segs))
+    return idx.astype(np.float64), data[np.ix_(sel, idx)]
 
 
-def _members_within_ink(pos: np.ndarray, y: np.ndarray, samples_per_px: float,
+def _members_within_ink(pos: np.ndarray, probe: np.ndarray, k: int, samples_per_px: float,
                         px_per_unit: float, budget_px: float) -> int:
-    """How many of the members `y` (k, m) at sample positions `pos` (m,) fit in
-    `budget_px` pixels of drawn line (at least MIN_MEMBERS_ZOOMED_OUT): members of a
-    magnified band are jagged, and Qt's cost grows with the length of line it draws."""
-    k = y.shape[0]
+    """How many of k members fit in `budget_px` pixels of drawn line (at least
+    MIN_MEMBERS_ZOOMED_OUT), judged from a few of them, `probe` (j, m), at sample positions
+    `pos` (m,): members of a magnified band are jagged, and Qt's cost grows with the length
+    of line it draws."""
     if k <= MIN_MEMBERS_ZOOMED_OUT or pos.size < 2:
         return k
     dx = np.diff(pos) / max(1e-12, samples_per_px)
-    dy = np.abs(np.diff(y, axis=1)).mean(axis=0) * px_per_unit
+    dy = np.abs(np.diff(probe, axis=1)).mean(axis=0) * px_per_unit
     ink = float(np.maximum(dx, dy).sum()) * k
     if ink <= budget_px:
         return k
@@ -1208,7 +1210,9 @@ class StripView(QtWidgets.QWidget):
             _, yh = it_hi.getData()
             ok = np.isfinite(xl)
             xf = xl[ok]
-            spacing_px = float(np.median(np.diff(xf))) * px_per_s if xf.size > 1 else 1e9
+            d = np.diff(xf)
+            d = d[d > 0]  # (rows restart at x = 0)
+            spacing_px = float(d.mean()) * px_per_s if d.size else 1e9  # bins are near-even
             if spacing_px > BAND_BARS_MAX_PX:
                 bars.hide()
                 fill.updatePath()
@@ -1224,7 +1228,10 @@ class StripView(QtWidgets.QWidget):
                 # one bar per BAND_BAR_PX pixel columns, spanning the band's min to max there:
                 # Qt fills a bar row by row, so fewer, wider bars cost less for the same area
                 col = np.floor((xf - x0) * px_per_s / BAND_BAR_PX)
-                starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+                new_col = np.empty(col.size, bool)
+                new_col[0] = True
+                np.not_equal(col[1:], col[:-1], out=new_col[1:])
+                starts = np.flatnonzero(new_col)
                 xf = x0 + (col[starts] + 0.5) * (BAND_BAR_PX / px_per_s)
                 ylo = np.minimum.reduceat(ylo, starts)
                 yhi = np.maximum.reduceat(yhi, starts)
@@ -1285,7 +1292,8 @@ class StripView(QtWidgets.QWidget):
             if i < n_lab:
                 r = rows[i]
                 top = -r * self._pitch() - self._strip_mv
-                lab.setText(text)
+                if lab.textItem.toPlainText() != text:
+                    lab.setText(text)  # re-lays out rich text: only when it changes
                 lab.setPos(max(x0, 0.0), top)
                 lab.show()
             else:
