@@ -614,3 +614,46 @@ def test_time_axis_direct_paint_matches_pyqtgraph(view, ecg, monkeypatch, mode, 
     # labels are there: the bottom strip of the plot holds dark text pixels
     h = direct[0].shape[0]
     assert (direct[0][h - 20:, :].reshape(20, -1, 4)[..., :3].max(axis=2) < 120).sum() > 30
+
+
+@pytest.mark.parametrize("t1", [10.0, 30.0, 3.0])
+def test_rows_drawn_at_once_equal_row_by_row(view, ecg, monkeypatch, t1):
+    """Rows of equal length are decimated in one go (envelope_rows); the drawn points are
+    exactly those of the row-by-row path, for raw samples and for small bins."""
+    from gui.strip import view as V
+
+    _overlays(view, ecg)
+    view.set_mode("rows")
+    view.set_seconds_per_row(t1 / 3 if t1 < 10 else 10.0)
+    view.set_view(0, t1)
+    calls = []
+    real = V.envelope_rows
+    monkeypatch.setattr(V, "envelope_rows", lambda *a: calls.append(1) or real(*a))
+    view._draw()
+    assert calls, "rows were not decimated together"
+    at_once = {t.key: t.item.getData() for t in view._traces if t.item.isVisible() and t.kind != "sub"}
+    monkeypatch.setattr(V, "envelope_rows", lambda *a: None)
+    view._draw()
+    row_by_row = {t.key: t.item.getData() for t in view._traces if t.item.isVisible() and t.kind != "sub"}
+    assert at_once.keys() == row_by_row.keys() and len(at_once) >= 3
+    for key, (x, y) in at_once.items():
+        np.testing.assert_array_equal(x, row_by_row[key][0], err_msg=key)
+        np.testing.assert_array_equal(y, row_by_row[key][1], err_msg=key)
+
+
+def test_envelope_rows_equals_envelope_per_row():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(20_000).astype(np.float32)
+    pyr = dec.build_pyramid(x)
+    for count, nb in ((3001, 1600), (3001, 1437), (3001, 700), (3001, 100), (500, 499)):
+        for starts in (np.array([0, 3000, 6000, 9000]), np.array([5, 4000, 4100])):
+            env = dec.envelope_rows(x, pyr, starts, count, nb)
+            if count / nb >= pyr.blocks[0] and count > 2 * nb:
+                assert env is None
+                continue
+            for r, s in enumerate(starts):
+                e1 = dec.envelope(x, pyr, s, s + count, nb)
+                assert e1.raw == env.raw
+                np.testing.assert_array_equal(e1.edges - s, env.edges)
+                np.testing.assert_array_equal(e1.lo, env.lo[r])
+                np.testing.assert_array_equal(e1.hi, env.hi[r])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "interleave", "minmax_bins", "subsample", "subsample_index",
+__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "envelope_rows", "interleave", "minmax_bins", "subsample", "subsample_index",
            "pyramid_nbytes"]
 
 
@@ -158,6 +158,33 @@ def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Enve
     lo = np.concatenate(lo_parts, axis=-1)
     hi = np.concatenate(hi_parts, axis=-1)
     return Envelope(np.asarray(edges, dtype=np.int64), lo, hi, False)
+
+
+def envelope_rows(x: np.ndarray, pyr: Pyramid, starts: np.ndarray, count: int,
+                  n_bins: int) -> Envelope | None:
+    """envelope() of x[s:s + count] for every s in `starts` at once (rows of equal length),
+    when it comes from the raw samples (at most one level-0 block per bin): edges relative
+    to each row's start, lo/hi of shape (rows, bins), equal to envelope() row by row.
+    None when the bins need the pyramid (call envelope() per row then). x is 1-D."""
+    n_bins = max(1, int(n_bins))
+    starts = np.asarray(starts, dtype=np.int64)
+    if x.ndim != 1 or count < 1 or starts.min() < 0 or starts.max() + count > x.shape[0]:
+        return None
+    spb = count / n_bins
+    if count > 2 * n_bins and pyr.blocks and spb >= pyr.blocks[0]:
+        return None
+    steps = np.diff(starts)
+    if starts.size > 1 and np.all(steps == steps[0]) and steps[0] > 0:
+        rows = np.lib.stride_tricks.as_strided(  # a view: evenly spaced rows (the usual case)
+            x[starts[0]:], shape=(starts.size, count), strides=(int(steps[0]) * x.strides[0], x.strides[0]),
+            writeable=False)
+    else:
+        rows = x[starts[:, None] + np.arange(count)]
+    if count <= 2 * n_bins:
+        return Envelope(np.arange(count + 1, dtype=np.int64), rows, rows, True)
+    bins = _even_starts(count, n_bins)
+    lo, hi = _bin_minmax(rows, bins)
+    return Envelope(np.append(bins, count).astype(np.int64), lo, hi, False)
 
 
 GATHER_MAX_BIN = 6  # bins up to this many samples: gathers beat ufunc.reduceat (~3x at 2)

@@ -57,7 +57,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import export as _export
 from .calipers import Calipers, Crosshair, format_readout
-from .decimate import Pyramid, build_pyramid, envelope, interleave, pyramid_nbytes, subsample_index
+from .decimate import (Pyramid, build_pyramid, envelope, envelope_rows, interleave, pyramid_nbytes,
+                       subsample_index)
 from .curves import StripCurve
 from .overview import Overview
 from .paper import (ASPECT, INK, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, LabelAxis,
@@ -157,6 +158,35 @@ class _Trace:
         self.item.hide()
         if self.twin is not None:
             self.twin.hide()
+
+
+def _equal_runs(segs: list) -> list[list]:
+    """Consecutive visible row pieces with the same sample count and bins, in order."""
+    runs: list[list] = []
+    for sg in segs:
+        if runs and (sg[2] - sg[1], sg[3]) == (runs[-1][0][2] - runs[-1][0][1], runs[-1][0][3]):
+            runs[-1].append(sg)
+        else:
+            runs.append([sg])
+    return runs
+
+
+def _append_lines(xs: list, ys: list, xv: np.ndarray, y: np.ndarray, gain: float,
+                  offs: np.ndarray) -> None:
+    """Append lines y (k, m) at x positions xv (m,) or (k, m), scaled by `gain` and shifted
+    by offs (k,) or (1,), each followed by a NaN break, to the point lists xs, ys."""
+    k, m = y.shape
+    X = np.empty((k, m + 1))
+    X[:, :m] = xv
+    X[:, m] = np.nan
+    Y = np.empty((k, m + 1))
+    Y[:, :m] = y
+    if gain != 1.0:
+        Y[:, :m] *= gain
+    Y[:, :m] += offs[:, None] if offs.size == k else offs[0]
+    Y[:, m] = np.nan
+    xs.append(X.ravel())
+    ys.append(Y.ravel())
 
 
 def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
@@ -1131,7 +1161,6 @@ class StripView(QtWidgets.QWidget):
         px_per_mv = max(1.0, self._vb.height()) / max(1e-9, vy1 - vy0)
         strip_band_hidden = self._band_width_mv * px_per_mv < STRIP_BAND_MIN_PX
         px_s = (vx1 - vx0) / (self._render_width or max(50.0, self._vb.width()))  # 1 px in s
-        nan = np.array([np.nan])
         for tr in self._traces:
             show = (self._visible[tr.layer] and tr.src in self._src and bool(segs)
                     and (tr.where == "strip" or lane))
@@ -1147,34 +1176,33 @@ class StripView(QtWidgets.QWidget):
             gain = self._gain if tr.where == "lane" else 1.0
             xs, ys = [], []
             raw = True
-            for (r, i0, i1, nb, row_t0, base, lbase) in segs:
-                off = lbase if tr.where == "lane" else base
-                if tr.kind == "sub":
+            if tr.kind == "sub":
+                for (r, i0, i1, nb, row_t0, base, lbase) in segs:
+                    off = lbase if tr.where == "lane" else base
                     pos, y = _member_lines(src.data, i0, i1, nb, len(segs), px_s * fs,
                                            gain * px_per_mv)
                     raw = raw and pos.size == i1 - i0
-                else:
-                    env = envelope(src.data, src.pyr, i0, i1, nb)
+                    _append_lines(xs, ys, pos / fs - row_t0, y, gain, np.array([off]))
+            else:
+                for run in _equal_runs(segs):
+                    i0s = np.array([sg[1] for sg in run])
+                    count, nb = run[0][2] - run[0][1], run[0][3]
+                    env = envelope_rows(src.data, src.pyr, i0s, count, nb) if len(run) > 1 else None
+                    if env is None:  # one row, or bins wider than a pyramid block: row by row
+                        for (r, i0, i1, nb, row_t0, base, lbase) in run:
+                            env = envelope(src.data, src.pyr, i0, i1, nb)
+                            raw = raw and env.raw
+                            pos, y = interleave(env, tr.kind)
+                            off = lbase if tr.where == "lane" else base
+                            _append_lines(xs, ys, pos / fs - row_t0, y[None], gain, np.array([off]))
+                        continue
+                    # several rows of the same length and bins at once (rows mode)
                     raw = raw and env.raw
-                    pos, y = interleave(env, tr.kind)
-                xv = pos / fs - row_t0
-                if y.ndim == 2:  # members: one NaN-separated line each
-                    k, m = y.shape
-                    X = np.empty((k, m + 1))
-                    X[:, :m] = xv
-                    X[:, m] = np.nan
-                    Y = np.empty((k, m + 1))
-                    Y[:, :m] = y
-                    Y[:, :m] *= gain
-                    Y[:, :m] += off
-                    Y[:, m] = np.nan
-                    xs.append(X.ravel())
-                    ys.append(Y.ravel())
-                else:
-                    xs.append(xv)
-                    ys.append(y * gain + off if gain != 1.0 else y + off)
-                    xs.append(nan)
-                    ys.append(nan)
+                    pos, y = interleave(env, tr.kind)  # pos relative to each row's first sample
+                    t0s = np.array([sg[4] for sg in run])
+                    offs = np.array([sg[6] if tr.where == "lane" else sg[5] for sg in run])
+                    xv = (pos[None, :] + i0s[:, None]) / fs - t0s[:, None]
+                    _append_lines(xs, ys, xv, y, gain, offs)
             xa, ya = np.concatenate(xs), np.concatenate(ys)
             tr.set_raw(raw, xa.size)
             if tr.layer == "band":
