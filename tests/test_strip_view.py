@@ -570,20 +570,21 @@ def test_paper_grid_pixels_match_the_line_drawing(view, ecg, monkeypatch, mode, 
 
 
 @pytest.mark.parametrize("mode, t1", [("rows", 10.0), ("continuous", 2.0), ("continuous", 30.0)])
-def test_time_axis_direct_paint_matches_pyqtgraph(view, ecg, monkeypatch, mode, t1):
-    """TimeAxis draws its line, ticks and labels itself (no QPicture); the pixels are those
-    of pyqtgraph's generic axis painting."""
+def test_axes_direct_paint_matches_pyqtgraph(view, ecg, monkeypatch, mode, t1):
+    """The time axes and the row-label axis draw their line, ticks and labels themselves (no
+    QPicture); the pixels are those of pyqtgraph's generic axis painting."""
     import pyqtgraph as pg
     from PySide6 import QtGui
 
-    from gui.strip.paper import TimeAxis
+    from gui.strip.paper import LabelAxis, TimeAxis, _DirectAxis
 
     view.set_record(ecg, FS, "A00009")
     view.set_mode(mode)
     view.set_view(0, t1)
+    axes = (view._bottom_axis, view._left_axis, view.overview._time_axis)
 
     def grab():
-        for ax in (view._bottom_axis, view.overview._time_axis):
+        for ax in axes:
             ax.picture = None
             ax.update()
         ims = []
@@ -593,21 +594,21 @@ def test_time_axis_direct_paint_matches_pyqtgraph(view, ecg, monkeypatch, mode, 
         return ims
 
     calls = []
-    real = TimeAxis._paint_direct
-    monkeypatch.setattr(TimeAxis, "_paint_direct", lambda self, p: real(self, p) or calls.append(1))
+    real = _DirectAxis._paint_direct
+    monkeypatch.setattr(_DirectAxis, "_paint_direct", lambda self, p: real(self, p) or calls.append(self))
     direct = grab()
-    assert len(calls) >= 2, "the direct path was not taken (or failed)"
+    assert {type(a) for a in calls} == {TimeAxis, LabelAxis}, "the direct path was not taken (or failed)"
     generic_calls = []
     real_generic = pg.AxisItem.generateDrawSpecs
 
-    def fail(self, p):  # the direct path fails: TimeAxis falls back to pyqtgraph's painting
+    def fail(self, p):  # the direct path fails: the axes fall back to pyqtgraph's painting
         raise RuntimeError("direct painting off")
 
-    monkeypatch.setattr(TimeAxis, "_paint_direct", fail)
+    monkeypatch.setattr(_DirectAxis, "_paint_direct", fail)
     monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs",
                         lambda self, p: generic_calls.append(self) or real_generic(self, p))
     generic = grab()
-    assert any(isinstance(a, TimeAxis) for a in generic_calls), "the generic painting was not used"
+    assert {type(a) for a in generic_calls} == {TimeAxis, LabelAxis}, "the generic painting was not used"
     for a, b in zip(direct, generic):
         differ = np.any((a != b).reshape(a.shape[0], -1, 4), axis=2)
         assert not differ.any(), np.argwhere(differ)[:10]

@@ -230,17 +230,123 @@ _TIME_STEPS = [0.04, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800
                3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600]
 
 
-class TimeAxis(pg.AxisItem):
+class _DirectAxis(pg.AxisItem):
+    """AxisItem (bottom or left) that draws its line, ticks and first-level labels straight
+    onto the painter: what pyqtgraph's generic path draws (tested pixel for pixel), without
+    its draw specs and QPicture, which cost ~1 ms on every range change, i.e. on every frame
+    of a pan or zoom. Anything unusual (export, grid, fixed ticks, more text levels) and any
+    error fall back to pyqtgraph's painting."""
+
+    def __init__(self, orientation: str, **kw):
+        super().__init__(orientation, **kw)
+        self.enableAutoSIPrefix(False)  # no SI prefixes here; it re-set the label every frame
+        self.setStyle(maxTextLevel=0)   # labels on the first tick level only
+        self._text_cache: dict[str, tuple[float, float]] = {}  # label -> (width, height) px
+        self._text_cache_key: tuple | None = None
+
+    def paint(self, p, opt, widget):
+        if (self._exportOpts is not False or self.orientation not in ("bottom", "left")
+                or self.grid is not False or self._tickLevels is not None
+                or self.style["maxTextLevel"] != 0 or not self.style["showValues"]):
+            super().paint(p, opt, widget)
+            return
+        p.save()
+        try:
+            self._paint_direct(p)
+        except Exception:  # an exception escaping paint() kills the process
+            p.restore()
+            super().paint(p, opt, widget)
+            return
+        p.restore()
+
+    def _paint_direct(self, p) -> None:
+        bounds = self.mapRectFromParent(self.geometry())
+        r0, r1 = self.range
+        bottom = self.orientation == "bottom"
+        size = bounds.width() if bottom else bounds.height()
+        if r1 == r0 or size <= 0:
+            return
+        if bottom:  # the axis line (pyqtgraph's "span") and where ticks start
+            a = QtCore.QPointF(bounds.left() - 1.0, bounds.top() + 1.0)
+            b = QtCore.QPointF(bounds.right() + 1.0, bounds.top() + 1.0)
+            base = bounds.top()
+            scale = size / (r1 - r0)
+            shift = r0 * scale
+        else:
+            a = QtCore.QPointF(bounds.right() - 1.0, bounds.top() - 1.0)
+            b = QtCore.QPointF(bounds.right() - 1.0, bounds.bottom() + 1.0)
+            base = bounds.right()
+            scale = -size / (r1 - r0)
+            shift = r0 * scale - size
+        ends = [self.mapToDevice(q) for q in (a, b)]
+        if None in ends:
+            return
+        length_px = math.hypot(ends[1].x() - ends[0].x(), ends[1].y() - ends[0].y())
+        levels = self.tickValues(r0, r1, length_px)
+        lo, hi = sorted((r0 * scale - shift, r1 * scale - shift))
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        p.setRenderHint(p.RenderHint.TextAntialiasing, True)
+        p.setPen(self.pen())
+        p.drawLine(a, b)
+        tick_len = self.style["tickLength"]
+        positions = []
+        for i, (_, values) in enumerate(levels):
+            pen = QtGui.QPen(self.tickPen())
+            colour = QtGui.QColor(pen.color())
+            alpha = self.style["tickAlpha"]
+            colour.setAlpha(int(255 / (i + 1)) if alpha is None else
+                            max(0, min(255, int(round(alpha * 255 if isinstance(alpha, float) else alpha)))))
+            pen.setColor(colour)
+            p.setPen(pen)
+            end = base + (tick_len if bottom else -tick_len) / (i * 0.5 + 1.0)
+            xs = [v * scale - shift for v in values]
+            xs = [x if lo <= x <= hi else None for x in xs]
+            positions.append(xs)
+            lines = [QtCore.QLineF(x, base, x, end) if bottom else QtCore.QLineF(base, x, end, x)
+                     for x in xs if x is not None]
+            if lines:
+                p.drawLines(lines)
+        if not levels:
+            return
+        font = self.style["tickFont"]
+        if font is not None:
+            p.setFont(font)
+        strings = self.tickStrings(levels[0][1], self.autoSIPrefixScale * self.scale, levels[0][0])
+        key = (p.font().key(),)
+        if self._text_cache_key != key:
+            self._text_cache, self._text_cache_key = {}, key
+        gap = max(0.0, tick_len) + self.style["tickTextOffset"][1 if bottom else 0]
+        flags = int((QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop) if bottom
+                    else (QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter))
+        flags |= int(QtCore.Qt.TextFlag.TextDontClip)
+        br = self.boundingRect()
+        p.setPen(self.textPen())
+        p.setClipRect(br.toAlignedRect())
+        size2 = 0.0  # the labels' extent across the axis (pyqtgraph sizes the axis with it)
+        for x, text in zip(positions[0], strings):
+            if x is None or text is None:
+                continue
+            wh = self._text_cache.get(text)
+            if wh is None:
+                r = p.boundingRect(QtCore.QRectF(0, 0, 100, 100), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+                wh = self._text_cache[text] = (r.width(), r.height() * 0.8)
+            w, h = wh
+            size2 = max(size2, h if bottom else w)
+            rect = (QtCore.QRectF(x - w / 2.0, base + gap, w, h) if bottom
+                    else QtCore.QRectF(base - gap - w, x - h / 2.0, w, h))
+            if br & rect != rect:
+                continue
+            p.drawText(rect, flags, text)
+        self._updateMaxTextSize(size2)
+
+
+class TimeAxis(_DirectAxis):
     """Bottom axis with time ticks on ECG-friendly steps (0.2 s, 1 s ... 1 h) as m:ss."""
 
     def __init__(self, orientation="bottom", **kw):
         super().__init__(orientation, **kw)
-        self.enableAutoSIPrefix(False)  # seconds are never prefixed; it re-set the label per frame
-        self.setStyle(maxTextLevel=0)   # labels on major ticks only (minor ones were measured, then dropped)
         self.min_major_px = 70.0  # labels at least this far apart
         self.offset = 0.0  # added to the tick values for the labels
-        self._text_cache: dict[str, tuple[float, float]] = {}  # label -> (width, height) px
-        self._text_cache_key: tuple | None = None
 
     def tickSpacing(self, minVal, maxVal, size):
         span = maxVal - minVal
@@ -261,98 +367,12 @@ class TimeAxis(pg.AxisItem):
             span = abs(vr[1] - vr[0])
         return [format_time(v + self.offset, spacing, span) for v in values]
 
-    def paint(self, p, opt, widget):
-        """Draw the axis line, ticks and major labels straight onto the painter: what
-        pyqtgraph's generic path draws (tested pixel for pixel), without its draw specs and
-        QPicture, which cost ~1 ms on every range change, i.e. every frame of a pan."""
-        if (self._exportOpts is not False or self.orientation != "bottom" or self.grid is not False
-                or self.label.isVisible() or self._tickLevels is not None
-                or self.style["maxTextLevel"] != 0 or not self.style["showValues"]):
-            super().paint(p, opt, widget)
-            return
-        p.save()
-        try:
-            self._paint_direct(p)
-        except Exception:  # an exception escaping paint() kills the process
-            p.restore()
-            super().paint(p, opt, widget)
-            return
-        p.restore()
 
-    def _paint_direct(self, p) -> None:
-        bounds = self.mapRectFromParent(self.geometry())
-        r0, r1 = self.range
-        width = bounds.width()
-        if r1 == r0 or width <= 0:
-            return
-        top = bounds.top()
-        ends = [self.mapToDevice(QtCore.QPointF(x, top + 1.0)) for x in (bounds.left() - 1.0, bounds.right() + 1.0)]
-        if None in ends:
-            return
-        length_px = math.hypot(ends[1].x() - ends[0].x(), ends[1].y() - ends[0].y())  # as pyqtgraph
-        levels = self.tickValues(r0, r1, length_px)
-        scale = width / (r1 - r0)
-        shift = r0 * scale
-        lo_x, hi_x = sorted((r0 * scale - shift, r1 * scale - shift))
-        p.setRenderHint(p.RenderHint.Antialiasing, False)
-        p.setRenderHint(p.RenderHint.TextAntialiasing, True)
-        p.setPen(self.pen())
-        p.drawLine(QtCore.QPointF(bounds.left() - 1.0, top + 1.0), QtCore.QPointF(bounds.right() + 1.0, top + 1.0))
-        tick_len = self.style["tickLength"]
-        positions = []
-        for i, (_, values) in enumerate(levels):
-            pen = QtGui.QPen(self.tickPen())
-            colour = QtGui.QColor(pen.color())
-            alpha = self.style["tickAlpha"]
-            colour.setAlpha(int(255 / (i + 1)) if alpha is None else
-                            max(0, min(255, int(round(alpha * 255 if isinstance(alpha, float) else alpha)))))
-            pen.setColor(colour)
-            p.setPen(pen)
-            end = top + tick_len / (i * 0.5 + 1.0)
-            xs = [v * scale - shift for v in values]
-            xs = [x if lo_x <= x <= hi_x else None for x in xs]
-            positions.append(xs)
-            lines = [QtCore.QLineF(x, top, x, end) for x in xs if x is not None]
-            if lines:
-                p.drawLines(lines)
-        if not levels:
-            return
-        font = self.style["tickFont"]
-        if font is not None:
-            p.setFont(font)
-        strings = self.tickStrings(levels[0][1], self.autoSIPrefixScale * self.scale, levels[0][0])
-        key = (p.font().key(), )
-        if self._text_cache_key != key:
-            self._text_cache, self._text_cache_key = {}, key
-        text_y = top + max(0.0, tick_len) + self.style["tickTextOffset"][1]
-        flags = int(QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop
-                    | QtCore.Qt.TextFlag.TextDontClip)
-        br = self.boundingRect()
-        p.setPen(self.textPen())
-        p.setClipRect(br.toAlignedRect())
-        max_h = 0.0
-        for x, text in zip(positions[0], strings):
-            if x is None or text is None:
-                continue
-            size = self._text_cache.get(text)
-            if size is None:
-                r = p.boundingRect(QtCore.QRectF(0, 0, 100, 100), QtCore.Qt.AlignmentFlag.AlignCenter, text)
-                size = self._text_cache[text] = (r.width(), r.height() * 0.8)
-            w, h = size
-            max_h = max(max_h, h)
-            rect = QtCore.QRectF(x - w / 2.0, text_y, w, h)
-            if br & rect != rect:
-                continue
-            p.drawText(rect, flags, text)
-        self._updateMaxTextSize(max_h)
-
-
-class LabelAxis(pg.AxisItem):
+class LabelAxis(_DirectAxis):
     """Axis whose ticks and labels come from a callback: ``ticks(lo, hi) -> [(value, label)]``."""
 
     def __init__(self, orientation="left", ticks=None, **kw):
         super().__init__(orientation, **kw)
-        self.enableAutoSIPrefix(False)
         self._ticks_fn = ticks
         self._labels: dict[float, str] = {}
 
