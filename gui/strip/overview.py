@@ -36,6 +36,8 @@ class Overview(pg.PlotWidget):
         self._time_axis.setTextPen(pg.mkPen(90, 90, 90))
         self._time_axis.setPen(pg.mkPen(160, 160, 160))
         self._time_axis.setHeight(16)
+        # the overview's axis only changes with the record: blit it while the region moves
+        self._time_axis.setCacheMode(self._time_axis.CacheMode.DeviceCoordinateCache)
         vb = pi.getViewBox()
         vb.setMouseEnabled(x=False, y=False)
         vb.setMenuEnabled(False)
