@@ -658,3 +658,31 @@ def test_envelope_rows_equals_envelope_per_row():
                 np.testing.assert_array_equal(e1.edges - s, env.edges)
                 np.testing.assert_array_equal(e1.lo, env.lo[r])
                 np.testing.assert_array_equal(e1.hi, env.hi[r])
+
+
+def test_rows_draw_the_same_members_from_their_samples(view, ecg):
+    """In rows mode the member lines of all rows are gathered at once: the same members in
+    every row, each line exactly a member's samples (at the lane's gain and baseline)."""
+    _overlays(view, ecg, k=40)
+    view.set_mode("rows")
+    view.set_view(0, 30)
+    x, y = view._trace["lane_members"].item.getData()
+    breaks = np.flatnonzero(np.isnan(x))
+    lines = np.split(np.arange(x.size), breaks + 1)[:-1]
+    lines = [ln[:-1] for ln in lines]  # drop the NaN
+    segs = view._segments()
+    assert len(lines) % len(segs) == 0 and len(lines) >= len(segs) * 4
+    per_row = len(lines) // len(segs)
+    data = view._src["mem_d"].data
+    gain = view.perturbation_gain()
+    chosen = []
+    for i, ln in enumerate(lines):
+        r, i0, i1, nb, row_t0, base, lbase = segs[i // per_row]
+        pos = np.round((x[ln] + row_t0) * FS).astype(int)
+        assert pos[0] == i0 and pos[-1] == i1 - 1
+        vals = (y[ln] - lbase) / gain
+        match = [j for j in range(data.shape[0]) if np.allclose(data[j, pos], vals, atol=1e-6)]
+        assert match, f"line {i} is no member"
+        chosen.append(match[0])
+    rows_sets = [chosen[r * per_row:(r + 1) * per_row] for r in range(len(segs))]
+    assert all(s == rows_sets[0] for s in rows_sets)

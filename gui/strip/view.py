@@ -189,10 +189,12 @@ def _append_lines(xs: list, ys: list, xv: np.ndarray, y: np.ndarray, gain: float
     ys.append(Y.ravel())
 
 
-def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
+def _member_lines(data: np.ndarray, i0s: np.ndarray, count: int, nb: int, n_segs: int,
                   samples_per_px: float, px_per_unit: float) -> tuple[np.ndarray, np.ndarray]:
-    """Which band members to draw over samples i0:i1 of one row (nb pixels), and where:
-    sample positions (m,) and values (k, m). Only the chosen members' samples are read."""
+    """Which band members to draw over `count` samples from each row start in i0s (rows of
+    nb pixels), and where: sample positions relative to the row start (m,) and values
+    (rows, k, m). The same members in every row, judged on the first; only their samples
+    are read."""
     k = data.shape[0]
     sel = np.arange(k)
 
@@ -200,7 +202,7 @@ def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
         # n < size: the rounded, evenly spaced picks are distinct and increasing
         return sel[np.linspace(0, sel.size - 1, n).round().astype(np.intp)] if n < sel.size else sel
 
-    per_px = (i1 - i0) / max(1, nb)  # samples per pixel
+    per_px = count / max(1, nb)  # samples per pixel
     if per_px > 2:
         # zoomed out: the lines merge into the band anyway and their cost grows with the
         # pixels they cover, so draw fewer of them
@@ -210,11 +212,12 @@ def _member_lines(data: np.ndarray, i0: int, i1: int, nb: int, n_segs: int,
     k_fit = MEMBER_POINTS_BUDGET // max(1, n_segs * max(1, nb // MEMBER_MIN_PX))
     sel = keep(sel, max(MIN_MEMBERS_ZOOMED_OUT, k_fit))
     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, sel.size * n_segs))
-    idx = subsample_index(data.shape[-1], i0, i1, max(16, pts))
-    probe = data[np.ix_(keep(sel, min(8, sel.size)), idx)]  # a few members tell the jaggedness
-    sel = keep(sel, _members_within_ink(idx, probe, sel.size, samples_per_px, px_per_unit,
+    rel = subsample_index(count, 0, count, max(16, pts))
+    probe = data[np.ix_(keep(sel, min(8, sel.size)), i0s[0] + rel)]  # a few tell the jaggedness
+    sel = keep(sel, _members_within_ink(rel, probe, sel.size, samples_per_px, px_per_unit,
                                         MEMBER_INK_BUDGET_PX / n_segs))
-    return idx.astype(np.float64), data[np.ix_(sel, idx)]
+    y = data[sel[None, :, None], i0s[:, None, None] + rel[None, None, :]]
+    return rel.astype(np.float64), y
 
 
 def _members_within_ink(pos: np.ndarray, probe: np.ndarray, k: int, samples_per_px: float,
@@ -1177,12 +1180,18 @@ class StripView(QtWidgets.QWidget):
             xs, ys = [], []
             raw = True
             if tr.kind == "sub":
-                for (r, i0, i1, nb, row_t0, base, lbase) in segs:
-                    off = lbase if tr.where == "lane" else base
-                    pos, y = _member_lines(src.data, i0, i1, nb, len(segs), px_s * fs,
+                for run in _equal_runs(segs):  # rows of the same length: one gather
+                    i0s = np.array([sg[1] for sg in run])
+                    count, nb = run[0][2] - run[0][1], run[0][3]
+                    rel, y = _member_lines(src.data, i0s, count, nb, len(segs), px_s * fs,
                                            gain * px_per_mv)
-                    raw = raw and pos.size == i1 - i0
-                    _append_lines(xs, ys, pos / fs - row_t0, y, gain, np.array([off]))
+                    raw = raw and rel.size == count
+                    n_rows, k, m = y.shape
+                    t0s = np.array([sg[4] for sg in run])
+                    offs = np.array([sg[6] if tr.where == "lane" else sg[5] for sg in run])
+                    xv = (rel[None, :] + i0s[:, None]) / fs - t0s[:, None]
+                    _append_lines(xs, ys, np.repeat(xv, k, axis=0), y.reshape(n_rows * k, m), gain,
+                                  np.repeat(offs, k))
             else:
                 for run in _equal_runs(segs):
                     i0s = np.array([sg[1] for sg in run])
