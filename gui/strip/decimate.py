@@ -14,6 +14,8 @@ A query (:func:`envelope`) for samples ``[i0, i1)`` in ``n_bins`` bins:
   * otherwise picks the coarsest level whose block is not wider than a bin, combines
     whole blocks and computes the partial blocks at both ends from the raw samples.
 Every bin's min/max is exact, and the cost does not depend on ``i1 - i0``.
+:func:`envelope_rows` does the same for several equal rows at once (rows mode), when
+the bins come from the raw samples.
 
 Everything works along the last axis, so a (K, n) stack decimates in one call.  Signals
 must not contain NaN (NaN propagates into its bins).
@@ -24,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "envelope_rows", "interleave", "minmax_bins", "subsample", "subsample_index",
-           "pyramid_nbytes"]
+__all__ = ["Pyramid", "Envelope", "build_pyramid", "envelope", "envelope_rows", "interleave", "minmax_bins",
+           "subsample", "subsample_index", "pyramid_nbytes"]
 
 
 @dataclass(frozen=True)
