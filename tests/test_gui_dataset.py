@@ -36,6 +36,13 @@ def test_evaluate_attack_eval_robustness(qtbot, isolated, model_path):  # noqa: 
     wait_idle(qtbot, win, 180)
     text = panel.rb_summary.text()
     assert "ε 0.01 mV" in text and "ε 0.3 mV" in text and "running" not in text
+    # the paper's ε is a grey dashed line at log10(0.01 mV) on the log ε axis
+    import pyqtgraph as pg
+    from PySide6.QtCore import Qt
+
+    (line,) = [it for it in panel.rb_plot.getPlotItem().items if isinstance(it, pg.InfiniteLine)]
+    assert line.value() == -2.0
+    assert line.pen.style() == Qt.PenStyle.DashLine and line.pen.color().name() == "#888888"
     assert not isolated["errors"], isolated["errors"]
 
     panel.rb_eps.setText("0.01, nope")

@@ -10,8 +10,8 @@ import os
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
 
@@ -240,7 +240,8 @@ class DatasetPanel(QWidget):
         self.rb_plot = _plot("success rate (%)", "ε (mV, largest change per sample)")
         self.rb_plot.setYRange(0, 100)
         self.rb_plot.setLogMode(x=True, y=False)  # ε spans decades (as the CLI's PNG plot)
-        paper = pg.InfiniteLine(-2.0, angle=90,  # log10(0.01 mV): lines are placed in view coordinates pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
+        # at log10(0.01 mV): on a log axis, lines are placed in view coordinates
+        paper = pg.InfiniteLine(-2.0, angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
                                 label="paper ε", labelOpts={"position": 0.92, "color": "#666"})
         self.rb_plot.addItem(paper)
         self.rb_curve = self.rb_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), symbol="o",
