@@ -30,7 +30,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from engine.attacks import AttackInput, AttackParams, run_attack  # noqa: E402
-from engine.band import BandParams, expand_band  # noqa: E402
+from engine.band import BandParams, default_batch_size, expand_band  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 from engine.records import read_record  # noqa: E402
 
@@ -228,7 +228,7 @@ def main(argv=None) -> int:
                  f"{s['ratio_median_of_pairs']:.3f}; targets <= 1.5 s, <= 1.10)")
     if not args.skip_band:
         log(f"2. band noise procedure, {args.trials} trials, batched vs one at a time")
-        batch = args.band_batch or (250 if device.type == "cuda" else 32)
+        batch = args.band_batch or default_batch_size(device)
         b = bench_band(clf, inp, args.trials, args.repeat, batch)
         doc["band"] = b
         lines.append(f"band_noise_{args.trials}_trials_batched: {b['batched_s']:.3f} s (ratio {b['ratio']:.1f} vs "

@@ -93,10 +93,10 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
         os.makedirs(folder, exist_ok=True)
     table = []
     try:
+        tag = "_paper-protocol" if base.target_map else (f"_target{_safe(base.target)}" if base.target else "")
         for method in methods:
             for eps in eps_list:
                 params = replace(base, eps_mv=eps, alpha_mv=alpha_mv if alpha_mv is not None else eps * alpha_ratio)
-                tag = "_paper-protocol" if base.target_map else (f"_target{_safe(base.target)}" if base.target else "")
                 path = os.path.join(folder, f"robustness_{_safe(clf.name)}_{method}_eps{eps:g}{tag}.jsonl")
                 cell = f"{method} ε={eps:g} mV"
                 summ = run_eval(clf, ds, names, method=method, params=params, results=path, batch_size=batch_size,

@@ -129,10 +129,12 @@ class PaperGrid(pg.GraphicsObject):
         p.setRenderHint(p.RenderHint.Antialiasing, False)
         t = p.transform()
         engine = p.paintEngine()
-        if (engine is not None and engine.type() == QtGui.QPaintEngine.Type.Raster
-                and t.type().value <= _SCALE_ONLY and t.m11() > 0 and self._paint_pixels(p, t, r, levels)):
-            return
-        self._paint_lines(p, r, levels)
+        if engine is not None and engine.type() == QtGui.QPaintEngine.Type.Raster \
+                and t.type().value <= _SCALE_ONLY and t.m11() > 0:
+            _paint_or_fall_back(p, lambda q: self._paint_pixels(q, t, r, levels),
+                                lambda: self._paint_lines(p, r, levels))
+        else:
+            self._paint_lines(p, r, levels)
 
     def _paint_lines(self, p, r, levels):
         """Each level as one path of point pairs (vector output: SVG, PDF)."""
@@ -179,7 +181,6 @@ class PaperGrid(pg.GraphicsObject):
                     rects.append((rows, None))
                 else:
                     rects.append((rows, colour))
-        p.save()
         p.resetTransform()
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrushOrigin(c0, 0)
@@ -201,8 +202,20 @@ class PaperGrid(pg.GraphicsObject):
             m[:, 2] = w
             m[:, 3] = 1
             p.drawRects(*arr.drawargs())
-        p.restore()
         return True
+
+
+def _paint_or_fall_back(p: QtGui.QPainter, fast, fallback) -> None:
+    """Paint with `fast(p)` between save() and restore(); if it returns False or raises, restore
+    and paint with `fallback()` instead (an exception escaping a Qt paint() kills the process)."""
+    p.save()
+    try:
+        done = fast(p) is not False
+    except Exception:
+        done = False
+    p.restore()
+    if not done:
+        fallback()
 
 
 def _row_image(row: np.ndarray) -> QtGui.QImage:
@@ -250,14 +263,7 @@ class _DirectAxis(pg.AxisItem):
                 or self.style["maxTextLevel"] != 0 or not self.style["showValues"]):
             super().paint(p, opt, widget)
             return
-        p.save()
-        try:
-            self._paint_direct(p)
-        except Exception:  # an exception escaping paint() kills the process
-            p.restore()
-            super().paint(p, opt, widget)
-            return
-        p.restore()
+        _paint_or_fall_back(p, self._paint_direct, lambda: super(_DirectAxis, self).paint(p, opt, widget))
 
     def _paint_direct(self, p) -> None:
         bounds = self.mapRectFromParent(self.geometry())

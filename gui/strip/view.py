@@ -1179,39 +1179,31 @@ class StripView(QtWidgets.QWidget):
             gain = self._gain if tr.where == "lane" else 1.0
             xs, ys = [], []
             raw = True
-            if tr.kind == "sub":
-                for run in _equal_runs(segs):  # rows of the same length: one gather
-                    i0s = np.array([sg[1] for sg in run])
-                    count, nb = run[0][2] - run[0][1], run[0][3]
+            for run in _equal_runs(segs):  # rows of the same length and bins: handled at once
+                i0s = np.array([sg[1] for sg in run])
+                count, nb = run[0][2] - run[0][1], run[0][3]
+                t0s = np.array([sg[4] for sg in run])
+                offs = np.array([sg[6] if tr.where == "lane" else sg[5] for sg in run])
+                if tr.kind == "sub":
                     rel, y = _member_lines(src.data, i0s, count, nb, len(segs), px_s * fs,
                                            gain * px_per_mv)
                     raw = raw and rel.size == count
                     n_rows, k, m = y.shape
-                    t0s = np.array([sg[4] for sg in run])
-                    offs = np.array([sg[6] if tr.where == "lane" else sg[5] for sg in run])
                     xv = (rel[None, :] + i0s[:, None]) / fs - t0s[:, None]
                     _append_lines(xs, ys, np.repeat(xv, k, axis=0), y.reshape(n_rows * k, m), gain,
                                   np.repeat(offs, k))
-            else:
-                for run in _equal_runs(segs):
-                    i0s = np.array([sg[1] for sg in run])
-                    count, nb = run[0][2] - run[0][1], run[0][3]
-                    env = envelope_rows(src.data, src.pyr, i0s, count, nb) if len(run) > 1 else None
-                    if env is None:  # one row, or bins wider than a pyramid block: row by row
-                        for (r, i0, i1, nb, row_t0, base, lbase) in run:
-                            env = envelope(src.data, src.pyr, i0, i1, nb)
-                            raw = raw and env.raw
-                            pos, y = interleave(env, tr.kind)
-                            off = lbase if tr.where == "lane" else base
-                            _append_lines(xs, ys, pos / fs - row_t0, y[None], gain, np.array([off]))
-                        continue
-                    # several rows of the same length and bins at once (rows mode)
-                    raw = raw and env.raw
-                    pos, y = interleave(env, tr.kind)  # pos relative to each row's first sample
-                    t0s = np.array([sg[4] for sg in run])
-                    offs = np.array([sg[6] if tr.where == "lane" else sg[5] for sg in run])
-                    xv = (pos[None, :] + i0s[:, None]) / fs - t0s[:, None]
-                    _append_lines(xs, ys, xv, y, gain, offs)
+                    continue
+                env = envelope_rows(src.data, src.pyr, i0s, count, nb) if len(run) > 1 else None
+                if env is None:  # one row, or bins wider than a pyramid block: row by row
+                    for j, i0 in enumerate(i0s):
+                        env = envelope(src.data, src.pyr, int(i0), int(i0) + count, nb)
+                        raw = raw and env.raw
+                        pos, y = interleave(env, tr.kind)
+                        _append_lines(xs, ys, pos / fs - t0s[j], y[None], gain, offs[j:j + 1])
+                    continue
+                raw = raw and env.raw
+                pos, y = interleave(env, tr.kind)  # pos relative to each row's first sample
+                _append_lines(xs, ys, (pos[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs)
             xa, ya = np.concatenate(xs), np.concatenate(ys)
             tr.set_raw(raw, xa.size)
             if tr.layer == "band":
