@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
-__all__ = ["StripCurve"]
+__all__ = ["StripCurve", "qcolor", "qpen"]
 
 _SCALE_ONLY = QtGui.QTransform.TransformationType.TxScale.value
 
@@ -53,3 +53,16 @@ class StripCurve(pg.PlotCurveItem):
         p.drawLines(*self._device_segments.drawargs())
         p.restore()
         self.device_paints += 1
+
+
+def qcolor(colour) -> QtGui.QColor:
+    """A QColor from an (r, g, b) or (r, g, b, a) tuple (gui.strip.layers colours)."""
+    return QtGui.QColor(*colour)
+
+
+def qpen(pen) -> QtGui.QPen:
+    """A cosmetic QPen from a gui.strip.layers.Pen (width in screen pixels)."""
+    q = pg.mkPen(qcolor(pen.colour), width=pen.width)
+    if pen.dash:
+        q.setStyle(QtCore.Qt.PenStyle.DashLine)
+    return q

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6 import QtCore, QtGui
 
+from .layers import ADVERSARIAL_RGB, LANE_ZERO_PEN, LAYER
 from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
                     calibration_pulse, format_time)
 
@@ -35,7 +36,7 @@ class PaperTrace:
     colour: QtGui.QColor
     width_mm: float
     where: str          # "strip" | "lane"
-    label: str
+    label: str          # layer key (gui.strip.layers); its paper_text is the legend entry
     kind: str = "line"  # "line" | "members" | "band"
 
 
@@ -246,7 +247,7 @@ def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n
         p.setPen(_pen(INK, 0.3))
         p.drawPath(_path(x_of(cx), base - cy * MM_PER_MV))
         if spec.lane_mv:
-            p.setPen(_pen(QtGui.QColor(120, 120, 120), 0.15, dash=True))
+            p.setPen(_pen(QtGui.QColor(*LANE_ZERO_PEN.colour[:3]), 0.15, dash=True))
             p.drawLine(QtCore.QPointF(x_of(0), lane_base), QtCore.QPointF(x_of(T), lane_base))
         for tr in spec.traces:
             y0 = base if tr.where == "strip" else lane_base
@@ -256,7 +257,7 @@ def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n
         _text(p, gx0 + 1.0, row_top + 3.2, _tlabel(rt0, t1), 6.5, QtGui.QColor(90, 90, 90), PAPER_BG)
         if spec.lane_mv:
             _text(p, x_of(0) + 1.0, row_top + spec.strip_mv * MM_PER_MV + 3.2,
-                  f"perturbation ×{spec.gain}", 6.5, QtGui.QColor(214, 18, 56), PAPER_BG)
+                  f"perturbation ×{spec.gain}", 6.5, QtGui.QColor(*ADVERSARIAL_RGB), PAPER_BG)
     p.restore()
 
 
@@ -295,9 +296,8 @@ def _draw_legend(p, spec, right, baseline):
         if tr.label in seen:
             continue
         seen.add(tr.label)
-        name = {"original": "original", "adversarial": "adversarial", "band": "band",
-                "members": f"band members ({spec.n_members})", "difference": "difference ×1",
-                "perturbation": f"perturbation ×{spec.gain}"}.get(tr.label, tr.label)
+        d = LAYER.get(tr.label)
+        name = d.paper_text(spec.gain, spec.n_members) if d is not None else tr.label
         items.append((name, tr.colour))
     x = right
     font = QtGui.QFont("Helvetica")

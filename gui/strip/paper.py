@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import internals
 from PySide6 import QtCore, QtGui
 
+from . import layers as _layers
+
 __all__ = [
     "MM_PER_S", "MM_PER_MV", "SMALL_S", "SMALL_MV", "LARGE_S", "LARGE_MV", "ASPECT",
     "PAPER_BG", "SMALL_LINE", "LARGE_LINE", "INK", "PaperGrid", "calibration_pulse",
@@ -31,7 +33,7 @@ ASPECT = MM_PER_S / MM_PER_MV  # (px per s) / (px per mV) when squares are squar
 PAPER_BG = QtGui.QColor(255, 248, 246)
 SMALL_LINE = QtGui.QColor(246, 196, 196)
 LARGE_LINE = QtGui.QColor(228, 128, 128)
-INK = QtGui.QColor(20, 20, 20)
+INK = QtGui.QColor(*_layers.INK)
 
 # Calibration pulse: 1 mV x 0.2 s square wave drawn before t = 0 of each row.
 PULSE_START_S = -0.36

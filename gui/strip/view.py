@@ -59,39 +59,30 @@ from . import export as _export
 from .calipers import Calipers, Crosshair, format_readout
 from .decimate import (Pyramid, build_pyramid, envelope, envelope_rows, interleave, pyramid_nbytes,
                        subsample_index)
-from .curves import StripCurve
+from .curves import StripCurve, qcolor, qpen
+from .layers import ADVERSARIAL_RGB, BAND_BAR_RGB, DEFAULT_VISIBLE, LAYER, LAYER_DECLS, LAYERS
+from .layers import CURSOR_PEN as CURSOR_PEN_DECL
+from .layers import LANE_ZERO_PEN as LANE_ZERO_PEN_DECL
+from .layers import PULSE_PEN as PULSE_PEN_DECL
+from .layers import layer as layer_decl
 from .overview import Overview
 from .paper import (ASPECT, INK, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, LabelAxis,
                     PaperGrid, TimeAxis, calibration_pulse, format_time)
 
 __all__ = ["StripView", "LAYERS"]
 
-LAYERS = ("original", "adversarial", "perturbation", "band", "members", "difference")
-LAYER_LABELS = {
-    "original": "Original",
-    "adversarial": "Adversarial",
-    "perturbation": "Perturbation ×{gain}",
-    "band": "Band (min–max)",
-    "members": "Band members",
-    "difference": "Difference (adv − orig, ×1)",
-}
-DEFAULT_VISIBLE = {"original": True, "adversarial": True, "perturbation": True, "band": True,
-                   "members": True, "difference": False}
-
-# Pens are opaque on purpose: translucent or wide antialiased strokes of dense paths are
-# what makes QPainter slow (see bench/bench_strip.py).  Wide pens are drawn as segments.
-ADVERSARIAL_COLOUR = QtGui.QColor(214, 18, 56)   # crimson
-ORIGINAL_PEN = pg.mkPen(INK, width=1.0)  # 1 px: a plain path, 2 ms/frame cheaper than 1.2
-# the adversarial trace is drawn *under* the original, wider: a crimson halo around the
-# black trace, which shows wherever the two differ and keeps the original readable
-ADVERSARIAL_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=2.6)
-PERTURBATION_PEN = pg.mkPen(ADVERSARIAL_COLOUR, width=1.0)
-DIFFERENCE_PEN = pg.mkPen(QtGui.QColor(0, 100, 200), width=1.0)
-BAND_COLOUR = QtGui.QColor(30, 110, 200)
-BAND_BRUSH = pg.mkBrush(30, 110, 200, 45)
-BAND_EDGE_PEN = pg.mkPen(QtGui.QColor(120, 165, 225), width=1)
-MEMBER_PEN = pg.mkPen(QtGui.QColor(150, 185, 235), width=1)
-BAND_BAR_COLOUR = QtGui.QColor(206, 220, 238)  # BAND_BRUSH over the paper, pre-blended
+# Pens come from the layer declarations (gui.strip.layers).  They are opaque on purpose:
+# translucent or wide antialiased strokes of dense paths are what makes QPainter slow
+# (see bench/bench_strip.py).  Wide pens are drawn as segments.
+ADVERSARIAL_COLOUR = qcolor(ADVERSARIAL_RGB)
+ORIGINAL_PEN = qpen(LAYER["original"].pen)
+ADVERSARIAL_PEN = qpen(LAYER["adversarial"].pen)
+PERTURBATION_PEN = qpen(LAYER["perturbation"].pen)
+DIFFERENCE_PEN = qpen(LAYER["difference"].pen)
+BAND_BRUSH = pg.mkBrush(qcolor(LAYER["band"].fill))
+BAND_EDGE_PEN = qpen(LAYER["band"].pen)
+MEMBER_PEN = qpen(LAYER["members"].pen)
+BAND_BAR_COLOUR = qcolor(BAND_BAR_RGB)
 BAND_BARS_MAX_PX = 2.0      # band samples closer than this: drawn as bars, not a polygon
 BAND_BAR_PX = 2             # width of one band bar in pixels
 MEMBER_POINTS_BUDGET = 6_000
@@ -99,9 +90,10 @@ MEMBER_MIN_PX = 8            # members get at least one point per this many pixe
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
 MIN_MEMBERS_ZOOMED_OUT = 4   # members drawn at least, however far zoomed out
 MEMBER_INK_BUDGET_PX = 60_000  # drawn member length in pixels (cost grows with it)
-PULSE_PEN = pg.mkPen(INK, width=1.6)
-LANE_ZERO_PEN = pg.mkPen(QtGui.QColor(120, 120, 120, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
-CURSOR_PEN = pg.mkPen(QtGui.QColor(0, 150, 60), width=2)
+PULSE_PEN = qpen(PULSE_PEN_DECL)
+LANE_ZERO_PEN = qpen(LANE_ZERO_PEN_DECL)
+CURSOR_PEN = qpen(CURSOR_PEN_DECL)
+LAYER_PENS = {d.key: qpen(d.pen) for d in LAYER_DECLS}
 
 AA_MAX_POINTS = 6000      # antialias a curve only below this many points
 ROW_RIGHT_PAD_S = 0.12
@@ -350,7 +342,8 @@ class StripView(QtWidgets.QWidget):
         self._lane_zero = curve(LANE_ZERO_PEN, 1)
         self._cursor = curve(CURSOR_PEN, 800)
 
-        def T(key, layer, src, where, kind, pen, z, **kw):
+        def T(key, layer, src, where, kind, **kw):
+            pen, z = LAYER_PENS[layer], LAYER[layer].z  # declared in gui.strip.layers
             tr = _Trace(key, layer, src, where, kind, curve(pen, z), pen, **kw)
             if tr.dec_width > 1:
                 tr.twin = curve(pen, z)
@@ -358,17 +351,16 @@ class StripView(QtWidgets.QWidget):
             return tr
 
         self._traces: list[_Trace] = [
-            T("band_lo", "band", "lo", "strip", "min", BAND_EDGE_PEN, 2),
-            T("band_hi", "band", "hi", "strip", "max", BAND_EDGE_PEN, 2),
-            T("lane_band_lo", "band", "lo_d", "lane", "min", BAND_EDGE_PEN, 2),
-            T("lane_band_hi", "band", "hi_d", "lane", "max", BAND_EDGE_PEN, 2),
-            T("members", "members", "mem", "strip", "sub", MEMBER_PEN, 3),
-            T("lane_members", "members", "mem_d", "lane", "sub", MEMBER_PEN, 3),
-            T("adversarial", "adversarial", "adv", "strip", "minmax", ADVERSARIAL_PEN, 10,
-              aa=False, dec_width=2.0),
-            T("original", "original", "x", "strip", "minmax", ORIGINAL_PEN, 11),
-            T("difference", "difference", "diff", "strip", "minmax", DIFFERENCE_PEN, 12),
-            T("perturbation", "perturbation", "diff", "lane", "minmax", PERTURBATION_PEN, 11),
+            T("band_lo", "band", "lo", "strip", "min"),
+            T("band_hi", "band", "hi", "strip", "max"),
+            T("lane_band_lo", "band", "lo_d", "lane", "min"),
+            T("lane_band_hi", "band", "hi_d", "lane", "max"),
+            T("members", "members", "mem", "strip", "sub"),
+            T("lane_members", "members", "mem_d", "lane", "sub"),
+            T("adversarial", "adversarial", "adv", "strip", "minmax", aa=False, dec_width=2.0),
+            T("original", "original", "x", "strip", "minmax"),
+            T("difference", "difference", "diff", "strip", "minmax"),
+            T("perturbation", "perturbation", "diff", "lane", "minmax"),
         ]
         self._trace = {t.key: t for t in self._traces}
         self._fills = []
@@ -401,11 +393,12 @@ class StripView(QtWidgets.QWidget):
         self.legend.setZValue(1000)
         self.legend.sigSampleClicked.connect(self._on_legend_click)
         self._proxies: dict[str, pg.PlotDataItem] = {}
-        for layer, pen in (("original", ORIGINAL_PEN), ("adversarial", ADVERSARIAL_PEN),
-                           ("perturbation", PERTURBATION_PEN), ("difference", DIFFERENCE_PEN),
-                           ("members", pg.mkPen(QtGui.QColor(20, 80, 170, 160), width=1))):
-            self._proxies[layer] = pg.PlotDataItem(pen=pen)
-        self._proxies["band"] = pg.PlotDataItem(pen=BAND_EDGE_PEN, fillLevel=0, fillBrush=BAND_BRUSH)
+        for d in LAYER_DECLS:
+            if d.fill is not None:
+                self._proxies[d.key] = pg.PlotDataItem(pen=qpen(d.swatch), fillLevel=0,
+                                                       fillBrush=pg.mkBrush(qcolor(d.fill)))
+            else:
+                self._proxies[d.key] = pg.PlotDataItem(pen=qpen(d.swatch))
 
         self.crosshair = Crosshair(self._vb)
         self.crosshair.moved.connect(self._on_crosshair)
@@ -514,8 +507,7 @@ class StripView(QtWidgets.QWidget):
         self._layout_changed()
 
     def set_layer_visible(self, layer: str, visible: bool) -> None:
-        if layer not in LAYERS:
-            raise ValueError(f"unknown layer {layer!r}; one of {', '.join(LAYERS)}")
+        layer_decl(layer)  # ValueError for an unknown layer
         visible = bool(visible)
         if self._visible[layer] == visible:
             return
@@ -731,37 +723,32 @@ class StripView(QtWidgets.QWidget):
             t0, t1 = 0.0, self.duration()
         lane = self._lane_on()
         traces = []
-
-        def add(src, colour, width, where, label, kind="line"):
-            if src in self._src:
-                traces.append(_export.PaperTrace(self._src[src].data, colour, width, where, label, kind))
-
-        v = self._visible
-        if v["band"]:
-            if "lo" in self._src:
-                traces.append(_export.PaperTrace((self._src["lo"].data, self._src["hi"].data),
-                                                 BAND_COLOUR, 0.1, "strip", "band", "band"))
-                if lane:
-                    traces.append(_export.PaperTrace((self._src["lo_d"].data, self._src["hi_d"].data),
-                                                     BAND_COLOUR, 0.1, "lane", "band", "band"))
-        if v["members"]:
+        src = self._src
+        for d in sorted(LAYER_DECLS, key=lambda d: d.export_z):
+            if not (d.exported and self._visible[d.key]):
+                continue
             # opaque colours: transparency makes QPdfWriter take minutes to finish the file
-            if lane:
-                add("mem_d", MEMBER_PEN.color(), 0.08, "lane", "members", kind="members")
-            else:
-                add("mem", MEMBER_PEN.color(), 0.08, "strip", "members", kind="members")
-        if v["original"]:
-            add("x", INK, 0.3, "strip", "original")
-        if v["adversarial"]:
-            add("adv", ADVERSARIAL_COLOUR, 0.15, "strip", "adversarial")
-        if v["difference"]:
-            add("diff", DIFFERENCE_PEN.color(), 0.18, "strip", "difference")
-        if lane:
-            add("diff", ADVERSARIAL_COLOUR, 0.18, "lane", "perturbation")
+            colour = qcolor(d.paper_colour[:3])
+            for where, keys in self._paper_sources(d.key, lane):
+                if all(k in src for k in keys):
+                    data = tuple(src[k].data for k in keys) if len(keys) > 1 else src[keys[0]].data
+                    kind = {"band": "band", "members": "members"}.get(d.key, "line")
+                    traces.append(_export.PaperTrace(data, colour, d.export_width_mm, where, d.key, kind))
         return _export.PaperSpec(name=self._name, fs=self._fs, t0=t0, t1=t1,
                                  seconds_per_row=self._spr, strip_mv=self._strip_mv,
                                  lane_mv=self._lane_mv if lane else 0.0, gain=self._gain,
                                  traces=traces, n_members=self._n_members_total)
+
+    @staticmethod
+    def _paper_sources(layer: str, lane: bool) -> list[tuple[str, tuple[str, ...]]]:
+        """Where layer is drawn on paper and from which sources: [(where, source keys)]."""
+        if layer == "band":
+            return [("strip", ("lo", "hi"))] + ([("lane", ("lo_d", "hi_d"))] if lane else [])
+        if layer == "members":
+            return [("lane", ("mem_d",))] if lane else [("strip", ("mem",))]
+        if layer == "perturbation":
+            return [("lane", ("diff",))] if lane else []
+        return [("strip", ({"original": "x", "adversarial": "adv", "difference": "diff"}[layer],))]
 
     # ================================================================== layout helpers
     def _check_same_length(self, a, what) -> np.ndarray:
@@ -1391,11 +1378,8 @@ class StripView(QtWidgets.QWidget):
                 continue
             if layer == "perturbation" and not self.has_layer("adversarial"):
                 continue
-            label = LAYER_LABELS[layer].format(gain=self._gain)
-            if layer == "members" and self._n_members_total:
-                shown = self._src["mem"].data.shape[0]
-                label = (f"Band members ({self._n_members_total})" if shown == self._n_members_total
-                         else f"Band members ({shown} of {self._n_members_total})")
+            shown = self._src["mem"].data.shape[0] if layer == "members" else 0
+            label = LAYER[layer].legend_text(self._gain, shown, self._n_members_total)
             proxy = self._proxies[layer]
             proxy.setVisible(self._visible[layer])
             self.legend.addItem(proxy, label)
@@ -1538,7 +1522,7 @@ class StripView(QtWidgets.QWidget):
         menu = QtWidgets.QMenu(layers_btn)
         self._layer_actions = {}
         for layer in LAYERS:
-            act = menu.addAction(LAYER_LABELS[layer].format(gain="N"))
+            act = menu.addAction(LAYER[layer].label.format(gain="N"))
             act.setCheckable(True)
             act.setChecked(self._visible[layer])
             act.toggled.connect(lambda on, l=layer: self.set_layer_visible(l, on))
