@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import MissingSamples, UserError
+from .wfdb_header import Header, parse_header
 
 # Bytes per sample for the formats whose signal file size we can check before wfdb reads it.
 _BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "61": 2.0, "80": 1.0, "212": 1.5, "24": 3.0, "32": 4.0,
@@ -84,7 +85,7 @@ class Record:
             if lead.is_ecg:
                 return i
         names = ", ".join(f"{lead.name} [{lead.units}]" for lead in self.leads)
-        raise UserError(f"{self.name}: no ECG lead among its channels ({names})")
+        raise UserError(f"{self.name}: no ECG lead among its channels ({names}); choose one with --lead NAME")
 
     def lead_mv(self, name: str | None = None, fill_gaps: bool = False) -> tuple[np.ndarray, Lead]:
         """One lead as float32 mV (n_samples,), checked for NaN, flat line and length.
@@ -104,16 +105,24 @@ class Record:
 MAX_GAP_S, MAX_GAP_FRACTION = 0.5, 0.01
 
 
+def _longest_run(mask: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D boolean array."""
+    if not mask.any():
+        return 0
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
 def fill_short_gaps(x: np.ndarray, fs: float, what: str) -> np.ndarray:
-    """Linear interpolation over short runs of NaN; UserError when the gaps are too long."""
+    """Linear interpolation over short runs of NaN; MissingSamples when the gaps are too long."""
     nan = np.isnan(x)
     if not nan.any():
         return x
-    edges = np.diff(np.concatenate([[0], nan.astype(np.int8), [0]]))
-    longest = int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+    longest = _longest_run(nan)
     if nan.all() or longest > MAX_GAP_S * fs or nan.mean() > MAX_GAP_FRACTION:
-        raise UserError(f"{what}: {int(nan.sum())} missing samples (longest gap {longest / fs:.2f} s) are too "
-                        f"many to fill (limits: {MAX_GAP_S:g} s per gap, {MAX_GAP_FRACTION:.0%} in all)")
+        raise MissingSamples(f"{what}: {int(nan.sum())} missing samples (longest gap {longest / fs:.2f} s) are "
+                             f"too many to fill (limits: {MAX_GAP_S:g} s per gap, {MAX_GAP_FRACTION:.0%} in all)",
+                             n_missing=int(nan.sum()), longest_gap_s=longest / fs, fillable=False)
     idx = np.arange(x.shape[0])
     out = x.copy()
     out[nan] = np.interp(idx[nan], idx[~nan], x[~nan])
@@ -121,13 +130,21 @@ def fill_short_gaps(x: np.ndarray, fs: float, what: str) -> np.ndarray:
 
 
 def check_signal(x: np.ndarray, fs: float, what: str) -> None:
-    """Refuse NaN-containing, flat-line or too-short signals with a clear message."""
+    """Refuse NaN-containing (MissingSamples), infinite, flat-line or too-short signals."""
     if x.shape[0] / fs < MIN_DURATION_S:
         raise UserError(f"{what}: record is {x.shape[0] / fs:.2f} s long; at least {MIN_DURATION_S:g} s needed")
     nan = np.isnan(x)
     if nan.any():
-        raise UserError(f"{what}: signal has {int(nan.sum())} missing (NaN) samples "
-                        "(use --fill-gaps to interpolate short gaps)")
+        n_nan = int(nan.sum())
+        longest = _longest_run(nan)
+        fillable = not nan.all() and longest <= MAX_GAP_S * fs and nan.mean() <= MAX_GAP_FRACTION
+        raise MissingSamples(f"{what}: signal has {n_nan} missing (NaN) samples "
+                             + ("(use --fill-gaps to interpolate short gaps)" if fillable else
+                                f"(longest gap {longest / fs:.2f} s: too many to fill; limits "
+                                f"{MAX_GAP_S:g} s per gap, {MAX_GAP_FRACTION:.0%} in all)"),
+                             n_missing=n_nan, longest_gap_s=longest / fs, fillable=fillable)
+    if not np.isfinite(x).all():
+        raise UserError(f"{what}: signal has infinite values (the header's gain or units are implausible)")
     if float(np.ptp(x)) == 0.0:
         raise UserError(f"{what}: signal is a flat line (constant {float(x[0]):g})")
 
@@ -141,59 +158,91 @@ def record_base(path: str | os.PathLike) -> str:
     return p
 
 
-def _check_files(base: str) -> None:
-    """Clear errors for missing headers, missing or truncated signal files, bad formats."""
-    import wfdb
+MAX_RECORD_VALUES = 2_000_000_000   # samples × signals read into memory at once (float64 in wfdb)
 
+
+def _check_files(base: str) -> Header:
+    """Parse the header strictly (engine.wfdb_header) and check the signal files it names:
+    clear errors for missing headers, implausible fields, missing or truncated signal files."""
     hea = base + ".hea"
     if not os.path.isfile(hea):
         raise UserError(f"no such record: {hea} not found")
-    try:
-        header = wfdb.rdheader(base)
-    except Exception as exc:  # wfdb raises many kinds on a malformed header
-        raise UserError(f"{hea}: unreadable header ({exc})") from None
-    if getattr(header, "seg_name", None):  # multi-segment: check each segment header exists
-        folder = os.path.dirname(base)
-        for seg in header.seg_name:
-            if seg != "~" and not os.path.isfile(os.path.join(folder, seg + ".hea")):
-                raise UserError(f"{hea}: segment header {seg}.hea is missing")
-        return
-    if not header.file_name:
-        raise UserError(f"{hea}: header lists no signals")
+    header = parse_header(hea)
     folder = os.path.dirname(base)
-    n = header.sig_len
+    if header.segments is not None:  # multi-segment: check each segment header and its files
+        for seg, _ in header.segments:
+            if seg == "~":
+                continue
+            if not re.fullmatch(r"[-\w.]+", seg) or not os.path.isfile(os.path.join(folder, seg + ".hea")):
+                raise UserError(f"{hea}: segment header {seg}.hea is missing")
+            sub = _check_files(os.path.join(folder, seg))
+            if sub.segments is not None:
+                raise UserError(f"{hea}: segment {seg} is itself multi-segment (not allowed)")
+            if abs(sub.fs - header.fs) > 1e-6 * header.fs:
+                raise UserError(f"{hea}: segment {seg} has sampling frequency {sub.fs:g} Hz, "
+                                f"the record {header.fs:g} Hz")
+        total = sum(n for _, n in header.segments)
+        if total * max(header.n_sig, 1) > MAX_RECORD_VALUES:
+            raise UserError(f"{hea}: {total} samples × {header.n_sig} signals is too large to read "
+                            f"(limit {MAX_RECORD_VALUES} values)")
+        return header
+    n = header.n_samples
     by_file: dict[str, list[int]] = {}
-    for i, fname in enumerate(header.file_name):
-        by_file.setdefault(fname, []).append(i)
+    for i, sig in enumerate(header.signals):
+        by_file.setdefault(sig.file_name, []).append(i)
     for fname, idx in by_file.items():
-        fmt = str(header.fmt[idx[0]])
-        if fmt not in SUPPORTED_FORMATS:
-            raise UserError(f"{hea}: signal format {fmt} is not supported")
+        first = header.signals[idx[0]]
+        if fname == "~":  # no signal file (a multi-segment layout header, or a null signal)
+            continue
+        if first.fmt not in SUPPORTED_FORMATS:
+            raise UserError(f"{hea}: signal format {first.fmt} is not supported "
+                            f"(supported: {', '.join(sorted(SUPPORTED_FORMATS, key=int))})")
+        if any(header.signals[i].fmt != first.fmt for i in idx):
+            raise UserError(f"{hea}: signals in {fname} have different formats")
+        if not re.fullmatch(r"[^/\\]+", fname) or fname in (".", ".."):
+            raise UserError(f"{hea}: signal file name {fname!r} is not a file in the record's folder")
         fpath = os.path.join(folder, fname)
         if not os.path.isfile(fpath):
             raise UserError(f"{hea}: signal file {fname} is missing")
-        bps = _BYTES_PER_SAMPLE[fmt]
-        if bps is None or n is None:
-            continue
-        offset = int(header.byte_offset[idx[0]] or 0) if header.byte_offset else 0
-        spf = header.samps_per_frame or [1] * len(header.file_name)
-        need = offset + math.ceil(n * sum(int(spf[i] or 1) for i in idx) * bps)
         have = os.path.getsize(fpath)
+        bps = _BYTES_PER_SAMPLE[first.fmt]
+        frame = sum(header.signals[i].samps_per_frame for i in idx)
+        if bps is not None and have - first.byte_offset < bps * frame:
+            raise UserError(f"{fpath}: signal file holds no complete sample ({have} bytes)")
+        if bps is None or n is None:
+            if bps is not None and have / bps > MAX_RECORD_VALUES:
+                raise UserError(f"{fpath}: too large to read ({have} bytes)")
+            continue
+        need = first.byte_offset + math.ceil(n * frame * bps)
         if have < need - 2:  # format 212/310 may round the last group
             raise UserError(f"{fpath}: signal file is truncated or shorter than the header says "
                             f"({have} bytes, header needs {need} for {n} samples)")
+    if n is not None and n * sum(s.samps_per_frame for s in header.signals) > MAX_RECORD_VALUES:
+        raise UserError(f"{hea}: {n} samples × {header.n_sig} signals is too large to read "
+                        f"(limit {MAX_RECORD_VALUES} values)")
+    return header
+
+
+def _agrees(a: float, b: float) -> bool:
+    return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
 
 
 def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
-    """Read a local WFDB record (single- or multi-segment; formats 16, 212, 61, 80, .mat …)."""
+    """Read a local WFDB record (single- or multi-segment; formats 16, 212, 61, 80, .mat …).
+
+    The header is parsed and checked first (engine.wfdb_header); lead names, units and comments
+    come from that parse (UTF-8 text kept), samples from `wfdb`. UserError for any bad input.
+    """
     import wfdb
 
     base = record_base(path)
-    _check_files(base)
+    header = _check_files(base)
     try:
         rec = wfdb.rdrecord(base, physical=True, m2s=True, return_res=64)
     except UserError:
         raise
+    except MemoryError:
+        raise UserError(f"{base}: record too large for the memory available") from None
     except Exception as exc:
         raise UserError(f"{base}: cannot read signal ({type(exc).__name__}: {exc})") from None
     sig = rec.p_signal
@@ -201,18 +250,31 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
         raise UserError(f"{base}: record holds no samples")
     if rec.sig_len is not None and sig.shape[0] != rec.sig_len:
         raise UserError(f"{base}: header says {rec.sig_len} samples, signal file holds {sig.shape[0]}")
-    if not rec.fs or rec.fs <= 0:
-        raise UserError(f"{base}: invalid sampling rate {rec.fs!r}")
+    if not rec.fs or not _agrees(rec.fs, header.fs):
+        raise UserError(f"{base}: sampling frequency not understood (header {header.fs:g} Hz, read as {rec.fs!r})")
     leads, cols = [], []
     n_sig = sig.shape[1]
     fmts = list(rec.fmt) if rec.fmt else ["16"] * n_sig
     gains = list(rec.adc_gain) if rec.adc_gain else [200.0] * n_sig
     bases = list(rec.baseline) if rec.baseline else [0] * n_sig
     res = list(rec.adc_res) if rec.adc_res else [0] * n_sig
+    own = header.signals if header.segments is None else None
+    if own is not None and len(own) != n_sig:
+        raise UserError(f"{base}: header lists {len(own)} signals, {n_sig} were read")
     for i in range(n_sig):
-        units = (rec.units[i] if rec.units else "mV") or "mV"
-        name = rec.sig_name[i] if rec.sig_name else f"ch{i}"
-        lead = Lead(name=name, units=units, gain=float(gains[i] or 200.0), baseline=int(bases[i] or 0),
+        if own is not None:  # our own parse: text kept as written, numbers must agree with wfdb's
+            h = own[i]
+            if not _agrees(gains[i] or 0.0, h.gain) or int(bases[i] or 0) != h.baseline:
+                raise UserError(f"{base}: signal {i + 1}: gain/baseline field not understood "
+                                f"(header {h.gain:g}({h.baseline}), read as {gains[i]}({bases[i]}))")
+            units, name = h.units, h.description or f"ch{i}"
+        else:
+            units = (rec.units[i] if rec.units else None) or "mV"
+            name = (rec.sig_name[i] if rec.sig_name else None) or f"ch{i}"
+        gain = float(gains[i] or 200.0)
+        if not (math.isfinite(gain) and gain > 0):
+            raise UserError(f"{base}: signal {i + 1}: ADC gain {gain:g} cannot convert to physical units")
+        lead = Lead(name=name, units=units, gain=gain, baseline=int(bases[i] or 0),
                     fmt=str(fmts[i] or "16"), adc_res=int(res[i] or 0))
         col = sig[:, i]
         factor = _TO_MV.get(units.strip().lower())
@@ -228,8 +290,9 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
             ann = wfdb.rdann(base, "atr")
         except Exception:
             ann = None
-    return Record(name=os.path.basename(base), path=base, fs=float(rec.fs),
-                  signal=np.stack(cols, axis=1), leads=leads, comments=list(rec.comments or []),
+    comments = header.comments if header.segments is None else list(rec.comments or [])
+    return Record(name=os.path.basename(base), path=base, fs=float(header.fs),
+                  signal=np.stack(cols, axis=1), leads=leads, comments=comments,
                   label=label, annotations=ann)
 
 

@@ -354,3 +354,141 @@ def test_fill_gaps_refuses_long_gaps():
     x[100:400] = np.nan  # 1 s at 300 Hz
     with pytest.raises(UserError, match="too many to fill"):
         fill_short_gaps(x, 300.0, "test")
+
+
+# ---------------------------------------------------------------- hostile headers (issue 11 §4)
+
+def _clone_sample(samples, folder, name, edit=None, raw=None, data=True):
+    """A00001 copied as `name` with its header text edited (str → str) or replaced by bytes."""
+    text = (samples / "A00001.hea").read_text().replace("A00001", name)
+    hea = folder / f"{name}.hea"
+    if raw is not None:
+        hea.write_bytes(raw)
+    else:
+        hea.write_text(edit(text) if edit else text, encoding="utf-8")
+    if data:
+        (folder / f"{name}.mat").write_bytes((samples / "A00001.mat").read_bytes())
+    return folder / name
+
+
+@pytest.mark.parametrize("fs", ["-300", "nan", "0", "1e300", "inf", "-inf", "0.5", "2e5", "abc"])
+def test_implausible_sampling_rate_refused(samples, tmp_path, fs):
+    # wfdb alone reads -300/nan/inf as 250 Hz and 1e300 as 1 Hz, and the record would be classified
+    rec = _clone_sample(samples, tmp_path, "fs", lambda h: h.replace(" 300 ", f" {fs} ", 1))
+    with pytest.raises(UserError, match=r"sampling frequency .*(1 Hz to 100 kHz|not a number)") as e:
+        read_record(rec)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_sampling_rate_refused(samples, tmp_path):
+    rec = _clone_sample(samples, tmp_path, "nofs", lambda h: h.split("\n", 1)[0].split()[0] + " 1\n"
+                        + h.split("\n", 1)[1])
+    with pytest.raises(UserError, match="no sampling frequency"):
+        read_record(rec)
+
+
+@pytest.mark.parametrize("gain,match", [("0/mV", "uncalibrated"), ("-1000/mV", "ADC gain -1000"),
+                                        ("nan/mV", "ADC gain nan"), ("inf/mV", "ADC gain inf"),
+                                        ("1000(abc)/mV", "baseline"), ("1000(99999999999)/mV", "baseline"),
+                                        ("x1000/mV", "not a number")])
+def test_bad_gain_or_baseline_refused(samples, tmp_path, gain, match):
+    rec = _clone_sample(samples, tmp_path, "g", lambda h: h.replace("1000/mV", gain))
+    with pytest.raises(UserError, match=re.escape(match)):
+        read_record(rec)
+
+
+def test_gain_and_baseline_from_header_used(samples, tmp_path):
+    rec = read_record(_clone_sample(samples, tmp_path, "gb", lambda h: h.replace("1000/mV", "500(10)/mV")))
+    ref = read_record(samples / "A00001")
+    assert rec.leads[0].gain == 500.0 and rec.leads[0].baseline == 10
+    np.testing.assert_allclose(rec.signal[:, 0], (ref.signal[:, 0] * 1000 - 10) / 500, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda h: h.replace("A00001 1 ", "A00001 100000000 ").replace("nsig 1 ", "nsig 100000000 "),
+     "number of signals"),
+    (lambda h: h.replace("nsig 1 ", "nsig 2 "), "2 signals but has 1 signal lines"),
+    (lambda h: h.replace("nsig 1 ", "nsig 0 "), "lists no signals"),
+    (lambda h: h.replace(" 9000 ", " -9000 "), "number of samples"),
+    (lambda h: h.replace(" 9000 ", " 1e4 "), "number of samples"),
+    (lambda h: h.replace(" 9000 ", " 99999999999999 "), "truncated"),
+    (lambda h: h.replace("16+24", "999+24"), "format 999"),
+    (lambda h: h.replace("16+24", "sixteen"), "not a WFDB format"),
+    (lambda h: h.replace("nsig.mat", "../nsig.mat"), "not a file in the record's folder"),
+    (lambda h: "", "empty header"),
+    (lambda h: "# only a comment\n", "empty header"),
+])
+def test_bad_record_and_signal_fields_refused(samples, tmp_path, edit, match):
+    rec = _clone_sample(samples, tmp_path, "nsig", edit)
+    with pytest.raises(UserError, match=re.escape(match)):
+        read_record(rec)
+
+
+def test_missing_and_empty_signal_file(samples, tmp_path):
+    rec = _clone_sample(samples, tmp_path, "nodat", data=False)
+    with pytest.raises(UserError, match="signal file nodat.mat is missing"):
+        read_record(rec)
+    (tmp_path / "nodat.mat").write_bytes(b"")
+    with pytest.raises(UserError, match="no complete sample|truncated"):
+        read_record(rec)
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe" + "A00001 1 300 9000\n".encode("utf-16-le"),
+                                 b"\x00\x01\x02\x03garbage", bytes(range(256))])
+def test_binary_or_utf16_header_refused(samples, tmp_path, raw):
+    rec = _clone_sample(samples, tmp_path, "bin", raw=raw)
+    with pytest.raises(UserError, match="not a WFDB header|not a number|not a whole number|lacks|no sampling"):
+        read_record(rec)
+
+
+def test_signal_line_without_description_reads(samples, tmp_path):
+    rec = read_record(_clone_sample(samples, tmp_path, "nodesc", lambda h: h.replace(" 0 ECG", " 0")))
+    assert rec.leads[0].name == "ch0" and rec.n_samples == 9000
+    with pytest.raises(UserError, match="no ECG lead .*--lead"):
+        rec.lead_mv()
+    x, lead = rec.lead_mv("ch0")  # the user can still pick the unnamed signal by its name
+    assert x.dtype == np.float32 and lead.name == "ch0"
+    # a line without even the gain field (WFDB defaults: gain 200, units mV) also reads
+    rec = read_record(_clone_sample(samples, tmp_path, "bare", lambda h: h.replace(
+        "bare.mat 16+24 1000/mV 16 0 -127 0 0 ECG", "bare.mat 16+24")))
+    assert rec.leads[0].gain == 200.0 and rec.leads[0].units == "mV"
+
+
+def test_non_ascii_text_kept_not_mangled(samples, tmp_path):
+    # wfdb drops non-ASCII bytes: "µV" would become "V" (a factor of 10^6 on the signal)
+    rec = read_record(_clone_sample(samples, tmp_path, "uv", lambda h: h.replace(
+        "1000/mV", "1/µV").replace(" ECG", " ECG Ableitung — Brustwand").replace(
+        "\n", "\n# Patient: Jürgen, 57 J.\n", 1)))
+    ref = read_record(samples / "A00001")
+    assert rec.leads[0].name == "ECG Ableitung — Brustwand" and rec.leads[0].units == "mV"
+    np.testing.assert_allclose(rec.signal, ref.signal, rtol=1e-6)
+    assert "Patient: Jürgen, 57 J." in rec.comments
+    # a Latin-1 header (not UTF-8) is read as Latin-1
+    raw = (samples / "A00001.hea").read_text().replace("A00001", "lat").replace(" ECG", " ECG Ü")
+    rec = read_record(_clone_sample(samples, tmp_path, "lat", raw=raw.encode("latin-1")))
+    assert rec.leads[0].name == "ECG Ü"
+
+
+def test_line_endings_do_not_matter(samples, tmp_path):
+    for name, nl in (("crlf", "\r\n"), ("cr", "\r")):
+        rec = read_record(_clone_sample(samples, tmp_path, name, lambda h: h.replace("\n", nl)))
+        assert rec.fs == 300.0 and rec.n_samples == 9000
+
+
+def test_missing_samples_error_is_typed(tmp_path):
+    from engine.errors import MissingSamples
+
+    d = _ecg_like(3000, 300)
+    d[100:110] = -32768
+    rec = read_record(_wrsamp(tmp_path, "gap", d, 300, ["ECG"], ["mV"], [1000.0]))
+    with pytest.raises(MissingSamples) as e:
+        rec.lead_mv()
+    assert e.value.fillable and e.value.n_missing == 10 and abs(e.value.longest_gap_s - 10 / 300) < 1e-9
+    assert isinstance(e.value, UserError) and "--fill-gaps" in str(e.value)
+    d[100:1000] = -32768  # 3 s gap: too long to fill
+    rec = read_record(_wrsamp(tmp_path, "longgap", d, 300, ["ECG"], ["mV"], [1000.0]))
+    with pytest.raises(MissingSamples) as e:
+        rec.lead_mv()
+    assert not e.value.fillable and "too many to fill" in str(e.value)
+    with pytest.raises(MissingSamples):
+        rec.lead_mv(fill_gaps=True)
