@@ -36,29 +36,72 @@ class Dataset:
         return self.labels.get(name)
 
 
-def read_labels(path: str | os.PathLike) -> dict[str, str]:
-    """Read a REFERENCE*.csv (`name,label`, header line optional). Unknown classes are an error."""
-    labels: dict[str, str] = {}
+MAX_LABEL_FILE_BYTES = 64 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters other than tab/newlines
+
+
+def _label_text(path: str | os.PathLike) -> str:
+    """A label file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM; others refused."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+        size = os.path.getsize(path)
+        if size > MAX_LABEL_FILE_BYTES:
+            raise UserError(f"label file {path} is {size} bytes: too large for a list of labels "
+                            f"(limit {MAX_LABEL_FILE_BYTES // 2 ** 20} MiB)")
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
-        raise UserError(f"cannot read label file {path}: {exc.strerror}") from None
-    for i, row in enumerate(rows):
+        raise UserError(f"cannot read label file {path}: {exc.strerror or exc}") from None
+    try:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            text = raw.decode("utf-16")
+        else:
+            text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"label file {path} is not UTF-8 text (save it as UTF-8 CSV: 'record,label' "
+                        "per line)") from None
+    if _CONTROL.search(text):
+        raise UserError(f"label file {path} is not a text file of 'record,label' lines")
+    return text
+
+
+def read_labels(path: str | os.PathLike) -> dict[str, str]:
+    """Read a REFERENCE*.csv (`name,label`, header line optional) → {record name: class}.
+
+    Accepted: UTF-8 with or without BOM, UTF-16 with BOM; any line ending; a first line
+    'record,label' (or similar) as a header; a name repeated with the same label. Refused with a
+    one-line UserError: other encodings or binary data, rows without two fields, unknown classes,
+    empty names and a name given two different labels.
+    """
+    text = _label_text(path)
+    labels: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    try:
+        rows = list(enumerate(csv.reader(text.splitlines()), start=1))
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a CSV file of 'record,label' lines ({exc})") from None
+    rows = [(ln, r) for ln, r in rows if r and any(c.strip() for c in r)]
+    for i, (line, row) in enumerate(rows):
         if len(row) < 2:
-            raise UserError(f"{path}: line {i + 1} is not 'record,label'")
+            raise UserError(f"{path}: line {line} is not 'record,label' ({','.join(row)[:40]!r})")
         name, lab = row[0].strip(), row[1].strip()
         if i == 0 and lab not in CLASSES and lab.lower() in {"label", "class", "rhythm", "y"}:
             continue  # header line
         if lab not in CLASSES:
-            raise UserError(f"{path}: line {i + 1}: unknown class {lab!r} (expected one of N, A, O, ~)")
+            raise UserError(f"{path}: line {line}: unknown class {lab[:20]!r} (expected one of N, A, O, ~)")
+        if not name:
+            raise UserError(f"{path}: line {line}: empty record name")
+        name = Path(name).stem if name.lower().endswith((".hea", ".mat", ".dat")) else name
+        if name in labels and labels[name] != lab:
+            raise UserError(f"{path}: record {name[:40]} is labelled twice, {labels[name]} on line "
+                            f"{first_line[name]} and {lab} on line {line}")
         labels[name] = lab
+        first_line.setdefault(name, line)
     return labels
 
 
 def find_label_file(folder: str) -> str | None:
     """The newest-looking REFERENCE*.csv in a folder (REFERENCE-v3 over REFERENCE), or None."""
-    files = glob.glob(os.path.join(folder, "REFERENCE*.csv"))
+    files = glob.glob(os.path.join(glob.escape(folder), "REFERENCE*.csv"))
     if not files:
         return None
 
@@ -88,7 +131,7 @@ def open_dataset(folder: str | os.PathLike, labels: str | os.PathLike | None = N
     folder = str(folder)
     if not os.path.isdir(folder):
         raise UserError(f"no such dataset folder: {folder}")
-    names = sorted(Path(h).stem for h in glob.glob(os.path.join(folder, "*.hea")))
+    names = sorted(Path(h).stem for h in glob.glob(os.path.join(glob.escape(folder), "*.hea")))
     if not names:
         raise UserError(f"{folder}: no records (*.hea) found in this folder")
     label_file = str(labels) if labels else find_label_file(folder)
@@ -145,20 +188,24 @@ class Split:
         return f"{len(self.missing)} records of the split are missing from the folder (first: {first})"
 
 
+SPLIT_FORMS = ("all, paper-train, paper-val, strat-train[:SEED], strat-val[:SEED] (SEED a whole number "
+               "0 to 4294967295) or a file listing record names")
+_STRAT = re.compile(r"(strat-train|strat-val)(?::(\d{1,10}))?")
+
+
 def select_split(ds: Dataset, split: str | None) -> Split:
     """Records of `ds` in a split: 'all', 'paper-train', 'paper-val', 'strat-train[:seed]',
     'strat-val[:seed]' (seeded 90/10 stratified), or a file with one name per line."""
     split = split or "all"
     if split == "all":
         return Split(list(ds.names), [])
-    if split.startswith(("strat-train", "strat-val")):
-        kind, _, seed = split.partition(":")
-        tr, va = stratified_split(ds.names, ds.labels, 0.1, int(seed or 0))
-        return Split(tr if kind == "strat-train" else va, [])
+    m = _STRAT.fullmatch(split)
+    if m and int(m.group(2) or 0) < 2 ** 32:
+        tr, va = stratified_split(ds.names, ds.labels, 0.1, int(m.group(2) or 0))
+        return Split(tr if m.group(1) == "strat-train" else va, [])
     path = PAPER_SPLITS.get(split, split)
-    if not os.path.isfile(path):
-        raise UserError(f"unknown split {split!r}: use all, paper-train, paper-val, strat-train, strat-val "
-                        "or a file listing record names")
+    if split.startswith("strat-") or not os.path.isfile(path):
+        raise UserError(f"unknown split {split[:60]!r}: use {SPLIT_FORMS}")
     wanted = read_name_list(path)
     have = set(ds.names)
     return Split([n for n in wanted if n in have], [n for n in wanted if n not in have])

@@ -31,22 +31,57 @@ def _key(ds: Dataset, names: list[str], fs: float, lead: str | None) -> str:
     return h.hexdigest()[:24]
 
 
+def _read_cache(path: Path, n: int) -> list[np.ndarray] | None:
+    """The cached signals, or None when the file is missing, unreadable or inconsistent
+    (it is then rebuilt). Stored as a plain .npz (`flat` float32, `offsets` int64): never
+    unpickled (allow_pickle=False)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            flat, offsets = z["flat"], z["offsets"]
+        ok = (flat.dtype == np.float32 and flat.ndim == 1 and offsets.dtype == np.int64
+              and offsets.shape == (n + 1,) and offsets[0] == 0 and offsets[-1] == flat.shape[0]
+              and bool(np.all(np.diff(offsets) > 0)) and bool(np.isfinite(flat).all()))
+        if not ok:
+            return None
+        return [flat[offsets[i]:offsets[i + 1]] for i in range(n)]
+    except Exception:  # any damage (truncated zip, bad CRC, wrong keys, a pickle): rebuild
+        return None
+
+
+def _write_cache(path: Path, sigs: list[np.ndarray]) -> None:
+    """Write the cache atomically (unique temporary file, then rename); a cache that cannot be
+    written is skipped, never an error."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        offsets = np.concatenate([[0], np.cumsum([len(s) for s in sigs])]).astype(np.int64)
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp.npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, flat=np.concatenate(sigs).astype(np.float32), offsets=offsets)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        pass
+
+
 def load_dataset_signals(ds: Dataset, names: list[str], fs: float, lead: str | None = None,
                          progress=None, use_cache: bool = True) -> list[np.ndarray]:
     """Signals of `names` as float32 mV arrays resampled to `fs`, in the order given."""
     path = cache_dir() / f"signals-{_key(ds, names, fs, lead)}.npz"
-    if use_cache and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                flat, offsets = z["flat"], z["offsets"]
-            return [flat[offsets[i]:offsets[i + 1]] for i in range(len(names))]
-        except (OSError, KeyError, ValueError):
-            pass  # unreadable cache: rebuild it
-    sigs = [resample(x, f, fs) for _, x, f in load_signals(ds, names, lead, progress)]
     if use_cache:
-        offsets = np.concatenate([[0], np.cumsum([len(s) for s in sigs])]).astype(np.int64)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, flat=np.concatenate(sigs).astype(np.float32), offsets=offsets)
-        os.replace(tmp, path)
+        cached = _read_cache(path, len(names))
+        if cached is not None:
+            return cached
+    sigs = [resample(x, f, fs) for _, x, f in load_signals(ds, names, lead, progress)]
+    if use_cache and sigs:
+        _write_cache(path, sigs)
     return sigs

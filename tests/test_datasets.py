@@ -189,3 +189,114 @@ def test_signal_cache_round_trip(samples, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x, y)
     c = load_dataset_signals(ds, names, 150.0)
     assert len(c[0]) == len(a[0]) // 2
+
+
+# ---------------------------------------------------------------- hostile label files, splits, cache (issue 11)
+
+REF = "A00001,N\nA00002,A\nA00003,O\n"
+
+
+def _labels_file(tmp_path, data: bytes):
+    p = tmp_path / "REFERENCE.csv"
+    p.write_bytes(data)
+    return p
+
+
+@pytest.mark.parametrize("data", [REF.encode("utf-8"), b"\xef\xbb\xbf" + REF.encode(), REF.encode("utf-16"),
+                                  REF.replace("\n", "\r\n").encode(), REF.replace("\n", "\r").encode(),
+                                  ("record,label\n" + REF).encode(), (REF + "A00001,N\n").encode()])
+def test_label_file_accepted_forms(tmp_path, data):
+    # UTF-8 with or without BOM, UTF-16 with BOM, any line ending, a header line, a repeated same label
+    assert read_labels(_labels_file(tmp_path, data)) == {"A00001": "N", "A00002": "A", "A00003": "O"}
+
+
+@pytest.mark.parametrize("data,match", [
+    (REF.encode("utf-16-le"), "not a text file|not UTF-8"),        # UTF-16 without BOM: NULs
+    (REF.encode("utf-32"), "not UTF-8|not a text file"),
+    (bytes(range(256)) * 4, "not UTF-8|not a text file"),
+    (b"\x00\x00\x00\x00", "not a text file"),
+    (b"PK\x03\x04" + bytes(100), "not a text file|not UTF-8"),
+    ("A00001,N\nA00002,Ä\n".encode("latin-1"), "not UTF-8"),
+    (b"A00001;N\n", "line 1 is not 'record,label'"),
+    (b"A00001,N\nA00002,X\n", "line 2: unknown class 'X'"),
+    (b"A00001,N\nA00002,n\n", "unknown class 'n'"),
+    (b"A00001,N\n,A\n", "line 2: empty record name"),
+    (b"A00001,N\nA00002,A\nA00001,O\n", "A00001 is labelled twice, N on line 1 and O on line 3"),
+])
+def test_label_file_refused_with_one_line(tmp_path, data, match):
+    with pytest.raises(UserError, match=match) as e:
+        read_labels(_labels_file(tmp_path, data))
+    assert "\n" not in str(e.value)
+
+
+def test_label_file_that_is_a_folder(tmp_path):
+    with pytest.raises(UserError, match="cannot read label file"):
+        read_labels(tmp_path)
+
+
+def test_dataset_folder_with_glob_characters(tmp_path, samples):
+    folder = tmp_path / "data[1]"
+    folder.mkdir()
+    for ext in (".hea", ".mat"):
+        shutil.copy(samples / f"A00001{ext}", folder)
+    (folder / "REFERENCE.csv").write_text("A00001,N\n")
+    ds = open_dataset(folder)
+    assert ds.names == ["A00001"] and ds.labels == {"A00001": "N"}
+
+
+@pytest.mark.parametrize("split", ["strat-val:abc", "strat-val:", "strat-val:-1", "strat-valx", "strat-train:1.5",
+                                   "strat-val:99999999999", "strat-", "strat-test", "paper-tset", "nosuchfile.txt"])
+def test_malformed_split_names_refused(samples, split):
+    ds = open_dataset(samples)
+    with pytest.raises(UserError, match=r"unknown split .*strat-val\[:SEED\]") as e:
+        select_split(ds, split)
+    assert "\n" not in str(e.value)
+
+
+def test_strat_split_seed_forms(samples):
+    ds = open_dataset(samples)
+    assert select_split(ds, "strat-val").names == select_split(ds, "strat-val:0").names
+    assert select_split(ds, "strat-val:4294967295").names  # largest seed accepted
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "pickle", "wrong_offsets", "nan", "empty"])
+def test_corrupt_signal_cache_is_rebuilt(samples, tmp_path, monkeypatch, damage):
+    from engine.signals_cache import load_dataset_signals
+
+    monkeypatch.setenv("ECGADV_CACHE", str(tmp_path / "cache"))
+    ds = open_dataset(samples)
+    names = ["A00002", "A00022"]
+    good = load_dataset_signals(ds, names, 300.0)
+    (path,) = (tmp_path / "cache").glob("signals-*.npz")
+    raw = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"\x93NUMPY garbage" * 10)
+    elif damage == "truncate":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "pickle":  # an object array would need unpickling: must never be loaded
+        np.savez(path, flat=np.array([{"x": 1}], dtype=object), offsets=np.array([0, 1]))
+    elif damage == "wrong_offsets":
+        np.savez(path, flat=np.zeros(10, np.float32), offsets=np.array([0, 5, 99], np.int64))
+    else:
+        np.savez(path, flat=np.full(len(raw), np.nan, np.float32)[:18000],
+                 offsets=np.array([0, 9000, 18000], np.int64))
+    again = load_dataset_signals(ds, names, 300.0)
+    for x, y in zip(good, again):
+        np.testing.assert_array_equal(x, y)
+    # and the cache file was rewritten whole: a third read comes from it and equals the first
+    third = load_dataset_signals(ds, names, 300.0)
+    for x, y in zip(good, third):
+        np.testing.assert_array_equal(x, y)
+    assert not list((tmp_path / "cache").glob("*.tmp.npz"))
+
+
+def test_unwritable_cache_is_skipped(samples, tmp_path, monkeypatch):
+    from engine.signals_cache import load_dataset_signals
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ECGADV_CACHE", str(blocker / "cache"))
+    out = load_dataset_signals(open_dataset(samples), ["A00002"], 300.0)
+    assert out[0].shape == (len(out[0]),) and out[0].dtype == np.float32
