@@ -1,8 +1,22 @@
-"""Adversarial attacks on ECG classifiers: PGD and the smoothed SAP, one per module."""
+"""Adversarial attacks on ECG classifiers, one per module, declared in engine.attacks.registry
+(their parameters in engine.attacks.params).
 
-from .base import Attack, AttackParams
-from .pgd import PGD
-from .runner import ATTACKS, AttackInput, AttackResult, run_attack
-from .sap import SAP
+Importing this package does not import torch: the names below load their modules on first use,
+so the registry and the parameter declarations can be read from a GUI thread cheaply.
+"""
 
-__all__ = ["Attack", "AttackParams", "PGD", "SAP", "ATTACKS", "AttackInput", "AttackResult", "run_attack"]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {"Attack": "base", "AttackParams": "params", "Param": "params", "AttackSpec": "registry",
+         "PGD": "pgd", "SAP": "sap", "ATTACKS": "runner", "AttackInput": "runner", "AttackResult": "runner",
+         "run_attack": "runner"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,55 +8,15 @@ own input units. The perturbation is always zero where mask is False.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import Cancelled, UserError
+from ..errors import Cancelled
 from ..models.classifier import Classifier
-
-
-@dataclass
-class AttackParams:
-    """Attack parameters in mV (paper: ε 10 ADC = 0.01 mV, α 1 ADC = 0.001 mV, 20 PGD + 40 SAP steps)."""
-
-    eps_mv: float = 0.01
-    alpha_mv: float = 0.001
-    steps: int = 20
-    sap_steps: int = 40
-    target: str | None = None
-    random_start: bool = False
-    seed: int = 0
-    kernel_sizes: tuple[int, ...] = (5, 7, 11, 15, 19)
-    kernel_sigmas: tuple[float, ...] = (1.0, 3.0, 5.0, 7.0, 10.0)
-    # per-record targets by original prediction, e.g. (("A", "N"),): records predicted AF are
-    # moved toward Normal, every other record is attacked untargeted (the paper's protocol);
-    # used when `target` is None
-    target_map: tuple[tuple[str, str], ...] = ()
-
-    def total_steps(self, method: str) -> int:
-        return self.steps + (self.sap_steps if method == "sap" else 0)
-
-    def check_targets(self, classes: list[str]) -> None:
-        """UserError unless `target` / `target_map` name classes of the model (and not both)."""
-        if self.target is not None and self.target not in classes:
-            raise UserError(f"unknown target class {self.target!r} (choose from {', '.join(classes)})")
-        for a, b in self.target_map:
-            if a not in classes or b not in classes:
-                raise UserError(f"target map {a}->{b}: classes must be among {', '.join(classes)}")
-        if self.target is not None and self.target_map:
-            raise UserError("give either one target class or a per-class target map, not both")
-
-    def target_for(self, orig_pred: str) -> str | None:
-        """The class a record originally predicted as `orig_pred` is moved to (None: untargeted)."""
-        if self.target is not None:
-            return self.target
-        return dict(self.target_map).get(orig_pred)
-
-
-PAPER_TARGET_MAP: tuple[tuple[str, str], ...] = (("A", "N"),)  # paper text: AF → Normal, others untargeted
+from .params import PAPER_TARGET_MAP, AttackParams  # noqa: F401  (re-exported)
+from .registry import ATTACKS
 
 
 @contextmanager
@@ -77,7 +37,8 @@ def frozen(clf: Classifier):
 
 
 class Attack:
-    """Base class. Subclasses implement `perturb(x0, mask, labels) -> delta` (B, L) mV."""
+    """Base class. Subclasses implement `perturb(x0, mask, labels) -> delta` (B, L) mV; `name` is
+    the key of the attack's declaration in engine.attacks.registry (label, parameters, steps)."""
 
     name = "attack"
 
@@ -92,7 +53,8 @@ class Attack:
         self._map = {clf.classes.index(a): clf.classes.index(b) for a, b in self.p.target_map}
         self._targets: torch.Tensor | None = None  # (B,) per-record target index, -1 untargeted
         self._step = 0
-        self._total = self.p.total_steps(self.name)
+        declared = ATTACKS.get(self.name)
+        self._total = declared.total_steps(self.p) if declared else self.p.steps
 
     # -- helpers for subclasses -------------------------------------------------------------
     def loss_grad(self, x_adv: torch.Tensor, labels: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:

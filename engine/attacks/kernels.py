@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-PAPER_SIZES = (5, 7, 11, 15, 19)
-PAPER_SIGMAS = (1.0, 3.0, 5.0, 7.0, 10.0)
+from .params import PAPER_SIGMAS, PAPER_SIZES  # noqa: F401  (declared with the other parameters)
 
 
 def gaussian_kernel(size: int, sigma: float) -> torch.Tensor:

@@ -16,14 +16,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..errors import UserError
 from ..models.classifier import Classifier, Placement, fit_length
-from .base import AttackParams
+from .base import Attack, AttackParams
 from .measures import perturbation_measures
-from .pgd import PGD
-from .sap import SAP
+from .registry import ATTACKS as _SPECS
+from .registry import DEFAULT_METHOD, check_params, spec
 
-ATTACKS = {"pgd": PGD, "sap": SAP}
+# name → Attack class, generated from the registry (engine.attacks.registry declares the attacks)
+ATTACKS: dict[str, type[Attack]] = {name: s.cls for name, s in _SPECS.items()}
 
 
 @dataclass
@@ -86,7 +86,7 @@ def _probs_dict(clf: Classifier, p: np.ndarray) -> dict:
     return {c: float(v) for c, v in zip(clf.classes, p)}
 
 
-def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = "sap",
+def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT_METHOD,
                params: AttackParams | None = None, batch_size: int = 16,
                progress: Callable[[int, int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> list[AttackResult]:
@@ -94,16 +94,12 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = "sap",
 
     Raises engine.errors.Cancelled when `should_stop()` turns true (checked every step).
     """
-    if method not in ATTACKS:
-        raise UserError(f"unknown attack method {method!r} (choose from {', '.join(ATTACKS)})")
+    attack_spec = spec(method)
     params = params or AttackParams()
-    if params.eps_mv <= 0 or params.alpha_mv <= 0:
-        raise UserError("ε and step α must be positive (mV)")
-    if params.steps < 0 or params.sap_steps < 0:
-        raise UserError("step counts must be non-negative")
+    check_params(method, params)  # every parameter the attack reads, against its declared range
     params.check_targets(clf.classes)
     torch.manual_seed(params.seed)
-    per_batch = params.total_steps(method)
+    per_batch = attack_spec.total_steps(params)
     n_batches = (len(inputs) + batch_size - 1) // batch_size
     results: list[AttackResult] = []
     for b in range(n_batches):
@@ -119,7 +115,7 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = "sap",
             if progress:
                 progress(_b * per_batch + step, n_batches * per_batch)
 
-        attack = ATTACKS[method](clf, params, progress=prog, should_stop=should_stop)
+        attack = attack_spec.cls(clf, params, progress=prog, should_stop=should_stop)
         delta = attack(torch.from_numpy(xb), torch.from_numpy(mb), torch.from_numpy(y0)).cpu().numpy()
         adv_batch, advs = [], []
         for i, inp in enumerate(chunk):

@@ -1,6 +1,7 @@
 """Attack commands: attack, band, attack-eval, robustness.
 
-Parameters are in mV with the paper's defaults (ε 0.01, α 0.001, 20 PGD steps, 40 SAP steps).
+Attack options (ε and α in mV, steps, seed, ...) are generated from the declarations in
+engine.attacks.registry, with the paper's defaults and their allowed ranges.
 Same conventions as the core commands: `--json` prints one JSON document on stdout, progress
 goes to stderr, bad input exits 2 with one `error: ...` line.
 """
@@ -15,62 +16,22 @@ import time
 from ..errors import UserError
 from .core import add_json, add_model_args, label_for
 
-TARGET_ALIASES = {"normal": "N", "af": "A", "afib": "A", "atrial-fibrillation": "A", "other": "O",
-                  "noisy": "~", "noise": "~"}
-
-
 # -- shared options -------------------------------------------------------------------------------
 
-def add_attack_args(p, method_default: str | None = "sap", eps_default: bool = True) -> None:
-    if method_default is not None:
-        p.add_argument("--method", default=method_default, choices=["pgd", "sap"],
-                       help=f"attack (default {method_default})")
-    if eps_default:
-        p.add_argument("--eps", type=float, default=0.01, help="L∞ budget ε in mV (default 0.01 = 10 µV)")
-    p.add_argument("--alpha", type=float, default=None, help="step α in mV (default 0.001)")
-    p.add_argument("--steps", type=int, default=20, help="PGD steps (also SAP's initialisation; default 20)")
-    p.add_argument("--sap-steps", type=int, default=40, help="SAP steps after the PGD start (default 40)")
-    p.add_argument("--target", default=None,
-                   help="targeted attack toward this class (N, A, O, ~; also Normal, AF, Other, Noisy)")
-    p.add_argument("--paper-protocol", action="store_true",
-                   help="the paper's protocol: records predicted AF are attacked toward Normal, every other "
-                        "record untargeted (not with --target)")
-    p.add_argument("--random-start", action="store_true", help="PGD starts from a random point in the ε-ball")
-    p.add_argument("--seed", type=int, default=0, help="random seed (results reproduce exactly)")
+def add_attack_args(p, method: bool = True, eps: bool = True) -> None:
+    """--method and the attack parameters, generated from engine.attacks.registry; --lead."""
+    from ..attacks.registry import add_attack_args as add_declared
+
+    add_declared(p, method=method, skip=() if eps else ("eps_mv",))
     p.add_argument("--lead", default=None, help="lead name (default: first ECG lead)")
 
 
-def _target(name: str | None, classes: list[str]) -> str | None:
-    if name is None:
-        return None
-    if name in classes:
-        return name
-    alias = TARGET_ALIASES.get(name.strip().lower())
-    if alias in classes:
-        return alias
-    raise UserError(f"unknown target class {name!r} (choose from {', '.join(classes)})")
+def _params(args, clf, **override):
+    """AttackParams from the options, range-checked, targets resolved against the model's classes
+    (before any results file is started)."""
+    from ..attacks.registry import params_from_args
 
-
-def _params(args, clf, eps: float | None = None):
-    from ..attacks.base import PAPER_TARGET_MAP, AttackParams
-
-    eps = args.eps if eps is None else eps
-    alpha = 0.001 if args.alpha is None else args.alpha
-    for what, v in (("--eps", eps), ("--alpha", alpha)):
-        if not (v == v and 0 < v < float("inf")):
-            raise UserError(f"{what} must be a positive number of mV, got {v}")
-    if args.steps < 0 or args.sap_steps < 0:
-        raise UserError("--steps and --sap-steps must be zero or more")
-    target_map = ()
-    if getattr(args, "paper_protocol", False):
-        if args.target is not None:
-            raise UserError("--paper-protocol sets the targets itself; leave out --target")
-        target_map = PAPER_TARGET_MAP
-    params = AttackParams(eps_mv=eps, alpha_mv=alpha, steps=args.steps, sap_steps=args.sap_steps,
-                          target=_target(args.target, clf.classes), random_start=args.random_start,
-                          seed=args.seed, target_map=target_map)
-    params.check_targets(clf.classes)  # before any results file is started
-    return params
+    return params_from_args(args, classes=list(clf.classes), **override)
 
 
 class StepPrinter:
@@ -120,9 +81,11 @@ def _check_out(out: str | None, names: list[str], overwrite: bool) -> None:
 # -- registration ---------------------------------------------------------------------------------
 
 def register(sub) -> None:
+    from ..attacks.registry import ATTACKS
+
     p = sub.add_parser("attack", help="attack records (PGD or smooth SAP) and optionally save the examples")
     p.add_argument("records", nargs="+")
-    add_attack_args(p, method_default="sap")
+    add_attack_args(p)
     p.add_argument("--out", default=None, help="folder to write <record>_<method> WFDB examples into")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--batch-size", type=int, default=16)
@@ -132,7 +95,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("band", help="expand the band of adversarial examples around one record's example")
     p.add_argument("record")
-    add_attack_args(p, method_default="sap")
+    add_attack_args(p)
     p.add_argument("--trials", type=int, default=1000, help="noise trials (and uniform draws); default 1000")
     p.add_argument("--noise-sd", type=float, default=0.005, help="noise sd in mV (default 0.005)")
     p.add_argument("--max-pairs", type=int, default=200,
@@ -166,12 +129,14 @@ def register(sub) -> None:
                                                    "strat-train[:SEED] or a file of record names (default all)")
     p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
     p.add_argument("--limit", type=int, default=None, help="only the first N labelled records of the split")
-    add_attack_args(p, method_default="sap")
+    add_attack_args(p)
     p.add_argument("--results", default=None,
                    help="JSONL results file, appended as records finish; rerun to resume (default: "
                         "attack-eval_<dataset>_<split>_<model>_<method>_eps<ε>.jsonl in the current folder)")
     p.add_argument("--out", default=None, help="folder to save every adversarial example in")
-    p.add_argument("--overwrite", action="store_true", help="replace existing example files in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing example files in --out, and start afresh a results file that does "
+                        "not match this run (a matching one is always resumed)")
     p.add_argument("--batch-size", type=int, default=16)
     add_model_args(p)
     add_json(p)
@@ -180,16 +145,19 @@ def register(sub) -> None:
     p = sub.add_parser("robustness", help="success rate against a list of ε values (table + PNG plot)")
     p.add_argument("dataset")
     p.add_argument("--eps", required=True, help="comma-separated ε values in mV, e.g. 0.002,0.005,0.01,0.02")
-    p.add_argument("--method", default="pgd,sap", help="comma-separated methods (default pgd,sap)")
+    every = ",".join(sorted(ATTACKS))
+    p.add_argument("--method", default=every, help=f"comma-separated methods (default {every})")
     p.add_argument("--split", default="all")
     p.add_argument("--labels", default=None)
     p.add_argument("--limit", type=int, default=None)
-    add_attack_args(p, method_default=None, eps_default=False)
+    add_attack_args(p, method=False, eps=False)
     p.add_argument("--alpha-ratio", type=float, default=0.1,
                    help="step α = ε × ratio when --alpha is not given (paper: 0.1)")
     p.add_argument("--plot", default=None, help="PNG file for the success-vs-ε plot")
     p.add_argument("--results-dir", default=None,
                    help="keep one JSONL results file per (method, ε) here; a rerun resumes (default: none kept)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --plot file, and start afresh cell results files that do not match")
     p.add_argument("--batch-size", type=int, default=16)
     add_model_args(p)
     add_json(p)
@@ -213,6 +181,10 @@ def cmd_attack(args) -> int:
         raise UserError("--batch-size must be at least 1")
     inputs, origin = _load_inputs(args.records, args.lead)
     _check_out(args.out, [f"{i.name}_{args.method}" for i in inputs], args.overwrite)
+    if args.out:
+        from ..outputs import check_output_dir
+
+        check_output_dir(args.out, "--out folder")  # writable before the attack runs
     clf = resolve_model(args.model, args.device)
     params = _params(args, clf)
     results = run_attack(clf, inputs, args.method, params, batch_size=args.batch_size,
@@ -253,8 +225,13 @@ def cmd_band(args) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     inputs, origin = _load_inputs([args.record], args.lead)
-    if args.out:
-        _check_out(args.out, [f"{inputs[0].name}_{args.method}_band"], args.overwrite)
+    if args.out:  # the folder writable, the band and every member free, before any work
+        from ..export import band_bases, check_records_free
+        from ..outputs import check_output_dir
+
+        _check_out(args.out, [], args.overwrite)
+        check_output_dir(args.out, "--out folder")
+        check_records_free(band_bases(args.out, inputs[0].name, args.method, args.members), args.overwrite)
     clf = resolve_model(args.model, args.device)
     params = _params(args, clf)
     res = run_attack(clf, inputs, args.method, params, progress=StepPrinter(f"{args.method} step"))[0]
@@ -266,7 +243,7 @@ def cmd_band(args) -> int:
         want = f"reach the target {tgt}" if tgt else f"change the prediction ({res.orig_pred})"
         raise UserError(f"{res.record}: the {args.method} attack did not {want} at ε {params.eps_mv:g} mV; "
                         "no band to expand (try a larger --eps or more --steps/--sap-steps)")
-    band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=args.seed,
+    band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=params.seed,
                                                   max_pairs=args.max_pairs,
                                                   max_splices_per_pair=args.max_splices,
                                                   batch_size=args.batch_size or 0, style=args.band_style),
@@ -397,7 +374,8 @@ def cmd_attack_eval(args) -> int:
 
         summary = run_eval(clf, ds, names, method=args.method, params=params, results=results,
                            batch_size=args.batch_size, out_dir=args.out, lead=args.lead,
-                           overwrite=args.overwrite, split=args.split, dist=dist, progress=prog)
+                           overwrite=args.overwrite, restart=args.overwrite, split=args.split, dist=dist,
+                           progress=prog)
     finally:
         dist.close()
     if summary is None:  # ranks other than 0: rank 0 prints the merged result
@@ -415,14 +393,16 @@ def cmd_robustness(args) -> int:
     from ..robustness import format_table, parse_eps_list, parse_methods, plot_robustness, run_robustness
     from . import emit
 
-    eps_list = parse_eps_list(args.eps)
+    from ..attacks.params import EPS
+
+    eps_list = [EPS.check(e, "--eps") for e in parse_eps_list(args.eps)]  # each within ε's declared range
     methods = parse_methods(args.method)
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    if args.plot and not args.plot.lower().endswith(".png"):
-        raise UserError(f"--plot must name a .png file, got {args.plot}")
-    if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
-        raise UserError(f"folder of --plot does not exist: {os.path.dirname(os.path.abspath(args.plot))}")
+    if args.plot:  # a .png that may be written, checked before the sweep
+        from ..robustness import check_plot_path
+
+        check_plot_path(args.plot, args.overwrite)
     dist, device = dist_from_env(pick_device(args.device))
     say = _rank_printer(dist)
 
@@ -436,18 +416,17 @@ def cmd_robustness(args) -> int:
 
     try:
         clf = resolve_model(args.model, device)
-        args.eps = eps_list[0]
-        base = _params(args, clf)
+        base = _params(args, clf, eps_mv=eps_list[0])
         ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
         doc = run_robustness(clf, ds, names, methods=methods, eps_list=eps_list, base=base,
                              alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, results_dir=args.results_dir,
                              batch_size=args.batch_size, lead=args.lead, split=args.split, progress=prog,
-                             dist=dist)
+                             dist=dist, restart=args.overwrite)
     finally:
         dist.close()
     if doc is None:  # ranks other than 0: rank 0 prints the merged table
         return 0
-    doc["plot"] = plot_robustness(doc, args.plot) if args.plot else None
+    doc["plot"] = plot_robustness(doc, args.plot, overwrite=args.overwrite) if args.plot else None
     p = params_doc(base)
     doc["params"] = {k: v for k, v in p.items() if k not in ("eps_mv", "alpha_mv")}
     doc["split"] = args.split

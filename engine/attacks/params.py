@@ -1,0 +1,150 @@
+"""Attack parameters declared once: name, CLI flag, unit, default, allowed range, help.
+
+Every numeric parameter an attack takes is a `Param` here (or, for a parameter only a new
+attack uses, in that attack's own module; see `AttackParams.options`). The CLI options, the
+GUI's widgets and saved settings, validation and the results-file header are generated from
+these declarations (engine.attacks.registry); the defaults of `AttackParams` are read from
+them, so each default is written once. ε and α are in mV.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One numeric option. `kind` is int, float or bool; values must lie in [lo, hi]
+    (`lo_open`: lo itself excluded). `in_header`: part of the results header (resume check)."""
+
+    attr: str
+    flag: str
+    label: str
+    unit: str
+    default: Any
+    lo: float
+    hi: float
+    help: str
+    kind: type = float
+    in_header: bool = True
+    lo_open: bool = False
+
+    def range_text(self) -> str:
+        """'between 0 and 10000 steps', 'greater than 0 and at most 5 mV', 'on or off'."""
+        if self.kind is bool:
+            return "on or off"
+        unit = f" {self.unit}" if self.unit else ""
+        lo, hi = (int(self.lo), int(self.hi)) if self.kind is int else (self.lo, self.hi)
+        if self.lo_open:
+            return f"greater than {lo:g} and at most {hi:g}{unit}"
+        return f"between {lo:g} and {hi:g}{unit}" if self.kind is float else f"between {lo} and {hi}{unit}"
+
+    def check(self, value: Any, name: str | None = None) -> Any:
+        """The value converted to `kind`, or UserError naming the allowed range."""
+        name = name or self.flag
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise UserError(f"{name} must be on or off, got {value!r}")
+        try:
+            if isinstance(value, str):
+                v = float(value.strip()) if self.kind is float else int(value.strip(), 10)
+            elif isinstance(value, bool):
+                raise TypeError
+            elif self.kind is int:
+                if isinstance(value, float) and not value.is_integer():
+                    raise TypeError
+                v = int(value)
+            else:
+                v = float(value)
+        except (TypeError, ValueError, OverflowError):
+            what = "a whole number" if self.kind is int else "a number"
+            raise UserError(f"{name} must be {what} {self.range_text()}, got {value!r}") from None
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"{name} must be a finite number {self.range_text()}, got {value!r}")
+        if v < self.lo or v > self.hi or (self.lo_open and v == self.lo):
+            raise UserError(f"{name} must be {self.range_text()}, got {value!r}")
+        return v
+
+
+# -- the built-in parameters (PGD and SAP; paper values: ε 10 ADC = 0.01 mV, α 1 ADC = 0.001 mV,
+#    20 PGD + 40 SAP steps) -----------------------------------------------------------------------
+
+EPS = Param("eps_mv", "--eps", "ε", "mV", 0.01, 0.0, 5.0, lo_open=True,
+            help="L∞ budget ε: the largest change allowed at any sample (paper 0.01 mV = 10 µV)")
+ALPHA = Param("alpha_mv", "--alpha", "Step α", "mV", 0.001, 0.0, 1.0, lo_open=True,
+              help="step α of each gradient step (paper 0.001 mV)")
+STEPS = Param("steps", "--steps", "PGD steps", "steps", 20, 0, 10_000, kind=int,
+              help="PGD steps (also SAP's initialisation; paper 20)")
+SAP_STEPS = Param("sap_steps", "--sap-steps", "SAP steps", "steps", 40, 0, 10_000, kind=int,
+                  help="smoothed SAP steps after the PGD start (paper 40)")
+RANDOM_START = Param("random_start", "--random-start", "Random start", "", False, 0, 1, kind=bool,
+                     help="PGD starts from a random point in the ε-ball")
+SEED = Param("seed", "--seed", "Seed", "", 0, 0, 2 ** 32 - 1, kind=int,
+             help="random seed (results reproduce exactly)")
+
+PAPER_SIZES = (5, 7, 11, 15, 19)          # SAP kernel bank (paper): sizes × σ → 25 kernels
+PAPER_SIGMAS = (1.0, 3.0, 5.0, 7.0, 10.0)
+
+BUILTIN_PARAMS: tuple[Param, ...] = (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED)
+
+
+@dataclass
+class AttackParams:
+    """Attack parameter values in mV (defaults: the declarations above, the paper's values).
+
+    `target`: one class for every record (None: untargeted); `target_map`: per-record targets
+    by original prediction, e.g. (("A", "N"),) moves records predicted AF toward Normal and
+    attacks every other record untargeted (the paper's protocol; used when `target` is None).
+    `options`: values of parameters declared by an attack module itself ((attr, value) pairs;
+    read with `option()`), so a new attack needs no new field here.
+    """
+
+    eps_mv: float = EPS.default
+    alpha_mv: float = ALPHA.default
+    steps: int = STEPS.default
+    sap_steps: int = SAP_STEPS.default
+    target: str | None = None
+    random_start: bool = RANDOM_START.default
+    seed: int = SEED.default
+    kernel_sizes: tuple[int, ...] = PAPER_SIZES
+    kernel_sigmas: tuple[float, ...] = PAPER_SIGMAS
+    target_map: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, Any], ...] = field(default=())
+
+    def option(self, p: Param) -> Any:
+        """Value of an attack's own parameter `p` (its declared default when not set)."""
+        return dict(self.options).get(p.attr, p.default)
+
+    def value(self, p: Param) -> Any:
+        """Value of any declared parameter, built-in field or option."""
+        return getattr(self, p.attr) if hasattr(self, p.attr) and p.attr != "options" else self.option(p)
+
+    def total_steps(self, method: str) -> int:
+        """Progress steps of one batch for `method` (from the attack's declaration)."""
+        from .registry import spec
+
+        return spec(method).total_steps(self)
+
+    def check_targets(self, classes: list[str]) -> None:
+        """UserError unless `target` / `target_map` name classes of the model (and not both)."""
+        if self.target is not None and self.target not in classes:
+            raise UserError(f"unknown target class {self.target!r} (choose from {', '.join(classes)})")
+        for a, b in self.target_map:
+            if a not in classes or b not in classes:
+                raise UserError(f"target map {a}->{b}: classes must be among {', '.join(classes)}")
+        if self.target is not None and self.target_map:
+            raise UserError("give either one target class or a per-class target map, not both")
+
+    def target_for(self, orig_pred: str) -> str | None:
+        """The class a record originally predicted as `orig_pred` is moved to (None: untargeted)."""
+        if self.target is not None:
+            return self.target
+        return dict(self.target_map).get(orig_pred)
+
+
+PAPER_TARGET_MAP: tuple[tuple[str, str], ...] = (("A", "N"),)  # paper text: AF → Normal, others untargeted
