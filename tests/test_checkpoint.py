@@ -300,3 +300,102 @@ def test_resolve_builtin_default_when_installed():
     assert clf.meta["training"] and clf.meta["metrics"]
     p = clf.predict_proba(np.zeros((1, clf.length), np.float32))
     assert p.shape == (1, 4)
+
+
+# ---------------------------------------------------------------- hostile metadata and headers (issue 11 §4)
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m.update(fs=0), "sampling rate fs = 0 is not usable"),
+    (lambda m: m.update(fs=-300), "fs = -300"),
+    (lambda m: m.update(fs=float("nan")), "fs = NaN"),
+    (lambda m: m.update(fs=1e300), "accepted: 100 to 10000 Hz"),
+    (lambda m: m.update(fs="300"), "fs = \"300\""),
+    (lambda m: m.update(fs=True), "fs = true"),
+    (lambda m: m.update(length=-9000), "input length = -9000"),
+    (lambda m: m.update(length=10 ** 12), "input length"),
+    (lambda m: m.update(length=9000.5), "whole number of samples"),
+    (lambda m: m.update(length=None), "input length = null"),
+    (lambda m: m.update(units_per_mv="abc"), "units_per_mv = \"abc\""),
+    (lambda m: m.update(units_per_mv=float("nan")), "units_per_mv = NaN"),
+    (lambda m: m.update(units_per_mv=0), "units_per_mv = 0"),
+    (lambda m: m.update(units_per_mv=[1]), "units_per_mv"),
+    (lambda m: m.update(arch_args={"channels": [-5, 8]}), "channels = \\[-5, 8\\]"),
+    (lambda m: m.update(arch_args={"channels": [10 ** 9] * 3}), "invalid architecture arguments"),
+    (lambda m: m.update(arch_args={"channels": []}), "invalid architecture arguments"),
+    (lambda m: m.update(arch_args={"n_classes": -1}), "n_classes = -1"),
+    (lambda m: m.update(arch_args={"kernel": 10 ** 6}), "kernel"),
+    (lambda m: m.update(arch_args={"dropout": float("nan")}), "dropout"),
+    (lambda m: m.update(arch_args=[1, 2]), "invalid architecture arguments"),
+    (lambda m: m.update(arch=["default"]), "unknown architecture"),
+    (lambda m: m.update(classes=["N", "A", "O"]), "3 classes but its network has 4 outputs"),
+    (lambda m: m.update(classes=["N", "A", "O", "~", "X"]), "5 classes but its network has 4 outputs"),
+    (lambda m: m.update(classes=["N", "N", "O", "~"]), "distinct"),
+    (lambda m: m.update(classes="NAO~"), "classes must be a list"),
+    (lambda m: m.update(classes=[1, 2, 3, 4]), "classes must be a list"),
+    (lambda m: m.update(training="yes"), "'training' is not a JSON object"),
+    (lambda m: m.update(name=42), "'name' is not text"),
+])
+def test_hostile_metadata_refused_in_one_line(default_ckpt, tmp_path, change, message):
+    path, _, meta = default_ckpt
+    meta = json.loads(json.dumps(meta))
+    change(meta)
+    with pytest.raises(UserError, match=message) as e:
+        load_checkpoint(_resave(path, tmp_path / "bad.safetensors", meta))
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("doc", ["[1, 2, 3]", "null", "42", "\"text\"", "[" * 100000 + "]" * 100000])
+def test_metadata_that_is_not_an_object(default_ckpt, tmp_path, doc):
+    path, _, _ = default_ckpt
+    bad = tmp_path / "notobj.safetensors"
+    save_file(load_file(str(path)), str(bad), metadata={"ecgadv": doc})
+    with pytest.raises(UserError, match="not a JSON object|without ECG model metadata"):
+        load_checkpoint(bad)
+
+
+def _tamper_header(path, dst, edit):
+    """Rewrite the safetensors JSON header of `path` with `edit(dict)`, keeping the data bytes."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    head = json.loads(raw[8:8 + n])
+    edit(head)
+    text = json.dumps(head).encode()
+    text += b" " * (-len(text) % 8)
+    dst.write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + n:])
+    return dst
+
+
+def _first_float(head):
+    return next(k for k, v in head.items() if k != "__metadata__" and v["dtype"] == "F32" and len(v["shape"]) == 2)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda h: h[_first_float(h)].update(dtype="I32"), "wrong type"),
+    (lambda h: h[_first_float(h)].update(shape=h[_first_float(h)]["shape"][::-1]), "wrong shape|do not match"),
+    (lambda h: h[_first_float(h)].update(data_offsets=[0, 10 ** 12]), "not a valid model checkpoint"),
+    (lambda h: h[_first_float(h)].update(dtype="XYZ"), "not a valid model checkpoint"),
+    (lambda h: h.__setitem__("__metadata__", {"ecgadv": json.dumps({**json.loads(h["__metadata__"]["ecgadv"]),
+                                                                      "fs": -1})}), "fs = -1"),
+    (lambda h: h.pop("__metadata__"), "without ECG model metadata"),
+])
+def test_tampered_safetensors_header_refused(default_ckpt, tmp_path, edit, message):
+    path, _, _ = default_ckpt
+    with pytest.raises(UserError, match=message):
+        load_checkpoint(_tamper_header(path, tmp_path / "t.safetensors", edit))
+
+
+def test_huge_header_length_refused(default_ckpt, tmp_path):
+    path, _, _ = default_ckpt
+    raw = bytearray(path.read_bytes())
+    raw[:8] = (2 ** 40).to_bytes(8, "little")
+    (tmp_path / "h.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(UserError):
+        load_checkpoint(tmp_path / "h.safetensors")
+
+
+def test_integer_valued_float_length_and_fs_accepted(default_ckpt, tmp_path):
+    path, m, meta = default_ckpt
+    meta = json.loads(json.dumps(meta))
+    meta.update(length=9000.0, fs=300, units_per_mv=1)
+    clf = load_checkpoint(_resave(path, tmp_path / "ok.safetensors", meta))
+    assert clf.length == 9000 and isinstance(clf.meta["length"], int) and clf.fs == 300.0

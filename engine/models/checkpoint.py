@@ -8,6 +8,7 @@ its arguments, classes, input convention, training provenance, metrics). Nothing
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -45,14 +46,119 @@ def save_checkpoint(path: str | os.PathLike, module: torch.nn.Module, meta: dict
     os.replace(tmp, path)
 
 
+# Checkpoint metadata accepted (a tampered or hand-edited file gets a one-line UserError).
+FS_RANGE = (100.0, 10_000.0)            # Hz, the rates engine.models.classifier can resample from/to
+LENGTH_RANGE = (256, 1_000_000)         # model input samples
+UNITS_PER_MV_RANGE = (1e-6, 1e6)
+MAX_CLASSES = 1000
+# per architecture: argument -> (kind, lo, hi); kinds: int, float, ints (a list of ints)
+ARCH_ARG_SPECS = {
+    "default": {"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
+                "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)},
+    "paper-cnn": {"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99)},
+}
+MAX_CHANNEL_LIST = 16
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_arch_args(arch: str, args, where: str) -> dict:
+    if not isinstance(args, dict):
+        raise UserError(f"{where}: checkpoint has invalid architecture arguments (not an object)")
+    spec = ARCH_ARG_SPECS.get(arch, {})
+    for key, v in args.items():
+        if key not in spec:
+            raise UserError(f"{where}: checkpoint has invalid architecture arguments: unknown argument "
+                            f"{str(key)[:30]!r} for {arch} (known: {', '.join(spec)})")
+        kind, lo, hi = spec[key]
+        if kind == "ints":
+            ok = (isinstance(v, list) and 1 <= len(v) <= MAX_CHANNEL_LIST
+                  and all(isinstance(c, int) and not isinstance(c, bool) and lo <= c <= hi for c in v))
+            rng = f"a list of 1 to {MAX_CHANNEL_LIST} whole numbers {lo} to {hi}"
+        elif kind == "int":
+            ok = isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+            rng = f"a whole number {lo} to {hi}"
+        else:
+            ok = _is_num(v) and math.isfinite(v) and lo <= v <= hi
+            rng = f"a number {lo:g} to {hi:g}"
+        if not ok:
+            raise UserError(f"{where}: checkpoint has invalid architecture arguments: {key} = "
+                            f"{json.dumps(v)[:40]} (expected {rng})")
+    return args
+
+
+def check_meta(meta, where: str) -> dict:
+    """Validate checkpoint metadata (a JSON object) → normalised copy; UserError (one line) naming
+    the field and its accepted range otherwise."""
+    if not isinstance(meta, dict):
+        raise UserError(f"{where}: checkpoint metadata is not a JSON object")
+    if meta.get("format") != FORMAT:
+        raise UserError(f"{where}: unsupported checkpoint format {str(meta.get('format'))[:40]!r}")
+    for key in ("fs", "units_per_mv", "length", "classes"):
+        if key not in meta:
+            raise UserError(f"{where}: checkpoint metadata lacks {key!r}")
+    arch = meta.get("arch")
+    if not isinstance(arch, str) or arch not in ARCHS:
+        raise UserError(f"{where}: checkpoint names unknown architecture {str(arch)[:40]!r} "
+                        f"(known: {', '.join(ARCHS)})")
+    meta = dict(meta)
+    meta["arch_args"] = _check_arch_args(arch, meta.get("arch_args") or {}, where)
+    fs, upm, length = meta["fs"], meta["units_per_mv"], meta["length"]
+    if not (_is_num(fs) and math.isfinite(fs) and FS_RANGE[0] <= fs <= FS_RANGE[1]):
+        raise UserError(f"{where}: checkpoint sampling rate fs = {json.dumps(fs)[:30]} is not usable "
+                        f"(accepted: {FS_RANGE[0]:g} to {FS_RANGE[1]:g} Hz)")
+    if not (_is_num(length) and math.isfinite(length) and float(length).is_integer()
+            and LENGTH_RANGE[0] <= length <= LENGTH_RANGE[1]):
+        raise UserError(f"{where}: checkpoint input length = {json.dumps(length)[:30]} is not usable "
+                        f"(accepted: a whole number of samples, {LENGTH_RANGE[0]} to {LENGTH_RANGE[1]})")
+    if not (_is_num(upm) and math.isfinite(upm) and UNITS_PER_MV_RANGE[0] <= upm <= UNITS_PER_MV_RANGE[1]):
+        raise UserError(f"{where}: checkpoint units_per_mv = {json.dumps(upm)[:30]} is not usable "
+                        f"(accepted: a number {UNITS_PER_MV_RANGE[0]:g} to {UNITS_PER_MV_RANGE[1]:g})")
+    meta.update(fs=float(fs), length=int(length), units_per_mv=float(upm))
+    classes = meta["classes"]
+    if not (isinstance(classes, list) and 2 <= len(classes) <= MAX_CLASSES
+            and all(isinstance(c, str) and 0 < len(c) <= 40 and c.isprintable() for c in classes)
+            and len(set(classes)) == len(classes)):
+        raise UserError(f"{where}: checkpoint classes must be a list of 2 to {MAX_CLASSES} distinct short "
+                        f"names (got {json.dumps(classes)[:40]})")
+    n_classes = meta["arch_args"].get("n_classes", 4)
+    if len(classes) != n_classes:
+        raise UserError(f"{where}: checkpoint lists {len(classes)} classes but its network has "
+                        f"{n_classes} outputs")
+    for key in ("training", "metrics"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise UserError(f"{where}: checkpoint metadata {key!r} is not a JSON object")
+    for key in ("name", "units", "length_convention"):
+        if key in meta and not isinstance(meta[key], str):
+            raise UserError(f"{where}: checkpoint metadata {key!r} is not text")
+    if "name" in meta:
+        meta["name"] = "".join(c for c in meta["name"] if c.isprintable())[:100] or None
+        if meta["name"] is None:
+            del meta["name"]
+    return meta
+
+
 def _module_for(meta: dict) -> torch.nn.Module:
     arch = meta.get("arch")
     if arch not in ARCHS:
         raise UserError(f"checkpoint names unknown architecture {arch!r}")
     try:
         return build(arch, **meta.get("arch_args", {}))
-    except TypeError as exc:
-        raise UserError(f"checkpoint has invalid architecture arguments: {exc}") from None
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"checkpoint has invalid architecture arguments: {type(exc).__name__}: {exc}") from None
+
+
+def _output_size(module: torch.nn.Module) -> int | None:
+    """Rows of the last linear layer (the number of classes the network outputs)."""
+    last = None
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear):
+            last = m
+    return None if last is None else int(last.out_features)
 
 
 def _assign(module: torch.nn.Module, state: dict, source: str) -> None:
@@ -71,6 +177,8 @@ def _assign(module: torch.nn.Module, state: dict, source: str) -> None:
     for k, v in pairs:
         if not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(target[k].shape):
             raise UserError(f"{source}: tensor {k} has the wrong shape")
+        if target[k].is_floating_point() != v.is_floating_point() or v.is_complex():
+            raise UserError(f"{source}: tensor {k} has the wrong type ({str(v.dtype).replace('torch.', '')})")
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise UserError(f"{source}: tensor {k} contains NaN or infinite values")
     module.load_state_dict(OrderedDict(pairs), strict=False)
@@ -101,14 +209,13 @@ def _load_safetensors(path: str) -> Classifier:
         raise UserError(f"{path}: not a valid model checkpoint ({type(exc).__name__})") from None
     try:
         meta = json.loads(header["ecgadv"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError, RecursionError):
         raise UserError(f"{path}: safetensors file without ECG model metadata (not one of ours)") from None
-    if meta.get("format") != FORMAT:
-        raise UserError(f"{path}: unsupported checkpoint format {meta.get('format')!r}")
-    for key in ("fs", "units_per_mv", "length", "classes"):
-        if key not in meta:
-            raise UserError(f"{path}: checkpoint metadata lacks {key!r}")
+    meta = check_meta(meta, path)
     module = _module_for(meta)
+    if _output_size(module) != len(meta["classes"]):
+        raise UserError(f"{path}: checkpoint lists {len(meta['classes'])} classes but its network has "
+                        f"{_output_size(module)} outputs")
     _assign(module, state, path)
     module.eval()
     meta.setdefault("name", Path(path).stem)
