@@ -51,6 +51,43 @@ def default_batch_size(dev: torch.device) -> int:
     return 250 if dev.type == "cuda" else 32
 
 
+MAX_BAND_BYTES = 4 * 2 ** 30  # members kept at most (also at most half the machine's memory)
+
+
+def _physical_memory() -> int | None:
+    try:
+        import os
+
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def band_memory_limit() -> int:
+    """Bytes a band may hold: MAX_BAND_BYTES, or half the physical memory when that is less."""
+    phys = _physical_memory()
+    return min(MAX_BAND_BYTES, phys // 2) if phys else MAX_BAND_BYTES
+
+
+def band_memory_estimate(n_record: int, length: int, trials: int) -> int:
+    """Bytes to hold up to trials + 1 members (float32) in the model frame (`length` samples, kept
+    twice while the band is formed) and over the whole record at the model rate (`n_record`)."""
+    return (int(trials) + 1) * (2 * int(length) + int(n_record)) * 4
+
+
+def check_band_memory(clf: Classifier, n_samples: int, fs: float, trials: int, record: str = "record") -> int:
+    """Refuse (UserError, one line, before any work) a band whose members would not fit in memory:
+    `n_samples` at `fs` Hz is the record as read. Returns the estimate in bytes."""
+    n_model = int(np.ceil(n_samples * clf.fs / fs)) if fs > 0 else int(n_samples)
+    need, limit = band_memory_estimate(n_model, clf.length, trials), band_memory_limit()
+    if need > limit:
+        raise UserError(f"{record}: the band would need about {need / 1e9:.1f} GB to keep up to {trials + 1} "
+                        f"members over the record's {n_model} samples at {clf.fs:g} Hz (limit "
+                        f"{limit / 1e9:.1f} GB); use fewer trials or crop the record to the model's "
+                        f"{clf.length / clf.fs:g}-s window")
+    return need
+
+
 @dataclass
 class BandParams:
     trials: int = 1000
@@ -110,11 +147,14 @@ class _Classify:
         self.done += 1
         if self.progress:
             self.progress(min(self.done, self.total), self.total)
+        # a non-finite signal (e.g. from an infinite noise sd) is never adversarial: argmax of NaN
+        # logits is an arbitrary class
+        finite = torch.isfinite(perts).all(dim=1)
         if keep:
-            return pred == self.keep_idx
+            return (pred == self.keep_idx) & finite
         if self.target_idx is None:
-            return pred != self.orig_idx
-        return pred == self.target_idx
+            return (pred != self.orig_idx) & finite
+        return (pred == self.target_idx) & finite
 
 
 def _draw(fn, b: int, length: int, gen: torch.Generator) -> torch.Tensor:
@@ -130,8 +170,11 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     """Run the three band procedures around `result` (an adversarial example of `clf`)."""
     params = params or AttackParams()
     band = band or BandParams()
-    if band.trials < 1 or band.noise_sd_mv < 0 or band.batch_size < 0:
-        raise UserError("band needs at least one trial, a non-negative noise sd and a positive batch size")
+    if band.trials < 1 or band.batch_size < 0 or (band.uniform_trials is not None and band.uniform_trials < 0):
+        raise UserError("band needs at least one trial and a positive batch size")
+    if not (np.isfinite(band.noise_sd_mv) and band.noise_sd_mv >= 0):
+        raise UserError(f"band noise sd {band.noise_sd_mv!r} mV is not usable (accepted: a finite value ≥ 0 mV)")
+    check_band_memory(clf, len(result.x0), clf.fs, band.trials, result.record)
     if band.style not in STYLES:
         raise UserError(f"unknown band style {band.style!r} (choose from {', '.join(STYLES)})")
     paper = band.style == "paper-code"

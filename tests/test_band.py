@@ -197,3 +197,64 @@ def test_paper_code_style_band():
     assert "band" in branches, branches
     with pytest.raises(UserError):
         expand_band(clf, r, params, BandParams(trials=4, style="nope"))
+
+
+# ---------------------------------------------------------------- memory bound, non-finite noise (issue 11 §4)
+
+def test_band_memory_refused_up_front_for_a_24_hour_record(monkeypatch):
+    from engine.band import band_memory_estimate, check_band_memory
+
+    clf = load_model()
+    n24 = 24 * 3600 * 300
+    need = band_memory_estimate(n24, clf.length, 1000)
+    assert need > 90e9  # the ~100 GB the issue measured
+    with pytest.raises(UserError, match=r"about 10\d\.\d GB .*limit .*fewer trials or crop") as e:
+        check_band_memory(clf, n24, 300.0, 1000, "holter")
+    assert "\n" not in str(e.value) and str(e.value).startswith("holter:")
+    # a 60-s record at 1000 trials is fine (~0.1 GB); absurd trial counts are refused
+    assert check_band_memory(clf, 18000, 300.0, 1000) < 0.2e9
+    with pytest.raises(UserError, match="GB"):
+        check_band_memory(clf, 18000, 300.0, 10 ** 9)
+    # the record's own rate counts: 24 h at 1 kHz resampled to the model's 300 Hz
+    with pytest.raises(UserError, match=f"{n24} samples"):
+        check_band_memory(clf, 24 * 3600 * 1000, 1000.0, 1000)
+
+
+def test_expand_band_checks_memory_before_any_work(monkeypatch):
+    import engine.band as band_mod
+
+    r, params = adversarial_example()
+    calls = []
+    monkeypatch.setattr(band_mod, "MAX_BAND_BYTES", 1000)
+    with pytest.raises(UserError, match="would need about"):
+        expand_band(load_model(), r, params, SMALL, progress=lambda i, n: calls.append(i))
+    assert calls == []  # refused before the first batch
+
+
+@pytest.mark.parametrize("sd", [float("inf"), float("nan"), -1.0])
+def test_non_finite_noise_sd_refused(sd):
+    r, params = adversarial_example()
+    with pytest.raises(UserError, match="noise sd .* not usable .*finite"):
+        expand_band(load_model(), r, params, replace(SMALL, noise_sd_mv=sd))
+
+
+def test_non_finite_perturbations_are_never_adversarial():
+    import torch
+
+    from engine.band import _Classify
+
+    clf = load_model()
+    r, _ = adversarial_example()
+    x0 = torch.zeros(clf.length)
+    perts = torch.zeros(4, clf.length)
+    perts[1, 5] = float("nan")
+    perts[2, :] = float("inf")
+    perts[3, 7] = -float("inf")
+    # whatever class NaN logits give, an untargeted check with an impossible original class would
+    # call every finite row adversarial; the non-finite rows must still be False
+    for kw in ({"target_idx": None, "orig_idx": -1}, {"target_idx": 0, "orig_idx": 1}):
+        chk = _Classify(clf, x0, kw["target_idx"], kw["orig_idx"], 4, None, None, 1, keep_idx=0)
+        ok = chk(perts)
+        assert not ok[1:].any()
+        assert not chk(perts, keep=True)[1:].any()
+    assert bool(_Classify(clf, x0, None, -1, 4, None, None, 1)(perts)[0])

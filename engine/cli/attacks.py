@@ -15,6 +15,7 @@ import time
 
 from ..errors import UserError
 from .core import add_json, add_model_args, label_for
+from .options import add_batch_size, add_limit, add_ranged
 
 # -- shared options -------------------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ def register(sub) -> None:
     add_attack_args(p)
     p.add_argument("--out", default=None, help="folder to write <record>_<method> WFDB examples into")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--batch-size", type=int, default=16)
+    add_batch_size(p, 16, "records attacked at once", hi=1024)
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_attack)
@@ -96,19 +97,16 @@ def register(sub) -> None:
     p = sub.add_parser("band", help="expand the band of adversarial examples around one record's example")
     p.add_argument("record")
     add_attack_args(p)
-    p.add_argument("--trials", type=int, default=1000, help="noise trials (and uniform draws); default 1000")
-    p.add_argument("--noise-sd", type=float, default=0.005, help="noise sd in mV (default 0.005)")
-    p.add_argument("--max-pairs", type=int, default=200,
-                   help="concatenation: at most this many member pairs, drawn at random (default 200)")
-    p.add_argument("--max-splices", type=int, default=10,
-                   help="concatenation: at most this many crossings spliced per pair (default 10)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="band trials classified at once (default 32 on CPU, where larger batches only cost "
-                        "cache, 250 on GPUs)")
+    add_ranged(p, "--trials", int, 1, 100_000, 1000, "noise trials (and uniform draws)")
+    add_ranged(p, "--noise-sd", float, 0.0, 1.0, 0.005, "noise sd", unit="mV")
+    add_ranged(p, "--max-pairs", int, 0, 100_000, 200, "concatenation: at most this many member pairs, drawn at random")
+    add_ranged(p, "--max-splices", int, 0, 1000, 10, "concatenation: at most this many crossings spliced per pair")
+    add_batch_size(p, None, "band trials classified at once (default 32 on CPU, where larger batches only cost "
+                            "cache, 250 on GPUs)", hi=10_000)
     p.add_argument("--band-style", default="workbench", choices=["workbench", "paper-code"],
                    help="workbench (default): only the noise is smoothed, δ kept; paper-code: the authors' "
                         "scripts (δ + noise smoothed together, survivors keep the adversarial class)")
-    p.add_argument("--members", type=int, default=0, help="also save the first K band members (with --out)")
+    add_ranged(p, "--members", int, 0, 100_000, 0, "also save the first K band members (with --out)")
     p.add_argument("--out", default=None, help="folder for the band (min/max) record and members")
     p.add_argument("--overwrite", action="store_true")
     add_model_args(p)
@@ -128,7 +126,7 @@ def register(sub) -> None:
     p.add_argument("--split", default="all", help="all, paper-val, paper-train, strat-val[:SEED], "
                                                    "strat-train[:SEED] or a file of record names (default all)")
     p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N labelled records of the split")
+    add_limit(p)
     add_attack_args(p)
     p.add_argument("--results", default=None,
                    help="JSONL results file, appended as records finish; rerun to resume (default: "
@@ -137,7 +135,7 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing example files in --out, and start afresh a results file that does "
                         "not match this run (a matching one is always resumed)")
-    p.add_argument("--batch-size", type=int, default=16)
+    add_batch_size(p, 16, "records attacked at once", hi=1024)
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_attack_eval)
@@ -149,16 +147,16 @@ def register(sub) -> None:
     p.add_argument("--method", default=every, help=f"comma-separated methods (default {every})")
     p.add_argument("--split", default="all")
     p.add_argument("--labels", default=None)
-    p.add_argument("--limit", type=int, default=None)
+    add_limit(p)
     add_attack_args(p, method=False, eps=False)
-    p.add_argument("--alpha-ratio", type=float, default=0.1,
-                   help="step α = ε × ratio when --alpha is not given (paper: 0.1)")
+    add_ranged(p, "--alpha-ratio", float, 0.0, 10.0, 0.1, "step α = ε × ratio when --alpha is not given (paper 0.1)",
+               lo_open=True)
     p.add_argument("--plot", default=None, help="PNG file for the success-vs-ε plot")
     p.add_argument("--results-dir", default=None,
                    help="keep one JSONL results file per (method, ε) here; a rerun resumes (default: none kept)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --plot file, and start afresh cell results files that do not match")
-    p.add_argument("--batch-size", type=int, default=16)
+    add_batch_size(p, 16, "records attacked at once", hi=1024)
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_robustness)
@@ -211,7 +209,7 @@ def cmd_attack(args) -> int:
 
 def cmd_band(args) -> int:
     from ..attacks.runner import run_attack
-    from ..band import BandParams, expand_band
+    from ..band import BandParams, check_band_memory, expand_band
     from ..export import write_band
     from ..models.checkpoint import resolve_model
     from . import emit
@@ -234,6 +232,7 @@ def cmd_band(args) -> int:
         check_records_free(band_bases(args.out, inputs[0].name, args.method, args.members), args.overwrite)
     clf = resolve_model(args.model, args.device)
     params = _params(args, clf)
+    check_band_memory(clf, len(inputs[0].x_mv), inputs[0].fs, args.trials, inputs[0].name)  # before the attack
     res = run_attack(clf, inputs, args.method, params, progress=StepPrinter(f"{args.method} step"))[0]
     tgt = params.target_for(res.orig_pred)
     if res.success is None:
