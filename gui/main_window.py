@@ -85,7 +85,6 @@ class MainWindow(QMainWindow):
         self.band = None
         self.errors: list[str] = []
         self._fill_gen = 0
-        self._user_jobs: dict[int, dict] = {}
         self._closing = False
         self.band_options: dict = {}  # extra engine.band.BandParams fields (tests use small ones)
         self.persist = True  # save settings on close (the --screenshot mode turns this off)
@@ -95,6 +94,7 @@ class MainWindow(QMainWindow):
         self.host.jobStarted.connect(self._job_started)
         self.host.jobProgress.connect(self._job_progress)
         self.host.jobEnded.connect(self._job_ended)
+        self.host.jobsChanged.connect(self._update_enabled)
         self.host.unhandledError.connect(self.show_error)
         self._update_enabled()
         self.load_model(self.model_spec, quiet=True)
@@ -535,18 +535,19 @@ class MainWindow(QMainWindow):
     # =========================================================================================
     def submit(self, fn, title: str, *, on_done=None, on_error=None, on_cancel=None, on_partial=None,
                priority: int = USER, group: str | None = None, replace_group: bool = False, kind: str = "") -> int:
-        job_id = self.host.submit(fn, title, on_done=on_done, on_error=on_error or self.show_error,
-                                  on_cancel=on_cancel, on_partial=on_partial, priority=priority, group=group,
-                                  replace_group=replace_group)
-        if priority < BACKGROUND and job_id > 0:
-            self._user_jobs[job_id] = {"title": title, "kind": kind, "t0": None}
-            self._update_enabled()
-        return job_id
+        return self.host.submit(fn, title, on_done=on_done, on_error=on_error or self._job_failed,
+                                on_cancel=on_cancel, on_partial=on_partial, priority=priority, group=group,
+                                replace_group=replace_group, kind=kind)
+
+    def _job_failed(self, one: str, details: str, _exc_type=None) -> None:
+        self.show_error(one, details)
+
+    def _user_job(self, job_id: int):
+        return next((j for j in self.host.jobs(user_only=True) if j.job_id == job_id), None)
 
     def _job_started(self, job_id: int, title: str, priority: int) -> None:
-        if job_id not in self._user_jobs:
+        if priority >= BACKGROUND:
             return
-        self._user_jobs[job_id]["t0"] = time.monotonic()
         self.status_msg.setText(title + "…")
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.progress.setVisible(True)
@@ -555,31 +556,28 @@ class MainWindow(QMainWindow):
         self.eta.setText("")
 
     def _job_progress(self, job_id: int, done: int, total: int, msg: str) -> None:
-        info = self._user_jobs.get(job_id)
+        info = self._user_job(job_id)
         if info is None:
             return
         if total > 0:
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
-            t0 = info.get("t0") or time.monotonic()
-            el = time.monotonic() - t0
+            el = time.monotonic() - (info.started_at or time.monotonic())
             if done > 0 and el > 0.3:
                 self.eta.setText(f"ETA {_fmt_eta(el / done * max(total - done, 0))}")
         if msg:
             self.status_msg.setText(msg)
 
-    def _job_ended(self, job_id: int, how: str) -> None:
-        info = self._user_jobs.pop(job_id, None)
-        if info is None:
-            return
-        if not self._user_jobs:
+    def _job_ended(self, job_id: int, how: str, info) -> None:
+        """Any end of a job (the host has already forgotten it): the busy state follows."""
+        if info.priority < BACKGROUND and not self.is_busy():
             for w in (self.progress, self.eta, self.cancel_btn):
                 w.setVisible(False)
-            if how == "cancelled":
-                self.status_msg.setText(f"{info['title']}: cancelled")
+            if how in ("cancelled", "dropped"):
+                self.status_msg.setText(f"{info.title}: cancelled")
             elif how == "failed":
-                self.status_msg.setText(f"{info['title']}: failed")
-            else:
+                self.status_msg.setText(f"{info.title}: failed")
+            elif how == "done":
                 self.status_msg.setText("Ready")
         self._update_enabled()
 
@@ -598,14 +596,16 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, run)
 
     def cancel_jobs(self) -> None:
-        for job_id in list(self._user_jobs):
-            self.host.cancel(job_id)
+        """Esc / Cancel: stop the running user job and drop the queued ones."""
+        for job in self.host.jobs(user_only=True):
+            self.host.cancel(job.job_id)
 
     def busy_kinds(self) -> set[str]:
-        return {i["kind"] for i in self._user_jobs.values()}
+        """The kinds of the queued and running user jobs (derived from the worker host's jobs)."""
+        return {j.kind for j in self.host.jobs(user_only=True)}
 
     def is_busy(self) -> bool:
-        return bool(self._user_jobs)
+        return bool(self.host.jobs(user_only=True))
 
     def show_error(self, message: str, details: str = "") -> None:
         self.errors.append(message)
@@ -660,7 +660,7 @@ class MainWindow(QMainWindow):
             self._update_enabled()
             self.modelLoaded.emit(clf)
 
-        def failed(one, details):
+        def failed(one, details, exc_type=None):
             if self.clf is None:
                 self.model_panel.info.setText(f"<span style='color:{BAD_COLOR}'>No model: {one}</span>")
                 self.model_panel.info.setTextFormat(Qt.TextFormat.RichText)
@@ -749,7 +749,7 @@ class MainWindow(QMainWindow):
 
     def _load_record(self, path: str, on_done, label: str | None = None, lead: str | None = None,
                      fill_gaps: bool = False) -> None:
-        def failed(one, details):
+        def failed(one, details, exc_type=None):
             if not fill_gaps and "missing (NaN) samples" in one:
                 question = (one.split(" (use --fill-gaps")[0] + ".\n\nInterpolate short gaps (up to 0.5 s) "
                             "and open the record anyway?")
@@ -945,7 +945,7 @@ class MainWindow(QMainWindow):
             if self.rec is rec:
                 self.attack_panel.clear("Attack cancelled.")
 
-        def failed(one, details):
+        def failed(one, details, exc_type=None):
             self.browser.update_row(rec.name, status="error", status_tip=one)
             if self.rec is rec:
                 self.attack_panel.clear("Attack failed.")

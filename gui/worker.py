@@ -11,6 +11,11 @@ the GUI thread); the worker never touches a widget.
 Jobs have a priority (lower runs first; user actions 0, background fill 10) and an optional
 `group`: submitting with `replace_group=True` drops the queued jobs of that group (for example
 predictions for a dataset that was closed).
+
+Every job ends exactly once, with a signal saying how: "done", "failed", "cancelled" (stopped
+while running, or before it started), "dropped" (taken off the queue by a cancel) or "replaced"
+(taken off the queue by a newer job of its group). `WorkerHost.jobs()` is the one record of which
+jobs are queued or running; the window derives its busy state from it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -28,6 +34,32 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from engine.errors import Cancelled, UserError
 
 USER, BACKGROUND = 0, 10
+
+
+class End(str, Enum):
+    """How a job ended (the `how` of WorkerHost.jobEnded)."""
+
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped while running (or before it started)
+    DROPPED = "dropped"  # removed from the queue by cancel / cancel_group / cancel_all
+    REPLACED = "replaced"  # removed from the queue by a newer job of its group
+
+
+@dataclass
+class JobInfo:
+    """What the host knows of a queued or running job (GUI thread only)."""
+
+    job_id: int
+    title: str
+    kind: str
+    priority: int
+    group: str | None
+    started_at: float | None = None  # time.monotonic() when it started running; None while queued
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None
 
 
 @dataclass(order=True)
@@ -59,8 +91,9 @@ class EngineWorker(QObject):
     progress = Signal(int, int, int, str)  # job_id, done, total, msg
     partial = Signal(int, object)  # job_id, intermediate data (e.g. an epoch report)
     finished = Signal(int, object)  # job_id, result
-    failed = Signal(int, str, str)  # job_id, one-line reason, details
+    failed = Signal(int, str, str, object)  # job_id, one-line reason, details, exception type
     cancelled = Signal(int)  # job_id
+    dropped = Signal(int, str)  # job_id, End.DROPPED or End.REPLACED (a queued job that never ran)
     idle = Signal()
     _wake = Signal()
 
@@ -81,38 +114,42 @@ class EngineWorker(QObject):
         if self._closing.is_set():
             return -1
         job_id = next(self._ids)
+        gone: list[int] = []
         with self._lock:
             if replace_group and group is not None:
-                self._drop_group_locked(group)
+                gone = self._drop_locked(lambda e: e.group == group)
             heapq.heappush(self._heap, _Entry(priority, next(self._seq), job_id, title, fn, group))
+        self._report_dropped(gone, End.REPLACED)
         self._wake.emit()
         return job_id
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel one job (queued or running); None cancels the running user job."""
+        gone: list[int] = []
         with self._lock:
             cur = self._current
             if job_id is None:
                 if cur is not None:
                     cur.cancel.set()
-                return
-            if cur is not None and cur.job_id == job_id:
+            elif cur is not None and cur.job_id == job_id:
                 cur.cancel.set()
-                return
-            self._heap = [e for e in self._heap if e.job_id != job_id]
-            heapq.heapify(self._heap)
+            else:
+                gone = self._drop_locked(lambda e: e.job_id == job_id)
+        self._report_dropped(gone, End.DROPPED)
 
     def cancel_group(self, group: str) -> None:
         with self._lock:
-            self._drop_group_locked(group)
+            gone = self._drop_locked(lambda e: e.group == group)
             if self._current is not None and self._current.group == group:
                 self._current.cancel.set()
+        self._report_dropped(gone, End.DROPPED)
 
     def cancel_all(self) -> None:
         with self._lock:
-            self._heap.clear()
+            gone = self._drop_locked(lambda e: True)
             if self._current is not None:
                 self._current.cancel.set()
+        self._report_dropped(gone, End.DROPPED)
 
     def close(self) -> None:
         """Stop taking jobs and make the running one stop at its next check."""
@@ -133,9 +170,18 @@ class EngineWorker(QObject):
             c = self._current
             return None if c is None else (c.job_id, c.title, c.priority)
 
-    def _drop_group_locked(self, group: str) -> None:
-        self._heap = [e for e in self._heap if e.group != group]
-        heapq.heapify(self._heap)
+    def _drop_locked(self, which: Callable[[_Entry], bool]) -> list[int]:
+        """Remove the queued jobs `which` selects; their ids (call with the lock held)."""
+        gone = [e.job_id for e in self._heap if which(e)]
+        if gone:
+            self._heap = [e for e in self._heap if not which(e)]
+            heapq.heapify(self._heap)
+        return gone
+
+    def _report_dropped(self, job_ids: list[int], how: End) -> None:
+        # emitted after the lock is released: a receiver may submit or cancel again
+        for job_id in job_ids:
+            self.dropped.emit(job_id, how.value)
 
     # ---- worker thread ----------------------------------------------------------------------
     @Slot()
@@ -187,7 +233,7 @@ class EngineWorker(QObject):
                 self.cancelled.emit(entry.job_id)
             else:
                 one, details = describe_exception(exc)
-                self.failed.emit(entry.job_id, one, details)
+                self.failed.emit(entry.job_id, one, details, type(exc))
         else:
             if should_stop() and entry.priority >= BACKGROUND:
                 self.cancelled.emit(entry.job_id)
@@ -198,13 +244,17 @@ class EngineWorker(QObject):
 class WorkerHost(QObject):
     """Owns the QThread and the worker; the GUI talks to this object only.
 
-    `submit` takes optional callbacks run in the GUI thread: on_done(result), on_error(one_line,
-    details), on_cancel(). Re-emits the worker's signals for the status bar.
+    `submit` takes optional callbacks run in the GUI thread: on_done(result),
+    on_error(one_line, details, exception_type), on_cancel() (also for a queued job that was
+    dropped or replaced, so a panel that shows "running" can always reset itself) and
+    on_partial(data). `jobs()` lists the queued and running jobs; `jobEnded` fires exactly once
+    for every submitted job.
     """
 
+    jobsChanged = Signal()  # a job was queued, started or ended
     jobStarted = Signal(int, str, int)
     jobProgress = Signal(int, int, int, str)
-    jobEnded = Signal(int, str)  # job_id, "done" | "failed" | "cancelled"
+    jobEnded = Signal(int, str, object)  # job_id, an End value, the job's JobInfo
     unhandledError = Signal(str, str)  # a failed job without on_error
     idle = Signal()
 
@@ -216,13 +266,15 @@ class WorkerHost(QObject):
         self.worker.moveToThread(self.thread)
         self._callbacks: dict[int, tuple] = {}
         self._partials: dict[int, Callable] = {}
+        self._jobs: dict[int, JobInfo] = {}
         w = self.worker
-        w.started.connect(self.jobStarted)
+        w.started.connect(self._on_started)
         w.progress.connect(self.jobProgress)
         w.partial.connect(self._on_partial)
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
+        w.dropped.connect(self._on_dropped)  # emitted in the GUI thread: a direct call
         w.idle.connect(self.idle)
         self.thread.start()
         self._shut = False
@@ -230,13 +282,18 @@ class WorkerHost(QObject):
     def submit(self, fn: Callable[..., Any], title: str = "", *, on_done: Callable | None = None,
                on_error: Callable | None = None, on_cancel: Callable | None = None,
                on_partial: Callable | None = None, priority: int = USER, group: str | None = None,
-               replace_group: bool = False) -> int:
+               replace_group: bool = False, kind: str = "") -> int:
+        """Queue `fn`; its id (-1 once shut down). `kind` names the workflow (for busy states)."""
         if self._shut:
             return -1
         job_id = self.worker.submit(fn, title, priority, group, replace_group)
+        if job_id < 0:
+            return -1
         self._callbacks[job_id] = (on_done, on_error, on_cancel)
         if on_partial is not None:
             self._partials[job_id] = on_partial
+        self._jobs[job_id] = JobInfo(job_id, title, kind, priority, group)
+        self.jobsChanged.emit()
         return job_id
 
     def cancel(self, job_id: int | None = None) -> None:
@@ -244,6 +301,13 @@ class WorkerHost(QObject):
 
     def cancel_group(self, group: str) -> None:
         self.worker.cancel_group(group)
+
+    def cancel_all(self) -> None:
+        self.worker.cancel_all()
+
+    def jobs(self, user_only: bool = False) -> list[JobInfo]:
+        """The queued and running jobs, in submission order (user jobs only if asked)."""
+        return [j for j in self._jobs.values() if not user_only or j.priority < BACKGROUND]
 
     def busy(self) -> bool:
         return self.worker.pending() > 0
@@ -254,37 +318,55 @@ class WorkerHost(QObject):
     def user_waiting(self) -> bool:
         return self.worker.user_waiting()
 
+    @Slot(int, str, int)
+    def _on_started(self, job_id: int, title: str, priority: int) -> None:
+        info = self._jobs.get(job_id)
+        if info is not None:
+            info.started_at = time.monotonic()
+        self.jobStarted.emit(job_id, title, priority)
+        self.jobsChanged.emit()
+
     @Slot(int, object)
     def _on_partial(self, job_id: int, data: object) -> None:
         cb = self._partials.get(job_id)
         if cb is not None and not self._shut:
             cb(data)
 
-    @Slot(int, object)
-    def _on_finished(self, job_id: int, result: object) -> None:
+    def _end(self, job_id: int, how: End) -> tuple:
+        """Forget the job, announce its end; its callbacks."""
         self._partials.pop(job_id, None)
         cb = self._callbacks.pop(job_id, (None, None, None))
-        self.jobEnded.emit(job_id, "done")
+        info = self._jobs.pop(job_id, None)
+        if info is not None:
+            self.jobEnded.emit(job_id, how.value, info)
+            self.jobsChanged.emit()
+        return cb
+
+    @Slot(int, object)
+    def _on_finished(self, job_id: int, result: object) -> None:
+        cb = self._end(job_id, End.DONE)
         if cb[0] is not None and not self._shut:
             cb[0](result)
 
-    @Slot(int, str, str)
-    def _on_failed(self, job_id: int, one: str, details: str) -> None:
-        self._partials.pop(job_id, None)
-        cb = self._callbacks.pop(job_id, (None, None, None))
-        self.jobEnded.emit(job_id, "failed")
+    @Slot(int, str, str, object)
+    def _on_failed(self, job_id: int, one: str, details: str, exc_type: object) -> None:
+        cb = self._end(job_id, End.FAILED)
         if self._shut:
             return
         if cb[1] is not None:
-            cb[1](one, details)
+            cb[1](one, details, exc_type)
         else:
             self.unhandledError.emit(one, details)
 
     @Slot(int)
     def _on_cancelled(self, job_id: int) -> None:
-        self._partials.pop(job_id, None)
-        cb = self._callbacks.pop(job_id, (None, None, None))
-        self.jobEnded.emit(job_id, "cancelled")
+        cb = self._end(job_id, End.CANCELLED)
+        if cb[2] is not None and not self._shut:
+            cb[2]()
+
+    @Slot(int, str)
+    def _on_dropped(self, job_id: int, how: str) -> None:
+        cb = self._end(job_id, End(how))
         if cb[2] is not None and not self._shut:
             cb[2]()
 
@@ -298,4 +380,6 @@ class WorkerHost(QObject):
         self.thread.quit()
         ok = bool(self.thread.wait(timeout_ms))
         self._callbacks.clear()
+        self._partials.clear()
+        self._jobs.clear()
         return ok

@@ -43,10 +43,11 @@ def test_errors_become_one_line_messages(qtbot):
     def bad_bug(progress, should_stop):
         return 1 / 0
 
-    host.submit(bad_user, "a", on_error=lambda one, det: got.append((one, det)))
-    host.submit(bad_bug, "b", on_error=lambda one, det: got.append((one, det)))
+    host.submit(bad_user, "a", on_error=lambda one, det, typ: got.append((one, det, typ)))
+    host.submit(bad_bug, "b", on_error=lambda one, det, typ: got.append((one, det, typ)))
     qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
     assert got[0][0] == "no such record: x.hea"
+    assert got[0][2] is UserError and got[1][2] is ZeroDivisionError  # decisions by type, not text
     assert got[1][0].startswith("ZeroDivisionError")
     assert "Traceback" in got[1][1]
     assert "\n" not in got[1][0]
