@@ -1,15 +1,34 @@
 """Dataset-level attack runs: a resumable JSONL results file, paper-style success rates, sharding.
 
 Results file (JSON Lines):
-- line 1, the header: {"kind": "ecgadv-attack-eval/1", "model", "model_sha", "method", "params",
-  "lead", "dataset", "split"}. A rerun with the same file must use the same model (by weight
-  checksum), method, attack parameters and lead, otherwise it stops with an error;
+- line 1, the header: {"kind": "ecgadv-attack-eval/2", "model", "model_sha", "method", "params",
+  "lead", "dataset", "split", "records", "labels"}: "dataset" is the absolute folder, "records"
+  maps every record of the run to a digest of its files (`record_digest`: the .hea and the data
+  files it names), "labels" maps it to its true class. A rerun with the same file must use the
+  same model (by weight checksum, `model_fingerprint`), method, attack parameters, lead, dataset
+  folder, record list (as a set), record files and labels, otherwise it stops with a one-line
+  error naming what differs -- unless `restart` (CLI `--overwrite`) is given, which replaces a
+  results file that does not match (a matching one is always resumed). Files of the older
+  "ecgadv-attack-eval/1" format do not identify their data and are refused the same way;
 - then one line per finished record: the attack result (`AttackResult.to_json()`) plus
   "correct" (true label == original prediction, null when unlabelled) and "out" (saved example
   or null), or {"record", "error"} for a record that could not be read.
 Lines are appended, flushed and fsync'ed as each batch finishes, so a killed run loses at most the
 batch in flight. A rerun skips every record already in the file (resume: nothing lost, nothing
 repeated). A torn last line (killed mid-write) is dropped and redone.
+
+One writer at a time: the process that writes the results file (rank 0 under torchrun) holds
+`engine.outputs.FileLock` on it (`<results>.lock`) for the whole run; a second run on the same
+file stops with a one-line error. A lock left by a killed run is taken over.
+
+Batch grouping: records are attacked `batch_size` at a time, and the outcome of one record does
+not depend on which others share its batch, up to floating-point rounding: without
+`random_start`, PGD reproduces to the sample on CPU; SAP (whose sign steps can turn on a gradient
+that rounds differently in another batch) may move a few samples by an ADC quantum or two, which
+on the bundled samples changes L2/SNR/PRD by under 1 % and the class probabilities by under 1e-3,
+and leaves every success flag unchanged (tests/test_resume_identity.py); a record within that
+margin of the decision boundary could in principle flip. With `random_start` the start noise is
+drawn per batch, so results do depend on the grouping (the same `batch_size` reproduces them).
 
 Under torchrun (env WORLD_SIZE > 1) each rank attacks a strided shard of the records still to do
 and appends to its own part file `<results>.rank<R>.part`; after a barrier rank 0 merges the parts
@@ -28,7 +47,7 @@ import glob
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
@@ -40,9 +59,11 @@ from .attacks.runner import AttackInput, run_attack
 from .datasets import Dataset
 from .errors import Cancelled, UserError
 from .models.classifier import Classifier
+from .outputs import FileLock, check_output, check_output_dir, write_text_atomic
 from .records import read_record, record_base
 
-KIND = "ecgadv-attack-eval/1"
+KIND = "ecgadv-attack-eval/2"
+OLD_KINDS = ("ecgadv-attack-eval/1",)  # results files without dataset identity: refused
 CHECKED = ("kind", "model_sha", "method", "params", "lead")
 MEASURES = ("linf_mv", "l2_mv", "snr_db", "prd", "smoothness", "square_wave")
 
@@ -50,7 +71,9 @@ MEASURES = ("linf_mv", "l2_mv", "snr_db", "prd", "smoothness", "square_wave")
 # -- header ------------------------------------------------------------------------------------
 
 def model_fingerprint(clf: Classifier) -> str:
-    """SHA-256 (first 16 hex digits) over the module's state_dict names, shapes and values."""
+    """SHA-256 (first 16 hex digits) over the model's input contract (arch, classes, fs, length,
+    units_per_mv) and every state_dict entry's name, shape, dtype and value (weights and buffers
+    such as BatchNorm statistics): any change to the weights changes it."""
     h = hashlib.sha256(json.dumps({"arch": clf.meta.get("arch"), "classes": clf.classes,
                                    "fs": clf.fs, "length": clf.length,
                                    "units_per_mv": clf.units_per_mv}, sort_keys=True).encode())
@@ -61,32 +84,130 @@ def model_fingerprint(clf: Classifier) -> str:
     return h.hexdigest()[:16]
 
 
-def params_doc(params: AttackParams) -> dict:
-    """AttackParams as plain JSON (tuples as lists), the form stored in headers and outputs."""
-    d = asdict(params)
-    if not d["target_map"]:
-        del d["target_map"]  # headers written before per-class targets existed still match
-    return json.loads(json.dumps(d))
+def params_doc(params: AttackParams, method: str | None = None) -> dict:
+    """The attack parameters as plain JSON, the form stored in headers and outputs: with `method`,
+    only the parameters that attack reads (engine.attacks.registry.header_params; resuming
+    compares these); without, every parameter of every registered attack."""
+    from .attacks.registry import ATTACKS, header_params
+
+    if method is not None:
+        return header_params(method, params)
+    doc: dict = {}
+    for name in ATTACKS:
+        doc.update(header_params(name, params))
+    return doc
 
 
 def make_header(clf: Classifier, method: str, params: AttackParams, lead: str | None = None,
                 dataset: str | None = None, split: str | None = None,
-                fingerprint: str | None = None) -> dict:
+                fingerprint: str | None = None, records: dict | None = None,
+                labels: dict | None = None) -> dict:
+    """The results file's first line; `records`/`labels` come from `dataset_identity`."""
     return {"kind": KIND, "model": clf.name, "model_sha": fingerprint or model_fingerprint(clf),
-            "method": method, "params": params_doc(params), "lead": lead,
-            "dataset": os.path.abspath(dataset) if dataset else None, "split": split}
+            "method": method, "params": params_doc(params, method), "lead": lead,
+            "dataset": os.path.abspath(dataset) if dataset else None, "split": split,
+            "records": records or {}, "labels": labels or {}}
+
+
+def _data_files(head: bytes, base_name: str) -> list[str]:
+    """File names a WFDB header refers to (signal files, segments), plus <name>.mat/.dat."""
+    names = {base_name + ".mat", base_name + ".dat"}
+    lines = [ln.strip() for ln in head.decode("latin-1").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    for ln in lines[1:]:
+        tok = ln.split()[0]
+        if tok and "/" not in tok and "\\" not in tok and tok not in (".", ".."):
+            names.add(tok)
+            if "." not in tok:  # a segment of a multi-segment record: its header too
+                names.add(tok + ".hea")
+    return sorted(names)
+
+
+def record_digest(path: str) -> str | None:
+    """SHA-256 (16 hex) over a record's .hea bytes and every data file it names (name, size,
+    bytes); None when the header cannot be read. Reads the files every time (no cache)."""
+    base = record_base(path)
+    folder, name = os.path.split(base)
+    try:
+        with open(base + ".hea", "rb") as fh:
+            head = fh.read()
+    except OSError:
+        return None
+    h = hashlib.sha256(b"hea\0%d\0" % len(head) + head)
+    for fname in _data_files(head, name):
+        fpath = os.path.join(folder, fname)
+        if fname == name + ".hea" or not os.path.isfile(fpath):
+            continue
+        try:
+            with open(fpath, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            data = b"<unreadable>"
+        h.update(b"%s\0%d\0" % (fname.encode("utf-8", "replace"), len(data)) + data)
+    return h.hexdigest()[:16]
+
+
+def dataset_identity(ds: Dataset, names: list[str]) -> dict:
+    """{"records": {name: record_digest}, "labels": {name: label}} for the records of a run."""
+    return {"records": {n: record_digest(ds.path(n)) for n in names},
+            "labels": {n: ds.label(n) for n in names}}
+
+
+def run_id(header: dict) -> str:
+    """16 hex digits naming a run's settings and data (written into its saved examples)."""
+    keys = ("model_sha", "method", "params", "lead", "dataset", "records", "labels")
+    doc = json.dumps({k: header.get(k) for k in keys}, sort_keys=True, default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()[:16]
+
+
+def _few(names: list[str], k: int = 3) -> str:
+    return ", ".join(names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
+
+
+def check_identity(found: dict, want: dict, path: str) -> None:
+    """UserError naming what differs in the data a results file was made from (dataset folder,
+    record list, record files, labels)."""
+    what = None
+    a, b = found.get("dataset"), want.get("dataset")
+    ra, rb = found.get("records"), want.get("records")
+    la, lb = found.get("labels") or {}, want.get("labels") or {}
+    if not isinstance(ra, dict) or not isinstance(la, dict):
+        what = "its header does not list the records it holds"
+    elif (a is None) != (b is None) or (a and b and os.path.realpath(a) != os.path.realpath(b)):
+        what = f"the dataset folder differs ({a} in the file vs {b} now)"
+    elif set(ra) != set(rb):
+        gone, new = [n for n in ra if n not in rb], [n for n in rb if n not in ra]
+        what = (f"the record list differs ({len(ra)} records in the file, {len(rb)} now"
+                + (f"; only in the file: {_few(gone)}" if gone else "")
+                + (f"; only now: {_few(new)}" if new else "") + ")")
+    else:
+        changed = [n for n in rb if ra[n] != rb[n]]
+        relabelled = [n for n in rb if la.get(n) != lb.get(n)]
+        if changed:
+            what = f"the files of record {_few(changed)} changed since the results file was started"
+        elif relabelled:
+            n = relabelled[0]
+            what = (f"the labels differ (record {n}: {la.get(n)!r} in the file vs {lb.get(n)!r} now"
+                    + (f"; {len(relabelled) - 1} more" if len(relabelled) > 1 else "") + ")")
+    if what:
+        raise UserError(f"{path} was made from different data: {what}; use another results file, "
+                        "or --overwrite to start it afresh")
 
 
 def check_header(found: dict, want: dict, path: str) -> None:
     """UserError naming the first setting that differs between a results file and this run."""
     for key in CHECKED:
         a, b = found.get(key), want.get(key)
-        if a == b:
-            continue
         if key == "params" and isinstance(a, dict) and isinstance(b, dict):
-            diff = [f"{k} {a.get(k)!r} in the file vs {b.get(k)!r} now" for k in sorted(set(a) | set(b))
-                    if a.get(k) != b.get(k)]
+            # only the parameters of the attack that was run (method already matched above)
+            from .attacks.registry import params_differences
+
+            diff = params_differences(want.get("method"), a, b)
+            if not diff:
+                continue
             what = "attack parameters differ: " + "; ".join(diff)
+        elif a == b:
+            continue
         elif key == "model_sha":
             what = f"the model differs (file: {found.get('model')!r}, weights {a}; now {want.get('model')!r}, {b})"
         elif key == "kind":
@@ -124,6 +245,10 @@ def read_results(path: str, repair: bool = False) -> tuple[dict | None, dict[str
         if not isinstance(doc, dict):
             raise UserError(f"{path}: line {i + 1} is not a JSON object; the results file is damaged")
         if header is None:
+            if doc.get("kind") in OLD_KINDS:
+                raise UserError(f"{path} was written by an older version ({doc['kind']}) that does not "
+                                "record which dataset files and records it holds; use another results "
+                                "file, or --overwrite to start it afresh")
             if doc.get("kind") != KIND:
                 raise UserError(f"{path} is not an attack-eval results file (its first line has no "
                                 f"\"kind\": \"{KIND}\")")
@@ -154,26 +279,41 @@ def part_path(results: str, rank: int) -> str:
     return f"{results}.rank{rank}.part"
 
 
-def consolidate(results: str, header: dict) -> dict[str, dict]:
+def _check_file(found: dict, header: dict, path: str) -> None:
+    check_header(found, header, path)
+    check_identity(found, header, path)
+
+
+def consolidate(results: str, header: dict, restart: bool = False) -> dict[str, dict]:
     """Make sure `results` exists with a matching header; merge leftover part files into it.
 
-    Returns the finished rows. Only one process (rank 0) may call this at a time.
+    With `restart` a results file (or part file) that does not match `header`, is of the old
+    format or is damaged is replaced by a fresh one instead of refused. Returns the finished
+    rows. Only one process (rank 0, holding the lock) may call this at a time.
     """
     folder = os.path.dirname(os.path.abspath(results))
     if not os.path.isdir(folder):
         raise UserError(f"folder of the results file does not exist: {folder}")
-    found, rows = read_results(results, repair=True)
-    if found is None:
-        with open(results, "w", encoding="utf-8") as fh:  # empty or new: header first
-            fh.write(json.dumps(header) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-    else:
-        check_header(found, header, results)
+    try:
+        found, rows = read_results(results, repair=True)
+        if found is not None:
+            _check_file(found, header, results)
+    except UserError:
+        if not restart or os.path.isdir(results):
+            raise
+        found, rows = None, {}
+    if found is None:  # new, empty or replaced: the header first, whole or not at all
+        write_text_atomic(results, json.dumps(header) + "\n")
     for part in sorted(glob.glob(glob.escape(results) + ".rank*.part")):
-        p_head, p_rows = read_results(part)
+        try:
+            p_head, p_rows = read_results(part)
+            if p_head is not None:
+                _check_file(p_head, header, part)
+        except UserError:
+            if not restart:
+                raise
+            p_head = None  # another run's leftovers: dropped
         if p_head is not None:
-            check_header(p_head, header, part)
             new = [r for name, r in p_rows.items() if name not in rows]
             append_lines(results, new)
             rows.update({r["record"]: r for r in new})
@@ -285,24 +425,67 @@ def dist_from_env(device: torch.device) -> tuple[Dist, torch.device]:
 
 # -- the run -------------------------------------------------------------------------------------
 
-def _ours(base: str) -> bool:
-    """True when a WFDB record at `base` was written by this program (provenance comment)."""
+def _same_run(base: str, rid: str) -> bool:
+    """True when the WFDB record at `base` was saved by this very run (its "run:" comment), e.g.
+    by the batch in flight when an earlier attempt was killed."""
     try:
         with open(base + ".hea", encoding="utf-8", errors="replace") as fh:
-            return "ecg-adv-workbench" in fh.read(4096)
+            return f"run: {rid}" in fh.read(1 << 16)
     except OSError:
         return False
 
 
+def _example_base(out_dir: str, name: str, method: str) -> str:
+    return os.path.join(out_dir, f"{name}_{method}")
+
+
+def _check_examples(out_dir: str, names: list[str], method: str, rid: str, overwrite: bool) -> None:
+    """Before any attack: the examples folder is writable and no example would replace a file
+    that this run did not write (unless `overwrite`)."""
+    check_output_dir(out_dir, "--out folder")
+    if overwrite:
+        return
+    for n in names:
+        base = _example_base(out_dir, n, method)
+        for f in (base + ".hea", base + ".dat"):
+            if os.path.lexists(f) and not _same_run(base, rid):
+                raise UserError(f"{f} already exists (use --overwrite to replace it)")
+
+
+def _prepare(clf: Classifier, ds: Dataset, names: list[str], method: str, params: AttackParams, results: str,
+             lead: str | None, split: str | None, out_dir: str | None, overwrite: bool, restart: bool,
+             ) -> tuple[dict, dict[str, dict], FileLock]:
+    """Rank 0's start: check the outputs, take the lock, open or start the results file."""
+    if not results:
+        raise UserError("no results file given")
+    folder = os.path.dirname(os.path.abspath(results))
+    if not os.path.isdir(folder):
+        raise UserError(f"folder of the results file does not exist: {folder}")
+    check_output(results, overwrite=True, what="results file")
+    lock = FileLock(results).acquire()
+    try:
+        header = make_header(clf, method, params, lead, ds.folder, split, **dataset_identity(ds, names))
+        rows = consolidate(results, header, restart=restart)
+        if out_dir:
+            _check_examples(out_dir, [n for n in names if n not in rows], method, run_id(header), overwrite)
+    except BaseException:
+        lock.release()
+        raise
+    return header, rows, lock
+
+
 def run_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str, params: AttackParams,
              results: str, batch_size: int = 16, out_dir: str | None = None, lead: str | None = None,
-             overwrite: bool = False, split: str | None = None, dist: Dist | None = None,
-             progress: Callable[[int, int], None] | None = None,
+             overwrite: bool = False, restart: bool = False, split: str | None = None,
+             dist: Dist | None = None, progress: Callable[[int, int], None] | None = None,
              step_progress: Callable[[int, int], None] | None = None,
              should_stop: Callable[[], bool] | None = None) -> dict | None:
     """Attack `names` of `ds`, appending to the results file; returns the summary (rank 0; other
     ranks return None). `progress(done, total)` counts this rank's records, finished earlier
     runs included; `step_progress` is run_attack's step callback for the batch in flight.
+    `overwrite`: replace example files in `out_dir` (else any not written by this run is
+    refused before the attack starts); `restart`: replace a results file that does not match
+    this run (see the module docstring) instead of refusing it.
     Raises engine.errors.Cancelled (from the attack) or KeyboardInterrupt; what finished is kept.
     """
     from .export import write_adversarial
@@ -310,16 +493,30 @@ def run_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str, par
     dist = dist or Dist()
     if batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    header = make_header(clf, method, params, lead, ds.folder, split)
-    problem = None
+    header, lock, problem = None, None, None
     if dist.rank == 0:
         try:
-            consolidate(results, header)
+            header, _, lock = _prepare(clf, ds, names, method, params, results, lead, split, out_dir,
+                                       overwrite, restart)
         except UserError as exc:
             problem = str(exc)
-    problem = dist.share(problem)  # every rank stops with rank 0's error, none waits forever
+    # every rank stops with rank 0's error (none waits forever) and uses rank 0's header
+    problem, header = dist.share((problem, header))
     if problem:
         raise UserError(problem)
+    try:
+        return _run(clf, ds, names, header, method=method, params=params, results=results,
+                    batch_size=batch_size, out_dir=out_dir, lead=lead, overwrite=overwrite, dist=dist,
+                    progress=progress, step_progress=step_progress, should_stop=should_stop,
+                    write_adversarial=write_adversarial)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(clf, ds, names, header, *, method, params, results, batch_size, out_dir, lead, overwrite, dist,
+         progress, step_progress, should_stop, write_adversarial) -> dict | None:
+    rid = run_id(header)
     _, done = read_results(results)
     todo = [n for n in names if n not in done]
     mine = todo[dist.rank::dist.world]
@@ -330,8 +527,7 @@ def run_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str, par
         progress(count, total)
     target = part_path(results, dist.rank) if dist.active else results
     if dist.active:
-        with open(target, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(header) + "\n")
+        write_text_atomic(target, json.dumps(header) + "\n")
     for s in range(0, len(mine), batch_size):
         if should_stop and should_stop():
             raise Cancelled(f"attack-eval cancelled after {count} of {total} records")
@@ -351,11 +547,11 @@ def run_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str, par
         for r in res:
             out = None
             if out_dir:
-                base = os.path.join(out_dir, f"{r.record}_{method}")
-                exists = os.path.exists(base + ".hea") or os.path.exists(base + ".dat")
+                base = _example_base(out_dir, r.record, method)
+                exists = os.path.lexists(base + ".hea") or os.path.lexists(base + ".dat")
                 out = write_adversarial(out_dir, r, model=clf.name, method=method, params=params,
                                         source=origin[r.record][0], gain=origin[r.record][1] or 1000.0,
-                                        overwrite=overwrite or (exists and _ours(record_base(base))))
+                                        overwrite=overwrite or (exists and _same_run(base, rid)), run=rid)
             lines[r.record] = {**r.to_json(), "correct": r.correct, "out": out}
         append_lines(target, [lines[n] for n in chunk if n in lines])
         count += len(chunk)

@@ -11,6 +11,10 @@ attack-eval: each rank attacks a strided share of the records, rank 0 merges the
 file and alone returns the table (other ranks return None). Without a results folder rank 0's
 temporary folder is used by all ranks, so they must share a filesystem (one machine; across
 machines give a results folder on a shared filesystem).
+
+Outputs: a cell file in the results folder that does not match this run is refused unless
+`restart` (CLI --overwrite) replaces it; the plot is written atomically by `plot_robustness`,
+which refuses an existing file unless `overwrite` (CLI: checked before any attack runs).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .attacks.runner import ATTACKS
 from .datasets import Dataset
 from .errors import UserError
 from .models.classifier import Classifier
+from .outputs import atomic_write, check_output, check_output_dir
 
 
 def parse_eps_list(text: str) -> list[float]:
@@ -73,11 +78,13 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
                    results_dir: str | None = None, batch_size: int = 16, lead: str | None = None,
                    split: str | None = None, progress: Callable[[str, int, int], None] | None = None,
                    step_progress: Callable[[int, int], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None, dist: Dist | None = None) -> dict | None:
+                   should_stop: Callable[[], bool] | None = None, dist: Dist | None = None,
+                   restart: bool = False) -> dict | None:
     """Run every (method, ε) cell; returns {"table": [...], "eps": [...], "methods": [...], ...}
     (None on torchrun ranks other than 0).
 
-    `progress(cell, done, total)` reports records finished in the current cell.
+    `progress(cell, done, total)` reports records finished in the current cell. `restart`:
+    replace cell results files that do not match this run instead of refusing them.
     """
     base = base or AttackParams()
     dist = dist or Dist()
@@ -90,7 +97,8 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
         folder = dist.share(tmp.name if tmp else None)
     else:
         folder = results_dir
-        os.makedirs(folder, exist_ok=True)
+        if dist.rank == 0:
+            check_output_dir(folder, "results folder")
     table = []
     try:
         tag = "_paper-protocol" if base.target_map else (f"_target{_safe(base.target)}" if base.target else "")
@@ -102,7 +110,8 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
                 summ = run_eval(clf, ds, names, method=method, params=params, results=path, batch_size=batch_size,
                                 lead=lead, split=split,
                                 progress=(lambda d, t, _c=cell: progress(_c, d, t)) if progress else None,
-                                step_progress=step_progress, should_stop=should_stop, dist=dist)
+                                step_progress=step_progress, should_stop=should_stop, dist=dist,
+                                restart=restart)
                 if summ is None:  # another rank: rank 0 keeps the table
                     continue
                 table.append({"method": method, "eps_mv": eps, "alpha_mv": params.alpha_mv,
@@ -134,18 +143,22 @@ def format_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_robustness(doc: dict, path: str, title: str | None = None) -> str:
-    """Success rate (%) against ε (mV), one line per method, written as a PNG (Agg backend)."""
+def check_plot_path(path: str, overwrite: bool = False) -> str:
+    """Before the sweep: `path` names a .png that may be written (UserError otherwise)."""
+    if not str(path).lower().endswith(".png"):
+        raise UserError(f"--plot must name a .png file, got {path}")
+    return check_output(path, overwrite, what="plot")
+
+
+def plot_robustness(doc: dict, path: str, title: str | None = None, overwrite: bool = False) -> str:
+    """Success rate (%) against ε (mV), one line per method, written as a PNG (Agg backend),
+    atomically (temporary file + rename); an existing file is refused unless `overwrite`."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    if not str(path).lower().endswith(".png"):
-        raise UserError(f"--plot must name a .png file, got {path}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"folder of the plot file does not exist: {folder}")
+    check_plot_path(path, overwrite)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     try:
         for method in doc["methods"]:
@@ -170,7 +183,8 @@ def plot_robustness(doc: dict, path: str, title: str | None = None) -> str:
         ax.legend()
         ax.set_title(title or f"Attack success vs ε — model {doc['model']}")
         fig.tight_layout()
-        fig.savefig(path, format="png")
+        with atomic_write(path, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
     return path

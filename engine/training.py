@@ -6,7 +6,9 @@ random placements (short records) inside the model's fixed input length, with a 
 ±15 %; validation uses the same centred placement as inference. The kept checkpoint is the epoch
 with the best validation mean F1 over N, A, O (the paper's figure); ties keep the earlier epoch.
 State for resuming (weights, optimiser, epoch, best score, RNG) is written after every epoch
-next to the output file as `<out>.resume.pt` and read back with `weights_only=True`.
+next to the output file as `<out>.resume.pt` and read back with `weights_only=True`. The output
+is checked before training starts (an existing file is replaced only with `overwrite` or by the
+interrupted run it belongs to; the folder must be writable); every write is atomic.
 The learning rate warms up, then follows a cosine over training progress, which is measured in
 steps or, when `max_minutes` is set and tighter, in time: a time-limited run still anneals fully.
 """
@@ -29,6 +31,7 @@ from .metrics import summarize
 from .models import build
 from .models.checkpoint import base_meta, save_checkpoint
 from .models.classifier import Classifier, fit_length
+from .outputs import atomic_write, check_output
 
 DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
 
@@ -109,8 +112,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     if bad:
         raise UserError(f"unknown class labels in training data: {bad}")
     resume_path = out + ".resume.pt"
-    if os.path.exists(out) and not overwrite and not (resume and os.path.exists(resume_path)):
-        raise UserError(f"{out} already exists (use --overwrite to replace it)")
+    check_output(out, overwrite or (resume and os.path.exists(resume_path)), what="checkpoint")
     meta = base_meta(cfg.arch, cfg.arch_args)
     torch.manual_seed(cfg.seed)
     module = build(cfg.arch, **cfg.arch_args).to(device)
@@ -173,10 +175,10 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                 "app_version": __version__, "device": str(device)}
             save_checkpoint(out, module, meta, overwrite=True)
         elapsed = time.monotonic() - t0
-        torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
-                    "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
-                   resume_path + ".tmp")
-        os.replace(resume_path + ".tmp", resume_path)
+        with atomic_write(resume_path) as tmp:
+            torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
+                        "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
+                       tmp)
         done = epoch + 1 - start_epoch
         eta = (elapsed - spent) / done * (cfg.epochs - epoch - 1)
         if progress:

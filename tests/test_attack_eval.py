@@ -129,7 +129,9 @@ def test_resume_after_keyboard_interrupt_mid_run(tmp_path, monkeypatch):
 
 def test_torn_last_line_is_dropped_and_redone(tmp_path):
     ds, path = open_dataset(SAMPLES), str(tmp_path / "r.jsonl")
-    ae.run_eval(load_model(), ds, NAMES[:1], method="pgd", params=P, results=path)
+    with pytest.raises(Cancelled):
+        ae.run_eval(load_model(), ds, NAMES[:2], method="pgd", params=P, results=path, batch_size=1,
+                    should_stop=lambda: len(_lines(path)) >= 2)
     with open(path, "a", encoding="utf-8") as fh:
         fh.write('{"record": "A00002", "true": "N", "orig_')  # killed mid-write
     header, rows = ae.read_results(path)
@@ -230,13 +232,13 @@ def test_leftover_part_files_are_merged(tmp_path):
     """Part files of a killed distributed run are merged (without duplicates) by the next run."""
     ds, path = open_dataset(SAMPLES), str(tmp_path / "r.jsonl")
     clf = load_model()
-    ae.run_eval(clf, ds, NAMES[:2], method="pgd", params=P, results=path)
+    ae.run_eval(clf, ds, NAMES[:3], method="pgd", params=P, results=path)
     rows = _lines(path)
-    header = ae.make_header(clf, "pgd", P, None, ds.folder, None)
+    header = ae.make_header(clf, "pgd", P, None, ds.folder, None, **ae.dataset_identity(ds, NAMES[:3]))
+    assert header == rows[0]
     with open(ae.part_path(path, 1), "w") as fh:  # a part holding one new and one duplicate record
-        fh.write(json.dumps(header) + "\n" + json.dumps({**rows[1], "record": "A00009"}) + "\n"
-                 + json.dumps(rows[2]) + "\n")
-    os.truncate(path, len(json.dumps(rows[0])) + 1 + len(json.dumps(rows[1])) + 1)  # main lost A00002
+        fh.write(json.dumps(header) + "\n" + json.dumps(rows[1]) + "\n" + json.dumps(rows[2]) + "\n")
+    os.truncate(path, len(json.dumps(rows[0])) + 1 + len(json.dumps(rows[1])) + 1)  # main lost A00002, A00009
     header2, done = ae.read_results(path)
     assert list(done) == ["A00001"]
     ae.run_eval(clf, ds, NAMES[:3], method="pgd", params=P, results=path)

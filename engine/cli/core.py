@@ -7,12 +7,20 @@ import time
 
 from ..datasets import CLASSES, label_for_record, open_dataset, select_split, stratified_split
 from ..errors import UserError
+from ..models import ARCHITECTURES, DEFAULT_ARCH
 from ..records import read_record
+from .options import add_batch_size, add_limit, add_ranged, add_seed, device_type
 
 
 def add_model_args(p) -> None:
-    p.add_argument("--model", default="default", help="default, paper-cnn or a checkpoint file")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    p.add_argument("--model", default=DEFAULT_ARCH,
+                   help=f"{', '.join(ARCHITECTURES)} (bundled weights) or a checkpoint file (default {DEFAULT_ARCH})")
+    add_device(p)
+
+
+def add_device(p) -> None:
+    p.add_argument("--device", default=None, type=device_type,
+                   help="cpu, cuda, cuda:N, mps or auto (default: best available)")
 
 
 def add_json(p) -> None:
@@ -53,21 +61,24 @@ def register(sub) -> None:
 
     p = sub.add_parser("train", help="train a model on a dataset")
     p.add_argument("dataset")
-    p.add_argument("--arch", default="default", choices=["default", "paper-cnn"])
+    p.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHITECTURES),
+                   help="; ".join(f"{a.name}: {a.help}" for a in ARCHITECTURES.values()) + f" (default {DEFAULT_ARCH})")
     p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
     p.add_argument("--split", default="all", help="training pool (as for evaluate; default all)")
     p.add_argument("--val-split", default="strat",
                    help="'strat' (seeded stratified 10%% of the pool) or a split name/file")
     p.add_argument("--labels", default=None)
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--limit", type=int, default=None, help="use only the first N records (quick runs)")
+    add_ranged(p, "--epochs", int, 1, 100_000, None,
+               "training epochs (default: the architecture's, " + ", ".join(
+                   f"{a.name} {a.default_epochs}" for a in ARCHITECTURES.values()) + ")")
+    add_batch_size(p, 64, "training batch size")
+    add_ranged(p, "--lr", float, 0.0, 10.0, 1e-3, "learning rate", lo_open=True)
+    add_seed(p, "random seed (weights, shuffling and the stratified validation split)")
+    add_ranged(p, "--max-minutes", float, 0.0, 1e6, None, "stop after this many minutes", unit="min", lo_open=True)
+    add_limit(p, "use only the first N records (quick runs)")
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--device", default=None)
+    add_device(p)
     add_json(p)
     p.set_defaults(func=cmd_train)
 
@@ -111,6 +122,11 @@ def cmd_classify(args) -> int:
     return 0
 
 
+def _per_class(f1: dict) -> str:
+    """'N 0.912 A 0.801 ...' in class order."""
+    return " ".join(f"{c} {v:.3f}" for c, v in f1.items())
+
+
 def _labelled(ds, names: list[str]) -> list[str]:
     return [n for n in names if ds.label(n) in CLASSES]
 
@@ -139,9 +155,9 @@ def cmd_evaluate(args) -> int:
     res = summarize([ds.label(n) for n in names], pred)
     doc = {"model": clf.name, **res, "missing": len(split.missing), "seconds": round(time.monotonic() - t0, 2)}
     text = (f"model {clf.name} on {res['n']} records: accuracy {res['accuracy']:.3f}, "
-            f"F1 N {res['f1']['N']:.3f} A {res['f1']['A']:.3f} O {res['f1']['O']:.3f} ~ {res['f1']['~']:.3f}, "
+            f"F1 {_per_class(res['f1'])}, "
             f"mean F1 (N,A,O) {res['f1_mean_nao']:.3f}, all {res['f1_mean_all']:.3f}\n"
-            f"confusion (rows true N,A,O,~):\n" + "\n".join("  " + " ".join(f"{v:5d}" for v in row)
+            f"confusion (rows true {','.join(CLASSES)}):\n" + "\n".join("  " + " ".join(f"{v:5d}" for v in row)
                                                             for row in res["confusion"]))
     emit(args, doc, text)
     return 0
@@ -152,30 +168,33 @@ def cmd_model_card(args) -> int:
     from ..models.checkpoint import resolve_model
     from . import emit
 
+    from ..outputs import check_output, write_text_atomic
+
+    if args.out:
+        check_output(args.out, args.overwrite, what="model card")
     clf = resolve_model(args.model, args.device)
     text = model_card(clf)
     if args.out:
-        if os.path.exists(args.out) and not args.overwrite:
-            raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_text_atomic(args.out, text, overwrite=args.overwrite)
     emit(args, {"model": clf.name, "meta": clf.meta, "card": text}, text)
     return 0
 
 
 def cmd_train(args) -> int:
     # check the arguments and the dataset before loading torch: bad input fails fast
-    if os.path.exists(args.out) and not args.overwrite and not (os.path.exists(args.out + ".resume.pt")
-                                                               and not args.no_resume):
-        raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
     if not args.out.endswith(".safetensors"):
         raise UserError("--out must end in .safetensors")
+    from ..outputs import check_output
+
+    # an existing checkpoint is replaced only with --overwrite, or by the run it belongs to (resume);
+    # the folder must be writable now, not after hours of training
+    resuming = os.path.exists(args.out + ".resume.pt") and not args.no_resume
+    check_output(args.out, args.overwrite or resuming, what="checkpoint")
     ds = open_dataset(args.dataset, args.labels)
 
     import torch
 
     from ..device import pick_device, seed_everything
-    from ..models import INPUT_SPECS
     from ..signals_cache import load_dataset_signals
     from ..training import TrainConfig, train
     from . import emit, progress
@@ -198,12 +217,12 @@ def cmd_train(args) -> int:
         raise UserError("training needs labelled records in both the training and the validation split")
     seed_everything(args.seed)
     device = pick_device(args.device)
-    fs = INPUT_SPECS[args.arch]["fs"]
+    fs = ARCHITECTURES[args.arch].input.fs
     progress(f"reading {len(tr) + len(va)} records from {args.dataset} ...")
     sigs = load_dataset_signals(ds, tr + va, fs,
                                 progress=lambda i, n: progress(f"reading {i}/{n}") if i % 500 == 0 else None)
     tx, vx = sigs[: len(tr)], sigs[len(tr):]
-    epochs = args.epochs or (40 if args.arch == "default" else 200)
+    epochs = args.epochs or ARCHITECTURES[args.arch].default_epochs
     cfg = TrainConfig(arch=args.arch, epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       max_minutes=args.max_minutes)
     prov = {"dataset": os.path.abspath(args.dataset), "label_file": ds.label_file, "split": args.split,
@@ -213,8 +232,7 @@ def cmd_train(args) -> int:
     def report(r):
         v = r.val
         progress(f"epoch {r.epoch}/{r.epochs} loss {r.train_loss:.4f} val acc {v['accuracy']:.3f} "
-                 f"F1(N,A,O) {v['f1_mean_nao']:.3f} [N {v['f1']['N']:.3f} A {v['f1']['A']:.3f} "
-                 f"O {v['f1']['O']:.3f} ~ {v['f1']['~']:.3f}] best {r.best_f1:.3f}@{r.best_epoch} "
+                 f"F1(N,A,O) {v['f1_mean_nao']:.3f} [{_per_class(v['f1'])}] best {r.best_f1:.3f}@{r.best_epoch} "
                  f"elapsed {r.elapsed_s / 60:.1f} min ETA {r.eta_s / 60:.1f} min")
 
     best = train([tx[i] for i in range(len(tr))], [ds.label(n) for n in tr], vx, [ds.label(n) for n in va],
