@@ -225,7 +225,7 @@ def main(argv=None) -> int:
     v.plot.repaint()
     app.processEvents()
     res["band_60s_setup_s"] = round(time.perf_counter() - t, 3)
-    res["band_60s"] = {"members": args.members, "members_drawn": int(v._src["mem"].data.shape[0])}
+    res["band_60s"] = {"members": args.members, "members_drawn": v.model.members_shown()}
     log(f"60-s record + adversarial + perturbation + band of {args.members} "
         f"({res['band_60s']['members_drawn']} members drawn): setup {res['band_60s_setup_s']:.2f} s")
     # baseline: everything as plain PlotDataItems at full resolution (members as one NaN path)

@@ -72,7 +72,7 @@ def test_layers_and_model_import_without_qt():
         "        if name.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'):\n"
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from gui.strip import layers\n"
+        "from gui.strip import layers, lod, model\n"
         "assert 'PySide6' not in sys.modules and 'pyqtgraph' not in sys.modules\n"
         "print(layers.LAYERS)\n"
     )
@@ -107,11 +107,11 @@ def test_strip_legend_menu_and_pens_come_from_the_declarations(view):
     view.set_layer_visible("difference", True)
     want = [L.LAYER[k].legend_text(100, 5, 5) for k in L.LAYERS]
     assert view.legend_labels() == want
-    menu = [a.text() for a in view._layer_actions.values()]
+    menu = [a.text() for a in view.toolbar.layer_actions.values()]
     assert menu == [L.LAYER[k].label.format(gain="N") for k in L.LAYERS]
     for k in L.LAYERS:
         assert view.layer_visible(k) is True
-    for tr in view._traces:
+    for tr in view.renderer.traces:
         d = L.LAYER[tr.layer]
         assert tr.item.zValue() == d.z
         assert tr.pen.color().getRgb()[:3] == tuple(d.pen.colour[:3])

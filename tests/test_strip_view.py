@@ -157,11 +157,11 @@ def test_record_overlays_items_and_legend(view, ecg):
     # perturbation lane is drawn at the gain, around the lane baseline, labelled
     view.set_mode("continuous")
     view.set_view(0, 30)
-    _, y = view._trace["perturbation"].item.getData()
-    dev = np.abs(y[np.isfinite(y)] - view._lane_baseline(0))
+    _, y = view.renderer.trace["perturbation"].item.getData()
+    dev = np.abs(y[np.isfinite(y)] - view.model.lane_baseline(0))
     assert 0.9 <= dev.max() <= 100 * 0.0101 + 1e-6  # ±0.01 mV shown as ±1 mV
     view.set_mode("rows")
-    assert any(lab.isVisible() and "perturbation ×100" in lab.toPlainText() for lab in view._lane_labels)
+    assert any(lab.isVisible() and "perturbation ×100" in lab.toPlainText() for lab in view.renderer.lane_labels)
     view.set_perturbation_gain(10)
     assert "Perturbation ×10" in view.legend_labels()
     # toggles
@@ -169,18 +169,18 @@ def test_record_overlays_items_and_legend(view, ecg):
     view.layerVisibilityChanged.connect(lambda layer, on: seen.append((layer, on)))
     view.set_layer_visible("adversarial", False)
     assert not view.layer_drawn("adversarial") and seen[-1] == ("adversarial", False)
-    assert not view._proxies["adversarial"].isVisible()  # legend shows it as hidden
+    assert not view._legend.proxies["adversarial"].isVisible()  # legend shows it as hidden
     view.set_layer_visible("difference", True)
     assert view.layer_drawn("difference")
     # a click on a legend entry toggles the layer
-    proxy = view._proxies["band"]
+    proxy = view._legend.proxies["band"]
     proxy.setVisible(False)
-    view._on_legend_click(proxy)
+    view._legend._on_click(proxy)
     assert not view.layer_visible("band") and not view.layer_drawn("band")
     # hiding the perturbation removes the lane: band/members go back on the strip
     view.set_layer_visible("perturbation", False)
-    assert view._pitch() == view._strip_mv
-    assert view.layer_drawn("members") and view._trace["members"].item.isVisible()
+    assert view.model.pitch() == view.model.strip_mv
+    assert view.layer_drawn("members") and view.renderer.trace["members"].item.isVisible()
     # a new record clears the overlays
     view.set_record(ecg[:3000], FS, "short")
     assert not view.has_layer("adversarial") and not view.has_layer("band")
@@ -198,19 +198,19 @@ def test_level_of_detail_band_twin_and_members(view, ecg):
     adv, members = _overlays(view, ecg)
     view.set_mode("rows")
     view.set_view(0, 10)
-    strip_band, lane_band = view._trace["band_lo"].item, view._trace["lane_band_lo"].item
+    strip_band, lane_band = view.renderer.trace["band_lo"].item, view.renderer.trace["lane_band_lo"].item
     assert not strip_band.isVisible() and lane_band.isVisible()  # 0.008 mV < 1.5 px on the strip
     # without the lane, the band goes back on the strip, however thin
     view.set_layer_visible("perturbation", False)
-    assert view._trace["band_lo"].item.isVisible()
+    assert view.renderer.trace["band_lo"].item.isVisible()
     view.set_layer_visible("perturbation", True)
     # a band wide enough to see on the strip is drawn there too
     view.set_band(ecg - 0.5, ecg + 0.5)
-    assert view._trace["band_lo"].item.isVisible()
+    assert view.renderer.trace["band_lo"].item.isVisible()
     # adversarial: decimated at 30 s per 1200 px → two 1-px passes, the twin 1 px to the right
     view.set_mode("continuous")
     view.set_view(0, 30)
-    tr = view._trace["adversarial"]
+    tr = view.renderer.trace["adversarial"]
     assert tr.twin_active() and tr.twin.isVisible()
     assert tr.item.opts["pen"].widthF() == 1.0
     (x0, x1), _ = view._vb.viewRange()
@@ -232,7 +232,7 @@ def test_level_of_detail_band_twin_and_members(view, ecg):
     view.set_band(members.min(0), members.max(0))
     view.set_mode("rows")
     view.set_view(0, 10)
-    xm, _ = view._trace["lane_members"].item.getData()
+    xm, _ = view.renderer.trace["lane_members"].item.getData()
     lines = int(np.isnan(xm).sum())
     assert 8 <= lines < 40 * 3
 
@@ -243,7 +243,7 @@ def test_rows_mode_lays_out_ceil_duration_rows(view, ecg):
     assert view.mode() == "rows"
     assert view.row_count() == math.ceil(35 / 10) == 4
     view.set_view(0, 35)  # fit every row
-    xs, ys = view._trace["original"].item.getData()
+    xs, ys = view.renderer.trace["original"].item.getData()
     assert int(np.isnan(ys).sum()) == 4  # one NaN-separated piece per row
     assert np.nanmax(xs) <= 10.0 + 1 / FS + 1e-9 and np.nanmin(xs) >= 0
     t0, t1 = view.view_range()
@@ -251,7 +251,7 @@ def test_rows_mode_lays_out_ceil_duration_rows(view, ecg):
     view.set_seconds_per_row(5)
     assert view.row_count() == 7
     # calibration pulse at the start of every visible row
-    px, py = view._pulse.getData()
+    px, py = view.renderer.pulse.getData()
     assert int(np.isnan(px).sum()) >= 1 and np.nanmin(px) < 0 < np.nanmax(px) + 0.1
     view.set_mode("continuous")
     assert view.row_count() == 1
@@ -336,7 +336,7 @@ def test_calipers_read_dt_dmv_and_heart_rate(view, ecg):
 def test_crosshair_reports_record_time_and_mv(view, ecg):
     view.set_record(ecg, FS, "x")
     view.set_mode("rows")
-    base1 = view._baseline(1)
+    base1 = view.model.baseline(1)
     t, v, where = view.view_to_record(2.5, base1 + 0.7)
     assert (t, where) == (pytest.approx(12.5), "strip") and v == pytest.approx(0.7)
     view.crosshair.set_pos(2.5, base1 + 0.7)
@@ -387,11 +387,11 @@ def test_play_mode_sweeps_forward(view, qtbot, ecg):
     assert view.is_playing() and states == [True]
     qtbot.waitUntil(lambda: view.view_range()[0] >= 5, timeout=5000)  # the page turned
     assert view.play_position() > 5
-    _, y = view._trace["original"].item.getData()
+    _, y = view.renderer.trace["original"].item.getData()
     view.play(False)
     assert not view.is_playing() and states[-1] is False
     # while playing, nothing right of the cursor was drawn
-    assert view._cursor.isVisible() is False
+    assert view.renderer.cursor.isVisible() is False
 
 
 def test_24h_record_opens_and_draws_decimated(view, ecg, record_property):
@@ -405,7 +405,7 @@ def test_24h_record_opens_and_draws_decimated(view, ecg, record_property):
     width = view._vb.width()
     for w in (1, 10, 60, 600, 3600, 86400):
         view.set_view(1000 if w < 86400 else 0, (1000 if w < 86400 else 0) + w)
-        xs, _ = view._trace["original"].item.getData()
+        xs, _ = view.renderer.trace["original"].item.getData()
         assert xs.size <= 4 * width + 8, (w, xs.size)  # never more than ~2 points per pixel x2
     assert view.view_range() == pytest.approx((0, 86400))
 
@@ -494,7 +494,7 @@ def test_strip_curve_draws_wide_lines_in_device_pixels_like_pyqtgraph(qtbot, ecg
 def test_band_bars_per_pixel_columns_and_member_ink_budget(view, ecg):
     """Zoomed out, the band is one bar per BAND_BAR_PX pixel columns; jagged, magnified members are
     fewer so that the drawn line length stays within the ink budget."""
-    from gui.strip import view as V
+    from gui.strip import lod as V
 
     adv, _ = _overlays(view, ecg, k=4)
     rng = np.random.default_rng(5)  # jagged members: white noise of ±0.005 mV
@@ -503,7 +503,7 @@ def test_band_bars_per_pixel_columns_and_member_ink_budget(view, ecg):
     view.set_band_members(members)
     view.set_mode("continuous")
     view.set_view(0, 6)  # 1800 samples on ~1100 px
-    bars = view._band_bars[1]
+    bars = view.renderer.band_bars[1]
     assert bars.isVisible()
     xb, yb = bars.getData()
     assert xb.size // 2 <= view._vb.width() / V.BAND_BAR_PX + 2
@@ -512,12 +512,12 @@ def test_band_bars_per_pixel_columns_and_member_ink_budget(view, ecg):
     cols = np.floor((xb[0::2] - x0) * view._vb.width() / (x1 - x0) / V.BAND_BAR_PX)
     assert np.unique(cols).size == cols.size  # one bar per BAND_BAR_PX columns
     # bars span exactly the band: min of lo and max of hi per column
-    lo, hi = view._src["lo_d"].data[:1802], view._src["hi_d"].data[:1802]  # the 6 s shown
+    lo, hi = view.model.src["lo_d"].data[:1802], view.model.src["hi_d"].data[:1802]  # the 6 s shown
     g = view.perturbation_gain()
-    assert yb[0::2].min() == pytest.approx(lo.min() * g + view._lane_baseline(0), abs=1e-6)
-    assert yb[1::2].max() == pytest.approx(hi.max() * g + view._lane_baseline(0), abs=1e-6)
+    assert yb[0::2].min() == pytest.approx(lo.min() * g + view.model.lane_baseline(0), abs=1e-6)
+    assert yb[1::2].max() == pytest.approx(hi.max() * g + view.model.lane_baseline(0), abs=1e-6)
     # members: the drawn length in pixels stays within the budget
-    it = view._trace["lane_members"].item
+    it = view.renderer.trace["lane_members"].item
 
     def drawn_members(budget, t1):
         old = V.MEMBER_INK_BUDGET_PX
@@ -621,7 +621,7 @@ def test_axes_direct_paint_matches_pyqtgraph(view, ecg, monkeypatch, mode, t1):
 def test_rows_drawn_at_once_equal_row_by_row(view, ecg, monkeypatch, t1):
     """Rows of equal length are decimated in one go (envelope_rows); the drawn points are
     exactly those of the row-by-row path, for raw samples and for small bins."""
-    from gui.strip import view as V
+    from gui.strip import lod as V
 
     _overlays(view, ecg)
     view.set_mode("rows")
@@ -632,10 +632,10 @@ def test_rows_drawn_at_once_equal_row_by_row(view, ecg, monkeypatch, t1):
     monkeypatch.setattr(V, "envelope_rows", lambda *a: calls.append(1) or real(*a))
     view._draw()
     assert calls, "rows were not decimated together"
-    at_once = {t.key: t.item.getData() for t in view._traces if t.item.isVisible() and t.kind != "sub"}
+    at_once = {t.key: t.item.getData() for t in view.renderer.traces if t.item.isVisible() and t.kind != "sub"}
     monkeypatch.setattr(V, "envelope_rows", lambda *a: None)
     view._draw()
-    row_by_row = {t.key: t.item.getData() for t in view._traces if t.item.isVisible() and t.kind != "sub"}
+    row_by_row = {t.key: t.item.getData() for t in view.renderer.traces if t.item.isVisible() and t.kind != "sub"}
     assert at_once.keys() == row_by_row.keys() and len(at_once) >= 3
     for key, (x, y) in at_once.items():
         np.testing.assert_array_equal(x, row_by_row[key][0], err_msg=key)
@@ -666,14 +666,14 @@ def test_rows_draw_the_same_members_from_their_samples(view, ecg):
     _overlays(view, ecg, k=40)
     view.set_mode("rows")
     view.set_view(0, 30)
-    x, y = view._trace["lane_members"].item.getData()
+    x, y = view.renderer.trace["lane_members"].item.getData()
     breaks = np.flatnonzero(np.isnan(x))
     lines = np.split(np.arange(x.size), breaks + 1)[:-1]
     lines = [ln[:-1] for ln in lines]  # drop the NaN
     segs = view._segments()
     assert len(lines) % len(segs) == 0 and len(lines) >= len(segs) * 4
     per_row = len(lines) // len(segs)
-    data = view._src["mem_d"].data
+    data = view.model.src["mem_d"].data
     gain = view.perturbation_gain()
     chosen = []
     for i, ln in enumerate(lines):

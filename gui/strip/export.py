@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from .layers import ADVERSARIAL_RGB, LANE_ZERO_PEN, LAYER
+from .layers import ADVERSARIAL_RGB, LANE_ZERO_PEN, LAYER, LAYER_DECLS
 from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
                     calibration_pulse, format_time)
 
-__all__ = ["PaperTrace", "PaperSpec", "export_png", "export_svg", "export_pdf", "write_paper_pdf",
+__all__ = ["PaperTrace", "PaperSpec", "paper_spec", "export_png", "export_svg", "export_pdf", "write_paper_pdf",
            "page_size_mm", "ROWS_PER_PAGE", "MAX_PDF_SECONDS"]
 
 ROWS_PER_PAGE = 8
@@ -59,6 +59,27 @@ def _ensure_dir(path: str) -> str:
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     return path
+
+
+def paper_spec(m, t0: float, t1: float) -> PaperSpec:
+    """What the paper exporter draws for record time [t0, t1] of model `m`
+    (gui.strip.model.StripModel): every visible, exported layer (gui.strip.layers) in its
+    export order, with its paper colour and width."""
+    lane = m.lane_on()
+    traces = []
+    for d in sorted(LAYER_DECLS, key=lambda d: d.export_z):
+        if not (d.exported and m.visible[d.key]):
+            continue
+        # opaque colours: transparency makes QPdfWriter take minutes to finish the file
+        colour = QtGui.QColor(*d.paper_colour[:3])
+        kind = {"band": "band", "members": "members"}.get(d.key, "line")
+        for where, keys in m.paper_sources(d.key, lane):
+            if all(k in m.src for k in keys):
+                data = tuple(m.src[k].data for k in keys) if len(keys) > 1 else m.src[keys[0]].data
+                traces.append(PaperTrace(data, colour, d.export_width_mm, where, d.key, kind))
+    return PaperSpec(name=m.name, fs=m.fs, t0=t0, t1=t1, seconds_per_row=m.spr, strip_mv=m.strip_mv,
+                     lane_mv=m.lane_mv if lane else 0.0, gain=m.gain, traces=traces,
+                     n_members=m.n_members_total)
 
 
 # ---------------------------------------------------------------- as shown
@@ -123,7 +144,7 @@ def export_svg(view, path: str) -> str:
     gen.setViewBox(QtCore.QRectF(0, 0, src.width(), src.height()))
     # the axes replay QPictures recorded at the screen's DPI: render at the same DPI
     gen.setResolution(view.plot.logicalDpiX())
-    gen.setTitle(f"{view._name or 'ECG'} strip")
+    gen.setTitle(f"{view.model.name or 'ECG'} strip")
     gen.setDescription("ECG strip exported by the ECG adversarial workbench")
     p = QtGui.QPainter()
     if not p.begin(gen):

@@ -16,6 +16,9 @@ from pyqtgraph.Qt import internals
 from PySide6 import QtCore, QtGui
 
 from . import layers as _layers
+# paper scale, calibration pulse and time labels: pure maths, in gui.strip.model (re-exported)
+from .model import (ASPECT, LARGE_MV, LARGE_S, MM_PER_MV, MM_PER_S, PULSE_START_S, ROW_MARGIN_S,
+                    SMALL_MV, SMALL_S, calibration_pulse, format_time)
 
 __all__ = [
     "MM_PER_S", "MM_PER_MV", "SMALL_S", "SMALL_MV", "LARGE_S", "LARGE_MV", "ASPECT",
@@ -23,21 +26,11 @@ __all__ = [
     "PULSE_START_S", "ROW_MARGIN_S", "format_time", "TimeAxis", "LabelAxis",
 ]
 
-MM_PER_S = 25.0     # paper speed
-MM_PER_MV = 10.0    # gain
-SMALL_S, SMALL_MV = 0.04, 0.1
-LARGE_S, LARGE_MV = 0.2, 0.5
-ASPECT = MM_PER_S / MM_PER_MV  # (px per s) / (px per mV) when squares are square
-
 # Colours of printed ECG paper: near-white pink sheet, faint small squares, stronger large.
 PAPER_BG = QtGui.QColor(255, 248, 246)
 SMALL_LINE = QtGui.QColor(246, 196, 196)
 LARGE_LINE = QtGui.QColor(228, 128, 128)
 INK = QtGui.QColor(*_layers.INK)
-
-# Calibration pulse: 1 mV x 0.2 s square wave drawn before t = 0 of each row.
-PULSE_START_S = -0.36
-ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
 
 _SCALE_ONLY = QtGui.QTransform.TransformationType.TxScale.value
 
@@ -52,13 +45,6 @@ def _fade(colour: QtGui.QColor, spacing_px: float, full_px: float) -> QtGui.QCol
     mix = lambda a, b: int(round(b + (a - b) * f))
     return QtGui.QColor(mix(colour.red(), PAPER_BG.red()), mix(colour.green(), PAPER_BG.green()),
                         mix(colour.blue(), PAPER_BG.blue()))
-
-
-def calibration_pulse(baseline_mv: float = 0.0, x0: float = PULSE_START_S) -> tuple[np.ndarray, np.ndarray]:
-    """Polyline of the standard 1 mV, 0.2 s calibration pulse (x in s, y in mV)."""
-    x = np.array([x0, x0 + 0.04, x0 + 0.04, x0 + 0.24, x0 + 0.24, x0 + 0.32], dtype=np.float64)
-    y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) + baseline_mv
-    return x, y
 
 
 class PaperGrid(pg.GraphicsObject):
@@ -224,21 +210,6 @@ def _row_image(row: np.ndarray) -> QtGui.QImage:
     """One row of 0xAARRGGBB pixels as a QImage that owns its memory."""
     img = QtGui.QImage(row.data, row.size, 1, row.size * 4, QtGui.QImage.Format.Format_ARGB32)
     return img.copy()
-
-
-def format_time(t: float, spacing: float = 1.0, span: float = 0.0) -> str:
-    """Record time as s, m:ss or h:mm:ss, with decimals when ticks are closer than 1 s."""
-    neg = t < 0
-    t = abs(t)
-    dec = 0 if spacing >= 1 else min(3, int(math.ceil(-math.log10(spacing) - 1e-9)))
-    if span < 60 and t < 60:
-        s = f"{t:.{dec}f}"
-    else:
-        h, rem = divmod(t, 3600)
-        m, sec = divmod(rem, 60)
-        secs = f"{sec:0{3 + dec if dec else 2}.{dec}f}"
-        s = f"{int(h)}:{int(m):02d}:{secs}" if (h or span >= 3600) else f"{int(m)}:{secs}"
-    return "-" + s if neg else s
 
 
 _TIME_STEPS = [0.04, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,

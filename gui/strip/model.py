@@ -1,0 +1,498 @@
+"""The strip's data and layout model: pure Python and numpy, no Qt (testable headless).
+
+:class:`StripModel` holds what the strip shows — the record (mV, fs Hz), its overlays
+(adversarial, band, band members) with their min/max pyramids, which layers are on, the
+perturbation gain, the layout mode and row geometry — and answers the layout questions
+the view asks on every frame: which rows and samples are visible for a view rectangle,
+where each row's baseline lies, which record time a view point is, where the rows
+viewport may go, and where calibration pulses, lane lines and the play cursor are drawn.
+
+View coordinates (what the pyqtgraph ViewBox shows): x in seconds from the start of a
+row, y in mV.  In rows mode row r shows record time [r·T, (r+1)·T) (T = seconds per row)
+at x = t − r·T and y = value + baseline(r); rows are ``pitch`` mV apart downwards (the
+first row's top at y = 0).  Each row is a *strip* of ``strip_mv`` mV followed, when the
+perturbation lane is on, by a *lane* of ``lane_mv`` mV holding the perturbation × gain.
+In continuous mode there is one row holding the whole record.
+
+The paper scale (25 mm/s, 10 mm/mV), the calibration pulse and time formatting live here
+too (re-exported by :mod:`gui.strip.paper`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .decimate import Pyramid, build_pyramid, pyramid_nbytes
+from .layers import DEFAULT_GAIN, DEFAULT_VISIBLE, PERTURBATION_GAINS, layer
+
+__all__ = ["StripModel", "Source", "Segment", "MODES", "MM_PER_S", "MM_PER_MV", "SMALL_S", "SMALL_MV",
+           "LARGE_S", "LARGE_MV", "ASPECT", "PULSE_START_S", "ROW_MARGIN_S", "ROW_RIGHT_PAD_S",
+           "MIN_WINDOW_S", "MAX_ROWS_VISIBLE", "calibration_pulse", "format_time"]
+
+# ---------------------------------------------------------------- paper geometry
+MM_PER_S = 25.0     # paper speed
+MM_PER_MV = 10.0    # gain
+SMALL_S, SMALL_MV = 0.04, 0.1
+LARGE_S, LARGE_MV = 0.2, 0.5
+ASPECT = MM_PER_S / MM_PER_MV  # (px per s) / (px per mV) when squares are square
+
+# Calibration pulse: 1 mV x 0.2 s square wave drawn before t = 0 of each row.
+PULSE_START_S = -0.36
+ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
+ROW_RIGHT_PAD_S = 0.12
+MIN_WINDOW_S = 0.2        # zoom-in limit (continuous mode)
+MAX_ROWS_VISIBLE = 60     # zoom-out limit (rows mode)
+MODES = ("rows", "continuous")
+
+
+def calibration_pulse(baseline_mv: float = 0.0, x0: float = PULSE_START_S) -> tuple[np.ndarray, np.ndarray]:
+    """Polyline (x s, y mV) of the 1 mV, 0.2 s calibration pulse on `baseline_mv`."""
+    x = np.array([x0, x0 + 0.04, x0 + 0.04, x0 + 0.24, x0 + 0.24, x0 + 0.32], dtype=np.float64)
+    y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) + baseline_mv
+    return x, y
+
+
+def format_time(t: float, spacing: float = 1.0, span: float = 0.0) -> str:
+    """Record time as s, m:ss or h:mm:ss, with decimals when ticks are closer than 1 s."""
+    neg = t < 0
+    t = abs(t)
+    dec = 0 if spacing >= 1 else min(3, int(math.ceil(-math.log10(spacing) - 1e-9)))
+    if span < 60 and t < 60:
+        s = f"{t:.{dec}f}"
+    else:
+        h, rem = divmod(t, 3600)
+        m, sec = divmod(rem, 60)
+        secs = f"{sec:0{3 + dec if dec else 2}.{dec}f}"
+        s = f"{int(h)}:{int(m):02d}:{secs}" if (h or span >= 3600) else f"{int(m)}:{secs}"
+    return "-" + s if neg else s
+
+
+# ---------------------------------------------------------------- data
+@dataclass
+class Source:
+    """One signal the strip draws: data (n,) or (K, n) in mV, with its min/max pyramid."""
+
+    data: np.ndarray
+    pyr: Pyramid | None
+
+
+class Segment(NamedTuple):
+    """A visible piece of one row: samples [i0, i1) drawn in about n_bins pixel columns."""
+
+    row: int
+    i0: int
+    i1: int
+    n_bins: int
+    row_t0: float      # record time (s) at x = 0 of the row
+    base: float        # strip baseline (mV, view y)
+    lane_base: float   # perturbation lane baseline (mV, view y)
+
+
+# which source a layer needs to have data
+_LAYER_SOURCE = {"original": "x", "adversarial": "adv", "perturbation": "diff", "band": "lo",
+                 "members": "mem", "difference": "diff"}
+
+
+class StripModel:
+    """Record, overlays, layer visibility, gain and row layout of the strip (no Qt).
+
+    Signals are float32 numpy arrays in mV; ``fs`` in Hz; times in s.  Mutators validate
+    their input (ValueError with a one-line message) and return nothing; the view redraws.
+    """
+
+    def __init__(self) -> None:
+        self.x: np.ndarray | None = None
+        self.fs = 300.0
+        self.n = 0
+        self.name = ""
+        self.src: dict[str, Source] = {}
+        self.n_members_total = 0
+        self.band_width_mv = 0.0  # widest point of the band (mV), for the level of detail
+        self.visible = dict(DEFAULT_VISIBLE)
+        self.gain = DEFAULT_GAIN
+        self.mode = "rows"
+        self.spr = 10.0           # seconds per row
+        self.strip_mv = 3.0
+        self.lane_mv = 2.0
+        self.max_members_drawn = 40  # band members kept for drawing (evenly chosen)
+        # rows-mode viewport: left edge (s), top (mV), scale (px per s); fit: follow the width
+        self.rows_vp = (-ROW_MARGIN_S, 0.0, 100.0)
+        self.rows_fit = True
+
+    # ------------------------------------------------------------ data
+    @property
+    def has_record(self) -> bool:
+        return self.x is not None
+
+    def set_record(self, x_mv, fs: float, name: str = "") -> None:
+        """The record (1-D, mV) at `fs` Hz; clears every overlay."""
+        x = np.ascontiguousarray(np.asarray(x_mv, dtype=np.float32).reshape(-1))
+        if x.size < 2:
+            raise ValueError("record needs at least 2 samples")
+        if not fs or not np.isfinite(fs) or fs <= 0:
+            raise ValueError(f"invalid sampling rate {fs!r}")
+        self.x, self.fs, self.n, self.name = x, float(fs), int(x.size), str(name)
+        self.src = {"x": Source(x, build_pyramid(x))}
+        self.n_members_total = 0
+        self.band_width_mv = 0.0
+
+    def same_length(self, a, what: str) -> np.ndarray:
+        """`a` as a contiguous float32 (n,) array; ValueError unless it has the record's length."""
+        if self.x is None:
+            raise ValueError("set_record first")
+        a = np.ascontiguousarray(np.asarray(a, dtype=np.float32).reshape(-1))
+        if a.size != self.n:
+            raise ValueError(f"{what} has {a.size} samples, the record {self.n}")
+        return a
+
+    def set_adversarial(self, x_mv) -> None:
+        """Adversarial version of the record (same length), and the perturbation adv − x; None removes."""
+        for k in ("adv", "diff"):
+            self.src.pop(k, None)
+        if x_mv is not None:
+            adv = self.same_length(x_mv, "adversarial")
+            self.src["adv"] = Source(adv, build_pyramid(adv))
+            diff = adv - self.x
+            self.src["diff"] = Source(diff, build_pyramid(diff))
+
+    def set_band(self, lo_mv, hi_mv) -> None:
+        """Band envelope: per-sample min and max (mV); None removes it."""
+        for k in ("lo", "hi", "lo_d", "hi_d"):
+            self.src.pop(k, None)
+        if lo_mv is not None and hi_mv is not None:
+            lo = self.same_length(lo_mv, "band lo")
+            hi = self.same_length(hi_mv, "band hi")
+            self.src["lo"] = Source(lo, build_pyramid(lo))
+            self.src["hi"] = Source(hi, build_pyramid(hi))
+            lo_d, hi_d = lo - self.x, hi - self.x
+            self.src["lo_d"] = Source(lo_d, build_pyramid(lo_d))
+            self.src["hi_d"] = Source(hi_d, build_pyramid(hi_d))
+            self.band_width_mv = float(np.nanmax(hi - lo)) if lo.size else 0.0
+
+    def set_band_members(self, members) -> None:
+        """Band members (K, n) mV; at most `max_members_drawn` kept (evenly chosen, the first
+        always); None removes them."""
+        for k in ("mem", "mem_d"):
+            self.src.pop(k, None)
+        self.n_members_total = 0
+        if members is None:
+            return
+        if self.x is None:
+            raise ValueError("set_record first")
+        m = np.asarray(members, dtype=np.float32)
+        if m.ndim == 1:
+            m = m[None, :]
+        if m.ndim != 2 or m.shape[1] != self.n:
+            raise ValueError(f"band members must be (K, {self.n}), got {m.shape}")
+        self.n_members_total = int(m.shape[0])
+        if m.shape[0] > self.max_members_drawn:
+            idx = np.unique(np.linspace(0, m.shape[0] - 1, self.max_members_drawn).round().astype(int))
+            m = m[idx]
+        m = np.ascontiguousarray(m)
+        self.src["mem"] = Source(m, None)            # members are subsampled, no pyramid
+        self.src["mem_d"] = Source(m - self.x[None, :], None)
+
+    def members_shown(self) -> int:
+        return int(self.src["mem"].data.shape[0]) if "mem" in self.src else 0
+
+    def memory_bytes(self) -> dict:
+        """Bytes held: raw signals vs min/max pyramids."""
+        raw = sum(s.data.nbytes for s in self.src.values())
+        pyr = sum(pyramid_nbytes(s.pyr) for s in self.src.values() if s.pyr is not None)
+        return {"raw": int(raw), "pyramids": int(pyr), "record": int(self.x.nbytes if self.x is not None else 0)}
+
+    # ------------------------------------------------------------ layers and settings
+    def has_layer(self, key: str) -> bool:
+        """Whether layer `key` has data (independently of its visibility)."""
+        layer(key)
+        return _LAYER_SOURCE[key] in self.src
+
+    def set_layer_visible(self, key: str, visible: bool) -> bool:
+        """Switch a layer; True if that changed anything."""
+        layer(key)  # ValueError for an unknown layer
+        visible = bool(visible)
+        if self.visible[key] == visible:
+            return False
+        self.visible[key] = visible
+        return True
+
+    def set_gain(self, gain: int) -> None:
+        if gain not in PERTURBATION_GAINS:
+            raise ValueError("perturbation gain must be " + " or ".join(map(str, PERTURBATION_GAINS)))
+        self.gain = int(gain)
+
+    def set_mode(self, mode: str) -> bool:
+        """Layout mode "rows" or "continuous"; True if it changed."""
+        if mode not in MODES:
+            raise ValueError("mode must be 'rows' or 'continuous'")
+        changed = mode != self.mode
+        self.mode = mode
+        return changed
+
+    def set_seconds_per_row(self, seconds: float) -> None:
+        seconds = float(seconds)
+        if not (0.5 <= seconds <= 3600):
+            raise ValueError("seconds per row must be within 0.5 .. 3600")
+        self.spr = seconds
+
+    def set_row_heights(self, strip_mv: float = 3.0, lane_mv: float = 2.0) -> None:
+        """Strip and lane heights (mV), rounded to 1 mV so baselines fall on large squares."""
+        self.strip_mv = max(1.0, round(strip_mv))
+        self.lane_mv = max(1.0, round(lane_mv))
+
+    # ------------------------------------------------------------ row geometry
+    def duration(self) -> float:
+        return self.n / self.fs if self.x is not None else 0.0
+
+    def row_count(self) -> int:
+        """Rows the record is laid out in (1 in continuous mode, 0 without a record)."""
+        if self.x is None:
+            return 0
+        if self.mode == "continuous":
+            return 1
+        return max(1, math.ceil(self.n / self.fs / self.spr - 1e-9))
+
+    def row_len(self) -> float:
+        """Record seconds one row holds."""
+        return self.spr if self.mode == "rows" else self.duration()
+
+    def lane_on(self) -> bool:
+        """Whether each row has a perturbation lane (layer on and something to draw in it)."""
+        return self.visible["perturbation"] and any(k in self.src for k in ("diff", "lo_d", "mem_d"))
+
+    def pitch(self) -> float:
+        """mV from one row's top to the next."""
+        return self.strip_mv + (self.lane_mv if self.lane_on() else 0.0)
+
+    def row_top(self, r: int) -> float:
+        return -r * self.pitch()
+
+    def baseline(self, r: int) -> float:
+        return -r * self.pitch() - self.strip_mv / 2
+
+    def lane_top(self, r: int) -> float:
+        return -r * self.pitch() - self.strip_mv
+
+    def lane_baseline(self, r: int) -> float:
+        return -r * self.pitch() - self.strip_mv - self.lane_mv / 2
+
+    def rows_in(self, y0: float, y1: float) -> list[int]:
+        """Rows that overlap view y in [y0, y1] (always [0] in continuous mode)."""
+        if self.mode == "continuous":
+            return [0]
+        p = self.pitch()
+        lo = max(0, int(math.floor(-y1 / p)))
+        hi = min(self.row_count() - 1, int(math.ceil(-y0 / p)) - 1)
+        return list(range(lo, hi + 1))
+
+    def rows_with_baseline_in(self, y0: float, y1: float) -> list[int]:
+        return [r for r in self.rows_in(y0, y1) if y0 <= self.baseline(r) <= y1]
+
+    def first_row_in(self, y0: float, y1: float) -> int:
+        rows = self.rows_in(y0, y1)
+        return rows[0] if rows else 0
+
+    def time_range(self, x0: float, x1: float, y0: float, y1: float) -> tuple[float, float]:
+        """Record time (s) shown by the view rectangle, clipped to the record (rows mode:
+        from the first to the last row whose baseline is in view)."""
+        if self.x is None:
+            return (0.0, 0.0)
+        dur = self.duration()
+        if self.mode == "continuous":
+            return (float(min(max(x0, 0.0), dur)), float(min(max(x1, 0.0), dur)))
+        rows = self.rows_with_baseline_in(y0, y1) or self.rows_in(y0, y1)
+        if not rows:
+            return (0.0, 0.0)
+        t0 = rows[0] * self.spr + min(max(x0, 0.0), self.spr)
+        t1 = rows[-1] * self.spr + min(max(x1, 0.0), self.spr)
+        return (float(min(t0, dur)), float(min(max(t1, t0), dur)))
+
+    def view_to_record(self, x: float, y: float) -> tuple[float, float, str]:
+        """Map a view point to (record time s, value mV, "strip" | "lane")."""
+        p = self.pitch()
+        if self.mode == "rows":
+            r = max(0, min(self.row_count() - 1, int(math.floor(-y / p))))
+            t = r * self.spr + x
+        else:
+            r, t = 0, x
+        if self.lane_on() and y < self.lane_top(r):
+            return t, (y - self.lane_baseline(r)) / self.gain, "lane"
+        return t, y - self.baseline(r), "strip"
+
+    def segments(self, x0: float, x1: float, y0: float, y1: float, width_px: float,
+                 play_t: float | None = None) -> list[Segment]:
+        """Visible pieces of rows for the view rectangle drawn `width_px` pixels wide; with
+        `play_t` (s) only the samples up to the play position."""
+        fs, n = self.fs, self.n
+        rlen = self.row_len()
+        play_i = int(math.ceil(play_t * fs)) + 1 if play_t is not None else n
+        segs = []
+        for r in self.rows_in(y0, y1):
+            row_t0 = r * self.spr if self.mode == "rows" else 0.0
+            a, b = max(x0, 0.0), min(x1, rlen)
+            if b <= a:
+                continue
+            ri0 = int(round(row_t0 * fs))
+            ri1 = min(n, int(round((row_t0 + rlen) * fs)) + 1)  # +1 joins the next row
+            i0 = max(ri0, int(math.floor((row_t0 + a) * fs)))
+            i1 = min(ri1, int(math.ceil((row_t0 + b) * fs)) + 1, play_i)
+            if i1 - i0 < 1:
+                continue
+            nb = max(1, int(width_px * (b - a) / max(1e-12, x1 - x0)))
+            segs.append(Segment(r, i0, i1, nb, row_t0, self.baseline(r), self.lane_baseline(r)))
+        return segs
+
+    # ------------------------------------------------------------ furniture geometry
+    def pulse_lines(self, rows: list[int], x0: float) -> tuple[np.ndarray, np.ndarray]:
+        """Calibration pulses of `rows` (NaN-separated), when the view's left edge x0 shows
+        the space before t = 0 (always in continuous mode); empty arrays otherwise."""
+        px, py = [], []
+        if self.mode == "continuous" or x0 < 0:
+            for r in rows:
+                x, y = calibration_pulse(self.baseline(r))
+                px += [x, [np.nan]]
+                py += [y, [np.nan]]
+        if not px:
+            return np.empty(0), np.empty(0)
+        return np.concatenate(px), np.concatenate(py)
+
+    def lane_zero_lines(self, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Zero lines of the perturbation lanes of `rows` (NaN-separated)."""
+        rlen = self.row_len()
+        zx, zy = [], []
+        for r in rows:
+            lb = self.lane_baseline(r)
+            zx += [0.0, rlen, np.nan]
+            zy += [lb, lb, np.nan]
+        return np.array(zx), np.array(zy)
+
+    def cursor_line(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Vertical play cursor at record time t across its row (strip and lane)."""
+        if self.mode == "rows":
+            r = int(t // self.spr)
+            xc = t - r * self.spr
+        else:
+            r, xc = 0, t
+        top = self.row_top(r)
+        return np.array([xc, xc]), np.array([top, top - self.pitch()])
+
+    def left_ticks(self, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, str]]:
+        """Left-axis ticks for view y in [lo, hi]: row start times at the baselines (rows
+        mode), mV around the baseline (continuous), "×gain" at the lane baselines."""
+        if self.x is None:
+            return []
+        out = []
+        lane = self.lane_on()
+        if self.mode == "rows":
+            p = self.pitch()
+            step = max(1, math.ceil(22 / max(1e-9, p * px_per_mv)))
+            for r in self.rows_in(lo, hi):
+                if r % step:
+                    continue
+                b = self.baseline(r)
+                if lo <= b <= hi:
+                    out.append((b, format_time(r * self.spr, 1.0, self.duration())))
+                if lane and step == 1 and p * px_per_mv > 80:
+                    lb = self.lane_baseline(r)
+                    if lo <= lb <= hi:
+                        out.append((lb, f"×{self.gain}"))
+            return out
+        base = self.baseline(0)
+        half = self.strip_mv / 2
+        step = 0.5 if px_per_mv >= 36 else (1.0 if px_per_mv >= 18 else 2.0)
+        k = 0
+        v = -half
+        while v <= half + 1e-9:
+            y = base + v
+            if lo <= y <= hi:
+                out.append((y, f"{v:g}"))
+            k += 1
+            v = -half + k * step
+        if lane:
+            lb = self.lane_baseline(0)
+            if lo <= lb <= hi:
+                out.append((lb, f"×{self.gain}"))
+        return out
+
+    # ------------------------------------------------------------ viewport maths
+    def continuous_y_range(self) -> tuple[float, float]:
+        p = self.pitch()
+        return (-p - 0.1, 0.1)
+
+    @staticmethod
+    def min_window(t0: float, t1: float) -> tuple[float, float]:
+        """[t0, t1] widened around its centre to at least MIN_WINDOW_S."""
+        if t1 - t0 < MIN_WINDOW_S:
+            c = (t0 + t1) / 2
+            t0, t1 = c - MIN_WINDOW_S / 2, c + MIN_WINDOW_S / 2
+        return t0, t1
+
+    def continuous_zoom(self, x0: float, x1: float, factor: float, cx: float) -> tuple[float, float]:
+        """Continuous mode: the x range after zooming [x0, x1] by `factor` around cx."""
+        w = (x1 - x0) / factor
+        w = min(max(w, MIN_WINDOW_S), self.duration() + ROW_MARGIN_S + 1.5)
+        a = (cx - x0) / max(1e-12, x1 - x0)
+        return cx - a * w, cx - a * w + w
+
+    def rows_clamp(self, x_lo: float, top: float, sx: float, w_px: float,
+                   h_px: float) -> tuple[float, float, float]:
+        """Rows mode: the viewport (left edge s, top mV, px per s) kept within the zoom
+        limits (at most MAX_ROWS_VISIBLE rows or 4 row widths, at least 0.5 s across) and
+        the record (half a view of slack at the ends)."""
+        p = self.pitch()
+        n = max(1, self.row_count())
+        sx_min = w_px / ((self.spr + ROW_MARGIN_S + ROW_RIGHT_PAD_S) * 4)      # zoom-out limit
+        sx_min = max(sx_min, h_px / (MAX_ROWS_VISIBLE * p) * ASPECT)
+        sx_max = w_px / 0.5                                                    # >= 0.5 s across
+        sx = min(max(sx, sx_min), sx_max)
+        w_s = w_px / sx
+        x_lo = min(max(x_lo, -ROW_MARGIN_S - 0.5 * w_s), self.spr - 0.5 * w_s)
+        top = min(max(top, -(n - 1) * p), 0.5 * p)
+        return x_lo, top, sx
+
+    def rows_viewport(self, r0: int, fit_rows: int | None, w_px: float,
+                 h_px: float) -> tuple[tuple[float, float, float], bool]:
+        """Rows mode: viewport with row r0 at the top, rows as wide as the view; with
+        fit_rows=k also small enough that k rows fit.  Returns ((x_lo, top, sx), whether
+        the result follows the width on resize)."""
+        n = self.row_count()
+        r0 = max(0, min(r0, n - 1))
+        p = self.pitch()
+        x_lo, x_hi = -ROW_MARGIN_S, self.spr + ROW_RIGHT_PAD_S
+        sx = w_px / (x_hi - x_lo)                # px per s when fitting the width
+        fit = fit_rows is None
+        if fit_rows is not None:
+            k = max(1, min(fit_rows, n - r0))
+            sy = h_px / (k * p)                  # px per mV when fitting k rows
+            if sy * ASPECT < sx:
+                sx = sy * ASPECT
+            else:
+                fit = True
+        return (x_lo, -r0 * p, sx), fit
+
+    @staticmethod
+    def rows_ranges(x_lo: float, top: float, sx: float, w_px: float,
+                    h_px: float) -> tuple[tuple[float, float], tuple[float, float]]:
+        """View x and y ranges of a rows viewport (squares square: y scale = sx / ASPECT)."""
+        sy = sx / ASPECT
+        return (x_lo, x_lo + w_px / sx), (top - h_px / sy, top)
+
+    def rows_for_view(self, t0: float, t1: float) -> tuple[int, int]:
+        """Rows mode: (first row, number of rows) holding record time [t0, t1]."""
+        r0 = int(max(0, t0) // self.spr)
+        r1 = max(r0 + 1, math.ceil(min(t1, self.duration()) / self.spr - 1e-9))
+        return r0, r1 - r0
+
+    def paper_sources(self, key: str, lane: bool) -> list[tuple[str, tuple[str, ...]]]:
+        """Where layer `key` goes on paper and from which sources: [(where, source keys)]
+        (the band on the strip and in the lane, members in the lane when there is one)."""
+        if key == "band":
+            return [("strip", ("lo", "hi"))] + ([("lane", ("lo_d", "hi_d"))] if lane else [])
+        if key == "members":
+            return [("lane", ("mem_d",))] if lane else [("strip", ("mem",))]
+        if key == "perturbation":
+            return [("lane", ("diff",))] if lane else []
+        return [("strip", (_LAYER_SOURCE[key],))]

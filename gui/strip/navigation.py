@@ -1,0 +1,250 @@
+"""Navigation of the strip: the viewport (rows mode keeps squares square), pan, scroll,
+zoom, home/end, real size, keys, wheel and the overview bar.
+
+:class:`Navigation` is a mixin of :class:`gui.strip.view.StripView` (it uses the view's
+``model`` and ViewBox ``_vb``); the maths is in :class:`gui.strip.model.StripModel`.
+
+Keys: Left/Right pan by 1/10 window (rows: one row), PageUp/PageDown by a window,
+Up/Down one row (rows mode), Home/End, +/- zoom, Space play, C calipers.  Wheel scrolls
+(time in continuous mode, rows in rows mode; Shift+wheel pans a row sideways), Ctrl+wheel
+zooms around the mouse, left drag pans, right drag zooms (rows mode: uniformly).
+"""
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from .model import ASPECT, MM_PER_MV, MM_PER_S, ROW_MARGIN_S, ROW_RIGHT_PAD_S
+
+__all__ = ["Navigation", "StripViewBox"]
+
+
+class StripViewBox(pg.ViewBox):
+    """ViewBox whose wheel is routed to the strip (scroll, Ctrl = zoom)."""
+
+    def __init__(self, owner):
+        super().__init__(enableMenu=False, defaultPadding=0)
+        self._owner = owner
+
+    def wheelEvent(self, ev, axis=None):
+        self._owner._on_wheel(ev.delta(), ev.modifiers(), self.mapToView(ev.pos()))
+        ev.accept()
+
+    def mouseDragEvent(self, ev, axis=None):
+        o = self._owner
+        if o.model.mode == "rows" and ev.button() == QtCore.Qt.MouseButton.RightButton:
+            # uniform zoom (squares stay square): drag up = zoom in
+            ev.accept()
+            dy = ev.pos().y() - ev.lastPos().y()
+            if dy:
+                o.zoom(1.01 ** (-dy), self.mapToView(ev.buttonDownPos()))
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def keyPressEvent(self, ev):  # let the strip handle keys
+        ev.ignore()
+
+
+class Navigation:
+    """Viewport and navigation methods of StripView (mixin)."""
+
+    # ------------------------------------------------------------ viewport
+    def _vb_size(self) -> tuple[float, float]:
+        return max(10.0, self._vb.width()), max(10.0, self._vb.height())
+
+    def _set_x(self, t0: float, t1: float) -> None:
+        t0, t1 = self.model.min_window(t0, t1)
+        self._vb.setRange(xRange=(t0, t1), padding=0)
+
+    def _fit_y_continuous(self) -> None:
+        if self.model.mode != "continuous":
+            return
+        self._vb.setRange(yRange=self.model.continuous_y_range(), padding=0)
+
+    def _rows_show(self, r0: int, fit_rows: int | None) -> None:
+        """Rows mode: row r0 at the top.  fit_rows=None: fit the row width to the view
+        (as many rows as the height allows); fit_rows=k: also make k rows fit."""
+        vp, fit = self.model.rows_viewport(r0, fit_rows, *self._vb_size())
+        self.model.rows_fit = fit
+        self._rows_set(*vp)
+
+    def _rows_set(self, x_lo: float, top: float, sx: float) -> None:
+        """Rows mode: left edge x_lo (s), top edge (mV), sx px per s; y scale = sx / ASPECT."""
+        w_px, h_px = self._vb_size()
+        x_lo, top, sx = self.model.rows_clamp(x_lo, top, sx, w_px, h_px)
+        self.model.rows_vp = (x_lo, top, sx)
+        xr, yr = self.model.rows_ranges(x_lo, top, sx, w_px, h_px)
+        self._clamping = True
+        try:
+            self._vb.setRange(xRange=xr, yRange=yr, padding=0)
+        finally:
+            self._clamping = False
+
+    def _top_row(self) -> int:
+        return self.model.first_row_in(*self._vb.viewRange()[1])
+
+    def _home_view(self) -> None:
+        m = self.model
+        if m.mode == "rows":
+            self._rows_show(0, fit_rows=None)
+        else:
+            self._fit_y_continuous()
+            self._set_x(-ROW_MARGIN_S, min(m.duration(), m.spr))
+        if self._real:
+            self._apply_real_size()
+
+    def _apply_real_size(self) -> None:
+        m = self.model
+        if m.x is None:
+            return
+        vb = self._vb
+        ppmm = self.px_per_mm()
+        w_s = vb.width() / (MM_PER_S * ppmm)
+        h_mv = vb.height() / (MM_PER_MV * ppmm)
+        (x0, x1), (y0, y1) = vb.viewRange()
+        if m.mode == "rows":
+            m.rows_fit = False
+            self._rows_set(-ROW_MARGIN_S, m.row_top(self._top_row()), MM_PER_S * ppmm)
+        else:
+            yc = (y0 + y1) / 2
+            vb.setRange(xRange=(x0, x0 + w_s), yRange=(yc - h_mv / 2, yc + h_mv / 2), padding=0)
+
+    def _leave_real_size(self) -> None:
+        if self._real:
+            self._real = False
+            self._sync_toolbar()
+            self.realSizeChanged.emit(False)
+
+    # ------------------------------------------------------------ public navigation
+    def pan(self, fraction: float) -> None:
+        """Move by `fraction` of the window (rows mode: by rows, at least one)."""
+        m = self.model
+        if m.x is None:
+            return
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        if m.mode == "continuous":
+            w = x1 - x0
+            self._set_x(x0 + fraction * w, x1 + fraction * w)
+        else:
+            nvis = max(1, len(m.rows_with_baseline_in(y0, y1)))
+            k = fraction * nvis
+            k = math.copysign(max(1, round(abs(k))), k) if k else 0
+            self.scroll_rows(int(k))
+
+    def scroll_rows(self, k: int) -> None:
+        """Rows mode: scroll by k rows (positive: later in the record), snapped to row tops."""
+        m = self.model
+        if m.x is None or m.mode != "rows":
+            return
+        r_new = max(0, min(m.row_count() - 1, self._top_row() + k))
+        x_lo, _, sx = m.rows_vp
+        self._rows_set(x_lo, m.row_top(r_new), sx)
+
+    def zoom(self, factor: float, center: QtCore.QPointF | None = None) -> None:
+        """Zoom in by `factor` (> 1) or out (< 1), around `center` (view coords)."""
+        m = self.model
+        if m.x is None or factor <= 0:
+            return
+        self._leave_real_size()
+        (x0, x1), _ = self._vb.viewRange()
+        if m.mode == "continuous":
+            cx = center.x() if center is not None else (x0 + x1) / 2
+            self._set_x(*m.continuous_zoom(x0, x1, factor, cx))
+        else:
+            x_lo, top, sx = m.rows_vp
+            cx, cy = (x_lo, top) if center is None else (center.x(), center.y())
+            m.rows_fit = False
+            self._rows_set(cx - (cx - x_lo) / factor, cy + (top - cy) / factor, sx * factor)
+
+    def go_home(self) -> None:
+        m = self.model
+        if m.x is None:
+            return
+        if m.mode == "rows":
+            self._rows_set(-ROW_MARGIN_S, 0.0, m.rows_vp[2])
+        else:
+            (x0, x1), _ = self._vb.viewRange()
+            self._set_x(-ROW_MARGIN_S, -ROW_MARGIN_S + (x1 - x0))
+
+    def go_end(self) -> None:
+        m = self.model
+        if m.x is None:
+            return
+        if m.mode == "rows":
+            x_lo, top, sx = m.rows_vp
+            h_mv = self._vb_size()[1] / (sx / ASPECT)
+            self._rows_set(x_lo, m.row_top(m.row_count()) + h_mv, sx)
+        else:
+            (x0, x1), _ = self._vb.viewRange()
+            end = m.duration() + ROW_RIGHT_PAD_S
+            self._set_x(end - (x1 - x0), end)
+
+    # ------------------------------------------------------------ input
+    def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt)
+        if not self._handle_key(ev):
+            super().keyPressEvent(ev)
+
+    def eventFilter(self, obj, ev):  # noqa: N802 (Qt)
+        if ev.type() == QtCore.QEvent.Type.KeyPress and obj in (self.plot, self.plot.viewport()):
+            if self._handle_key(ev):
+                return True
+        return super().eventFilter(obj, ev)
+
+    def _handle_key(self, ev: QtGui.QKeyEvent) -> bool:
+        K = QtCore.Qt.Key
+        key, text = ev.key(), ev.text()
+        rows = self.model.mode == "rows"
+        if key == K.Key_Left:
+            self.pan(-0.1)
+        elif key == K.Key_Right:
+            self.pan(0.1)
+        elif key == K.Key_Up and rows:
+            self.scroll_rows(-1)
+        elif key == K.Key_Down and rows:
+            self.scroll_rows(1)
+        elif key == K.Key_PageUp:
+            self.pan(-1.0)
+        elif key == K.Key_PageDown:
+            self.pan(1.0)
+        elif key == K.Key_Home:
+            self.go_home()
+        elif key == K.Key_End:
+            self.go_end()
+        elif key in (K.Key_Plus, K.Key_Equal) or text in ("+", "="):
+            self.zoom(1.5)
+        elif key in (K.Key_Minus, K.Key_Underscore) or text in ("-", "_"):
+            self.zoom(1 / 1.5)
+        elif key == K.Key_Space:
+            self.play(not self.is_playing())
+        elif key == K.Key_C and not ev.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
+            self.set_calipers_visible(not self.calipers.visible)
+        else:
+            return False
+        ev.accept()
+        return True
+
+    def _on_wheel(self, delta: int, mods, pos: QtCore.QPointF) -> None:
+        m = self.model
+        if m.x is None or not delta:
+            return
+        notches = delta / 120.0
+        if mods & QtCore.Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1.25 ** notches, pos)
+        elif m.mode == "continuous":
+            self.pan(-0.1 * notches)
+        elif mods & QtCore.Qt.KeyboardModifier.ShiftModifier:
+            x_lo, top, sx = m.rows_vp
+            self._rows_set(x_lo - 0.1 * notches * self._vb_size()[0] / sx, top, sx)
+        else:
+            self.scroll_rows(-int(round(notches)) or (-1 if notches > 0 else 1))
+
+    def _on_overview(self, t0: float, t1: float) -> None:
+        m = self.model
+        if m.x is None:
+            return
+        if m.mode == "continuous":
+            self._set_x(t0, t1)
+        else:
+            self.scroll_rows(int(max(0.0, t0) // m.spr) - self._top_row())
