@@ -59,14 +59,24 @@ def write_record_atomic(path: str, signal_mv: np.ndarray, fs: float, *, overwrit
         tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=folder)
     except OSError as exc:
         raise UserError(f"cannot write {base}: {exc.strerror or exc}") from None
+    moved: list[str] = []
     try:
         write_record(os.path.join(tmp, name), signal_mv, fs, overwrite=True, **kw)
         if not overwrite:  # created meanwhile by someone else: still never replaced
             check_records_free([base], False)
         for ext in (".dat", ".hea"):
             os.replace(os.path.join(tmp, name + ext), base + ext)
-    except OSError as exc:
-        raise UserError(f"cannot write {base}: {exc.strerror or exc}") from None
+            moved.append(base + ext)
+    except BaseException as exc:
+        if not overwrite:  # a new record: take back the half that was moved
+            for f in moved:
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {base}: {exc.strerror or exc}") from None
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return base
