@@ -1,0 +1,433 @@
+"""Workflow jobs: each factory returns `fn(progress, should_stop)` that runs one workflow.
+
+The one implementation of every workflow both front ends run (the CLI calls them with a printing
+`progress`, the GUI in its worker thread). `progress(done, total, msg="", data=None)` reports;
+`should_stop()` is polled between steps and makes the job raise `Cancelled`. Nothing here touches
+Qt. Signals are mV; ε and α are in mV (AttackParams).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import Cancelled, UserError
+from .selection import split_records, training_split
+
+Progress = Callable[..., None]
+ShouldStop = Callable[[], bool]
+Job = Callable[[Progress, ShouldStop], Any]
+
+
+@dataclass
+class OpenedRecord:
+    """One lead of a record, as the session holds it: `x_mv` (n,) float32 mV at `fs` Hz."""
+
+    path: str
+    name: str
+    fs: float
+    x_mv: np.ndarray = field(repr=False)
+    lead: str
+    gain: float
+    label: str | None
+    duration_s: float
+    n_leads: int
+    comments: list
+    leads: list = field(default_factory=list)  # [(name, is_ecg)] of every channel
+    gaps_filled: bool = False
+
+    @property
+    def quantum_mv(self) -> float:
+        """The record's ADC step in mV (1/gain)."""
+        return 1.0 / self.gain if self.gain else 0.001
+
+
+def preload() -> None:
+    """Import the heavy libraries (PyTorch, wfdb, SciPy) and the engine up front.
+
+    Loading PyTorch's shared libraries holds Python's global lock for a second or more; a GUI
+    calls this once behind a splash screen so the window never stalls on a first import.
+    """
+    import torch  # noqa: F401
+    import wfdb  # noqa: F401
+    from scipy import signal  # noqa: F401
+
+    import engine.attacks  # noqa: F401
+    import engine.band  # noqa: F401
+    import engine.datasets  # noqa: F401
+    import engine.export  # noqa: F401
+    import engine.models.checkpoint  # noqa: F401
+    import engine.training  # noqa: F401
+
+    # wfdb imports more (fsspec, dateutil, pandas parts...) on its first read: read one bundled
+    # record now, so the first dataset listing does not stall the window for a few hundred ms
+    from engine.datasets import RESOURCES
+    from engine.records import read_record
+
+    try:
+        read_record(str(RESOURCES / "samples" / "A00001.hea")).lead_mv()
+    except (UserError, OSError):
+        pass  # a bundle without samples: nothing to warm up
+
+
+def configure_threads(leave_free: int = 1) -> int:
+    """Set PyTorch's compute threads for an interactive session: all cores but `leave_free`.
+
+    On a 2-core machine two compute threads plus a GUI thread oversubscribe the CPU and OpenMP's
+    synchronisation then slows an attack down many times. ECGADV_THREADS overrides. Returns n.
+    """
+    import torch
+
+    want = os.environ.get("ECGADV_THREADS")
+    n = int(want) if want and want.isdigit() and int(want) > 0 else max(1, (os.cpu_count() or 2) - leave_free)
+    n = min(n, torch.get_num_threads()) if not want else n
+    torch.set_num_threads(n)
+    return n
+
+
+def check_stop(should_stop: ShouldStop) -> None:
+    if should_stop():
+        raise Cancelled("cancelled")
+
+
+def never_stop() -> bool:
+    return False
+
+
+# ---- one record ------------------------------------------------------------------------------
+
+def load_model(spec: str, device: str | None = None) -> Job:
+    """(Classifier, device description) for 'default', 'paper-cnn' or a checkpoint file."""
+    def fn(progress, should_stop):
+        from ..device import describe_device
+        from ..models.checkpoint import resolve_model
+
+        progress(0, 1, f"loading model {spec}")
+        clf = resolve_model(spec, device)
+        return clf, describe_device(clf.device)
+    return fn
+
+
+def open_record(path: str, label: str | None = None, lead: str | None = None, fill_gaps: bool = False) -> Job:
+    """Read a record and one lead (the first ECG lead unless `lead`) → OpenedRecord. `fill_gaps`
+    interpolates short runs of missing samples instead of refusing the record (MissingSamples)."""
+    def fn(progress, should_stop):
+        from ..datasets import label_for_record
+        from ..records import read_record, record_base
+
+        progress(0, 1, f"reading {os.path.basename(record_base(path))}")
+        lab = label if label is not None else label_for_record(path)
+        rec = read_record(path, label=lab)
+        x, ld = rec.lead_mv(lead, fill_gaps=fill_gaps)
+        return OpenedRecord(path=rec.path, name=rec.name, fs=rec.fs, x_mv=x, lead=ld.name, gain=ld.gain,
+                            label=lab, duration_s=rec.duration_s, n_leads=len(rec.leads),
+                            comments=list(rec.comments), leads=[(c.name, c.is_ecg) for c in rec.leads],
+                            gaps_filled=bool(fill_gaps))
+    return fn
+
+
+def classify(clf, x_mv: np.ndarray, fs: float) -> Job:
+    def fn(progress, should_stop):
+        progress(0, 1, "classifying")
+        return clf.classify(x_mv, fs)
+    return fn
+
+
+def attack_params(params):
+    """AttackParams from a plain dict of its fields (as a panel or saved settings hold them;
+    `paper_protocol: True` selects the paper's AF → N map); an AttackParams passes through."""
+    from ..attacks import AttackParams
+    from ..attacks.base import PAPER_TARGET_MAP
+
+    if isinstance(params, AttackParams):
+        return params
+    fields = dict(params)
+    if fields.pop("paper_protocol", False):
+        fields["target_map"] = PAPER_TARGET_MAP
+    return AttackParams(**fields)
+
+
+def attack(clf, rec: OpenedRecord, method: str, params) -> Job:
+    """Attack one opened record → (AttackResult, AttackParams)."""
+    def fn(progress, should_stop):
+        from ..attacks import AttackInput, run_attack
+
+        p = attack_params(params)
+        total = p.total_steps(method)
+
+        def prog(done, n):
+            progress(done, n, f"{method.upper()} step {done}/{n}")
+
+        progress(0, total, f"{method.upper()} attack on {rec.name}")
+        res = run_attack(clf, [AttackInput(rec.name, rec.x_mv, rec.fs, rec.label, rec.quantum_mv)], method,
+                         p, progress=prog, should_stop=should_stop)
+        return res[0], p
+    return fn
+
+
+def band(clf, result, params, trials: int, noise_sd_mv: float, seed: int = 0, **options) -> Job:
+    """engine.band.expand_band around one attack result; `options` go to BandParams."""
+    def fn(progress, should_stop):
+        from ..band import BandParams, expand_band
+
+        bp = BandParams(trials=int(trials), noise_sd_mv=float(noise_sd_mv), seed=int(seed), **options)
+
+        def prog(done, n):
+            progress(done, n, f"band: batch {done}/{n}")
+
+        progress(0, 1, "band expansion")
+        return expand_band(clf, result, params, bp, progress=prog, should_stop=should_stop)
+    return fn
+
+
+def export_adversarial(out_dir: str, result, *, model: str, method: str, params, source: str,
+                       overwrite: bool) -> Job:
+    def fn(progress, should_stop):
+        from ..export import write_adversarial
+
+        progress(0, 1, "writing adversarial example")
+        return write_adversarial(out_dir, result, model=model, method=method, params=params, source=source,
+                                 overwrite=overwrite)
+    return fn
+
+
+def export_band(out_dir: str, band_result, *, model: str, method: str, params, source: str,
+                members: int, overwrite: bool) -> Job:
+    def fn(progress, should_stop):
+        from ..export import write_band
+
+        progress(0, 1, "writing band")
+        return write_band(out_dir, band_result, model=model, method=method, params=params, source=source,
+                          members=members, overwrite=overwrite)
+    return fn
+
+
+# ---- datasets --------------------------------------------------------------------------------
+
+def list_dataset(folder: str, labels: str | None = None) -> Job:
+    def fn(progress, should_stop):
+        from ..datasets import open_dataset
+
+        progress(0, 1, f"listing {folder}")
+        return open_dataset(folder, labels)
+    return fn
+
+
+def fill_batch(ds, names: list[str], clf, yield_to=None, chunk: int = 4) -> Job:
+    """Durations and (with a model) predictions for a batch of a dataset's records.
+
+    Returns {"rows": {name: {...}}, "rest": [names not done]}: between chunks the job stops early
+    when `yield_to()` says a user job is waiting, so background filling never delays the user.
+    """
+    def fn(progress, should_stop):
+        from ..records import read_record
+        from ..training import evaluate_signals
+
+        out: dict[str, dict] = {}
+        todo = list(names)
+        while todo:
+            check_stop(should_stop)
+            part, todo = todo[:chunk], todo[chunk:]
+            sigs, ok = [], []
+            for name in part:
+                try:
+                    rec = read_record(ds.path(name))
+                    x, _ = rec.lead_mv()
+                    out[name] = {"duration": rec.duration_s}
+                    if clf is not None:
+                        sigs.append(clf.to_model_rate(x, rec.fs))
+                        ok.append(name)
+                except UserError as exc:
+                    out[name] = {"error": str(exc)}
+            if clf is not None and sigs:
+                probs = evaluate_signals(clf, sigs, batch_size=chunk)
+                for name, p in zip(ok, probs):
+                    out[name]["pred"] = clf.classes[int(np.argmax(p))]
+                    out[name]["probs"] = {c: float(v) for c, v in zip(clf.classes, p)}
+            if todo and yield_to is not None and yield_to():
+                break
+        return {"rows": out, "rest": todo}
+    return fn
+
+
+def _signals(ds, names, fs, lead, progress, should_stop):
+    from ..signals_cache import load_dataset_signals
+
+    def prog(i, n):
+        progress(i, n, f"reading records {i}/{n}")
+        check_stop(should_stop)
+
+    return load_dataset_signals(ds, names, fs, lead, progress=prog)
+
+
+def _predict(clf, sigs, progress, should_stop, what="classifying"):
+    from ..training import evaluate_signals
+
+    out = []
+    step = 128
+    for i in range(0, len(sigs), step):
+        check_stop(should_stop)
+        out.append(evaluate_signals(clf, sigs[i:i + step]))
+        progress(min(i + step, len(sigs)), len(sigs), f"{what} {min(i + step, len(sigs))}/{len(sigs)}")
+    return np.concatenate(out) if out else np.zeros((0, len(clf.classes)))
+
+
+def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None = None,
+             warn: Callable[[str], None] | None = None) -> Job:
+    """Accuracy, per-class F1 and confusion of `clf` on the labelled records of a split; the
+    document also holds every record's prediction and the split's name."""
+    def fn(progress, should_stop):
+        from ..metrics import summarize
+
+        names = split_records(ds, split, limit, warn=warn or (lambda m: progress(0, 1, m)))
+        sigs = _signals(ds, names, clf.fs, lead, progress, should_stop)
+        probs = _predict(clf, sigs, progress, should_stop)
+        pred = [clf.classes[int(i)] for i in probs.argmax(1)]
+        res = summarize([ds.label(n) for n in names], pred)
+        res["model"] = clf.name
+        res["split"] = split
+        res["predictions"] = dict(zip(names, pred))
+        return res
+    return fn
+
+
+def attack_eval(ds, split: str, clf, method: str, params, limit: int | None, results: str | None = None,
+                **options) -> Job:
+    """engine.attack_eval.run_eval over the split's labelled records. Without `results` the per-record
+    rows go to a temporary JSONL file (a GUI run); `options` go to run_eval (e.g. overwrite, lead)."""
+    def fn(progress, should_stop):
+        import tempfile
+
+        from ..attack_eval import run_eval
+
+        params_ = attack_params(params)
+        names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
+        state = {"done": 0, "total": len(names)}
+
+        def rec_prog(done, total):
+            state.update(done=done, total=total)
+            progress(done, total, f"{method.upper()} attack evaluation: {done}/{total} records")
+
+        def step_prog(step, n):
+            progress(state["done"], state["total"], f"{method.upper()} attack evaluation: "
+                                                    f"{state['done']}/{state['total']} records (step {step}/{n})")
+
+        def run(path):
+            return run_eval(clf, ds, names, method=method, params=params_, results=path, split=split,
+                            progress=rec_prog, step_progress=step_prog, should_stop=should_stop, **options)
+
+        if results is None:
+            with tempfile.TemporaryDirectory(prefix="ecgadv-eval-") as tmp:
+                summary = run(os.path.join(tmp, "attack-eval.jsonl"))
+        else:
+            summary = run(results)
+        target = ("paper protocol (AF → N, others untargeted)" if params_.target_map else
+                  f"targeted → {params_.target}" if params_.target else "untargeted")
+        return {"model": clf.name, "method": method, "split": split, "eps_mv": params_.eps_mv, "target": target,
+                **summary}
+    return fn
+
+
+def robustness(ds, split: str, clf, method: str, params, eps_text: str, limit: int | None) -> Job:
+    """engine.robustness.run_robustness, one ε at a time so a curve can grow while it runs
+    (`data={"table": rows so far}` in progress). `eps_text`: ε values in mV, comma separated."""
+    def fn(progress, should_stop):
+        from ..robustness import parse_eps_list, run_robustness
+
+        eps_list = parse_eps_list(eps_text.replace(";", ","))
+        params_ = attack_params(params)
+        names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
+        ratio = params_.alpha_mv / params_.eps_mv
+        table = []
+        for i, eps in enumerate(eps_list):
+            check_stop(should_stop)
+
+            def prog(cell, done, total, _i=i):
+                progress(_i * total + done, len(eps_list) * total,
+                         f"robustness {cell} ({_i + 1}/{len(eps_list)}): {done}/{total} records")
+
+            doc = run_robustness(clf, ds, names, methods=[method], eps_list=[float(eps)], base=params_,
+                                 alpha_ratio=ratio, split=split, progress=prog, should_stop=should_stop)
+            table += doc["table"]
+            progress(i + 1, len(eps_list), f"ε {eps:g} mV done", data={"table": list(table)})
+        return {"model": clf.name, "method": method, "split": split, "n": len(names), "table": table}
+    return fn
+
+
+@dataclass
+class TrainRequest:
+    """Everything a training run needs; the CLI fills it from its options, the GUI from its panel."""
+
+    dataset: Any  # an open Dataset
+    out: str  # .safetensors checkpoint to write
+    arch: str = "default"
+    split: str = "all"  # the training pool
+    val_split: str = "strat"
+    epochs: int | None = None  # None: the architecture's default
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    max_minutes: float | None = None
+    limit: int | None = None
+    device: str | None = None
+    resume: bool = True
+    overwrite: bool = False
+    command: str = ""  # how the run was started, for the model card
+
+
+def train(req: TrainRequest) -> Job:
+    """Train `req.arch` on the pool's training names and write the best checkpoint to `req.out`.
+
+    progress(epoch, epochs, text, data=EpochReport) after each epoch. Returns
+    {"out", "arch", "train_records", "val_records", "best": validation metrics of the best epoch}.
+    """
+    def fn(progress, should_stop):
+        import torch
+
+        from ..device import pick_device, seed_everything
+        from ..models import INPUT_SPECS
+        from ..outputs import check_output
+        from ..training import TrainConfig
+        from ..training import train as engine_train
+
+        resume_file = req.out + ".resume.pt"
+        if not req.out.endswith(".safetensors"):
+            raise UserError("the checkpoint file name must end in .safetensors")
+        check_output(req.out, req.overwrite or (req.resume and os.path.exists(resume_file)), what="checkpoint")
+        ds = req.dataset
+        names = split_records(ds, req.split, req.limit, warn=lambda m: progress(0, 1, m))
+        ts = training_split(ds, names, req.val_split, req.seed)
+        seed_everything(req.seed)
+        device = pick_device(req.device)
+        fs = INPUT_SPECS[req.arch]["fs"]
+        progress(0, 1, f"reading {len(ts.train) + len(ts.val)} records from {ds.folder} ...")
+        sigs = _signals(ds, ts.train + ts.val, fs, None, progress, should_stop)
+        tx, vx = sigs[:len(ts.train)], sigs[len(ts.train):]
+        epochs = req.epochs or (40 if req.arch == "default" else 200)
+        cfg = TrainConfig(arch=req.arch, epochs=int(epochs), batch_size=req.batch_size, lr=req.lr, seed=req.seed,
+                          max_minutes=req.max_minutes)
+        prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
+                "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
+                "split": req.split, "validation": ts.description, "torch": torch.__version__,
+                "command": req.command}
+
+        def report(r):
+            v = r.val
+            progress(r.epoch, r.epochs,
+                     f"epoch {r.epoch}/{r.epochs} loss {r.train_loss:.4f} val acc {v['accuracy']:.3f} "
+                     f"F1(N,A,O) {v['f1_mean_nao']:.3f} [N {v['f1']['N']:.3f} A {v['f1']['A']:.3f} "
+                     f"O {v['f1']['O']:.3f} ~ {v['f1']['~']:.3f}] best {r.best_f1:.3f}@{r.best_epoch} "
+                     f"elapsed {r.elapsed_s / 60:.1f} min ETA {r.eta_s / 60:.1f} min", data=r)
+
+        try:
+            best = engine_train(tx, [ds.label(n) for n in ts.train], vx, [ds.label(n) for n in ts.val], cfg,
+                                req.out, device=device, provenance=prov, resume=req.resume,
+                                overwrite=req.overwrite, progress=report, should_stop=should_stop)
+        except KeyboardInterrupt:
+            raise Cancelled("training cancelled") from None
+        return {"out": req.out, "arch": req.arch, "train_records": len(ts.train), "val_records": len(ts.val),
+                "best": best}
+    return fn
