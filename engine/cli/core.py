@@ -106,17 +106,20 @@ def cmd_classify(args) -> int:
     signals = []
     for path in args.records:
         rec = read_record(path)
-        x, _ = rec.lead_mv(args.lead, fill_gaps=args.fill_gaps)
-        signals.append((rec, x))
+        x, _lead = rec.lead_mv(args.lead, fill_gaps=args.fill_gaps)
+        signals.append((rec, x, _lead))
     from ..models.checkpoint import resolve_model
 
     clf = resolve_model(args.model, args.device)
     results = []
-    for rec, x in signals:
-        pred, probs = clf.classify(x, rec.fs)
-        results.append({"record": rec.path, "pred": pred, "probs": probs})
+    for rec, x, lead in signals:
+        results.append({"record": rec.path, **clf.classify_detail(x, rec.fs, lead)})
     doc = {"model": clf.name, "results": results}
     text = "\n".join(f"{r['record']}: {r['pred']}  " + " ".join(f"{c}={p:.3f}" for c, p in r["probs"].items())
+                     + (f"  (classified {r['window'][0]:g}-{r['window'][1]:g} s of {r['duration_s']:g} s)"
+                        if r["cropped"] else "")
+                     + (f"  (saturated: {100 * r['saturated_fraction']:.1f}% of samples at the ADC limits or "
+                        "clipped flat)" if r["saturated"] else "")
                      for r in results)
     emit(args, doc, text)
     return 0

@@ -1,27 +1,104 @@
-"""Model registry: architectures, their input conventions and checkpoint loading."""
+"""Model registry: every architecture declared once (class, input convention, CPU-twin support).
+
+`ARCHITECTURES` is the one list of architectures: the CLI's `--arch` choices and `--model` help,
+the GUI's model menu and training panel, checkpoints (`base_meta`, argument limits), training
+defaults and the CPU twin all read it. Adding an architecture is its module plus one `ArchSpec`
+entry below. This module does not import torch (the GUI reads it in its own thread); `ArchSpec.cls`,
+`ARCHS` and `build` import the architecture's module on first use.
+"""
 
 from __future__ import annotations
 
-from torch import nn
-
-from .default_cnn import DefaultCNN
-from .paper_cnn import PaperCNN
-
-ARCHS: dict[str, type[nn.Module]] = {"default": DefaultCNN, "paper-cnn": PaperCNN}
-
-# Input conventions per architecture: sampling rate, units and fixed length (centred pad/crop).
-INPUT_SPECS = {
-    "default": {"fs": 300.0, "units": "mV", "units_per_mv": 1.0, "length": 9000,
-                "length_convention": "centre zero-pad / centre crop to length"},
-    "paper-cnn": {"fs": 300.0, "units": "uV (ADC units at 1000/mV)", "units_per_mv": 1000.0,
-                  "length": 18000, "length_convention": "centre zero-pad / centre crop to length"},
-}
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
 
 
-def build(arch: str, **kwargs) -> nn.Module:
-    """A fresh (untrained) module of architecture `arch`."""
-    if arch not in ARCHS:
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model expects: sampling rate fs (Hz), units (units_per_mv per mV) and a fixed length
+    (samples) reached by centred zero-padding or cropping."""
+
+    fs: float
+    units: str
+    units_per_mv: float
+    length: int
+    length_convention: str = "centre zero-pad / centre crop to length"
+
+    def as_dict(self) -> dict:
+        return {"fs": self.fs, "units": self.units, "units_per_mv": self.units_per_mv, "length": self.length,
+                "length_convention": self.length_convention}
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One architecture. `target`: "module:Class" of its nn.Module; `cpu_twin`: its forward pass
+    also runs as the channels-last 2-D twin (engine.models.cpu_twin); `arg_limits`: constructor
+    argument -> (kind, lo, hi) accepted from checkpoint metadata (kinds int, float, ints);
+    `weights`: file name of the bundled weights in resources/models; `default_epochs`: training."""
+
+    name: str
+    label: str
+    help: str
+    target: str
+    input: InputSpec
+    cpu_twin: bool
+    default_epochs: int
+    weights: str
+    arg_limits: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)
+
+    @property
+    def cls(self) -> type:
+        """The nn.Module subclass (imports its module, and torch, on first use)."""
+        module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+MAX_CLASSES = 1000  # classes a checkpoint may declare
+
+# The architectures, in menu order; the first is the default.
+ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
+    ArchSpec("default", "Default (fast CNN)",
+             "our compact residual 1-D CNN in mV (30 s at 300 Hz; fast on CPU)",
+             "engine.models.default_cnn:DefaultCNN",
+             InputSpec(fs=300.0, units="mV", units_per_mv=1.0, length=9000),
+             cpu_twin=True, default_epochs=40, weights="default.safetensors",
+             arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
+                         "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
+    ArchSpec("paper-cnn", "Paper CNN (Han et al., 13 layers)",
+             "the paper's 13-layer dilated CNN in µV (60 s at 300 Hz)",
+             "engine.models.paper_cnn:PaperCNN",
+             InputSpec(fs=300.0, units="uV (ADC units at 1000/mV)", units_per_mv=1000.0, length=18000),
+             cpu_twin=True, default_epochs=200, weights="paper-cnn.safetensors",
+             arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99)}),
+)}
+DEFAULT_ARCH = next(iter(ARCHITECTURES))
+
+# Input conventions per architecture (the form stored in checkpoint metadata).
+INPUT_SPECS: dict[str, dict] = {name: a.input.as_dict() for name, a in ARCHITECTURES.items()}
+
+
+def arch(name: str) -> ArchSpec:
+    """The declaration of architecture `name`, or UserError listing them."""
+    try:
+        return ARCHITECTURES[name]
+    except (KeyError, TypeError):
         from ..errors import UserError
 
-        raise UserError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHS)})")
-    return ARCHS[arch](**kwargs)
+        raise UserError(f"unknown architecture {name!r} (choose from {', '.join(ARCHITECTURES)})") from None
+
+
+def build(name: str, **kwargs):
+    """A fresh (untrained) nn.Module of architecture `name`."""
+    return arch(name).cls(**kwargs)
+
+
+def twin_classes() -> tuple[type, ...]:
+    """The module classes whose CPU twin is supported (imports them)."""
+    return tuple(a.cls for a in ARCHITECTURES.values() if a.cpu_twin)
+
+
+def __getattr__(name: str):
+    if name == "ARCHS":  # name -> nn.Module class (imports torch)
+        return {n: a.cls for n, a in ARCHITECTURES.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

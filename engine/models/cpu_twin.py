@@ -8,7 +8,8 @@ BatchNorm1d and MaxPool1d becomes its 2-D counterpart over a (B, C, 1, L) input;
 the same numbers, so the outputs agree to float rounding (checked when the twin is built).
 
 Only used in eval mode on CPU (training keeps the module itself) and only for the architectures
-whose forward passes are written for either shape (DefaultCNN, PaperCNN). The Classifier rebuilds
+whose forward passes are written for either shape (declared with cpu_twin=True in
+engine.models.ARCHITECTURES). The Classifier rebuilds
 the twin whenever a parameter or buffer of the module changes (tensor version counters; a
 submodule replaced by assignment is not noticed, which no code of ours does).
 """
@@ -20,10 +21,8 @@ import copy
 import torch
 from torch import nn
 
-from .default_cnn import DefaultCNN
-from .paper_cnn import PaperCNN
+from . import twin_classes
 
-SUPPORTED = (DefaultCNN, PaperCNN)
 CL = torch.channels_last
 # layers that work on (B, C, 1, L) as they do on (B, C, L)
 _NEUTRAL = (nn.ReLU, nn.Dropout, nn.Identity, nn.Sequential, nn.Linear)
@@ -66,7 +65,7 @@ def _convert(mod: nn.Module) -> bool:
 def make_twin(module: nn.Module, length: int) -> nn.Module | None:
     """The channels-last 2-D twin of `module` (eval mode, no parameter gradients), or None when
     the architecture is not supported or the twin does not reproduce the module's outputs."""
-    if not isinstance(module, SUPPORTED):
+    if not isinstance(module, twin_classes()):
         return None
     twin = copy.deepcopy(module).cpu()
     if not _convert(twin):

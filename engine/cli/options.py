@@ -1,0 +1,51 @@
+"""Range-checked option values for the command line.
+
+Every numeric option is declared as an engine.attacks.params.Param (flag, unit, default, range,
+help) and parsed by its `type=` converter: a value outside the range, nan or inf is refused by
+argparse with one line naming the allowed range (exit 2), before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from ..attacks.params import Param
+from ..attacks.registry import arg_type
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
+MAX_SEED = 2 ** 32 - 1  # numpy's seed range; torch accepts it too
+
+
+def add_ranged(p: argparse.ArgumentParser, flag: str, kind: type, lo: float, hi: float, default: Any,
+               help: str, unit: str = "", lo_open: bool = False) -> Param:
+    """Add `flag` whose values must lie in [lo, hi] (`lo_open`: lo excluded); default None means
+    'not given' (the command picks a default). Returns the declaration."""
+    attr = flag.lstrip("-").replace("-", "_")
+    decl = Param(attr, flag, flag, unit, default, lo, hi, help, kind=kind, lo_open=lo_open)
+    shown = "" if default is None else f" (default {default:g}{' ' + unit if unit else ''})"
+    p.add_argument(flag, dest=attr, type=arg_type(decl), default=default, metavar=(unit or "N").upper(),
+                   help=f"{help}; {decl.range_text()}{shown}")
+    return decl
+
+
+def add_seed(p: argparse.ArgumentParser, help: str = "random seed") -> Param:
+    return add_ranged(p, "--seed", int, 0, MAX_SEED, 0, help)
+
+
+def add_batch_size(p: argparse.ArgumentParser, default: int | None, help: str = "records per batch",
+                   hi: int = 4096) -> Param:
+    return add_ranged(p, "--batch-size", int, 1, hi, default, help)
+
+
+def add_limit(p: argparse.ArgumentParser, help: str = "only the first N labelled records of the split") -> Param:
+    return add_ranged(p, "--limit", int, 1, 10_000_000, None, help)
+
+
+def device_type(text: str) -> str:
+    """argparse type for --device: cpu, cuda, cuda:N, mps or auto."""
+    t = text.strip().lower()
+    if not _DEVICE.match(t):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r} (use cpu, cuda, cuda:N, mps or auto)")
+    return t
