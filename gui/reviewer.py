@@ -17,12 +17,14 @@ import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSizePolicy, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from engine.errors import UserError
 from engine.review.study import ANSWERS, INSTRUCTIONS, RHYTHMS, display_layout, open_for_review
+from gui.reviewer_pages import STYLE as _STYLE
+from gui.reviewer_pages import ReviewerPages, _button, _label, _page
 from gui.strip import StripView
 
 log = logging.getLogger(__name__)
@@ -37,28 +39,6 @@ KEY_HINT = {"A": {"same": "S", "different": "D"}, "B": {"1": "1", "2": "2"},
             "C": {"N": "N", "A": "A", "O": "O", "~": "~"}}
 CONFIDENCE_LABELS = {1: "1 guessing", 2: "2", 3: "3", 4: "4", 5: "5 certain"}
 TASK_TITLES = {"A": "Same diagnosis?", "B": "Which ECG was altered?", "C": "Rhythm"}
-
-_STYLE = """
-QMainWindow, QWidget#page { background: #f4f3ef; }
-QLabel { color: #2b2b2b; }
-QLabel#title { font-size: 20pt; font-weight: 600; color: #2b2b2b; }
-QLabel#prompt { font-size: 15pt; font-weight: 600; color: #2b2b2b; }
-QLabel#body { font-size: 12pt; color: #333333; }
-QLabel#muted { font-size: 10.5pt; color: #6b6b6b; }
-QLabel#trace { font-size: 11pt; font-weight: 600; color: #4a4a4a; }
-QPushButton { font-size: 12pt; padding: 8px 16px; border: 1px solid #b9b6ad; border-radius: 6px;
-              background: #fbfaf7; color: #2b2b2b; }
-QPushButton:hover { background: #ffffff; border-color: #8f8b80; }
-QPushButton[selected="true"] { background: #dfe8f3; border: 2px solid #4d6f96; }
-QPushButton#primary { background: #4d6f96; color: white; border-color: #4d6f96; }
-QPushButton#primary:hover { background: #5b7ea6; }
-QPushButton#small { font-size: 10.5pt; padding: 4px 10px; }
-QPushButton:disabled { color: #a9a6a0; border-color: #d8d6d0; }
-QLineEdit { font-size: 14pt; padding: 6px 8px; border: 1px solid #b9b6ad; border-radius: 6px; background: white; }
-QProgressBar { border: none; background: #e2e0da; border-radius: 3px; max-height: 6px; }
-QProgressBar::chunk { background: #7d97b5; border-radius: 3px; }
-QFrame#card { background: #fbfaf7; border: 1px solid #dcd9d1; border-radius: 10px; }
-"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,29 +151,6 @@ class _EqualStack(QWidget):
             v.setGeometry(0, k * (h + self.GAP), self.width(), h)
 
 
-def _page() -> QWidget:
-    w = QWidget()
-    w.setObjectName("page")
-    return w
-
-
-def _label(text: str, name: str = "body", wrap: bool = True) -> QLabel:
-    lab = QLabel(text)
-    lab.setObjectName(name)
-    lab.setWordWrap(wrap)
-    lab.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-    return lab
-
-
-def _button(text: str, name: str | None = None) -> QPushButton:
-    b = QPushButton(text)
-    if name:
-        b.setObjectName(name)
-    b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    b.setCursor(Qt.CursorShape.PointingHandCursor)
-    return b
-
-
 class _KeyFilter(QObject):
     """Routes key presses anywhere in the window to the window's handler (so a clicked plot
     cannot swallow an answer key)."""
@@ -210,7 +167,7 @@ class _KeyFilter(QObject):
         return False
 
 
-class ReviewerWindow(QMainWindow):
+class ReviewerWindow(ReviewerPages, QMainWindow):
     """The reviewer's window for one study file."""
 
     PAGE_WELCOME, PAGE_INSTRUCTIONS, PAGE_TASK, PAGE_ITEM, PAGE_DONE = range(5)
@@ -246,84 +203,6 @@ class ReviewerWindow(QMainWindow):
             QTimer.singleShot(0, self.start)
 
     # -- pages ------------------------------------------------------------------------------
-    def _centered(self, inner: QWidget, width: int = 760) -> QWidget:
-        page = _page()
-        outer = QVBoxLayout(page)
-        outer.addStretch(1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        inner.setMaximumWidth(width)
-        inner.setMinimumWidth(min(width, 520))
-        row.addWidget(inner, 3)
-        row.addStretch(1)
-        outer.addLayout(row)
-        outer.addStretch(2)
-        return page
-
-    def _card(self) -> tuple[QFrame, QVBoxLayout]:
-        card = QFrame()
-        card.setObjectName("card")
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(36, 30, 36, 30)
-        lay.setSpacing(16)
-        return card, lay
-
-    def _build_welcome(self) -> None:
-        card, lay = self._card()
-        lay.addWidget(_label(self.info["title"], "title"))
-        n = self.info["n_items"]
-        lay.addWidget(_label(f"Thank you for taking part. This review has {n} items and takes a while; "
-                             "you can stop at any time and continue later."))
-        lay.addWidget(_label("Your name or initials:", "body"))
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("e.g. J.S.")
-        self.name_edit.setMaxLength(80)
-        self.name_edit.returnPressed.connect(self.start)
-        lay.addWidget(self.name_edit)
-        self.welcome_msg = _label("", "muted")
-        lay.addWidget(self.welcome_msg)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.start_btn = _button("Start", "primary")
-        self.start_btn.clicked.connect(self.start)
-        row.addWidget(self.start_btn)
-        lay.addLayout(row)
-        self.stack.addWidget(self._centered(card))
-
-    def _build_instructions(self) -> None:
-        card, lay = self._card()
-        lay.addWidget(_label("Instructions", "title"))
-        self.instr_text = _label(INSTRUCTIONS["general"])
-        lay.addWidget(self.instr_text)
-        self.instr_resume = _label("", "muted")
-        lay.addWidget(self.instr_resume)
-        tips = _label("While an ECG is shown: mouse wheel zooms, dragging moves the view, "
-                      "Z or the “Reset view” button restores it, C shows or hides the calipers.", "muted")
-        lay.addWidget(tips)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.instr_btn = _button("Continue  (Enter)", "primary")
-        self.instr_btn.clicked.connect(self._after_instructions)
-        row.addWidget(self.instr_btn)
-        lay.addLayout(row)
-        self.stack.addWidget(self._centered(card, 820))
-
-    def _build_task_intro(self) -> None:
-        card, lay = self._card()
-        self.task_part = _label("", "muted")
-        lay.addWidget(self.task_part)
-        self.task_title = _label("", "title")
-        lay.addWidget(self.task_title)
-        self.task_text = _label("")
-        lay.addWidget(self.task_text)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.task_btn = _button("Begin  (Enter)", "primary")
-        self.task_btn.clicked.connect(self._begin_task)
-        row.addWidget(self.task_btn)
-        lay.addLayout(row)
-        self.stack.addWidget(self._centered(card, 760))
-
     def _build_item(self) -> None:
         page = _page()
         outer = QVBoxLayout(page)
@@ -380,20 +259,6 @@ class ReviewerWindow(QMainWindow):
         self.conf_widgets = [self.conf_label, *self.conf_buttons.values(), self.skip_btn]
         outer.addLayout(conf)
         self.stack.addWidget(page)
-
-    def _build_done(self) -> None:
-        card, lay = self._card()
-        self.done_title = _label("Thank you", "title")
-        lay.addWidget(self.done_title)
-        self.done_text = _label("")
-        lay.addWidget(self.done_text)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        b = _button("Close", "primary")
-        b.clicked.connect(self.close)
-        row.addWidget(b)
-        lay.addLayout(row)
-        self.stack.addWidget(self._centered(card))
 
     # -- flow -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -673,4 +538,25 @@ def run_reviewer(study_path: str, reviewer: str | None = None, screenshot: str |
     return int(app.exec())
 
 
-__all__ = ["ReviewerWindow", "run_reviewer", "TraceView"]
+def run_review_open(argv: list[str]) -> int:
+    """`python main.py review open STUDY [--reviewer NAME] [--screenshot PNG [--overwrite]]`:
+    parse the arguments (declared in engine.cli.review), check the study and the screenshot path,
+    then open the window. Bad input: one `error: ...` line on stderr, exit code 2."""
+    from engine.cli import _Parser
+    from engine.cli.review import add_open_args
+    from engine.outputs import check_output
+
+    parser = _Parser(prog="ecg-adv review open", description="Answer a review study in the reviewer window.")
+    add_open_args(parser)
+    args = parser.parse_args(list(argv))
+    try:
+        open_for_review(args.study).close()  # a clear error for a missing or foreign file, before any window
+        if args.screenshot:
+            check_output(args.screenshot, args.overwrite, "screenshot")
+    except UserError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    return int(run_reviewer(args.study, reviewer=args.reviewer, screenshot=args.screenshot) or 0)
+
+
+__all__ = ["ReviewerWindow", "TraceView", "run_review_open", "run_reviewer"]

@@ -94,7 +94,7 @@ def test_study_is_one_file_with_signals(real_study, real_pairs):
     with open_study(real_study) as st:
         assert st.tasks == ["A", "C", "B"]
         counts = Counter(k["task"] for k in st.answer_key())
-        assert counts == {"A": 24, "B": 24, "C": 24}
+        assert counts == {"A": 12, "B": 12, "C": 12}  # one pair per original (12 sources)
         assert st.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert st.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         # a pair item shows the original and the adversarial signal of one pair, as stored
@@ -116,7 +116,7 @@ def test_study_is_one_file_with_signals(real_study, real_pairs):
 def test_task_order_blocks_and_create_refuses_overwrite(tmp_path, real_pairs, real_study):
     with open_study(real_study) as st:
         tasks = [k["task"] for k in st.answer_key()]
-    assert tasks == ["A"] * 24 + ["C"] * 24 + ["B"] * 24
+    assert tasks == ["A"] * 12 + ["C"] * 12 + ["B"] * 12
     with pytest.raises(UserError, match="already exists"):
         create_study(real_study, real_pairs, "A", seed=1)
     with pytest.raises(UserError, match="unknown task"):
@@ -130,7 +130,7 @@ def test_task_order_blocks_and_create_refuses_overwrite(tmp_path, real_pairs, re
 
 def _plan(path):
     with open_study(path) as st:
-        return [(k["item_id"], k["task"], k["pair_id"], k["shown"], k["altered_trace"]) for k in st.answer_key()]
+        return [(k["task"], k["pair_id"], k["shown"], k["altered_trace"]) for k in st.answer_key()]
 
 
 def test_randomisation_is_reproducible(tmp_path, real_pairs):
@@ -259,7 +259,7 @@ def test_answers_resume_and_lock(real_study):
             s.answer(second["item_id"], "maybe")
         with pytest.raises(UserError, match="confidence"):
             s.answer(second["item_id"], "same", 9)
-        assert s.progress() == (1, 72)
+        assert s.progress() == (1, 36)
         sid = s.session_id
     with open_for_review(real_study) as rs:
         s = rs.start_session("dr jane smith")  # same reviewer, other spelling: resumed
@@ -278,10 +278,10 @@ def test_answers_resume_and_lock(real_study):
         with pytest.raises(sqlite3.IntegrityError, match="locked"):
             rs.conn.execute("UPDATE sessions SET locked=0 WHERE session_id=?", (sid,))
         other = rs.start_session("Someone Else")
-        assert other.session_id != sid and other.progress() == (0, 72)
+        assert other.session_id != sid and other.progress() == (0, 36)
     with open_study(real_study) as st:
         rows = [r for r in st.answers() if r["session_id"] == sid]
-        assert len(rows) == 72 and len({r["answer_id"] for r in rows}) == 72
+        assert len(rows) == 36 and len({r["answer_id"] for r in rows}) == 36
         r0 = next(r for r in rows if r["item_id"] == first["item_id"])
         assert (r0["answer"], r0["confidence"], r0["elapsed_s"]) == ("different", 2, 3.0)
 
@@ -327,7 +327,7 @@ def test_answers_survive_sigkill_and_session_resumes(real_study):
     assert os.path.exists(str(real_study) + "-wal")  # killed with the WAL not folded back
     with open_for_review(real_study) as rs:
         s = rs.start_session("killed reviewer")
-        assert s.progress() == (5, 72)
+        assert s.progress() == (5, 36)
         assert s.answered_ids() == set(answered)
         assert s.next_item()["item_id"] == showing  # resumes at the item that was on screen
         assert s.next_item()["index"] == 6

@@ -1,7 +1,8 @@
 """Review commands: `review create`, `review merge`, `review report`, `review open`.
 
 A study is one SQLite file built from saved adversarial examples (their WFDB provenance names the
-original record). Reviewers answer in the GUI (`review open STUDY`); copies from several reviewers
+original record). Reviewers answer in the GUI (`review open STUDY`, run by gui.reviewer: main.py
+hands it over, this module only declares its options for --help); copies from several reviewers
 are merged back into one file; `review report` computes the statistics and writes CSV/HTML/PDF.
 Same conventions as the other commands: `--json` prints one JSON document on stdout, progress goes
 to stderr, bad input exits 2 with one `error: ...` line.
@@ -15,23 +16,48 @@ from ..errors import UserError
 from .core import add_json
 
 
+CREATE_HELP = """\
+Build a blinded review study (one SQLite file) from saved adversarial examples and their originals.
+
+Tasks (reviewers meet them in the order of --tasks, each as one block):
+  A  two ECGs, an original and its adversarial example in random order: "would you give both
+     the same rhythm diagnosis?" (same / different)
+  B  two ECGs, the same kind of pair: "one was digitally altered; which one?" (1 / 2); scored
+     against chance (50 %%). B tells reviewers about alteration, so put it last.
+  C  one ECG, an original or an adversarial example (balanced mix): "which rhythm?"
+     (N normal, A AF, O other, ~ noisy); scored against the reference labels.
+
+Blinding: each original ECG is used with one adversarial example only (one pair per source, the
+methods balanced), the randomisation seed and all provenance stay in the key file, and the
+--reviewer-copy written for reviewers holds no answer key. Merge reviewers' copies back with
+`review merge`, then `review report`.
+"""
+
+
 def register(sub) -> None:
+    import argparse
+
     from . import _Parser
 
     p = sub.add_parser("review", help="blinded expert-review studies (create, merge, report, open)")
     rs = p.add_subparsers(dest="review_command", parser_class=_Parser, metavar="SUBCOMMAND")
     rs.required = True
 
-    c = rs.add_parser("create", help="build a study file from saved adversarial examples")
+    c = rs.add_parser("create", help="build a study file from saved adversarial examples (tasks A, B, C)",
+                      description=CREATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--from", dest="inputs", nargs="+", action="extend", required=True, metavar="DIR_OR_RESULTS",
                    help="folders of adversarial records, single records or JSONL results files")
-    c.add_argument("--out", required=True, help="study file to write (.sqlite)")
+    c.add_argument("--out", required=True, help="study file to write (.sqlite), with the answer key")
     c.add_argument("--tasks", default="A,C,B",
                    help="tasks in the order reviewers meet them (default A,C,B: B tells reviewers that "
                         "one trace was altered, so it is best last)")
-    c.add_argument("--seed", type=int, default=0, help="randomisation seed (the study reproduces exactly)")
+    c.add_argument("--seed", type=int, default=None,
+                   help="randomisation seed, 0 to 2^64-1 (default: 64 random bits, kept in the key file); "
+                        "a seed you choose reproduces the study exactly, but whoever guesses it can "
+                        "replay the randomisation")
     c.add_argument("--n-per-task", type=int, default=None,
-                   help="items per task (default: every pair once in A and B, as many in C)")
+                   help="items per task (default: every pair with a distinct original once in A and B, "
+                        "as many in C)")
     c.add_argument("--methods", default=None, help="only these methods, e.g. pgd,sap (default: all found)")
     c.add_argument("--successful-only", action="store_true",
                    help="only examples whose attack changed the model's prediction")
@@ -41,15 +67,15 @@ def register(sub) -> None:
     c.add_argument("--no-confidence", action="store_true", help="do not ask for a confidence rating")
     c.add_argument("--reviewer-copy", default=None, metavar="FILE",
                    help="also write a copy without the answer key, to hand to reviewers (merge their copies "
-                        "back into --out)")
-    c.add_argument("--overwrite", action="store_true")
+                        "back into --out); both files are written or neither")
+    c.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_json(c)
     c.set_defaults(func=cmd_create)
 
     m = rs.add_parser("merge", help="merge reviewers' copies of one study into one file")
     m.add_argument("out", help="merged study file (may be the first input)")
     m.add_argument("inputs", nargs="+", help="copies of the same study")
-    m.add_argument("--overwrite", action="store_true")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_json(m)
     m.set_defaults(func=cmd_merge)
 
@@ -58,34 +84,42 @@ def register(sub) -> None:
     r.add_argument("--csv", default=None, help="write all answers (with the answer key) as CSV")
     r.add_argument("--html", default=None, help="write an HTML report (tables, plots, parameters)")
     r.add_argument("--pdf", default=None, help="write the report as PDF")
+    r.add_argument("--overwrite", action="store_true", help="replace existing report files")
     add_json(r)
     r.set_defaults(func=cmd_report)
 
     o = rs.add_parser("open", help="open a study in the reviewer window (GUI)")
-    o.add_argument("study")
-    o.add_argument("--reviewer", default=None, help="reviewer name or initials (else asked)")
-    o.add_argument("--screenshot", default=None, metavar="PNG",
-                   help="save the opening page as PNG and quit (no answers are recorded without --reviewer)")
+    add_open_args(o)
     o.set_defaults(func=cmd_open)
 
 
+def add_open_args(o) -> None:
+    """The options of `review open` (declared once: gui.reviewer.run_review_open parses them too)."""
+    o.add_argument("study", help="study file or reviewer copy")
+    o.add_argument("--reviewer", default=None, help="reviewer name or initials (else asked)")
+    o.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="save the opening page as PNG and quit (no answers are recorded without --reviewer)")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing --screenshot file")
+
+
 def cmd_create(args) -> int:
+    from ..outputs import check_output
     from ..review.collect import collect_pairs
-    from ..review.study import create_study, parse_tasks
+    from ..review.study import check_seed, create_study, parse_tasks
     from . import emit, progress
 
     tasks = parse_tasks(args.tasks)
     if args.n_per_task is not None and args.n_per_task < 1:
         raise UserError("--n-per-task must be at least 1")
+    if args.seed is not None:
+        check_seed(args.seed)
     if not args.out.lower().endswith((".sqlite", ".db", ".sqlite3", ".study")):
         raise UserError("--out should end in .sqlite")
-    if os.path.exists(args.out) and not args.overwrite:
-        raise UserError(f"{args.out} already exists (use --overwrite to replace it)")
+    check_output(args.out, args.overwrite, "study file")
     if args.reviewer_copy:
         if os.path.abspath(args.reviewer_copy) == os.path.abspath(args.out):
             raise UserError("--reviewer-copy must be another file than --out")
-        if os.path.exists(args.reviewer_copy) and not args.overwrite:
-            raise UserError(f"{args.reviewer_copy} already exists (use --overwrite to replace it)")
+        check_output(args.reviewer_copy, args.overwrite, "reviewer copy")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()] if args.methods else None
     for d in args.source_dir:
         if not os.path.isdir(d):
@@ -100,25 +134,25 @@ def cmd_create(args) -> int:
     params = {"inputs": [os.path.abspath(p) for p in args.inputs], "successful_only": args.successful_only,
               "methods_filter": methods, "command": "review create"}
     with create_study(args.out, pairs, tasks, seed=args.seed, n_per_task=args.n_per_task, title=args.title,
-                      ask_confidence=not args.no_confidence, params=params, overwrite=args.overwrite) as st:
+                      ask_confidence=not args.no_confidence, params=params, overwrite=args.overwrite,
+                      reviewer_copy=args.reviewer_copy) as st:
         meta = st.meta
         for w in meta.get("warnings", []):
             progress(f"warning: {w}")
         counts = meta["params"]["items_per_task"]
-        doc = {"study": os.path.abspath(args.out), "study_id": st.study_id, "seed": args.seed, "tasks": tasks,
+        seed = int(meta["seed"])
+        doc = {"study": os.path.abspath(args.out), "study_id": st.study_id, "seed": seed, "tasks": tasks,
                "items": st.n_items(), "items_per_task": counts, "pairs": len(pairs),
+               "pairs_used": meta["params"].get("n_pairs_used"),
                "methods": sorted({p.method for p in pairs}),
                "pairs_per_method": {m: sum(1 for p in pairs if p.method == m)
                                     for m in sorted({p.method for p in pairs})},
-               "warnings": warnings + meta.get("warnings", []), "reviewer_copy": None}
-    if args.reviewer_copy:
-        from ..review.study import write_reviewer_copy
-
-        write_reviewer_copy(args.out, args.reviewer_copy, overwrite=args.overwrite)
-        doc["reviewer_copy"] = os.path.abspath(args.reviewer_copy)
+               "warnings": warnings + meta.get("warnings", []),
+               "reviewer_copy": os.path.abspath(args.reviewer_copy) if args.reviewer_copy else None}
     text = (f"wrote {args.out}: {doc['items']} items ({', '.join(f'{t} {n}' for t, n in counts.items())}) "
-            f"from {len(pairs)} pairs ({', '.join(f'{m.upper()} {n}' for m, n in doc['pairs_per_method'].items())}), "
-            f"seed {args.seed}\nreviewers open it with: python main.py review open "
+            f"from {doc['pairs_used']} of {len(pairs)} pairs "
+            f"({', '.join(f'{m.upper()} {n}' for m, n in doc['pairs_per_method'].items())}), "
+            f"seed {seed} (kept in the key file)\nreviewers open it with: python main.py review open "
             f"{args.reviewer_copy or args.out}"
             + (f"\nreviewer copy without the answer key: {args.reviewer_copy}" if args.reviewer_copy else ""))
     emit(args, doc, text)
@@ -172,36 +206,41 @@ def _report_text(stats: dict) -> str:
 
 
 def cmd_report(args) -> int:
+    from ..outputs import check_output
     from ..review.report import write_csv, write_html, write_pdf
     from ..review.stats import compute
     from ..review.study import open_study
     from . import emit, progress
 
-    for opt in ("csv", "html", "pdf"):  # check every output before writing any
-        path = getattr(args, opt)
-        if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise UserError(f"cannot write {path}: folder {folder} does not exist")
-            if os.path.isdir(path):
-                raise UserError(f"cannot write {path}: it is a folder")
+    paths = [getattr(args, opt) for opt in ("csv", "html", "pdf") if getattr(args, opt)]
+    if len({os.path.abspath(p) for p in paths}) != len(paths):
+        raise UserError("--csv, --html and --pdf must be different files")
+    for path in paths:  # check every output before any work
+        if os.path.exists(path) and os.path.exists(args.study) and os.path.samefile(path, args.study):
+            raise UserError(f"{path} is the study file itself")
+        check_output(path, args.overwrite, "report")
     with open_study(args.study) as st:
         rows = st.answers()
         stats = compute(rows)
         written = {}
         if args.csv:
-            write_csv(st, args.csv)
+            write_csv(st, args.csv, overwrite=args.overwrite)
             written["csv"] = os.path.abspath(args.csv)
         if args.html:
             progress("writing HTML report ...")
-            write_html(st, args.html, stats)
+            write_html(st, args.html, stats, overwrite=args.overwrite)
             written["html"] = os.path.abspath(args.html)
         if args.pdf:
             progress("writing PDF report ...")
-            write_pdf(st, args.pdf, stats)
+            write_pdf(st, args.pdf, stats, overwrite=args.overwrite)
             written["pdf"] = os.path.abspath(args.pdf)
+        meta = st.meta
+        try:
+            seed = int(meta.get("seed", 0))
+        except ValueError:
+            seed = None
         doc = {"study": os.path.abspath(args.study), "study_id": st.study_id, "title": st.title,
-               "seed": int(st.meta.get("seed", 0)), "tasks": st.tasks, "items": st.n_items(),
+               "seed": seed, "tasks": st.tasks, "items": st.n_items(),
                "sessions": st.sessions(), **stats, "written": written}
     text = _report_text(stats) + "".join(f"\nwrote {v}" for v in written.values())
     emit(args, doc, text)
@@ -209,13 +248,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_open(args) -> int:
-    from ..review.study import open_for_review
-
-    open_for_review(args.study).close()  # a clear error for a missing or foreign file, before any GUI
-    try:
-        from gui.reviewer import run_reviewer
-    except ImportError as exc:
-        raise UserError(f"the reviewer window is not available ({exc})") from None
-    if args.screenshot and not os.path.isdir(os.path.dirname(os.path.abspath(args.screenshot))):
-        raise UserError(f"cannot write {args.screenshot}: its folder does not exist")
-    return int(run_reviewer(args.study, reviewer=args.reviewer, screenshot=args.screenshot) or 0)
+    """Reached only when the GUI entry point did not take `review open` (main.py hands it to
+    gui.reviewer.run_review_open); the engine never imports the GUI."""
+    raise UserError("review open needs the GUI (PySide6): start it as `python main.py review open STUDY`")

@@ -18,7 +18,7 @@ import numpy as np
 from ..datasets import label_for_record
 from ..errors import UserError
 from ..records import read_record, record_base, resample
-from .study import Pair
+from .plan import Pair
 
 _KIND_SUFFIX = "adversarial example"
 

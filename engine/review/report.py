@@ -11,9 +11,12 @@ import json
 import os
 from collections import Counter
 
+from ..attacks.registry import ATTACKS, all_params
 from ..errors import UserError
+from ..outputs import atomic_write, check_output, write_bytes_atomic
 from .stats import ALL, compute
-from .study import ANSWERS, Study
+from .access import Study
+from .tasks import ANSWERS
 
 CSV_COLUMNS = ["answer_id", "session_id", "reviewer", "session_locked", "item_id", "position", "task",
                "answer", "correct", "confidence", "elapsed_s", "answered_at", "method", "shown",
@@ -23,17 +26,13 @@ TASK_NAMES = {"A": "Task A — same diagnosis?", "B": "Task B — which ECG was 
               "C": "Task C — rhythm labelling"}
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    tmp = path + ".tmp"
+def _write_atomic(path: str, data: bytes, overwrite: bool) -> None:
+    """Check, then write `path` whole or not at all (engine.outputs); never clobbers without `overwrite`."""
+    check_output(path, overwrite, "report")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data, overwrite=overwrite)
     except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def answers_csv(rows: list[dict]) -> str:
@@ -45,14 +44,18 @@ def answers_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def write_csv(study: Study, path: str) -> int:
+def write_csv(study: Study, path: str, overwrite: bool = False) -> int:
     rows = study.answers()
-    _write_atomic(path, answers_csv(rows).encode("utf-8"))
+    _write_atomic(path, answers_csv(rows).encode("utf-8"), overwrite)
     return len(rows)
 
 
 # ---------------------------------------------------------------------------------------------
 # content shared by the HTML and PDF reports
+
+
+# attack parameters worth a line in the report: those declared in the attack registry, and the target
+_PARAM_NAMES = tuple(q.attr for q in all_params() if q.kind is not bool and q.attr != "seed") + ("target",)
 
 
 def study_parameters(study: Study) -> list[tuple[str, str]]:
@@ -65,7 +68,7 @@ def study_parameters(study: Study) -> list[tuple[str, str]]:
             p = json.loads(k.get("params") or "{}")
         except ValueError:
             p = {}
-        desc = ", ".join(f"{n}={p[n]}" for n in ("eps_mv", "alpha_mv", "steps", "sap_steps", "target") if n in p)
+        desc = ", ".join(f"{n}={p[n]}" for n in _PARAM_NAMES if n in p)
         attack_sets[f"{k['method']}: {desc}" if desc else k["method"]] += 1
     models = sorted({k["model"] for k in key if k.get("model")})
     rows = [("Title", study.title), ("Study id", study.study_id), ("Created", meta.get("created_at", "")),
@@ -202,7 +205,8 @@ def _bar_ci(ax, labels, values, cis, colors, ylabel, chance=None):
     ax.spines[["top", "right"]].set_visible(False)
 
 
-_COLORS = {"pgd": "#d98c5f", "sap": "#5f8fd9", ALL: "#9a9a9a"}
+_PALETTE = ("#5f8fd9", "#d98c5f", "#7fae7f", "#b07fc0", "#c0a060")
+_COLORS = {**{m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(ATTACKS)}, ALL: "#9a9a9a"}  # from the registry
 
 
 def figures(stats: dict) -> list[tuple[str, object]]:
@@ -335,8 +339,8 @@ def html_report(study: Study, stats: dict | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_html(study: Study, path: str, stats: dict | None = None) -> None:
-    _write_atomic(path, html_report(study, stats).encode("utf-8"))
+def write_html(study: Study, path: str, stats: dict | None = None, overwrite: bool = False) -> None:
+    _write_atomic(path, html_report(study, stats).encode("utf-8"), overwrite)
 
 
 def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], str]]):
@@ -377,9 +381,10 @@ def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], 
     return pages
 
 
-def write_pdf(study: Study, path: str, stats: dict | None = None) -> None:
+def write_pdf(study: Study, path: str, stats: dict | None = None, overwrite: bool = False) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
+    check_output(path, overwrite, "report")
     rows = study.answers()
     stats = stats or compute(rows)
     sess = study.sessions()
@@ -392,16 +397,12 @@ def write_pdf(study: Study, path: str, stats: dict | None = None) -> None:
     cf = confusion_figure(rows)
     if cf is not None:
         figs.append(cf)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    tmp = path + ".tmp"
     try:
-        with PdfPages(tmp, metadata={"Title": f"{study.title}: review study report"}) as pdf:
-            for page in _text_pages(f"{study.title}: review study report", blocks):
-                pdf.savefig(page)
-            for fig in figs:
-                pdf.savefig(fig)
-        os.replace(tmp, path)
+        with atomic_write(path, overwrite=overwrite) as tmp:
+            with PdfPages(tmp, metadata={"Title": f"{study.title}: review study report"}) as pdf:
+                for page in _text_pages(f"{study.title}: review study report", blocks):
+                    pdf.savefig(page)
+                for fig in figs:
+                    pdf.savefig(fig)
     except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 
-from .study import ANSWERS, original_class, reviewer_key
+from .access import original_class, reviewer_key
+from .tasks import ANSWERS
 
 ALL = "all"
 

@@ -1,0 +1,233 @@
+"""Merging reviewers' copies of one study into one file, refusing anything that does not belong.
+
+Before anything is written every input is checked: the same study id; each item's digest is
+recomputed from the traces in the file and must match the file's fingerprint, the other inputs'
+and, where an input carries the answer key, the key's digests (so swapped, zeroed or replaced
+traces are refused); every answer key present must be the same key; every answer must name an item
+and a session of the study, with a value valid for the item's task and a confidence of 1–5. The
+output is built under a temporary name and renamed at the end (a failed merge leaves nothing
+behind and never half-changes a file), under a lock file so two merges cannot race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+
+from ..errors import UserError
+from ..outputs import FileLock, check_output
+from .access import Study
+from .store import KEY_SCHEMA, backup_to, fingerprint, has_table, item_digests, legacy_fingerprint, remove_sidecars, split_sql
+from .tasks import normalise_answer
+
+
+@dataclass
+class _Checked:
+    path: str
+    study_id: str
+    version: int
+    fingerprint: str  # recomputed from the traces
+    digests: dict[str, str]
+    key_digests: dict[str, str] | None  # from the answer key, where the file has one
+    key_hash: str | None
+
+
+def _key_hash(conn: sqlite3.Connection) -> str:
+    h = hashlib.sha256()
+    for table, order in (("answer_key", "item_id"), ("key_meta", "key")):
+        if not has_table(conn, table):
+            continue
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        h.update(f"{table}:{','.join(cols)}\n".encode())
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY {order}"):
+            h.update(repr(tuple(row)).encode() + b"\n")
+    return h.hexdigest()
+
+
+def _check_answers(path: str, conn: sqlite3.Connection) -> None:
+    tasks = {r["item_id"]: r["task"] for r in conn.execute("SELECT item_id, task FROM items")}
+    sessions = set()
+    for s in conn.execute("SELECT session_id, reviewer, started_at, locked FROM sessions"):
+        if not (isinstance(s["session_id"], str) and isinstance(s["reviewer"], str) and s["reviewer"].strip()
+                and isinstance(s["started_at"], str) and s["locked"] in (0, 1)):
+            raise UserError(f"{path}: a reviewer session is malformed (file altered?)")
+        sessions.add(s["session_id"])
+    for a in conn.execute("SELECT * FROM answers"):
+        aid = str(a["answer_id"])[:8]
+        if a["session_id"] not in sessions:
+            raise UserError(f"{path}: answer {aid}… belongs to no session of this study")
+        task = tasks.get(a["item_id"])
+        if task is None:
+            raise UserError(f"{path}: answer {aid}… is to an item that is not in this study")
+        if not isinstance(a["answer"], str) or normalise_answer(task, a["answer"]) != a["answer"]:
+            raise UserError(f"{path}: answer {aid}… has value {str(a['answer'])[:20]!r}, "
+                            f"not a valid answer for task {task}")
+        c = a["confidence"]
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 5):
+            raise UserError(f"{path}: answer {aid}… has confidence {str(c)[:20]!r} (must be 1 to 5 or empty)")
+        e = a["elapsed_s"]
+        if e is not None and (not isinstance(e, (int, float)) or not math.isfinite(e) or e < 0):
+            raise UserError(f"{path}: answer {aid}… has an invalid time {str(e)[:20]!r}")
+        if not isinstance(a["answered_at"], str) or not isinstance(a["answer_id"], str):
+            raise UserError(f"{path}: answer {aid}… is malformed (file altered?)")
+
+
+def _check_input(path: str) -> _Checked:
+    with Study(path) as st:
+        conn = st.conn
+        try:
+            stored = st._meta.get("fingerprint", "")
+            if st.schema_version < 2:
+                fp, digests, key_digests = legacy_fingerprint(conn), {}, None
+            else:
+                digests = item_digests(conn)
+                fp = fingerprint(list(digests.values()))
+                key_digests = None
+                if st.has_key:
+                    key_digests = {r["item_id"]: r["digest"] for r in conn.execute("SELECT item_id, digest FROM answer_key")}
+            if fp != stored:
+                raise UserError(f"{path}: its traces or items were altered after the study was made "
+                                "(they no longer match its fingerprint)")
+            if key_digests is not None:
+                bad = sorted(set(digests) ^ set(key_digests)) + sorted(
+                    i for i in digests if i in key_digests and digests[i] != key_digests[i])
+                if bad:
+                    raise UserError(f"{path}: its answer key does not match its items (item {bad[0][:8]}…)")
+            _check_answers(path, conn)
+            return _Checked(path, st.study_id, st.schema_version, fp, digests, key_digests,
+                            _key_hash(conn) if st.has_key else None)
+        except sqlite3.DatabaseError:
+            raise UserError(f"{path}: damaged study file") from None
+
+
+def _temp_beside(path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return tmp
+
+
+def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overwrite: bool = False) -> dict:
+    """Merge copies of one study (each carrying some reviewers' sessions) into `out`; returns counts.
+
+    `out` may be one of the inputs only if it is the first. Sessions are matched by id and answers
+    by their stable id, so every answer appears once however often it was copied; if one answer id
+    differs between copies (changed before its session was locked) the later one wins; a locked
+    session stays locked. The key comes from any input that has it."""
+    out = str(out)
+    inputs = [str(p) for p in inputs]
+    if not inputs:
+        raise UserError("no study files to merge")
+    for p in inputs:
+        if not os.path.isfile(p):
+            raise UserError(f"no such study file: {p}")
+    same_as_first = os.path.exists(out) and os.path.samefile(out, inputs[0])
+    if any(os.path.exists(out) and os.path.samefile(out, p) for p in inputs[1:]):
+        raise UserError("the output file may only be the first input")
+    check_output(out, overwrite or same_as_first, "merged study")
+    checked = [_check_input(p) for p in inputs]
+    first = checked[0]
+    keyed = [c for c in checked if c.key_hash is not None]
+    for c in checked[1:]:
+        if c.study_id != first.study_id:
+            raise UserError(f"{c.path} is a different study (id {c.study_id[:8]}…, expected {first.study_id[:8]}…)")
+        if c.version != first.version or c.fingerprint != first.fingerprint:
+            raise UserError(f"{c.path}: its items differ from the study's ({first.path}); file altered?")
+    for c in keyed[1:]:
+        if c.key_hash != keyed[0].key_hash:
+            raise UserError(f"{c.path}: its answer key differs from the one in {keyed[0].path}")
+    stats = {"inputs": len(inputs), "sessions_added": 0, "sessions_updated": 0, "answers_added": 0,
+             "answers_duplicate": 0, "answers_replaced": 0, "answers_rejected_locked": 0}
+    with FileLock(out, "merged study"):
+        tmp = _temp_beside(out)
+        try:
+            backup_to(inputs[0], tmp)
+            with Study(tmp) as dst:
+                for path in inputs[1:]:
+                    with Study(path) as src:
+                        _merge_one(dst.conn, src.conn, stats)
+                        if not dst.has_key and src.has_key:  # the merged file gets the key from any input
+                            _copy_key(dst.conn, src.conn)
+                stats["has_key"] = dst.has_key
+                stats["sessions"] = len(dst.sessions())
+                stats["answers"] = int(dst.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+            remove_sidecars(tmp)
+            remove_sidecars(out)
+            os.replace(tmp, out)
+        except BaseException:
+            remove_sidecars(tmp, with_main=True)
+            raise
+    stats["out"] = out
+    return stats
+
+
+def _copy_key(dst: sqlite3.Connection, src: sqlite3.Connection) -> None:
+    dst.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in split_sql(KEY_SCHEMA):
+            table = stmt.split("(", 1)[0].split()[-1]
+            if not has_table(src, table):
+                continue
+            dst.execute(stmt)
+            cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
+            dst.executemany(f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            [tuple(r) for r in src.execute(f"SELECT {', '.join(cols)} FROM {table}")])
+        dst.execute("DELETE FROM meta WHERE key='has_key'")
+        dst.execute("COMMIT")
+    except BaseException:
+        dst.execute("ROLLBACK")
+        raise
+
+
+def _insert_answer(dst: sqlite3.Connection, a) -> None:
+    dst.execute("INSERT INTO answers(answer_id, session_id, item_id, answer, confidence, elapsed_s, answered_at) "
+                "VALUES (?,?,?,?,?,?,?)", (a["answer_id"], a["session_id"], a["item_id"], a["answer"],
+                                           a["confidence"], a["elapsed_s"], a["answered_at"]))
+
+
+def _merge_one(dst: sqlite3.Connection, src: sqlite3.Connection, stats: dict) -> None:
+    dst.execute("BEGIN IMMEDIATE")
+    try:
+        for s in src.execute("SELECT * FROM sessions").fetchall():
+            have = dst.execute("SELECT * FROM sessions WHERE session_id=?", (s["session_id"],)).fetchone()
+            if have is None:
+                dst.execute("INSERT INTO sessions(session_id, reviewer, started_at, finished_at, locked, host) "
+                            "VALUES (?,?,?,?,0,?)",
+                            (s["session_id"], s["reviewer"], s["started_at"], None, s["host"]))
+                stats["sessions_added"] += 1
+            locked_here = have is not None and bool(have["locked"])
+            for a in src.execute("SELECT * FROM answers WHERE session_id=?", (s["session_id"],)).fetchall():
+                cur = dst.execute("SELECT * FROM answers WHERE answer_id=?", (a["answer_id"],)).fetchone()
+                if cur is None:
+                    cur = dst.execute("SELECT * FROM answers WHERE session_id=? AND item_id=?",
+                                      (a["session_id"], a["item_id"])).fetchone()
+                if cur is None:
+                    if locked_here:
+                        stats["answers_rejected_locked"] += 1
+                        continue
+                    _insert_answer(dst, a)
+                    stats["answers_added"] += 1
+                elif tuple(cur) == tuple(a):
+                    stats["answers_duplicate"] += 1
+                elif a["answered_at"] > cur["answered_at"] and not locked_here:
+                    dst.execute("DELETE FROM answers WHERE answer_id=?", (cur["answer_id"],))
+                    _insert_answer(dst, a)
+                    stats["answers_replaced"] += 1
+                else:
+                    stats["answers_duplicate"] += 1
+            if s["locked"] and not locked_here:
+                dst.execute("UPDATE sessions SET locked=1, finished_at=? WHERE session_id=?",
+                            (s["finished_at"], s["session_id"]))
+                if have is not None:
+                    stats["sessions_updated"] += 1
+        dst.execute("COMMIT")
+    except BaseException:
+        dst.execute("ROLLBACK")
+        raise
