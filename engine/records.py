@@ -43,6 +43,7 @@ class Lead:
     baseline: int
     fmt: str
     adc_res: int = 0
+    adc_zero: int = 0
 
     @property
     def is_ecg(self) -> bool:
@@ -147,6 +148,43 @@ def check_signal(x: np.ndarray, fs: float, what: str) -> None:
         raise UserError(f"{what}: signal has infinite values (the header's gain or units are implausible)")
     if float(np.ptp(x)) == 0.0:
         raise UserError(f"{what}: signal is a flat line (constant {float(x[0]):g})")
+
+
+# Largest digital value per WFDB format (two's complement; the most negative one marks a missing sample).
+_FMT_MAX = {"8": 127, "16": 32767, "61": 32767, "80": 127, "160": 32767, "212": 2047, "24": 2 ** 23 - 1,
+            "32": 2 ** 31 - 1, "310": 511, "311": 511}
+SATURATION_MIN_RUN_S = 0.01   # a flat run at the signal's extreme this long counts as clipped
+SATURATED_FRACTION = 0.005    # fraction of samples saturated above which a signal is flagged
+
+
+def saturation(x: np.ndarray, fs: float, lead: Lead | None = None) -> float:
+    """Fraction of samples of x (n,) mV that sit at the ADC limits of `lead` (from adc_res, else
+    the format's range; gain and baseline map mV back to ADC units), or are clipped flat: in a
+    run of at least SATURATION_MIN_RUN_S (and 3 samples) equal to the signal's maximum or minimum."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    if x.size == 0 or not ok.any():
+        return 0.0
+    hit = np.zeros(x.shape, dtype=bool)
+    if lead is not None and lead.gain and math.isfinite(lead.gain):
+        if 2 <= lead.adc_res <= 32:  # the ADC's range, centred on adc_zero
+            lo = lead.adc_zero - 2 ** (lead.adc_res - 1)
+            hi = lead.adc_zero + 2 ** (lead.adc_res - 1) - 1
+        else:
+            top = _FMT_MAX.get(str(lead.fmt))
+            lo, hi = (None, None) if top is None else (-top, top)
+        if lo is not None:
+            d = x * lead.gain + lead.baseline
+            hit |= ok & ((d >= hi - 0.5) | (d <= lo + 0.5))
+    run = max(3, int(round(SATURATION_MIN_RUN_S * fs)))
+    for extreme in (np.nanmax(x), np.nanmin(x)):
+        at = ok & (x == extreme)
+        if at.sum() >= run:
+            edges = np.diff(np.concatenate([[0], at.astype(np.int8), [0]]))
+            for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+                if b - a >= run:
+                    hit[a:b] = True
+    return float(hit.mean())
 
 
 def record_base(path: str | os.PathLike) -> str:
@@ -258,6 +296,7 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
     gains = list(rec.adc_gain) if rec.adc_gain else [200.0] * n_sig
     bases = list(rec.baseline) if rec.baseline else [0] * n_sig
     res = list(rec.adc_res) if rec.adc_res else [0] * n_sig
+    zeros = list(rec.adc_zero) if rec.adc_zero else [0] * n_sig
     own = header.signals if header.segments is None else None
     if own is not None and len(own) != n_sig:
         raise UserError(f"{base}: header lists {len(own)} signals, {n_sig} were read")
@@ -275,7 +314,7 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
         if not (math.isfinite(gain) and gain > 0):
             raise UserError(f"{base}: signal {i + 1}: ADC gain {gain:g} cannot convert to physical units")
         lead = Lead(name=name, units=units, gain=gain, baseline=int(bases[i] or 0),
-                    fmt=str(fmts[i] or "16"), adc_res=int(res[i] or 0))
+                    fmt=str(fmts[i] or "16"), adc_res=int(res[i] or 0), adc_zero=int(zeros[i] or 0))
         col = sig[:, i]
         factor = _TO_MV.get(units.strip().lower())
         if lead.is_ecg and factor is not None and factor != 1.0:  # ECG leads always in mV

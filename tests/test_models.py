@@ -205,3 +205,62 @@ def test_seeds_make_runs_repeatable():
     seed_everything(7)
     b = (torch.randn(3), np.random.rand(3), DefaultCNN().classifier.weight.detach().clone())
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+# ---------------------------------------------------------------- what the model saw (issue 11 §4)
+
+def _ecgish(n, fs, seed=0):
+    t = np.arange(n) / fs
+    return (np.sin(2 * np.pi * 1.2 * t) + np.random.default_rng(seed).normal(0, 0.05, n)).astype(np.float32)
+
+
+def test_classify_detail_reports_the_window_of_a_long_record():
+    clf = _clf()
+    x = _ecgish(300 * 120, 300.0)  # 120 s, model input 30 s: the centre 45-75 s is classified
+    d = clf.classify_detail(x, 300.0)
+    assert d["window"] == [45.0, 75.0] and d["duration_s"] == 120.0 and d["cropped"] and not d["padded"]
+    pred, probs = clf.classify(x, 300.0)
+    assert d["pred"] == pred and d["probs"] == probs
+    # at another rate: 120 s at 500 Hz, the window in seconds is the same
+    d = clf.classify_detail(_ecgish(500 * 120, 500.0), 500.0)
+    assert d["window"] == pytest.approx([45.0, 75.0]) and d["cropped"]
+    # short record: all of it, padded
+    d = clf.classify_detail(_ecgish(300 * 10, 300.0), 300.0)
+    assert d["window"] == [0.0, 10.0] and not d["cropped"] and d["padded"]
+    d = clf.classify_detail(_ecgish(9000, 300.0), 300.0)
+    assert d["window"] == [0.0, 30.0] and not d["cropped"] and not d["padded"]
+
+
+def test_classify_detail_flags_saturation():
+    from engine.records import Lead
+
+    clf = _clf()
+    x = _ecgish(9000, 300.0)
+    d = clf.classify_detail(x, 300.0)
+    assert not d["saturated"] and d["saturated_fraction"] < 0.001
+    clipped = np.clip(x, -0.6, 0.6)  # flat tops at both extremes
+    d = clf.classify_detail(clipped, 300.0)
+    assert d["saturated"] and d["saturated_fraction"] > 0.2
+    # at the ADC limit of the lead (format 16 at 1000/mV: ±32.767 mV), even without flat runs
+    lead = Lead(name="ECG", units="mV", gain=1000.0, baseline=0, fmt="16", adc_res=16)
+    rail = x.copy()
+    rail[::50] = 32.767
+    d = clf.classify_detail(rail, 300.0, lead)
+    assert d["saturated"] and d["saturated_fraction"] == pytest.approx(1 / 50, abs=1e-3)
+    assert not clf.classify_detail(rail, 300.0, None)["saturated"]  # without the lead: spikes, not flat
+    # saturation outside the classified window does not count
+    long = _ecgish(300 * 120, 300.0)
+    long[:300 * 40] = np.clip(long[:300 * 40], -0.5, 0.5)
+    d = clf.classify_detail(long, 300.0)
+    assert d["cropped"] and not d["saturated"]
+
+
+def test_saturation_uses_the_adc_range_around_adc_zero():
+    from engine.records import Lead, saturation
+
+    # MIT-BIH style: format 212, 11-bit ADC centred on adc_zero 1024 (range 0..2047), gain 200/mV
+    lead = Lead(name="MLII", units="mV", gain=200.0, baseline=1024, fmt="212", adc_res=11, adc_zero=1024)
+    x = _ecgish(3600, 360.0)
+    assert saturation(x, 360.0, lead) == 0.0
+    x[100:110] = (2047 - 1024) / 200.0
+    assert saturation(x, 360.0, lead) == pytest.approx(10 / 3600)

@@ -138,6 +138,27 @@ class Classifier:
             self.module.train(was_training)
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
+    def classify_detail(self, x_mv: np.ndarray, fs: float, lead=None) -> dict:
+        """Like `classify`, with what the model saw: {"pred", "probs", "duration_s", "window":
+        [start_s, end_s] of the record in the model input (seconds from the record's start),
+        "cropped" (record longer than the input: only the window was classified), "padded",
+        "saturated_fraction" (in the window; at the ADC limits of `lead`, an engine.records.Lead,
+        or clipped flat, see engine.records.saturation) and "saturated" (above 0.5 %)}."""
+        from ..records import SATURATED_FRACTION, saturation
+
+        xin, pl = self.prepare(x_mv, fs)
+        p = self.predict_proba(xin[None])[0]
+        duration = len(x_mv) / fs
+        start_s = pl.src_start / self.fs
+        end_s = min(duration, (pl.src_start + pl.n) / self.fs)
+        a, b = int(round(start_s * fs)), int(round(end_s * fs))
+        frac = saturation(np.asarray(x_mv)[a:max(b, a + 1)], fs, lead)
+        return {"pred": self.classes[int(p.argmax())], "probs": {c: float(v) for c, v in zip(self.classes, p)},
+                "duration_s": round(duration, 6), "window": [round(start_s, 6), round(end_s, 6)],
+                "cropped": bool(end_s - start_s < duration - 1e-9),
+                "padded": bool(pl.dst_start > 0 or pl.n < self.length),
+                "saturated_fraction": round(frac, 6), "saturated": bool(frac > SATURATED_FRACTION)}
+
     def classify(self, x_mv: np.ndarray, fs: float) -> tuple[str, dict[str, float]]:
         """One record's signal (n,) mV → (predicted class, {class: probability})."""
         xin, _ = self.prepare(x_mv, fs)
