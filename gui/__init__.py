@@ -1,39 +1,52 @@
 """Desktop GUI (PySide6 + pyqtgraph) for the ECG adversarial workbench.
 
-Importing this package works around a reference-counting bug of PySide6 6.12.0 on
-CPython < 3.12: every call of a wrapped C++ method returning void drops one reference to
-``None`` (and every signal ``emit`` one to ``True``).  Before Python 3.12 these objects
-are not immortal, so after a few thousand calls — a second or two of panning a plot —
-the interpreter aborts with "Fatal Python error: none_dealloc: deallocating None".
-Only PySide6 6.12.0 is on the package index here, so it cannot be pinned away.  When
-(and only when) the bug is detected at import, the reference counts of None, True and
-False are raised by 2**40, which makes them immortal in practice, as they are in 3.12+.
+Importing this package has no side effect. The GUI entry points (gui.app.run_gui, the reviewer
+window's entry) call `apply_pyside_workaround()` first; see there.
 """
 from __future__ import annotations
 
 import sys
 
+PYSIDE_REFCOUNT_WORKAROUND = False  # True once apply_pyside_workaround() raised the counts
 
-def _guard_pyside_refcount_bug() -> bool:
-    """Detect the PySide6 None/True reference leak and neutralise it; True if applied."""
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return False  # immortal singletons (PEP 683): nothing to do
+
+def pyside_leaks_none() -> bool:
+    """True when calling a wrapped void C++ method drops a reference to None (PySide6 6.12.0)."""
     try:
-        import ctypes
-
         from PySide6 import QtCore
-    except Exception:
+    except Exception:  # noqa: BLE001 - no Qt, nothing to leak
         return False
     probe = QtCore.QObject()
     before = sys.getrefcount(None)
     for _ in range(16):
         probe.setObjectName("probe")  # a void method
-    lost = before - sys.getrefcount(None)
-    if lost < 8:
+    return before - sys.getrefcount(None) >= 8
+
+
+def apply_pyside_workaround() -> bool:
+    """Work around the reference-counting bug of PySide6 6.12.0 on CPython < 3.12; True if applied.
+
+    With that PySide6, every call of a wrapped C++ method returning void drops one reference to
+    ``None`` (and every signal ``emit`` one to ``True``). Before Python 3.12 these objects are not
+    immortal, so after some ten thousand calls (a second or two of panning a plot) the interpreter
+    aborts with "Fatal Python error: none_dealloc: deallocating None". Only PySide6 6.12.0 is on
+    the package index here, so it cannot be pinned away.
+
+    Which Pythons need it: CPython 3.11 and older. On 3.12+ None, True and False are immortal
+    (PEP 683) and this function does nothing; installers are built on such a Python. When (and
+    only when) the leak is detected, the reference counts of None, True and False are raised by
+    2**40, which makes them immortal in practice. Calling it again does nothing.
+    """
+    global PYSIDE_REFCOUNT_WORKAROUND
+    if PYSIDE_REFCOUNT_WORKAROUND:
+        return True
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False  # immortal singletons: nothing to do
+    if not pyside_leaks_none():
         return False
+    import ctypes
+
     for obj in (None, True, False):
         ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
+    PYSIDE_REFCOUNT_WORKAROUND = True
     return True
-
-
-PYSIDE_REFCOUNT_WORKAROUND = _guard_pyside_refcount_bug()

@@ -1,8 +1,10 @@
 """GUI entry: `python main.py` opens the window; `--screenshot FILE` renders a state and exits.
 
     python main.py [--model SPEC] [--open RECORD]
-    python main.py --screenshot FILE [--open RECORD] [--attack sap|pgd] [--band] [--model SPEC]
+    python main.py --screenshot FILE [--open RECORD] [--attack METHOD] [--band] [--model SPEC]
                    [--eps MV] [--trials N] [--size WxH] [--mode rows|continuous]
+
+main.py sends every command line that does not start with a CLI command here (see main.py).
 """
 
 from __future__ import annotations
@@ -13,13 +15,23 @@ import os
 import sys
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="main.py", description="ECG Adversarial Workbench (GUI).")
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (as the CLI does)
+        sys.stderr.write(f"error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The window's command-line options (main.py also shows them in its --help)."""
+    from engine.attacks.registry import ATTACKS
+    from engine.models import ARCHITECTURES
+
+    p = _Parser(prog="main.py", description="ECG Adversarial Workbench: the window, or a headless command.")
     p.add_argument("--gui", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--open", metavar="RECORD", help="record (or folder) to open")
-    p.add_argument("--model", metavar="SPEC", help="default, paper-cnn or a checkpoint file")
+    p.add_argument("--model", metavar="SPEC", help=f"{', '.join(ARCHITECTURES)} (bundled weights) or a checkpoint file")
     p.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG and exit")
-    p.add_argument("--attack", choices=["sap", "pgd"], help="(screenshot) run this attack")
+    p.add_argument("--attack", choices=list(ATTACKS), help="(screenshot) run this attack")
     p.add_argument("--band", action="store_true", help="(screenshot) expand the band after the attack")
     p.add_argument("--eps", type=float, help="(screenshot) ε in mV (default: the saved setting)")
     p.add_argument("--trials", type=int, help="(screenshot) band trials (default: the saved setting)")
@@ -79,7 +91,15 @@ def _icon(app) -> None:
 
 
 def run_gui(argv: list[str]) -> int:
-    args = _parser().parse_args([a for a in argv if a != "--gui"])
+    args = build_parser().parse_args([a for a in argv if a != "--gui"])
+    try:
+        import PySide6  # noqa: F401
+    except ImportError as exc:
+        sys.stderr.write(f"error: the GUI is not available ({exc}); use a command, see --help\n")
+        return 2
+    from . import apply_pyside_workaround
+
+    apply_pyside_workaround()  # before any Qt call (needed on Python < 3.12, see gui/__init__.py)
     app = make_app()
     from .main_window import MainWindow
     from .settings import Settings
