@@ -399,3 +399,11 @@ def test_integer_valued_float_length_and_fs_accepted(default_ckpt, tmp_path):
     meta.update(length=9000.0, fs=300, units_per_mv=1)
     clf = load_checkpoint(_resave(path, tmp_path / "ok.safetensors", meta))
     assert clf.length == 9000 and isinstance(clf.meta["length"], int) and clf.fs == 300.0
+
+
+def test_huge_architecture_refused_before_allocating(default_ckpt, tmp_path):
+    path, _, meta = default_ckpt
+    meta = json.loads(json.dumps(meta))
+    meta["arch_args"] = {"channels": [1024] * 16, "kernel": 101}  # ~3.2e9 parameters, 13 GB if built
+    with pytest.raises(UserError, match=r"3193125938 parameters \(limit 200000000\)"):
+        load_checkpoint(_resave(path, tmp_path / "huge.safetensors", meta))

@@ -16,19 +16,19 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from . import ARCHS, INPUT_SPECS, build
+from ..datasets import CLASSES
+from . import ARCHITECTURES, ARCHS, INPUT_SPECS, MAX_CLASSES, build
 from .classifier import Classifier
 
 FORMAT = "ecgadv-checkpoint/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "models"
-BUILTIN = {"default": MODELS_DIR / "default.safetensors",
-           "paper-cnn": MODELS_DIR / "paper-cnn.safetensors"}
+BUILTIN = {name: MODELS_DIR / a.weights for name, a in ARCHITECTURES.items()}  # bundled weights
 
 
 def base_meta(arch: str, arch_args: dict | None = None) -> dict:
     """Metadata for a new model of `arch` (input convention from the registry)."""
     return {"format": FORMAT, "arch": arch, "arch_args": dict(arch_args or {}),
-            "classes": ["N", "A", "O", "~"], **INPUT_SPECS[arch], "training": {}, "metrics": {}}
+            "classes": list(CLASSES), **INPUT_SPECS[arch], "training": {}, "metrics": {}}
 
 
 def save_checkpoint(path: str | os.PathLike, module: torch.nn.Module, meta: dict,
@@ -50,14 +50,11 @@ def save_checkpoint(path: str | os.PathLike, module: torch.nn.Module, meta: dict
 FS_RANGE = (100.0, 10_000.0)            # Hz, the rates engine.models.classifier can resample from/to
 LENGTH_RANGE = (256, 1_000_000)         # model input samples
 UNITS_PER_MV_RANGE = (1e-6, 1e6)
-MAX_CLASSES = 1000
-# per architecture: argument -> (kind, lo, hi); kinds: int, float, ints (a list of ints)
-ARCH_ARG_SPECS = {
-    "default": {"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
-                "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)},
-    "paper-cnn": {"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99)},
-}
+# per architecture: argument -> (kind, lo, hi); kinds: int, float, ints (a list of ints); declared
+# with the architecture in engine.models.ARCHITECTURES
+ARCH_ARG_SPECS = {name: a.arg_limits for name, a in ARCHITECTURES.items()}
 MAX_CHANNEL_LIST = 16
+MAX_PARAMETERS = 200_000_000            # network size a checkpoint may ask for (the paper CNN: 5.5 M)
 
 
 def _is_num(v) -> bool:
@@ -145,6 +142,11 @@ def _module_for(meta: dict) -> torch.nn.Module:
     if arch not in ARCHS:
         raise UserError(f"checkpoint names unknown architecture {arch!r}")
     try:
+        with torch.device("meta"):  # sized first without memory: absurd arguments cannot allocate
+            shapes = build(arch, **meta.get("arch_args", {})).state_dict()
+        n = sum(t.numel() for t in shapes.values())
+        if n > MAX_PARAMETERS:
+            raise UserError(f"checkpoint architecture arguments give {n} parameters (limit {MAX_PARAMETERS})")
         return build(arch, **meta.get("arch_args", {}))
     except UserError:
         raise
