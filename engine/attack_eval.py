@@ -23,11 +23,13 @@ file stops with a one-line error. A lock left by a killed run is taken over.
 
 Batch grouping: records are attacked `batch_size` at a time, and the outcome of one record does
 not depend on which others share its batch, up to floating-point rounding: without
-`random_start`, PGD reproduces to the sample on CPU; SAP (whose sign steps can turn on a gradient
-that rounds differently in another batch) may move a few samples by an ADC quantum or two, which
-on the bundled samples changes L2/SNR/PRD by under 1 % and the class probabilities by under 1e-3,
-and leaves every success flag unchanged (tests/test_resume_identity.py); a record within that
-margin of the decision boundary could in principle flip. With `random_start` the start noise is
+`random_start`, PGD reproduces to the sample on CPU; SAP (whose sign steps follow gradients that
+round differently in another batch) moved, on 3 of the 12 bundled samples (batch 1 vs 4 or 12,
+paper defaults), up to 8 % of the samples by 1-5 ADC quanta (at most 5 µV, within ε), changing
+L2/SNR/PRD/square-wave by under 0.4 % and the class probabilities by under 5e-4, with every
+prediction and success flag unchanged (tests/test_resume_identity.py checks flags equal, metrics
+within 1 %, probabilities within 2e-3); a record that close to the decision boundary could in
+principle flip. With `random_start` the start noise is
 drawn per batch, so results do depend on the grouping (the same `batch_size` reproduces them).
 
 Under torchrun (env WORLD_SIZE > 1) each rank attacks a strided shard of the records still to do
