@@ -229,7 +229,8 @@ def cmd_band(args) -> int:
 
         _check_out(args.out, [], args.overwrite)
         check_output_dir(args.out, "--out folder")
-        check_records_free(band_bases(args.out, inputs[0].name, args.method, args.members), args.overwrite)
+        k = min(args.members, args.trials + 1)  # members written: the example and at most every trial
+        check_records_free(band_bases(args.out, inputs[0].name, args.method, k), args.overwrite)
     clf = resolve_model(args.model, args.device)
     params = _params(args, clf)
     check_band_memory(clf, len(inputs[0].x_mv), inputs[0].fs, args.trials, inputs[0].name)  # before the attack
