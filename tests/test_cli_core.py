@@ -49,8 +49,12 @@ def check_classify(doc, n_records):
     assert isinstance(doc["model"], str) and doc["model"]
     assert isinstance(doc["results"], list) and len(doc["results"]) == n_records
     for r in doc["results"]:
-        assert set(r) == {"record", "pred", "probs"}
+        assert set(r) == {"record", "pred", "probs", "duration_s", "window", "cropped", "padded",
+                          "saturated_fraction", "saturated"}
         assert isinstance(r["record"], str)
+        start, end = r["window"]
+        assert 0 <= start < end <= r["duration_s"] + 1e-6 and r["cropped"] == (end - start < r["duration_s"] - 1e-6)
+        assert 0 <= r["saturated_fraction"] <= 1 and isinstance(r["saturated"], bool)
         assert r["pred"] in CLASSES
         assert list(r["probs"]) == CLASSES and all(_num(p) and 0 <= p <= 1 for p in r["probs"].values())
         assert sum(r["probs"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -268,3 +272,90 @@ def test_help_and_version(capsys):
 def test_json_is_strict(samples, capsys):
     code, out, _ = run_inproc(capsys, "info", samples / "A00001", "--json")
     json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+# ---------------------------------------------------------------- option values (issue 11 §4)
+
+BAD_OPTIONS = [
+    (["classify", "{rec}", "--device", "foo"], "cpu, cuda"),
+    (["evaluate", "{ds}", "--split", "strat-val:abc"], "strat-val"),
+    (["evaluate", "{ds}", "--device", "cuda:x"], "cpu, cuda"),
+    (["train", "{ds}", "--out", "{out}", "--seed", str(2 ** 70)], "between 0 and 4294967295"),
+    (["train", "{ds}", "--out", "{out}", "--seed", "-1"], "between 0 and 4294967295"),
+    (["train", "{ds}", "--out", "{out}", "--batch-size", "0"], "between 1 and"),
+    (["train", "{ds}", "--out", "{out}", "--batch-size", "-5"], "between 1 and"),
+    (["train", "{ds}", "--out", "{out}", "--lr", "nan"], "greater than 0"),
+    (["train", "{ds}", "--out", "{out}", "--lr", "inf"], "greater than 0"),
+    (["train", "{ds}", "--out", "{out}", "--lr", "-1"], "greater than 0"),
+    (["train", "{ds}", "--out", "{out}", "--epochs", "0"], "between 1 and"),
+    (["train", "{ds}", "--out", "{out}", "--epochs", "-1"], "between 1 and"),
+    (["train", "{ds}", "--out", "{out}", "--max-minutes", "0"], "greater than 0"),
+    (["train", "{ds}", "--out", "{out}", "--max-minutes", "nan"], "greater than 0"),
+    (["train", "{ds}", "--out", "{out}", "--limit", "0"], "between 1 and"),
+    (["train", "{ds}", "--out", "{out}", "--limit", "-1"], "between 1 and"),
+    (["attack", "{rec}", "--steps", "-1"], "between 0 and 10000"),
+    (["attack", "{rec}", "--steps", "1000000"], "between 0 and 10000"),
+    (["attack", "{rec}", "--eps", "0"], "greater than 0 and at most 5 mV"),
+    (["attack", "{rec}", "--eps", "inf"], "greater than 0 and at most 5 mV"),
+    (["attack", "{rec}", "--alpha", "nan"], "greater than 0 and at most 1 mV"),
+    (["attack", "{rec}", "--seed", str(2 ** 70)], "between 0 and"),
+    (["attack", "{rec}", "--batch-size", "0"], "between 1 and"),
+    (["band", "{rec}", "--trials", "1e9"], "between 1 and 100000"),
+    (["band", "{rec}", "--trials", "1000000000"], "between 1 and 100000"),
+    (["band", "{rec}", "--noise-sd", "inf"], "between 0 and 1 mV"),
+    (["band", "{rec}", "--noise-sd", "-0.1"], "between 0 and 1 mV"),
+    (["attack-eval", "{ds}", "--limit", "0"], "between 1 and"),
+    (["robustness", "{ds}", "--eps", "0.01,7"], "at most 5 mV"),
+    (["robustness", "{ds}", "--eps", "0.01", "--alpha-ratio", "nan"], "greater than 0"),
+]
+
+
+@pytest.mark.parametrize("argv,fragment", BAD_OPTIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_option_values_are_one_line_exit_2(samples, tmp_path, capsys, argv, fragment):
+    argv = [a.format(rec=samples / "A00001", ds=samples, out=tmp_path / "m.safetensors") for a in argv]
+    try:
+        code = cli(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", (code, out, err)
+    assert err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err, err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+# ---------------------------------------------------------------- last-resort guard
+
+def test_unexpected_exception_prints_one_line_naming_a_crash_log(samples, tmp_path, monkeypatch, capsys):
+    from engine.cli import core
+
+    def boom(args):
+        raise ZeroDivisionError("something nobody expected\nover two lines")
+
+    monkeypatch.setattr(core, "cmd_info", boom)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = cli(["info", str(samples / "A00001"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err and "ZeroDivisionError" in err, err
+    logs = list((tmp_path / "cache" / "ecg-adv").glob("crash-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in err
+    text = logs[0].read_text(encoding="utf-8")
+    assert "Traceback" in text and "in boom" in text and "something nobody expected" in text
+
+
+def test_crash_log_falls_back_to_the_temp_folder(tmp_path, monkeypatch):
+    from engine import crashlog
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # <file>/ecg-adv cannot be created
+    monkeypatch.setattr(crashlog.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    try:
+        raise RuntimeError("x")
+    except RuntimeError as exc:
+        path = crashlog.write_crash_log(exc)
+    assert path and path.startswith(str(tmp_path / "tmp")) and "RuntimeError" in open(path).read()
+    monkeypatch.setattr(crashlog.tempfile, "gettempdir", lambda: str(blocker))
+    assert crashlog.write_crash_log(RuntimeError("y")) is None
+    assert "no crash log" in crashlog.crash_line(RuntimeError("y"), None)

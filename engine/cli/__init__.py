@@ -1,7 +1,8 @@
 """Headless command-line interface: `python main.py <command> ...`.
 
 Contract: `--json` prints exactly one JSON document on stdout; progress goes to stderr. Exit code 0
-on success, 2 on bad input with a one-line message on stderr, never a traceback for a user error.
+on success, 2 on bad input with a one-line message on stderr, never a traceback: an unexpected
+error prints one line naming a crash log with the traceback (engine.crashlog) and exits 1.
 """
 
 from __future__ import annotations
@@ -57,12 +58,17 @@ def progress(msg: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 0
+    """Run one command; returns the exit code (0 done, 2 bad input, 1 internal error, 130 ^C).
+
+    The last-resort guard: an unexpected exception prints one line on stderr naming a crash log
+    that holds the traceback (engine.crashlog) and returns 1; it does not replace clean
+    UserErrors for bad input."""
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
     except UserError as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -71,4 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last-resort guard
+        from ..crashlog import crash_line, write_crash_log
+
+        try:
+            sys.stderr.write(f"error: {crash_line(exc, write_crash_log(exc))}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - stderr itself is gone
+            pass
         return 1
