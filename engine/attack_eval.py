@@ -175,7 +175,8 @@ def check_identity(found: dict, want: dict, path: str) -> None:
     la, lb = found.get("labels") or {}, want.get("labels") or {}
     if not isinstance(ra, dict) or not isinstance(la, dict):
         what = "its header does not list the records it holds"
-    elif (a is None) != (b is None) or (a and b and os.path.realpath(a) != os.path.realpath(b)):
+    elif not isinstance(a, (str, type(None))) or (a is None) != (b is None) or \
+            (a and b and os.path.realpath(a) != os.path.realpath(b)):
         what = f"the dataset folder differs ({a} in the file vs {b} now)"
     elif set(ra) != set(rb):
         gone, new = [n for n in ra if n not in rb], [n for n in rb if n not in ra]
@@ -256,6 +257,8 @@ def read_results(path: str, repair: bool = False) -> tuple[dict | None, dict[str
                                 f"\"kind\": \"{KIND}\")")
             header = doc
         elif "record" in doc:
+            if not _valid_row(doc):
+                raise UserError(f"{path}: line {i + 1} is not a valid result row; the results file is damaged")
             rows.setdefault(doc["record"], doc)
     good_end = len(data) - len(pieces[-1])
     if repair and good_end < len(data):
@@ -264,6 +267,23 @@ def read_results(path: str, repair: bool = False) -> tuple[dict | None, dict[str
             fh.flush()
             os.fsync(fh.fileno())
     return header, rows
+
+
+def _valid_row(doc: dict) -> bool:
+    """A result row as this module writes it: a record name and either an error text or the
+    predictions (class names), the success flag and finite-or-null measures."""
+    if not isinstance(doc.get("record"), str):
+        return False
+    if "error" in doc:
+        return isinstance(doc["error"], str)
+    if not all(isinstance(doc.get(k), str) for k in ("orig_pred", "adv_pred")):
+        return False
+    if not (doc.get("true") is None or isinstance(doc["true"], str)):
+        return False
+    if doc.get("success") not in (True, False, None):
+        return False
+    return all(doc.get(k) is None or (isinstance(doc[k], (int, float)) and not isinstance(doc[k], bool))
+               for k in MEASURES)
 
 
 def append_lines(path: str, docs: list[dict]) -> None:

@@ -259,3 +259,23 @@ def test_results_do_not_depend_on_batch_grouping(tmp_path):
             assert a[k] == pytest.approx(b[k], rel=1e-2, abs=1e-6), (n, k)
         pa, pb = np.array(list(a["adv_probs"].values())), np.array(list(b["adv_probs"].values()))
         assert np.abs(pa - pb).max() < 2e-3, n
+
+
+@pytest.mark.parametrize("change", [{"record": ["A00001"]}, {"success": "yes"}, {"linf_mv": "big"},
+                                    {"adv_pred": 3}, {"true": {"x": 1}}, {"l2_mv": True}])
+def test_tampered_rows_are_refused_in_one_line(started, change):
+    data, path = started
+    lines = path.read_text().splitlines()
+    row = {**json.loads(lines[2]), **change}
+    path.write_text("\n".join(lines[:2] + [json.dumps(row)] + lines[3:]) + "\n")
+    _refused("line 3 is not a valid result row", data, path)
+
+
+@pytest.mark.parametrize("change", [{"dataset": 5}, {"records": ["A00001"]}, {"labels": "N"},
+                                    {"records": None}])
+def test_tampered_header_is_refused_in_one_line(started, change):
+    data, path = started
+    lines = path.read_text().splitlines()
+    head = {**json.loads(lines[0]), **change}
+    path.write_text("\n".join([json.dumps(head)] + lines[1:]) + "\n")
+    _refused("different data", data, path)
