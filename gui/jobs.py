@@ -93,20 +93,15 @@ def load_model(spec: str, device: str | None = None):
     return fn
 
 
-def label_for(path: str) -> str | None:
-    from engine.cli.core import label_for as _label_for
-
-    return _label_for(path)
-
-
 def open_record(path: str, label: str | None = None, lead: str | None = None, fill_gaps: bool = False):
     """Read a record and one lead (the first ECG lead unless `lead`); `fill_gaps` interpolates
     short runs of missing samples instead of refusing the record."""
     def fn(progress, should_stop):
+        from engine.datasets import label_for_record
         from engine.records import read_record, record_base
 
         progress(0, 1, f"reading {os.path.basename(record_base(path))}")
-        lab = label if label is not None else label_for(path)
+        lab = label if label is not None else label_for_record(path)
         rec = read_record(path, label=lab)
         x, ld = rec.lead_mv(lead, fill_gaps=fill_gaps)
         return OpenedRecord(path=rec.path, name=rec.name, fs=rec.fs, x_mv=x, lead=ld.name, gain=ld.gain,

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QGroupBox
                                QWidget)
 
 import engine
-from engine.errors import UserError
+from engine.errors import MissingSamples, UserError
 
 from . import dialogs, jobs
 from .panels.attack_panel import AttackPanel
@@ -539,7 +539,7 @@ class MainWindow(QMainWindow):
                                 on_cancel=on_cancel, on_partial=on_partial, priority=priority, group=group,
                                 replace_group=replace_group, kind=kind)
 
-    def _job_failed(self, one: str, details: str, _exc_type=None) -> None:
+    def _job_failed(self, one: str, details: str, _exc=None) -> None:
         self.show_error(one, details)
 
     def _user_job(self, job_id: int):
@@ -660,7 +660,7 @@ class MainWindow(QMainWindow):
             self._update_enabled()
             self.modelLoaded.emit(clf)
 
-        def failed(one, details, exc_type=None):
+        def failed(one, details, exc=None):
             if self.clf is None:
                 self.model_panel.info.setText(f"<span style='color:{BAD_COLOR}'>No model: {one}</span>")
                 self.model_panel.info.setTextFormat(Qt.TextFormat.RichText)
@@ -749,9 +749,10 @@ class MainWindow(QMainWindow):
 
     def _load_record(self, path: str, on_done, label: str | None = None, lead: str | None = None,
                      fill_gaps: bool = False) -> None:
-        def failed(one, details, exc_type=None):
-            if not fill_gaps and "missing (NaN) samples" in one:
-                question = (one.split(" (use --fill-gaps")[0] + ".\n\nInterpolate short gaps (up to 0.5 s) "
+        def failed(one, details, exc=None):
+            if not fill_gaps and isinstance(exc, MissingSamples) and exc.fillable:
+                question = (f"{os.path.basename(path)}: {exc.n_missing} samples are missing (longest gap "
+                            f"{exc.longest_gap_s:.2f} s).\n\nInterpolate short gaps (up to 0.5 s) "
                             "and open the record anyway?")
                 if dialogs.confirm(self, question, "Missing samples"):
                     self._load_record(path, on_done, label, lead, fill_gaps=True)
@@ -945,7 +946,7 @@ class MainWindow(QMainWindow):
             if self.rec is rec:
                 self.attack_panel.clear("Attack cancelled.")
 
-        def failed(one, details, exc_type=None):
+        def failed(one, details, exc=None):
             self.browser.update_row(rec.name, status="error", status_tip=one)
             if self.rec is rec:
                 self.attack_panel.clear("Attack failed.")

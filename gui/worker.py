@@ -91,7 +91,7 @@ class EngineWorker(QObject):
     progress = Signal(int, int, int, str)  # job_id, done, total, msg
     partial = Signal(int, object)  # job_id, intermediate data (e.g. an epoch report)
     finished = Signal(int, object)  # job_id, result
-    failed = Signal(int, str, str, object)  # job_id, one-line reason, details, exception type
+    failed = Signal(int, str, str, object)  # job_id, one-line reason, details, the exception
     cancelled = Signal(int)  # job_id
     dropped = Signal(int, str)  # job_id, End.DROPPED or End.REPLACED (a queued job that never ran)
     idle = Signal()
@@ -233,7 +233,8 @@ class EngineWorker(QObject):
                 self.cancelled.emit(entry.job_id)
             else:
                 one, details = describe_exception(exc)
-                self.failed.emit(entry.job_id, one, details, type(exc))
+                exc.__traceback__ = None  # the frames (and their arrays) need not outlive the job
+                self.failed.emit(entry.job_id, one, details, exc)
         else:
             if should_stop() and entry.priority >= BACKGROUND:
                 self.cancelled.emit(entry.job_id)
@@ -245,7 +246,7 @@ class WorkerHost(QObject):
     """Owns the QThread and the worker; the GUI talks to this object only.
 
     `submit` takes optional callbacks run in the GUI thread: on_done(result),
-    on_error(one_line, details, exception_type), on_cancel() (also for a queued job that was
+    on_error(one_line, details, exception) (decide by the exception's type, never its text), on_cancel() (also for a queued job that was
     dropped or replaced, so a panel that shows "running" can always reset itself) and
     on_partial(data). `jobs()` lists the queued and running jobs; `jobEnded` fires exactly once
     for every submitted job.
@@ -349,12 +350,12 @@ class WorkerHost(QObject):
             cb[0](result)
 
     @Slot(int, str, str, object)
-    def _on_failed(self, job_id: int, one: str, details: str, exc_type: object) -> None:
+    def _on_failed(self, job_id: int, one: str, details: str, exc: object) -> None:
         cb = self._end(job_id, End.FAILED)
         if self._shut:
             return
         if cb[1] is not None:
-            cb[1](one, details, exc_type)
+            cb[1](one, details, exc)
         else:
             self.unhandledError.emit(one, details)
 

@@ -134,11 +134,17 @@ def test_about_box_and_real_error_dialog(qtbot, isolated, model_path):  # noqa: 
     box.close()
 
 
-def test_two_lead_record_with_gaps(qtbot, isolated, model_path):  # noqa: F811
-    """A record with missing samples: the app offers to interpolate (confirmed here), says so in
-    the header, and lets the user switch to the other lead."""
+def test_two_lead_record_with_gaps(qtbot, isolated, model_path, monkeypatch):  # noqa: F811
+    """A record with missing samples: the app offers to interpolate (confirmed here; the offer is
+    decided by the error's type, engine.errors.MissingSamples), says so in the header, and lets
+    the user switch to the other lead."""
     import numpy as np
     import wfdb
+
+    from gui import dialogs
+
+    asked = []
+    monkeypatch.setattr(dialogs, "confirm", lambda parent, question, title="": asked.append(question) or True)
 
     t = np.arange(9000) / 300.0
     ecg = (np.sin(2 * np.pi * 1.2 * t) ** 63 * 1000).astype(np.int64)  # spiky, ~72 bpm, in µV
@@ -153,6 +159,8 @@ def test_two_lead_record_with_gaps(qtbot, isolated, model_path):  # noqa: F811
     with qtbot.waitSignal(win.classified, timeout=120000):
         win.open_record(str(folder / "G1.hea"))
     assert win.rec.name == "G1" and win.rec.lead == "I" and win.rec.gaps_filled
+    assert len(asked) == 1 and "30 samples are missing (longest gap 0.10 s)" in asked[0]
+    assert "--fill-gaps" not in asked[0]  # the CLI's advice is not shown in the GUI
     assert "interpolated" in win.header.text()
     assert not np.isnan(win.rec.x_mv).any()
     assert win.lead_combo.isVisibleTo(win) and win.lead_combo.count() == 2
