@@ -38,7 +38,9 @@ def parse_provenance(comments: list[str]) -> dict | None:
         elif line.startswith("params:"):
             try:
                 out["params"] = json.loads(line.split(":", 1)[1].strip())
-            except ValueError:
+            except (ValueError, RecursionError):
+                out["params"] = {}
+            if not isinstance(out["params"], dict):
                 out["params"] = {}
     kind = out.get("kind", "")
     if not kind.endswith(_KIND_SUFFIX) or "source" not in out:
@@ -49,11 +51,31 @@ def parse_provenance(comments: list[str]) -> dict | None:
 
 
 def _is_record(path: str) -> bool:
-    return os.path.isfile(record_base(path) + ".hea")
+    try:
+        return os.path.isfile(record_base(path) + ".hea")
+    except (ValueError, OSError):
+        return False
 
 
 def _records_in(folder: str) -> list[str]:
     return sorted(record_base(p) for p in glob.glob(os.path.join(folder, "*.hea")))
+
+
+MAX_JSONL_BYTES = 256 * 2 ** 20
+
+
+def _strings(obj) -> list[str]:
+    """Every string value in a JSON document (iteratively: any depth)."""
+    out, stack = [], [obj]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            out.append(v)
+    return out
 
 
 def _candidates_from_jsonl(path: str) -> list[str]:
@@ -62,36 +84,36 @@ def _candidates_from_jsonl(path: str) -> list[str]:
     folder = os.path.dirname(os.path.abspath(path))
     found: list[str] = []
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.readlines()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JSONL_BYTES + 1)
     except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JSONL_BYTES:
+        raise UserError(f"{path}: results file larger than {MAX_JSONL_BYTES // 2 ** 20} MiB")
+    if b"\x00" in raw:
+        raise UserError(f"{path}: not a text JSONL results file (binary, or UTF-16)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 JSONL results file") from None
 
-    def walk(v):
-        if isinstance(v, dict):
-            for x in v.values():
-                yield from walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                yield from walk(x)
-        elif isinstance(v, str) and 0 < len(v) < 4096:
-            yield v
-
-    for i, line in enumerate(lines):
+    for i, line in enumerate(text.splitlines()):
         line = line.strip()
         if not line:
             continue
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise UserError(f"{path}: line {i + 1} is not JSON") from None
         if isinstance(obj, dict) and "out" in obj:
             cands = [obj["out"]] if isinstance(obj["out"], str) else []
         elif isinstance(obj, dict) and isinstance(obj.get("results"), list):
             cands = [r.get("out") for r in obj["results"] if isinstance(r, dict) and isinstance(r.get("out"), str)]
         else:
-            cands = list(walk(obj))
+            cands = _strings(obj)
         for s in cands:
+            if not 0 < len(s) < 4096 or "\x00" in s:
+                continue
             for cand in (s, os.path.join(folder, s)):
                 if _is_record(cand):
                     found.append(record_base(cand))
@@ -164,12 +186,17 @@ def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
         if src is None:
             raise UserError(f"{base}: its source record {prov['source']} was not found "
                             "(pass the folder of the originals with --source-dir)")
-        adv = read_record(base)
-        xa, _ = adv.lead_mv()
-        orig = read_record(src)
-        xo, _ = orig.lead_mv()
-        if orig.fs != adv.fs:
-            xo = resample(xo, orig.fs, adv.fs)
+        try:
+            adv = read_record(base)
+            xa, _ = adv.lead_mv()
+            orig = read_record(src)
+            xo, _ = orig.lead_mv()
+            if orig.fs != adv.fs:
+                xo = resample(xo, orig.fs, adv.fs)
+        except UserError:
+            raise
+        except (ValueError, OSError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+            raise UserError(f"{base}: cannot read the example or its original ({type(exc).__name__})") from None
         n = min(len(xo), len(xa))
         if abs(len(xo) - len(xa)) > max(2, 0.01 * n):
             warnings.append(f"{base}: original and adversarial lengths differ ({len(xo)} vs {len(xa)}); "
