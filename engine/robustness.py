@@ -96,9 +96,15 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
             tmp = tempfile.TemporaryDirectory(prefix="ecgadv-robustness-")
         folder = dist.share(tmp.name if tmp else None)
     else:
-        folder = results_dir
+        folder, problem = results_dir, None
         if dist.rank == 0:
-            check_output_dir(folder, "results folder")
+            try:
+                check_output_dir(folder, "results folder")
+            except UserError as exc:
+                problem = str(exc)
+        problem = dist.share(problem)  # every rank stops with rank 0's error, none waits forever
+        if problem:
+            raise UserError(problem)
     table = []
     try:
         tag = "_paper-protocol" if base.target_map else (f"_target{_safe(base.target)}" if base.target else "")
