@@ -430,15 +430,18 @@ def run_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str, par
     dist = dist or Dist()
     if batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    header, lock, problem = None, None, None
+    header, lock, problem, failure = None, None, None, None
     if dist.rank == 0:
         try:
             header, _, lock = _prepare(clf, ds, names, method, params, results, lead, split, out_dir,
                                        overwrite, restart)
-        except UserError as exc:
-            problem = str(exc)
+        except Exception as exc:  # noqa: BLE001 -- shared below, then re-raised as it was
+            failure = exc
+            problem = str(exc) if isinstance(exc, UserError) else f"rank 0 failed ({type(exc).__name__})"
     # every rank stops with rank 0's error (none waits forever) and uses rank 0's header
     problem, header = dist.share((problem, header))
+    if failure is not None:
+        raise failure
     if problem:
         raise UserError(problem)
     try:
