@@ -407,3 +407,20 @@ def test_huge_architecture_refused_before_allocating(default_ckpt, tmp_path):
     meta["arch_args"] = {"channels": [1024] * 16, "kernel": 101}  # ~3.2e9 parameters, 13 GB if built
     with pytest.raises(UserError, match=r"3193125938 parameters \(limit 200000000\)"):
         load_checkpoint(_resave(path, tmp_path / "huge.safetensors", meta))
+
+
+@pytest.mark.parametrize("damage,message", [("neg_var", "negative variances"), ("overflow", "not finite")])
+def test_damaged_but_finite_weights_refused(default_ckpt, tmp_path, damage, message):
+    path, _, meta = default_ckpt
+
+    def edit(state):
+        if damage == "neg_var":
+            v = state["stem.1.running_var"].clone()
+            v[0] = -1.0
+            state["stem.1.running_var"] = v
+        else:  # finite weights whose products overflow float32
+            state["stem.0.weight"] = torch.full_like(state["stem.0.weight"], 3e38)
+        return state
+
+    with pytest.raises(UserError, match=message):
+        load_checkpoint(_resave(path, tmp_path / "dmg.safetensors", meta, edit))

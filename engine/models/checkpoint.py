@@ -183,7 +183,25 @@ def _assign(module: torch.nn.Module, state: dict, source: str) -> None:
             raise UserError(f"{source}: tensor {k} has the wrong type ({str(v.dtype).replace('torch.', '')})")
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise UserError(f"{source}: tensor {k} contains NaN or infinite values")
+        if k.endswith("running_var") and bool((v < 0).any()):
+            raise UserError(f"{source}: tensor {k} holds negative variances (damaged weights)")
     module.load_state_dict(OrderedDict(pairs), strict=False)
+
+
+def _check_outputs(module: torch.nn.Module, meta: dict, source: str) -> None:
+    """One forward pass on a short test input (zeros, and seeded noise of ±500 units): damaged
+    weights that are finite but overflow (outputs NaN or infinite) are refused."""
+    n = min(int(meta["length"]), 3000)
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.zeros(1, 1, n), torch.randn((1, 1, n), generator=g) * 500.0])
+    try:
+        with torch.no_grad():
+            out = module.eval()(x)
+    except Exception as exc:
+        raise UserError(f"{source}: the network cannot run on a {n}-sample input "
+                        f"({type(exc).__name__}: {str(exc)[:80]})") from None
+    if out.shape != (2, len(meta["classes"])) or not torch.isfinite(out).all():
+        raise UserError(f"{source}: the network's outputs are not finite or not one per class (damaged weights)")
 
 
 def load_checkpoint(path: str | os.PathLike, arch: str | None = None) -> Classifier:
@@ -219,6 +237,7 @@ def _load_safetensors(path: str) -> Classifier:
         raise UserError(f"{path}: checkpoint lists {len(meta['classes'])} classes but its network has "
                         f"{_output_size(module)} outputs")
     _assign(module, state, path)
+    _check_outputs(module, meta, path)
     module.eval()
     meta.setdefault("name", Path(path).stem)
     return Classifier(module, meta)
@@ -241,6 +260,7 @@ def _load_torch(path: str, arch: str) -> Classifier:
     meta = base_meta(arch)
     module = _module_for(meta)
     _assign(module, obj, path)
+    _check_outputs(module, meta, path)
     module.eval()
     meta["name"] = Path(path).stem
     meta["training"] = {"source": f"imported from {os.path.basename(path)}"}

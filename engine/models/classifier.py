@@ -136,7 +136,11 @@ class Classifier:
                 out.append(torch.softmax(self.logits(xb), dim=1).float().cpu().numpy())
         finally:
             self.module.train(was_training)
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+        probs = np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+        if not np.isfinite(probs).all():
+            bad = "input" if not np.isfinite(np.asarray(batch_mv, dtype=np.float64)).all() else "weights"
+            raise UserError(f"model {self.name} gave non-finite outputs (non-finite {bad}); no prediction made")
+        return probs
 
     def classify_detail(self, x_mv: np.ndarray, fs: float, lead=None) -> dict:
         """Like `classify`, with what the model saw: {"pred", "probs", "duration_s", "window":
