@@ -177,8 +177,9 @@ def test_rows_in_and_time_range():
 @given(t=st.floats(0, 34.99), v=st.floats(-1.4, 1.4), mode=st.sampled_from(["rows", "continuous"]),
        gain=st.sampled_from([10, 100]), lane=st.booleans())
 def test_view_to_record_inverts_the_layout(t, v, mode, gain, lane):
-    """A record point (t, value) drawn at view (x, y) maps back to (t, value) — on the strip
-    at true scale, in the lane divided by the gain."""
+    """A record point (t, value) drawn at view (x, y) maps back to (t, value) on the strip
+    at true scale; anywhere in the lane the readout is δ at that time (the data, not the
+    cursor's height)."""
     m = _model(35, adv=True)
     m.set_mode(mode)
     m.set_gain(gain)
@@ -189,7 +190,11 @@ def test_view_to_record_inverts_the_layout(t, v, mode, gain, lane):
     if lane:
         dv = v * 0.9 / (1.4 * gain)  # a perturbation within the 2 mV lane at this gain
         t3, v3, where = m.view_to_record(x, m.lane_baseline(r) + dv * gain)
-        assert where == "lane" and t3 == pytest.approx(t, abs=1e-9) and v3 == pytest.approx(dv, abs=1e-9)
+        d = m.src["diff"].data
+        i = min(int(t * m.fs), m.n - 2)
+        f = t * m.fs - i
+        assert where == "lane" and t3 == pytest.approx(t, abs=1e-9)
+        assert v3 == pytest.approx(d[i] * (1 - f) + d[i + 1] * f, abs=1e-7)
 
 
 @settings(max_examples=60, deadline=None)
@@ -294,11 +299,17 @@ def test_calibration_pulses_lane_lines_cursor_and_ticks():
     assert list(cx) == [2.5, 2.5] and list(cy) == [m.row_top(1), m.row_top(2)]
     # rows mode: a row start at each baseline, ×gain at the lanes when rows are tall
     ticks = m.left_ticks(-4 * m.pitch(), 0, 40.0)
-    assert (m.baseline(1), "10") in ticks and (m.lane_baseline(1), "×100") in ticks
-    assert all(lab != "×100" for _, lab in m.left_ticks(-4 * m.pitch(), 0, 10.0))
+    assert (m.baseline(1), "10") in ticks and (m.lane_baseline(1), "δ ×100") in ticks
+    # an amplitude scale in µV of δ (not of the magnified trace) half a mV of lane from zero
+    assert (m.lane_baseline(1) + 0.5, "+5 µV") in ticks and (m.lane_baseline(1) - 0.5, "−5 µV") in ticks
+    assert all("×100" not in lab for _, lab in m.left_ticks(-4 * m.pitch(), 0, 10.0))
+    m.set_gain(10)
+    ticks = m.left_ticks(-4 * m.pitch(), 0, 40.0)
+    assert (m.lane_baseline(1), "δ ×10") in ticks and (m.lane_baseline(1) + 0.5, "+50 µV") in ticks
+    m.set_gain(100)
     m.set_mode("continuous")
     ticks = m.left_ticks(-6, 1, 40.0)
-    assert [lab for _, lab in ticks][:3] == ["-1.5", "-1", "-0.5"] and (m.lane_baseline(0), "×100") in ticks
+    assert [lab for _, lab in ticks][:3] == ["-1.5", "-1", "-0.5"] and (m.lane_baseline(0), "δ ×100") in ticks
     assert format_time(75, 1.0, 100) == "1:15" and format_time(3.25, 0.01, 10) == "3.25"
 
 

@@ -161,7 +161,7 @@ def test_record_overlays_items_and_legend(view, ecg):
     dev = np.abs(y[np.isfinite(y)] - view.model.lane_baseline(0))
     assert 0.9 <= dev.max() <= 100 * 0.0101 + 1e-6  # ±0.01 mV shown as ±1 mV
     view.set_mode("rows")
-    assert any(lab.isVisible() and "perturbation ×100" in lab.toPlainText() for lab in view.renderer.lane_labels)
+    assert any(lab.isVisible() and "δ ×100 · bar 10 µV" in lab.toPlainText() for lab in view.renderer.lane_labels)
     view.set_perturbation_gain(10)
     assert "Perturbation ×10" in view.legend_labels()
     # toggles
@@ -513,9 +513,9 @@ def test_band_bars_per_pixel_columns_and_member_ink_budget(view, ecg):
     assert np.unique(cols).size == cols.size  # one bar per BAND_BAR_PX columns
     # bars span exactly the band: min of lo and max of hi per column
     lo, hi = view.model.src["lo_d"].data[:1802], view.model.src["hi_d"].data[:1802]  # the 6 s shown
-    g = view.perturbation_gain()
-    assert yb[0::2].min() == pytest.approx(lo.min() * g + view.model.lane_baseline(0), abs=1e-6)
-    assert yb[1::2].max() == pytest.approx(hi.max() * g + view.model.lane_baseline(0), abs=1e-6)
+    g, half = view.perturbation_gain(), view.model.lane_mv / 2  # clipped at the lane's edges
+    assert yb[0::2].min() == pytest.approx(max(-half, lo.min() * g) + view.model.lane_baseline(0), abs=1e-6)
+    assert yb[1::2].max() == pytest.approx(min(half, hi.max() * g) + view.model.lane_baseline(0), abs=1e-6)
     # members: the drawn length in pixels stays within the budget
     it = view.renderer.trace["lane_members"].item
 
@@ -681,7 +681,9 @@ def test_rows_draw_the_same_members_from_their_samples(view, ecg):
         pos = np.round((x[ln] + row_t0) * FS).astype(int)
         assert pos[0] == i0 and pos[-1] == i1 - 1
         vals = (y[ln] - lbase) / gain
-        match = [j for j in range(data.shape[0]) if np.allclose(data[j, pos], vals, atol=1e-6)]
+        half = view.model.lane_mv / 2 / gain  # drawn clipped at the lane's edges
+        match = [j for j in range(data.shape[0])
+                 if np.allclose(np.clip(data[j, pos], -half, half), vals, atol=1e-6)]
         assert match, f"line {i} is no member"
         chosen.append(match[0])
     rows_sets = [chosen[r * per_row:(r + 1) * per_row] for r in range(len(segs))]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 __all__ = ["Pen", "Layer", "LAYER_DECLS", "LAYERS", "LAYER", "DEFAULT_VISIBLE", "PERTURBATION_GAINS",
            "DEFAULT_GAIN", "INK", "ADVERSARIAL_RGB", "BAND_RGB", "PULSE_PEN", "LANE_ZERO_PEN",
-           "CURSOR_PEN", "BAND_BAR_RGB", "layer", "settings_defaults"]
+           "CURSOR_PEN", "LANE_ENVELOPE_PEN", "LANE_BAR_PEN", "BAND_BAR_RGB", "layer", "settings_defaults"]
 
 Colour = tuple  # (r, g, b) or (r, g, b, a), 0..255
 
@@ -125,6 +125,11 @@ DEFAULT_VISIBLE: dict[str, bool] = {d.key: d.default_visible for d in LAYER_DECL
 PULSE_PEN = Pen(INK, 1.6)                              # calibration pulse, 1 mV × 0.2 s
 LANE_ZERO_PEN = Pen((120, 120, 120, 180), 1.0, dash=True)  # zero line of the perturbation lane
 CURSOR_PEN = Pen((0, 150, 60), 2.0)                    # play cursor
+# the perturbation lane: min/max envelope of δ pale (a solid block for PGD's sample-rate sign
+# flips), its mean per few pixels in the layer's crimson on top (the sign structure), and a
+# scale bar of 1 mV of lane (= 1000/gain µV of δ) left of t = 0
+LANE_ENVELOPE_PEN = Pen((240, 172, 184), 1.0)
+LANE_BAR_PEN = Pen(ADVERSARIAL_RGB, 1.6)
 
 
 def layer(key: str) -> Layer:

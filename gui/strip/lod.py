@@ -17,7 +17,7 @@ from .decimate import envelope, envelope_rows, interleave, subsample_index
 __all__ = ["trace_points", "band_bars", "equal_runs", "append_lines", "member_lines",
            "members_within_ink", "BAND_BARS_MAX_PX", "BAND_BAR_PX", "MEMBER_POINTS_BUDGET",
            "MEMBER_MIN_PX", "STRIP_BAND_MIN_PX", "MIN_MEMBERS_ZOOMED_OUT", "MEMBER_INK_BUDGET_PX",
-           "AA_MAX_POINTS"]
+           "AA_MAX_POINTS", "MEAN_BIN_PX", "mean_points"]
 
 BAND_BARS_MAX_PX = 2.0      # band samples closer than this: drawn as bars, not a polygon
 BAND_BAR_PX = 2             # width of one band bar in pixels
@@ -27,15 +27,19 @@ STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is 
 MIN_MEMBERS_ZOOMED_OUT = 4   # members drawn at least, however far zoomed out
 MEMBER_INK_BUDGET_PX = 60_000  # drawn member length in pixels (cost grows with it)
 AA_MAX_POINTS = 6000         # antialias a curve only below this many points
+MEAN_BIN_PX = 3              # the perturbation's mean line: one point per this many pixels
 
 
 def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane: bool, fs: float,
-                 px_s: float, px_per_mv: float) -> tuple[np.ndarray, np.ndarray, bool]:
+                 px_s: float, px_per_mv: float, clip: float | None = None,
+                 csum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Points (x, y, NaN-separated) of one trace over the visible row pieces `segs`, and
     whether they are the raw samples.  `data` (n,) with its pyramid `pyr`, or members
-    (K, n) for kind "sub"; kind "minmax" | "min" | "max" | "sub"; `gain` multiplies the
+    (K, n) for kind "sub"; kind "minmax" | "min" | "max" | "sub" | "mean" (bin means
+    from the running sum `csum`, see :func:`mean_points`); `gain` multiplies the
     values, which sit on each row's lane baseline when `lane`, else on its strip
-    baseline; `px_s` is one pixel in s, `px_per_mv` the vertical scale."""
+    baseline; `px_s` is one pixel in s, `px_per_mv` the vertical scale; `clip` (mV of
+    view) keeps every point within that distance of its baseline."""
     xs, ys = [], []
     raw = True
     for run in equal_runs(segs):  # rows of the same length and bins: handled at once
@@ -43,13 +47,20 @@ def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane
         count, nb = run[0][2] - run[0][1], run[0][3]
         t0s = np.array([sg[4] for sg in run])
         offs = np.array([sg[6] if lane else sg[5] for sg in run])
+        if kind == "mean" and csum is not None and count > 2 * nb:
+            rel, y = mean_points(csum, i0s, count, nb)
+            raw = False
+            append_lines(xs, ys, (rel[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs, clip)
+            continue
+        if kind == "mean":
+            kind = "minmax"  # few samples: the samples themselves
         if kind == "sub":
             rel, y = member_lines(data, i0s, count, nb, len(segs), px_s * fs, gain * px_per_mv)
             raw = raw and rel.size == count
             n_rows, k, m = y.shape
             xv = (rel[None, :] + i0s[:, None]) / fs - t0s[:, None]
             append_lines(xs, ys, np.repeat(xv, k, axis=0), y.reshape(n_rows * k, m), gain,
-                         np.repeat(offs, k))
+                         np.repeat(offs, k), clip)
             continue
         env = envelope_rows(data, pyr, i0s, count, nb) if len(run) > 1 else None
         if env is None:  # one row, or bins wider than a pyramid block: row by row
@@ -57,12 +68,26 @@ def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane
                 env = envelope(data, pyr, int(i0), int(i0) + count, nb)
                 raw = raw and env.raw
                 pos, y = interleave(env, kind)
-                append_lines(xs, ys, pos / fs - t0s[j], y[None], gain, offs[j:j + 1])
+                append_lines(xs, ys, pos / fs - t0s[j], y[None], gain, offs[j:j + 1], clip)
             continue
         raw = raw and env.raw
         pos, y = interleave(env, kind)  # pos relative to each row's first sample
-        append_lines(xs, ys, (pos[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs)
+        append_lines(xs, ys, (pos[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs, clip)
     return np.concatenate(xs), np.concatenate(ys), raw
+
+
+def mean_points(csum: np.ndarray, i0s: np.ndarray, count: int, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of each bin of MEAN_BIN_PX pixels over `count` samples from each row start in
+    i0s (rows nb pixels wide), from the running sum `csum` (csum[i] = sum of the first i
+    samples): bin centres relative to the row start (m,) in samples and means (rows, m).
+    The perturbation's sign structure where its min/max envelope is a solid block."""
+    bins = max(1, min(count, nb // MEAN_BIN_PX))
+    edges = np.linspace(0, count, bins + 1).round().astype(np.intp)
+    idx = i0s[:, None] + edges[None, :]
+    sums = csum[idx]
+    mean = (sums[:, 1:] - sums[:, :-1]) / np.diff(edges)[None, :]
+    centres = (edges[:-1] + edges[1:] - 1) / 2.0
+    return centres, mean
 
 
 def band_bars(xl: np.ndarray, yl: np.ndarray, yh: np.ndarray, x0: float,
@@ -107,9 +132,10 @@ def equal_runs(segs: list) -> list[list]:
 
 
 def append_lines(xs: list, ys: list, xv: np.ndarray, y: np.ndarray, gain: float,
-                  offs: np.ndarray) -> None:
+                  offs: np.ndarray, clip: float | None = None) -> None:
     """Append lines y (k, m) at x positions xv (m,) or (k, m), scaled by `gain` and shifted
-    by offs (k,) or (1,), each followed by a NaN break, to the point lists xs, ys."""
+    by offs (k,) or (1,), each followed by a NaN break, to the point lists xs, ys; with
+    `clip` each kept within ±clip of its offset."""
     k, m = y.shape
     X = np.empty((k, m + 1))
     X[:, :m] = xv
@@ -118,6 +144,8 @@ def append_lines(xs: list, ys: list, xv: np.ndarray, y: np.ndarray, gain: float,
     Y[:, :m] = y
     if gain != 1.0:
         Y[:, :m] *= gain
+    if clip is not None:
+        np.clip(Y[:, :m], -clip, clip, out=Y[:, :m])
     Y[:, :m] += offs[:, None] if offs.size == k else offs[0]
     Y[:, m] = np.nan
     xs.append(X.ravel())

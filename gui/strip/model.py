@@ -73,10 +73,12 @@ def format_time(t: float, spacing: float = 1.0, span: float = 0.0) -> str:
 # ---------------------------------------------------------------- data
 @dataclass
 class Source:
-    """One signal the strip draws: data (n,) or (K, n) in mV, with its min/max pyramid."""
+    """One signal the strip draws: data (n,) or (K, n) in mV, with its min/max pyramid and,
+    for the perturbation, its running sum ``csum`` (n + 1,) float64 (bin means in O(bins))."""
 
     data: np.ndarray
     pyr: Pyramid | None
+    csum: np.ndarray | None = None
 
 
 class Segment(NamedTuple):
@@ -156,7 +158,9 @@ class StripModel:
             adv = self.same_length(x_mv, "adversarial")
             self.src["adv"] = Source(adv, build_pyramid(adv))
             diff = adv - self.x
-            self.src["diff"] = Source(diff, build_pyramid(diff))
+            csum = np.zeros(diff.size + 1)
+            np.cumsum(diff, dtype=np.float64, out=csum[1:])
+            self.src["diff"] = Source(diff, build_pyramid(diff), csum)
 
     def set_band(self, lo_mv, hi_mv) -> None:
         """Band envelope: per-sample min and max (mV); None removes it."""
@@ -223,6 +227,53 @@ class StripModel:
         if gain not in PERTURBATION_GAINS:
             raise ValueError("perturbation gain must be " + " or ".join(map(str, PERTURBATION_GAINS)))
         self.gain = int(gain)
+
+    # ------------------------------------------------------------ perturbation lane scale
+    def lane_uv_per_mv(self) -> float:
+        """µV of δ per mV of lane (view) height: 1000 / gain (10 µV per mV at ×100)."""
+        return 1000.0 / self.gain
+
+    def max_abs_delta_uv(self) -> float:
+        """max |δ| over the record in µV (0 without an adversarial)."""
+        s = self.src.get("diff")
+        if s is None or s.pyr is None or not s.pyr.lo:
+            return 0.0 if s is None else float(np.abs(s.data).max(initial=0.0)) * 1000.0
+        top = len(s.pyr.lo) - 1
+        return float(max(-s.pyr.lo[top].min(), s.pyr.hi[top].max(), 0.0)) * 1000.0
+
+    def lane_saturated(self) -> bool:
+        """Whether δ × gain leaves the lane (then it is drawn clipped at the lane's edges)."""
+        return self.max_abs_delta_uv() / 1000.0 * self.gain > self.lane_mv / 2 + 1e-9
+
+    def lane_scale_uv(self) -> float:
+        """Height of the lane's scale bar in µV of δ (the bar is 1 mV of lane tall)."""
+        return self.lane_uv_per_mv()
+
+    def lane_text(self) -> str:
+        """The lane's label: gain, the scale bar in µV, max |δ| in µV, clipping."""
+        txt = f"δ ×{self.gain} · bar {self.lane_scale_uv():g} µV · max |δ| {self.max_abs_delta_uv():.1f} µV"
+        if self.lane_saturated():
+            txt += f" · clipped at ±{self.lane_mv / 2 * self.lane_uv_per_mv():g} µV"
+        return txt
+
+    def trace_clip(self, lane: bool) -> float | None:
+        """How far (mV of view) a trace may leave its baseline: the lane's half height in
+        the lane; in rows mode a strip trace at most max(pitch, 5 mV), so a wild sample
+        (a spike at t = 0) cannot draw a line across every row; None: unclipped."""
+        if lane:
+            return self.lane_mv / 2
+        return max(self.pitch(), 5.0) if self.mode == "rows" else None
+
+    def value_at(self, key: str, t: float) -> float | None:
+        """Value (mV) of source `key` ("x", "adv", "diff") at record time t (s), linearly
+        interpolated between samples; None outside the record or without that source."""
+        s = self.src.get(key)
+        if s is None or s.data.ndim != 1 or not (0.0 <= t <= (self.n - 1) / self.fs):
+            return None
+        pos = t * self.fs
+        i = min(int(pos), self.n - 2)
+        f = pos - i
+        return float(s.data[i] * (1.0 - f) + s.data[i + 1] * f)
 
     def set_mode(self, mode: str) -> bool:
         """Layout mode "rows" or "continuous"; True if it changed."""
@@ -311,7 +362,9 @@ class StripModel:
         return (float(min(t0, dur)), float(min(max(t1, t0), dur)))
 
     def view_to_record(self, x: float, y: float) -> tuple[float, float, str]:
-        """Map a view point to (record time s, value mV, "strip" | "lane")."""
+        """Map a view point to (record time s, value mV, "strip" | "lane"): on the strip the
+        point's height above the row's baseline, in the lane the perturbation δ at that time
+        (interpolated; NaN outside the record)."""
         p = self.pitch()
         if self.mode == "rows":
             r = max(0, min(self.row_count() - 1, int(math.floor(-y / p))))
@@ -319,7 +372,8 @@ class StripModel:
         else:
             r, t = 0, x
         if self.lane_on() and y < self.lane_top(r):
-            return t, (y - self.lane_baseline(r)) / self.gain, "lane"
+            d = self.value_at("diff", t)  # the data under the cursor, not the cursor's height
+            return t, (d if d is not None else float("nan")), "lane"
         return t, y - self.baseline(r), "strip"
 
     def segments(self, x0: float, x1: float, y0: float, y1: float, width_px: float,
@@ -369,6 +423,21 @@ class StripModel:
             zy += [lb, lb, np.nan]
         return np.array(zx), np.array(zy)
 
+    def lane_scale_lines(self, rows: list[int], x0: float) -> tuple[np.ndarray, np.ndarray]:
+        """Scale bars of the perturbation lanes of `rows` (NaN-separated), left of t = 0
+        under the calibration pulse: 1 mV of lane tall, i.e. ``lane_scale_uv()`` µV of δ,
+        from the lane's zero line up, with caps; empty when the space before t = 0 is not
+        shown (rows mode) or there is no lane."""
+        if not self.lane_on() or not (self.mode == "continuous" or x0 < 0):
+            return np.empty(0), np.empty(0)
+        xm, cap = PULSE_START_S + 0.16, 0.05
+        bx, by = [], []
+        for r in rows:
+            lb = self.lane_baseline(r)
+            bx += [xm - cap, xm + cap, np.nan, xm, xm, np.nan, xm - cap, xm + cap, np.nan]
+            by += [lb, lb, np.nan, lb, lb + 1.0, np.nan, lb + 1.0, lb + 1.0, np.nan]
+        return np.array(bx), np.array(by)
+
     def cursor_line(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Vertical play cursor at record time t across its row (strip and lane)."""
         if self.mode == "rows":
@@ -381,7 +450,7 @@ class StripModel:
 
     def left_ticks(self, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, str]]:
         """Left-axis ticks for view y in [lo, hi]: row start times at the baselines (rows
-        mode), mV around the baseline (continuous), "×gain" at the lane baselines."""
+        mode), mV around the baseline (continuous), "δ ×gain" and ±µV of δ in the lanes."""
         if self.x is None:
             return []
         out = []
@@ -396,9 +465,7 @@ class StripModel:
                 if lo <= b <= hi:
                     out.append((b, format_time(r * self.spr, 1.0, self.duration())))
                 if lane and step == 1 and p * px_per_mv > 80:
-                    lb = self.lane_baseline(r)
-                    if lo <= lb <= hi:
-                        out.append((lb, f"×{self.gain}"))
+                    out += self._lane_ticks(r, lo, hi, px_per_mv)
             return out
         base = self.baseline(0)
         half = self.strip_mv / 2
@@ -412,9 +479,19 @@ class StripModel:
             k += 1
             v = -half + k * step
         if lane:
-            lb = self.lane_baseline(0)
-            if lo <= lb <= hi:
-                out.append((lb, f"×{self.gain}"))
+            out += self._lane_ticks(0, lo, hi, px_per_mv)
+        return out
+
+    def _lane_ticks(self, r: int, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, str]]:
+        """Row r's lane ticks: "δ ×gain" at its zero line and, when there is room, ±δ in µV
+        half a mV of lane above and below (±5 µV at ×100, ±50 µV at ×10)."""
+        lb = self.lane_baseline(r)
+        out = [(lb, f"δ ×{self.gain}")] if lo <= lb <= hi else []
+        if px_per_mv * 0.5 >= 13:
+            uv = 0.5 * self.lane_uv_per_mv()
+            for y, sign in ((lb + 0.5, "+"), (lb - 0.5, "−")):
+                if lo <= y <= hi:
+                    out.append((y, f"{sign}{uv:g} µV"))
         return out
 
     # ------------------------------------------------------------ viewport maths

@@ -15,7 +15,8 @@ from PySide6 import QtCore, QtGui
 
 from . import lod
 from .curves import StripCurve, qcolor, qpen
-from .layers import ADVERSARIAL_RGB, BAND_BAR_RGB, CURSOR_PEN, LANE_ZERO_PEN, LAYER, LAYER_DECLS, PULSE_PEN
+from .layers import (ADVERSARIAL_RGB, BAND_BAR_RGB, CURSOR_PEN, LANE_BAR_PEN, LANE_ENVELOPE_PEN, LANE_ZERO_PEN,
+                     LAYER, LAYER_DECLS, PULSE_PEN)
 from .model import Segment, StripModel
 
 __all__ = ["StripRenderer", "Trace", "LAYER_PENS", "BAND_BRUSH"]
@@ -92,9 +93,10 @@ class StripRenderer:
         self.pulse = curve(qpen(PULSE_PEN), 5)
         self.lane_zero = curve(qpen(LANE_ZERO_PEN), 1)
         self.cursor = curve(qpen(CURSOR_PEN), 800)
+        self.lane_bar = curve(qpen(LANE_BAR_PEN), 5)
 
-        def T(key, layer, src, where, kind, **kw):
-            pen, z = LAYER_PENS[layer], LAYER[layer].z  # declared in gui.strip.layers
+        def T(key, layer, src, where, kind, pen=None, **kw):
+            pen, z = pen or LAYER_PENS[layer], LAYER[layer].z  # declared in gui.strip.layers
             tr = Trace(key, layer, src, where, kind, curve(pen, z), pen, **kw)
             if tr.dec_width > 1:
                 tr.twin = curve(pen, z)
@@ -111,7 +113,8 @@ class StripRenderer:
             T("adversarial", "adversarial", "adv", "strip", "minmax", aa=False, dec_width=2.0),
             T("original", "original", "x", "strip", "minmax"),
             T("difference", "difference", "diff", "strip", "minmax"),
-            T("perturbation", "perturbation", "diff", "lane", "minmax"),
+            T("perturbation", "perturbation", "diff", "lane", "minmax", pen=qpen(LANE_ENVELOPE_PEN)),
+            T("perturbation_mean", "perturbation", "diff", "lane", "mean"),
         ]
         self.trace = {t.key: t for t in self.traces}
         self.fills = []
@@ -137,7 +140,7 @@ class StripRenderer:
         for t in self.traces:
             t.item.setData([], [])
             t.hide()
-        for it in (self.pulse, self.lane_zero, self.cursor, *self.band_bars):
+        for it in (self.pulse, self.lane_zero, self.lane_bar, self.cursor, *self.band_bars):
             it.setData([], [])
         for f in self.fills:
             f.hide()
@@ -168,7 +171,7 @@ class StripRenderer:
             src = m.src[tr.src]
             in_lane = tr.where == "lane"
             xa, ya, raw = lod.trace_points(src.data, src.pyr, tr.kind, segs, m.gain if in_lane else 1.0,
-                                           in_lane, fs, px_s, px_per_mv)
+                                           in_lane, fs, px_s, px_per_mv, m.trace_clip(in_lane), src.csum)
             tr.set_raw(raw, xa.size)
             if tr.layer == "band":
                 tr.item.blockSignals(True)  # the fill is updated below, once
@@ -227,6 +230,7 @@ class StripRenderer:
         (x0, x1), (y0, y1) = vb.viewRange()
         rows = [s[0] for s in segs] if segs else m.rows_in(y0, y1)
         self.pulse.setData(*m.pulse_lines(rows, x0))
+        self.lane_bar.setData(*m.lane_scale_lines(rows, x0))
         row_px = vb.height() / max(1e-9, (y1 - y0)) * m.pitch()
         if lane and rows:
             self.lane_zero.setData(*m.lane_zero_lines(rows))
@@ -245,7 +249,7 @@ class StripRenderer:
             lab.setZValue(700)
             vb.addItem(lab, ignoreBounds=True)
             self.lane_labels.append(lab)
-        text = f"perturbation ×{m.gain}"
+        text = m.lane_text()
         for i, lab in enumerate(self.lane_labels):
             if i < n_lab:
                 if lab.textItem.toPlainText() != text:

@@ -223,10 +223,14 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         return self._legend.labels()
 
     def set_perturbation_gain(self, gain: int) -> None:
+        """Magnification of the perturbation lane (10 or 100).  It is the strip's own state:
+        set_record and set_adversarial keep it."""
         self.model.set_gain(gain)
         self._sync_toolbar()
         self._legend.update(self.model)
+        self._axis_changed()
         self._refresh()
+        self._reread_crosshair()
 
     def perturbation_gain(self) -> int:
         return self.model.gain
@@ -349,7 +353,17 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
             if m.x is not None:
                 self._fit_y_continuous()
         self._legend.update(m)
+        self._axis_changed()
         self._refresh()
+
+    def _axis_changed(self) -> None:
+        """The left axis' labels depend on more than the view range (gain, lanes): repaint."""
+        self._left_axis.picture = None
+        self._left_axis.update()
+
+    def _reread_crosshair(self) -> None:
+        if self.crosshair.pos is not None:
+            self._on_crosshair(*self.crosshair.pos)
 
     def _apply_mode_settings(self) -> None:
         vb, m = self._vb, self.model
@@ -463,8 +477,9 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         if not (0 <= t <= dur):
             self._update_info()
             return
-        if where == "lane":
-            txt = f"t {format_time(t, 0.001, dur)}   perturbation {v * 1000:+.1f} µV"
+        if where == "lane":  # δ at the cursor's time, not the cursor's height
+            d = "–" if v != v else f"{v * 1000:+.2f} µV"
+            txt = f"t {format_time(t, 0.001, dur)}   δ (adv − orig) {d}"
         else:
             txt = f"t {format_time(t, 0.001, dur)}   {v:+.3f} mV"
         self._update_info(txt)
