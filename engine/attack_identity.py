@@ -70,6 +70,13 @@ def run_id(header: dict) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()[:16]
 
 
+def _real(path: str) -> str | None:
+    try:
+        return os.path.realpath(path)
+    except (ValueError, OSError):  # e.g. a NUL byte in a tampered header
+        return None
+
+
 def _few(names: list[str], k: int = 3) -> str:
     return ", ".join(names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
 
@@ -83,8 +90,7 @@ def check_identity(found: dict, want: dict, path: str) -> None:
     la, lb = found.get("labels") or {}, want.get("labels") or {}
     if not isinstance(ra, dict) or not isinstance(la, dict):
         what = "its header does not list the records it holds"
-    elif not isinstance(a, (str, type(None))) or (a is None) != (b is None) or \
-            (a and b and os.path.realpath(a) != os.path.realpath(b)):
+    elif not isinstance(a, (str, type(None))) or (a is None) != (b is None) or (a and b and _real(a) != _real(b)):
         what = f"the dataset folder differs ({a} in the file vs {b} now)"
     elif set(ra) != set(rb):
         gone, new = [n for n in ra if n not in rb], [n for n in rb if n not in ra]

@@ -279,3 +279,65 @@ def test_tampered_header_is_refused_in_one_line(started, change):
     head = {**json.loads(lines[0]), **change}
     path.write_text("\n".join([json.dumps(head)] + lines[1:]) + "\n")
     _refused("different data", data, path)
+
+
+# -- fuzz: any results file gets a clean answer -------------------------------------------------------
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.floats(allow_nan=True),
+                        st.text(max_size=8))
+    return st.recursive(scalars, lambda c: st.one_of(st.lists(c, max_size=3),
+                                                      st.dictionaries(st.text(max_size=6), c, max_size=3)),
+                        max_leaves=6)
+
+
+def test_fuzzed_results_files_are_resumed_or_refused_in_one_line(tmp_path_factory):
+    """consolidate (the start of every resume) on tampered headers, rows and raw bytes: it returns
+    the rows or raises a one-line UserError, nothing else; a refused file is left as it was."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    data = _copy(tmp_path_factory.mktemp("fuzz"))
+    ds = open_dataset(data)
+    clf = load_model()
+    header = ae.make_header(clf, "pgd", P, None, ds.folder, None, **ae.dataset_identity(ds, NAMES))
+    good_row = {"record": "A00001", "true": "N", "orig_pred": "N", "orig_probs": {}, "adv_pred": "O",
+                "adv_probs": {}, "success": True, "linf_mv": 0.01, "l2_mv": 0.1, "snr_db": 30.0, "prd": 1.0,
+                "smoothness": 1e-7, "square_wave": 0.1, "correct": True, "out": None}
+    keys = st.sampled_from(sorted(set(header) | set(good_row)))
+    doc_edits = st.dictionaries(keys, _json_values(), max_size=3)
+    content = st.one_of(
+        st.tuples(doc_edits, doc_edits).map(lambda e: (json.dumps({**header, **e[0]}) + "\n"
+                                                       + json.dumps({**good_row, **e[1]}) + "\n").encode()),
+        st.binary(max_size=200),
+        st.lists(_json_values(), max_size=3).map(lambda v: "".join(json.dumps(x) + "\n" for x in v).encode()),
+    )
+    path = str(tmp_path_factory.mktemp("fuzzres") / "r.jsonl")
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(content)
+    def check(raw):
+        with open(path, "wb") as fh:
+            fh.write(raw)
+        try:
+            rows = ae.consolidate(path, header)
+        except UserError as exc:
+            assert "\n" not in str(exc)
+            with open(path, "rb") as fh:
+                after = fh.read()
+            assert after == raw[:len(after)], "a refused file was rewritten"
+        else:
+            assert isinstance(rows, dict)
+            assert all(isinstance(k, str) for k in rows)
+
+    check()
+
+
+def test_header_dataset_with_a_nul_byte_is_refused(started):
+    data, path = started
+    lines = path.read_text().splitlines()
+    head = {**json.loads(lines[0]), "dataset": "/x\x00y"}
+    path.write_text("\n".join([json.dumps(head)] + lines[1:]) + "\n")
+    _refused("dataset folder differs", data, path)
