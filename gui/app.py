@@ -23,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The window's command-line options (main.py also shows them in its --help)."""
-    from engine.attacks.registry import ATTACKS
+    from engine.attacks.registry import ATTACKS, arg_type, param
     from engine.models import ARCHITECTURES
 
     p = _Parser(prog="main.py", description="ECG Adversarial Workbench: the window, or a headless command.")
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG and exit")
     p.add_argument("--attack", choices=list(ATTACKS), help="(screenshot) run this attack")
     p.add_argument("--band", action="store_true", help="(screenshot) expand the band after the attack")
-    p.add_argument("--eps", type=float, help="(screenshot) ε in mV (default: the saved setting)")
+    p.add_argument("--eps", type=arg_type(param("eps_mv")), metavar="MV",
+                   help="(screenshot) ε in mV (default: the saved setting)")
     p.add_argument("--trials", type=int, help="(screenshot) band trials (default: the saved setting)")
     p.add_argument("--size", default="1600x1000", help="(screenshot) window size, e.g. 1600x1000")
     p.add_argument("--mode", choices=["rows", "continuous"], help="(screenshot) strip layout")
@@ -117,7 +118,7 @@ def run_gui(argv: list[str]) -> int:
     open_path = os.path.abspath(args.open) if args.open else None
     win = MainWindow(settings, model_spec=args.model, open_samples=open_path is None, restore_layout=not shot)
     if args.mode:
-        win._mode_changed(args.mode)
+        win.display.set_mode(args.mode)
     if args.hide_members:
         win.layer_actions["members"].setChecked(False)
     if shot:
@@ -129,8 +130,8 @@ def run_gui(argv: list[str]) -> int:
             return 2
         win.resize(w, h)
         if args.eps:
-            win.attack_panel.eps.setValue(args.eps)
-            win.attack_panel.alpha.setValue(args.eps / 10)
+            win.attack_panel.field("eps_mv").setValue(args.eps)
+            win.attack_panel.field("alpha_mv").setValue(args.eps / 10)
         if args.trials:
             win.band_panel.trials.setValue(args.trials)
         if args.attack:
@@ -150,8 +151,8 @@ def run_gui(argv: list[str]) -> int:
 
 def _preload(app, splash: bool = True) -> None:
     """Load PyTorch & co. behind a small splash screen, before the window can be seen (see
-    gui.jobs.preload); the window then never freezes while they load."""
-    from .jobs import preload
+    engine.workbench.jobs.preload); the window then never freezes while they load."""
+    from engine.workbench.jobs import preload
 
     box = None
     if splash:

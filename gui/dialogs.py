@@ -6,6 +6,8 @@ monkeypatch them. Error and about boxes are shown non-blocking (`open()`): the a
 
 from __future__ import annotations
 
+import html
+
 import platform
 
 from PySide6.QtCore import Qt
@@ -67,11 +69,11 @@ def _third_party() -> str:
     return f'<a href="{path.as_uri()}">THIRD_PARTY_LICENSES.md</a>' if path.is_file() else "THIRD_PARTY_LICENSES.md"
 
 
-def about_html(version: str, model_card: dict | None, device: str) -> str:
+def about_html(version: str, model_name: str | None, device: str) -> str:
+    """The About page; the loaded model's full card (engine.model_card) is on its own tab."""
     card = ""
-    if model_card:
-        rows = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in model_card.items())
-        card = f"<h3>Model in use</h3><table cellspacing=4>{rows}</table>"
+    if model_name:
+        card = f"<h3>Model in use</h3><p>{html.escape(model_name)} (its model card is on the next tab)</p>"
     try:
         import PySide6
         import pyqtgraph
@@ -102,7 +104,7 @@ Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(2
 """
 
 
-def show_about(parent: QWidget | None, version: str, model_card: dict | None, device: str,
+def show_about(parent: QWidget | None, version: str, model_name: str | None, device: str,
                model_markdown: str | None = None) -> QDialog:
     """About box (non-blocking): version, licence, data attribution, device; the full model card
     (engine.model_card, Markdown) on a second tab when a model is loaded."""
@@ -113,7 +115,7 @@ def show_about(parent: QWidget | None, version: str, model_card: dict | None, de
     tabs = QTabWidget(dlg)
     text = QTextBrowser(dlg)
     text.setOpenExternalLinks(True)
-    text.setHtml(about_html(version, model_card, device))
+    text.setHtml(about_html(version, model_name, device))
     text.setMinimumSize(640, 480)
     tabs.addTab(text, "About")
     if model_markdown:

@@ -7,6 +7,7 @@ platform's usual place, or the file named by the ECGADV_SETTINGS environment var
 
 from __future__ import annotations
 
+import functools
 import os
 
 from PySide6.QtCore import QSettings
@@ -14,35 +15,37 @@ from PySide6.QtCore import QSettings
 ORG, APP = "ecg-adv-workbench", "ECG Adversarial Workbench"
 MAX_RECENT = 10
 
-DEFAULTS = {
-    "model/spec": "default",
-    "attack/method": "sap",
-    "attack/eps_mv": 0.01,
-    "attack/alpha_mv": 0.001,
-    "attack/steps": 20,
-    "attack/sap_steps": 40,
-    "attack/target": "",
-    "attack/seed": 0,
-    "band/trials": 1000,
-    "band/noise_sd_mv": 0.005,
-    "band/style": "workbench",
-    "view/mode": "rows",
-    "view/seconds_per_row": 10.0,
-    "view/real_size": False,
-    "view/perturbation_gain": 100,
-    "view/layer/original": True,
-    "view/layer/adversarial": True,
-    "view/layer/perturbation": True,
-    "view/layer/band": True,
-    "view/layer/members": True,
-    "view/layer/difference": False,
-    "dirs/record": "",
-    "dirs/dataset": "",
-    "dirs/export": "",
-    "dirs/model": "",
-}
+@functools.cache
+def defaults() -> dict:
+    """Every saved setting with its default; attack parameters, band and strip layers come from
+    their declarations (engine.attacks.registry, engine.band, gui.strip.layers). Computed on first
+    use (engine.band imports PyTorch, which the app loads behind its splash screen)."""
+    from engine.attacks.registry import DEFAULT_METHOD, all_params
+    from engine.band import BandParams
+    from engine.models import DEFAULT_ARCH
 
-_TYPES = {k: type(v) for k, v in DEFAULTS.items()}
+    from .strip.layers import DEFAULT_GAIN, settings_defaults
+
+    band = BandParams()
+    return {
+        "model/spec": DEFAULT_ARCH,
+        "attack/method": DEFAULT_METHOD,
+        **{f"attack/{p.attr}": p.default for p in all_params()},
+        "attack/target": "",
+        "band/trials": band.trials,
+        "band/noise_sd_mv": band.noise_sd_mv,
+        "band/style": band.style,
+        "view/mode": "rows",
+        "view/seconds_per_row": 10.0,
+        "view/real_size": False,
+        "view/perturbation_gain": DEFAULT_GAIN,
+        **settings_defaults(),
+        "dirs/record": "",
+        "dirs/dataset": "",
+        "dirs/export": "",
+        "dirs/model": "",
+    }
+
 
 
 class Settings:
@@ -54,9 +57,9 @@ class Settings:
             self.q = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
 
     def get(self, key: str, default=None):
-        d = DEFAULTS.get(key, default)
+        d = defaults().get(key, default)
         v = self.q.value(key, d)
-        t = _TYPES.get(key, type(d) if d is not None else None)
+        t = type(d) if d is not None else None
         if v is None or t is None:
             return v
         try:

@@ -61,7 +61,7 @@ def isolated(tmp_path, monkeypatch):
 
 def make_window(qtbot, model_path: str, settings_path: str, open_samples: bool = True):
     """A MainWindow on the bundled samples, shown, with the first record classified."""
-    from gui.jobs import preload
+    from engine.workbench.jobs import preload
     from gui.main_window import MainWindow
     from gui.settings import Settings
 
@@ -85,10 +85,10 @@ def fast_attack(win, eps_mv: float = 0.3, steps: int = 8, sap_steps: int = 8, me
     """Attack settings that fool any model quickly (large ε, few steps)."""
     p = win.attack_panel
     p.method.setCurrentIndex(p.method.findData(method))
-    p.eps.setValue(eps_mv)
-    p.alpha.setValue(eps_mv / 5)
-    p.steps.setValue(steps)
-    p.sap_steps.setValue(sap_steps)
+    p.field("eps_mv").setValue(eps_mv)
+    p.field("alpha_mv").setValue(eps_mv / 5)
+    p.field("steps").setValue(steps)
+    p.field("sap_steps").setValue(sap_steps)
 
 
 class Watchdog:

@@ -12,7 +12,7 @@ def test_open_attack_band_export_reopen(qtbot, isolated, model_path):  # noqa: F
     win = make_window(qtbot, model_path, isolated["settings"])
     # the first sample is selected, drawn and classified; the table filled in the background
     assert win.rec is not None and win.rec.name == "A00001"
-    assert win.strip.state["record"] == "A00001"
+    assert win.strip.model.name == "A00001"
     assert win.pred is not None
     qtbot.waitUntil(lambda: all("pred" in win.browser.model.data_[n] for n in win.browser.names()), timeout=120000)
     assert win.browser.model.data_["A00001"]["duration"] == 30.0
@@ -95,7 +95,7 @@ def test_pgd_attack_and_display_options_are_remembered(qtbot, isolated, model_pa
     assert win.result_method == "pgd"
     win.layer_actions["difference"].setChecked(True)
     win.layer_actions["members"].setChecked(False)
-    win._mode_changed("continuous")
+    win.display.set_mode("continuous")
     win.close()
 
     from gui.main_window import MainWindow
@@ -104,11 +104,11 @@ def test_pgd_attack_and_display_options_are_remembered(qtbot, isolated, model_pa
     win2 = MainWindow(Settings(isolated["settings"]), model_spec=model_path, open_samples=False)
     qtbot.addWidget(win2)
     assert win2.attack_panel.method_key() == "pgd"
-    assert abs(win2.attack_panel.eps.value() - 0.3) < 1e-9
-    assert win2.attack_panel.steps.value() == 5
+    assert abs(win2.attack_panel.field("eps_mv").value() - 0.3) < 1e-9
+    assert win2.attack_panel.field("steps").value() == 5
     assert win2.layer_actions["difference"].isChecked()
     assert not win2.layer_actions["members"].isChecked()
-    assert win2.mode_combo.currentData() == "continuous"
+    assert win2.display.mode_combo.currentData() == "continuous"
     assert win2.settings.get("model/spec") == model_path
     wait_idle(qtbot, win2)
 
@@ -119,11 +119,12 @@ def test_about_box_and_real_error_dialog(qtbot, isolated, model_path):  # noqa: 
     from gui import dialogs
     from gui.dialogs import about_html
 
-    html = about_html("9.9", win.model_card(), "CPU")
-    assert "PhysioNet" in html and "MIT" in html and "9.9" in html and "Architecture" in html
+    html = about_html("9.9", win.clf.name, "CPU")
+    assert "PhysioNet" in html and "MIT" in html and "9.9" in html and win.clf.name in html
     dlg = win.show_about()
     assert dlg.isVisible()
     assert dlg.tabs.count() == 2 and dlg.tabs.tabText(1) == "Model card"
+    assert "Architecture" in dlg.tabs.widget(1).toPlainText()  # engine.model_card's card
     dlg.close()
     # the real (non-blocking) error box: one line, details behind "Show Details…"
     import importlib
@@ -219,7 +220,7 @@ def test_band_procedure_paper_code_from_the_panel(qtbot, isolated, model_path): 
 
 def test_attack_panel_paper_protocol_builds_the_engine_target_map(qtbot):
     from engine.attacks.base import PAPER_TARGET_MAP
-    from gui import jobs
+    from engine.workbench import jobs
     from gui.panels.attack_panel import PAPER_PROTOCOL, AttackPanel
 
     panel = AttackPanel()
@@ -230,3 +231,38 @@ def test_attack_panel_paper_protocol_builds_the_engine_target_map(qtbot):
     panel.target.setCurrentIndex(panel.target.findData("N"))
     p = jobs.attack_params(panel.params())
     assert p.target == "N" and p.target_map == ()
+
+
+def test_attack_panel_is_generated_from_the_registry(qtbot, tmp_path):
+    """One widget per declared parameter with its default and range; the ones the chosen attack
+    does not read are disabled; values reach AttackParams and the settings round trip."""
+    from engine.attacks.registry import ATTACKS, all_params, param
+    from engine.workbench import jobs
+    from gui.panels.attack_panel import AttackPanel
+    from gui.settings import Settings
+
+    panel = AttackPanel()
+    qtbot.addWidget(panel)
+    assert [panel.method.itemData(i) for i in range(panel.method.count())] == list(ATTACKS)
+    for p in all_params():
+        w = panel.field(p.attr)
+        value = w.isChecked() if p.kind is bool else w.value()
+        assert value == p.default, p.attr
+        assert p.range_text() in w.toolTip()
+    for name, spec in ATTACKS.items():
+        panel.method.setCurrentIndex(panel.method.findData(name))
+        reads = {p.attr for p in spec.params}
+        assert {p.attr for p in all_params() if panel.field(p.attr).isEnabled()} == reads
+    panel.field("eps_mv").setValue(0.05)
+    panel.field("steps").setValue(7)
+    p = jobs.attack_params(panel.params())
+    assert p.eps_mv == 0.05 and p.steps == 7
+    s = Settings(str(tmp_path / "s.ini"))
+    panel.save(s)
+    other = AttackPanel()
+    qtbot.addWidget(other)
+    other.load(s)
+    assert other.params() == panel.params()
+    s.set("attack/eps_mv", 99.0)  # out of the declared range: the default is kept
+    other.load(s)
+    assert other.field("eps_mv").value() == param("eps_mv").default

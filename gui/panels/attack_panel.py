@@ -1,19 +1,63 @@
-"""Attack panel: PGD or the smoothed SAP with ε and step in mV, steps, target, seed → Run, and the
-outcome: did the diagnosis change, how large and how smooth the perturbation is."""
+"""Attack panel: an attack of engine.attacks.registry with its declared parameters (ε and α in mV,
+steps, seed, ...), the target → Run, and the outcome: did the diagnosis change, how large and how
+smooth the perturbation is."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from engine.attacks.params import AttackParams
+from engine.attacks.registry import ATTACKS, DEFAULT_METHOD, all_params, spec
 
 from .common import BAD_COLOR, CLASS_NAMES, OK_COLOR, class_text, hline, mv_spin
 
-METHODS = [("sap", "SAP — smoothed (paper)"), ("pgd", "PGD — L∞, square-wave")]
-
-
 PAPER_PROTOCOL = "paper"  # combo data of the paper-protocol entry (AF → N, others untargeted)
+_INT_MAX = 2 ** 31 - 1  # a QSpinBox holds a C int
+
+
+def param_widget(p):
+    """An input for one declared attack parameter (engine.attacks.params.Param): its range, unit,
+    default and help."""
+    if p.kind is bool:
+        w = QCheckBox()
+        w.setChecked(bool(p.default))
+    elif p.kind is int:
+        w = QSpinBox()
+        w.setRange(int(p.lo), int(min(p.hi, _INT_MAX)))
+        w.setValue(int(p.default))
+        if p.unit and p.unit != "steps":
+            w.setSuffix(f" {p.unit}")
+    elif p.unit == "mV":
+        lo = p.lo + 0.0001 if p.lo_open else p.lo
+        w = mv_spin(p.default, lo, p.hi, max(p.default / 10, 0.0001))
+    else:
+        w = QDoubleSpinBox()
+        w.setDecimals(4)
+        w.setRange(p.lo, p.hi)
+        w.setValue(p.default)
+        if p.unit:
+            w.setSuffix(f" {p.unit}")
+    w.setToolTip(f"{p.help[:1].upper()}{p.help[1:]}; {p.range_text()}")
+    return w
+
+
+def _value(w):
+    return w.isChecked() if isinstance(w, QCheckBox) else w.value()
+
+
+def _set_value(w, v) -> None:
+    if isinstance(w, QCheckBox):
+        w.setChecked(bool(v))
+    else:
+        w.setValue(v)
+
 
 class AttackPanel(QWidget):
+    """Method and parameters, generated from engine.attacks.registry (one widget per declared
+    parameter; those the chosen attack does not read are disabled)."""
+
     runRequested = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -24,21 +68,11 @@ class AttackPanel(QWidget):
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(4)
         self.method = QComboBox()
-        for key, text in METHODS:
-            self.method.addItem(text, key)
-        self.method.setToolTip("SAP smooths the PGD perturbation with 25 Gaussian kernels so it has no "
-                               "square-wave edges; PGD is plain projected gradient ascent.")
-        self.eps = mv_spin(0.01, 0.0001, 5.0, 0.001, "ε: largest change allowed at any sample (L∞ bound). "
-                           "Paper: 0.01 mV (10 ADC units at 1000/mV)")
-        self.alpha = mv_spin(0.001, 0.0001, 1.0, 0.0005, "Step α of each gradient step. Paper: 0.001 mV")
-        self.steps = QSpinBox()
-        self.steps.setRange(0, 10000)
-        self.steps.setValue(20)
-        self.steps.setToolTip("PGD steps (SAP starts from this PGD result). Paper: 20")
-        self.sap_steps = QSpinBox()
-        self.sap_steps.setRange(0, 10000)
-        self.sap_steps.setValue(40)
-        self.sap_steps.setToolTip("Smoothed steps after PGD. Paper: 40")
+        for key, s in ATTACKS.items():
+            self.method.addItem(s.label, key)
+        self.method.setToolTip("\n".join(f"{s.label}: {s.help}" for s in ATTACKS.values()))
+        self.params_decl = all_params()
+        self.fields: dict[str, QWidget] = {p.attr: param_widget(p) for p in self.params_decl}
         self.target = QComboBox()
         self.target.addItem("untargeted (any other class)", "")
         self.target.addItem("paper protocol (AF → Normal, others untargeted)", PAPER_PROTOCOL)
@@ -48,9 +82,6 @@ class AttackPanel(QWidget):
         self.target.setMinimumContentsLength(18)  # long entries elide instead of widening the dock
         self.target.setToolTip("Untargeted: any change of diagnosis counts. Paper protocol: records the\n"
                                "model calls AF are pushed toward Normal, all others untargeted.")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
-        self.seed.setToolTip("Random seed (random start, band noise)")
 
         def lab(text, w):
             q = QLabel(text)
@@ -60,22 +91,20 @@ class AttackPanel(QWidget):
 
         grid.addWidget(lab("Method", self.method), 0, 0)
         grid.addWidget(self.method, 0, 1, 1, 3)
-        grid.addWidget(lab("ε", self.eps), 1, 0)
-        grid.addWidget(self.eps, 1, 1)
-        grid.addWidget(lab("Step α", self.alpha), 1, 2)
-        grid.addWidget(self.alpha, 1, 3)
-        grid.addWidget(lab("PGD steps", self.steps), 2, 0)
-        grid.addWidget(self.steps, 2, 1)
-        grid.addWidget(lab("SAP steps", self.sap_steps), 2, 2)
-        grid.addWidget(self.sap_steps, 2, 3)
-        grid.addWidget(lab("Target", self.target), 3, 0)
-        grid.addWidget(self.target, 3, 1, 1, 3)
-        grid.addWidget(lab("Seed", self.seed), 4, 0)
-        grid.addWidget(self.seed, 4, 1)
+        self._labels: dict[str, QLabel] = {}
+        for i, p in enumerate(self.params_decl):
+            row, col = 1 + i // 2, 2 * (i % 2)
+            self._labels[p.attr] = lab(p.label, self.fields[p.attr])
+            grid.addWidget(self._labels[p.attr], row, col)
+            grid.addWidget(self.fields[p.attr], row, col + 1)
+        row = 2 + (len(self.params_decl) - 1) // 2
+        grid.addWidget(lab("Target", self.target), row, 0)
+        grid.addWidget(self.target, row, 1, 1, 3)
+        row += 1
         self.run = QPushButton("Run attack")
         self.run.setToolTip("Run the attack on the current record (Ctrl+R)")
         self.run.clicked.connect(self.runRequested)
-        grid.addWidget(self.run, 4, 2, 1, 2)
+        grid.addWidget(self.run, row, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         lay.addLayout(grid)
@@ -110,40 +139,50 @@ class AttackPanel(QWidget):
         self._method_changed()
 
     def _method_changed(self) -> None:
-        self.sap_steps.setEnabled(self.method.currentData() == "sap")
+        reads = {p.attr for p in spec(self.method_key()).params}
+        for attr, w in self.fields.items():
+            w.setEnabled(attr in reads)
+            self._labels[attr].setEnabled(attr in reads)
+
+    def field(self, attr: str) -> QWidget:
+        """The input of declared parameter `attr` (e.g. 'eps_mv')."""
+        return self.fields[attr]
 
     # ---- parameters -------------------------------------------------------------------------
     def method_key(self) -> str:
-        return self.method.currentData()
+        return self.method.currentData() or DEFAULT_METHOD
 
     def params(self) -> dict:
         """engine.attacks.AttackParams fields as a plain dict, plus "paper_protocol" (the worker
-        builds the object, see gui.jobs.attack_params)."""
+        builds the object, see engine.workbench.jobs.attack_params)."""
         choice = self.target.currentData() or None
         paper = choice == PAPER_PROTOCOL
-        return {"eps_mv": self.eps.value(), "alpha_mv": self.alpha.value(), "steps": self.steps.value(),
-                "sap_steps": self.sap_steps.value(), "target": None if paper else choice,
-                "paper_protocol": paper, "seed": self.seed.value()}
+        builtin = set(AttackParams.__dataclass_fields__)
+        values = {p.attr: _value(self.fields[p.attr]) for p in self.params_decl}
+        out = {k: v for k, v in values.items() if k in builtin}
+        options = tuple((k, v) for k, v in values.items() if k not in builtin)
+        if options:
+            out["options"] = options
+        return {**out, "target": None if paper else choice, "paper_protocol": paper}
 
     def load(self, s) -> None:
+        """Saved settings (gui.settings: attack/<attr> for every declared parameter)."""
         i = self.method.findData(s.get("attack/method"))
         self.method.setCurrentIndex(max(i, 0))
-        self.eps.setValue(s.get("attack/eps_mv"))
-        self.alpha.setValue(s.get("attack/alpha_mv"))
-        self.steps.setValue(s.get("attack/steps"))
-        self.sap_steps.setValue(s.get("attack/sap_steps"))
+        for p in self.params_decl:
+            v = s.get(f"attack/{p.attr}", p.default)
+            try:
+                _set_value(self.fields[p.attr], p.check(v))
+            except Exception:  # noqa: BLE001 - a bad saved value: keep the declared default
+                _set_value(self.fields[p.attr], p.default)
         i = self.target.findData(s.get("attack/target"))
         self.target.setCurrentIndex(max(i, 0))
-        self.seed.setValue(s.get("attack/seed"))
 
     def save(self, s) -> None:
         s.set("attack/method", self.method_key())
-        s.set("attack/eps_mv", self.eps.value())
-        s.set("attack/alpha_mv", self.alpha.value())
-        s.set("attack/steps", self.steps.value())
-        s.set("attack/sap_steps", self.sap_steps.value())
+        for p in self.params_decl:
+            s.set(f"attack/{p.attr}", _value(self.fields[p.attr]))
         s.set("attack/target", self.target.currentData() or "")
-        s.set("attack/seed", self.seed.value())
 
     # ---- results ----------------------------------------------------------------------------
     def clear(self, text: str = "No attack run yet.") -> None:

@@ -13,6 +13,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from engine.models import ARCHITECTURES
+
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
 
 SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
@@ -272,11 +274,13 @@ class DatasetPanel(QWidget):
         self.tr_split = _split_combo()
         self.tr_split.setCurrentIndex(2)
         self.tr_arch = QComboBox()
-        self.tr_arch.addItem("Default (fast CNN)", "default")
-        self.tr_arch.addItem("Paper CNN", "paper-cnn")
+        for name, arch in ARCHITECTURES.items():
+            self.tr_arch.addItem(arch.label, name)
         self.tr_epochs = QSpinBox()
         self.tr_epochs.setRange(1, 1000)
-        self.tr_epochs.setValue(30)
+        self.tr_epochs.setValue(ARCHITECTURES[self.tr_arch.currentData()].default_epochs)
+        self.tr_arch.currentIndexChanged.connect(  # each architecture's declared default
+            lambda _i: self.tr_epochs.setValue(ARCHITECTURES[self.tr_arch.currentData()].default_epochs))
         self.tr_out = QLineEdit("my-model.safetensors")
         self.tr_out.setToolTip("Checkpoint file to write (.safetensors); relative paths go to the dataset's "
                                "parent folder")

@@ -1,4 +1,4 @@
-"""Model panel: which classifier (default, paper CNN, a checkpoint file), the compute device, and
+"""Model panel: which classifier (an architecture's bundled weights or a checkpoint file), the compute device, and
 the class probabilities of the original and the adversarial ECG as paired bars."""
 
 from __future__ import annotations
@@ -6,6 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from engine.datasets import CLASSES
+from engine.models import ARCHITECTURES
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
 
@@ -15,7 +18,7 @@ class ProbabilityBars(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.classes = ["N", "A", "O", "~"]
+        self.classes = list(CLASSES)
         self.orig: dict | None = None
         self.adv: dict | None = None
         self.true: str | None = None
@@ -84,7 +87,7 @@ class ProbabilityBars(QWidget):
 
 
 class ModelPanel(QWidget):
-    modelRequested = Signal(str)  # "default", "paper-cnn" or a checkpoint path
+    modelRequested = Signal(str)  # an architecture of engine.models.ARCHITECTURES or a checkpoint path
     browseRequested = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -93,8 +96,9 @@ class ModelPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         row = QGridLayout()
         self.combo = QComboBox()
-        self.combo.addItem("Default (fast CNN)", "default")
-        self.combo.addItem("Paper CNN (Han et al., 13 layers)", "paper-cnn")
+        for name, arch in ARCHITECTURES.items():  # the bundled weights of each declared architecture
+            self.combo.addItem(arch.label, name)
+            self.combo.setItemData(self.combo.count() - 1, arch.help, Qt.ItemDataRole.ToolTipRole)
         self.combo.setToolTip("Classifier to explain and attack")
         self.browse = QToolButton()
         self.browse.setText("…")

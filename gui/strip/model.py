@@ -243,7 +243,8 @@ class StripModel:
 
     def lane_saturated(self) -> bool:
         """Whether δ × gain leaves the lane (then it is drawn clipped at the lane's edges)."""
-        return self.max_abs_delta_uv() / 1000.0 * self.gain > self.lane_mv / 2 + 1e-9
+        # relative tolerance: δ at exactly ±ε (float32) fills the lane, it does not leave it
+        return self.max_abs_delta_uv() / 1000.0 * self.gain > self.lane_mv / 2 * (1 + 1e-4)
 
     def lane_scale_uv(self) -> float:
         """Height of the lane's scale bar in µV of δ (the bar is 1 mV of lane tall)."""

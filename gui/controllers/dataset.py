@@ -1,0 +1,85 @@
+"""Dataset actions of the bottom dock: evaluate the model, attack evaluation, robustness curve,
+training."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+
+from .. import dialogs
+
+
+class DatasetController:
+    def __init__(self, win) -> None:
+        self.win = win
+        self.wb = win.wb
+
+    def show_tab(self, index: int) -> None:
+        w = self.win
+        if not w.dataset_dock.isVisible():
+            w.dataset_dock.show()
+            w.resizeDocks([w.dataset_dock], [max(280, w.height() // 3)], Qt.Orientation.Vertical)
+        w.dataset_dock.raise_()
+        w.dataset_panel.tabs.setCurrentIndex(index)
+
+    def _need_dataset(self, model: bool = True) -> bool:
+        if self.wb.dataset is None:
+            self.win.show_error("Open a folder or dataset first (File ▸ Open Folder or Dataset).")
+            return False
+        if model and self.wb.model is None:
+            self.win.show_error("No model loaded.")
+            return False
+        return True
+
+    def run_evaluate(self, split: str) -> None:
+        if not self._need_dataset():
+            return
+        w = self.win
+
+        def done(res):
+            w.dataset_panel.show_evaluation(res)
+            w.browser.update_rows({n: {"pred": p} for n, p in res.get("predictions", {}).items()})
+
+        w.submit(self.wb.evaluate_job(split), f"Evaluating {self.wb.model.name}", on_done=done, kind="dataset")
+
+    def run_attack_eval(self, split: str, limit: int) -> None:
+        if not self._need_dataset():
+            return
+        w = self.win
+        method = w.attack_panel.method_key()
+        w.submit(self.wb.attack_eval_job(split, method, w.attack_panel.params(), limit),
+                 f"{method.upper()} attack evaluation", on_done=w.dataset_panel.show_attack_eval, kind="dataset")
+
+    def run_robustness(self, split: str, limit: int, eps: str) -> None:
+        if not self._need_dataset():
+            return
+        w = self.win
+        method = w.attack_panel.method_key()
+        panel = w.dataset_panel
+        panel.show_robustness([])
+        w.submit(self.wb.robustness_job(split, method, w.attack_panel.params(), eps, limit),
+                 f"{method.upper()} robustness curve", on_partial=lambda d: panel.show_robustness(d["table"]),
+                 on_done=lambda d: panel.show_robustness(d["table"], done=True), kind="dataset")
+
+    def run_train(self, split: str, arch: str, epochs: int, out: str) -> None:
+        if not self._need_dataset(model=False):
+            return
+        w = self.win
+        if not out.endswith(".safetensors"):
+            w.show_error("The checkpoint file name must end in .safetensors")
+            return
+        if not os.path.isabs(out):
+            out = os.path.join(os.path.dirname(os.path.abspath(self.wb.dataset.folder)), out)
+        if os.path.exists(out) and not dialogs.confirm(w, f"{out} exists. Replace it?", "Replace checkpoint"):
+            return
+        w.dataset_panel.reset_training()
+
+        def done(res):
+            w.dataset_panel.tr_summary.setText(f"Saved {res['out']} (best validation F1 "
+                                               f"{res['best'].get('f1_mean_nao', float('nan')):.3f}). "
+                                               "Load it with Model ▸ Load Checkpoint.")
+
+        job = self.wb.train_job(out, arch=arch, split=split, epochs=int(epochs), resume=False, overwrite=True,
+                                command="GUI train")
+        w.submit(job, f"Training {arch}", on_partial=w.dataset_panel.add_epoch, on_done=done, kind="dataset")

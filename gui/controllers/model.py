@@ -1,0 +1,68 @@
+"""Loading the classifier (bundled architecture weights or a checkpoint file)."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+
+from .. import dialogs
+from ..panels.common import BAD_COLOR
+
+
+class ModelController:
+    def __init__(self, win) -> None:
+        self.win = win
+        self.wb = win.wb
+        self.spec: str | None = None  # what the loaded model was asked for
+
+    def load_model(self, spec: str, quiet: bool = False) -> None:
+        """Load `spec` in the worker; on failure the previous model stays (`quiet`: no dialog)."""
+        w, wb = self.win, self.wb
+        w.model_panel.set_spec(spec)
+        w.model_panel.info.setText(f"Loading {spec}…")
+
+        def done(res):
+            clf, dev = res
+            dev = dev.replace("(1 threads)", "(1 thread)")
+            self.spec = spec
+            w.settings.set("model/spec", spec)
+            w.model_panel.set_model_info(clf, dev)
+            w.job_status.device.setText(dev)
+            wb.set_model(clf, dev)  # drops the attack: listeners reset their views
+            w.browser.clear_predictions()
+            w.records.start_fill()
+            if wb.record is not None:
+                w.records.classify_current()
+            w.modelLoaded.emit(clf)
+
+        def failed(one, details, exc=None):
+            if wb.model is None:
+                w.model_panel.info.setText(f"<span style='color:{BAD_COLOR}'>No model: {one}</span>")
+                w.model_panel.info.setTextFormat(Qt.TextFormat.RichText)
+            else:
+                w.model_panel.set_spec(self.spec)
+                w.model_panel.set_model_info(wb.model, wb.device_text)
+            if quiet:
+                w.note_error(one)
+            else:
+                w.show_error(one, details)
+
+        w.submit(wb.load_model_job(spec), f"Loading model {os.path.basename(spec)}", on_done=done,
+                 on_error=failed, kind="model")
+
+    def ask_open_model(self) -> None:
+        w = self.win
+        path = dialogs.ask_open_file(w, "Load model checkpoint", w.settings.get("dirs/model"),
+                                     "Model checkpoints (*.safetensors *.pth *.pt);;All files (*)")
+        if path:
+            w.settings.set("dirs/model", os.path.dirname(path))
+            self.load_model(path)
+
+    def export_name(self) -> str:
+        """The model as named in export provenance: the bundled name, else the checkpoint's name."""
+        from engine.models import ARCHITECTURES
+
+        if self.spec in ARCHITECTURES:
+            return self.spec
+        return self.wb.model.name if self.wb.model else "?"

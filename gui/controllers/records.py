@@ -1,0 +1,172 @@
+"""Opening records and folders, choosing a lead, classifying the current record, and filling the
+record browser's durations and predictions in the background."""
+
+from __future__ import annotations
+
+import os
+
+from engine.errors import MissingSamples
+from engine.workbench import jobs
+
+from .. import dialogs
+from ..worker import BACKGROUND
+
+FILL_BATCH = 32  # records per background fill job
+
+
+class RecordController:
+    def __init__(self, win) -> None:
+        self.win = win
+        self.wb = win.wb
+        self._fill_gen = 0
+
+    # ---- asking -------------------------------------------------------------------------------
+    def ask_open_record(self) -> None:
+        w = self.win
+        path = dialogs.ask_open_file(w, "Open WFDB record", w.settings.get("dirs/record") or str(w.samples),
+                                     "WFDB headers (*.hea);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def ask_open_folder(self) -> None:
+        w = self.win
+        path = dialogs.ask_directory(w, "Open folder or dataset", w.settings.get("dirs/dataset") or str(w.samples))
+        if path:
+            self.open_folder(path, select_first=True)
+
+    # ---- opening ------------------------------------------------------------------------------
+    def open_path(self, path: str) -> None:
+        """A record (any of its files, or the base path) or a folder."""
+        if os.path.isdir(path):
+            self.open_folder(path, select_first=True)
+        else:
+            self.open_record(path)
+
+    def open_folder(self, folder: str, select_first: bool = True, remember: bool = True,
+                    then_select: str | None = None) -> None:
+        w = self.win
+
+        def done(ds):
+            self.wb.set_dataset(ds)
+            w.browser.set_dataset(ds.folder, ds.names, ds.labels, ds.label_file)
+            w.dataset_panel.set_source(ds.folder, len(ds.names), len(ds.labels))
+            if remember:
+                w.settings.set("dirs/dataset", ds.folder)
+                w.remember(ds.folder)
+            self.start_fill()
+            w.datasetListed.emit(ds.folder)
+            if then_select:
+                w.browser.select(then_select, emit=False)
+            elif select_first and ds.names:
+                w.browser.select(ds.names[0], emit=True)
+
+        w.submit(self.wb.list_dataset_job(folder), f"Listing {folder}", on_done=done, kind="list")
+
+    def open_record(self, path: str, remember: bool = True) -> None:
+        """Open one record file; its folder is listed in the browser."""
+        from engine.records import record_base
+
+        w = self.win
+        base = record_base(os.path.abspath(path))
+        folder, name = os.path.split(base)
+
+        def opened(rec):
+            if remember:
+                w.settings.set("dirs/record", folder)
+                w.remember(base + ".hea")
+            ds = self.wb.dataset
+            if ds is None or os.path.abspath(ds.folder) != folder:
+                self.open_folder(folder, select_first=False, remember=False, then_select=name)
+            else:
+                w.browser.select(name, emit=False)
+            self.show_record(rec)
+
+        self.load_record(path, opened)
+
+    def record_activated(self, name: str) -> None:
+        ds = self.wb.dataset
+        if ds is not None:
+            self.load_record(ds.path(name), self.show_record, label=ds.label(name))
+
+    def load_record(self, path: str, on_done, label: str | None = None, lead: str | None = None,
+                    fill_gaps: bool = False) -> None:
+        """Read a record in the worker; for short gaps of missing samples offer to interpolate them."""
+        w = self.win
+
+        def failed(one, details, exc=None):
+            if not fill_gaps and isinstance(exc, MissingSamples) and exc.fillable:
+                question = (f"{os.path.basename(path)}: {exc.n_missing} samples are missing (longest gap "
+                            f"{exc.longest_gap_s:.2f} s).\n\nInterpolate short gaps (up to 0.5 s) "
+                            "and open the record anyway?")
+                if dialogs.confirm(w, question, "Missing samples"):
+                    self.load_record(path, on_done, label, lead, fill_gaps=True)
+                    return
+            w.show_error(one, details)
+
+        w.submit(self.wb.open_record_job(path, label, lead, fill_gaps), f"Opening {os.path.basename(path)}",
+                 on_done=on_done, on_error=failed, group="open", replace_group=True, kind="open")
+
+    def lead_chosen(self, _i: int) -> None:
+        rec, lead = self.wb.record, self.win.lead_combo.currentData()
+        if rec is None or not lead or lead == rec.lead:
+            return
+        self.load_record(rec.path, self.show_record, label=rec.label, lead=lead, fill_gaps=rec.gaps_filled)
+
+    def show_record(self, rec: jobs.OpenedRecord) -> None:
+        w = self.win
+        w.lead_combo.clear()
+        for name, is_ecg in rec.leads:
+            w.lead_combo.addItem(name if is_ecg else f"{name} (not ECG)", name)
+        w.lead_combo.setCurrentIndex(max(0, w.lead_combo.findData(rec.lead)))
+        multi = len(rec.leads) > 1
+        w.lead_label.setVisible(multi)
+        w.lead_combo.setVisible(multi)
+        w.strip.set_record(rec.x_mv, rec.fs, rec.name)
+        self.wb.set_record(rec)  # drops the attack and band: listeners reset their views
+        w.setWindowTitle(f"{rec.name} — ECG Adversarial Workbench")
+        w.recordShown.emit(rec.name)
+        self.classify_current()
+
+    def classify_current(self) -> None:
+        w = self.win
+        rec, clf = self.wb.record, self.wb.model
+        if rec is None or clf is None:
+            return
+
+        def done(res):
+            if self.wb.record is not rec or self.wb.model is not clf:
+                return
+            self.wb.set_prediction(res)
+            pred, probs = res
+            w.model_panel.set_probs(probs, None, rec.label)
+            w.browser.update_row(rec.name, pred=pred, probs=probs)
+            w.refresh_header()
+            w.classified.emit(rec.name, res)
+
+        w.submit(self.wb.classify_job(), f"Classifying {rec.name}", on_done=done, kind="classify",
+                 group="classify", replace_group=True)
+
+    # ---- background fill of durations / predictions ------------------------------------------
+    def start_fill(self) -> None:
+        """Durations and predictions for every listed record, in background batches that give way
+        to user jobs (a dataset of 8528 records lists at once and fills in over time)."""
+        self._fill_gen += 1
+        self.win.host.cancel_group("fill")
+        ds, clf = self.wb.dataset, self.wb.model
+        if ds is None:
+            return
+        for i in range(0, len(ds.names), FILL_BATCH):
+            self._submit_fill(ds, clf, ds.names[i:i + FILL_BATCH], self._fill_gen)
+
+    def _submit_fill(self, ds, clf, names: list[str], gen: int) -> None:
+        host = self.win.host
+
+        def done(res):
+            if gen != self._fill_gen:
+                return
+            self.win.browser.update_rows(res["rows"])
+            if res["rest"]:
+                self._submit_fill(ds, clf, res["rest"], gen)
+
+        host.submit(jobs.fill_batch(ds, names, clf, yield_to=host.user_waiting), "Filling table",
+                    on_done=done, on_error=lambda *_: None, priority=BACKGROUND, group="fill")

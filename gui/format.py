@@ -1,0 +1,77 @@
+"""Text and HTML the main window shows: the record header, the model / attack / band summary line,
+times and ETAs. Pure functions of engine objects (no widgets)."""
+
+from __future__ import annotations
+
+from .panels.common import ADVERSARIAL_COLOR, BAND_COLOR, CLASS_NAMES, class_text
+
+SEP = " &nbsp;·&nbsp; "
+
+
+def clock(t: float) -> str:
+    """Record time `t` (s) as m:ss (or h:mm:ss)."""
+    t = int(round(t))
+    h, m, sec = t // 3600, (t // 60) % 60, t % 60
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def eta(s: float) -> str:
+    """A remaining time in s as '<1 s', '42 s', '7 min' or '1.5 h'."""
+    if s < 1:
+        return "<1 s"
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def record_header(rec) -> str:
+    """'name · duration · fs · lead · reference label' of an OpenedRecord (HTML)."""
+    if rec is None:
+        return "No record open"
+    dur = f"{rec.duration_s:.1f} s" if rec.duration_s < 120 else f"{rec.duration_s / 60:.1f} min"
+    label = (f"reference label <b>{class_text(rec.label, long=True)}</b>" if rec.label
+             else "no reference label")
+    gaps = f"{SEP}<span style='color:#a05a00'>short gaps interpolated</span>" if rec.gaps_filled else ""
+    return SEP.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", f"lead {rec.lead}", label]) + gaps
+
+
+def attacked_window(result) -> str:
+    """' on m:ss–m:ss' when the attack changed one window of a longer record, else ''."""
+    pl = result.placement
+    if pl.n >= len(result.x0):
+        return ""
+    return f" on {clock(pl.src_start / result.fs)}–{clock((pl.src_start + pl.n) / result.fs)}"
+
+
+def session_summary(wb) -> str:
+    """Model prediction, attack outcome and band size of a Workbench session (HTML), or ''."""
+    if wb.record is None:
+        return ""
+    parts = []
+    name = lambda c: CLASS_NAMES.get(c, c)  # noqa: E731
+    if wb.prediction is not None:
+        p, probs = wb.prediction
+        model = wb.model.name if wb.model else "?"
+        parts.append(f"Model ({model}): <b>{name(p)}</b> {100 * probs[p]:.0f} %")
+    elif wb.model is not None:
+        parts.append("Model: classifying…")
+    r = wb.attack_result
+    if r is not None:
+        what = f"{wb.method.upper()} ε {wb.params.eps_mv:g} mV{attacked_window(r)}"
+        adv = f"<b>{name(r.adv_pred)}</b> {100 * r.adv_probs[r.adv_pred]:.0f} %"
+        if r.success:
+            parts.append(f"<span style='color:{ADVERSARIAL_COLOR}'>after {what}: {adv} — diagnosis changed</span>")
+        else:
+            parts.append(f"after {what}: {adv} — not fooled")
+    if wb.band_result is not None:
+        parts.append(f"<span style='color:{BAND_COLOR}'>band: {wb.band_result.members.shape[0]} ECGs</span>")
+    return " &nbsp;│&nbsp; ".join(parts)
+
+
+def attack_row_status(r, method: str, eps_mv: float) -> tuple[str, str]:
+    """(short status, tooltip) of an attacked record for the record browser."""
+    status = ("→ " + r.adv_pred) if r.success else ("held" if r.success is False else "at target")
+    verdict = "diagnosis changed" if r.success else "not fooled" if r.success is False else "already the target"
+    return status, f"{method.upper()} ε {eps_mv:g} mV: {r.orig_pred} → {r.adv_pred} ({verdict})"
