@@ -60,6 +60,7 @@ from .attacks.base import AttackParams
 from .attacks.runner import AttackInput, run_attack
 from .datasets import Dataset
 from .errors import Cancelled, UserError
+from .intervals import clopper_pearson
 from .models.classifier import Classifier
 from .attack_identity import check_identity, dataset_identity, record_digest, run_id  # noqa: F401 (API)
 from .outputs import FileLock, check_output, check_output_dir, write_text_atomic
@@ -266,13 +267,19 @@ def _mean(rows: list[dict], key: str) -> float | None:
 
 
 def _rate(rows: list[dict]) -> dict:
+    """Counts and the success rate of `rows` with its exact 95 % interval (engine.intervals):
+    n rows, `attacked` (a success flag: the denominator), `success`, `success_rate`, `success_ci95`."""
     att = [r for r in rows if r.get("success") is not None]
     s = sum(1 for r in att if r["success"])
-    return {"n": len(rows), "attacked": len(att), "success": s, "success_rate": (s / len(att)) if att else None}
+    ci = clopper_pearson(s, len(att))
+    return {"n": len(rows), "attacked": len(att), "success": s, "success_rate": (s / len(att)) if att else None,
+            "success_ci95": None if ci is None else list(ci)}
 
 
 def summarize(rows: list[dict], classes: list[str] | None = None) -> dict:
-    """Paper-style summary of result rows (see the module docstring)."""
+    """Paper-style summary of result rows (see the module docstring). Every success rate comes with
+    its denominator (`attacked`) and a 95 % Clopper–Pearson interval (`success_ci95`, fractions),
+    overall, per true class and for the records misclassified to begin with."""
     ok = [r for r in rows if "error" not in r]
     labelled = [r for r in ok if r.get("true") is not None]
     correct = [r for r in labelled if r["true"] == r["orig_pred"]]
@@ -289,10 +296,12 @@ def summarize(rows: list[dict], classes: list[str] | None = None) -> dict:
         cc = [r for r in rc if r["true"] == r["orig_pred"]]
         rate = _rate(cc)
         per_class[c] = {"n": len(rc), "correct": len(cc), "attacked": rate["attacked"],
-                        "success": rate["success"], "success_rate": rate["success_rate"]}
+                        "success": rate["success"], "success_rate": rate["success_rate"],
+                        "success_ci95": rate["success_ci95"]}
     return {"n": len(ok), "correct": len(correct), "attacked": main["attacked"], "success": main["success"],
-            "success_rate": main["success_rate"], "per_class": per_class,
-            "misclassified": {k: v for k, v in _rate(wrong).items()},
+            "success_rate": main["success_rate"], "success_ci95": main["success_ci95"],
+            "interval": "95% Clopper-Pearson (exact binomial)", "per_class": per_class,
+            "misclassified": _rate(wrong),
             "unlabelled": len(ok) - len(labelled), "errors": len(rows) - len(ok),
             **{f"mean_{k}": _mean(att, k) for k in MEASURES}}
 

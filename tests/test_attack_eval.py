@@ -53,10 +53,19 @@ def test_summary_follows_the_paper_definition():
     assert s["n"] == 6 and s["errors"] == 1 and s["unlabelled"] == 1
     assert s["correct"] == 4 and s["attacked"] == 3 and s["success"] == 2
     assert s["success_rate"] == pytest.approx(2 / 3)
-    assert s["misclassified"] == {"n": 1, "attacked": 1, "success": 1, "success_rate": 1.0}
-    assert s["per_class"]["N"] == {"n": 2, "correct": 2, "attacked": 2, "success": 1, "success_rate": 0.5}
+    # exact 95 % intervals (Clopper–Pearson): 1/1 -> [0.025, 1]; 1/2 -> [0.01258, 0.98742]; 2/3 -> [0.0943, 0.9916]
+    assert s["success_ci95"] == pytest.approx([0.09430, 0.99160], abs=1e-4)
+    mis = s["misclassified"]
+    assert {k: mis[k] for k in ("n", "attacked", "success", "success_rate")} == \
+        {"n": 1, "attacked": 1, "success": 1, "success_rate": 1.0}
+    assert mis["success_ci95"] == pytest.approx([0.025, 1.0])
+    n_cls = s["per_class"]["N"]
+    assert {k: n_cls[k] for k in ("n", "correct", "attacked", "success", "success_rate")} == \
+        {"n": 2, "correct": 2, "attacked": 2, "success": 1, "success_rate": 0.5}
+    assert n_cls["success_ci95"] == pytest.approx([0.012579, 0.987421], abs=1e-5)
     assert s["per_class"]["A"]["success_rate"] == 1.0
-    assert s["per_class"]["O"] == {"n": 2, "correct": 1, "attacked": 0, "success": 0, "success_rate": None}
+    assert s["per_class"]["O"] == {"n": 2, "correct": 1, "attacked": 0, "success": 0, "success_rate": None,
+                                   "success_ci95": None}
     assert "~" not in s["per_class"]
     assert s["mean_linf_mv"] == pytest.approx(0.01)
 
