@@ -140,3 +140,31 @@ def test_missing_label_file_and_split(samples, tmp_path, tiny_model):
                               "--json"), "no such label file")
     assert_user_error(run_cli("evaluate", samples, "--split", "nonsense", "--model", tiny_model, "--json"),
                       "unknown split")
+
+
+def test_option_values_out_of_range_through_main(samples, tmp_path):
+    """The range checks hold through `python main.py` (the in-process cases: tests/test_cli_core.py)."""
+    assert_user_error(run_cli("band", samples / "A00001", "--trials", "1000000000", "--json"), "--trials",
+                      "between 1 and 100000")
+    assert_user_error(run_cli("band", samples / "A00001", "--noise-sd", "inf", "--json"), "--noise-sd", "mV")
+    assert_user_error(run_cli("classify", samples / "A00001", "--device", "foo", "--json"), "--device", "cpu")
+    assert_user_error(run_cli("train", samples, "--out", tmp_path / "m.safetensors", "--lr", "nan", "--json"),
+                      "--lr", "greater than 0")
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_unexpected_error_through_main_is_one_line_exit_1(samples, tmp_path):
+    """A bug (simulated: a command made to raise KeyError) exits 1 with one line on stderr naming a
+    crash log that holds the traceback, in a real process."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from engine.cli import core, main; "
+            "core.cmd_info = lambda a: (_ for _ in ()).throw(KeyError('boom')); sys.exit(main(sys.argv[1:]))")
+    env = {"PYTHONPATH": str(samples.parents[1]), "XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    p = subprocess.run([sys.executable, "-c", code, "info", str(samples / "A00001")], capture_output=True,
+                       text=True, timeout=60, env=env, cwd=samples.parents[1])
+    assert p.returncode == 1 and p.stdout == "", (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and "KeyError" in lines[0] and str(tmp_path) in lines[0], p.stderr
+    assert "Traceback" in next(tmp_path.glob("ecg-adv/crash-*.log")).read_text()

@@ -319,13 +319,16 @@ def _summary_text(s: dict, method: str, results: str) -> str:
     def pct(v):
         return "-" if v is None else f"{100 * v:.1f}%"
 
+    from ..intervals import format_rate
+
     mis = s["misclassified"]
-    per = ", ".join(f"{c} {pct(v['success_rate'])} ({v['success']}/{v['attacked']})" for c, v in s["per_class"].items())
+    per = "\n".join(f"    {c}: {format_rate(v['success'], v['attacked'])}" for c, v in s["per_class"].items())
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-    return (f"{method.upper()} on {s['n']} records: success {pct(s['success_rate'])} "
-            f"({s['success']}/{s['attacked']} of {s['correct']} correctly classified)\n"
-            f"  per true class: {per}\n"
-            f"  misclassified to begin with: {mis['n']} (prediction flipped for {pct(mis['success_rate'])})\n"
+    return (f"{method.upper()} on {s['n']} records: success {format_rate(s['success'], s['attacked'])} "
+            f"of {s['correct']} correctly classified\n"
+            f"  per true class:\n{per}\n"
+            f"  misclassified to begin with: {mis['n']} (prediction flipped for "
+            f"{format_rate(mis['success'], mis['attacked'])})\n"
             f"  mean Linf {f(s['mean_linf_mv'], '.4f')} mV, L2 {f(s['mean_l2_mv'], '.3f')} mV, "
             f"SNR {f(s['mean_snr_db'], '.1f')} dB, smoothness {f(s['mean_smoothness'], '.3g')}, "
             f"square-wave {f(s['mean_square_wave'], '.3f')}"
@@ -391,11 +394,13 @@ def cmd_robustness(args) -> int:
     from ..device import pick_device
     from ..models.checkpoint import resolve_model
     from ..robustness import format_table, parse_eps_list, parse_methods, plot_robustness, run_robustness
+    from ..attacks.params import ALPHA, EPS
     from . import emit
 
-    from ..attacks.params import EPS
-
     eps_list = [EPS.check(e, "--eps") for e in parse_eps_list(args.eps)]  # each within ε's declared range
+    if args.alpha is None:  # α follows ε: each cell's α must be in range too
+        for e in eps_list:
+            ALPHA.check(e * args.alpha_ratio, f"step α = ε {e:g} mV × --alpha-ratio {args.alpha_ratio:g}")
     methods = parse_methods(args.method)
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
