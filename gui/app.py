@@ -102,6 +102,10 @@ def run_gui(argv: list[str]) -> int:
 
     apply_pyside_workaround()  # before any Qt call (needed on Python < 3.12, see gui/__init__.py)
     app = make_app()
+    from . import dialogs, guard
+
+    # last resort: a bug in a slot shows one line naming a crash log; the app keeps running
+    guard.install_excepthook(lambda line, details: dialogs.show_error(app.activeWindow(), line, details))
     from .main_window import MainWindow
     from .settings import Settings
 

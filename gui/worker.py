@@ -24,7 +24,6 @@ import heapq
 import itertools
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
@@ -73,15 +72,14 @@ class _Entry:
     cancel: threading.Event = field(compare=False, default_factory=threading.Event)
 
 
-def describe_exception(exc: BaseException) -> tuple[str, str]:
-    """(one-line reason, details) for an exception raised by a job."""
+def describe_exception(exc: BaseException, context: str = "") -> tuple[str, str]:
+    """(one-line reason, details) for an exception raised by a job. An unexpected one (not a
+    UserError: a bug) is written with its traceback to a crash log that the line names."""
     if isinstance(exc, UserError):
         return str(exc), str(exc)
-    one = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if str(exc) else type(exc).__name__
-    if len(one) > 300:
-        one = one[:297] + "..."
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return one, details
+    from .guard import crash_report
+
+    return crash_report(exc, context)
 
 
 class EngineWorker(QObject):
@@ -232,7 +230,7 @@ class EngineWorker(QObject):
             if should_stop():
                 self.cancelled.emit(entry.job_id)
             else:
-                one, details = describe_exception(exc)
+                one, details = describe_exception(exc, f"job: {entry.title}")
                 exc.__traceback__ = None  # the frames (and their arrays) need not outlive the job
                 self.failed.emit(entry.job_id, one, details, exc)
         else:

@@ -50,6 +50,7 @@ def isolated(tmp_path, monkeypatch):
     """Temporary settings file and signal cache; error dialogs recorded instead of shown."""
     monkeypatch.setenv("ECGADV_SETTINGS", str(tmp_path / "settings.ini"))
     monkeypatch.setenv("ECGADV_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # crash logs of the guard
     from gui import dialogs
 
     shown: list[tuple[str, str]] = []

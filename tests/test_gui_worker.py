@@ -33,7 +33,8 @@ def test_job_result_progress_and_thread(qtbot):
     assert host.shutdown()
 
 
-def test_errors_become_one_line_messages(qtbot):
+def test_errors_become_one_line_messages(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     host = WorkerHost()
     got = []
 
@@ -48,8 +49,11 @@ def test_errors_become_one_line_messages(qtbot):
     qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
     assert got[0][0] == "no such record: x.hea"
     assert type(got[0][2]) is UserError and type(got[1][2]) is ZeroDivisionError  # decide by type, not text
-    assert got[1][0].startswith("ZeroDivisionError")
-    assert "Traceback" in got[1][1]
+    # a bug: one line naming the crash log, which holds the traceback
+    assert got[1][0].startswith("internal error (ZeroDivisionError")
+    (log,) = (tmp_path / "ecg-adv").glob("crash-*.log")
+    assert str(log) in got[1][0]
+    assert "Traceback" in got[1][1] and "bad_bug" in log.read_text() and "job: b" in log.read_text()
     assert "\n" not in got[1][0]
     host.shutdown()
 
