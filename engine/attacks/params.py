@@ -19,7 +19,8 @@ from ..errors import UserError
 @dataclass(frozen=True)
 class Param:
     """One numeric option. `kind` is int, float or bool; values must lie in [lo, hi]
-    (`lo_open`: lo itself excluded). `in_header`: part of the results header (resume check)."""
+    (`lo_open`: lo itself excluded). `in_header`: part of the results header (resume check).
+    `label`: the GUI's name for it; `step`: a spin box's increment (None: 1 for int, lo for float)."""
 
     attr: str
     flag: str
@@ -32,6 +33,7 @@ class Param:
     kind: type = float
     in_header: bool = True
     lo_open: bool = False
+    step: float | None = None
 
     def range_text(self) -> str:
         """'between 0 and 10000 steps', 'greater than 0 and at most 5 mV', 'on or off'."""
@@ -75,9 +77,9 @@ class Param:
 #    20 PGD + 40 SAP steps) -----------------------------------------------------------------------
 
 EPS = Param("eps_mv", "--eps", "ε", "mV", 0.01, 1e-6, 5.0,
-            help="L∞ budget ε: the largest change allowed at any sample (paper 0.01 mV = 10 µV)")
+            step=0.001, help="L∞ budget ε: the largest change allowed at any sample (paper 0.01 mV = 10 µV)")
 ALPHA = Param("alpha_mv", "--alpha", "Step α", "mV", 0.001, 1e-7, 1.0,
-              help="step α of each gradient step (paper 0.001 mV)")
+              step=0.0005, help="step α of each gradient step (paper 0.001 mV)")
 STEPS = Param("steps", "--steps", "PGD steps", "steps", 20, 0, 10_000, kind=int,
               help="PGD steps (also SAP's initialisation; paper 20)")
 SAP_STEPS = Param("sap_steps", "--sap-steps", "SAP steps", "steps", 40, 0, 10_000, kind=int,
