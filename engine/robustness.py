@@ -2,8 +2,12 @@
 
 Each (method, ε) cell is one dataset-level run of engine.attack_eval (same success definition:
 among correctly classified records, the share whose prediction changed / reached the target).
-The step α follows ε: α = ε · alpha_ratio (paper: 0.001 / 0.01 = 0.1) unless a fixed α is given,
-so every ε gets the same number of steps to use its budget. With a results folder every cell
+The α rule is an explicit option, recorded in the output ("alpha_rule"): by default the step follows
+ε, α = ε · alpha_ratio ("ratio:0.1", the paper's 0.001 / 0.01 mV), so every ε gets the same number
+of steps to use its budget (CLI --alpha-ratio R); a fixed α for every ε ("fixed:A mV", CLI --alpha A)
+is the alternative (with it a small ε may be reached in one step and a large one never). Every cell
+reports its success rate with its denominator and an exact 95 % interval (engine.intervals), overall
+and per true class; the plot draws the intervals as error bars and labels each point with k/n. With a results folder every cell
 keeps its JSONL file there and an interrupted sweep resumes cell by cell.
 
 Under torchrun (`dist` from engine.attack_eval.dist_from_env) every cell is sharded like
@@ -31,6 +35,7 @@ from .attacks.base import AttackParams
 from .attacks.runner import ATTACKS
 from .datasets import Dataset
 from .errors import UserError
+from .intervals import format_rate
 from .models.classifier import Classifier
 from .outputs import atomic_write, check_output, check_output_dir
 
@@ -123,6 +128,10 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
                 table.append({"method": method, "eps_mv": eps, "alpha_mv": params.alpha_mv,
                               "n": summ["n"], "correct": summ["correct"], "attacked": summ["attacked"],
                               "success": summ["success"], "success_rate": summ["success_rate"],
+                              "success_ci95": summ["success_ci95"],
+                              "per_class": {c: {k: v[k] for k in ("attacked", "success", "success_rate",
+                                                                  "success_ci95")}
+                                            for c, v in summ["per_class"].items()},
                               "misclassified_flip_rate": summ["misclassified"]["success_rate"],
                               "mean_linf_mv": summ["mean_linf_mv"], "mean_l2_mv": summ["mean_l2_mv"],
                               "mean_smoothness": summ["mean_smoothness"],
@@ -133,19 +142,37 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
             tmp.cleanup()
     if dist.rank != 0:
         return None
-    return {"model": clf.name, "methods": methods, "eps_mv": eps_list, "n": len(names), "table": table,
-            "results_dir": None if tmp else folder}
+    return {"model": clf.name, "methods": methods, "eps_mv": eps_list, "n": len(names),
+            "alpha_rule": alpha_rule(alpha_ratio, alpha_mv), "interval": "95% Clopper-Pearson (exact binomial)",
+            "table": table, "results_dir": None if tmp else folder}
+
+
+def alpha_rule(alpha_ratio: float = 0.1, alpha_mv: float | None = None) -> str:
+    """The sweep's step rule as recorded in its output: 'ratio:R' (α = ε · R) or 'fixed:A' (α = A mV)."""
+    return f"fixed:{alpha_mv:g}" if alpha_mv is not None else f"ratio:{alpha_ratio:g}"
 
 
 def format_table(doc: dict) -> str:
-    lines = [f"{'method':6s} {'eps mV':>8s} {'alpha mV':>9s} {'attacked':>8s} {'success':>8s} {'rate':>7s} "
-             f"{'mean Linf':>10s} {'smoothness':>11s} {'square':>7s}"]
+    """The sweep as text: one line per (method, ε) with the rate, k/n and its 95 % interval, then
+    the per-class rates of each cell."""
+    lines = []
+    if doc.get("alpha_rule"):
+        rule = doc["alpha_rule"]
+        lines.append("step α: " + (f"ε × {rule[6:]}" if rule.startswith("ratio:") else f"fixed {rule[6:]} mV")
+                     + f" ({rule}); rates among correctly classified records, 95% Clopper-Pearson intervals")
+    lines.append(f"{'method':6s} {'eps mV':>8s} {'alpha mV':>9s} {'success (k/n, 95% CI)':>36s} "
+                 f"{'mean Linf':>10s} {'smoothness':>11s} {'square':>7s}")
+    f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for r in doc["table"]:
-        rate = "-" if r["success_rate"] is None else f"{100 * r['success_rate']:.1f}%"
-        f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-        lines.append(f"{r['method']:6s} {r['eps_mv']:8.4g} {r['alpha_mv']:9.3g} {r['attacked']:8d} "
-                     f"{r['success']:8d} {rate:>7s} {f(r['mean_linf_mv'], '10.4g')} "
+        lines.append(f"{r['method']:6s} {r['eps_mv']:8.4g} {r['alpha_mv']:9.3g} "
+                     f"{format_rate(r['success'], r['attacked']):>36s} {f(r['mean_linf_mv'], '10.4g')} "
                      f"{f(r['mean_smoothness'], '11.3g')} {f(r['mean_square_wave'], '7.3f')}")
+    per = [r for r in doc["table"] if r.get("per_class")]
+    if per:
+        lines.append("per true class:")
+        for r in per:
+            cls = "; ".join(f"{c} {format_rate(v['success'], v['attacked'])}" for c, v in r["per_class"].items())
+            lines.append(f"  {r['method']} ε={r['eps_mv']:g}: {cls}")
     return "\n".join(lines)
 
 
@@ -171,7 +198,16 @@ def plot_robustness(doc: dict, path: str, title: str | None = None, overwrite: b
             rows = [r for r in doc["table"] if r["method"] == method]
             xs = [r["eps_mv"] for r in rows]
             ys = [float("nan") if r["success_rate"] is None else 100 * r["success_rate"] for r in rows]
-            ax.plot(xs, ys, marker="o", label=method.upper())
+            ci = [r.get("success_ci95") or [float("nan")] * 2 for r in rows]
+            err = [[y - 100 * c[0] for y, c in zip(ys, ci)], [100 * c[1] - y for y, c in zip(ys, ci)]]
+            ns = sorted({r["attacked"] for r in rows})
+            n_txt = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3,
+                               label=f"{method.upper()} ({n_txt}, 95% CI)")
+            for x, y, r in zip(xs, ys, rows):  # k/n at every point
+                if y == y:
+                    ax.annotate(f"{r['success']}/{r['attacked']}", (x, y), textcoords="offset points",
+                                xytext=(4, -11), fontsize=7, color=line[0].get_color())
         eps = doc["eps_mv"]
         if len(eps) > 1 and max(eps) / min(eps) > 20:
             ax.set_xscale("log")
@@ -187,7 +223,10 @@ def plot_robustness(doc: dict, path: str, title: str | None = None, overwrite: b
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
         ax.legend()
-        ax.set_title(title or f"Attack success vs ε — model {doc['model']}")
+        rule = doc.get("alpha_rule")
+        ax.set_title(title or f"Attack success vs ε — model {doc['model']}"
+                     + (f"\nα rule {rule}, n = correctly classified records attacked" if rule else ""),
+                     fontsize=10)
         fig.tight_layout()
         with atomic_write(path, overwrite=overwrite) as tmp:
             fig.savefig(tmp, format="png")

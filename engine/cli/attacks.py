@@ -316,10 +316,7 @@ def default_results_name(dataset: str, split: str, model: str, method: str, eps:
 
 
 def _summary_text(s: dict, method: str, results: str) -> str:
-    def pct(v):
-        return "-" if v is None else f"{100 * v:.1f}%"
-
-    from ..intervals import format_rate
+    from ..intervals import format_rate  # rate (k/n, 95% Clopper-Pearson interval)
 
     mis = s["misclassified"]
     per = "\n".join(f"    {c}: {format_rate(v['success'], v['attacked'])}" for c, v in s["per_class"].items())
