@@ -102,6 +102,21 @@ def add_open_args(o) -> None:
     o.add_argument("--overwrite", action="store_true", help="replace an existing --screenshot file")
 
 
+def _damaged_is_user_error(func):
+    """A study file that SQLite finds damaged is bad input: one line, exit 2."""
+    import functools
+    import sqlite3
+
+    @functools.wraps(func)
+    def wrapped(args) -> int:
+        try:
+            return func(args)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise UserError(f"damaged study file ({type(exc).__name__})") from None
+    return wrapped
+
+
+@_damaged_is_user_error
 def cmd_create(args) -> int:
     from ..outputs import check_output
     from ..review.collect import collect_pairs
@@ -159,6 +174,7 @@ def cmd_create(args) -> int:
     return 0
 
 
+@_damaged_is_user_error
 def cmd_merge(args) -> int:
     from ..review.study import merge_studies
     from . import emit
@@ -205,6 +221,7 @@ def _report_text(stats: dict) -> str:
     return "\n".join(lines)
 
 
+@_damaged_is_user_error
 def cmd_report(args) -> int:
     from ..outputs import check_output
     from ..review.report import write_csv, write_html, write_pdf

@@ -100,7 +100,7 @@ def _check_input(path: str) -> _Checked:
             _check_answers(path, conn)
             return _Checked(path, st.study_id, st.schema_version, fp, digests, key_digests,
                             _key_hash(conn) if st.has_key else None)
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
             raise UserError(f"{path}: damaged study file") from None
 
 

@@ -89,6 +89,10 @@ def create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def _lenient_text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
 def connect(path: str, create: bool = False) -> sqlite3.Connection:
     """A connection (WAL, synchronous=FULL, foreign keys) to a study file; UserError if it is none."""
     if not create and not os.path.isfile(path):
@@ -96,6 +100,7 @@ def connect(path: str, create: bool = False) -> sqlite3.Connection:
     conn = None
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        conn.text_factory = _lenient_text  # a damaged file must not raise UnicodeDecodeError anywhere
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -105,7 +110,7 @@ def connect(path: str, create: bool = False) -> sqlite3.Connection:
             fmt = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
             if fmt is None or fmt[0] != FORMAT:
                 raise sqlite3.DatabaseError("format")
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):  # SQLite's own message may quote damaged bytes
         if conn is not None:
             conn.close()
         raise UserError(f"{path}: not a review study file") from None
@@ -131,7 +136,7 @@ def backup_to(src: str, dst: str) -> None:
     b = sqlite3.connect(dst)
     try:
         a.backup(b)
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
         raise UserError(f"{src}: not a review study file") from None
     finally:
         a.close()
