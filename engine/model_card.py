@@ -1,8 +1,61 @@
-"""Model cards rendered from a checkpoint's own metadata (data, split, command, metrics…)."""
+"""Model cards rendered from a checkpoint's own metadata (data, split, command, metrics…).
+
+A card shows no machine paths: checkpoints (older ones especially) record the training folder,
+label file and command with absolute or relative paths of the machine they were trained on; the
+card shows only the last component of each (the dataset's folder name, the label file's name),
+and the home directory never appears.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+
 from .models.classifier import Classifier
+
+_PATH_KEYS = ("dataset", "label_file")  # values that are a path as a whole
+_PATHLIKE = re.compile(r"(?:[A-Za-z]:)?[^\s'\"`=,;()]*[/\\][^\s'\"`,;()]*")
+
+
+def _last(path: str) -> str:
+    """The last non-empty component of a path (either separator); '' stays ''."""
+    parts = [p for p in re.split(r"[/\\]+", str(path)) if p]
+    return parts[-1] if parts else ""
+
+
+def _home_out(text: str) -> str:
+    home = os.path.expanduser("~")
+    return text.replace(home, "~") if home and home not in ("/", "~") else text
+
+
+def strip_paths(text: str) -> str:
+    """`text` with every path-like token (anything with a / or \\) reduced to its last component,
+    e.g. 'main.py train /home/me/data/physionet2017 --out m.safetensors' → 'main.py train
+    physionet2017 --out m.safetensors'; an `--opt=/a/b` value too."""
+    text = _home_out(str(text))
+    try:
+        toks = shlex.split(text, posix=False)  # keeps backslashes (Windows paths) and quotes
+    except ValueError:  # unbalanced quotes: path-like runs of the raw text
+        return _PATHLIKE.sub(lambda m: _last(m.group(0)), text)
+    out = []
+    for t in toks:
+        key, val = (t.split("=", 1)[0] + "=", t.split("=", 1)[1]) if t.startswith("-") and "=" in t else ("", t)
+        q = val[0] if len(val) > 1 and val[0] == val[-1] and val[0] in "'\"" else ""
+        bare = val[1:-1] if q else val
+        if re.search(r"[/\\]", bare):
+            bare = _last(bare)
+            val = shlex.quote(bare) if q or not bare or re.search(r"\s", bare) else bare
+        out.append(key + val)
+    return " ".join(out)
+
+
+def _shown(key: str, val) -> str:
+    if not isinstance(val, str):
+        return val
+    if key in _PATH_KEYS:
+        return _last(_home_out(val)) or val
+    return strip_paths(val) if re.search(r"[/\\]", val) or "~" in val else val
 
 
 def _confusion_md(conf: list[list[int]], classes: list[str]) -> str:
@@ -16,7 +69,7 @@ def model_card(clf: Classifier) -> str:
     tr = m.get("training", {}) or {}
     met = (m.get("metrics", {}) or {}).get("validation")
     n_params = sum(p.numel() for p in clf.module.parameters())
-    lines = [f"# Model card: {clf.name}", "",
+    lines = [f"# Model card: {_shown('name', clf.name)}", "",
              f"- Architecture: `{m['arch']}` {m.get('arch_args') or ''} ({n_params:,} parameters)",
              "- Classes: " + ", ".join(f"`{c}`" for c in clf.classes)
              + " (`N` normal, `A` atrial fibrillation, `O` other rhythm, `~` too noisy)",
@@ -33,7 +86,8 @@ def model_card(clf: Classifier) -> str:
                            ("train_time_s", "Training time (s)"), ("device", "Device"), ("torch", "PyTorch"),
                            ("app_version", "App version"), ("command", "Command"), ("source", "Source")]:
             if key in tr:
-                val = f"`{tr[key]}`" if key == "command" else tr[key]
+                shown = _shown(key, tr[key])
+                val = f"`{shown}`" if key == "command" else shown
                 lines.append(f"- {label}: {val}")
     if met:
         f1 = met["f1"]
