@@ -287,7 +287,12 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
     def _advance(self, force_intro: bool = False) -> None:
         """Show the next unanswered item (with its task's instructions first when the task changes)."""
         prev_task = self.item["task"] if self.item else None
-        item = self.session.next_item() if self.session else None
+        try:
+            item = self.session.next_item() if self.session else None
+        except UserError as exc:  # a damaged trace in the file: say so, answers given so far are saved
+            QMessageBox.critical(self, "Study file damaged", f"{exc}\n\nYour answers so far are saved.")
+            self.close()
+            return
         if item is None:
             self._finish()
             return

@@ -314,3 +314,22 @@ def test_study_without_confidence(qtbot, tmp_path, pairs):
     assert w.stack.currentIndex() == w.PAGE_DONE
     with open_study(path) as st:
         assert [r["confidence"] for r in st.answers()] == [None, None]
+
+
+def test_a_damaged_trace_is_a_dialog_not_a_crash(qtbot, study, monkeypatch):
+    import sqlite3
+
+    from PySide6.QtWidgets import QMessageBox
+
+    conn = sqlite3.connect(study)
+    first = conn.execute("SELECT trace1 FROM items ORDER BY position LIMIT 1").fetchone()[0]
+    conn.execute("UPDATE signals SET data=x'00' WHERE signal_id=?", (first,))
+    conn.commit()
+    conn.close()
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
+    w = _window(qtbot, study)
+    _start(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_Return)  # instructions -> first item: its trace is damaged
+    qtbot.waitUntil(lambda: bool(shown), timeout=3000)
+    assert "damaged" in shown[0] and not w.isVisible()

@@ -23,7 +23,7 @@ Tasks (reviewers meet them in the order of --tasks, each as one block):
   A  two ECGs, an original and its adversarial example in random order: "would you give both
      the same rhythm diagnosis?" (same / different)
   B  two ECGs, the same kind of pair: "one was digitally altered; which one?" (1 / 2); scored
-     against chance (50 %%). B tells reviewers about alteration, so put it last.
+     against chance (50 %). B tells reviewers about alteration, so put it last.
   C  one ECG, an original or an adversarial example (balanced mix): "which rhythm?"
      (N normal, A AF, O other, ~ noisy); scored against the reference labels.
 
