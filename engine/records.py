@@ -196,7 +196,7 @@ def record_base(path: str | os.PathLike) -> str:
     return p
 
 
-MAX_RECORD_VALUES = 2_000_000_000   # samples × signals read into memory at once (float64 in wfdb)
+MAX_RECORD_VALUES = 500_000_000   # samples × signals read at once (wfdb holds them as float64: 4 GB)
 
 
 def _check_files(base: str) -> Header:

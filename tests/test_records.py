@@ -492,3 +492,16 @@ def test_missing_samples_error_is_typed(tmp_path):
     assert not e.value.fillable and "too many to fill" in str(e.value)
     with pytest.raises(MissingSamples):
         rec.lead_mv(fill_gaps=True)
+
+
+def test_record_too_large_for_memory_refused_before_reading(tmp_path):
+    from engine.records import MAX_RECORD_VALUES
+
+    # a header claiming more samples than can be held, over a signal file that is that large (sparse)
+    n = MAX_RECORD_VALUES // 2 + 1
+    (tmp_path / "huge.hea").write_text(f"huge 2 300 {n}\nhuge.dat 16 1000/mV 16 0 0 0 0 ECG\n"
+                                       "huge.dat 16 1000/mV 16 0 0 0 0 II\n")
+    with open(tmp_path / "huge.dat", "wb") as fh:
+        fh.truncate(n * 4)
+    with pytest.raises(UserError, match="too large to read"):
+        read_record(tmp_path / "huge")
