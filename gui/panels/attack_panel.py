@@ -21,7 +21,7 @@ def param_widget(p):
     """An input for one declared attack parameter (engine.attacks.params.Param): its range, unit,
     default and help."""
     if p.kind is bool:
-        w = QCheckBox()
+        w = QCheckBox(p.label)
         w.setChecked(bool(p.default))
     elif p.kind is int:
         w = QSpinBox()
@@ -91,12 +91,17 @@ class AttackPanel(QWidget):
 
         grid.addWidget(lab("Method", self.method), 0, 0)
         grid.addWidget(self.method, 0, 1, 1, 3)
-        self._labels: dict[str, QLabel] = {}
-        for i, p in enumerate(self.params_decl):
+        self._labels: dict[str, QWidget] = {}
+        for i, p in enumerate(self.params_decl):  # two parameters a row: label, input, label, input
             row, col = 1 + i // 2, 2 * (i % 2)
-            self._labels[p.attr] = lab(p.label, self.fields[p.attr])
+            w = self.fields[p.attr]
+            if isinstance(w, QCheckBox):  # a check box carries its own label
+                self._labels[p.attr] = w
+                grid.addWidget(w, row, col, 1, 2)
+                continue
+            self._labels[p.attr] = lab(p.label, w)
             grid.addWidget(self._labels[p.attr], row, col)
-            grid.addWidget(self.fields[p.attr], row, col + 1)
+            grid.addWidget(w, row, col + 1)
         row = 2 + (len(self.params_decl) - 1) // 2
         grid.addWidget(lab("Target", self.target), row, 0)
         grid.addWidget(self.target, row, 1, 1, 3)
