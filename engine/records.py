@@ -213,9 +213,9 @@ def _check_files(base: str) -> Header:
                 continue
             if not re.fullmatch(r"[-\w.]+", seg) or not os.path.isfile(os.path.join(folder, seg + ".hea")):
                 raise UserError(f"{hea}: segment header {seg}.hea is missing")
-            sub = _check_files(os.path.join(folder, seg))
-            if sub.segments is not None:
+            if parse_header(os.path.join(folder, seg + ".hea")).segments is not None:
                 raise UserError(f"{hea}: segment {seg} is itself multi-segment (not allowed)")
+            sub = _check_files(os.path.join(folder, seg))
             if abs(sub.fs - header.fs) > 1e-6 * header.fs:
                 raise UserError(f"{hea}: segment {seg} has sampling frequency {sub.fs:g} Hz, "
                                 f"the record {header.fs:g} Hz")

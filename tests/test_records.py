@@ -505,3 +505,16 @@ def test_record_too_large_for_memory_refused_before_reading(tmp_path):
         fh.truncate(n * 4)
     with pytest.raises(UserError, match="too large to read"):
         read_record(tmp_path / "huge")
+
+
+@pytest.mark.parametrize("body", ["self/1 1 300 100\nself 100\n", "self/2 1 300 100\nother 50\n../x 50\n",
+                                  "self/2 1 300 100\nseg 50\n", "self/1 1 300 100\n",
+                                  "self/1 1 nan 100\nseg 100\n"])
+def test_hostile_multisegment_headers(tmp_path, body):
+    (tmp_path / "other.hea").write_text("other/1 1 300 50\nself 50\n")  # a loop through another record
+    (tmp_path / "seg.hea").write_text("seg 1 250 50\nseg.dat 16 200/mV 16 0 0 0 0 ECG\n")  # other rate
+    (tmp_path / "seg.dat").write_bytes(bytes(100))
+    (tmp_path / "self.hea").write_text(body)
+    with pytest.raises(UserError) as e:
+        read_record(tmp_path / "self")
+    assert "\n" not in str(e.value)
