@@ -75,6 +75,7 @@ def study_parameters(study: Study) -> list[tuple[str, str]]:
             ("Seed", meta.get("seed", "")), ("Tasks (in order)", ", ".join(study.tasks)),
             ("Items per task", ", ".join(f"{t}: {n}" for t, n in params.get("items_per_task", {}).items())),
             ("Pairs available", str(params.get("n_pairs", ""))),
+            ("Pairs used (one per original ECG)", str(params.get("n_pairs_used", "–"))),
             ("Methods", ", ".join(m.upper() for m in params.get("methods", []))),
             ("Models", ", ".join(models) or "unknown"),
             ("Attack parameters", "; ".join(sorted(attack_sets)) or "unknown"),
