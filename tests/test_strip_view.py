@@ -502,6 +502,7 @@ def test_band_bars_per_pixel_columns_and_member_ink_budget(view, ecg):
     view.set_band(members.min(0), members.max(0))
     view.set_band_members(members)
     view.set_mode("continuous")
+    view.set_free_zoom(True)  # the lane as tall as the view: magnified, jagged members
     view.set_view(0, 6)  # 1800 samples on ~1100 px
     bars = view.renderer.band_bars[1]
     assert bars.isVisible()

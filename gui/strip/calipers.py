@@ -4,33 +4,41 @@ The crosshair follows the mouse and reports (t, mV) through a readout callback.
 Calipers are two vertical and two horizontal lines the user drags; they read
 Δt (ms), ΔmV and the heart rate 60/Δt (bpm) of the interval between the vertical pair.
 Both work in the view's coordinates (x in s, y in mV); the strip view passes a mapping
-to record time / row-relative mV for the readout.
+to record time / row-relative mV for the readout.  The heart rate is given only for a
+plausible R–R interval (HR_RR_RANGE_S, 0.2–3 s = 300–20 bpm).  The readout is shown by
+the strip under the plot, never over the trace it measures (the in-plot label is off
+unless ``Calipers(show_label=True)``).
 """
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-__all__ = ["Crosshair", "Calipers", "caliper_readout"]
+__all__ = ["Crosshair", "Calipers", "caliper_readout", "format_readout", "HR_RR_RANGE_S"]
+
+HR_RR_RANGE_S = (0.2, 3.0)  # R–R intervals (s) read as a heart rate: 300 .. 20 bpm
 
 CALIPER_COLOUR = QtGui.QColor(0, 110, 190)
 CROSSHAIR_COLOUR = QtGui.QColor(80, 80, 80, 150)
 
 
 def caliper_readout(x0: float, x1: float, y0: float, y1: float) -> dict:
-    """Δt in ms, ΔmV and heart rate for caliper positions (x in s, y in mV)."""
+    """Δt in ms, ΔmV and heart rate 60/Δt for caliper positions (x in s, y in mV);
+    hr_bpm is None unless Δt is a plausible R–R interval (HR_RR_RANGE_S)."""
     dt = abs(x1 - x0)
+    lo, hi = HR_RR_RANGE_S
     return {
         "t0": min(x0, x1), "t1": max(x0, x1),
         "dt_ms": dt * 1000.0,
         "dmv": abs(y1 - y0),
-        "hr_bpm": (60.0 / dt) if dt > 1e-9 else float("inf"),
+        "hr_bpm": (60.0 / dt) if lo <= dt <= hi else None,
     }
 
 
 def format_readout(d: dict) -> str:
-    hr = d["hr_bpm"]
-    hr_s = f"{hr:.0f} bpm" if hr != float("inf") else "– bpm"
+    hr = d.get("hr_bpm")
+    lo, hi = HR_RR_RANGE_S
+    hr_s = f"{hr:.0f} bpm" if hr is not None else f"– (R–R {lo:g}–{hi:g} s only)"
     return f"Δt {d['dt_ms']:.0f} ms   ΔV {d['dmv']:.2f} mV   HR {hr_s}"
 
 
@@ -88,9 +96,10 @@ class Calipers(QtCore.QObject):
 
     changed = QtCore.Signal(dict)
 
-    def __init__(self, viewbox: pg.ViewBox):
+    def __init__(self, viewbox: pg.ViewBox, show_label: bool = False):
         super().__init__()
         self.vb = viewbox
+        self.show_label = bool(show_label)
         pen = pg.mkPen(CALIPER_COLOUR, width=1.5)
         hover = pg.mkPen(QtGui.QColor(255, 120, 0), width=2.5)
         self.v = [pg.InfiniteLine(angle=90, movable=True, pen=pen, hoverPen=hover) for _ in range(2)]
@@ -112,8 +121,9 @@ class Calipers(QtCore.QObject):
 
     def set_visible(self, on: bool):
         self.visible = bool(on)
-        for item in (*self.v, *self.h, self.label):
+        for item in (*self.v, *self.h):
             item.setVisible(self.visible)
+        self.label.setVisible(self.visible and self.show_label)
         if on:
             self._update()
 

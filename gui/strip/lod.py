@@ -32,14 +32,15 @@ MEAN_BIN_PX = 3              # the perturbation's mean line: one point per this 
 
 def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane: bool, fs: float,
                  px_s: float, px_per_mv: float, clip: float | None = None,
-                 csum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+                 csum: np.ndarray | None = None, bias: float = 0.0) -> tuple[np.ndarray, np.ndarray, bool]:
     """Points (x, y, NaN-separated) of one trace over the visible row pieces `segs`, and
     whether they are the raw samples.  `data` (n,) with its pyramid `pyr`, or members
     (K, n) for kind "sub"; kind "minmax" | "min" | "max" | "sub" | "mean" (bin means
     from the running sum `csum`, see :func:`mean_points`); `gain` multiplies the
     values, which sit on each row's lane baseline when `lane`, else on its strip
-    baseline; `px_s` is one pixel in s, `px_per_mv` the vertical scale; `clip` (mV of
-    view) keeps every point within that distance of its baseline."""
+    baseline; `px_s` is one pixel in s, `px_per_mv` the vertical scale; `bias` (mV) is
+    subtracted first (the record's offset), then `clip` (mV of view) keeps every point
+    within that distance of its baseline."""
     xs, ys = [], []
     raw = True
     for run in equal_runs(segs):  # rows of the same length and bins: handled at once
@@ -50,7 +51,7 @@ def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane
         if kind == "mean" and csum is not None and count > 2 * nb:
             rel, y = mean_points(csum, i0s, count, nb)
             raw = False
-            append_lines(xs, ys, (rel[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs, clip)
+            append_lines(xs, ys, (rel[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs, clip, bias)
             continue
         if kind == "mean":
             kind = "minmax"  # few samples: the samples themselves
@@ -60,7 +61,7 @@ def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane
             n_rows, k, m = y.shape
             xv = (rel[None, :] + i0s[:, None]) / fs - t0s[:, None]
             append_lines(xs, ys, np.repeat(xv, k, axis=0), y.reshape(n_rows * k, m), gain,
-                         np.repeat(offs, k), clip)
+                         np.repeat(offs, k), clip, bias)
             continue
         env = envelope_rows(data, pyr, i0s, count, nb) if len(run) > 1 else None
         if env is None:  # one row, or bins wider than a pyramid block: row by row
@@ -68,11 +69,11 @@ def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane
                 env = envelope(data, pyr, int(i0), int(i0) + count, nb)
                 raw = raw and env.raw
                 pos, y = interleave(env, kind)
-                append_lines(xs, ys, pos / fs - t0s[j], y[None], gain, offs[j:j + 1], clip)
+                append_lines(xs, ys, pos / fs - t0s[j], y[None], gain, offs[j:j + 1], clip, bias)
             continue
         raw = raw and env.raw
         pos, y = interleave(env, kind)  # pos relative to each row's first sample
-        append_lines(xs, ys, (pos[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs, clip)
+        append_lines(xs, ys, (pos[None, :] + i0s[:, None]) / fs - t0s[:, None], y, gain, offs, clip, bias)
     return np.concatenate(xs), np.concatenate(ys), raw
 
 
@@ -132,16 +133,18 @@ def equal_runs(segs: list) -> list[list]:
 
 
 def append_lines(xs: list, ys: list, xv: np.ndarray, y: np.ndarray, gain: float,
-                  offs: np.ndarray, clip: float | None = None) -> None:
-    """Append lines y (k, m) at x positions xv (m,) or (k, m), scaled by `gain` and shifted
-    by offs (k,) or (1,), each followed by a NaN break, to the point lists xs, ys; with
-    `clip` each kept within ±clip of its offset."""
+                  offs: np.ndarray, clip: float | None = None, bias: float = 0.0) -> None:
+    """Append lines y (k, m) at x positions xv (m,) or (k, m), less `bias`, scaled by `gain`
+    and shifted by offs (k,) or (1,), each followed by a NaN break, to the point lists xs,
+    ys; with `clip` each kept within ±clip of its offset."""
     k, m = y.shape
     X = np.empty((k, m + 1))
     X[:, :m] = xv
     X[:, m] = np.nan
     Y = np.empty((k, m + 1))
     Y[:, :m] = y
+    if bias:
+        Y[:, :m] -= bias
     if gain != 1.0:
         Y[:, :m] *= gain
     if clip is not None:

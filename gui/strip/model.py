@@ -30,7 +30,7 @@ from .layers import DEFAULT_GAIN, DEFAULT_VISIBLE, PERTURBATION_GAINS, layer
 
 __all__ = ["StripModel", "Source", "Segment", "MODES", "MM_PER_S", "MM_PER_MV", "SMALL_S", "SMALL_MV",
            "LARGE_S", "LARGE_MV", "ASPECT", "PULSE_START_S", "ROW_MARGIN_S", "ROW_RIGHT_PAD_S",
-           "MIN_WINDOW_S", "MAX_ROWS_VISIBLE", "calibration_pulse", "format_time"]
+           "MIN_WINDOW_S", "MAX_ROWS_VISIBLE", "MAX_FILL_STRIP_MV", "calibration_pulse", "format_time"]
 
 # ---------------------------------------------------------------- paper geometry
 MM_PER_S = 25.0     # paper speed
@@ -44,6 +44,7 @@ PULSE_START_S = -0.36
 ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
 ROW_RIGHT_PAD_S = 0.12
 MIN_WINDOW_S = 0.2        # zoom-in limit (continuous mode)
+MAX_FILL_STRIP_MV = 20.0  # a strip grows to fill the view up to this height (mV)
 MAX_ROWS_VISIBLE = 60     # zoom-out limit (rows mode)
 MODES = ("rows", "continuous")
 
@@ -117,7 +118,9 @@ class StripModel:
         self.gain = DEFAULT_GAIN
         self.mode = "rows"
         self.spr = 10.0           # seconds per row
-        self.strip_mv = 3.0
+        self.strip_mv = 3.0       # effective strip height (grows to fill the view, see fill_strip)
+        self.min_strip_mv = 3.0   # the strip height asked for (set_row_heights)
+        self.offset_mv = 0.0      # the record's median (0.1 mV steps), drawn on the baseline
         self.lane_mv = 2.0
         self.max_members_drawn = 40  # band members kept for drawing (evenly chosen)
         # rows-mode viewport: left edge (s), top (mV), scale (px per s); fit: follow the width
@@ -137,6 +140,11 @@ class StripModel:
         if not fs or not np.isfinite(fs) or fs <= 0:
             raise ValueError(f"invalid sampling rate {fs!r}")
         self.x, self.fs, self.n, self.name = x, float(fs), int(x.size), str(name)
+        # the trace sits on its row's baseline whatever its DC level; the median ignores a
+        # wild first sample (a spike at t = 0); subsampled so a day-long record costs ~10 ms
+        step = max(1, x.size // 1_000_000)
+        med = float(np.median(x[::step]))
+        self.offset_mv = round(med * 10) / 10 if np.isfinite(med) else 0.0
         self.src = {"x": Source(x, build_pyramid(x))}
         self.n_members_total = 0
         self.band_width_mv = 0.0
@@ -257,6 +265,11 @@ class StripModel:
             txt += f" · clipped at ±{self.lane_mv / 2 * self.lane_uv_per_mv():g} µV"
         return txt
 
+    def trace_bias(self, src: str, lane: bool) -> float:
+        """mV subtracted from source `src` before it is drawn: the record's offset for the
+        signals on the strip (not for δ, the difference, or anything in the lane)."""
+        return 0.0 if lane or src == "diff" else self.offset_mv
+
     def trace_clip(self, lane: bool) -> float | None:
         """How far (mV of view) a trace may leave its baseline: the lane's half height in
         the lane; in rows mode a strip trace at most max(pitch, 5 mV), so a wild sample
@@ -292,8 +305,19 @@ class StripModel:
 
     def set_row_heights(self, strip_mv: float = 3.0, lane_mv: float = 2.0) -> None:
         """Strip and lane heights (mV), rounded to 1 mV so baselines fall on large squares."""
-        self.strip_mv = max(1.0, round(strip_mv))
+        self.strip_mv = self.min_strip_mv = max(1.0, round(strip_mv))
         self.lane_mv = max(1.0, round(lane_mv))
+
+    def fill_strip(self, avail_mv: float, rows: int) -> bool:
+        """Grow each strip (from the asked-for height, in 1 mV steps, at most
+        MAX_FILL_STRIP_MV) so that `rows` rows fill `avail_mv` of view height: no empty paper
+        below the last row.  True if the height changed."""
+        lane = self.lane_mv if self.lane_on() else 0.0
+        want = math.floor(avail_mv / max(1, rows) - lane + 1e-9)
+        new = float(min(MAX_FILL_STRIP_MV, max(self.min_strip_mv, want)))
+        changed = new != self.strip_mv
+        self.strip_mv = new
+        return changed
 
     # ------------------------------------------------------------ row geometry
     def duration(self) -> float:
@@ -364,7 +388,7 @@ class StripModel:
 
     def view_to_record(self, x: float, y: float) -> tuple[float, float, str]:
         """Map a view point to (record time s, value mV, "strip" | "lane"): on the strip the
-        point's height above the row's baseline, in the lane the perturbation δ at that time
+        value a trace there would have (height above the baseline + the record's offset), in the lane the perturbation δ at that time
         (interpolated; NaN outside the record)."""
         p = self.pitch()
         if self.mode == "rows":
@@ -375,7 +399,7 @@ class StripModel:
         if self.lane_on() and y < self.lane_top(r):
             d = self.value_at("diff", t)  # the data under the cursor, not the cursor's height
             return t, (d if d is not None else float("nan")), "lane"
-        return t, y - self.baseline(r), "strip"
+        return t, y - self.baseline(r) + self.offset_mv, "strip"
 
     def segments(self, x0: float, x1: float, y0: float, y1: float, width_px: float,
                  play_t: float | None = None) -> list[Segment]:
@@ -475,8 +499,9 @@ class StripModel:
         v = -half
         while v <= half + 1e-9:
             y = base + v
-            if lo <= y <= hi:
-                out.append((y, f"{v:g}"))
+            if lo <= y <= hi and not (lane and k == 0 and px_per_mv * step < 30):
+                # (the strip's lower edge is left to the lane's ticks when they would touch)
+                out.append((y, f"{round(v + self.offset_mv, 3):g}"))
             k += 1
             v = -half + k * step
         if lane:
@@ -497,8 +522,27 @@ class StripModel:
 
     # ------------------------------------------------------------ viewport maths
     def continuous_y_range(self) -> tuple[float, float]:
+        """The row with 0.1 mV to spare above and below (free zoom's y range)."""
         p = self.pitch()
         return (-p - 0.1, 0.1)
+
+    def continuous_calibrated_y(self, x0: float, x1: float, w_px: float, h_px: float,
+                                yc: float | None = None) -> tuple[float, float]:
+        """Continuous mode, squares square: the y range for x in [x0, x1] shown w_px × h_px
+        (h_mv = h_px · ASPECT · (x1 − x0) / w_px), centred on the row when it is all in view,
+        else on `yc` (kept within the row)."""
+        h_mv = h_px * ASPECT * (x1 - x0) / max(1.0, w_px)
+        lo, hi = self.continuous_y_range()
+        if yc is None or h_mv >= hi - lo:
+            yc = (lo + hi) / 2
+        else:
+            yc = min(max(yc, lo + h_mv / 2), hi - h_mv / 2)
+        return yc - h_mv / 2, yc + h_mv / 2
+
+    def continuous_fit_window(self, w_px: float, h_px: float) -> float:
+        """Continuous mode: seconds across the view when the row just fills its height."""
+        lo, hi = self.continuous_y_range()
+        return (hi - lo) * w_px / (max(1.0, h_px) * ASPECT)
 
     @staticmethod
     def min_window(t0: float, t1: float) -> tuple[float, float]:
@@ -538,10 +582,12 @@ class StripModel:
         the result follows the width on resize)."""
         n = self.row_count()
         r0 = max(0, min(r0, n - 1))
-        p = self.pitch()
         x_lo, x_hi = -ROW_MARGIN_S, self.spr + ROW_RIGHT_PAD_S
         sx = w_px / (x_hi - x_lo)                # px per s when fitting the width
         fit = fit_rows is None
+        if fit:  # rows fill the view: taller strips when few rows leave paper below
+            self.fill_strip(h_px / (sx / ASPECT), n)
+        p = self.pitch()
         if fit_rows is not None:
             k = max(1, min(fit_rows, n - r0))
             sy = h_px / (k * p)                  # px per mV when fitting k rows

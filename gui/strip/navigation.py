@@ -34,7 +34,7 @@ class StripViewBox(pg.ViewBox):
 
     def mouseDragEvent(self, ev, axis=None):
         o = self._owner
-        if o.model.mode == "rows" and ev.button() == QtCore.Qt.MouseButton.RightButton:
+        if ev.button() == QtCore.Qt.MouseButton.RightButton and (o.model.mode == "rows" or not o.free_zoom()):
             # uniform zoom (squares stay square): drag up = zoom in
             ev.accept()
             dy = ev.pos().y() - ev.lastPos().y()
@@ -54,14 +54,39 @@ class Navigation:
     def _vb_size(self) -> tuple[float, float]:
         return max(10.0, self._vb.width()), max(10.0, self._vb.height())
 
-    def _set_x(self, t0: float, t1: float) -> None:
+    def _set_x(self, t0: float, t1: float, keep_y: bool = True) -> None:
+        """Continuous mode: show x in [t0, t1]; unless free zoom, the y range follows so
+        squares stay square (centred on the row, or, with keep_y, where the user panned to)."""
         t0, t1 = self.model.min_window(t0, t1)
-        self._vb.setRange(xRange=(t0, t1), padding=0)
+        if self._free or self.model.mode != "continuous":
+            self._vb.setRange(xRange=(t0, t1), padding=0)
+            return
+        y0, y1 = self._vb.viewRange()[1]
+        yc = (y0 + y1) / 2 if keep_y else None
+        yr = self.model.continuous_calibrated_y(t0, t1, *self._vb_size(), yc)
+        self._vb.setRange(xRange=(t0, t1), yRange=yr, padding=0)
 
     def _fit_y_continuous(self) -> None:
+        """Continuous mode: the y range for the current x range (the row, with free zoom)."""
         if self.model.mode != "continuous":
             return
-        self._vb.setRange(yRange=self.model.continuous_y_range(), padding=0)
+        if self._free:
+            self._vb.setRange(yRange=self.model.continuous_y_range(), padding=0)
+        else:
+            self._set_x(*self._vb.viewRange()[0])
+
+    def _continuous_home(self) -> None:
+        """Continuous mode from the start, `seconds_per_row` across; unless free zoom the
+        strip grows so that the row fills the view's height (no empty paper)."""
+        m = self.model
+        t1 = min(m.duration(), m.spr)
+        if self._free:
+            self._vb.setRange(xRange=m.min_window(-ROW_MARGIN_S, t1), yRange=m.continuous_y_range(), padding=0)
+            return
+        w_px, h_px = self._vb_size()
+        h_mv = h_px * ASPECT * (t1 + ROW_MARGIN_S) / w_px
+        m.fill_strip(h_mv - 0.2, 1)
+        self._set_x(-ROW_MARGIN_S, t1, keep_y=False)
 
     def _rows_show(self, r0: int, fit_rows: int | None) -> None:
         """Rows mode: row r0 at the top.  fit_rows=None: fit the row width to the view
@@ -90,12 +115,11 @@ class Navigation:
         if m.mode == "rows":
             self._rows_show(0, fit_rows=None)
         else:
-            self._fit_y_continuous()
-            self._set_x(-ROW_MARGIN_S, min(m.duration(), m.spr))
+            self._continuous_home()
         if self._real:
-            self._apply_real_size()
+            self._apply_real_size(top_row=0)
 
-    def _apply_real_size(self) -> None:
+    def _apply_real_size(self, top_row: int | None = None) -> None:
         m = self.model
         if m.x is None:
             return
@@ -106,7 +130,8 @@ class Navigation:
         (x0, x1), (y0, y1) = vb.viewRange()
         if m.mode == "rows":
             m.rows_fit = False
-            self._rows_set(-ROW_MARGIN_S, m.row_top(self._top_row()), MM_PER_S * ppmm)
+            r0 = self._top_row() if top_row is None else top_row
+            self._rows_set(-ROW_MARGIN_S, m.row_top(r0), MM_PER_S * ppmm)
         else:
             yc = (y0 + y1) / 2
             vb.setRange(xRange=(x0, x0 + w_s), yRange=(yc - h_mv / 2, yc + h_mv / 2), padding=0)

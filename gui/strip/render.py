@@ -171,7 +171,8 @@ class StripRenderer:
             src = m.src[tr.src]
             in_lane = tr.where == "lane"
             xa, ya, raw = lod.trace_points(src.data, src.pyr, tr.kind, segs, m.gain if in_lane else 1.0,
-                                           in_lane, fs, px_s, px_per_mv, m.trace_clip(in_lane), src.csum)
+                                           in_lane, fs, px_s, px_per_mv, m.trace_clip(in_lane), src.csum,
+                                           m.trace_bias(tr.src, in_lane))
             tr.set_raw(raw, xa.size)
             if tr.layer == "band":
                 tr.item.blockSignals(True)  # the fill is updated below, once

@@ -52,7 +52,7 @@ from . import export as _export
 from .calipers import Calipers, Crosshair, format_readout
 from .layers import DEFAULT_VISIBLE, LAYERS  # noqa: F401  (re-exported)
 from .legend import StripLegend
-from .model import MIN_WINDOW_S, ROW_MARGIN_S, StripModel  # noqa: F401
+from .model import ASPECT, MIN_WINDOW_S, ROW_MARGIN_S, StripModel  # noqa: F401
 from .navigation import Navigation, StripViewBox
 from .overview import Overview
 from .paper import PAPER_BG, LabelAxis, PaperGrid, TimeAxis, format_time
@@ -72,12 +72,16 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
     modeChanged = QtCore.Signal(str)
     realSizeChanged = QtCore.Signal(bool)
     playingChanged = QtCore.Signal(bool)
+    calibrationChanged = QtCore.Signal(bool)  # squares square (25 mm/s ≙ 10 mm/mV) or not
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, toolbar: bool = True):
         super().__init__(parent)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.model = StripModel()
         self._real = False
+        self._free = False       # free zoom: continuous mode's x and y scales independent
+        self._calibrated = True
+        self._cal_pending = False
         self._render_width: float | None = None  # set while exporting at another width
         self._clamping = False
         self._in_refresh = False
@@ -176,6 +180,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self._home_view()
         self._legend.update(m)
         self._refresh()
+        self._sync_time(force=True)  # the overview shows what is shown, even if t is unchanged
         self._update_info()
         self.last_open_s = clock.nsecsElapsed() / 1e9
 
@@ -246,7 +251,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
             if mode == "rows":
                 self._rows_show(int(t0 // m.spr), fit_rows=None)
             else:
-                self._fit_y_continuous()
+                self._continuous_home()
                 self._set_x(t0 if t0 > 0 else -ROW_MARGIN_S, t0 + min(max(t1 - t0, 1.0), m.spr))
         if self._real:
             self._apply_real_size()
@@ -291,9 +296,54 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self._real = on
         if on:
             self._apply_real_size()
+        elif changed:
+            self._fit_keep_place()  # real size off: back to the fit, where the user was
         self._sync_toolbar()
         if changed:
             self.realSizeChanged.emit(on)
+
+    def _fit_keep_place(self) -> None:
+        m = self.model
+        if m.x is None:
+            return
+        if m.mode == "rows":
+            self._rows_show(self._top_row(), fit_rows=None)
+        else:
+            t0 = self._vb.viewRange()[0][0]
+            self._continuous_home()
+            w = self._vb.viewRange()[0]
+            self._set_x(t0, t0 + (w[1] - w[0]))
+
+    def set_free_zoom(self, on: bool) -> None:
+        """Free zoom: in continuous mode x and y zoom independently (the paper is then not
+        calibrated, see is_calibrated); off: squares square again."""
+        on = bool(on)
+        if on == self._free:
+            return
+        self._free = on
+        m = self.model
+        if m.x is not None and m.mode == "continuous":
+            x0, x1 = self._vb.viewRange()[0]
+            if on:  # the row as tall as the view, at the asked-for strip height
+                m.fill_strip(0.0, 1)
+                self._layout_changed()
+            else:
+                self._continuous_home()
+                self._set_x(x0, x1)
+        self._refresh()
+        self._sync_time()
+
+    def free_zoom(self) -> bool:
+        return self._free
+
+    def is_calibrated(self) -> bool:
+        """Whether the paper on screen is calibrated: square boxes, i.e. (px per s) /
+        (px per mV) = 25/10, so 0.2 s × 0.5 mV large squares (rows mode always; continuous
+        mode unless free zoom).  Real size also makes them 5 mm on screen."""
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        w, h = self._vb_size()
+        ratio = (w / max(1e-12, x1 - x0)) / (h / max(1e-12, y1 - y0))
+        return abs(ratio / ASPECT - 1.0) < 0.01
 
     def real_size(self) -> bool:
         return self._real
@@ -346,8 +396,11 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         if m.x is not None and m.mode == "rows":
             top_row = self._top_row()
             self._apply_mode_settings()
-            x_lo, _, sx = m.rows_vp
-            self._rows_set(x_lo, m.row_top(top_row), sx)
+            if m.rows_fit and not self._real:
+                self._rows_show(top_row, fit_rows=None)  # rows fill the view again
+            else:
+                x_lo, _, sx = m.rows_vp
+                self._rows_set(x_lo, m.row_top(top_row), sx)
         else:
             self._apply_mode_settings()
             if m.x is not None:
@@ -396,6 +449,8 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
                 self._rows_show(int(round(-top / m.pitch())), None)
             else:
                 self._rows_set(x_lo, top, sx)
+        else:
+            self._fit_y_continuous()
         self._refresh()
 
     def _on_range_changed(self, *_) -> None:
@@ -410,11 +465,26 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
                 return
             m.rows_vp = want
         self._refresh()
+        self._sync_time()
+
+    def _sync_time(self, force: bool = False) -> None:
+        """Overview region, timeChanged and calibrationChanged after the view moved."""
         t = self.view_range()
-        if t != self._last_time:
+        if force or t != self._last_time:
             self._last_time = t
             self.overview.set_window(*t)
             self.timeChanged.emit(*t)
+        if not self._cal_pending:  # judged once the event loop is back: no transient states
+            self._cal_pending = True
+            QtCore.QTimer.singleShot(0, self._check_calibration)
+
+    def _check_calibration(self) -> None:
+        self._cal_pending = False
+        cal = self.is_calibrated()
+        if cal != self._calibrated:
+            self._calibrated = cal
+            self.calibrationChanged.emit(cal)
+            self._update_info()
 
     def _width_px(self) -> float:
         """Pixels the traces are decimated for (the view's width, or the export's)."""
@@ -465,6 +535,8 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         base = f"{m.name or 'record'} · {dur_s} · {m.fs:g} Hz"
         if self._real:
             base += " · real size 25 mm/s, 10 mm/mV"
+        elif not self._calibrated:
+            base += " · NOT CALIBRATED (free zoom)"
         if self._playing:
             base += f" · ▶ {format_time(self._play_t, 0.1, dur)}"
         self.info.setText(base + ("   |   " + cross if cross else ""))
