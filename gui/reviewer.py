@@ -530,6 +530,10 @@ def run_reviewer(study_path: str, reviewer: str | None = None, screenshot: str |
     apply_pyside_workaround()  # before the window's Qt calls (needed on Python < 3.12)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ECG review")
+    from gui import dialogs, guard
+
+    # last resort: a bug in a slot shows one line naming a crash log; the window keeps running
+    guard.install_excepthook(lambda line, details: dialogs.show_error(app.activeWindow(), line, details))
     win = ReviewerWindow(study_path, reviewer=reviewer)
     win.resize(1500, 950)
     if screenshot:
