@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import gui  # noqa: E402,F401  (PySide6 refcount workaround)
+import gui  # noqa: E402
+
+gui.apply_pyside_workaround()  # PySide6 6.12 refcount workaround (Python < 3.12), before any Qt call
 import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtWidgets  # noqa: E402
 
