@@ -499,7 +499,7 @@ class StripModel:
         v = -half
         while v <= half + 1e-9:
             y = base + v
-            if lo <= y <= hi and not (lane and k == 0 and px_per_mv * step < 30):
+            if lo <= y <= hi and not (lane and k == 0 and px_per_mv < 36):
                 # (the strip's lower edge is left to the lane's ticks when they would touch)
                 out.append((y, f"{round(v + self.offset_mv, 3):g}"))
             k += 1
