@@ -208,7 +208,10 @@ def _check_files(base: str) -> Header:
     header = parse_header(hea)
     folder = os.path.dirname(base)
     if header.segments is not None:  # multi-segment: check each segment header and its files
-        for seg, _ in header.segments:
+        total = sum(n for _, n in header.segments)
+        if header.n_samples is not None and total != header.n_samples:
+            raise UserError(f"{hea}: header says {header.n_samples} samples, its segments add up to {total}")
+        for seg, n_seg in header.segments:
             if seg == "~":
                 continue
             if not re.fullmatch(r"[-\w.]+", seg) or not os.path.isfile(os.path.join(folder, seg + ".hea")):
@@ -216,10 +219,11 @@ def _check_files(base: str) -> Header:
             if parse_header(os.path.join(folder, seg + ".hea")).segments is not None:
                 raise UserError(f"{hea}: segment {seg} is itself multi-segment (not allowed)")
             sub = _check_files(os.path.join(folder, seg))
+            if n_seg and sub.n_samples is not None and sub.n_samples != n_seg:
+                raise UserError(f"{hea}: segment {seg} has {sub.n_samples} samples, the record lists {n_seg}")
             if abs(sub.fs - header.fs) > 1e-6 * header.fs:
                 raise UserError(f"{hea}: segment {seg} has sampling frequency {sub.fs:g} Hz, "
                                 f"the record {header.fs:g} Hz")
-        total = sum(n for _, n in header.segments)
         if total * max(header.n_sig, 1) > MAX_RECORD_VALUES:
             raise UserError(f"{hea}: {total} samples × {header.n_sig} signals is too large to read "
                             f"(limit {MAX_RECORD_VALUES} values)")

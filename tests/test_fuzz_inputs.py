@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SAMPLES
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.datasets import CLASSES, open_dataset, read_labels, select_split
@@ -206,3 +206,27 @@ def test_fuzz_split_names(one_record_folder, split):
     finally:
         os.chdir(cwd)
     assert set(s.names) <= set(ds.names)
+
+
+@FUZZ
+@given(segs=st.lists(st.tuples(st.sampled_from(["s1", "s2", "lay", "~", "rec", "nope", "../s1", "s1.hea"]),
+                               st.one_of(st.sampled_from(["900", "600", "0"]), st.integers(-5, 3000).map(str),
+                                         NUMBERISH)), min_size=0, max_size=4),
+       n_seg=st.one_of(st.none(), st.none(), NUMBERISH), fs=st.sampled_from(["300", "300", "300", "250", "nan"]),
+       total=st.integers(-1, 5000))
+@example(segs=[("lay", "0"), ("s1", "900"), ("s2", "600")], n_seg=None, fs="300", total=1500)  # valid
+@example(segs=[("s1", "900"), ("s2", "600")], n_seg=None, fs="300", total=1500)                # valid
+@example(segs=[("s1", "500"), ("s2", "900")], n_seg=None, fs="300", total=1400)  # counts ≠ files
+@example(segs=[("lay", "0"), ("s1", "900"), ("s2", "600")], n_seg=None, fs="300", total=9999)
+def test_fuzz_multisegment_headers(segs, n_seg, fs, total):
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d)
+        for name, n in (("s1", 900), ("s2", 600)):
+            x = (np.sin(np.arange(n) / 20) * 800).astype("<i2")
+            (folder / f"{name}.hea").write_text(f"{name} 1 300 {n}\n{name}.dat 16 1000/mV 16 0 0 0 0 II\n")
+            (folder / f"{name}.dat").write_bytes(x.tobytes())
+        (folder / "lay.hea").write_text("lay 1 300 0\n~ 0 1000/mV 16 0 0 0 0 II\n")
+        count = str(len(segs)) if n_seg is None else n_seg
+        body = "".join(f"{a} {b}\n" for a, b in segs)
+        (folder / "rec.hea").write_text(f"rec/{count} 1 {fs} {total}\n{body}")
+        _check_record(folder, "rec")
