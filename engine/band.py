@@ -24,7 +24,11 @@ all-or-nothing: it keeps 100 % when the twice-smoothed δ is still adversarial (
 ε 0.02 mV on the bundled records) and 0 % when it is not (most examples at ε 0.01 mV).
 
 Work happens in the model's input frame; `lo`, `hi` and `members` come back at the model rate
-over the whole record (outside the attacked window they equal the original).
+over the whole record (outside the attacked window they equal the original). Memory: up to
+trials + 1 members over the whole record are kept, so `check_band_memory` (called by
+`expand_band` first, and by the CLI before the attack) refuses a band whose estimate exceeds
+`band_memory_limit()` (4 GB, or half the RAM) with a one-line UserError: a 24-hour record at
+1000 trials would need ~100 GB. Non-finite trials (an infinite noise sd) never count as adversarial.
 """
 
 from __future__ import annotations
