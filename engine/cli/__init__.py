@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         attack_cmds = None
     if attack_cmds is not None:
         attack_cmds.register(sub)
+        __import__(__name__ + ".bands", fromlist=["register"]).register(sub)  # band-eval
     try:
         from . import review as review_cmds
     except ImportError:  # review commands not installed in this build

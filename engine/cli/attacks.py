@@ -103,9 +103,10 @@ def register(sub) -> None:
     add_ranged(p, "--max-splices", int, 0, 1000, 10, "concatenation: at most this many crossings spliced per pair")
     add_batch_size(p, None, "band trials classified at once (default 32 on CPU, where larger batches only cost "
                             "cache, 250 on GPUs)", hi=10_000)
-    p.add_argument("--band-style", default="workbench", choices=["workbench", "paper-code"],
+    p.add_argument("--band-style", default="workbench", choices=["workbench", "paper-code", "both"],
                    help="workbench (default): only the noise is smoothed, δ kept; paper-code: the authors' "
-                        "scripts (δ + noise smoothed together, survivors keep the adversarial class)")
+                        "scripts (δ + noise smoothed together, survivors keep the adversarial class); both: "
+                        "the two side by side (not with --out)")
     add_ranged(p, "--members", int, 0, 100_000, 0, "also save the first K band members (with --out)")
     p.add_argument("--out", default=None, help="folder for the band (min/max) record and members")
     p.add_argument("--overwrite", action="store_true")
@@ -208,6 +209,8 @@ def cmd_attack(args) -> int:
 
 
 def cmd_band(args) -> int:
+    from dataclasses import replace
+
     from ..attacks.runner import run_attack
     from ..band import BandParams, check_band_memory, expand_band
     from ..export import write_band
@@ -222,6 +225,9 @@ def cmd_band(args) -> int:
         raise UserError("--members, --max-pairs and --max-splices must be zero or more")
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
+    if args.band_style == "both" and (args.out or args.members):
+        raise UserError("--band-style both reports the two procedures side by side and saves nothing: "
+                        "run each style separately with --out")
     inputs, origin = _load_inputs([args.record], args.lead)
     if args.out:  # the folder writable, the band and every member free, before any work
         from ..export import band_bases, check_records_free
@@ -243,11 +249,13 @@ def cmd_band(args) -> int:
         want = f"reach the target {tgt}" if tgt else f"change the prediction ({res.orig_pred})"
         raise UserError(f"{res.record}: the {args.method} attack did not {want} at ε {params.eps_mv:g} mV; "
                         "no band to expand (try a larger --eps or more --steps/--sap-steps)")
-    band = expand_band(clf, res, params, BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=params.seed,
-                                                  max_pairs=args.max_pairs,
-                                                  max_splices_per_pair=args.max_splices,
-                                                  batch_size=args.batch_size or 0, style=args.band_style),
-                       progress=StepPrinter("band batch"))
+    bp = BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=params.seed, max_pairs=args.max_pairs,
+                    max_splices_per_pair=args.max_splices, batch_size=args.batch_size or 0)
+    if args.band_style == "both":  # the two procedures side by side (engine.cli.bands)
+        from .bands import cmd_band_both
+
+        return cmd_band_both(args, clf, res, params, bp)
+    band = expand_band(clf, res, params, replace(bp, style=args.band_style), progress=StepPrinter("band batch"))
     out = None
     members_out: list[str] = []
     if args.out:
