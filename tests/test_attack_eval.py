@@ -287,3 +287,26 @@ def test_torchrun_robustness_two_cpu_processes(tmp_path):
     assert proc2.returncode == 0, proc2.stderr[-3000:]
     doc2 = json.loads(proc2.stdout)
     assert [r["success"] for r in doc2["table"]] == [r["success"] for r in ref["table"]]
+
+
+def test_attack_command_summarises_several_records(capsys):
+    """`attack` on several records: the success rate with n, its 95 % interval and per-class rates."""
+    from engine.cli import main as cli_main
+
+    recs = [str(SAMPLES / n) for n in ("A00001", "A00002", "A00006")]
+    rc = cli_main(["attack", *recs, "--method", "pgd", "--steps", "2", "--eps", "0.05", "--model", model_path(),
+                   "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    doc = json.loads(out)
+    s = doc["summary"]
+    assert s["n"] == 3 and s["attacked"] == s["correct"] <= 3
+    assert s["success"] == sum(1 for r in doc["results"] if r["success"] and r["true"] == r["orig_pred"])
+    lo, hi = s["success_ci95"]
+    assert lo <= s["success_rate"] <= hi
+    assert sum(v["attacked"] for v in s["per_class"].values()) == s["attacked"]
+    rc = cli_main(["attack", *recs, "--method", "pgd", "--steps", "2", "--eps", "0.05", "--model", model_path()])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "95% CI" in out and "per true class" in out
+    rc = cli_main(["attack", recs[0], "--method", "pgd", "--steps", "2", "--model", model_path(), "--json"])
+    assert rc == 0 and "summary" not in json.loads(capsys.readouterr().out)  # one record: no rate

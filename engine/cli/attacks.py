@@ -196,6 +196,10 @@ def cmd_attack(args) -> int:
                                     gain=gain, overwrite=args.overwrite)
         rows.append({**r.to_json(), "out": out})
     doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "results": rows}
+    if len(rows) > 1:  # several records: the success rate with n, 95% interval and per-class rates
+        from ..attack_eval import summarize
+
+        doc["summary"] = summarize(rows, list(clf.classes))
     lines = []
     for r in rows:
         verdict = {True: "fooled", False: "not fooled", None: "n/a (already the target)"}[r["success"]]
@@ -204,6 +208,8 @@ def cmd_attack(args) -> int:
                      f"Linf {r['linf_mv']:.4f} mV, L2 {r['l2_mv']:.3f} mV, SNR {snr} dB, "
                      f"smoothness {r['smoothness']:.3g}, square-wave {r['square_wave']:.2f}"
                      + (f"; saved {r['out']}" if r["out"] else ""))
+    if "summary" in doc:
+        lines.append(_summary_text(doc["summary"], args.method, None))
     emit(args, doc, "\n".join(lines))
     return 0
 
@@ -338,7 +344,8 @@ def _summary_text(s: dict, method: str, results: str) -> str:
             f"SNR {f(s['mean_snr_db'], '.1f')} dB, smoothness {f(s['mean_smoothness'], '.3g')}, "
             f"square-wave {f(s['mean_square_wave'], '.3f')}"
             + (f"\n  {s['errors']} records could not be read" if s["errors"] else "")
-            + f"\n  results: {results}")
+            + (f"\n  {s['unlabelled']} records without a label (not counted)" if s.get("unlabelled") else "")
+            + (f"\n  results: {results}" if results else ""))
 
 
 def _rank_printer(dist):
