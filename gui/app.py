@@ -1,8 +1,8 @@
 """GUI entry: `python main.py` opens the window; `--screenshot FILE` renders a state and exits.
 
     python main.py [--model SPEC] [--open RECORD]
-    python main.py --screenshot FILE [--open RECORD] [--attack METHOD] [--band] [--model SPEC]
-                   [--eps MV] [--trials N] [--size WxH] [--mode rows|continuous]
+    python main.py --screenshot FILE [--overwrite] [--open RECORD] [--attack METHOD] [--band]
+                   [--model SPEC] [--eps MV] [--trials N] [--size WxH] [--mode rows|continuous]
 
 main.py sends every command line that does not start with a CLI command here (see main.py).
 """
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", metavar="RECORD", help="record (or folder) to open")
     p.add_argument("--model", metavar="SPEC", help=f"{', '.join(ARCHITECTURES)} (bundled weights) or a checkpoint file")
     p.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG and exit")
+    p.add_argument("--overwrite", action="store_true", help="(screenshot) replace an existing FILE")
     p.add_argument("--attack", choices=list(ATTACKS), help="(screenshot) run this attack")
     p.add_argument("--band", action="store_true", help="(screenshot) expand the band after the attack")
     p.add_argument("--eps", type=arg_type(param("eps_mv")), metavar="MV",
@@ -93,6 +94,15 @@ def _icon(app) -> None:
 
 def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args([a for a in argv if a != "--gui"])
+    if args.screenshot:  # checked before any work: never clobbered, never half-written
+        from engine.errors import UserError
+        from engine.outputs import check_output
+
+        try:
+            check_output(args.screenshot, args.overwrite, "screenshot")
+        except UserError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
     try:
         import PySide6  # noqa: F401
     except ImportError as exc:
@@ -191,9 +201,26 @@ def _preload(app, splash: bool = True) -> None:
             box.close()
 
 
+def write_png(pix, path: str, overwrite: bool = False) -> None:
+    """A QPixmap as a PNG file, written atomically (temporary file + rename)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    from engine.outputs import write_bytes_atomic
+
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not pix.save(buf, "PNG"):
+        raise OSError("the image could not be encoded")
+    buf.close()
+    write_bytes_atomic(path, bytes(data), overwrite=overwrite)
+
+
 def _screenshot(app, win, path: str, open_path: str | None, args) -> int:
     """Drive the window to the requested state, then grab it to `path`."""
     from PySide6.QtCore import QTimer
+
+    from engine.errors import UserError
 
     state = {"done": False, "attack_started": False, "band_started": False, "rc": 0}
     win.show()
@@ -204,9 +231,10 @@ def _screenshot(app, win, path: str, open_path: str | None, args) -> int:
         state["done"] = True
         app.processEvents()
         pix = win.grab()
-        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-        if not pix.save(path, "PNG"):
-            sys.stderr.write(f"error: cannot write {path}\n")
+        try:
+            write_png(pix, path, overwrite=args.overwrite)
+        except (OSError, UserError) as exc:
+            sys.stderr.write(f"error: cannot write {path}: {exc}\n")
             state["rc"] = 1
         else:
             sys.stderr.write(f"wrote {path} ({pix.width()}x{pix.height()})\n")

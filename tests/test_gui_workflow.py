@@ -193,6 +193,11 @@ def test_screenshot_mode(tmp_path, model_path):  # noqa: F811
 
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1200, 800)
+    # an existing file is not replaced without --overwrite (refused before any work)
+    again = subprocess.run([sys.executable, str(ROOT / "main.py"), "--screenshot", str(out)], cwd=str(ROOT), env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and again.stderr.startswith("error:") and "--overwrite" in again.stderr
+    assert again.stderr.count("\n") == 1
 
 
 def test_band_procedure_paper_code_from_the_panel(qtbot, isolated, model_path):  # noqa: F811
