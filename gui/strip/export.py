@@ -1,9 +1,15 @@
-"""Export of the strip: PNG and SVG as shown, PDF as print-ready paper at true scale.
+"""Export of the strip as ECG paper at true scale: PDF, PNG and SVG of the whole record
+(or a chosen time range), drawn directly with QPainter — no screen grab, so no mouse
+crosshair, and the same drawing on every device.
 
-The PDF is drawn directly with QPainter on a QPdfWriter whose page is sized to the
-strips: 25 mm per second, 10 mm per mV, rows of `seconds_per_row`, calibration pulse
-at the start of every row, full sample resolution (vector), several pages when the
-visible range holds more than `ROWS_PER_PAGE` rows.
+Paper: 25 mm per second, 10 mm per mV, rows of `seconds_per_row`, calibration pulse at
+the start of every row (and the perturbation lane's scale bar), every sample (vector);
+a header on every page with the record, its time range, the paper scale and the
+caller's ``header`` dict (record, model, attack, ε — ε shown in µV).  The PDF holds
+`ROWS_PER_PAGE` rows a page; PNG and SVG are one sheet with every row (PNG at `dpi`,
+300 by default, at most MAX_IMAGE_PIXELS).  Files are written to a temporary name
+beside the target and renamed (engine.outputs.atomic_write).  The view as shown (axes,
+legend) is still available from :func:`export_view_png` / :func:`export_view_svg`.
 """
 from __future__ import annotations
 
@@ -14,18 +20,24 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from .layers import ADVERSARIAL_RGB, LANE_ZERO_PEN, LAYER, LAYER_DECLS
+from engine.errors import UserError
+from engine.outputs import atomic_write
+
+from .layers import ADVERSARIAL_RGB, LANE_BAR_PEN, LANE_ZERO_PEN, LAYER, LAYER_DECLS
 from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
                     calibration_pulse, format_time)
 
 __all__ = ["PaperTrace", "PaperSpec", "paper_spec", "export_png", "export_svg", "export_pdf", "write_paper_pdf",
-           "page_size_mm", "ROWS_PER_PAGE", "MAX_PDF_SECONDS"]
+           "write_paper_image", "write_paper_svg", "export_view_png", "export_view_svg", "header_text",
+           "page_size_mm", "export_range", "ROWS_PER_PAGE", "MAX_PDF_SECONDS", "MAX_IMAGE_PIXELS", "DEFAULT_DPI"]
 
 ROWS_PER_PAGE = 8
 MAX_PDF_MEMBERS = 30
-MAX_PDF_SECONDS = 3600.0
+MAX_PDF_SECONDS = 3600.0       # one paper export covers at most an hour (45 pages of 8 rows of 10 s)
+MAX_IMAGE_PIXELS = 120_000_000  # a PNG sheet (about 480 MB while drawn)
+DEFAULT_DPI = 300
 MARGIN_MM = 8.0
-HEADER_MM = 12.0
+HEADER_MM = 16.0
 
 
 @dataclass
@@ -52,6 +64,8 @@ class PaperSpec:
     gain: int
     traces: list = field(default_factory=list)
     n_members: int = 0
+    offset_mv: float = 0.0   # subtracted from strip traces (the record's median, see StripModel)
+    header: dict = field(default_factory=dict)  # the caller's: record, model, attack, eps_mv ...
 
 
 def _ensure_dir(path: str) -> str:
@@ -61,10 +75,11 @@ def _ensure_dir(path: str) -> str:
     return path
 
 
-def paper_spec(m, t0: float, t1: float) -> PaperSpec:
+def paper_spec(m, t0: float, t1: float, header: dict | None = None) -> PaperSpec:
     """What the paper exporter draws for record time [t0, t1] of model `m`
     (gui.strip.model.StripModel): every visible, exported layer (gui.strip.layers) in its
-    export order, with its paper colour and width."""
+    export order, with its paper colour and width; strips of the asked-for height (not
+    the height grown to fill the screen); `header` printed on every page."""
     lane = m.lane_on()
     traces = []
     for d in sorted(LAYER_DECLS, key=lambda d: d.export_z):
@@ -77,20 +92,52 @@ def paper_spec(m, t0: float, t1: float) -> PaperSpec:
             if all(k in m.src for k in keys):
                 data = tuple(m.src[k].data for k in keys) if len(keys) > 1 else m.src[keys[0]].data
                 traces.append(PaperTrace(data, colour, d.export_width_mm, where, d.key, kind))
-    return PaperSpec(name=m.name, fs=m.fs, t0=t0, t1=t1, seconds_per_row=m.spr, strip_mv=m.strip_mv,
+    return PaperSpec(name=m.name, fs=m.fs, t0=t0, t1=t1, seconds_per_row=m.spr, strip_mv=m.min_strip_mv,
                      lane_mv=m.lane_mv if lane else 0.0, gain=m.gain, traces=traces,
-                     n_members=m.n_members_total)
+                     n_members=m.n_members_total, offset_mv=m.offset_mv, header=dict(header or {}))
+
+
+def export_range(m, t0: float | None, t1: float | None) -> tuple[float, float]:
+    """The record time [t0, t1] (s) to export: the whole record by default; a given range
+    is clipped to the record.  UserError for an empty or non-finite range."""
+    if m.x is None:
+        raise UserError("nothing to export: no record")
+    dur = m.duration()
+    a = 0.0 if t0 is None else float(t0)
+    b = dur if t1 is None else float(t1)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise UserError(f"export range must be finite seconds, got {t0!r}..{t1!r}")
+    a, b = max(0.0, min(a, dur)), max(0.0, min(b, dur))
+    if b - a < 1.0 / m.fs:
+        raise UserError(f"export range {a:g}..{b:g} s holds no samples (the record is {dur:g} s)")
+    return a, b
+
+
+def header_text(header: dict) -> str:
+    """The caller's header as one line: "record A00001 · model default · attack PGD · ε 10 µV"
+    (ε given as eps_mv or eps_uv is shown in µV, like max |δ| in the strip)."""
+    parts = []
+    for k, v in header.items():
+        if v is None or v == "":
+            continue
+        if k in ("eps_mv", "eps_uv", "eps"):
+            uv = float(v) * (1.0 if k == "eps_uv" else 1000.0)
+            parts.append(f"ε {uv:.3g} µV")
+        else:
+            parts.append(f"{k} {v}")
+    return " · ".join(parts)
 
 
 # ---------------------------------------------------------------- as shown
-def export_png(view, path: str, width_px: int | None = None) -> str:
-    """Render the plot (axes, legend, overlays) to PNG.  With `width_px` the traces are
-    re-decimated for that width before rendering (pyqtgraph ImageExporter)."""
+def export_view_png(view, path: str, width_px: int | None = None) -> str:
+    """Render the plot as shown (axes, legend, overlays; no crosshair) to PNG.  With
+    `width_px` the traces are re-decimated for that width before rendering."""
     import pyqtgraph.exporters as pge
 
     path = _ensure_dir(path)
     if width_px is None:
-        pix = view.plot.grab()
+        with _NoCrosshair(view):
+            pix = view.plot.grab()
         if not pix.save(path, "PNG"):
             raise OSError(f"cannot write {path}")
         return path
@@ -101,7 +148,7 @@ def export_png(view, path: str, width_px: int | None = None) -> str:
         view._refresh()
         ex = pge.ImageExporter(view.plot_item)
         ex.parameters()["width"] = width_px
-        with _NoItemCache(view):  # cached pixmaps would be scaled up, blurred
+        with _NoItemCache(view), _NoCrosshair(view):  # cached pixmaps would be scaled up, blurred
             ex.export(path)
     finally:
         view._render_width = None
@@ -109,6 +156,21 @@ def export_png(view, path: str, width_px: int | None = None) -> str:
     if not os.path.isfile(path):
         raise OSError(f"cannot write {path}")
     return path
+
+
+class _NoCrosshair:
+    """Hide the mouse crosshair while the scene is rendered."""
+
+    def __init__(self, view):
+        self.lines = [ln for ln in (view.crosshair.vline, view.crosshair.hline) if ln.isVisible()]
+
+    def __enter__(self):
+        for ln in self.lines:
+            ln.hide()
+
+    def __exit__(self, *exc):
+        for ln in self.lines:
+            ln.show()
 
 
 class _NoItemCache:
@@ -128,8 +190,8 @@ class _NoItemCache:
             it.setCacheMode(mode)
 
 
-def export_svg(view, path: str) -> str:
-    """The plot as shown (axes, legend, overlays), as vector SVG.
+def export_view_svg(view, path: str) -> str:
+    """The plot as shown (axes, legend, overlays; no crosshair), as vector SVG.
 
     Rendered with QSvgGenerator from the scene: pyqtgraph's SVGExporter cannot parse the
     path data Qt 6.12 writes (ValueError in SVGExporter.correctCoordinates)."""
@@ -150,7 +212,7 @@ def export_svg(view, path: str) -> str:
     if not p.begin(gen):
         raise OSError(f"cannot write {path}")
     try:
-        with _NoItemCache(view):
+        with _NoItemCache(view), _NoCrosshair(view):
             p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
             item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
     finally:
@@ -167,25 +229,113 @@ def page_size_mm(spec: PaperSpec, rows: int) -> tuple[float, float]:
     return w, h
 
 
-def export_pdf(view, path: str) -> str:
-    spec = view.paper_spec()
-    return write_paper_pdf(path, spec)
+def export_pdf(view, path: str, t0: float | None = None, t1: float | None = None,
+               header: dict | None = None) -> str:
+    """Record time [t0, t1] (default: the whole record) as paginated paper, see module doc."""
+    a, b = export_range(view.model, t0, t1)
+    return write_paper_pdf(path, paper_spec(view.model, a, b, header))
 
 
-def write_paper_pdf(path: str, spec: PaperSpec, resolution: int = 600) -> str:
-    """Write the spec's time range as ECG paper at 25 mm/s and 10 mm/mV."""
-    path = _ensure_dir(path)
+def export_png(view, path: str, width_px: int | None = None, t0: float | None = None,
+               t1: float | None = None, dpi: float = DEFAULT_DPI, header: dict | None = None) -> str:
+    """Record time [t0, t1] (default: the whole record) as one paper sheet in PNG at `dpi`
+    (or, with `width_px`, at the dpi that makes the sheet that many pixels wide)."""
+    a, b = export_range(view.model, t0, t1)
+    spec = paper_spec(view.model, a, b, header)
+    if width_px is not None:
+        dpi = float(width_px) * 25.4 / page_size_mm(spec, 1)[0]
+    return write_paper_image(path, spec, dpi)
+
+
+def export_svg(view, path: str, t0: float | None = None, t1: float | None = None,
+               header: dict | None = None) -> str:
+    """Record time [t0, t1] (default: the whole record) as one paper sheet in SVG (mm)."""
+    a, b = export_range(view.model, t0, t1)
+    return write_paper_svg(path, paper_spec(view.model, a, b, header))
+
+
+def _rows(spec: PaperSpec) -> tuple[float, float, list[int]]:
+    """(t0, t1, rows) of the spec; UserError when longer than MAX_PDF_SECONDS."""
     t0 = max(0.0, spec.t0)
     t1 = max(t0 + 1.0 / spec.fs, spec.t1)
-    if t1 - t0 > MAX_PDF_SECONDS:
-        raise ValueError(f"the visible range ({(t1 - t0) / 60:.0f} min) is too long for a paper "
-                         f"export (at most {MAX_PDF_SECONDS / 60:.0f} min); zoom in first")
+    if t1 - t0 > MAX_PDF_SECONDS + 1e-9:
+        raise UserError(f"the range ({(t1 - t0) / 60:.0f} min) is too long for a paper export "
+                        f"(at most {MAX_PDF_SECONDS / 60:.0f} min); export a shorter range")
     T = spec.seconds_per_row
     r_first = int(t0 // T)
     r_last = max(r_first, int(math.ceil(t1 / T - 1e-9)) - 1)
-    rows = list(range(r_first, r_last + 1))
-    pages = [rows[i:i + ROWS_PER_PAGE] for i in range(0, len(rows), ROWS_PER_PAGE)]
+    return t0, t1, list(range(r_first, r_last + 1))
 
+
+def write_paper_image(path: str, spec: PaperSpec, dpi: float = DEFAULT_DPI) -> str:
+    """The spec's time range as one PNG sheet (every row) at `dpi` (true scale when
+    printed at that resolution); UserError when larger than MAX_IMAGE_PIXELS."""
+    path = _ensure_dir(path)
+    if not (math.isfinite(dpi) and 30 <= dpi <= 2400):
+        raise UserError(f"dpi must be within 30..2400, got {dpi!r}")
+    t0, t1, rows = _rows(spec)
+    w_mm, h_mm = page_size_mm(spec, len(rows))
+    dpmm = dpi / 25.4
+    w_px, h_px = int(math.ceil(w_mm * dpmm)), int(math.ceil(h_mm * dpmm))
+    if w_px * h_px > MAX_IMAGE_PIXELS:
+        raise UserError(f"a {w_px}×{h_px} px image at {dpi:g} dpi is too large for "
+                        f"{(t1 - t0) / 60:.1f} min; choose a shorter range, a lower dpi or PDF")
+    img = QtGui.QImage(w_px, h_px, QtGui.QImage.Format.Format_RGB32)
+    img.setDotsPerMeterX(int(round(dpi / 0.0254)))
+    img.setDotsPerMeterY(int(round(dpi / 0.0254)))
+    img.fill(QtGui.QColor("white"))
+    painter = QtGui.QPainter()
+    if not painter.begin(img):
+        raise UserError(f"cannot draw a {w_px}×{h_px} px image")
+    try:
+        _draw_page(painter, dpmm, spec, rows, t0, t1, 1, 1)
+    finally:
+        painter.end()
+    with atomic_write(path) as tmp:
+        if not img.save(tmp, "PNG"):
+            raise UserError(f"cannot write {path}")
+    return path
+
+
+def write_paper_svg(path: str, spec: PaperSpec) -> str:
+    """The spec's time range as one SVG sheet, sized in mm (true scale)."""
+    from PySide6 import QtSvg
+
+    path = _ensure_dir(path)
+    t0, t1, rows = _rows(spec)
+    w_mm, h_mm = page_size_mm(spec, len(rows))
+    res = 96.0
+    dpmm = res / 25.4
+    with atomic_write(path) as tmp:
+        gen = QtSvg.QSvgGenerator()
+        gen.setFileName(tmp)
+        gen.setResolution(int(res))
+        gen.setSize(QtCore.QSize(int(math.ceil(w_mm * dpmm)), int(math.ceil(h_mm * dpmm))))
+        gen.setViewBox(QtCore.QRectF(0, 0, w_mm * dpmm, h_mm * dpmm))
+        gen.setTitle(f"{spec.name or 'ECG'} strips")
+        gen.setDescription("ECG strips at 25 mm/s, 10 mm/mV, exported by the ECG adversarial workbench")
+        p = QtGui.QPainter()
+        if not p.begin(gen):
+            raise UserError(f"cannot write {path}")
+        try:
+            _draw_page(p, dpmm, spec, rows, t0, t1, 1, 1)
+        finally:
+            p.end()
+    return path
+
+
+def write_paper_pdf(path: str, spec: PaperSpec, resolution: int = 600) -> str:
+    """Write the spec's time range as ECG paper at 25 mm/s and 10 mm/mV, ROWS_PER_PAGE
+    rows a page, the header on every page."""
+    path = _ensure_dir(path)
+    t0, t1, rows = _rows(spec)
+    pages = [rows[i:i + ROWS_PER_PAGE] for i in range(0, len(rows), ROWS_PER_PAGE)]
+    with atomic_write(path) as tmp:
+        _write_pdf(tmp, spec, pages, t0, t1, resolution)
+    return path
+
+
+def _write_pdf(path: str, spec: PaperSpec, pages: list, t0: float, t1: float, resolution: int) -> None:
     writer = QtGui.QPdfWriter(path)
     writer.setResolution(resolution)
     writer.setCreator("ECG adversarial workbench")
@@ -201,20 +351,20 @@ def write_paper_pdf(path: str, spec: PaperSpec, resolution: int = 600) -> str:
     set_page(len(pages[0]))
     painter = QtGui.QPainter()
     if not painter.begin(writer):
-        raise OSError(f"cannot write {path}")
+        raise UserError(f"cannot write {path}")
     try:
+        dpmm = writer.resolution() / 25.4  # device units per mm
         for pi, page_rows in enumerate(pages):
             if pi:
                 set_page(len(page_rows))
                 writer.newPage()
-            _draw_page(painter, writer, spec, page_rows, t0, t1, pi + 1, len(pages))
+            _draw_page(painter, dpmm, spec, page_rows, t0, t1, pi + 1, len(pages))
     finally:
         painter.end()
-    return path
 
 
-def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n_pages):
-    dpmm = writer.resolution() / 25.4  # device units per mm
+def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, page, n_pages):
+    """One page (or sheet) of `rows`, `dpmm` device units per mm."""
     w_mm, h_mm = page_size_mm(spec, len(rows))
     p.save()
     p.scale(dpmm, dpmm)  # from here on: millimetres
@@ -237,8 +387,10 @@ def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n
         head += f"   perturbation lane ×{spec.gain}"
     if n_pages > 1:
         head += f"   page {page}/{n_pages}"
-    _text(p, gx0, MARGIN_MM + 7.5, head, 9)
-    _draw_legend(p, spec, gx0 + gw, MARGIN_MM + 7.5)
+    _text(p, gx0, MARGIN_MM + 4.5, head, 9)
+    if spec.header:
+        _text(p, gx0, MARGIN_MM + 10.5, header_text(spec.header), 9)
+    _draw_legend(p, spec, gx0 + gw, MARGIN_MM + 10.5)
     # paper
     p.fillRect(QtCore.QRectF(gx0, gy0, gw, gh), PAPER_BG)
     pen_s = QtGui.QPen(SMALL_LINE, 0.1)
@@ -270,19 +422,36 @@ def _draw_page(p: QtGui.QPainter, writer, spec: PaperSpec, rows, t0, t1, page, n
         if spec.lane_mv:
             p.setPen(_pen(QtGui.QColor(*LANE_ZERO_PEN.colour[:3]), 0.15, dash=True))
             p.drawLine(QtCore.QPointF(x_of(0), lane_base), QtCore.QPointF(x_of(T), lane_base))
+            # scale bar: 1 mV of lane = 1000/gain µV of δ, under the calibration pulse
+            xm = x_of(cx[0] + 0.16)
+            p.setPen(_pen(QtGui.QColor(*LANE_BAR_PEN.colour[:3]), 0.3))
+            p.drawLine(QtCore.QPointF(xm, lane_base), QtCore.QPointF(xm, lane_base - MM_PER_MV))
+        strip_clip = max(spec.strip_mv + spec.lane_mv, 5.0)
         for tr in spec.traces:
-            y0 = base if tr.where == "strip" else lane_base
-            g = 1.0 if tr.where == "strip" else spec.gain
-            _draw_trace(p, tr, i0, i1, spec.fs, rt0, x_of, y0, g)
+            lane = tr.where != "strip"
+            y0 = lane_base if lane else base
+            g = spec.gain if lane else 1.0
+            bias = 0.0 if lane or tr.label == "difference" else spec.offset_mv
+            clip = spec.lane_mv / 2 if lane else strip_clip
+            _draw_trace(p, tr, i0, i1, spec.fs, rt0, x_of, y0, g, bias, clip)
         # labels last, on a paper-coloured patch so traces do not hide them
         _text(p, gx0 + 1.0, row_top + 3.2, _tlabel(rt0, t1), 6.5, QtGui.QColor(90, 90, 90), PAPER_BG)
         if spec.lane_mv:
             _text(p, x_of(0) + 1.0, row_top + spec.strip_mv * MM_PER_MV + 3.2,
-                  f"perturbation ×{spec.gain}", 6.5, QtGui.QColor(*ADVERSARIAL_RGB), PAPER_BG)
+                  f"δ = adv − orig ×{spec.gain} · bar {1000 / spec.gain:g} µV", 6.5,
+                  QtGui.QColor(*ADVERSARIAL_RGB), PAPER_BG)
     p.restore()
 
 
-def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain):
+def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, clip=None):
+    """Samples [i0, i1) of a trace on its baseline y0 (mm): (value − bias) × gain, kept
+    within ±clip mV of the baseline."""
+    def ys(v):
+        v = (v.astype(np.float64) - bias) * gain
+        if clip is not None:
+            np.clip(v, -clip, clip, out=v)
+        return y0 - v * MM_PER_MV
+
     if tr.kind == "band":
         lo, hi = tr.data
         n = lo.shape[-1]
@@ -291,8 +460,8 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain):
             return
         t = np.arange(i0, i1) / fs - rt0
         xs = x_of(t)
-        top = y0 - hi[i0:i1] * gain * MM_PER_MV
-        bot = y0 - lo[i0:i1] * gain * MM_PER_MV
+        top = ys(hi[i0:i1])
+        bot = ys(lo[i0:i1])
         path = _path(np.concatenate([xs, xs[::-1]]), np.concatenate([top, bot[::-1]]))
         path.closeSubpath()
         p.fillPath(path, _blend(tr.colour, PAPER_BG, 0.3))  # opaque: see _blend
@@ -307,7 +476,7 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain):
     p.setPen(_pen(tr.colour, tr.width_mm))
     rows = data[None, :] if data.ndim == 1 else data[:MAX_PDF_MEMBERS]
     for row in rows:
-        p.drawPath(_path(xs, y0 - row[i0:i1] * gain * MM_PER_MV))
+        p.drawPath(_path(xs, ys(row[i0:i1])))
 
 
 def _draw_legend(p, spec, right, baseline):

@@ -15,17 +15,22 @@ Public API (signals in mV, float32 numpy arrays; fs in Hz) — the main window e
     v.set_view(t0, t1); v.view_range() -> (t0, t1)   # record time in s
     v.play(bool); v.set_play_speed(1.0)
     v.set_calipers_visible(bool)
-    v.export_png(path, width_px=None); v.export_svg(path); v.export_pdf(path)
-    signals: timeChanged(t0, t1), caliperChanged(dict: dt_ms, dmv, hr_bpm, t0, t1),
-             layerVisibilityChanged(layer, bool), modeChanged(str), realSizeChanged(bool),
-             playingChanged(bool)
+    v.set_free_zoom(bool); v.is_calibrated()  # squares square (continuous: unless free zoom)
+    v.export_png(path, width_px=None, t0=None, t1=None, dpi=300, header=None)
+    v.export_svg(path, t0=None, t1=None, header=None); v.export_pdf(path, t0=None, t1=None, header=None)
+                                               # paper at 25 mm/s, 10 mm/mV: the whole record
+                                               # or [t0, t1] s; header dict on every page
+    signals: timeChanged(t0, t1), caliperChanged(dict: dt_ms, dmv, hr_bpm (None unless
+             R–R 0.2–3 s), t0, t1), layerVisibilityChanged(layer, bool), modeChanged(str),
+             realSizeChanged(bool), playingChanged(bool), calibrationChanged(bool)
 
 Also public (beyond the brief): go_home(), go_end(), fit(), pan(fraction), scroll_rows(k),
 zoom(factor), has_layer(layer), layer_drawn(layer), layer_visible(layer), legend_labels(),
 mode(), seconds_per_row(), row_count(), duration(), perturbation_gain(), real_size(),
 paper_scale() -> (mm/s, mm/mV), px_per_mm(), is_playing(), play_position(),
 set_crosshair_enabled(bool), set_row_heights(strip_mv=3, lane_mv=2), memory_bytes(),
-paper_spec(), view_to_record(x, y), the attributes max_members_drawn (40; read by
+paper_spec(t0, t1, header), export_view_png(path, width_px), export_view_svg(path) (the
+view as shown), free_zoom(), view_to_record(x, y), the attributes max_members_drawn (40; read by
 set_band_members), play_speed, last_open_s, model (the StripModel), toolbar (None with
 toolbar=False), legend, plot, plot_item, overview, info, calipers, crosshair, grid.
 
@@ -592,23 +597,36 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
             self.toolbar.sync()
 
     # ================================================================== export
-    def export_png(self, path: str, width_px: int | None = None) -> str:
-        """The strip as shown (with axes and legend) as PNG; `width_px` re-renders at that
-        width, with the traces decimated for it."""
-        return _export.export_png(self, path, width_px)
+    # Every export is ECG paper at true scale (25 mm/s, 10 mm/mV) of the whole record, or
+    # of record time [t0, t1] s; `header` (e.g. {"record": ..., "model": ..., "attack": ...,
+    # "eps_mv": ...}) is printed on every page, ε in µV.  UserError (one line) for a range
+    # or size that cannot be exported; the file is written atomically.
+    def export_png(self, path: str, width_px: int | None = None, t0: float | None = None,
+                   t1: float | None = None, dpi: float = _export.DEFAULT_DPI,
+                   header: dict | None = None) -> str:
+        """PNG sheet with every row at `dpi` (300: print resolution), or `width_px` wide."""
+        return _export.export_png(self, path, width_px, t0, t1, dpi, header)
 
-    def export_svg(self, path: str) -> str:
-        """The strip as shown as SVG (vector)."""
-        return _export.export_svg(self, path)
+    def export_svg(self, path: str, t0: float | None = None, t1: float | None = None,
+                   header: dict | None = None) -> str:
+        """SVG sheet (vector, sized in mm) with every row."""
+        return _export.export_svg(self, path, t0, t1, header)
 
-    def export_pdf(self, path: str) -> str:
-        """The visible time range as print-ready rhythm strips at true paper scale (25 mm/s,
-        10 mm/mV), page size fitted to the strips."""
-        return _export.export_pdf(self, path)
+    def export_pdf(self, path: str, t0: float | None = None, t1: float | None = None,
+                   header: dict | None = None) -> str:
+        """PDF, `ROWS_PER_PAGE` rows a page, page size fitted to the strips."""
+        return _export.export_pdf(self, path, t0, t1, header)
 
-    def paper_spec(self) -> "_export.PaperSpec":
-        """Everything the paper exporter needs for the visible time range."""
-        t0, t1 = self.view_range()
-        if t1 - t0 < 1.0 / self.model.fs:
-            t0, t1 = 0.0, self.duration()
-        return _export.paper_spec(self.model, t0, t1)
+    def export_view_png(self, path: str, width_px: int | None = None) -> str:
+        """The strip as shown (axes, legend; no crosshair) as PNG."""
+        return _export.export_view_png(self, path, width_px)
+
+    def export_view_svg(self, path: str) -> str:
+        """The strip as shown (axes, legend; no crosshair) as SVG."""
+        return _export.export_view_svg(self, path)
+
+    def paper_spec(self, t0: float | None = None, t1: float | None = None,
+                   header: dict | None = None) -> "_export.PaperSpec":
+        """Everything the paper exporter draws for [t0, t1] (default: the whole record)."""
+        a, b = _export.export_range(self.model, t0, t1)
+        return _export.paper_spec(self.model, a, b, header)
