@@ -295,9 +295,9 @@ BAD_OPTIONS = [
     (["train", "{ds}", "--out", "{out}", "--limit", "-1"], "between 1 and"),
     (["attack", "{rec}", "--steps", "-1"], "between 0 and 10000"),
     (["attack", "{rec}", "--steps", "1000000"], "between 0 and 10000"),
-    (["attack", "{rec}", "--eps", "0"], "between 1e-06 and 5 mV"),
-    (["attack", "{rec}", "--eps", "inf"], "between 1e-06 and 5 mV"),
-    (["attack", "{rec}", "--alpha", "nan"], "between 1e-07 and 1 mV"),
+    (["attack", "{rec}", "--eps", "0"], "between 0.0001 and 5 mV"),
+    (["attack", "{rec}", "--eps", "inf"], "between 0.0001 and 5 mV"),
+    (["attack", "{rec}", "--alpha", "nan"], "between 1e-05 and 1 mV"),
     (["attack", "{rec}", "--seed", str(2 ** 70)], "between 0 and"),
     (["attack", "{rec}", "--batch-size", "0"], "between 1 and"),
     (["band", "{rec}", "--trials", "1e9"], "between 1 and 100000"),
@@ -305,7 +305,7 @@ BAD_OPTIONS = [
     (["band", "{rec}", "--noise-sd", "inf"], "between 0 and 1 mV"),
     (["band", "{rec}", "--noise-sd", "-0.1"], "between 0 and 1 mV"),
     (["attack-eval", "{ds}", "--limit", "0"], "between 1 and"),
-    (["robustness", "{ds}", "--eps", "0.01,7"], "between 1e-06 and 5 mV"),
+    (["robustness", "{ds}", "--eps", "0.01,7"], "between 0.0001 and 5 mV"),
     (["robustness", "{ds}", "--eps", "0.01", "--alpha-ratio", "nan"], "greater than 0"),
 ]
 

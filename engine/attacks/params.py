@@ -76,9 +76,9 @@ class Param:
 # -- the built-in parameters (PGD and SAP; paper values: ε 10 ADC = 0.01 mV, α 1 ADC = 0.001 mV,
 #    20 PGD + 40 SAP steps) -----------------------------------------------------------------------
 
-EPS = Param("eps_mv", "--eps", "ε", "mV", 0.01, 1e-6, 5.0,
+EPS = Param("eps_mv", "--eps", "ε", "mV", 0.01, 1e-4, 5.0,
             step=0.001, help="L∞ budget ε: the largest change allowed at any sample (paper 0.01 mV = 10 µV)")
-ALPHA = Param("alpha_mv", "--alpha", "Step α", "mV", 0.001, 1e-7, 1.0,
+ALPHA = Param("alpha_mv", "--alpha", "Step α", "mV", 0.001, 1e-5, 1.0,
               step=0.0005, help="step α of each gradient step (paper 0.001 mV)")
 STEPS = Param("steps", "--steps", "PGD steps", "steps", 20, 0, 10_000, kind=int,
               help="PGD steps (also SAP's initialisation; paper 20)")
