@@ -19,10 +19,14 @@ class BandPanel(QWidget):
         grid = QGridLayout()
         grid.setHorizontalSpacing(6)
         self.trials = QSpinBox()
+        from engine.band import BandParams  # the engine's defaults (the paper's values)
+
+        band = BandParams()
         self.trials.setRange(1, 100000)
-        self.trials.setValue(1000)
-        self.trials.setToolTip("Noisy copies of the adversarial example to classify (paper: 1000)")
-        self.noise = mv_spin(0.005, 0.0, 1.0, 0.001, "Gaussian noise sd added before smoothing (paper: 0.005 mV)")
+        self.trials.setValue(band.trials)
+        self.trials.setToolTip(f"Noisy copies of the adversarial example to classify (paper: {band.trials})")
+        self.noise = mv_spin(band.noise_sd_mv, 0.0, 1.0, 0.001,
+                             f"Gaussian noise sd added before smoothing (paper: {band.noise_sd_mv:g} mV)")
         t, n = QLabel("Trials"), QLabel("Noise sd")
         t.setToolTip(self.trials.toolTip())
         n.setToolTip(self.noise.toolTip())
