@@ -474,51 +474,10 @@ class StripModel:
         return np.array([xc, xc]), np.array([top, top - self.pitch()])
 
     def left_ticks(self, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, str]]:
-        """Left-axis ticks for view y in [lo, hi]: row start times at the baselines (rows
-        mode), mV around the baseline (continuous), "δ ×gain" and ±µV of δ in the lanes."""
-        if self.x is None:
-            return []
-        out = []
-        lane = self.lane_on()
-        if self.mode == "rows":
-            p = self.pitch()
-            step = max(1, math.ceil(22 / max(1e-9, p * px_per_mv)))
-            for r in self.rows_in(lo, hi):
-                if r % step:
-                    continue
-                b = self.baseline(r)
-                if lo <= b <= hi:
-                    out.append((b, format_time(r * self.spr, 1.0, self.duration())))
-                if lane and step == 1 and p * px_per_mv > 80:
-                    out += self._lane_ticks(r, lo, hi, px_per_mv)
-            return out
-        base = self.baseline(0)
-        half = self.strip_mv / 2
-        step = 0.5 if px_per_mv >= 36 else (1.0 if px_per_mv >= 18 else 2.0)
-        k = 0
-        v = -half
-        while v <= half + 1e-9:
-            y = base + v
-            if lo <= y <= hi and not (lane and k == 0 and px_per_mv < 36):
-                # (the strip's lower edge is left to the lane's ticks when they would touch)
-                out.append((y, f"{round(v + self.offset_mv, 3):g}"))
-            k += 1
-            v = -half + k * step
-        if lane:
-            out += self._lane_ticks(0, lo, hi, px_per_mv)
-        return out
+        """Left-axis ticks (view y, label) for view y in [lo, hi]; see gui.strip.ticks."""
+        from .ticks import left_ticks
 
-    def _lane_ticks(self, r: int, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, str]]:
-        """Row r's lane ticks: "δ ×gain" at its zero line and, when there is room, ±δ in µV
-        half a mV of lane above and below (±5 µV at ×100, ±50 µV at ×10)."""
-        lb = self.lane_baseline(r)
-        out = [(lb, f"δ ×{self.gain}")] if lo <= lb <= hi else []
-        if px_per_mv * 0.5 >= 13:
-            uv = 0.5 * self.lane_uv_per_mv()
-            for y, sign in ((lb + 0.5, "+"), (lb - 0.5, "−")):
-                if lo <= y <= hi:
-                    out.append((y, f"{sign}{uv:g} µV"))
-        return out
+        return left_ticks(self, lo, hi, px_per_mv)
 
     # ------------------------------------------------------------ viewport maths
     def continuous_y_range(self) -> tuple[float, float]:

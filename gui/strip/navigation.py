@@ -142,6 +142,50 @@ class Navigation:
             self._sync_toolbar()
             self.realSizeChanged.emit(False)
 
+    # ------------------------------------------------------------ calibration
+    def _fit_keep_place(self) -> None:
+        m = self.model
+        if m.x is None:
+            return
+        if m.mode == "rows":
+            self._rows_show(self._top_row(), fit_rows=None)
+        else:
+            t0 = self._vb.viewRange()[0][0]
+            self._continuous_home()
+            w = self._vb.viewRange()[0]
+            self._set_x(t0, t0 + (w[1] - w[0]))
+
+    def set_free_zoom(self, on: bool) -> None:
+        """Free zoom: in continuous mode x and y zoom independently (the paper is then not
+        calibrated, see is_calibrated); off: squares square again."""
+        on = bool(on)
+        if on == self._free:
+            return
+        self._free = on
+        m = self.model
+        if m.x is not None and m.mode == "continuous":
+            x0, x1 = self._vb.viewRange()[0]
+            if on:  # the row as tall as the view, at the asked-for strip height
+                m.fill_strip(0.0, 1)
+                self._layout_changed()
+            else:
+                self._continuous_home()
+                self._set_x(x0, x1)
+        self._refresh()
+        self._sync_time()
+
+    def free_zoom(self) -> bool:
+        return self._free
+
+    def is_calibrated(self) -> bool:
+        """Whether the paper on screen is calibrated: square boxes, i.e. (px per s) /
+        (px per mV) = 25/10, so 0.2 s × 0.5 mV large squares (rows mode always; continuous
+        mode unless free zoom).  Real size also makes them 5 mm on screen."""
+        (x0, x1), (y0, y1) = self._vb.viewRange()
+        w, h = self._vb_size()
+        ratio = (w / max(1e-12, x1 - x0)) / (h / max(1e-12, y1 - y0))
+        return abs(ratio / ASPECT - 1.0) < 0.01
+
     # ------------------------------------------------------------ public navigation
     def pan(self, fraction: float) -> None:
         """Move by `fraction` of the window (rows mode: by rows, at least one)."""
