@@ -224,3 +224,21 @@ def test_band_paper_code_style(capsys):
     assert doc["style"] == "paper-code" and doc["noise"]["trials"] == 20
     rc, out, err = run(capsys, "band", SAMPLES / "A00009", "--band-style", "nope", "--model", model_path())
     assert rc == 2 and "invalid choice" in err
+
+
+def test_attack_eval_resume_compares_only_the_run_attacks_parameters(capsys, tmp_path):
+    """A PGD results file resumes whatever --sap-steps says (PGD does not read it) and is refused when
+    a parameter PGD reads differs; its header holds only PGD's parameters."""
+    res = tmp_path / "r.jsonl"
+    base = ["attack-eval", SAMPLES, "--method", "pgd", "--limit", "1", "--steps", "1", "--results", res, "--json"]
+    rc, out, err = run(capsys, *base, "--sap-steps", "5")
+    assert rc == 0, err
+    header = json.loads(res.read_text().splitlines()[0])
+    assert "sap_steps" not in header["params"] and "kernel_sizes" not in header["params"]
+    assert header["params"]["steps"] == 1
+    before = res.read_bytes()
+    rc, out, err = run(capsys, *base, "--sap-steps", "7")
+    assert rc == 0, err
+    assert res.read_bytes() == before and one_json(out)["n"] == 1  # resumed: nothing redone
+    rc, out, err = run(capsys, *base[:-3], "--seed", "3", "--results", res, "--json")
+    assert "seed 0 in the file vs 3 now" in user_error(rc, out, err, "attack parameters differ")
