@@ -245,8 +245,11 @@ def _row(clf, r: AttackResult, params, band, styles, should_stop) -> dict:
         return {**row, "bands": None, "skipped": why}
     target = params.target_for(r.orig_pred)
     row["example_margin"] = margin(clf, r.x_adv, r.orig_pred, target)
-    row["bands"] = {st: band_report(clf, r, params, replace(band, style=st), should_stop=should_stop)
-                    for st in styles}
+    try:
+        row["bands"] = {st: band_report(clf, r, params, replace(band, style=st), should_stop=should_stop)
+                        for st in styles}
+    except UserError as exc:  # e.g. a band too large for memory: this record only, the run goes on
+        return {**row, "bands": None, "skipped": f"no band: {exc}"}
     return row
 
 
@@ -281,6 +284,7 @@ def summarize(rows: list[dict], styles: list[str], classes: list[str] | None = N
     doc = {"records": len(ok), "errors": len(rows) - len(ok), "correct": len(correct),
            "attack_success": rate_record(sum(1 for r in attacked if r["success"]), len(attacked)),
            "attack_success_per_class": per_class, "examples": len(banded),
+           "skipped": _count(r.get("skipped") for r in ok if r.get("skipped")),
            "interval": "95% Clopper-Pearson (exact binomial)", "styles": {}}
     for st in styles:
         reps = [r["bands"][st] for r in banded if isinstance(r["bands"].get(st), dict)]
@@ -297,6 +301,14 @@ def summarize(rows: list[dict], styles: list[str], classes: list[str] | None = N
             "centre_decides_uniform": rate_record(sum(1 for f, m in uni if (f >= 0.5) == (m > 0)), len(uni)),
             "centre_margin": {**_dist_plain(margins)}}
     return doc
+
+
+def _count(reasons) -> dict:
+    out: dict[str, int] = {}
+    for why in reasons:
+        key = "no band" if str(why).startswith("no band") else str(why)
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _dist_plain(vals: list[float]) -> dict:
@@ -328,6 +340,8 @@ def format_text(doc: dict) -> str:
     lines = [f"{doc['records']} records, {doc['correct']} correctly classified; attack success "
              f"{format_rate(a['k'], a['n'])}; bands expanded for {doc['examples']} successful examples"
              + (f"; {doc['errors']} records unreadable" if doc.get("errors") else "")]
+    if doc.get("skipped"):
+        lines.append("  no band for: " + "; ".join(f"{v} {k}" for k, v in doc["skipped"].items()))
     if doc.get("attack_success_per_class"):
         lines.append("  per true class: " + "; ".join(f"{c} {format_rate(v['k'], v['n'])}"
                                                       for c, v in doc["attack_success_per_class"].items()))

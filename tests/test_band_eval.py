@@ -219,3 +219,32 @@ def test_band_both_styles_side_by_side(capsys):
     assert rc == 0 and "workbench" in o and "paper-code" in o and "noise" in o and "uniform" in o
     user_error(*run(capsys, "band", rec, "--band-style", "both", "--out", "somewhere", "--model", model_path()),
                "--band-style both")
+
+
+def test_a_band_that_cannot_be_formed_skips_that_record_only(monkeypatch, tmp_path):
+    """A record whose band is refused (e.g. too large for memory) is kept with its reason; the run goes on."""
+    from attack_support import load_model
+    from engine.attacks import AttackParams
+    from engine.band import BandParams
+    from engine.datasets import open_dataset
+    from engine.errors import UserError
+
+    calls = []
+
+    def refuse_first(clf, res, params, band, **k):
+        calls.append(res.record)
+        if len(calls) == 1:
+            raise UserError(f"{res.record}: the band would need about 99 GB")
+        return {"noise": {"trials": 1, "adversarial": 1, "fraction": 1.0}, "concat": {}, "uniform": {},
+                "centre_margin": 1.0, "yields_more": True}
+
+    monkeypatch.setattr(be, "band_report", refuse_first)
+    ds = open_dataset(SAMPLES)
+    s = be.run_band_eval(load_model(), ds, ds.names[:3], method="pgd", params=AttackParams(eps_mv=0.5, alpha_mv=0.05, steps=10),
+                         band=BandParams(trials=2), styles=["workbench"], results=str(tmp_path / "r.jsonl"))
+    rows = _lines(tmp_path / "r.jsonl")[1:]
+    assert len(rows) == 3 and len(calls) >= 2, rows  # at least two examples fooled at 0.5 mV
+    first = next(r for r in rows if r["record"] == calls[0])
+    assert first["bands"] is None and "99 GB" in first["skipped"]
+    assert s["skipped"].get("no band") == 1 and s["examples"] == len(calls) - 1
+    assert "no band for: 1 no band" in be.format_text(s)

@@ -150,8 +150,9 @@ def register(sub) -> None:
     p.add_argument("--labels", default=None)
     add_limit(p)
     add_attack_args(p, method=False, eps=False)
-    add_ranged(p, "--alpha-ratio", float, 0.0, 10.0, 0.1, "step α = ε × ratio when --alpha is not given (paper 0.1)",
-               lo_open=True)
+    add_ranged(p, "--alpha-ratio", float, 0.0, 10.0, 0.1, "the α rule: step α = ε × ratio for every ε (paper 0.001/0.01 "
+               "= 0.1) unless --alpha A mV fixes one α for every ε; recorded in the output as alpha_rule "
+               "ratio:R or fixed:A", lo_open=True)
     p.add_argument("--plot", default=None, help="PNG file for the success-vs-ε plot")
     p.add_argument("--results-dir", default=None,
                    help="keep one JSONL results file per (method, ε) here; a rerun resumes (default: none kept)")
@@ -292,25 +293,12 @@ def cmd_band(args) -> int:
 
 
 def _dataset_names(args, progress) -> tuple:
-    from ..datasets import CLASSES, open_dataset, select_split
+    """(dataset, labelled record names of the split): the Workbench's one record selection."""
+    from ..datasets import open_dataset
+    from ..workbench.selection import split_records
 
     ds = open_dataset(args.dataset, args.labels)
-    split = select_split(ds, args.split)
-    if split.missing:
-        progress(f"warning: {split.describe_missing()}")
-    names = [n for n in split.names if ds.label(n) in CLASSES]
-    if not ds.labels:
-        raise UserError(f"{args.dataset}: no labels (REFERENCE*.csv) found; success rates need the true classes "
-                        "(pass --labels FILE)")
-    if len(names) < len(split.names):
-        progress(f"note: {len(split.names) - len(names)} unlabelled records of the split are skipped")
-    if args.limit is not None:
-        if args.limit < 1:
-            raise UserError("--limit must be at least 1")
-        names = names[: args.limit]
-    if not names:
-        raise UserError(f"{args.dataset}: no labelled records in split {args.split!r}")
-    return ds, names
+    return ds, split_records(ds, args.split, args.limit, warn=progress, need_labels=True)
 
 
 def default_results_name(dataset: str, split: str, model: str, method: str, eps: float,
