@@ -94,6 +94,13 @@ def _icon(app) -> None:
 
 def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args([a for a in argv if a != "--gui"])
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        if not (200 <= w <= 10000 and 200 <= h <= 10000):
+            raise ValueError
+    except ValueError:
+        sys.stderr.write(f"error: --size must look like 1600x1000 (200 to 10000 pixels each), got {args.size}\n")
+        return 2
     if args.screenshot:  # checked before any work: never clobbered, never half-written
         from engine.errors import UserError
         from engine.outputs import check_output
@@ -137,11 +144,6 @@ def run_gui(argv: list[str]) -> int:
         win.layer_actions["members"].setChecked(False)
     if shot:
         win.persist = False
-        try:
-            w, h = (int(v) for v in args.size.lower().split("x"))
-        except ValueError:
-            sys.stderr.write(f"error: --size must look like 1600x1000, got {args.size}\n")
-            return 2
         win.resize(w, h)
         if args.eps:
             win.attack_panel.field("eps_mv").setValue(args.eps)

@@ -88,3 +88,23 @@ def test_help_lists_window_options_and_commands():
     for command in ("classify", "attack", "attack-eval", "train", "review", "review open"):
         assert f"\n  {command} " in out, command
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("size", ["big", "0x0", "1600x", "99999x1000"])
+def test_bad_screenshot_size_is_refused_before_any_work(capsys, monkeypatch, size, tmp_path):
+    import gui.app
+
+    monkeypatch.setattr(gui.app, "make_app", lambda *a, **k: pytest.fail("work started"))
+    assert entry.main(["--screenshot", str(tmp_path / "s.png"), "--size", size]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --size") and err.count("\n") == 1
+
+
+def test_existing_screenshot_file_is_refused_before_any_work(capsys, monkeypatch, tmp_path):
+    import gui.app
+
+    monkeypatch.setattr(gui.app, "make_app", lambda *a, **k: pytest.fail("work started"))
+    shot = tmp_path / "s.png"
+    shot.write_bytes(b"keep me")
+    assert entry.main(["--screenshot", str(shot)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and shot.read_bytes() == b"keep me"
