@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         attack_cmds = None
     if attack_cmds is not None:
         attack_cmds.register(sub)
-        __import__(__name__ + ".bands", fromlist=["register"]).register(sub)  # band-eval
+        from . import bands as band_cmds  # band-eval
+
+        band_cmds.register(sub)
     try:
         from . import review as review_cmds
     except ImportError:  # review commands not installed in this build
@@ -56,6 +58,29 @@ def emit(args, doc: dict, text: str | None = None) -> None:
 def progress(msg: str) -> None:
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
+
+
+def job_progress(every_s: float = 2.0):
+    """A Workbench job's `progress(done, total, msg="", data=None)` that prints to stderr: warnings,
+    notes, reports with data (an epoch) and the last step always, other steps at most every `every_s`."""
+    import time
+
+    last = [float("-inf")]
+
+    def report(done: int, total: int, msg: str = "", data: object = None) -> None:
+        now = time.monotonic()
+        if not msg:
+            return
+        if (data is not None or msg.startswith(("warning", "note")) or done >= total
+                or now - last[0] >= every_s):
+            last[0] = now
+            progress(msg)
+    return report
+
+
+def run_job(job):
+    """Run a Workbench job inline (no cancel: ^C interrupts), progress printed to stderr."""
+    return job(job_progress(), lambda: False)
 
 
 def main(argv: list[str] | None = None) -> int:
