@@ -149,8 +149,13 @@ def margin(clf: Classifier, x_mv: np.ndarray, orig_pred: str, target: str | None
     """Logit margin of a signal (n,) mV at the model rate: > 0 exactly when it is adversarial
     (untargeted: best other class minus the original class; targeted: target minus best other)."""
     x, _ = clf.prepare(np.asarray(x_mv, dtype=np.float32), clf.fs)
-    with torch.no_grad():
-        z = clf.logits(torch.from_numpy(x).to(clf.device).unsqueeze(0))[0].double().cpu().numpy()
+    was_training = clf.module.training
+    clf.module.eval()
+    try:
+        with torch.no_grad():
+            z = clf.logits(torch.from_numpy(x).to(clf.device).unsqueeze(0))[0].double().cpu().numpy()
+    finally:
+        clf.module.train(was_training)
     ref = clf.classes.index(target if target is not None else orig_pred)
     others = np.delete(z, ref)
     return float(others.max() - z[ref]) if target is None else float(z[ref] - others.max())
@@ -365,7 +370,7 @@ def format_text(doc: dict) -> str:
     row("examples", lambda s: str(s["examples"]))
     for k, name in (("noise", "noise"), ("concat", "concatenation"), ("uniform", "uniform")):
         row(f"{name} fraction", lambda s, k=k: dist(s["fractions"][k]))
-        row(f"  exactly 0 / exactly 1", lambda s, k=k: zero_one(s["fractions"][k]))
+        row("  exactly 0 / exactly 1", lambda s, k=k: zero_one(s["fractions"][k]))
     row("noise yields more (paper 87.6%)", rate("yields_more"))
     row("uniform all-or-nothing", rate("uniform_all_or_nothing"))
     row("band centre adversarial", rate("centre_adversarial"))
