@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..datasets import CLASSES, label_for_record, open_dataset, select_split, stratified_split
+from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH
 from ..records import read_record
@@ -130,33 +130,17 @@ def _per_class(f1: dict) -> str:
     return " ".join(f"{c} {v:.3f}" for c, v in f1.items())
 
 
-def _labelled(ds, names: list[str]) -> list[str]:
-    return [n for n in names if ds.label(n) in CLASSES]
-
-
 def cmd_evaluate(args) -> int:
-    from . import emit, progress
+    from ..models.checkpoint import resolve_model
+    from ..workbench import jobs
+    from . import emit, run_job
 
     ds = open_dataset(args.dataset, args.labels)
-    split = select_split(ds, args.split)
-    if split.missing:
-        progress(f"warning: {split.describe_missing()}")
-    names = _labelled(ds, split.names)
-    if not names:
-        raise UserError(f"{args.dataset}: no labelled records in split {args.split!r}")
-    from ..metrics import summarize
-    from ..models.checkpoint import resolve_model
-    from ..signals_cache import load_dataset_signals
-    from ..training import evaluate_signals
-
     clf = resolve_model(args.model, args.device)
     t0 = time.monotonic()
-    sigs = load_dataset_signals(ds, names, clf.fs, args.lead,
-                                progress=lambda i, n: progress(f"reading {i}/{n}") if i % 500 == 0 else None)
-    probs = evaluate_signals(clf, sigs)
-    pred = [clf.classes[i] for i in probs.argmax(1)]
-    res = summarize([ds.label(n) for n in names], pred)
-    doc = {"model": clf.name, **res, "missing": len(split.missing), "seconds": round(time.monotonic() - t0, 2)}
+    res = run_job(jobs.evaluate(ds, args.split, clf, lead=args.lead))
+    res.pop("predictions")
+    doc = {"model": clf.name, **res, "seconds": round(time.monotonic() - t0, 2)}
     text = (f"model {clf.name} on {res['n']} records: accuracy {res['accuracy']:.3f}, "
             f"F1 {_per_class(res['f1'])}, "
             f"mean F1 (N,A,O) {res['f1_mean_nao']:.3f}, all {res['f1_mean_all']:.3f}\n"
@@ -195,53 +179,17 @@ def cmd_train(args) -> int:
     check_output(args.out, args.overwrite or resuming, what="checkpoint")
     ds = open_dataset(args.dataset, args.labels)
 
-    import torch
+    from ..workbench import TrainRequest, jobs
+    from . import emit, run_job
 
-    from ..device import pick_device, seed_everything
-    from ..signals_cache import load_dataset_signals
-    from ..training import TrainConfig, train
-    from . import emit, progress
-
-    pool = select_split(ds, args.split)
-    if pool.missing:
-        progress(f"warning: {pool.describe_missing()}")
-    names = _labelled(ds, pool.names)
-    if args.limit:
-        names = names[: args.limit]
-    if args.val_split == "strat":
-        tr, va = stratified_split(names, ds.labels, 0.1, args.seed)
-        val_desc = f"seeded stratified 10% of the pool (seed {args.seed})"
-    else:
-        vs = select_split(ds, args.val_split)
-        va = _labelled(ds, vs.names)
-        tr = [n for n in names if n not in set(va)]
-        val_desc = args.val_split
-    if not tr or not va:
-        raise UserError("training needs labelled records in both the training and the validation split")
-    seed_everything(args.seed)
-    device = pick_device(args.device)
-    fs = ARCHITECTURES[args.arch].input.fs
-    progress(f"reading {len(tr) + len(va)} records from {args.dataset} ...")
-    sigs = load_dataset_signals(ds, tr + va, fs,
-                                progress=lambda i, n: progress(f"reading {i}/{n}") if i % 500 == 0 else None)
-    tx, vx = sigs[: len(tr)], sigs[len(tr):]
-    epochs = args.epochs or ARCHITECTURES[args.arch].default_epochs
-    cfg = TrainConfig(arch=args.arch, epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      max_minutes=args.max_minutes)
-    prov = {"dataset": os.path.abspath(args.dataset), "label_file": ds.label_file, "split": args.split,
-            "validation": val_desc, "torch": torch.__version__,
-            "command": "python main.py train " + " ".join(_argv_for(args))}
-
-    def report(r):
-        v = r.val
-        progress(f"epoch {r.epoch}/{r.epochs} loss {r.train_loss:.4f} val acc {v['accuracy']:.3f} "
-                 f"F1(N,A,O) {v['f1_mean_nao']:.3f} [{_per_class(v['f1'])}] best {r.best_f1:.3f}@{r.best_epoch} "
-                 f"elapsed {r.elapsed_s / 60:.1f} min ETA {r.eta_s / 60:.1f} min")
-
-    best = train([tx[i] for i in range(len(tr))], [ds.label(n) for n in tr], vx, [ds.label(n) for n in va],
-                 cfg, args.out, device=device, provenance=prov, resume=not args.no_resume,
-                 overwrite=args.overwrite, progress=report)
-    doc = {"out": args.out, "arch": args.arch, "train_records": len(tr), "val_records": len(va), **best}
+    req = TrainRequest(dataset=ds, out=args.out, arch=args.arch, split=args.split, val_split=args.val_split,
+                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       max_minutes=args.max_minutes, limit=args.limit, device=args.device,
+                       resume=not args.no_resume, overwrite=args.overwrite,
+                       command="python main.py train " + " ".join(_argv_for(args)))
+    res = run_job(jobs.train(req))
+    best = res.pop("best")
+    doc = {**res, **best}
     emit(args, doc, f"wrote {args.out}: validation mean F1 (N,A,O) {best.get('f1_mean_nao', float('nan')):.3f}")
     return 0
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import Cancelled, UserError
-from .selection import split_records, training_split
+from .selection import select_records, split_records, training_split
 
 Progress = Callable[..., None]
 ShouldStop = Callable[[], bool]
@@ -282,13 +282,15 @@ def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None 
     def fn(progress, should_stop):
         from ..metrics import summarize
 
-        names = split_records(ds, split, limit, warn=warn or (lambda m: progress(0, 1, m)))
+        sel = select_records(ds, split, limit, warn=warn or (lambda m: progress(0, 1, m)))
+        names = sel.names
         sigs = _signals(ds, names, clf.fs, lead, progress, should_stop)
         probs = _predict(clf, sigs, progress, should_stop)
         pred = [clf.classes[int(i)] for i in probs.argmax(1)]
         res = summarize([ds.label(n) for n in names], pred)
         res["model"] = clf.name
         res["split"] = split
+        res["missing"] = len(sel.missing)
         res["predictions"] = dict(zip(names, pred))
         return res
     return fn
@@ -388,7 +390,7 @@ def train(req: TrainRequest) -> Job:
         import torch
 
         from ..device import pick_device, seed_everything
-        from ..models import INPUT_SPECS
+        from ..models import ARCHITECTURES
         from ..outputs import check_output
         from ..training import TrainConfig
         from ..training import train as engine_train
@@ -402,11 +404,11 @@ def train(req: TrainRequest) -> Job:
         ts = training_split(ds, names, req.val_split, req.seed)
         seed_everything(req.seed)
         device = pick_device(req.device)
-        fs = INPUT_SPECS[req.arch]["fs"]
+        fs = ARCHITECTURES[req.arch].input.fs
         progress(0, 1, f"reading {len(ts.train) + len(ts.val)} records from {ds.folder} ...")
         sigs = _signals(ds, ts.train + ts.val, fs, None, progress, should_stop)
         tx, vx = sigs[:len(ts.train)], sigs[len(ts.train):]
-        epochs = req.epochs or (40 if req.arch == "default" else 200)
+        epochs = req.epochs or ARCHITECTURES[req.arch].default_epochs
         cfg = TrainConfig(arch=req.arch, epochs=int(epochs), batch_size=req.batch_size, lr=req.lr, seed=req.seed,
                           max_minutes=req.max_minutes)
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),

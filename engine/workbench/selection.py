@@ -19,9 +19,21 @@ def _quiet(_msg: str) -> None:
     pass
 
 
+@dataclass
+class Selection:
+    names: list[str]  # the labelled records used
+    missing: list[str]  # records the split lists that the folder lacks
+
+
 def split_records(ds: Dataset, split: str | None, limit: int | None = None, *, warn: Warn = _quiet,
                   need_labels: bool = False) -> list[str]:
-    """Labelled record names of `split` in `ds` (first `limit` of them when given).
+    """Labelled record names of `split` in `ds`: `select_records(...).names`."""
+    return select_records(ds, split, limit, warn=warn, need_labels=need_labels).names
+
+
+def select_records(ds: Dataset, split: str | None, limit: int | None = None, *, warn: Warn = _quiet,
+                   need_labels: bool = False) -> Selection:
+    """Labelled record names of `split` in `ds` (first `limit` of them when given) and the missing ones.
 
     `warn(text)` receives one line for records of the split missing from the folder and for
     unlabelled records skipped. UserError when nothing is left, when `limit` < 1, or (with
@@ -42,7 +54,7 @@ def split_records(ds: Dataset, split: str | None, limit: int | None = None, *, w
         names = names[: int(limit)]
     if not names:
         raise UserError(f"{ds.folder}: no labelled records in split {split!r}")
-    return names
+    return Selection(names, list(sp.missing))
 
 
 @dataclass
