@@ -14,7 +14,14 @@ estimate of what the frame costs.  Baselines measured in the same run:
   * naive:   pg.PlotDataItem.setData(whole record), no downsampling, no clipping;
   * pyqtgraph: the same with pyqtgraph's own clipToView + auto 'peak' downsampling.
 
-Usage:  QT_QPA_PLATFORM=offscreen python bench/bench_strip.py [--quick] [--json]
+Every strip case is measured ``--repeats`` times (5; 3 with --quick), each time with
+fresh random views, and reported as the spread of its p95 over the repeats (``p95_runs_ms``
+and min / median / max), not as one run: on a shared machine one run can be several ms
+better or worse than the next.  Continuous mode is measured with free zoom (the row as
+tall as the view: the most ink, the case of the issue's figures); ``--calibrated`` measures
+it with square paper instead.
+
+Usage:  QT_QPA_PLATFORM=offscreen python bench/bench_strip.py [--quick] [--repeats N] [--json]
 """
 from __future__ import annotations
 
@@ -102,6 +109,25 @@ def stats(wall, cpu) -> dict:
             "cpu_median_ms": round(float(np.median(cpu)) * 1e3, 2)}
 
 
+def repeated(runs: list[dict]) -> dict:
+    """Stats of several repeats of one case: the spread of p95 (and of the GUI thread's CPU
+    p95) over the runs, with the median run's other figures."""
+    p95 = [r["p95_ms"] for r in runs]
+    cpu = [r["cpu_p95_ms"] for r in runs]
+    mid = sorted(runs, key=lambda r: r["p95_ms"])[len(runs) // 2]
+    return {"repeats": len(runs), "frames_per_run": mid["frames"],
+            "p95_ms": {"min": min(p95), "median": round(float(np.median(p95)), 2), "max": max(p95)},
+            "p95_runs_ms": p95,
+            "cpu_p95_ms": {"min": min(cpu), "median": round(float(np.median(cpu)), 2), "max": max(cpu)},
+            "median_ms": mid["median_ms"]}
+
+
+def spread_text(s: dict) -> str:
+    p, c = s["p95_ms"], s["cpu_p95_ms"]
+    return (f"p95 min/median/max {p['min']:5.1f} / {p['median']:5.1f} / {p['max']:5.1f} ms "
+            f"(cpu {c['min']:4.1f} / {c['median']:4.1f} / {c['max']:4.1f}) over {s['repeats']} runs")
+
+
 def pan_zoom_views(rng, duration: float, width: float, n: int):
     """n views of about `width` s: random pans, every other frame a small zoom step."""
     views = []
@@ -132,8 +158,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer frames (about a minute)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON only")
     ap.add_argument("--members", type=int, default=1000, help="band members in the 60-s case")
+    ap.add_argument("--repeats", type=int, default=None, help="runs of every case (default 5, --quick 3)")
+    ap.add_argument("--calibrated", action="store_true", help="continuous mode with square paper (not free zoom)")
     args = ap.parse_args(argv)
     n_frames = 30 if args.quick else 80
+    repeats = max(1, args.repeats if args.repeats is not None else (3 if args.quick else 5))
     log = (lambda *a: None) if args.json else print
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
@@ -141,7 +170,8 @@ def main(argv=None) -> int:
 
     rng = np.random.default_rng(0)
     res: dict = {"machine": {"cpus": os.cpu_count(), "loadavg": list(os.getloadavg())},
-                 "frame": "set_view + plot.repaint() + processEvents(), 1600x1000 window"}
+                 "frame": "set_view + plot.repaint() + processEvents(), 1600x1000 window",
+                 "repeats": repeats, "continuous": "calibrated" if args.calibrated else "free zoom"}
 
     # ------------------------------------------------------------ 24-h record
     recs = real_records()
@@ -150,6 +180,7 @@ def main(argv=None) -> int:
         f"tiled from {len(recs)} real records")
     v = StripView()
     v.resize(1600, 1000)
+    v.set_free_zoom(not args.calibrated)
     v.show()
     app.processEvents()
     # as the app does once its window is up (gui/app.py): what lives now stays out of later
@@ -188,23 +219,24 @@ def main(argv=None) -> int:
         for name, w in LEVELS:
             if mode == "rows" and w > 600:
                 continue  # rows mode shows at most 60 rows; long spans are for continuous mode
-            views = pan_zoom_views(rng, DAY, w, n_frames)
-            wall, cpu = frame_times(app, v.plot, v.set_view, views)
-            s = stats(wall, cpu)
+            runs = []
+            for _ in range(repeats):
+                views = pan_zoom_views(rng, DAY, w, n_frames)
+                runs.append(stats(*frame_times(app, v.plot, v.set_view, views)))
+            s = repeated(runs)
             if mode == "continuous":
                 bw, bc = frame_times(app, base_peak[0], base_peak[2], views[:max(6, n_frames // 5)], 20,
                                      show=base_peak[0])
                 s["pyqtgraph_peak_p95_ms"] = stats(bw, bc)["p95_ms"]
                 nw, nc = frame_times(app, base_naive[0], base_naive[2], views[:1], 10, show=base_naive[0])
                 s["naive_p95_ms"] = stats(nw, nc)["p95_ms"]
-                s["speedup_vs_pyqtgraph_peak"] = round(s["pyqtgraph_peak_p95_ms"] / max(1e-3, s["p95_ms"]), 1)
-                s["speedup_vs_naive"] = round(s["naive_p95_ms"] / max(1e-3, s["p95_ms"]), 1)
+                s["speedup_vs_pyqtgraph_peak"] = round(s["pyqtgraph_peak_p95_ms"] / max(1e-3, s["p95_ms"]["median"]), 1)
+                s["speedup_vs_naive"] = round(s["naive_p95_ms"] / max(1e-3, s["p95_ms"]["median"]), 1)
             res["zoom_levels_24h"][f"{mode} {name}"] = s
             extra = (f" | baselines p95: pyqtgraph peak {s['pyqtgraph_peak_p95_ms']:.1f} ms "
                      f"(x{s['speedup_vs_pyqtgraph_peak']}), naive {s['naive_p95_ms']:.0f} ms "
                      f"(x{s['speedup_vs_naive']})") if mode == "continuous" else ""
-            log(f"{mode:10s} {name:>6s}: p95 {s['p95_ms']:6.1f} ms (cpu {s['cpu_p95_ms']:5.1f}), "
-                f"median {s['median_ms']:5.1f} ms{extra}")
+            log(f"{mode:10s} {name:>6s}: {spread_text(s)}{extra}")
     for w in (base_naive[0], base_peak[0]):
         w.close()
     v.set_record(np.zeros(600, np.float32), FS)
@@ -252,28 +284,29 @@ def main(argv=None) -> int:
         v.set_mode(mode)
         app.processEvents()
         for name, w in (("10 s", 10.0), ("1 min", 60.0)):
-            views = pan_zoom_views(rng, 60.0, w, n_frames)
-            setter = v.set_view
-            if mode == "rows":
-                # rows snap to whole rows and a 60-s record fits on screen, so a pan changes
-                # nothing: each frame is one zoom step instead (3 % in, then out), which lays
-                # out and redraws every row
-                v.set_view(0.0, w)
-                app.processEvents()
-                flip = iter(range(10**9))
-                setter = lambda a, b: v.zoom(1.03 if next(flip) % 2 == 0 else 1 / 1.03)
-            wall, cpu = frame_times(app, v.plot, setter, views)
-            s = stats(wall, cpu)
+            runs = []
+            for _ in range(repeats):
+                views = pan_zoom_views(rng, 60.0, w, n_frames)
+                setter = v.set_view
+                if mode == "rows":
+                    # rows snap to whole rows and a 60-s record fits on screen, so a pan changes
+                    # nothing: each frame is one zoom step instead (3 % in, then out), which lays
+                    # out and redraws every row
+                    v.set_view(0.0, w)
+                    app.processEvents()
+                    flip = iter(range(10**9))
+                    setter = lambda a, b, flip=flip: v.zoom(1.03 if next(flip) % 2 == 0 else 1 / 1.03)
+                runs.append(stats(*frame_times(app, v.plot, setter, views)))
+            s = repeated(runs)
             if mode == "continuous":
                 nw, nc = frame_times(app, bw, lambda a, b: bvb.setXRange(a, b, padding=0), views[:3], 20,
                                      show=bw)
                 s["naive_p95_ms"] = stats(nw, nc)["p95_ms"]
-                s["speedup_vs_naive"] = round(s["naive_p95_ms"] / max(1e-3, s["p95_ms"]), 1)
+                s["speedup_vs_naive"] = round(s["naive_p95_ms"] / max(1e-3, s["p95_ms"]["median"]), 1)
             res["band_60s"][f"{mode} {name}"] = s
             extra = (f" | naive p95 {s['naive_p95_ms']:.0f} ms (x{s['speedup_vs_naive']})"
                      if mode == "continuous" else "")
-            log(f"band {mode:10s} {name:>6s}: p95 {s['p95_ms']:6.1f} ms (cpu {s['cpu_p95_ms']:5.1f}), "
-                f"median {s['median_ms']:5.1f} ms{extra}")
+            log(f"band {mode:10s} {name:>6s}: {spread_text(s)}{extra}")
     bw.close()
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     if args.json:

@@ -80,6 +80,18 @@ class Source:
     data: np.ndarray
     pyr: Pyramid | None
     csum: np.ndarray | None = None
+    _extent: tuple[float, float] | None = None
+
+    @property
+    def extent(self) -> tuple[float, float]:
+        """(min, max) of the data (mV), from the pyramid's top level when there is one."""
+        if self._extent is None:
+            if self.pyr is not None and self.pyr.lo:
+                lo, hi = self.pyr.lo[-1], self.pyr.hi[-1]
+            else:
+                lo = hi = self.data
+            self._extent = (float(np.min(lo)), float(np.max(hi))) if self.data.size else (0.0, 0.0)
+        return self._extent
 
 
 class Segment(NamedTuple):
@@ -270,13 +282,25 @@ class StripModel:
         signals on the strip (not for δ, the difference, or anything in the lane)."""
         return 0.0 if lane or src == "diff" else self.offset_mv
 
-    def trace_clip(self, lane: bool) -> float | None:
+    def trace_clip(self, lane: bool, src: str | None = None) -> float | None:
         """How far (mV of view) a trace may leave its baseline: the lane's half height in
         the lane; in rows mode a strip trace at most max(pitch, 5 mV), so a wild sample
-        (a spike at t = 0) cannot draw a line across every row; None: unclipped."""
+        (a spike at t = 0) cannot draw a line across every row.  None: unclipped — also
+        when source `src` never goes that far (the clip would cost time for nothing)."""
         if lane:
-            return self.lane_mv / 2
-        return max(self.pitch(), 5.0) if self.mode == "rows" else None
+            lim = self.lane_mv / 2
+        elif self.mode == "rows":
+            lim = max(self.pitch(), 5.0)
+        else:
+            return None
+        s = self.src.get(src) if src is not None else None
+        if s is not None:
+            lo, hi = s.extent
+            g = self.gain if lane else 1.0
+            b = self.trace_bias(src, lane)
+            if -lim <= (lo - b) * g and (hi - b) * g <= lim:
+                return None
+        return lim
 
     def value_at(self, key: str, t: float) -> float | None:
         """Value (mV) of source `key` ("x", "adv", "diff") at record time t (s), linearly

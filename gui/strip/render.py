@@ -171,8 +171,13 @@ class StripRenderer:
             src = m.src[tr.src]
             in_lane = tr.where == "lane"
             xa, ya, raw = lod.trace_points(src.data, src.pyr, tr.kind, segs, m.gain if in_lane else 1.0,
-                                           in_lane, fs, px_s, px_per_mv, m.trace_clip(in_lane), src.csum,
+                                           in_lane, fs, px_s, px_per_mv, m.trace_clip(in_lane, tr.src), src.csum,
                                            m.trace_bias(tr.src, in_lane))
+            if raw and tr.key == "perturbation":
+                # the samples themselves: the mean line (drawn next) is the same line
+                if tr.item.isVisible():
+                    tr.hide()
+                continue
             tr.set_raw(raw, xa.size)
             if tr.layer == "band":
                 tr.item.blockSignals(True)  # the fill is updated below, once
