@@ -171,6 +171,7 @@ class Navigation:
             else:
                 self._continuous_home()
                 self._set_x(x0, x1)
+        self._sync_toolbar()
         self._refresh()
         self._sync_time()
 

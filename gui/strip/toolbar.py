@@ -1,5 +1,5 @@
-"""The strip's own toolbar (optional): layout mode, seconds per row, real size, fit, play,
-calipers, the layer menu (from :mod:`gui.strip.layers`) and the perturbation gain."""
+"""The strip's own toolbar (optional): layout mode, seconds per row, real size, free zoom,
+fit, play, calipers, the layer menu (from :mod:`gui.strip.layers`) and the perturbation gain."""
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
@@ -37,6 +37,11 @@ class StripToolbar(QtWidgets.QToolBar):
         self.act_real.setCheckable(True)
         self.act_real.setToolTip("1 mm on screen = 1 mm of ECG paper (25 mm/s, 10 mm/mV)")
         self.act_real.toggled.connect(view.set_real_size)
+        self.act_free = self.addAction("Free zoom")
+        self.act_free.setCheckable(True)
+        self.act_free.setToolTip("Continuous mode: zoom time and amplitude independently "
+                                 "(the paper is then not calibrated)")
+        self.act_free.toggled.connect(view.set_free_zoom)
         self.act_fit = self.addAction("Fit")
         self.act_fit.setToolTip("Back to the start, rows fitted to the width (Home)")
         self.act_fit.triggered.connect(view.fit)
@@ -73,7 +78,7 @@ class StripToolbar(QtWidgets.QToolBar):
 
     def sync(self) -> None:
         v = self.view
-        widgets = [self.mode_box, self.spr_box, self.act_real, self.act_play, self.act_cal,
+        widgets = [self.mode_box, self.spr_box, self.act_real, self.act_free, self.act_play, self.act_cal,
                    self.gain_box, *self.layer_actions.values()]
         for w in widgets:
             w.blockSignals(True)
@@ -81,6 +86,7 @@ class StripToolbar(QtWidgets.QToolBar):
             self.mode_box.setCurrentIndex(0 if v.mode() == "rows" else 1)
             self.spr_box.setValue(v.seconds_per_row())
             self.act_real.setChecked(v.real_size())
+            self.act_free.setChecked(v.free_zoom())
             playing = v.is_playing()
             self.act_play.setChecked(playing)
             self.act_play.setText("■ Stop" if playing else "▶ Play")
