@@ -36,6 +36,7 @@ MAX_PDF_MEMBERS = 30
 MAX_PDF_SECONDS = 3600.0       # one paper export covers at most an hour (45 pages of 8 rows of 10 s)
 MAX_IMAGE_PIXELS = 120_000_000  # a PNG sheet (about 480 MB while drawn)
 DEFAULT_DPI = 300
+MEAN_BIN_MM = 0.5               # the perturbation's mean line: one point per this much paper
 MARGIN_MM = 8.0
 HEADER_MM = 16.0
 
@@ -473,6 +474,18 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, cl
         return
     t = np.arange(i0, i1) / fs - rt0
     xs = x_of(t)
+    if tr.label == "perturbation" and data.ndim == 1:
+        # as on screen: the samples pale (PGD's sample-rate sign flips are a solid block at
+        # 25 mm/s), their mean over MEAN_BIN_MM of paper on top (the sign structure)
+        p.setPen(_pen(_blend(tr.colour, PAPER_BG, 0.35), tr.width_mm))
+        p.drawPath(_path(xs, ys(data[i0:i1])))
+        k = max(1, int(round(fs * MEAN_BIN_MM / MM_PER_S)))
+        m = (i1 - i0) // k
+        if k > 1 and m >= 2:
+            means = data[i0:i0 + m * k].astype(np.float64).reshape(m, k).mean(axis=1)
+            p.setPen(_pen(tr.colour, tr.width_mm))
+            p.drawPath(_path(xs[:m * k].reshape(m, k).mean(axis=1), ys(means)))
+        return
     p.setPen(_pen(tr.colour, tr.width_mm))
     rows = data[None, :] if data.ndim == 1 else data[:MAX_PDF_MEMBERS]
     for row in rows:
