@@ -43,7 +43,7 @@ from .attacks.base import AttackParams
 from .attacks.kernels import fused_kernel, smooth
 from .attacks.runner import AttackResult
 from .errors import Cancelled, UserError
-from .models.classifier import Classifier, fit_length
+from .models.classifier import Classifier
 
 
 STYLES = ("workbench", "paper-code")
@@ -83,7 +83,8 @@ def check_band_memory(clf: Classifier, n_samples: int, fs: float, trials: int, r
     """Refuse (UserError, one line, before any work) a band whose members would not fit in memory:
     `n_samples` at `fs` Hz is the record as read. Returns the estimate in bytes."""
     n_model = int(np.ceil(n_samples * clf.fs / fs)) if fs > 0 else int(n_samples)
-    need, limit = band_memory_estimate(n_model, clf.length, trials), band_memory_limit()
+    frame = n_model if clf.whole else clf.length  # whole-record models: the record is the model input
+    need, limit = band_memory_estimate(n_model, frame, trials), band_memory_limit()
     if need > limit:
         raise UserError(f"{record}: the band would need about {need / 1e9:.1f} GB to keep up to {trials + 1} "
                         f"members over the record's {n_model} samples at {clf.fs:g} Hz (limit "
@@ -189,9 +190,9 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     if (target_idx is None and adv_idx == orig_idx) or (target_idx is not None and adv_idx != target_idx):
         raise UserError(f"{result.record}: the example is not adversarial (prediction {result.adv_pred}); "
                         "there is no band to expand")
-    dev, L, eps = clf.device, clf.length, params.eps_mv
-    x0_in, pl = fit_length(result.x0, L)
-    xa_in, _ = fit_length(result.x_adv, L)
+    x0_in, pl = clf.fit(result.x0)  # the model input (whole-record models: the record itself)
+    xa_in, _ = clf.fit(result.x_adv)
+    dev, L, eps = clf.device, len(x0_in), params.eps_mv
     mask = torch.from_numpy(pl.mask()).to(dev, torch.float32)
     x0 = torch.from_numpy(x0_in).to(dev)
     delta = torch.from_numpy(xa_in - x0_in).to(dev) * mask

@@ -1,9 +1,14 @@
 """Training loop: class balancing, per-epoch validation, best checkpoint, resume, time limit.
 
 Class balancing follows the paper's code: each epoch lists AF records twice and Noisy records six
-times (duplicate AF once, Noisy five times). Training examples are random crops (long records) or
-random placements (short records) inside the model's fixed input length, with a random gain of
-±15 %; validation uses the same centred placement as inference. The kept checkpoint is the epoch
+times (duplicate AF once, Noisy five times). Fixed-input models: training examples are random crops
+(long records) or random placements (short records) inside the model's fixed input length.
+Whole-record models (input_mode "whole"): each example is a random crop keeping 80–100 % of the
+record (at least min_length samples when the record has them, at most `length`), and batches are
+formed from records of similar length (`length_batches`: shuffled, sorted by length within pools
+of 32 batches, batch order shuffled) so little padding is computed; the mask keeps it out of the
+pooling. Both: a random gain of ±15 %; validation classifies exactly as inference does (fixed:
+centred placement; whole: the whole record). The kept checkpoint is the epoch
 with the best validation mean F1 over N, A, O (the paper's figure); ties keep the earlier epoch.
 State for resuming (weights, optimiser, epoch, best score, RNG) is written after every epoch
 next to the output file as `<out>.resume.pt` and read back with `weights_only=True`. The output
@@ -30,7 +35,7 @@ from .errors import UserError
 from .metrics import summarize
 from .models import build
 from .models.checkpoint import base_meta, save_checkpoint
-from .models.classifier import Classifier, fit_length
+from .models.classifier import Classifier, pad_batch
 from .outputs import atomic_write, check_output
 
 DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
@@ -92,10 +97,34 @@ def _random_window(x: np.ndarray, length: int, rng: np.random.Generator) -> np.n
     return out
 
 
+def _random_crop(x: np.ndarray, min_len: int, max_len: int, rng: np.random.Generator,
+                 keep: float = 0.8) -> np.ndarray:
+    """A random crop of x (whole-record training): length uniform in [max(keep·n, min_len), n]
+    (never below the record's length when it is shorter than min_len), at most max_len samples."""
+    n = len(x)
+    hi = min(n, max_len)
+    lo = min(hi, max(int(keep * n), min_len))
+    c = int(rng.integers(lo, hi + 1))
+    s = int(rng.integers(0, n - c + 1))
+    return np.asarray(x[s:s + c], dtype=np.float32)
+
+
+def length_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                   pool: int = 32) -> list[np.ndarray]:
+    """Split `order` (indices, already shuffled) into batches of similar length: pools of `pool`
+    batches are sorted by length and cut into batches; the batches' order is shuffled."""
+    batches = []
+    for p in range(0, len(order), pool * batch_size):
+        chunk = order[p:p + pool * batch_size]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def evaluate_signals(clf: Classifier, signals: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-    """Probabilities (n, C) for mV signals already at the model rate (centred placement)."""
-    batch = np.stack([fit_length(x, clf.length)[0] for x in signals]) if signals else np.zeros((0, clf.length))
-    return clf.predict_proba(batch, batch_size)
+    """Probabilities (n, C) for mV signals already at the model rate, placed as inference does
+    (fixed models: centred; whole-record models: whole, batched by length)."""
+    return clf.predict_signals(signals, batch_size)
 
 
 def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray], val_y: list[str],
@@ -140,11 +169,16 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     step = start_epoch * steps_per_epoch
     progress_frac = 0.0
     epoch = start_epoch - 1  # nothing left to run when resuming a finished run
+    whole = clf.whole
+    min_len = int(meta.get("min_length", 0))
+    lengths = np.array([min(len(x), L) for x in train_x])
     for epoch in range(start_epoch, cfg.epochs):
         module.train()
         order = rng.permutation(_balanced_index(train_y))
+        batches = (length_batches(order, lengths, cfg.batch_size, rng) if whole else
+                   [order[b:b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)])
         losses = []
-        for b in range(0, len(order), cfg.batch_size):
+        for idx in batches:
             if should_stop and should_stop():
                 raise KeyboardInterrupt
             if budget_s is not None and time.monotonic() - t0 > budget_s:
@@ -152,12 +186,15 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             progress_frac = schedule_progress(step, total_steps, time.monotonic() - t0, budget_s)
             for group in opt.param_groups:
                 group["lr"] = lr_at(progress_frac, cfg.lr)
-            idx = order[b:b + cfg.batch_size]
-            xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
+            if whole:
+                rows = [_random_crop(train_x[i], min_len, L, rng) for i in idx]
+                xb, mt = pad_batch(rows), torch.from_numpy(pad_batch([np.ones(len(r), bool) for r in rows], False))
+            else:
+                xb, mt = np.stack([_random_window(train_x[i], L, rng) for i in idx]), None
             xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
             xt = torch.from_numpy(xb).to(device)
             yt = torch.from_numpy(y_idx[idx]).to(device)
-            loss = F.cross_entropy(clf.logits(xt), yt)
+            loss = F.cross_entropy(clf.logits(xt, mt), yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -171,6 +208,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
                                 "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
                                 "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)", "balancing": "AF x2, Noisy x6 per epoch",
+                                "examples": ("whole records, random 80-100 % crops, batched by length" if whole
+                                             else "random windows of the input length"),
                                 "train_records": len(train_x), "val_records": len(val_x),
                                 "app_version": __version__, "device": str(device)}
             save_checkpoint(out, module, meta, overwrite=True)

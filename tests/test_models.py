@@ -61,7 +61,7 @@ def test_default_model_output_shape_and_size():
 
 
 def test_registry_and_unknown_arch():
-    assert set(ARCHS) == {"default", "paper-cnn"}
+    assert set(ARCHS) == {"default", "default-whole", "paper-cnn"}
     assert isinstance(build("default"), DefaultCNN) and isinstance(build("paper-cnn"), PaperCNN)
     with pytest.raises(UserError, match="unknown architecture"):
         build("resnet")

@@ -52,6 +52,7 @@ class Attack:
         self.target_index = None if self.p.target is None else clf.classes.index(self.p.target)
         self._map = {clf.classes.index(a): clf.classes.index(b) for a, b in self.p.target_map}
         self._targets: torch.Tensor | None = None  # (B,) per-record target index, -1 untargeted
+        self._mask: torch.Tensor | None = None  # (B, L) of the batch being attacked (whole-record models)
         self._step = 0
         declared = ATTACKS.get(self.name)
         self._total = declared.total_steps(self.p) if declared else self.p.steps
@@ -63,7 +64,7 @@ class Attack:
         Untargeted: cross-entropy to the current label (ascend). Targeted: minus cross-entropy to
         the target (ascend = move toward the target).
         """
-        logits = self.clf.logits(x_adv)
+        logits = self.clf.logits(x_adv, self._mask)
         if self.target_index is not None:
             tgt = torch.full_like(labels, self.target_index)
             loss = -F.cross_entropy(logits, tgt, reduction="sum")
@@ -108,6 +109,10 @@ class Attack:
         dev = self.clf.device
         x0, mask, labels = x0.to(dev), mask.to(dev), labels.to(dev)
         self._targets = None
-        with frozen(self.clf):
-            delta = self.perturb(x0, mask.to(x0.dtype), labels)
+        self._mask = mask
+        try:
+            with frozen(self.clf):
+                delta = self.perturb(x0, mask.to(x0.dtype), labels)
+        finally:
+            self._mask = None
         return delta.detach() * mask

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..models.classifier import Classifier, Placement, fit_length
+from ..models.classifier import Classifier, Placement, pad_batch
 from .base import Attack, AttackParams
 from .measures import perturbation_measures
 from .registry import ATTACKS as _SPECS
@@ -105,10 +105,12 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
     for b in range(n_batches):
         chunk = inputs[b * batch_size:(b + 1) * batch_size]
         x_model = [clf.to_model_rate(inp.x_mv, inp.fs) for inp in chunk]
-        fitted = [fit_length(x, clf.length) for x in x_model]
-        xb = np.stack([f[0] for f in fitted])
-        mb = np.stack([f[1].mask() for f in fitted])
-        p0 = clf.predict_proba(xb)
+        # the model inputs (fixed models: centred to their length; whole-record models: the records,
+        # left-aligned and zero-padded to the longest of the batch, the mask True on real samples)
+        fitted = [clf.fit(x) for x in x_model]
+        xb = pad_batch([f[0] for f in fitted])
+        mb = pad_batch([f[1].mask() for f in fitted], False)
+        p0 = clf.predict_proba(xb, mask=mb)
         y0 = p0.argmax(1)
 
         def prog(step, total, _b=b):
@@ -125,8 +127,8 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
             x_adv[sl] = quantise(x_model[i][sl], x_model[i][sl] + delta[i, pl.dst_start:pl.dst_start + pl.n],
                                  inp.quantum_mv, params.eps_mv)
             advs.append(x_adv)
-            adv_batch.append(fit_length(x_adv, clf.length)[0])
-        p1 = clf.predict_proba(np.stack(adv_batch))
+            adv_batch.append(clf.fit(x_adv)[0])
+        p1 = clf.predict_proba(pad_batch(adv_batch), mask=mb)
         for i, inp in enumerate(chunk):
             orig, adv = clf.classes[int(y0[i])], clf.classes[int(p1[i].argmax())]
             tgt = params.target_for(orig)

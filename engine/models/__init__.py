@@ -16,18 +16,41 @@ from typing import Any
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model expects: sampling rate fs (Hz), units (units_per_mv per mV) and a fixed length
-    (samples) reached by centred zero-padding or cropping."""
+    """What a model expects: sampling rate fs (Hz), units (units_per_mv per mV) and a length.
+
+    mode "fixed": every record is centred zero-padded or centre-cropped to `length` samples.
+    mode "whole": each record is classified whole, in one pass up to `length` samples (records
+    left-aligned in a batch, zero-padded and masked: the network pools over the real samples
+    only); a longer record is cut into windows of `window_length` samples every `window_hop`
+    (the last window ends at the record's end, so every sample is seen) and the windows'
+    class probabilities are combined by `aggregation` ("mean_prob": their mean). `min_length`:
+    shortest record the model was made for (shorter ones are classified, and flagged)."""
 
     fs: float
     units: str
     units_per_mv: float
     length: int
     length_convention: str = "centre zero-pad / centre crop to length"
+    mode: str = "fixed"
+    min_length: int = 0
+    window_length: int = 0
+    window_hop: int = 0
+    aggregation: str = ""
 
     def as_dict(self) -> dict:
-        return {"fs": self.fs, "units": self.units, "units_per_mv": self.units_per_mv, "length": self.length,
-                "length_convention": self.length_convention}
+        d = {"fs": self.fs, "units": self.units, "units_per_mv": self.units_per_mv, "length": self.length,
+             "length_convention": self.length_convention}
+        if self.mode != "fixed":  # fixed-input checkpoints keep the metadata they always had
+            d.update(input_mode=self.mode, min_length=self.min_length, window_length=self.window_length,
+                     window_hop=self.window_hop, aggregation=self.aggregation)
+        return d
+
+
+INPUT_MODES = ("fixed", "whole")
+AGGREGATIONS = {"mean_prob": "mean of the windows' class probabilities"}
+WHOLE_CONVENTION = ("whole record in one pass up to length samples (batches left-aligned, zero-padded and "
+                    "masked); longer records: windows of window_length samples every window_hop samples, the "
+                    "last ending at the record's end, combined by aggregation")
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,16 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
              "engine.models.default_cnn:DefaultCNN",
              InputSpec(fs=300.0, units="mV", units_per_mv=1.0, length=9000),
              cpu_twin=True, default_epochs=40, weights="default.safetensors",
+             arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
+                         "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
+    ArchSpec("default-whole", "Default, whole record (fast CNN)",
+             "our compact residual 1-D CNN in mV on the whole record (9-61 s in one pass, longer records "
+             "as 60-s windows every 30 s, mean of their probabilities; 300 Hz; fast on CPU)",
+             "engine.models.default_cnn:DefaultCNN",
+             InputSpec(fs=300.0, units="mV", units_per_mv=1.0, length=18300, length_convention=WHOLE_CONVENTION,
+                       mode="whole", min_length=2700, window_length=18000, window_hop=9000,
+                       aggregation="mean_prob"),
+             cpu_twin=True, default_epochs=40, weights="default-whole.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
                          "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
     ArchSpec("paper-cnn", "Paper CNN (Han et al., 13 layers)",

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import UserError
 from ..datasets import CLASSES
-from . import ARCHITECTURES, ARCHS, INPUT_SPECS, MAX_CLASSES, build
+from . import AGGREGATIONS, ARCHITECTURES, ARCHS, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
 from .classifier import Classifier
 
 FORMAT = "ecgadv-checkpoint/1"
@@ -86,6 +86,37 @@ def _check_arch_args(arch: str, args, where: str) -> dict:
     return args
 
 
+def _whole(v, lo: int, hi: int) -> bool:
+    return _is_num(v) and math.isfinite(v) and float(v).is_integer() and lo <= v <= hi
+
+
+def _check_input_mode(meta: dict, where: str) -> None:
+    """The input convention: absent or "fixed" (centred to `length`), or "whole" with its window
+    rule (engine.models.InputSpec); normalised in place."""
+    mode = meta.get("input_mode", "fixed")
+    if mode not in INPUT_MODES:
+        raise UserError(f"{where}: checkpoint input_mode = {json.dumps(mode)[:30]} is not usable "
+                        f"(accepted: {', '.join(INPUT_MODES)})")
+    if mode == "fixed":
+        return
+    if not getattr(ARCHS[meta["arch"]], "accepts_lengths", False):
+        raise UserError(f"{where}: architecture {meta['arch']} cannot take whole records (input_mode whole)")
+    n = meta["length"]
+    for key, lo, hi, what in (("window_length", LENGTH_RANGE[0], n, "the input length"),
+                              ("window_hop", 1, None, "the window length"),
+                              ("min_length", 0, n, "the input length")):
+        hi = meta["window_length"] if hi is None else hi
+        v = meta.get(key)
+        if not _whole(v, lo, hi):
+            raise UserError(f"{where}: checkpoint {key} = {json.dumps(v)[:30]} is not usable "
+                            f"(accepted: a whole number of samples, {lo} to {what})")
+        meta[key] = int(v)
+    agg = meta.get("aggregation")
+    if not (isinstance(agg, str) and agg in AGGREGATIONS):
+        raise UserError(f"{where}: checkpoint aggregation = {json.dumps(agg)[:30]} is not usable "
+                        f"(accepted: {', '.join(AGGREGATIONS)})")
+
+
 def check_meta(meta, where: str) -> dict:
     """Validate checkpoint metadata (a JSON object) → normalised copy; UserError (one line) naming
     the field and its accepted range otherwise."""
@@ -114,6 +145,7 @@ def check_meta(meta, where: str) -> dict:
         raise UserError(f"{where}: checkpoint units_per_mv = {json.dumps(upm)[:30]} is not usable "
                         f"(accepted: a number {UNITS_PER_MV_RANGE[0]:g} to {UNITS_PER_MV_RANGE[1]:g})")
     meta.update(fs=float(fs), length=int(length), units_per_mv=float(upm))
+    _check_input_mode(meta, where)
     classes = meta["classes"]
     if not (isinstance(classes, list) and 2 <= len(classes) <= MAX_CLASSES
             and all(isinstance(c, str) and 0 < len(c) <= 40 and c.isprintable() for c in classes)

@@ -1,7 +1,18 @@
-"""A model together with its input convention: the engine's one way to run a network on mV signals."""
+"""A model together with its input convention: the engine's one way to run a network on mV signals.
+
+Two conventions (metadata `input_mode`, engine.models.InputSpec): "fixed" (absent in older
+checkpoints): every record is centred zero-padded or centre-cropped to `length` samples; "whole":
+the record itself, of any length, is the model input. In a batch, whole records sit left-aligned,
+zero-padded to the longest and masked (mask (B, L) bool, True on real samples); records up to
+`length` samples go through the network in one pass, longer ones as windows (`windows`) whose
+probabilities are averaged. `fit`, `pad_batch`, `logits(x, mask)`, `predict_proba(x, mask=)` and
+`predict_signals` serve both conventions; with a fixed-input model the mask is ignored and the
+results are exactly those of the model alone (it pools over its padding, as it was trained to).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -43,6 +54,31 @@ def place(n_samples: int, length: int) -> Placement:
     return Placement(length, 0, (length - n_samples) // 2, n_samples)
 
 
+def whole_placement(n_samples: int) -> Placement:
+    """A whole record as the model input: no padding, no cropping."""
+    return Placement(n_samples, 0, 0, n_samples)
+
+
+def pad_batch(rows: list[np.ndarray], fill=0) -> np.ndarray:
+    """Left-aligned rows of different lengths → (B, max length), padded with `fill`."""
+    n = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), n), fill, dtype=rows[0].dtype if rows else np.float32)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def window_starts(n: int, length: int, window: int, hop: int) -> list[int]:
+    """Start samples of the windows of an n-sample record: [0] if n <= length, else every `hop`
+    samples while a whole window fits, then one window ending at the record's end."""
+    if n <= length:
+        return [0]
+    starts = list(range(0, n - window + 1, hop))
+    if starts[-1] + window < n:
+        starts.append(n - window)
+    return starts
+
+
 def fit_length(x: np.ndarray, length: int) -> tuple[np.ndarray, Placement]:
     """x (n,) → (length,) float32 with centred padding/cropping, and where the samples went."""
     p = place(x.shape[0], length)
@@ -51,12 +87,18 @@ def fit_length(x: np.ndarray, length: int) -> tuple[np.ndarray, Placement]:
     return out, p
 
 
+# whole-record inference runs the network on at most this many samples at once (memory), and
+# with input gradients recomputes each such chunk in the backward pass (torch.utils.checkpoint)
+CHUNK_SAMPLES = 64 * 18_000
+
+
 @dataclass
 class Classifier:
     """A network plus metadata. All public methods take signals in mV.
 
     meta keys: arch, arch_args, classes, fs, units, units_per_mv, length, length_convention,
-    training, metrics, name.
+    training, metrics, name; whole-record models also input_mode ("whole"), min_length,
+    window_length, window_hop (samples) and aggregation.
     """
 
     module: nn.Module
@@ -78,11 +120,18 @@ class Classifier:
 
     @property
     def length(self) -> int:
+        """Fixed models: the input length. Whole-record models: the longest record classified in
+        one pass (samples)."""
         return int(self.meta["length"])
 
     @property
     def units_per_mv(self) -> float:
         return float(self.meta["units_per_mv"])
+
+    @property
+    def whole(self) -> bool:
+        """True when the model takes the whole record (input_mode "whole")."""
+        return self.meta.get("input_mode", "fixed") == "whole"
 
     def to(self, device: torch.device | str) -> "Classifier":
         self.device = torch.device(device)
@@ -96,18 +145,90 @@ class Classifier:
                             f"(needs {MIN_FS:g}–{MAX_FS:g} Hz, resampled to {self.fs:g} Hz)")
         return resample(x_mv, fs, self.fs)
 
-    def prepare(self, x_mv: np.ndarray, fs: float) -> tuple[np.ndarray, Placement]:
-        """Signal (n,) mV at fs → model-length (L,) mV at the model rate, and its placement."""
-        return fit_length(self.to_model_rate(x_mv, fs), self.length)
+    def fit(self, x_model: np.ndarray) -> tuple[np.ndarray, Placement]:
+        """A signal at the model rate (n,) mV → the model input float32 and its placement: centred
+        to `length` (fixed models) or the record itself (whole-record models)."""
+        if self.whole:
+            return np.asarray(x_model, dtype=np.float32).copy(), whole_placement(len(x_model))
+        return fit_length(x_model, self.length)
 
-    def logits(self, x_mv: torch.Tensor) -> torch.Tensor:
+    def prepare(self, x_mv: np.ndarray, fs: float) -> tuple[np.ndarray, Placement]:
+        """Signal (n,) mV at fs → model input (L,) mV at the model rate, and its placement."""
+        return self.fit(self.to_model_rate(x_mv, fs))
+
+    def windows(self, n: int) -> list[tuple[int, int]]:
+        """[(start, end)] samples of an n-sample record (at the model rate) that the network sees:
+        one pass, or the windows of a long record for a whole-record model."""
+        if not self.whole:
+            p = place(n, self.length)
+            return [(p.src_start, p.src_start + p.n)]
+        w = int(self.meta["window_length"])
+        return [(s, min(n, s + (w if n > self.length else n)))
+                for s in window_starts(n, self.length, w, int(self.meta["window_hop"]))]
+
+    def logits(self, x_mv: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x_mv: (B, L) mV on self.device → (B, C) logits (differentiable w.r.t. the input; in
-        eval mode on CPU computed by the module's channels-last 2-D twin, see cpu_twin)."""
+        eval mode on CPU computed by the module's channels-last 2-D twin, see cpu_twin).
+
+        mask (B, L) bool or 0/1, True on real samples (whole-record models: left-aligned records,
+        zeros after; None: every sample is real). A record longer than `length` is classified as
+        windows and its row holds log(mean of the windows' probabilities), whose softmax is that
+        mean. Fixed-input models ignore the mask."""
+        if not self.whole:
+            return self._net(x_mv, None)
+        n_rows, L = x_mv.shape
+        if mask is None:
+            lengths = [L] * n_rows
+        else:
+            lengths = [int(v) for v in (mask != 0).sum(1).tolist()]
+        if max(lengths, default=0) <= self.length:
+            return self._chunked(x_mv[:, :max(lengths, default=0)], lengths)
+        segs, seg_len, owner = [], [], []
+        for b, n in enumerate(lengths):
+            for s, e in self.windows(n):
+                segs.append((b, s, e))
+                seg_len.append(e - s)
+                owner.append(b)
+        w = max(seg_len)
+        rows = [torch.nn.functional.pad(x_mv[b, s:e], (0, w - (e - s))) for b, s, e in segs]
+        z = self._chunked(torch.stack(rows), seg_len)
+        out = []
+        owner_t = torch.tensor(owner, device=z.device)
+        for b, n in enumerate(lengths):
+            zb = z[owner_t == b]
+            if zb.shape[0] == 1:
+                out.append(zb[0])
+            else:  # log of the mean probability: logsumexp of the log-probabilities − log(count)
+                out.append(torch.logsumexp(torch.log_softmax(zb, dim=1), dim=0) - math.log(zb.shape[0]))
+        return torch.stack(out)
+
+    def _chunked(self, x_mv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """Whole-record rows (S, W) with real lengths → (S, C), at most CHUNK_SAMPLES per pass."""
+        per = max(1, CHUNK_SAMPLES // max(1, x_mv.shape[1]))
+        lt = torch.tensor(lengths, dtype=torch.long)
+        if x_mv.shape[0] <= per or self.module.training:  # a training batch stays one (BatchNorm)
+            return self._net(x_mv, lt)
+        grad = torch.is_grad_enabled() and x_mv.requires_grad
+        out = []
+        for i in range(0, x_mv.shape[0], per):
+            xb, lb = x_mv[i:i + per], lt[i:i + per]
+            w = int(lb.max())
+            xb = xb[:, :w]
+            if grad:
+                from torch.utils.checkpoint import checkpoint
+
+                out.append(checkpoint(self._net, xb, lb, use_reentrant=False))
+            else:
+                out.append(self._net(xb, lb))
+        return torch.cat(out)
+
+    def _net(self, x_mv: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         x = (x_mv * self.units_per_mv).unsqueeze(1)
+        args = () if lengths is None else (lengths,)
         twin = self._cpu_twin()
         if twin is not None:
-            return twin(cpu_twin.to_2d_input(x))
-        return self.module(x)
+            return twin(cpu_twin.to_2d_input(x), *args)
+        return self.module(x, *args)
 
     def _cpu_twin(self) -> nn.Module | None:
         if self.module.training or self.device.type != "cpu" or not self.use_twin:
@@ -124,8 +245,9 @@ class Classifier:
         return cache[3]
 
     @torch.no_grad()
-    def predict_proba(self, batch_mv: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """batch_mv: (B, L) mV, already model-length → (B, C) probabilities."""
+    def predict_proba(self, batch_mv: np.ndarray, batch_size: int = 64, mask: np.ndarray | None = None) -> np.ndarray:
+        """batch_mv: (B, L) mV model inputs (see `fit`; whole-record models: left-aligned, padded,
+        with `mask` (B, L) True on real samples, None: all real) → (B, C) probabilities."""
         was_training = self.module.training
         self.module.eval()
         out = []
@@ -133,7 +255,8 @@ class Classifier:
             for i in range(0, len(batch_mv), batch_size):
                 xb = torch.as_tensor(np.asarray(batch_mv[i:i + batch_size]), dtype=torch.float32,
                                      device=self.device)
-                out.append(torch.softmax(self.logits(xb), dim=1).float().cpu().numpy())
+                mb = None if mask is None else torch.as_tensor(np.asarray(mask[i:i + batch_size]))
+                out.append(torch.softmax(self.logits(xb, mb), dim=1).float().cpu().numpy())
         finally:
             self.module.train(was_training)
         probs = np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
@@ -142,29 +265,64 @@ class Classifier:
             raise UserError(f"model {self.name} gave non-finite outputs (non-finite {bad}); no prediction made")
         return probs
 
+    def predict_signals(self, signals: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Probabilities (n, C) for mV signals already at the model rate, each placed by `fit`.
+        Whole-record models batch records of similar length together (little padding)."""
+        if not signals:
+            return np.zeros((0, len(self.classes)), np.float32)
+        if not self.whole:
+            return self.predict_proba(np.stack([self.fit(x)[0] for x in signals]), batch_size)
+        out = np.zeros((len(signals), len(self.classes)), np.float32)
+        order = sorted(range(len(signals)), key=lambda i: len(signals[i]))
+        i = 0
+        while i < len(order):
+            n = len(signals[order[i]])
+            # a long record alone (its windows fill the batch); else up to batch_size records
+            take = 1 if n > self.length else batch_size
+            idx = order[i:i + take]
+            rows = [np.asarray(signals[j], dtype=np.float32) for j in idx]
+            mask = pad_batch([np.ones(len(r), bool) for r in rows], False)
+            out[idx] = self.predict_proba(pad_batch(rows), len(idx), mask=mask)
+            i += take
+        return out
+
     def classify_detail(self, x_mv: np.ndarray, fs: float, lead=None) -> dict:
         """Like `classify`, with what the model saw: {"pred", "probs", "duration_s", "window":
-        [start_s, end_s] of the record in the model input (seconds from the record's start),
-        "cropped" (record longer than the input: only the window was classified), "padded",
-        "saturated_fraction" (in the window; at the ADC limits of `lead`, an engine.records.Lead,
-        or clipped flat, see engine.records.saturation) and "saturated" (above 0.5 %)}."""
+        [start_s, end_s] of the record in the model input (seconds from the record's start; for
+        windows, the span they cover), "cropped" (record longer than the input: only the window
+        was classified), "padded", "input_mode", "saturated_fraction" (in the window; at the ADC
+        limits of `lead`, an engine.records.Lead, or clipped flat, see engine.records.saturation)
+        and "saturated" (above 0.5 %)}. Whole-record models add "short" (below min_length) and,
+        for a record classified as several windows, "windows" [[start_s, end_s], ...] and
+        "aggregation" (how their probabilities were combined)."""
         from ..records import SATURATED_FRACTION, saturation
+        from . import AGGREGATIONS
 
-        xin, pl = self.prepare(x_mv, fs)
-        p = self.predict_proba(xin[None])[0]
+        x_model = self.to_model_rate(x_mv, fs)
+        xin, pl = self.fit(x_model)
+        p = self.predict_signals([xin])[0] if self.whole else self.predict_proba(xin[None])[0]
         duration = len(x_mv) / fs
-        start_s = pl.src_start / self.fs
-        end_s = min(duration, (pl.src_start + pl.n) / self.fs)
+        wins = self.windows(len(x_model))
+        start_s = wins[0][0] / self.fs
+        end_s = min(duration, wins[-1][1] / self.fs)
         a, b = int(round(start_s * fs)), int(round(end_s * fs))
         frac = saturation(np.asarray(x_mv)[a:max(b, a + 1)], fs, lead)
-        return {"pred": self.classes[int(p.argmax())], "probs": {c: float(v) for c, v in zip(self.classes, p)},
-                "duration_s": round(duration, 6), "window": [round(start_s, 6), round(end_s, 6)],
-                "cropped": bool(end_s - start_s < duration - 1e-9),
-                "padded": bool(pl.dst_start > 0 or pl.n < self.length),
-                "saturated_fraction": round(frac, 6), "saturated": bool(frac > SATURATED_FRACTION)}
+        d = {"pred": self.classes[int(p.argmax())], "probs": {c: float(v) for c, v in zip(self.classes, p)},
+             "duration_s": round(duration, 6), "window": [round(start_s, 6), round(end_s, 6)],
+             "cropped": bool(end_s - start_s < duration - 1e-9),
+             "padded": bool(pl.dst_start > 0 or pl.n < pl.length),
+             "input_mode": "whole" if self.whole else "fixed",
+             "saturated_fraction": round(frac, 6), "saturated": bool(frac > SATURATED_FRACTION)}
+        if self.whole:
+            d["short"] = bool(len(xin) < int(self.meta.get("min_length", 0)))
+            if len(wins) > 1:
+                d["windows"] = [[round(s / self.fs, 6), round(min(duration, e / self.fs), 6)] for s, e in wins]
+                agg = self.meta["aggregation"]
+                d["aggregation"] = f"{agg}: {AGGREGATIONS.get(agg, agg)}"
+        return d
 
     def classify(self, x_mv: np.ndarray, fs: float) -> tuple[str, dict[str, float]]:
         """One record's signal (n,) mV → (predicted class, {class: probability})."""
         xin, _ = self.prepare(x_mv, fs)
-        p = self.predict_proba(xin[None])[0]
+        p = (self.predict_signals([xin]) if self.whole else self.predict_proba(xin[None]))[0]
         return self.classes[int(p.argmax())], {c: float(v) for c, v in zip(self.classes, p)}
