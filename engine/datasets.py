@@ -15,6 +15,9 @@ from .errors import UserError
 from .records import read_record
 
 CLASSES = ("N", "A", "O", "~")
+# each class's description (long: headers, tables; short: narrow columns and menus), declared once
+CLASS_DESCRIPTIONS = {"N": ("Normal rhythm", "Normal"), "A": ("Atrial fibrillation", "AF"),
+                      "O": ("Other rhythm", "Other"), "~": ("Too noisy", "Noisy")}
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 PAPER_SPLITS = {"paper-train": RESOURCES / "splits" / "paper-train.txt",
                 "paper-val": RESOURCES / "splits" / "paper-val.txt"}

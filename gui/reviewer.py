@@ -34,9 +34,9 @@ ANSWER_LABELS = {"A": {"same": "Same", "different": "Different"},
                  "C": {k: RHYTHMS[k] for k in ANSWERS["C"]}}
 ANSWER_KEYS = {"A": {"s": "same", "d": "different"},
                "B": {"1": "1", "2": "2"},
-               "C": {"n": "N", "a": "A", "o": "O", "~": "~", "x": "~"}}
+               "C": {**{c.lower(): c for c in ANSWERS["C"]}, "x": "~"}}  # x: a second key for noisy
 KEY_HINT = {"A": {"same": "S", "different": "D"}, "B": {"1": "1", "2": "2"},
-            "C": {"N": "N", "A": "A", "O": "O", "~": "~"}}
+            "C": {c: c for c in ANSWERS["C"]}}
 CONFIDENCE_LABELS = {1: "1 guessing", 2: "2", 3: "3", 4: "4", 5: "5 certain"}
 TASK_TITLES = {"A": "Same diagnosis?", "B": "Which ECG was altered?", "C": "Rhythm"}
 
@@ -552,15 +552,12 @@ def run_reviewer(study_path: str, reviewer: str | None = None, screenshot: str |
 
 def run_review_open(argv: list[str]) -> int:
     """`python main.py review open STUDY [--reviewer NAME] [--screenshot PNG [--overwrite]]`:
-    parse the arguments (declared in engine.cli.review), check the study and the screenshot path,
+    parse the arguments (declared in engine.review.open_args), check the study and the screenshot path,
     then open the window. Bad input: one `error: ...` line on stderr, exit code 2."""
-    from engine.cli import _Parser
-    from engine.cli.review import add_open_args
     from engine.outputs import check_output
+    from engine.review.open_args import open_parser
 
-    parser = _Parser(prog="ecg-adv review open", description="Answer a review study in the reviewer window.")
-    add_open_args(parser)
-    args = parser.parse_args(list(argv))
+    args = open_parser().parse_args(list(argv))
     try:
         open_for_review(args.study).close()  # a clear error for a missing or foreign file, before any window
         if args.screenshot:

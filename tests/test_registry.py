@@ -29,8 +29,6 @@ REGISTRIES = {"engine/attacks/registry.py", "engine/attacks/params.py", "engine/
 # copies known today in files other helpers are converting to the registries: (path, kind).
 # Remove an entry once its file reads the registry; a new copy anywhere else fails the test.
 PENDING = {
-    ("gui/panels/common.py", "class names"),  # class descriptions: belong next to engine.datasets.CLASSES
-    ("gui/reviewer.py", "class names"),  # reviewer answer keys per class
     ("engine/review/tasks.py", "class names"),  # task C answers and rhythm names
     ("engine/cli/review.py", "attack names"),  # --methods help text
     ("engine/training.py", "class names"),  # per-class oversampling (DUPLICATES)

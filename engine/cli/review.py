@@ -14,6 +14,7 @@ import os
 
 from ..errors import UserError
 from .core import add_json
+from ..review.open_args import add_open_args  # declared once; gui.reviewer parses it too
 
 
 CREATE_HELP = """\
@@ -91,15 +92,6 @@ def register(sub) -> None:
     o = rs.add_parser("open", help="open a study in the reviewer window (GUI)")
     add_open_args(o)
     o.set_defaults(func=cmd_open)
-
-
-def add_open_args(o) -> None:
-    """The options of `review open` (declared once: gui.reviewer.run_review_open parses them too)."""
-    o.add_argument("study", help="study file or reviewer copy")
-    o.add_argument("--reviewer", default=None, help="reviewer name or initials (else asked)")
-    o.add_argument("--screenshot", default=None, metavar="PNG",
-                   help="save the opening page as PNG and quit (no answers are recorded without --reviewer)")
-    o.add_argument("--overwrite", action="store_true", help="replace an existing --screenshot file")
 
 
 def _damaged_is_user_error(func):

@@ -5,8 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDoubleSpinBox, QFrame, QLabel
 
-CLASS_NAMES = {"N": "Normal rhythm", "A": "Atrial fibrillation", "O": "Other rhythm", "~": "Too noisy"}
-SHORT_NAMES = {"N": "Normal", "A": "AF", "O": "Other", "~": "Noisy"}
+from engine.datasets import CLASS_DESCRIPTIONS
+
+CLASS_NAMES = {c: long for c, (long, _short) in CLASS_DESCRIPTIONS.items()}  # read, not restated
+SHORT_NAMES = {c: short for c, (_long, short) in CLASS_DESCRIPTIONS.items()}
 
 # the strip's colours (gui/strip/view.py): ink, crimson, blue band
 ORIGINAL_COLOR = "#333333"
