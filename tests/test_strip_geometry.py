@@ -98,6 +98,24 @@ def test_rows_fill_the_view_no_empty_paper_below(view):
         assert bottom >= y0 - 0.5 * m.pitch() or m.strip_mv == m.min_strip_mv
 
 
+def test_continuous_row_fills_the_view_at_any_size(view, qtbot):
+    x = _ecg(30)
+    view.set_record(x, FS, "c")
+    view.set_adversarial(x + 0.01)
+    view.set_mode("continuous")
+    for w, h in ((1200, 900), (700, 420), (1400, 500), (500, 900)):
+        view.resize(w, h)
+        qtbot.wait(10)
+        m = view.model
+        (x0, x1), (y0, y1) = view._vb.viewRange()
+        lo, hi = m.continuous_y_range()
+        assert view.is_calibrated(), (w, h)
+        if m.strip_mv > m.min_strip_mv and m.strip_mv < 20:
+            # the whole row (strip and lane) in view, less than 1 mV of paper to spare
+            assert y0 <= lo + 1e-6 and y1 >= hi - 1e-6, (w, h)
+            assert (y1 - y0) - (hi - lo) < 1.0 + 1e-6, (w, h)
+
+
 def test_real_size_off_restores_the_fit(view):
     x = _ecg(60)
     view.set_record(x, FS, "real")

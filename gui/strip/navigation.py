@@ -63,7 +63,11 @@ class Navigation:
             return
         y0, y1 = self._vb.viewRange()[1]
         yc = (y0 + y1) / 2 if keep_y else None
-        yr = self.model.continuous_calibrated_y(t0, t1, *self._vb_size(), yc)
+        w_px, h_px = self._vb_size()
+        # the row fills the view's height at this zoom (strip in 1 mV steps, 3..20 mV)
+        if self.model.fill_strip(h_px * ASPECT * (t1 - t0) / w_px - 0.2, 1):
+            self._axis_changed()
+        yr = self.model.continuous_calibrated_y(t0, t1, w_px, h_px, yc)
         self._vb.setRange(xRange=(t0, t1), yRange=yr, padding=0)
 
     def _fit_y_continuous(self) -> None:
@@ -76,16 +80,13 @@ class Navigation:
             self._set_x(*self._vb.viewRange()[0])
 
     def _continuous_home(self) -> None:
-        """Continuous mode from the start, `seconds_per_row` across; unless free zoom the
-        strip grows so that the row fills the view's height (no empty paper)."""
+        """Continuous mode from the start, `seconds_per_row` across (the strip fills the
+        view's height unless free zoom, see _set_x)."""
         m = self.model
         t1 = min(m.duration(), m.spr)
         if self._free:
             self._vb.setRange(xRange=m.min_window(-ROW_MARGIN_S, t1), yRange=m.continuous_y_range(), padding=0)
             return
-        w_px, h_px = self._vb_size()
-        h_mv = h_px * ASPECT * (t1 + ROW_MARGIN_S) / w_px
-        m.fill_strip(h_mv - 0.2, 1)
         self._set_x(-ROW_MARGIN_S, t1, keep_y=False)
 
     def _rows_show(self, r0: int, fit_rows: int | None) -> None:
