@@ -213,3 +213,16 @@ def test_continuous_free_zoom_right_drag_stretches_only_when_free(view):
     view._vb.scaleBy(x=1.0, y=0.5)
     QtCore.QCoreApplication.processEvents()
     assert not view.is_calibrated()
+
+
+def test_continuous_ticks_sit_on_whole_steps_from_the_baseline():
+    from gui.strip.model import StripModel
+
+    m = StripModel()
+    m.set_record(_ecg(10), FS)
+    m.set_mode("continuous")
+    m.fill_strip(17.2, 1)  # an odd strip height: the edges are at ±8.5 mV
+    assert m.strip_mv == 17
+    ticks = dict((round(y - m.baseline(0), 6), lab) for y, lab in m.left_ticks(-30, 5, 25.0))
+    assert ticks[0.0] == "0" and ticks[2.0] == "2" and ticks[-8.0] == "-8"
+    assert all(float(lab) == pytest.approx(v) for v, lab in ticks.items())

@@ -33,15 +33,13 @@ def left_ticks(m, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, s
     base = m.baseline(0)
     half = m.strip_mv / 2
     step = 0.5 if px_per_mv >= 36 else (1.0 if px_per_mv >= 18 else 2.0)
-    k = 0
-    v = -half
-    while v <= half + 1e-9:
+    # multiples of the step from the baseline (0 on it), labelled with the value there
+    for k in range(math.ceil(-half / step - 1e-9), math.floor(half / step + 1e-9) + 1):
+        v = k * step
         y = base + v
-        if lo <= y <= hi and not (lane and k == 0 and px_per_mv < 36):
+        if lo <= y <= hi and not (lane and px_per_mv < 36 and (v + half) * px_per_mv < 14):
             # (the strip's lower edge is left to the lane's ticks when they would touch)
             out.append((y, f"{round(v + m.offset_mv, 3):g}"))
-        k += 1
-        v = -half + k * step
     if lane:
         out += lane_ticks(m, 0, lo, hi, px_per_mv)
     return out
