@@ -12,7 +12,13 @@ row, y in mV.  In rows mode row r shows record time [r·T, (r+1)·T) (T = second
 at x = t − r·T and y = value + baseline(r); rows are ``pitch`` mV apart downwards (the
 first row's top at y = 0).  Each row is a *strip* of ``strip_mv`` mV followed, when the
 perturbation lane is on, by a *lane* of ``lane_mv`` mV holding the perturbation × gain.
-In continuous mode there is one row holding the whole record.
+In continuous mode there is one row holding the whole record.  When the view is fitted,
+strips grow in 1 mV steps (from ``min_strip_mv``, the asked-for height) so the rows fill
+the view's height (:meth:`StripModel.fill_strip`).  Signals on the strip are drawn less
+the record's median (``offset_mv``, 0.1 mV steps) so every trace sits on its row's
+baseline, and in rows mode within ±max(pitch, 5 mV) of it; δ in the lane within the
+lane (:meth:`StripModel.trace_clip`).  Readouts (:meth:`StripModel.view_to_record`) give
+true values: mV on the strip, δ at the cursor's time in the lane.
 
 The paper scale (25 mm/s, 10 mm/mV), the calibration pulse and time formatting live here
 too (re-exported by :mod:`gui.strip.paper`).
