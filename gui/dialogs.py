@@ -45,6 +45,16 @@ def confirm(parent: QWidget | None, question: str, title: str = "Confirm") -> bo
     return r == QMessageBox.StandardButton.Yes
 
 
+def ask_missing_weights(parent: QWidget | None, text: str, title: str = "No trained weights") -> bool:
+    """A model's bundled weights are missing: True when the user wants to choose a weights file."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Cancel, parent)
+    choose = box.addButton("Choose Weights File…", QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(choose)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.exec()
+    return box.clickedButton() is choose
+
+
 def ask_open_file(parent, title: str, folder: str, filters: str) -> str:
     path, _ = QFileDialog.getOpenFileName(parent, title, folder, filters)
     return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .panels.common import ADVERSARIAL_COLOR, BAND_COLOR, CLASS_NAMES, class_text
 
 SEP = " &nbsp;·&nbsp; "
+WARN_COLOR = "#a05a00"
 
 
 def clock(t: float) -> str:
@@ -33,8 +34,29 @@ def record_header(rec) -> str:
     dur = f"{rec.duration_s:.1f} s" if rec.duration_s < 120 else f"{rec.duration_s / 60:.1f} min"
     label = (f"reference label <b>{class_text(rec.label, long=True)}</b>" if rec.label
              else "no reference label")
-    gaps = f"{SEP}<span style='color:#a05a00'>short gaps interpolated</span>" if rec.gaps_filled else ""
-    return SEP.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", f"lead {rec.lead}", label]) + gaps
+    gaps = f"{SEP}<span style='color:{WARN_COLOR}'>short gaps interpolated</span>" if rec.gaps_filled else ""
+    lead = f"lead {rec.lead}"
+    if not dict(rec.leads).get(rec.lead, True):
+        lead = f"<span style='color:{WARN_COLOR}'>{lead} (not ECG)</span>"
+    return SEP.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", lead, label]) + gaps
+
+
+def model_window(detail: dict | None) -> str:
+    """What part of the record the model saw, from Classifier.classify_detail (HTML, short), or ''."""
+    if not detail or "window" not in detail:
+        return ""
+    t0, t1 = detail["window"]
+    if detail.get("windows"):
+        seen = f"whole record in {len(detail['windows'])} windows"
+    elif detail.get("cropped"):
+        seen = f"saw {clock(t0)}–{clock(t1)} of {clock(detail['duration_s'])} only"
+        seen = f"<span style='color:{WARN_COLOR}'>{seen}</span>"
+    else:
+        seen = "saw the whole record" + (" (zero-padded)" if detail.get("padded") else "")
+    if detail.get("saturated"):
+        seen += (f", <span style='color:{WARN_COLOR}'>{100 * detail.get('saturated_fraction', 0):.1f} % "
+                 "saturated</span>")
+    return seen
 
 
 def attacked_window(result) -> str:
@@ -45,8 +67,9 @@ def attacked_window(result) -> str:
     return f" on {clock(pl.src_start / result.fs)}–{clock((pl.src_start + pl.n) / result.fs)}"
 
 
-def session_summary(wb) -> str:
-    """Model prediction, attack outcome and band size of a Workbench session (HTML), or ''."""
+def session_summary(wb, detail: dict | None = None) -> str:
+    """Model prediction (with what part of the record the model saw: `detail`, see model_window),
+    attack outcome and band size of a Workbench session (HTML), or ''."""
     if wb.record is None:
         return ""
     parts = []
@@ -54,7 +77,11 @@ def session_summary(wb) -> str:
     if wb.prediction is not None:
         p, probs = wb.prediction
         model = wb.model.name if wb.model else "?"
-        parts.append(f"Model ({model}): <b>{name(p)}</b> {100 * probs[p]:.0f} %")
+        seen = model_window(detail)
+        parts.append(f"Model ({model}): <b>{name(p)}</b> {100 * probs[p]:.0f} %" + (f" · {seen}" if seen else ""))
+    elif detail and detail.get("refused"):
+        parts.append(f"<span style='color:{WARN_COLOR}'>Not classified: {wb.record.lead} is not an ECG "
+                     "channel</span>")
     elif wb.model is not None:
         parts.append("Model: classifying…")
     r = wb.attack_result

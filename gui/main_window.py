@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self.setWindowTitle("ECG Adversarial Workbench")
+        self.setAcceptDrops(True)  # drop a record's files or a folder on the window to open it
         self.wb = Workbench()
         self.host = WorkerHost(self, init=jobs.configure_threads)
         self.errors: list[str] = []
@@ -401,7 +402,19 @@ class MainWindow(QMainWindow):
 
     def refresh_header(self) -> None:
         self.header.setText(fmt.record_header(self.wb.record))
-        self.subheader.setText(fmt.session_summary(self.wb))
+        records = getattr(self, "records", None)
+        self.subheader.setText(fmt.session_summary(self.wb, records.detail if records else None))
+
+    # ---- drag and drop: records (any of their files) and folders ------------------------------------
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.records.open_paths(paths)
 
     # ---- about and closing -------------------------------------------------------------------------
     def model_markdown(self) -> str | None:

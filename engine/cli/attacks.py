@@ -49,14 +49,24 @@ class StepPrinter:
             sys.stderr.flush()
 
 
-def _load_inputs(paths: list[str], lead: str | None):
+def _load_inputs(paths: list[str], lead: str | None, warnings: list | None = None):
+    """Read each record once (the files of one record, e.g. A00001.hea and A00001.mat from a shell
+    glob, are one record); a non-ECG channel warns on stderr and in `warnings`."""
     from ..attacks.runner import AttackInput
-    from ..records import read_record
+    from ..records import read_record, record_base
+    from .core import non_ecg_warning
 
-    inputs, origin = [], []
+    inputs, origin, seen = [], [], set()
     for path in paths:
+        key = os.path.normcase(os.path.abspath(record_base(path)))
+        if key in seen:
+            continue
+        seen.add(key)
         rec = read_record(path, label=label_for(path))
         x, ld = rec.lead_mv(lead)
+        w = non_ecg_warning(rec, ld)
+        if w and warnings is not None:
+            warnings.append(w)
         inputs.append(AttackInput(name=rec.name, x_mv=x, fs=rec.fs, true=rec.label,
                                   quantum_mv=(1.0 / ld.gain) if ld.gain else 0.0))
         origin.append((rec.path, ld.gain or 1000.0))
@@ -179,7 +189,8 @@ def cmd_attack(args) -> int:
 
     if args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
-    inputs, origin = _load_inputs(args.records, args.lead)
+    warnings: list[str] = []
+    inputs, origin = _load_inputs(args.records, args.lead, warnings)
     _check_out(args.out, [f"{i.name}_{args.method}" for i in inputs], args.overwrite)
     if args.out:
         from ..outputs import check_output_dir
@@ -197,6 +208,8 @@ def cmd_attack(args) -> int:
                                     gain=gain, overwrite=args.overwrite)
         rows.append({**r.to_json(), "out": out})
     doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "results": rows}
+    if warnings:
+        doc["warnings"] = warnings
     if len(rows) > 1:  # several records: the success rate with n, 95% interval and per-class rates
         from ..attack_eval import summarize
 
@@ -235,7 +248,8 @@ def cmd_band(args) -> int:
     if args.band_style == "both" and (args.out or args.members):
         raise UserError("--band-style both reports the two procedures side by side and saves nothing: "
                         "run each style separately with --out")
-    inputs, origin = _load_inputs([args.record], args.lead)
+    warnings: list[str] = []
+    inputs, origin = _load_inputs([args.record], args.lead, warnings)
     if args.out:  # the folder writable, the band and every member free, before any work
         from ..export import band_bases, check_records_free
         from ..outputs import check_output_dir
@@ -288,6 +302,8 @@ def cmd_band(args) -> int:
             f"  uniform: {u['adversarial']}/{u['trials']} adversarial ({pct(u['fraction'])}){centre}"
             + (f"\n  {u['note']}" if u.get("note") else "")
             + (f"\n  saved {out}" if out else ""))
+    if warnings:
+        doc["warnings"] = warnings
     emit(args, doc, text)
     return 0
 

@@ -99,22 +99,38 @@ def cmd_info(args) -> int:
     return 0
 
 
+def non_ecg_warning(rec, lead) -> str | None:
+    """A one-line warning when `lead` (engine.records.Lead) of `rec` is not an ECG channel (PLETH,
+    ABP, RESP, ...), printed on stderr; None for an ECG lead. The caller puts it in its JSON too."""
+    if lead.is_ecg:
+        return None
+    msg = (f"{rec.name}: {lead.name} [{lead.units}] is not an ECG channel; the model was trained on ECG "
+           "leads in mV, so its output on this channel means nothing")
+    import sys
+
+    sys.stderr.write(f"warning: {msg}\n")
+    return msg
+
+
 def cmd_classify(args) -> int:
     from . import emit
 
     # read and check every record first: bad input fails fast, before torch and a model are loaded
-    signals = []
+    signals, warnings = [], []
     for path in args.records:
         rec = read_record(path)
         x, _lead = rec.lead_mv(args.lead, fill_gaps=args.fill_gaps)
         signals.append((rec, x, _lead))
+        w = non_ecg_warning(rec, _lead)
+        if w:
+            warnings.append(w)
     from ..models.checkpoint import resolve_model
 
     clf = resolve_model(args.model, args.device)
     results = []
     for rec, x, lead in signals:
         results.append({"record": rec.path, **clf.classify_detail(x, rec.fs, lead)})
-    doc = {"model": clf.name, "results": results}
+    doc = {"model": clf.name, "results": results, **({"warnings": warnings} if warnings else {})}
     text = "\n".join(f"{r['record']}: {r['pred']}  " + " ".join(f"{c}={p:.3f}" for c, p in r["probs"].items())
                      + (f"  (classified {r['window'][0]:g}-{r['window'][1]:g} s of {r['duration_s']:g} s)"
                         if r["cropped"] else "")

@@ -129,10 +129,11 @@ def open_record(path: str, label: str | None = None, lead: str | None = None, fi
     return fn
 
 
-def classify(clf, x_mv: np.ndarray, fs: float) -> Job:
+def classify(clf, x_mv: np.ndarray, fs: float, detail: bool = False) -> Job:
+    """(pred, probs); with `detail` Classifier.classify_detail's dict (what the model saw)."""
     def fn(progress, should_stop):
         progress(0, 1, "classifying")
-        return clf.classify(x_mv, fs)
+        return clf.classify_detail(x_mv, fs) if detail else clf.classify(x_mv, fs)
     return fn
 
 

@@ -89,9 +89,9 @@ class Workbench:
                         fill_gaps: bool = False) -> Job:
         return jobs.open_record(path, label, lead, fill_gaps)
 
-    def classify_job(self) -> Job:
+    def classify_job(self, detail: bool = False) -> Job:
         rec = self._need("record", self.record)
-        return jobs.classify(self._need("model", self.model), rec.x_mv, rec.fs)
+        return jobs.classify(self._need("model", self.model), rec.x_mv, rec.fs, detail)
 
     def attack_job(self, method: str, params) -> Job:
         return jobs.attack(self._need("model", self.model), self._need("record", self.record), method, params)

@@ -25,6 +25,8 @@ class AttackController:
             return
         if self.busy():
             return
+        if not w.records.confirm_channel("attack"):
+            return
         rec = wb.record
         method = w.attack_panel.method_key()
         params = w.attack_panel.params()

@@ -10,6 +10,22 @@ from .. import dialogs
 from ..panels.common import BAD_COLOR
 
 
+def missing_weights(spec: str) -> str | None:
+    """For a bundled architecture whose weights file is absent: a message naming the path the app
+    loads them from and how to get them; else None."""
+    from engine.models import ARCHITECTURES
+    from engine.models.checkpoint import BUILTIN
+
+    if spec not in ARCHITECTURES or BUILTIN[spec].is_file():
+        return None
+    path = BUILTIN[spec]
+    rel = f"resources/models/{path.name}"
+    return (f"No trained weights for {spec} are installed.\n\nThe app loads them from\n{path}\n"
+            f"which does not exist. Choose a weights file (.safetensors checkpoint or a paper-code .pth "
+            f"state_dict), or train them and save them there:\n"
+            f".venv/bin/python main.py train DATASET --arch {spec} --out {rel}")
+
+
 class ModelController:
     def __init__(self, win) -> None:
         self.win = win
@@ -43,8 +59,14 @@ class ModelController:
             else:
                 w.model_panel.set_spec(self.spec)
                 w.model_panel.set_model_info(wb.model, wb.device_text)
+            missing = missing_weights(spec)
             if quiet:
-                w.note_error(one)
+                w.note_error(one if missing is None else f"No trained weights for {spec}: see Model ▸ {spec}")
+            elif missing is not None:
+                w.errors.append(missing)
+                w.errorShown.emit(missing)
+                if dialogs.ask_missing_weights(w, missing):
+                    self.ask_open_model()
             else:
                 w.show_error(one, details)
 

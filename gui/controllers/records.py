@@ -19,6 +19,8 @@ class RecordController:
         self.win = win
         self.wb = win.wb
         self._fill_gen = 0
+        self.non_ecg_ok: set[tuple[str, str]] = set()  # (record path, lead) confirmed on a non-ECG channel
+        self.detail: dict | None = None  # Classifier.classify_detail of the current record (what the model saw)
 
     # ---- asking -------------------------------------------------------------------------------
     def ask_open_record(self) -> None:
@@ -41,6 +43,25 @@ class RecordController:
             self.open_folder(path, select_first=True)
         else:
             self.open_record(path)
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Dropped files or folders: the files of one record (A00001.hea, A00001.mat) are one record;
+        a folder is listed; of several records the first is opened (its folder lists the others)."""
+        from engine.records import record_base
+
+        seen: dict[str, str] = {}
+        for p in paths:
+            if not p:
+                continue
+            key = p if os.path.isdir(p) else os.path.normcase(os.path.abspath(record_base(p)))
+            seen.setdefault(key, p)
+        uniq = list(seen.values())
+        if not uniq:
+            return
+        self.open_path(uniq[0])
+        if len(uniq) > 1:
+            self.win.status_msg.setText(f"{len(uniq)} records dropped: opened {os.path.basename(record_base(uniq[0]))}; "
+                                        "the others are listed in the record browser")
 
     def open_folder(self, folder: str, select_first: bool = True, remember: bool = True,
                     then_select: str | None = None) -> None:
@@ -122,28 +143,59 @@ class RecordController:
         w.lead_label.setVisible(multi)
         w.lead_combo.setVisible(multi)
         w.strip.set_record(rec.x_mv, rec.fs, rec.name)
+        self.detail = None
         self.wb.set_record(rec)  # drops the attack and band: listeners reset their views
         w.setWindowTitle(f"{rec.name} — ECG Adversarial Workbench")
         w.recordShown.emit(rec.name)
         self.classify_current()
 
+    # ---- non-ECG channels ---------------------------------------------------------------------
+    def is_ecg(self, rec=None) -> bool:
+        """Whether the shown lead of `rec` (default: the current record) is an ECG channel."""
+        rec = rec if rec is not None else self.wb.record
+        return rec is None or dict(rec.leads).get(rec.lead, True)
+
+    def confirm_channel(self, what: str) -> bool:
+        """True when the current lead is ECG, or the user confirms `what` ('classify', 'attack') on a
+        non-ECG channel (asked once per record and channel)."""
+        rec = self.wb.record
+        if rec is None or self.is_ecg(rec):
+            return True
+        key = (rec.path, rec.lead)
+        if key in self.non_ecg_ok:
+            return True
+        question = (f"{rec.lead} is not an ECG channel. The model was trained on ECG leads in mV: "
+                    f"its diagnosis of {rec.lead} means nothing, and an attack on it shows nothing "
+                    f"about ECGs.\n\n{what.capitalize()} {rec.name} · {rec.lead} anyway?")
+        if not dialogs.confirm(self.win, question, "Not an ECG channel"):
+            return False
+        self.non_ecg_ok.add(key)
+        return True
+
     def classify_current(self) -> None:
         w = self.win
         rec, clf = self.wb.record, self.wb.model
+        self.detail = None
         if rec is None or clf is None:
+            return
+        if not self.confirm_channel("classify"):
+            self.detail = {"refused": True}
+            w.model_panel.set_probs(None, None, rec.label)
+            w.refresh_header()
             return
 
         def done(res):
             if self.wb.record is not rec or self.wb.model is not clf:
                 return
-            self.wb.set_prediction(res)
-            pred, probs = res
+            pred, probs = res["pred"], res["probs"]
+            self.detail = res
+            self.wb.set_prediction((pred, probs))
             w.model_panel.set_probs(probs, None, rec.label)
             w.browser.update_row(rec.name, pred=pred, probs=probs)
             w.refresh_header()
-            w.classified.emit(rec.name, res)
+            w.classified.emit(rec.name, (pred, probs))
 
-        w.submit(self.wb.classify_job(), f"Classifying {rec.name}", on_done=done, kind="classify",
+        w.submit(self.wb.classify_job(detail=True), f"Classifying {rec.name}", on_done=done, kind="classify",
                  group="classify", replace_group=True)
 
     # ---- background fill of durations / predictions ------------------------------------------
