@@ -272,13 +272,9 @@ class StripModel:
         # relative tolerance: δ at exactly ±ε (float32) fills the lane, it does not leave it
         return self.max_abs_delta_uv() / 1000.0 * self.gain > self.lane_mv / 2 * (1 + 1e-4)
 
-    def lane_scale_uv(self) -> float:
-        """Height of the lane's scale bar in µV of δ (the bar is 1 mV of lane tall)."""
-        return self.lane_uv_per_mv()
-
     def lane_text(self) -> str:
         """The lane's label: gain, the scale bar in µV, max |δ| in µV, clipping."""
-        txt = f"δ ×{self.gain} · bar {self.lane_scale_uv():g} µV · max |δ| {self.max_abs_delta_uv():.1f} µV"
+        txt = f"δ ×{self.gain} · bar {self.lane_uv_per_mv():g} µV · max |δ| {self.max_abs_delta_uv():.1f} µV"
         if self.lane_saturated():
             txt += f" · clipped at ±{self.lane_mv / 2 * self.lane_uv_per_mv():g} µV"
         return txt
@@ -480,7 +476,7 @@ class StripModel:
 
     def lane_scale_lines(self, rows: list[int], x0: float) -> tuple[np.ndarray, np.ndarray]:
         """Scale bars of the perturbation lanes of `rows` (NaN-separated), left of t = 0
-        under the calibration pulse: 1 mV of lane tall, i.e. ``lane_scale_uv()`` µV of δ,
+        under the calibration pulse: 1 mV of lane tall, i.e. ``lane_uv_per_mv()`` µV of δ,
         from the lane's zero line up, with caps; empty when the space before t = 0 is not
         shown (rows mode) or there is no lane."""
         if not self.lane_on() or not (self.mode == "continuous" or x0 < 0):
@@ -527,11 +523,6 @@ class StripModel:
         else:
             yc = min(max(yc, lo + h_mv / 2), hi - h_mv / 2)
         return yc - h_mv / 2, yc + h_mv / 2
-
-    def continuous_fit_window(self, w_px: float, h_px: float) -> float:
-        """Continuous mode: seconds across the view when the row just fills its height."""
-        lo, hi = self.continuous_y_range()
-        return (hi - lo) * w_px / (max(1.0, h_px) * ASPECT)
 
     @staticmethod
     def min_window(t0: float, t1: float) -> tuple[float, float]:

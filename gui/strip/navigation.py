@@ -182,7 +182,10 @@ class Navigation:
     def is_calibrated(self) -> bool:
         """Whether the paper on screen is calibrated: square boxes, i.e. (px per s) /
         (px per mV) = 25/10, so 0.2 s × 0.5 mV large squares (rows mode always; continuous
-        mode unless free zoom).  Real size also makes them 5 mm on screen."""
+        mode unless free zoom: the strip keeps them so, whatever the zoom or size; with free
+        zoom, whether they happen to be square).  Real size also makes them 5 mm on screen."""
+        if self.model.mode == "rows" or not self._free:
+            return True
         (x0, x1), (y0, y1) = self._vb.viewRange()
         w, h = self._vb_size()
         ratio = (w / max(1e-12, x1 - x0)) / (h / max(1e-12, y1 - y0))
