@@ -3,7 +3,7 @@ times and ETAs. Pure functions of engine objects (no widgets)."""
 
 from __future__ import annotations
 
-from .panels.common import ADVERSARIAL_COLOR, BAND_COLOR, CLASS_NAMES, class_text
+from .panels.common import ADVERSARIAL_COLOR, BAND_COLOR, CLASS_NAMES, SHORT_NAMES, class_text
 
 SEP = " &nbsp;·&nbsp; "
 WARN_COLOR = "#a05a00"
@@ -27,23 +27,32 @@ def eta(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def record_header(rec) -> str:
-    """'name · duration · fs · lead · reference label' of an OpenedRecord (HTML)."""
+def record_header(rec, compact: bool = False) -> str:
+    """'name · duration · fs · lead · reference label' of an OpenedRecord (HTML); `compact`: the
+    short form a narrow window shows (the full one is its tooltip)."""
     if rec is None:
         return "No record open"
     dur = f"{rec.duration_s:.1f} s" if rec.duration_s < 120 else f"{rec.duration_s / 60:.1f} min"
-    label = (f"reference label <b>{class_text(rec.label, long=True)}</b>" if rec.label
-             else "no reference label")
-    gaps = f"{SEP}<span style='color:{WARN_COLOR}'>short gaps interpolated</span>" if rec.gaps_filled else ""
-    lead = f"lead {rec.lead}"
+    if compact:
+        label = f"label <b>{class_text(rec.label)}</b>" if rec.label else "no label"
+    else:
+        label = (f"reference label <b>{class_text(rec.label, long=True)}</b>" if rec.label
+                 else "no reference label")
+    sep = " · " if compact else SEP
+    gaps = (f"{sep}<span style='color:{WARN_COLOR}'>{'gaps filled' if compact else 'short gaps interpolated'}"
+            "</span>") if rec.gaps_filled else ""
+    lead = rec.lead if compact else f"lead {rec.lead}"
     if not dict(rec.leads).get(rec.lead, True):
         lead = f"<span style='color:{WARN_COLOR}'>{lead} (not ECG)</span>"
-    return SEP.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", lead, label]) + gaps
+    return sep.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", lead, label]) + gaps
 
 
-def model_window(detail: dict | None) -> str:
-    """What part of the record the model saw, from Classifier.classify_detail (HTML, short), or ''."""
+def model_window(detail: dict | None, brief: bool = False) -> str:
+    """What part of the record the model saw, from Classifier.classify_detail (HTML, short), or '';
+    `brief`: only what the user must know (a window of a cropped record, saturation)."""
     if not detail or "window" not in detail:
+        return ""
+    if brief and not (detail.get("cropped") or detail.get("saturated")):
         return ""
     t0, t1 = detail["window"]
     if detail.get("windows"):
@@ -67,18 +76,20 @@ def attacked_window(result) -> str:
     return f" on {clock(pl.src_start / result.fs)}–{clock((pl.src_start + pl.n) / result.fs)}"
 
 
-def session_summary(wb, detail: dict | None = None) -> str:
+def session_summary(wb, detail: dict | None = None, compact: bool = False, brief: bool = False) -> str:
     """Model prediction (with what part of the record the model saw: `detail`, see model_window),
-    attack outcome and band size of a Workbench session (HTML), or ''."""
+    attack outcome and band size of a Workbench session (HTML), or ''. `compact`: short class
+    names and words (a narrow window); `brief` (with compact): the model's window only when cropped."""
     if wb.record is None:
         return ""
     parts = []
-    name = lambda c: CLASS_NAMES.get(c, c)  # noqa: E731
+    name = (lambda c: SHORT_NAMES.get(c, c)) if compact else (lambda c: CLASS_NAMES.get(c, c))  # noqa: E731
     if wb.prediction is not None:
         p, probs = wb.prediction
         model = wb.model.name if wb.model else "?"
-        seen = model_window(detail)
-        parts.append(f"Model ({model}): <b>{name(p)}</b> {100 * probs[p]:.0f} %" + (f" · {seen}" if seen else ""))
+        seen = model_window(detail, brief=brief)
+        head = f"{model}:" if compact else f"Model ({model}):"
+        parts.append(f"{head} <b>{name(p)}</b> {100 * probs[p]:.0f} %" + (f" · {seen}" if seen else ""))
     elif detail and detail.get("refused"):
         parts.append(f"<span style='color:{WARN_COLOR}'>Not classified: {wb.record.lead} is not an ECG "
                      "channel</span>")
@@ -88,13 +99,15 @@ def session_summary(wb, detail: dict | None = None) -> str:
     if r is not None:
         what = f"{wb.method.upper()} ε {wb.params.eps_mv:g} mV{attacked_window(r)}"
         adv = f"<b>{name(r.adv_pred)}</b> {100 * r.adv_probs[r.adv_pred]:.0f} %"
+        after = what if compact else f"after {what}"
         if r.success:
-            parts.append(f"<span style='color:{ADVERSARIAL_COLOR}'>after {what}: {adv} — diagnosis changed</span>")
+            verdict = "changed" if compact else "diagnosis changed"
+            parts.append(f"<span style='color:{ADVERSARIAL_COLOR}'>{after}: {adv} — {verdict}</span>")
         else:
-            parts.append(f"after {what}: {adv} — not fooled")
+            parts.append(f"{after}: {adv} — not fooled")
     if wb.band_result is not None:
         parts.append(f"<span style='color:{BAND_COLOR}'>band: {wb.band_result.members.shape[0]} ECGs</span>")
-    return " &nbsp;│&nbsp; ".join(parts)
+    return (" │ " if compact else " &nbsp;│&nbsp; ").join(parts)
 
 
 def attack_row_status(r, method: str, eps_mv: float) -> tuple[str, str]:

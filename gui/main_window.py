@@ -28,6 +28,7 @@ from .controllers.export import ExportController
 from .controllers.model import ModelController
 from .controllers.records import RecordController
 from .display import DisplayControls, make_action
+from .fit_label import FitLabel
 from .panels.attack_panel import AttackPanel
 from .panels.band_panel import BandPanel
 from .panels.dataset_panel import DatasetPanel
@@ -141,14 +142,11 @@ class MainWindow(QMainWindow):
         v = QVBoxLayout(central)
         v.setContentsMargins(6, 4, 6, 2)
         v.setSpacing(3)
-        self.header = QLabel("No record open")
+        # one line each at any width: full text, else a compact one (full text in the tooltip)
+        self.header = FitLabel("No record open")
         self.header.setStyleSheet("font-size: 11pt;")
-        self.subheader = QLabel("")
+        self.subheader = FitLabel("")
         self.subheader.setStyleSheet("color: #444;")
-        for lab in (self.header, self.subheader):
-            lab.setTextFormat(Qt.TextFormat.RichText)
-            lab.setWordWrap(True)
-            lab.setMinimumWidth(100)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.header, 1)
@@ -186,14 +184,17 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never cut, at worst scrolled
+        # the dock is never narrower than its panels (+ the vertical scroll bar): nothing cut at the right
+        bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(max(300, side.minimumSizeHint().width() + bar + 2 * scroll.frameWidth()))
+        self.side_scroll = scroll
         self.side_dock = self._dock("Analysis", scroll, Qt.DockWidgetArea.RightDockWidgetArea, "analysis")
         self.dataset_panel = DatasetPanel()
         self.dataset_dock = self._dock("Dataset", self.dataset_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
                                        "dataset")
         self.dataset_dock.hide()
-        self.resizeDocks([self.browser_dock, self.side_dock], [330, 390], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.side_dock], [300, 390], Qt.Orientation.Horizontal)
 
         self.job_status = JobStatus(self.statusBar(), self.host)
         js = self.job_status
@@ -401,9 +402,11 @@ class MainWindow(QMainWindow):
         self.dataset_panel.set_busy(bool(busy & {"dataset"}))
 
     def refresh_header(self) -> None:
-        self.header.setText(fmt.record_header(self.wb.record))
-        records = getattr(self, "records", None)
-        self.subheader.setText(fmt.session_summary(self.wb, records.detail if records else None))
+        rec, detail = self.wb.record, getattr(getattr(self, "records", None), "detail", None)
+        self.header.set_variants([fmt.record_header(rec), fmt.record_header(rec, compact=True)])
+        self.subheader.set_variants([fmt.session_summary(self.wb, detail),
+                                     fmt.session_summary(self.wb, detail, compact=True),
+                                     fmt.session_summary(self.wb, detail, compact=True, brief=True)])
 
     # ---- drag and drop: records (any of their files) and folders ------------------------------------
     def dragEnterEvent(self, ev) -> None:  # noqa: N802

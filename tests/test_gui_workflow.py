@@ -162,7 +162,7 @@ def test_two_lead_record_with_gaps(qtbot, isolated, model_path, monkeypatch):  #
     assert win.rec.name == "G1" and win.rec.lead == "I" and win.rec.gaps_filled
     assert len(asked) == 1 and "30 samples are missing (longest gap 0.10 s)" in asked[0]
     assert "--fill-gaps" not in asked[0]  # the CLI's advice is not shown in the GUI
-    assert "interpolated" in win.header.text()
+    assert "interpolated" in win.header.full_text()
     assert not np.isnan(win.rec.x_mv).any()
     assert win.lead_combo.isVisibleTo(win) and win.lead_combo.count() == 2
     win.lead_combo.setCurrentIndex(1)

@@ -15,6 +15,7 @@ from .common import BAD_COLOR, CLASS_NAMES, OK_COLOR, class_text, hline, mv_spin
 
 PAPER_PROTOCOL = "paper"  # combo data of the paper-protocol entry (AF → N, others untargeted)
 _INT_MAX = 2 ** 31 - 1  # a QSpinBox holds a C int
+FIELD_MIN_W = 66  # px: two parameters a row fit a 1280-pixel screen's Analysis dock
 
 
 def param_widget(p):
@@ -40,6 +41,8 @@ def param_widget(p):
         if p.unit:
             w.setSuffix(f" {p.unit}")
     w.setToolTip(f"{p.help[:1].upper()}{p.help[1:]}; {p.range_text()}")
+    if not isinstance(w, QCheckBox):  # a wide range (a seed up to 2^31) must not widen the dock: the
+        w.setMinimumWidth(FIELD_MIN_W)  # box scrolls its text instead
     return w
 
 
@@ -70,6 +73,8 @@ class AttackPanel(QWidget):
         self.method = QComboBox()
         for key, s in ATTACKS.items():
             self.method.addItem(s.label, key)
+        self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.method.setMinimumContentsLength(16)
         self.method.setToolTip("\n".join(f"{s.label}: {s.help}" for s in ATTACKS.values()))
         self.params_decl = all_params()
         self.fields: dict[str, QWidget] = {p.attr: param_widget(p) for p in self.params_decl}

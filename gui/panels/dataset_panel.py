@@ -11,7 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from engine.models import ARCHITECTURES
 
@@ -87,6 +88,31 @@ def _plot(left: str, bottom: str) -> pg.PlotWidget:
     return w
 
 
+class Placeholder(QStackedWidget):
+    """A result view (table or plot) behind a short "what to do" text until it has something to show."""
+
+    def __init__(self, view: QWidget, hint: str) -> None:
+        super().__init__()
+        self.hint = QLabel(hint)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("color: #666; border: 1px dashed #bbb; padding: 12px;")
+        self.view = view
+        self.addWidget(self.hint)
+        self.addWidget(view)
+
+    def reveal(self) -> None:
+        self.setCurrentWidget(self.view)
+
+    def is_empty(self) -> bool:
+        return self.currentWidget() is self.hint
+
+
+NO_DATASET = "No dataset listed: open a folder of records first (File ▸ Open Folder or Dataset…)."
+NO_LABELS = ("No labelled records: the listed folder has no label file (REFERENCE.csv, record,label "
+             "per line) or none of its records is in it.")
+
+
 class DatasetPanel(QWidget):
     evaluateRequested = Signal(str)  # split
     attackEvalRequested = Signal(str, int)  # split, limit
@@ -97,7 +123,7 @@ class DatasetPanel(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        self.source = muted("No dataset listed. Open a folder first.")
+        self.source = muted(NO_DATASET)
         lay.addWidget(self.source)
         self.tabs = QTabWidget()
         lay.addWidget(self.tabs, 1)
@@ -105,6 +131,7 @@ class DatasetPanel(QWidget):
         self._build_attack_eval()
         self._build_robustness()
         self._build_train()
+        self.set_source(None)
 
     # ---- evaluate ----------------------------------------------------------------------------
     def _build_evaluate(self) -> None:
@@ -129,10 +156,13 @@ class DatasetPanel(QWidget):
         self.confusion.setToolTip("Rows: reference label; columns: model prediction")
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        lay.addWidget(self.confusion, 2)
+        self.confusion_box = Placeholder(self.confusion, "Choose the records and press Evaluate model: the "
+                                         "confusion matrix (reference label × model prediction) appears here.")
+        lay.addWidget(self.confusion_box, 2)
         self.tabs.addTab(w, "Evaluate")
 
     def show_evaluation(self, res: dict) -> None:
+        self.confusion_box.reveal()
         classes = list(res["f1"].keys())
         m = res["confusion"]
         self.confusion.setRowCount(len(classes))
@@ -184,10 +214,13 @@ class DatasetPanel(QWidget):
         self.ae_table = QTableWidget(0, 3)
         self.ae_table.setHorizontalHeaderLabels(["Attacked", "Fooled", "Success rate"])
         self.ae_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        lay.addWidget(self.ae_table, 2)
+        self.ae_box = Placeholder(self.ae_table, "Set the attack in the Attack panel, then press Run attack "
+                                  "evaluation: the success rate per class appears here.")
+        lay.addWidget(self.ae_box, 2)
         self.tabs.addTab(w, "Attack evaluation")
 
     def show_attack_eval(self, res: dict) -> None:
+        self.ae_box.reveal()
         per = res.get("per_class") or {}
         rows = [(f"{c} {CLASS_NAMES.get(c, '')}", r) for c, r in per.items()]
         rows.append(("All correctly classified", {"attacked": res["attacked"], "success": res["success"],
@@ -248,13 +281,16 @@ class DatasetPanel(QWidget):
         self.rb_plot.addItem(paper)
         self.rb_curve = self.rb_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), symbol="o",
                                           symbolBrush=ADVERSARIAL_COLOR, symbolSize=7)
-        lay.addWidget(self.rb_plot, 2)
+        self.rb_box = Placeholder(self.rb_plot, "Enter the ε values and press Run robustness curve: the "
+                                  "success rate against ε is drawn here as each ε finishes.")
+        lay.addWidget(self.rb_box, 2)
         self.tabs.addTab(w, "Robustness")
 
     def _robustness_clicked(self) -> None:
         self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), self.rb_eps.text())
 
     def show_robustness(self, table: list[dict], done: bool = False) -> None:
+        self.rb_box.reveal()
         pts = [(r["eps_mv"], 100 * r["success_rate"]) for r in table if r.get("success_rate") is not None]
         self.rb_curve.setData([p[0] for p in pts], [p[1] for p in pts])
         # ticks at the measured ε values (log axis: positions are log10 of mV)
@@ -304,7 +340,9 @@ class DatasetPanel(QWidget):
         self.tr_plot.addLegend(offset=(-10, 10))
         self.tr_loss = self.tr_plot.plot([], [], pen=pg.mkPen(ORIGINAL_COLOR, width=2), name="training loss")
         self.tr_f1 = self.tr_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), name="validation F1 (N,A,O)")
-        lay.addWidget(self.tr_plot, 2)
+        self.tr_box = Placeholder(self.tr_plot, "Press Train: the training loss and the validation F1 are "
+                                  "drawn here after each epoch.")
+        lay.addWidget(self.tr_box, 2)
         self.tabs.addTab(w, "Train")
         self._epochs: list = []
 
@@ -314,6 +352,7 @@ class DatasetPanel(QWidget):
         self.tr_f1.setData([], [])
 
     def add_epoch(self, r) -> None:
+        self.tr_box.reveal()
         self._epochs.append(r)
         ep = [e.epoch for e in self._epochs]
         self.tr_loss.setData(ep, [e.train_loss for e in self._epochs])
@@ -323,11 +362,28 @@ class DatasetPanel(QWidget):
                                 f"about {r.eta_s / 60:.0f} min left")
 
     def set_source(self, folder: str | None, n: int = 0, labelled: int = 0) -> None:
+        self._folder, self._labelled = folder, labelled
         if not folder:
-            self.source.setText("No dataset listed. Open a folder first.")
+            self.source.setText(NO_DATASET)
         else:
-            self.source.setText(f"Dataset: {folder} — {n} records, {labelled} labelled")
+            self.source.setText(f"Dataset: {folder} — {n} records, {labelled} labelled"
+                                + ("" if labelled else " (every action here needs labels)"))
+        self._update_enabled()
 
     def set_busy(self, busy: bool) -> None:
-        for b in (self.eval_run, self.ae_run, self.rb_run, self.tr_run):
-            b.setEnabled(not busy)
+        self._busy = busy
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        """Each action needs labelled records and no dataset job running; a disabled one says why."""
+        busy, folder, labelled = getattr(self, "_busy", False), getattr(self, "_folder", None), \
+            getattr(self, "_labelled", 0)
+        why = ("A dataset job is running (Cancel or Esc stops it)." if busy else NO_DATASET if not folder
+               else NO_LABELS if not labelled else "")
+        tips = {self.eval_run: "Evaluate the loaded model on the chosen records",
+                self.ae_run: "Attack every correctly classified record of the choice",
+                self.rb_run: "Attack success rate for each ε",
+                self.tr_run: "Train a model on the chosen records"}
+        for b, tip in tips.items():
+            b.setEnabled(not why)
+            b.setToolTip(why or tip)
