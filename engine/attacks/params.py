@@ -89,10 +89,22 @@ RANDOM_START = Param("random_start", "--random-start", "Random start", "", False
 SEED = Param("seed", "--seed", "Seed", "", 0, 0, 2 ** 32 - 1, kind=int,
              help="random seed (results reproduce exactly)")
 
+# -- APGD (Croce & Hein 2020) and Square (Andriushchenko et al. 2020) --------------------------------
+ITERATIONS = Param("iterations", "--iterations", "APGD iterations", "steps", 100, 1, 100_000, kind=int,
+                   help="APGD iterations per restart (paper 100)")
+RESTARTS = Param("restarts", "--restarts", "Restarts", "", 1, 1, 1000, kind=int,
+                 help="APGD random restarts (each on the records not yet fooled)")
+QUERIES = Param("queries", "--queries", "Query budget", "queries", 5000, 1, 10_000_000, kind=int,
+                help="Square attack: most model queries per record (paper 5000 on ImageNet ... 10000)")
+SMOOTH = Param("smooth", "--smooth", "Smooth (SAP kernels)", "", False, 0, 1, kind=bool,
+               help="APGD / Square: perturb θ and apply δ = θ smoothed by SAP's Gaussian kernel bank "
+                    "(as smooth as SAP's perturbations)")
+
 PAPER_SIZES = (5, 7, 11, 15, 19)          # SAP kernel bank (paper): sizes × σ → 25 kernels
 PAPER_SIGMAS = (1.0, 3.0, 5.0, 7.0, 10.0)
 
-BUILTIN_PARAMS: tuple[Param, ...] = (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED)
+BUILTIN_PARAMS: tuple[Param, ...] = (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED, ITERATIONS, RESTARTS,
+                                     QUERIES, SMOOTH)
 
 
 @dataclass
@@ -116,6 +128,10 @@ class AttackParams:
     kernel_sizes: tuple[int, ...] = PAPER_SIZES
     kernel_sigmas: tuple[float, ...] = PAPER_SIGMAS
     target_map: tuple[tuple[str, str], ...] = ()
+    iterations: int = ITERATIONS.default
+    restarts: int = RESTARTS.default
+    queries: int = QUERIES.default
+    smooth: bool = SMOOTH.default
     options: tuple[tuple[str, Any], ...] = field(default=())
 
     def option(self, p: Param) -> Any:

@@ -15,10 +15,11 @@ import argparse
 import importlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import UserError
-from .params import ALPHA, EPS, RANDOM_START, SAP_STEPS, SEED, STEPS, AttackParams, Param
+from .params import (ALPHA, EPS, ITERATIONS, QUERIES, RANDOM_START, RESTARTS, SAP_STEPS, SEED, SMOOTH, STEPS,
+                     AttackParams, Param)
 
 # spellings accepted for target classes, besides the class codes themselves
 TARGET_ALIASES = {"normal": "N", "af": "A", "afib": "A", "atrial-fibrillation": "A", "other": "O",
@@ -30,7 +31,8 @@ class AttackSpec:
     """What the rest of the program knows about one attack.
 
     `params`: the declared parameters it reads; `step_attrs`: those whose sum is the number of
-    progress steps of one batch; `header_fields`: non-numeric AttackParams fields it reads
+    progress steps of one batch (`steps`, when given, computes that number instead, e.g. iterations
+    × restarts; it must agree with the sum at the defaults); `header_fields`: non-numeric AttackParams fields it reads
     (written to results headers); `target`: "module:Class" of its engine.attacks.base.Attack.
     """
 
@@ -41,6 +43,7 @@ class AttackSpec:
     params: tuple[Param, ...]
     step_attrs: tuple[str, ...] = ("steps",)
     header_fields: tuple[str, ...] = ()
+    steps: Callable[[AttackParams], int] | None = None
 
     @property
     def cls(self) -> type:
@@ -49,6 +52,8 @@ class AttackSpec:
         return getattr(importlib.import_module(module), name)
 
     def total_steps(self, p: AttackParams) -> int:
+        if self.steps is not None:
+            return int(self.steps(p))
         by_attr = {q.attr: q for q in self.params}
         return sum(int(p.value(by_attr[a])) for a in self.step_attrs)
 
@@ -66,6 +71,28 @@ ATTACKS: dict[str, AttackSpec] = _register(
     AttackSpec("pgd", "PGD — L∞, square-wave",
                "projected gradient descent with sign steps (square-wave perturbations)",
                "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED)),
+    AttackSpec("apgd-ce", "APGD-CE — Auto-PGD, cross-entropy",
+               "Auto-PGD (Croce & Hein 2020) on the cross-entropy: step size and momentum without tuning, "
+               "restarts; --smooth optimises SAP's θ through the Gaussian kernels",
+               "engine.attacks.apgd:APGDCE", (EPS, ITERATIONS, RESTARTS, SMOOTH, SEED),
+               step_attrs=("iterations",), header_fields=("kernel_sizes", "kernel_sigmas"),
+               steps=lambda p: p.iterations * p.restarts),
+    AttackSpec("apgd-dlr", "APGD-DLR — Auto-PGD, logit-ratio loss",
+               "Auto-PGD on the difference-of-logits-ratio loss (scale-invariant; targeted with --target)",
+               "engine.attacks.apgd:APGDDLR", (EPS, ITERATIONS, RESTARTS, SMOOTH, SEED),
+               step_attrs=("iterations",), header_fields=("kernel_sizes", "kernel_sigmas"),
+               steps=lambda p: p.iterations * p.restarts),
+    AttackSpec("square", "Square — black-box, query budget",
+               "Square Attack (Andriushchenko et al. 2020), score-based black-box: random ±ε time windows, "
+               "only the model's probabilities, at most --queries per record",
+               "engine.attacks.square:Square", (EPS, QUERIES, SMOOTH, SEED),
+               step_attrs=("queries",), header_fields=("kernel_sizes", "kernel_sigmas")),
+    AttackSpec("ensemble", "Ensemble — APGD-CE, APGD-DLR-T, Square",
+               "AutoAttack-style: per record the first of apgd-ce, targeted apgd-dlr and square that succeeds; "
+               "robust accuracy is what survives all three",
+               "engine.attacks.ensemble:Ensemble", (EPS, ITERATIONS, RESTARTS, QUERIES, SMOOTH, SEED),
+               step_attrs=("iterations", "iterations", "queries"), header_fields=("kernel_sizes", "kernel_sigmas"),
+               steps=lambda p: 2 * p.iterations * p.restarts + p.queries),
 )
 DEFAULT_METHOD = next(iter(ATTACKS))
 

@@ -53,6 +53,7 @@ class AttackResult:
     x0: np.ndarray = field(repr=False)
     x_adv: np.ndarray = field(repr=False)
     placement: Placement = field(repr=False)
+    extras: dict = field(default_factory=dict)  # per-record facts an attack reports (e.g. queries)
 
     @property
     def delta(self) -> np.ndarray:
@@ -65,7 +66,7 @@ class AttackResult:
     def to_json(self) -> dict:
         return {"record": self.record, "true": self.true, "orig_pred": self.orig_pred,
                 "orig_probs": self.orig_probs, "adv_pred": self.adv_pred, "adv_probs": self.adv_probs,
-                "success": self.success, **self.measures}
+                "success": self.success, **self.measures, **self.extras}
 
 
 def quantise(x0: np.ndarray, x_adv: np.ndarray, quantum: float, eps: float) -> np.ndarray:
@@ -118,6 +119,7 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
                 progress(_b * per_batch + step, n_batches * per_batch)
 
         attack = attack_spec.cls(clf, params, progress=prog, should_stop=should_stop)
+        attack.quanta = torch.tensor([inp.quantum_mv for inp in chunk])  # lets an attack judge success on the grid
         delta = attack(torch.from_numpy(xb), torch.from_numpy(mb), torch.from_numpy(y0)).cpu().numpy()
         adv_batch, advs = [], []
         for i, inp in enumerate(chunk):
@@ -142,5 +144,6 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
             results.append(AttackResult(record=inp.name, true=inp.true, orig_pred=orig,
                                         orig_probs=_probs_dict(clf, p0[i]), adv_pred=adv,
                                         adv_probs=_probs_dict(clf, p1[i]), success=success, measures=meas,
-                                        fs=clf.fs, x0=x_model[i], x_adv=advs[i], placement=pl))
+                                        fs=clf.fs, x0=x_model[i], x_adv=advs[i], placement=pl,
+                                        extras=dict(getattr(attack, "extras", None) or {}).get(i, {})))
     return results
