@@ -128,7 +128,8 @@ def square_attack(score: Callable, x0_mv, eps_mv: float, labels=None, *, target=
     labels (B,) the classes to move away from (default: the scorer's prediction for x0); `target`
     one class index or (B,) indices (-1 untargeted) to move toward; `queries` the budget per record
     (default: the declared --queries default); `mask` (B, L) bool of real samples (default all);
-    `quantum_mv` the ADC step (queries on the grid). The scorer is only ever evaluated."""
+    `quantum_mv` the ADC step (queries on the grid). The scorer is only ever evaluated; `queries` in
+    the outcome counts its rows per record (plus one for the label query when `labels` is None)."""
     as_numpy = not isinstance(x0_mv, torch.Tensor)
     x0 = torch.as_tensor(np.asarray(x0_mv, dtype=np.float32) if as_numpy else x0_mv)
     single = x0.ndim == 1
@@ -141,8 +142,9 @@ def square_attack(score: Callable, x0_mv, eps_mv: float, labels=None, *, target=
         return torch.as_tensor(np.asarray(out) if as_numpy else out)
 
     m = torch.ones_like(x0) if mask is None else torch.as_tensor(np.asarray(mask)).reshape(x0.shape).to(x0)
-    if labels is None:
-        labels = call(x0).argmax(1)
+    label_queries = 0
+    if labels is None:  # one more query per record: the scorer's own prediction for x0
+        labels, label_queries = call(x0).argmax(1), 1
     labels = torch.as_tensor(np.asarray(labels) if as_numpy else labels).reshape(b).long().to(x0.device)
     tg = torch.full_like(labels, -1) if target is None else \
         torch.as_tensor(np.asarray(target)).long().reshape(-1).expand(b).clone().to(x0.device)
@@ -159,7 +161,7 @@ def square_attack(score: Callable, x0_mv, eps_mv: float, labels=None, *, target=
         xa, d = xa[0], d[0]
     if as_numpy:
         xa, d = xa.numpy(), d.numpy()
-    return SquareOutcome(xa, d, q.cpu().numpy(), ok.cpu().numpy())
+    return SquareOutcome(xa, d, q.cpu().numpy() + label_queries, ok.cpu().numpy())
 
 
 class Square(Attack):
