@@ -13,12 +13,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QScrollArea,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QScrollArea,
                                QSizePolicy, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 import engine
 from engine.models import ARCHITECTURES
-from engine.workbench import Workbench, jobs
+from engine.workbench import Workbench
 
 from . import dialogs
 from . import format as fmt
@@ -29,6 +29,7 @@ from .controllers.model import ModelController
 from .controllers.records import RecordController
 from .display import DisplayControls, make_action
 from .fit_label import FitLabel
+from .threads import ComputeThreads
 from .panels.attack_panel import AttackPanel
 from .panels.band_panel import BandPanel
 from .panels.dataset_panel import DatasetPanel
@@ -63,7 +64,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ECG Adversarial Workbench")
         self.setAcceptDrops(True)  # drop a record's files or a folder on the window to open it
         self.wb = Workbench()
-        self.host = WorkerHost(self, init=jobs.configure_threads)
+        # engine jobs: every core while the window is idle, all but one just after the user's input
+        self.threads = ComputeThreads(parent=self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.threads)
+        self.host = WorkerHost(self, tune=self.threads.apply)
         self.errors: list[str] = []
         self._closing = False
         self.persist = True  # save settings on close (the --screenshot mode turns this off)
@@ -444,4 +450,7 @@ class MainWindow(QMainWindow):
                 self.save_settings()
         finally:
             self.host.shutdown()
+            app = QApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self.threads)
         super().closeEvent(ev)

@@ -95,9 +95,11 @@ class EngineWorker(QObject):
     idle = Signal()
     _wake = Signal()
 
-    def __init__(self, init: Callable[[], None] | None = None) -> None:
+    def __init__(self, init: Callable[[], None] | None = None, tune: Callable[[], object] | None = None) -> None:
         super().__init__()
         self._init = init  # run once in the worker thread before the first job
+        self._tune = tune  # run in the worker thread at each job's start and between its steps (threads)
+        self._tuned_at = 0.0
         self._lock = threading.Lock()
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
@@ -204,6 +206,15 @@ class EngineWorker(QObject):
         if not self._closing.is_set():
             self.idle.emit()
 
+    def tune(self) -> None:
+        """Worker thread: adapt the compute threads (see gui.threads); a failure is ignored."""
+        self._tuned_at = time.monotonic()
+        if self._tune is not None:
+            try:
+                self._tune()
+            except Exception:  # noqa: BLE001 - tuning must never break a job
+                self._tune = None
+
     def _run(self, entry: _Entry, thread: QThread) -> None:
         def should_stop() -> bool:
             return entry.cancel.is_set() or self._closing.is_set() or thread.isInterruptionRequested()
@@ -214,12 +225,15 @@ class EngineWorker(QObject):
             if data is not None:
                 self.partial.emit(entry.job_id, data)
             now = time.monotonic()
+            if now - self._tuned_at >= 0.1:  # between two steps: safe to change PyTorch's threads
+                self.tune()
             # at most ~30 updates a second, but always the last one
             if done >= total or now - last[0] >= 0.033:
                 last[0] = now
                 self.progress.emit(entry.job_id, int(done), int(total), str(msg))
 
         self.started.emit(entry.job_id, entry.title, entry.priority)
+        self.tune()
         try:
             if should_stop():
                 raise Cancelled("cancelled before it started")
@@ -257,11 +271,12 @@ class WorkerHost(QObject):
     unhandledError = Signal(str, str)  # a failed job without on_error
     idle = Signal()
 
-    def __init__(self, parent: QObject | None = None, init: Callable[[], None] | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, init: Callable[[], None] | None = None,
+                 tune: Callable[[], object] | None = None) -> None:
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("engine-worker")
-        self.worker = EngineWorker(init)
+        self.worker = EngineWorker(init, tune)
         self.worker.moveToThread(self.thread)
         self._callbacks: dict[int, tuple] = {}
         self._partials: dict[int, Callable] = {}
