@@ -52,7 +52,8 @@ def test_attack_json_schema_and_saved_examples(capsys, tmp_path):
                        "--model", model_path(), "--out", out_dir, "--json")
     assert rc == 0, err
     doc = one_json(out)
-    assert set(doc) == {"model", "method", "params", "results"}
+    assert set(doc) == {"model", "method", "params", "results", "summary"}  # summary: several records
+    assert doc["summary"]["n"] == 2 and doc["summary"]["attacked"] == 2
     assert doc["method"] == "pgd" and doc["params"]["eps_mv"] == 0.01 and doc["params"]["alpha_mv"] == 0.001
     assert doc["params"]["steps"] == 2
     assert [r["record"] for r in doc["results"]] == ["A00001", "A00013"]
