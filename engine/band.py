@@ -171,8 +171,12 @@ def _draw(fn, b: int, length: int, gen: torch.Generator) -> torch.Tensor:
 
 def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | None = None,
                 band: BandParams | None = None, progress: Callable[[int, int], None] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> BandResult:
-    """Run the three band procedures around `result` (an adversarial example of `clf`)."""
+                should_stop: Callable[[], bool] | None = None,
+                stage: Callable[[str], None] | None = None) -> BandResult:
+    """Run the three band procedures around `result` (an adversarial example of `clf`).
+    `progress(done, total)` counts classified batches over all three; `stage(name)` is told when
+    each procedure starts ("noise", "concatenation", "uniform")."""
+    stage = stage or (lambda _name: None)
     params = params or AttackParams()
     band = band or BandParams()
     if band.trials < 1 or band.batch_size < 0 or (band.uniform_trials is not None and band.uniform_trials < 0):
@@ -212,6 +216,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     clf.module.eval()
     try:
         # 1. noise
+        stage("noise")
         survivors = [] if paper else [delta.unsqueeze(0)]
         n_adv = 0
         for s in range(0, band.trials, band.batch_size):
@@ -242,8 +247,10 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
         else:
             lo_d, hi_d = members.min(0).values, members.max(0).values
             # 2. concatenation
+            stage("concatenation")
             concat_rep = _concatenate(members.cpu().numpy(), pl, band, gen, is_adv, dev)
             # 3. uniform
+            stage("uniform")
             n_u_adv = 0
             for s in range(0, n_uni, band.batch_size):
                 b = min(band.batch_size, n_uni - s)

@@ -175,12 +175,18 @@ def band(clf, result, params, trials: int, noise_sd_mv: float, seed: int = 0, **
         from ..band import BandParams, expand_band
 
         bp = BandParams(trials=int(trials), noise_sd_mv=float(noise_sd_mv), seed=int(seed), **options)
+        steps = {"noise": "1/3 noise", "concatenation": "2/3 concatenation", "uniform": "3/3 uniform"}
+        now = ["noise"]
 
         def prog(done, n):
-            progress(done, n, f"band: batch {done}/{n}")
+            progress(done, n, f"band {steps.get(now[0], now[0])}: batch {done}/{n}")
+
+        def stage(name):
+            now[0] = name
+            progress(0, 0, f"band {steps.get(name, name)}", {"band_stage": name})
 
         progress(0, 1, "band expansion")
-        return expand_band(clf, result, params, bp, progress=prog, should_stop=should_stop)
+        return expand_band(clf, result, params, bp, progress=prog, should_stop=should_stop, stage=stage)
     return fn
 
 
