@@ -290,11 +290,11 @@ class Classifier:
         """Like `classify`, with what the model saw: {"pred", "probs", "duration_s", "window":
         [start_s, end_s] of the record in the model input (seconds from the record's start; for
         windows, the span they cover), "cropped" (record longer than the input: only the window
-        was classified), "padded", "input_mode", "saturated_fraction" (in the window; at the ADC
+        was classified), "padded", "saturated_fraction" (in the window; at the ADC
         limits of `lead`, an engine.records.Lead, or clipped flat, see engine.records.saturation)
-        and "saturated" (above 0.5 %)}. Whole-record models add "short" (below min_length) and,
-        for a record classified as several windows, "windows" [[start_s, end_s], ...] and
-        "aggregation" (how their probabilities were combined)."""
+        and "saturated" (above 0.5 %)}. Whole-record models add "input_mode": "whole", "short"
+        (below min_length) and, for a record classified as several windows, "windows"
+        [[start_s, end_s], ...] and "aggregation" (how their probabilities were combined)."""
         from ..records import SATURATED_FRACTION, saturation
         from . import AGGREGATIONS
 
@@ -311,9 +311,9 @@ class Classifier:
              "duration_s": round(duration, 6), "window": [round(start_s, 6), round(end_s, 6)],
              "cropped": bool(end_s - start_s < duration - 1e-9),
              "padded": bool(pl.dst_start > 0 or pl.n < pl.length),
-             "input_mode": "whole" if self.whole else "fixed",
              "saturated_fraction": round(frac, 6), "saturated": bool(frac > SATURATED_FRACTION)}
         if self.whole:
+            d["input_mode"] = "whole"
             d["short"] = bool(len(xin) < int(self.meta.get("min_length", 0)))
             if len(wins) > 1:
                 d["windows"] = [[round(s / self.fs, 6), round(min(duration, e / self.fs), 6)] for s, e in wins]
