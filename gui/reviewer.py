@@ -338,7 +338,14 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
         self.setFocus()
 
     def _expected_aspect(self, n_traces: int) -> float:
-        """Width/height of one strip's paper, from the window size (the same for every item)."""
+        """Width/height of one strip's paper: the plot's own size once laid out (the stack's height
+        shared by `n_traces` strips), else an estimate from the window size."""
+        vb = self.views[0].viewbox()
+        rect = vb.sceneBoundingRect() if self.strips.height() > 100 else None
+        if rect is not None and rect.width() > 100 and rect.height() > 50:
+            shown = sum(1 for v in self.views if not v.isHidden()) or 1
+            h = rect.height() * shown / max(1, n_traces)  # the plot when n_traces strips share the stack
+            return rect.width() / max(h, 50.0)
         w = max(400, self.width() - 48 - 70)
         h = max(150, (self.height() - 240) / max(1, n_traces) - 50)
         return w / h
@@ -375,7 +382,7 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
             keys = " / ".join(KEY_HINT[self.item["task"]][v] for v in ANSWERS[self.item["task"]])
             self.hint.setText(f"Answer with {keys}")
         elif phase == "confidence":
-            self.hint.setText("Confidence 1–5, Enter to skip, Backspace to change the answer")
+            self.hint.setText("Confidence 1–5 or Enter (skip) saves the answer; Backspace takes it back")
 
     def _select(self, value: str) -> None:
         if self.phase not in ("answer", "confidence") or self.item is None:
@@ -464,6 +471,9 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
             return True
         if page == self.PAGE_TASK and (enter or key == Qt.Key.Key_Space):
             self._begin_task()
+            return True
+        if page == self.PAGE_DONE and (enter or key == Qt.Key.Key_Escape):
+            self.close()  # the thank-you page: Enter closes the window, as its button says
             return True
         if page != self.PAGE_ITEM or self.item is None:
             return False

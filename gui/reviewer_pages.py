@@ -146,8 +146,9 @@ class ReviewerPages:
         lay.addWidget(self.done_text)
         row = QHBoxLayout()
         row.addStretch(1)
-        b = _button("Close", "primary")
+        b = _button("Close  (Enter)", "primary")
         b.clicked.connect(self.close)
+        self.done_btn = b
         row.addWidget(b)
         lay.addLayout(row)
         self.stack.addWidget(self._centered(card))

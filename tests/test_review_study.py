@@ -240,7 +240,7 @@ def test_display_layout_is_shared_by_both_traces(real_study):
             if len(xs) == 2:
                 assert it["display"] == display_layout(xs, it["traces"][0]["fs"])
     lay = display_layout([np.zeros(9000, np.float32), np.ones(9000, np.float32)], 300.0, aspect=4.5)
-    assert lay["seconds_per_row"] in (10.0, 15.0, 20.0, 30.0) and 3.0 <= lay["row_height_mv"] <= 6.0
+    assert lay["seconds_per_row"] in (10.0, 15.0, 20.0, 30.0) and 3.0 <= lay["row_height_mv"] <= 8.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -333,3 +333,79 @@ def test_a_damaged_trace_is_a_dialog_not_a_crash(qtbot, study, monkeypatch):
     qtbot.keyClick(w, Qt.Key.Key_Return)  # instructions -> first item: its trace is damaged
     qtbot.waitUntil(lambda: bool(shown), timeout=3000)
     assert "damaged" in shown[0] and not w.isVisible()
+
+
+# ---------------------------------------------------------------------------------------------
+# task B: the traces use the width, no QRS clipped, Reset view resets; going back; Enter at the end
+
+@pytest.fixture()
+def study_b(tmp_path, pairs):
+    path = tmp_path / "b.sqlite"
+    create_study(path, pairs, "B", seed=3, n_per_task=2).close()
+    return path
+
+
+def _ranges(w):
+    return [v.viewbox().viewRange() for v in w.views if v.isVisible()]
+
+
+def test_task_b_traces_fill_the_width_unclipped_and_reset(qtbot, study_b):
+    import numpy as np
+
+    w = _window(qtbot, study_b)
+    _start(qtbot, w)
+    _to_item(qtbot, w)
+    assert w.item["task"] == "B"
+    for _ in range(2):  # the second item is laid out with the strips' real shape
+        qtbot.wait(150)
+        for v, tr in zip(w.views, w.item["traces"]):
+            m = v.strip.model
+            (x0, x1), (y0, y1) = v.viewbox().viewRange()
+            dur = len(tr["x_mv"]) / tr["fs"]
+            row = min(m.spr, dur)
+            # the rows use the strip's width: little paper right of the longest row
+            assert x1 - x0 <= (row + 0.44) * 1.15, (x0, x1, row)
+            # nothing above the first row's baseline is cut by the view's top edge
+            top = m.baseline(0) + float(np.max(tr["x_mv"])) - m.offset_mv
+            assert top <= y1 + 1e-6, (top, y1)
+        initial = _ranges(w)
+        w.views[0].zoom(2.0)
+        w.views[0].pan(0.3)
+        qtbot.wait(20)
+        assert _ranges(w) != initial
+        qtbot.keyClick(w, "z")  # Reset view
+        qtbot.wait(20)
+        for (a, b) in zip(_ranges(w), initial):
+            np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-6)
+        _answer_current(qtbot, w)
+        if w.stack.currentIndex() != w.PAGE_ITEM:
+            break
+
+
+def test_going_back_told_alike_and_enter_closes_the_thank_you_page(qtbot, study):
+    from engine.review.study import INSTRUCTIONS
+
+    w = _window(qtbot, study)
+    _start(qtbot, w)
+    _to_item(qtbot, w)
+    qtbot.keyClick(w, KEYS[w.item["task"]][0])
+    hint = w.hint.text()
+    # the answer screen and the instructions say the same about taking an answer back
+    assert "Backspace" in hint and "Backspace" in INSTRUCTIONS["general"]
+    assert "no going back to change an answer" not in INSTRUCTIONS["general"]
+    qtbot.keyClick(w, Qt.Key.Key_Backspace)
+    assert w.phase == "answer"
+    qtbot.keyClick(w, Qt.Key.Key_Return)  # Enter without an answer does nothing
+    assert w.phase == "answer"
+    _answer_current(qtbot, w)
+    for _ in range(20):
+        if w.stack.currentIndex() == w.PAGE_DONE:
+            break
+        if w.stack.currentIndex() == w.PAGE_TASK:
+            qtbot.keyClick(w, Qt.Key.Key_Return)
+            continue
+        _answer_current(qtbot, w)
+    assert w.stack.currentIndex() == w.PAGE_DONE and "Enter" in w.done_btn.text()
+    assert w.isVisible()
+    qtbot.keyClick(w, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=3000)

@@ -46,11 +46,14 @@ def display_layout(traces: list[np.ndarray], fs: float, aspect: float | None = N
                    choices: tuple[float, ...] = (10.0, 15.0, 20.0, 30.0)) -> dict:
     """One layout for all traces of an item, so they are drawn identically.
 
-    Row height (whole mV, 3–6, so baselines sit on large squares) fits the largest deflection. Seconds per row: of
+    Row height (whole mV, 3–8, so baselines sit on large squares): each trace is drawn on its row's
+    baseline (its middle) less its median, so the row holds twice the largest departure from the
+    median plus 0.2 mV above and below: no QRS reaches past the row's top. Seconds per row: of
     `choices`, the one that draws the ECG largest in a strip of width/height `aspect` (pixels) at
-    25 mm/s and 10 mm/mV (near-ties go to the shorter row); 10 s when `aspect` is unknown."""
-    span = max((float(np.ptp(x)) for x in traces if len(x)), default=1.0)
-    row = float(min(6.0, max(3.0, math.ceil(span * 0.8 + 0.6))))
+    25 mm/s and 10 mm/mV, weighted by the share of the width it uses (scale × (1 + fill) / 2), so
+    the traces use the width; 10 s when `aspect` is unknown."""
+    dev = max((float(np.max(np.abs(x - np.median(x)))) for x in traces if len(x)), default=0.5)
+    row = float(min(8.0, max(3.0, math.ceil(2.0 * dev + 0.4))))
     duration = max((len(x) / float(fs) for x in traces), default=10.0)
     spr = choices[0]
     if aspect and aspect > 0:
@@ -59,8 +62,10 @@ def display_layout(traces: list[np.ndarray], fs: float, aspect: float | None = N
             rows = max(1, math.ceil(duration / c - 1e-9))
             width_mm, height_mm = (c + 0.4) * 25.0, rows * row * 10.0
             scale = min(aspect / width_mm, 1.0 / height_mm)
-            if scale > best * 1.02:  # the largest drawing; near-ties keep the shorter row
-                best, spr = scale, c
+            fill = min(1.0, width_mm * scale / aspect)  # share of the strip's width the rows use
+            score = scale * (0.5 + 0.5 * fill)  # a large drawing that uses the width
+            if score > best * 1.02:  # near-ties keep the shorter row
+                best, spr = score, c
             if c >= duration:
                 break
     return {"seconds_per_row": float(spr), "row_height_mv": row}

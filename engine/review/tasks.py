@@ -18,9 +18,10 @@ INSTRUCTIONS = {
         "25 mm/s, 10 mm/mV. Small squares are 0.04 s × 0.1 mV, large squares 0.2 s × 0.5 mV.\n\n"
         "Answer with the keyboard or the buttons. You may zoom and use the calipers. After each "
         "answer you may rate how confident you are (1 = guessing, 5 = certain) or press Enter to "
-        "skip the rating.\n\n"
-        "Every answer is saved at once. If you stop, you can come back later with the same name "
-        "and continue where you left off. There is no going back to change an answer."),
+        "skip the rating; until then Backspace takes the answer back.\n\n"
+        "Once rated (or skipped) the answer is saved and the next ECG is shown: there is no going "
+        "back to an earlier ECG. If you stop, you can come back later with the same name and "
+        "continue where you left off."),
     "A": ("Two ECGs are shown, one above the other. Would you give both the same rhythm "
           "diagnosis?\n\nPress S for same, D for different."),
     "B": ("Two ECGs are shown, one above the other. One of them has been digitally altered; "
