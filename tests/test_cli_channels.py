@@ -60,3 +60,14 @@ def test_attack_non_ecg_channel_warns(capsys, tmp_path, tiny_model):
                         *FAST, "--json")
     assert rc == 0, err
     assert "not an ECG channel" in err and "PLETH" in json.loads(out)["warnings"][0]
+
+
+def test_missing_bundled_weights_name_the_path_they_load_from(capsys, monkeypatch, tmp_path, samples):
+    from engine.models.checkpoint import BUILTIN
+
+    missing = tmp_path / "models" / "paper-cnn.safetensors"
+    monkeypatch.setitem(BUILTIN, "paper-cnn", missing)
+    rc, out, err = _run(capsys, "classify", samples / "A00001.hea", "--model", "paper-cnn")
+    assert rc == 2 and out == ""
+    assert str(missing) in err and "--out resources/models/paper-cnn.safetensors" in err
+    assert err.count("\n") == 1

@@ -307,9 +307,10 @@ def resolve_model(spec: str | None, device: str | torch.device | None = None) ->
     if spec in BUILTIN:
         path = BUILTIN[spec]
         if not path.is_file():
-            raise UserError(f"no trained weights for {spec!r} are installed ({path.name} missing in "
-                            f"resources/models); train them with `python main.py train DATASET --arch {spec} "
-                            f"--out {path.name}` or pass a checkpoint file with --model")
+            raise UserError(f"no trained weights for {spec!r} are installed: the app loads them from {path}, "
+                            f"which does not exist; train them with `.venv/bin/python main.py train DATASET "
+                            f"--arch {spec} --out resources/models/{path.name}` or pass a checkpoint file "
+                            "with --model")
         clf = load_checkpoint(path)
         clf.meta["name"] = spec
     else:
