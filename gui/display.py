@@ -141,10 +141,18 @@ class DisplayControls(QObject):
 
     # ---- changes ------------------------------------------------------------------------------
     def set_gain(self, gain: int) -> None:
+        """The user's choice of gain: kept (and saved) over later attacks."""
         if gain not in PERTURBATION_GAINS:
             return
+        self.user_gain = gain
         self._show_gain(gain)
         self.settings.set("view/perturbation_gain", gain)
+
+    def auto_gain(self, gain: int) -> None:
+        """A gain suggested for a new attack (δ kept inside its lane): used only until the user
+        chooses one in this session."""
+        if getattr(self, "user_gain", None) is None and gain in PERTURBATION_GAINS:
+            self._show_gain(gain)
 
     def set_mode(self, mode: str) -> None:
         if self._applying or mode not in self.mode_actions:

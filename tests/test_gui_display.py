@@ -3,7 +3,7 @@ saved in the settings, and follow the strip; the window's texts (gui.format)."""
 
 from __future__ import annotations
 
-from gui_fixtures import ROOT  # noqa: F401  (sets QT_QPA_PLATFORM and sys.path)
+from gui_fixtures import ROOT, isolated, model_path  # noqa: F401  (sets QT_QPA_PLATFORM and sys.path)
 
 
 def _controls(qtbot, tmp_path):
@@ -65,3 +65,24 @@ def test_format_texts():
     assert fmt.clock(65.4) == "1:05" and fmt.clock(3725) == "1:02:05"
     assert fmt.eta(0.2) == "<1 s" and fmt.eta(42) == "42 s" and fmt.eta(600) == "10 min" and fmt.eta(9000) == "2.5 h"
     assert fmt.record_header(None) == "No record open"
+
+
+def test_the_users_gain_survives_the_next_attack(qtbot, isolated, model_path):  # noqa: F811
+    from gui_fixtures import fast_attack, make_window, wait_idle
+    from gui.strip.layers import PERTURBATION_GAINS
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    fast_attack(win)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        win.run_attack()
+    auto = win.strip.perturbation_gain()
+    chosen = next(g for g in PERTURBATION_GAINS if g != auto)
+    d = win.display
+    d.gain_combo.setCurrentIndex(d.gain_combo.findData(chosen))  # the user picks another gain
+    assert win.strip.perturbation_gain() == chosen
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        win.run_attack()
+    wait_idle(qtbot, win)
+    qtbot.wait(50)
+    assert win.strip.perturbation_gain() == chosen and d.gain_combo.currentData() == chosen

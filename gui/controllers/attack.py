@@ -66,7 +66,7 @@ class AttackController:
                 w.attackFinished.emit(r)
 
             # one piece per event-loop turn, so no single turn keeps the GUI thread busy for long
-            w.staged(lambda: w.display.set_gain(gain), draw, panels)
+            w.staged(lambda: w.display.auto_gain(gain), draw, panels)
 
         def cancelled():
             w.browser.update_row(rec.name, status="cancelled")
