@@ -88,8 +88,8 @@ def check_band_memory(clf: Classifier, n_samples: int, fs: float, trials: int, r
     if need > limit:
         raise UserError(f"{record}: the band would need about {need / 1e9:.1f} GB to keep up to {trials + 1} "
                         f"members over the record's {n_model} samples at {clf.fs:g} Hz (limit "
-                        f"{limit / 1e9:.1f} GB); use fewer trials or crop the record to the model's "
-                        f"{clf.length / clf.fs:g}-s window")
+                        f"{limit / 1e9:.1f} GB); use fewer trials or crop the record"
+                        + ("" if clf.whole else f" to the model's {clf.length / clf.fs:g}-s window"))
     return need
 
 

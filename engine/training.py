@@ -33,7 +33,7 @@ from . import __version__
 from .datasets import CLASSES
 from .errors import UserError
 from .metrics import summarize
-from .models import build
+from .models import DEFAULT_ARCH, build
 from .models.checkpoint import base_meta, save_checkpoint
 from .models.classifier import Classifier, pad_batch
 from .outputs import atomic_write, check_output
@@ -43,7 +43,7 @@ DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
 
 @dataclass
 class TrainConfig:
-    arch: str = "default"
+    arch: str = DEFAULT_ARCH
     epochs: int = 40
     batch_size: int = 64
     lr: float = 1e-3

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import UserError
 from ..datasets import CLASSES
-from . import AGGREGATIONS, ARCHITECTURES, ARCHS, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
+from . import AGGREGATIONS, ARCHITECTURES, ARCHS, DEFAULT_ARCH, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
 from .classifier import Classifier
 
 FORMAT = "ecgadv-checkpoint/1"
@@ -303,7 +303,7 @@ def resolve_model(spec: str | None, device: str | torch.device | None = None) ->
     """'default', 'paper-cnn' or a checkpoint path → Classifier on `device` (auto when None)."""
     from ..device import pick_device
 
-    spec = spec or "default"
+    spec = spec or DEFAULT_ARCH
     if spec in BUILTIN:
         path = BUILTIN[spec]
         if not path.is_file():
