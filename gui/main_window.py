@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self._load_settings(restore_layout)
         self.wb.subscribe(lambda _event, _value: (self.refresh_header(), self.update_enabled()))
         self.host.jobsChanged.connect(self.update_enabled)
+        self.host.jobEnded.connect(lambda *_a: self.job_status.refresh_threads(self.threads.current))
         self.host.unhandledError.connect(self.show_error)
         self.update_enabled()
         self.load_model(model_spec or self.settings.get("model/spec"), quiet=True)

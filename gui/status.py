@@ -38,6 +38,22 @@ class JobStatus(QObject):
         host.jobProgress.connect(self._progress)
         host.jobEnded.connect(self._ended)
 
+    def set_device(self, text: str, threads: int | None = None) -> None:
+        """The compute device; for the CPU the threads the last job ran with (they follow the window's
+        idleness, see gui.threads)."""
+        import re
+
+        self._device = re.sub(r"\s*\(\d+ threads?\)$", "", text)
+        if threads and self._device == "CPU":
+            text = f"CPU ({threads} thread{'s' if threads != 1 else ''})"
+            self.device.setToolTip("PyTorch threads: every core while the window is idle, one core left to "
+                                   "the window just after your input or while other programs are busy")
+        self.device.setText(text)
+
+    def refresh_threads(self, threads: int | None) -> None:
+        if getattr(self, "_device", None) == "CPU":
+            self.set_device("CPU", threads)
+
     def user_jobs(self):
         return self.host.jobs(user_only=True)
 

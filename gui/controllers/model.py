@@ -44,7 +44,7 @@ class ModelController:
             self.spec = spec
             w.settings.set("model/spec", spec)
             w.model_panel.set_model_info(clf, dev)
-            w.job_status.device.setText(dev)
+            w.job_status.set_device(dev, w.threads.current)
             wb.set_model(clf, dev)  # drops the attack: listeners reset their views
             w.browser.clear_predictions()
             w.records.start_fill()

@@ -11,7 +11,7 @@ import os
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QStyle,
                                QLineEdit, QMenu, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from .common import BAD_COLOR, CLASS_NAMES, SHORT_NAMES
@@ -232,11 +232,16 @@ class RecordBrowser(QWidget):
         h = self.table.horizontalHeader()
         # fixed widths: ResizeToContents would measure every row on each update (8528 records)
         fm = self.table.fontMetrics()
+        fixed = 0
         for c, sample in ((NAME, "A00000_s"), (DURATION, "30.1 min"), (LABEL, "Label"), (PRED, "Model")):
             h.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
-            h.resizeSection(c, fm.horizontalAdvance(sample) + 16)
+            h.resizeSection(c, fm.horizontalAdvance(sample) + 12)
+            fixed += h.sectionSize(c)
         h.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
         h.setMinimumSectionSize(24)
+        # the Attack column keeps room for its header and a short status ("→ O", "held")
+        bar = self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.table.setMinimumWidth(fixed + fm.horizontalAdvance("Attack") + 24 + bar + 2 * self.table.frameWidth())
         lay.addWidget(self.table, 1)
         self.count = QLabel("")
         self.count.setStyleSheet("color: #555;")
