@@ -49,7 +49,11 @@ def square_search(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The search on a batch: x0, mask (B, L) (mask 0/1, 1 on real samples), labels, targets (B,)
     (-1 untargeted); `score(x, rows) -> probs` for rows `rows` of the batch. Returns (δ (B, L) mV,
-    queries (B,) long, fooled (B,) bool). `tick` is called once per query round."""
+    queries (B,) long, fooled (B,) bool). `tick` is called once per query round.
+
+    Only the records still unfooled are queried (kept compacted: a record leaves when it is fooled).
+    Without `kernel` every real sample of θ is ±ε, so the two candidate signals x0 ± ε (on the grid)
+    are computed once and a query picks between them."""
     b, n = x0.shape
     dev = x0.device
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -61,52 +65,65 @@ def square_search(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x
     def rand(*shape):
         return torch.rand(shape, generator=gen, dtype=torch.float64).to(dev)
 
-    def to_delta(theta, rows):
-        d = smooth(theta, kernel) * mask[rows] if kernel is not None else theta * mask[rows]
-        return adc_delta(x0[rows], d, mask[rows], None if quanta is None else quanta[rows], eps)
+    if kernel is None:  # the two candidate signals, projected onto the grid once
+        x_plus = x0 + adc_delta(x0, eps * mask, mask, quanta, eps)
+        x_minus = x0 + adc_delta(x0, -eps * mask, mask, quanta, eps)
+
+    def signal(theta, rows):
+        if kernel is None:
+            return torch.where(theta > 0, x_plus[rows], x_minus[rows])
+        d = smooth(theta, kernel) * mask[rows]
+        return x0[rows] + adc_delta(x0[rows], d, mask[rows], None if quanta is None else quanta[rows], eps)
+
+    lab_t = torch.stack([labels, targets], 1)
 
     def query(theta, rows):
-        p = score(x0[rows] + to_delta(theta, rows), rows)
-        p = torch.as_tensor(p).to(device=dev, dtype=torch.float64)
+        p = score(signal(theta, rows), rows)
+        p = torch.as_tensor(p).to(device=dev, dtype=torch.float32)
         logp = p.clamp(min=1e-30).log()
-        return margin(logp, labels[rows], targets[rows]), fooled(p.argmax(1), labels[rows], targets[rows])
+        y, t = lab_t[rows, 0], lab_t[rows, 1]
+        return margin(logp, y, t), fooled(p.argmax(1), y, t)
 
     # start: the record cut into windows of the initial length, each ±ε
-    s0 = (P_INIT if p_init is None else p_init) * n_real.double()
-    s0 = s0.round().long().clamp(min=1)[:, None]
+    s0 = (p_init * n_real.double()).round().long().clamp(min=1)[:, None]
     block = ((idx - first[:, None]).clamp(min=0) // s0).clamp(max=n - 1)
     signs = torch.where(rand(b, n) < 0.5, -1.0, 1.0).to(x0.dtype)
     theta = signs.gather(1, block) * eps * mask
-    all_rows = torch.arange(b, device=dev)
-    loss, done = query(theta, all_rows)
+    rows = torch.arange(b, device=dev)
+    loss, done = query(theta, rows)
     queries = torch.ones(b, dtype=torch.long, device=dev)
     if tick:
         tick()
+    # the records still to fool, compacted: their θ, loss, real length and first real sample
+    keep = ~done
+    rows, th, lo = rows[keep], theta[keep], loss[keep]
+    nr, fr = n_real[keep], first[keep]
     for it in range(1, budget):
-        rows = (~done).nonzero()[:, 0]
         if rows.numel() == 0:
             break
+        k = rows.numel()
         p = window_share(p_init, it - 1, budget)
-        nr, fr = n_real[rows], first[rows]
-        s = (p * nr.double()).round().long().clamp(min=1)
-        s = torch.minimum(s, (nr - 1).clamp(min=1))
-        a = fr + (rand(rows.numel()) * (nr - s + 1).double()).long().clamp(max=(nr - s).clamp(min=0))
+        s = torch.minimum((p * nr.double()).round().long().clamp(min=1), (nr - 1).clamp(min=1))
+        a = fr + (rand(k) * (nr - s + 1).double()).long().clamp(max=(nr - s).clamp(min=0))
         win = (idx >= a[:, None]) & (idx < (a + s)[:, None])
-        sign = torch.where(rand(rows.numel()) < 0.5, -1.0, 1.0).to(x0.dtype)[:, None]
-        th = theta[rows]
-        same = ((th == sign * eps) | ~win).all(1, keepdim=True)  # the window would not change: other sign
-        sign = torch.where(same, -sign, sign)
-        cand = torch.where(win, sign * eps, th) * mask[rows]
+        sign = torch.where(rand(k) < 0.5, -1.0, 1.0).to(x0.dtype)[:, None] * eps
+        same = torch.where(win, th == sign, True).all(1, keepdim=True)  # no change: the other sign
+        cand = torch.where(win, torch.where(same, -sign, sign), th)
         new_loss, new_done = query(cand, rows)
-        better = new_loss < loss[rows]
-        theta[rows] = torch.where(better[:, None], cand, th)
-        loss[rows] = torch.where(better, new_loss, loss[rows])
-        done[rows] = done[rows] | (better & new_done)
+        better = new_loss < lo
+        th = torch.where(better[:, None], cand, th)
+        lo = torch.where(better, new_loss, lo)
         queries[rows] += 1
         if tick:
             tick()
-    with torch.no_grad():
-        d = smooth(theta, kernel) * mask if kernel is not None else theta * mask
+        won = better & new_done
+        if won.any():  # fooled records leave the search with their θ
+            theta[rows[won]] = th[won]
+            done[rows[won]] = True
+            keep = ~won
+            rows, th, lo, nr, fr = rows[keep], th[keep], lo[keep], nr[keep], fr[keep]
+    theta[rows] = th
+    d = smooth(theta, kernel) * mask if kernel is not None else theta * mask
     return d, queries, done
 
 
