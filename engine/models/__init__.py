@@ -48,9 +48,15 @@ class InputSpec:
 
 INPUT_MODES = ("fixed", "whole")
 AGGREGATIONS = {"mean_prob": "mean of the windows' class probabilities"}
-WHOLE_CONVENTION = ("whole record in one pass up to length samples (batches left-aligned, zero-padded and "
-                    "masked); longer records: windows of window_length samples every window_hop samples, the "
-                    "last ending at the record's end, combined by aggregation")
+def whole_input(fs: float, min_s: float, max_s: float, window_s: float, hop_s: float,
+                aggregation: str) -> InputSpec:
+    """The input convention of a whole-record model in mV (durations in s), with its description."""
+    text = (f"whole record in one pass up to {max_s:g} s (batches left-aligned, zero-padded and masked); "
+            f"longer records: {window_s:g}-s windows every {hop_s:g} s, the last ending at the record's end, "
+            f"{AGGREGATIONS[aggregation]}")
+    return InputSpec(fs=fs, units="mV", units_per_mv=1.0, length=round(max_s * fs), length_convention=text,
+                     mode="whole", min_length=round(min_s * fs), window_length=round(window_s * fs),
+                     window_hop=round(hop_s * fs), aggregation=aggregation)
 
 
 @dataclass(frozen=True)
@@ -92,9 +98,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
              "our compact residual 1-D CNN in mV on the whole record (9-61 s in one pass, longer records "
              "as 60-s windows every 30 s, mean of their probabilities; 300 Hz; fast on CPU)",
              "engine.models.default_cnn:DefaultCNN",
-             InputSpec(fs=300.0, units="mV", units_per_mv=1.0, length=18300, length_convention=WHOLE_CONVENTION,
-                       mode="whole", min_length=2700, window_length=18000, window_hop=9000,
-                       aggregation="mean_prob"),
+             whole_input(fs=300.0, min_s=9, max_s=61, window_s=60, hop_s=30, aggregation="mean_prob"),
              cpu_twin=True, default_epochs=40, weights="default-whole.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
                          "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
