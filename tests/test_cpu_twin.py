@@ -74,3 +74,28 @@ def test_unsupported_modules_get_no_twin():
             return self.conv(x).mean(-1)
 
     assert make_twin(Other(), 1000) is None
+
+
+def test_twin_matches_the_module_on_whole_records_of_different_lengths():
+    """Whole-record models: the twin runs the masked pass (records left-aligned, padding masked)."""
+    from engine.models import ARCHITECTURES
+    from engine.models.classifier import pad_batch
+
+    whole = next(n for n, a in ARCHITECTURES.items() if a.input.mode == "whole")
+    torch.manual_seed(2)
+    clf = Classifier(DefaultCNN().eval(), base_meta(whole))
+    xs = [torch.randn(4000) * 0.3, torch.randn(12000) * 0.3]
+    x = torch.from_numpy(pad_batch([v.numpy() for v in xs]))
+    mask = torch.from_numpy(pad_batch([torch.ones(len(v), dtype=torch.bool).numpy() for v in xs], False))
+    out = []
+    for use in (True, False):
+        clf.use_twin = use
+        xx = x.clone().requires_grad_(True)
+        logits = clf.logits(xx, mask)
+        (g,) = torch.autograd.grad(logits[:, 0].sum(), xx)
+        out.append((logits.detach(), g))
+    (lt, gt), (lm, gm) = out
+    assert clf._cpu_twin() is not None
+    assert torch.allclose(lt, lm, atol=1e-4 * (float(lm.abs().max()) + 1e-6))
+    assert float((gt - gm).norm() / gm.norm()) < 1e-3
+    assert float(gt[0, 4000:].abs().max()) == 0.0  # no gradient to the padding

@@ -86,6 +86,14 @@ def test_logits_alone_equal_logits_in_a_batch_with_longer_records(twin):
     assert not torch.allclose(unmasked, alone[0], atol=1e-2)
 
 
+def test_a_mask_that_is_not_left_aligned_is_refused():
+    clf = _clf()
+    m = torch.zeros(1, 9000, dtype=torch.bool)
+    m[0, 1000:8000] = True  # a centred placement: not how whole records are batched
+    with pytest.raises(ValueError, match="left-aligned"):
+        clf.logits(torch.zeros(1, 9000), m)
+
+
 def test_input_gradients_alone_equal_gradients_in_a_batch():
     clf = _clf()
     a, b = _sig(4000, 4), _sig(15000, 5)

@@ -180,7 +180,11 @@ class Classifier:
         if mask is None:
             lengths = [L] * n_rows
         else:
-            lengths = [int(v) for v in (mask != 0).sum(1).tolist()]
+            real = mask != 0
+            lt = real.sum(1)
+            if not torch.equal(real, torch.arange(L, device=real.device)[None] < lt[:, None]):
+                raise ValueError("whole-record models take left-aligned records: mask True on [0, n) only")
+            lengths = [int(v) for v in lt.tolist()]
         if max(lengths, default=0) <= self.length:
             return self._chunked(x_mv[:, :max(lengths, default=0)], lengths)
         segs, seg_len, owner = [], [], []
