@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
             if isinstance(geo, QByteArray):
                 self.restoreGeometry(geo)
             if isinstance(state, QByteArray):
-                self.restoreState(state)
+                self._docks_sized = self.restoreState(state)  # the user's own dock sizes
 
     def save_settings(self) -> None:
         s = self.settings
@@ -414,6 +414,15 @@ class MainWindow(QMainWindow):
         self.subheader.set_variants([fmt.session_summary(self.wb, detail),
                                      fmt.session_summary(self.wb, detail, compact=True),
                                      fmt.session_summary(self.wb, detail, compact=True, brief=True)])
+
+    def showEvent(self, ev) -> None:  # noqa: N802
+        """First show without a saved layout: side docks sized for the screen (the Analysis panel
+        wider where there is room, never narrower than its controls)."""
+        super().showEvent(ev)
+        if not getattr(self, "_docks_sized", False):
+            self._docks_sized = True
+            side = max(self.side_scroll.minimumWidth(), min(460, int(0.28 * self.width())))
+            self.resizeDocks([self.browser_dock, self.side_dock], [300, side], Qt.Orientation.Horizontal)
 
     # ---- drag and drop: records (any of their files) and folders ------------------------------------
     def dragEnterEvent(self, ev) -> None:  # noqa: N802
