@@ -87,3 +87,26 @@ def test_model_window_text(detail, expect, absent):
 
     text = model_window(detail)
     assert expect in text and (absent not in text or not expect)
+
+
+def test_a_record_without_ecg_lead_offers_its_channel(qtbot, isolated, model_path, monkeypatch):  # noqa: F811
+    import wfdb
+
+    from gui import dialogs
+
+    asked = []
+    monkeypatch.setattr(dialogs, "confirm", lambda parent, q, title="": asked.append((title, q)) or True)
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    folder = isolated["tmp"] / "pleth"
+    folder.mkdir()
+    t = np.arange(3000) / 100.0
+    wfdb.wrsamp("ponly", fs=100.0, units=["NU"], sig_name=["PLETH"],
+                d_signal=(500 + 300 * np.sin(2 * np.pi * 1.2 * t)).astype(np.int64)[:, None], fmt=["16"],
+                adc_gain=[100.0], baseline=[0], write_dir=str(folder))
+    with qtbot.waitSignal(win.recordShown, timeout=60000):
+        win.open_record(str(folder / "ponly.hea"))
+    wait_idle(qtbot, win)
+    assert win.rec.lead == "PLETH"
+    assert asked[0][0] == "No ECG lead" and "PLETH [NU]" in asked[0][1]
+    assert asked[1][0] == "Not an ECG channel"  # classifying it asks too
+    assert not isolated["errors"]

@@ -104,6 +104,29 @@ class RecordController:
 
         self.load_record(path, opened)
 
+    def _offer_other_channel(self, path, on_done, label, fill_gaps, one: str, details: str) -> None:
+        """A record that failed to open without a lead choice: when it has channels but no ECG lead
+        (a PLETH- or ABP-only record), offer to show its first channel; else show the error."""
+        w = self.win
+
+        def channels(progress, should_stop):
+            from engine.records import read_record
+
+            return [(c.name, c.units, c.is_ecg) for c in read_record(path).leads]
+
+        def listed(chans):
+            if not chans or any(is_ecg for _n, _u, is_ecg in chans):
+                w.show_error(one, details)
+                return
+            names = ", ".join(f"{n} [{u}]" for n, u, _e in chans)
+            question = (f"{os.path.basename(path)} has no ECG lead ({names}).\n\nShow {chans[0][0]} anyway? "
+                        "It will not be classified or attacked unless you confirm that too.")
+            if dialogs.confirm(w, question, "No ECG lead"):
+                self.load_record(path, on_done, label, chans[0][0], fill_gaps)
+
+        w.submit(channels, f"Reading {os.path.basename(path)}", on_done=listed,
+                 on_error=lambda *_a: w.show_error(one, details), kind="open")
+
     def record_activated(self, name: str) -> None:
         ds = self.wb.dataset
         if ds is not None:
@@ -122,6 +145,9 @@ class RecordController:
                 if dialogs.confirm(w, question, "Missing samples"):
                     self.load_record(path, on_done, label, lead, fill_gaps=True)
                     return
+            if lead is None and not isinstance(exc, MissingSamples):
+                self._offer_other_channel(path, on_done, label, fill_gaps, one, details)
+                return
             w.show_error(one, details)
 
         w.submit(self.wb.open_record_job(path, label, lead, fill_gaps), f"Opening {os.path.basename(path)}",
