@@ -3,12 +3,14 @@
 Class balancing follows the paper's code: each epoch lists AF records twice and Noisy records six
 times (duplicate AF once, Noisy five times). Fixed-input models: training examples are random crops
 (long records) or random placements (short records) inside the model's fixed input length.
-Whole-record models (input_mode "whole"): each example is a random crop keeping 80–100 % of the
-record (at least min_length samples when the record has them, at most `length`), and batches are
-formed from records of similar length (`length_batches`: shuffled, sorted by length within pools
-of 32 batches, batch order shuffled) so little padding is computed; the mask keeps it out of the
-pooling. Both: a random gain of ±15 %; validation classifies exactly as inference does (fixed:
-centred placement; whole: the whole record). The kept checkpoint is the epoch
+Whole-record models (input_mode "whole"): batches are formed from records of similar length
+(`length_batches`: shuffled, sorted by length within pools of 32 batches, batch order shuffled),
+and every record of a batch is cropped at a random place to one common length drawn between 80
+and 100 % of the batch's shortest record (at least min_length samples when it has them, at most
+`length`; `batch_crops`): nothing is padded, so BatchNorm's batch statistics see signal only,
+and most batches (records of 30 s, or of 60 s) keep 80-100 % of every record. Both: a random
+gain of ±15 %; validation classifies exactly as inference does (fixed: centred placement; whole:
+the whole record, batched by length and masked). The kept checkpoint is the epoch
 with the best validation mean F1 over N, A, O (the paper's figure); ties keep the earlier epoch.
 State for resuming (weights, optimiser, epoch, best score, RNG) is written after every epoch
 next to the output file as `<out>.resume.pt` and read back with `weights_only=True`. The output
@@ -35,7 +37,7 @@ from .errors import UserError
 from .metrics import summarize
 from .models import DEFAULT_ARCH, build
 from .models.checkpoint import base_meta, save_checkpoint
-from .models.classifier import Classifier, pad_batch
+from .models.classifier import Classifier
 from .outputs import atomic_write, check_output
 
 DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
@@ -97,16 +99,19 @@ def _random_window(x: np.ndarray, length: int, rng: np.random.Generator) -> np.n
     return out
 
 
-def _random_crop(x: np.ndarray, min_len: int, max_len: int, rng: np.random.Generator,
-                 keep: float = 0.8) -> np.ndarray:
-    """A random crop of x (whole-record training): length uniform in [max(keep·n, min_len), n]
-    (never below the record's length when it is shorter than min_len), at most max_len samples."""
-    n = len(x)
-    hi = min(n, max_len)
-    lo = min(hi, max(int(keep * n), min_len))
-    c = int(rng.integers(lo, hi + 1))
-    s = int(rng.integers(0, n - c + 1))
-    return np.asarray(x[s:s + c], dtype=np.float32)
+def batch_crops(xs: list[np.ndarray], min_len: int, max_len: int, rng: np.random.Generator,
+                keep: float = 0.8) -> np.ndarray:
+    """Whole-record training batch (B, c): each record cropped at a random place to one common
+    length c, uniform in [max(keep·n, min_len), n] for n the shortest record (at most max_len;
+    never more than n, so a record shorter than min_len is kept whole and sets c)."""
+    n = min(min(len(x) for x in xs), max_len)
+    lo = min(n, max(int(keep * n), min_len))
+    c = int(rng.integers(lo, n + 1))
+    out = np.empty((len(xs), c), dtype=np.float32)
+    for i, x in enumerate(xs):
+        s = int(rng.integers(0, len(x) - c + 1))
+        out[i] = x[s:s + c]
+    return out
 
 
 def length_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
@@ -187,14 +192,13 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             for group in opt.param_groups:
                 group["lr"] = lr_at(progress_frac, cfg.lr)
             if whole:
-                rows = [_random_crop(train_x[i], min_len, L, rng) for i in idx]
-                xb, mt = pad_batch(rows), torch.from_numpy(pad_batch([np.ones(len(r), bool) for r in rows], False))
+                xb = batch_crops([train_x[i] for i in idx], min_len, L, rng)
             else:
-                xb, mt = np.stack([_random_window(train_x[i], L, rng) for i in idx]), None
+                xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
             xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
             xt = torch.from_numpy(xb).to(device)
             yt = torch.from_numpy(y_idx[idx]).to(device)
-            loss = F.cross_entropy(clf.logits(xt, mt), yt)
+            loss = F.cross_entropy(clf.logits(xt), yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -208,7 +212,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
                                 "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
                                 "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)", "balancing": "AF x2, Noisy x6 per epoch",
-                                "examples": ("whole records, random 80-100 % crops, batched by length" if whole
+                                "examples": ("whole records batched by length, each batch cropped to one random length of "
+                                             "80-100 % of its shortest record" if whole
                                              else "random windows of the input length"),
                                 "train_records": len(train_x), "val_records": len(val_x),
                                 "app_version": __version__, "device": str(device)}

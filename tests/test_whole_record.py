@@ -19,7 +19,7 @@ from engine.models import ARCHITECTURES, build
 from engine.models.checkpoint import base_meta, load_checkpoint, save_checkpoint
 from engine.models.classifier import Classifier, pad_batch, window_starts
 from engine.models.default_cnn import DefaultCNN
-from engine.training import TrainConfig, _random_crop, evaluate_signals, length_batches, train
+from engine.training import TrainConfig, batch_crops, evaluate_signals, length_batches, train
 
 # the registry's whole-record entry (named once, in engine.models)
 WHOLE = next(n for n, a in ARCHITECTURES.items() if a.input.mode == "whole")
@@ -329,12 +329,14 @@ def test_length_batches_cover_every_example_once_with_little_padding():
 
 
 @settings(max_examples=80, deadline=None)
-@given(n=st.integers(1, 40000), seed=st.integers(0, 2 ** 16))
-def test_random_crop_bounds(n, seed):
-    x = np.arange(n, dtype=np.float32)
-    c = _random_crop(x, 2700, 18300, np.random.default_rng(seed))
-    assert len(c) <= min(n, 18300) and len(c) >= min(n, 18300, max(int(0.8 * n), 2700))
-    assert c[0] >= 0 and np.all(np.diff(c) == 1)  # one contiguous piece of the record
+@given(ns=st.lists(st.integers(1, 40000), min_size=1, max_size=5), seed=st.integers(0, 2 ** 16))
+def test_batch_crops_bounds(ns, seed):
+    xs = [np.arange(n, dtype=np.float32) for n in ns]
+    b = batch_crops(xs, 2700, 18300, np.random.default_rng(seed))
+    n = min(min(ns), 18300)
+    assert b.shape[0] == len(ns) and min(n, max(int(0.8 * n), 2700)) <= b.shape[1] <= n
+    for row, x in zip(b, xs):  # one contiguous piece of each record, nothing padded
+        assert row[0] >= 0 and np.all(np.diff(row) == 1) and row[-1] < len(x)
 
 
 def test_training_a_whole_record_model(samples, tmp_path):

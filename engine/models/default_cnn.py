@@ -12,8 +12,8 @@ Two input conventions use the same network (and the same weights layout):
   they would see on the record alone, and the pooling runs over the real positions only: a
   record's logits do not depend on how much padding the batch adds (to float rounding). In eval
   mode BatchNorm is a fixed affine map per channel, so it cannot mix padding into real positions.
-  (In training mode the batch statistics include the zeros of the padded positions; batches are
-  bucketed by length, which keeps that fraction small.)
+  (Training batches are cropped to one length, engine.training.batch_crops: nothing padded, so
+  the batch statistics see signal only.)
 """
 
 from __future__ import annotations
