@@ -43,7 +43,8 @@ def record_header(rec, compact: bool = False) -> str:
             "</span>") if rec.gaps_filled else ""
     lead = rec.lead if compact else f"lead {rec.lead}"
     if not dict(rec.leads).get(rec.lead, True):
-        lead = f"<span style='color:{WARN_COLOR}'>{lead} (not ECG)</span>"
+        unit = getattr(rec, "units", "")
+        lead = f"<span style='color:{WARN_COLOR}'>{lead}{f' [{unit}]' if unit else ''} (not ECG)</span>"
     return sep.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", lead, label]) + gaps
 
 

@@ -56,7 +56,7 @@ def test_non_ecg_channel_needs_a_confirmation(qtbot, isolated, model_path, monke
     assert win.rec.lead == "PLETH"
     assert len(asked) == 1 and "PLETH is not an ECG channel" in asked[0][1]
     assert win.pred is None
-    assert "not ECG" in win.header.full_text() and "Not classified" in win.subheader.full_text()
+    assert "PLETH [NU] (not ECG)" in win.header.full_text() and "Not classified" in win.subheader.full_text()
     fast_attack(win)
     win.run_attack()
     assert len(asked) == 2 and not win.is_busy() and win.result is None

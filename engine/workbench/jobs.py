@@ -38,6 +38,7 @@ class OpenedRecord:
     comments: list
     leads: list = field(default_factory=list)  # [(name, is_ecg)] of every channel
     gaps_filled: bool = False
+    units: str = "mV"  # the shown lead's physical unit (x_mv is in mV only for an ECG lead in mV)
 
     @property
     def quantum_mv(self) -> float:
@@ -125,7 +126,7 @@ def open_record(path: str, label: str | None = None, lead: str | None = None, fi
         return OpenedRecord(path=rec.path, name=rec.name, fs=rec.fs, x_mv=x, lead=ld.name, gain=ld.gain,
                             label=lab, duration_s=rec.duration_s, n_leads=len(rec.leads),
                             comments=list(rec.comments), leads=[(c.name, c.is_ecg) for c in rec.leads],
-                            gaps_filled=bool(fill_gaps))
+                            gaps_filled=bool(fill_gaps), units=str(ld.units))
     return fn
 
 
