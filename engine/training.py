@@ -66,6 +66,7 @@ class EpochReport:
     best_epoch: int
     elapsed_s: float
     eta_s: float
+    threads: int = 0  # intra-op threads the epoch ran with (see ThreadChooser)
 
 
 def schedule_progress(step: int, total_steps: int, elapsed_s: float, budget_s: float | None) -> float:
@@ -126,6 +127,43 @@ def length_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng:
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+class ThreadChooser:
+    """CPU training on a shared machine: the first `probe` steps of each epoch alternate between
+    one intra-op thread and all of them, then the epoch runs with the faster (median seconds per
+    input sample). Measured on 2 cores shared with other work: one thread ran 5x faster than two
+    (OpenMP's threads wait for each other while the other core is busy); on a quiet machine two
+    are faster. Inactive (threads left alone) off CPU, with one core, or when OMP_NUM_THREADS or
+    ECGADV_THREADS is set. `restore()` puts back the count found at the start."""
+
+    def __init__(self, device: torch.device, probe: int = 4) -> None:
+        self.start = torch.get_num_threads()
+        fixed = os.environ.get("OMP_NUM_THREADS") or os.environ.get("ECGADV_THREADS")
+        self.options = [1, self.start] if device.type == "cpu" and self.start > 1 and not fixed else []
+        self.probe = probe
+        self.chosen = self.start
+        self._times: dict[int, list[float]] = {}
+
+    def before(self, i: int) -> None:
+        """Before step i of an epoch (0-based)."""
+        if not self.options:
+            return
+        if i == 0:
+            self._times = {n: [] for n in self.options}
+        if i < self.probe:
+            torch.set_num_threads(self.options[i % len(self.options)])
+        elif i == self.probe:
+            rate = {n: float(np.median(t)) for n, t in self._times.items() if t}
+            self.chosen = min(rate, key=rate.get) if rate else self.start
+            torch.set_num_threads(self.chosen)
+
+    def after(self, i: int, seconds: float, samples: int) -> None:
+        if self.options and i < self.probe:
+            self._times[torch.get_num_threads()].append(seconds / max(samples, 1))
+
+    def restore(self) -> None:
+        torch.set_num_threads(self.start)
+
+
 def evaluate_signals(clf: Classifier, signals: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
     """Probabilities (n, C) for mV signals already at the model rate, placed as inference does
     (fixed models: centred; whole-record models: whole, batched by length)."""
@@ -177,59 +215,66 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     whole = clf.whole
     min_len = int(meta.get("min_length", 0))
     lengths = np.array([min(len(x), L) for x in train_x])
-    for epoch in range(start_epoch, cfg.epochs):
-        module.train()
-        order = rng.permutation(_balanced_index(train_y))
-        batches = (length_batches(order, lengths, cfg.batch_size, rng) if whole else
-                   [order[b:b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)])
-        losses = []
-        for idx in batches:
-            if should_stop and should_stop():
-                raise KeyboardInterrupt
-            if budget_s is not None and time.monotonic() - t0 > budget_s:
-                break  # time budget spent: validate what we have and stop
-            progress_frac = schedule_progress(step, total_steps, time.monotonic() - t0, budget_s)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(progress_frac, cfg.lr)
-            if whole:
-                xb = batch_crops([train_x[i] for i in idx], min_len, L, rng)
-            else:
-                xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
-            xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
-            xt = torch.from_numpy(xb).to(device)
-            yt = torch.from_numpy(y_idx[idx]).to(device)
-            loss = F.cross_entropy(clf.logits(xt), yt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            losses.append(loss.item())
-        probs = evaluate_signals(clf, val_x)
-        val = summarize(list(val_y), [CLASSES[i] for i in probs.argmax(1)])
-        if val["f1_mean_nao"] > best_f1:
-            best_f1, best_epoch, best_val = val["f1_mean_nao"], epoch + 1, val
-            meta["metrics"] = {"validation": val, "epoch": best_epoch}
-            meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
-                                "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-                                "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)", "balancing": "AF x2, Noisy x6 per epoch",
-                                "examples": ("whole records batched by length, each batch cropped to one random length of "
-                                             "80-100 % of its shortest record" if whole
-                                             else "random windows of the input length"),
-                                "train_records": len(train_x), "val_records": len(val_x),
-                                "app_version": __version__, "device": str(device)}
-            save_checkpoint(out, module, meta, overwrite=True)
-        elapsed = time.monotonic() - t0
-        with atomic_write(resume_path) as tmp:
-            torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
-                        "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
-                       tmp)
-        done = epoch + 1 - start_epoch
-        eta = (elapsed - spent) / done * (cfg.epochs - epoch - 1)
-        if progress:
-            progress(EpochReport(epoch + 1, cfg.epochs, float(np.mean(losses)), val, best_f1, best_epoch,
-                                 elapsed, eta))
-        if budget_s is not None and elapsed + 0.5 * (elapsed - spent) / done > budget_s:
-            break  # the schedule has annealed by time; another epoch would overrun the budget
+    threads = ThreadChooser(device)
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            module.train()
+            order = rng.permutation(_balanced_index(train_y))
+            batches = (length_batches(order, lengths, cfg.batch_size, rng) if whole else
+                       [order[b:b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)])
+            losses = []
+            for i_step, idx in enumerate(batches):
+                if should_stop and should_stop():
+                    raise KeyboardInterrupt
+                if budget_s is not None and time.monotonic() - t0 > budget_s:
+                    break  # time budget spent: validate what we have and stop
+                progress_frac = schedule_progress(step, total_steps, time.monotonic() - t0, budget_s)
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(progress_frac, cfg.lr)
+                if whole:
+                    xb = batch_crops([train_x[i] for i in idx], min_len, L, rng)
+                else:
+                    xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
+                xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
+                threads.before(i_step)
+                t_step = time.perf_counter()
+                xt = torch.from_numpy(xb).to(device)
+                yt = torch.from_numpy(y_idx[idx]).to(device)
+                loss = F.cross_entropy(clf.logits(xt), yt)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                threads.after(i_step, time.perf_counter() - t_step, xb.size)
+                step += 1
+            probs = evaluate_signals(clf, val_x)
+            val = summarize(list(val_y), [CLASSES[i] for i in probs.argmax(1)])
+            if val["f1_mean_nao"] > best_f1:
+                best_f1, best_epoch, best_val = val["f1_mean_nao"], epoch + 1, val
+                meta["metrics"] = {"validation": val, "epoch": best_epoch}
+                meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
+                                    "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
+                                    "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)", "balancing": "AF x2, Noisy x6 per epoch",
+                                    "examples": ("whole records batched by length, each batch cropped to one random length of "
+                                                 "80-100 % of its shortest record" if whole
+                                                 else "random windows of the input length"),
+                                    "train_records": len(train_x), "val_records": len(val_x),
+                                    "app_version": __version__, "device": str(device)}
+                save_checkpoint(out, module, meta, overwrite=True)
+            elapsed = time.monotonic() - t0
+            with atomic_write(resume_path) as tmp:
+                torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
+                            "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
+                           tmp)
+            done = epoch + 1 - start_epoch
+            eta = (elapsed - spent) / done * (cfg.epochs - epoch - 1)
+            if progress:
+                progress(EpochReport(epoch + 1, cfg.epochs, float(np.mean(losses)), val, best_f1, best_epoch,
+                                     elapsed, eta, torch.get_num_threads()))
+            if budget_s is not None and elapsed + 0.5 * (elapsed - spent) / done > budget_s:
+                break  # the schedule has annealed by time; another epoch would overrun the budget
+    finally:
+        threads.restore()
     # record final training time in the kept checkpoint's metadata
     from .models.checkpoint import load_checkpoint
 

@@ -146,3 +146,27 @@ def test_short_run_on_shared_records(physionet, tmp_path):
     losses = [r.train_loss for r in reports]
     assert len(losses) == 3 and losses[-1] < losses[0], losses
     assert best["n"] == 11
+
+
+def test_thread_chooser_keeps_the_faster_setting(monkeypatch):
+    from engine.training import ThreadChooser
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("ECGADV_THREADS", raising=False)
+    torch.set_num_threads(2)
+    for fast in (1, 2):
+        ch = ThreadChooser(CPU, probe=4)
+        seen = []
+        for i in range(6):
+            ch.before(i)
+            seen.append(torch.get_num_threads())
+            ch.after(i, 1.0 if torch.get_num_threads() == fast else 5.0, 100)
+        assert seen[:4] == [1, 2, 1, 2] and seen[4:] == [fast, fast] and ch.chosen == fast
+        ch.restore()
+        assert torch.get_num_threads() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's explicit choice is left alone
+    ch = ThreadChooser(CPU)
+    for i in range(6):
+        ch.before(i)
+        assert torch.get_num_threads() == 2
+    assert ThreadChooser(torch.device("meta")).options == []
