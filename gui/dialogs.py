@@ -1,4 +1,5 @@
-"""Dialogs: error (one-line reason, expandable details), about box, file pickers, confirmations.
+"""Dialogs: error (one-line reason, expandable details), about box, file pickers, confirmations,
+the strip export's range and resolution.
 
 The main window calls these through the module (`dialogs.show_error(...)`), so tests can
 monkeypatch them. Error and about boxes are shown non-blocking (`open()`): the app keeps working.
@@ -67,6 +68,89 @@ def ask_directory(parent, title: str, folder: str) -> str:
 def ask_save_file(parent, title: str, path: str, filters: str) -> str:
     out, _ = QFileDialog.getSaveFileName(parent, title, path, filters)
     return out
+
+
+class StripExportDialog(QDialog):
+    """What part of the record a strip export covers (the whole record, the current view or a
+    range in s) and, for PNG, its resolution in dpi. `options()` → {"t0", "t1", "dpi"} (t0/t1
+    None for the whole record)."""
+
+    def __init__(self, parent: QWidget | None, ext: str, duration_s: float, view: tuple[float, float],
+                 dpi: int = 300) -> None:
+        from PySide6.QtWidgets import QButtonGroup, QDoubleSpinBox, QFormLayout, QHBoxLayout, QRadioButton, QSpinBox
+
+        super().__init__(parent)
+        self.setWindowTitle("Export strip")
+        self.duration_s = float(duration_s)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(f"ECG paper at true scale (25 mm/s, 10 mm/mV) as .{ext}; the header (record, "
+                             "model, attack, ε) is printed on every page."))
+        self.whole = QRadioButton(f"Whole record (0–{self.duration_s:g} s)")
+        v0, v1 = max(0.0, view[0]), min(self.duration_s, view[1])
+        self.current = QRadioButton(f"Current view ({v0:.1f}–{v1:.1f} s)")
+        self.custom = QRadioButton("Range")
+        group = QButtonGroup(self)
+        for b in (self.whole, self.current, self.custom):
+            group.addButton(b)
+            lay.addWidget(b)
+        self.whole.setChecked(True)
+        self.t0, self.t1 = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, v in ((self.t0, v0), (self.t1, v1)):
+            box.setDecimals(1)
+            box.setRange(0.0, self.duration_s)
+            box.setSuffix(" s")
+            box.setValue(v)
+            box.setEnabled(False)
+        self.custom.toggled.connect(lambda on: (self.t0.setEnabled(on), self.t1.setEnabled(on)))
+        row = QHBoxLayout()
+        row.addSpacing(20)
+        row.addWidget(QLabel("from"))
+        row.addWidget(self.t0)
+        row.addWidget(QLabel("to"))
+        row.addWidget(self.t1)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self._view = (v0, v1)
+        form = QFormLayout()
+        self.dpi = QSpinBox()
+        self.dpi.setRange(72, 1200)
+        self.dpi.setSingleStep(50)
+        self.dpi.setValue(int(dpi))
+        self.dpi.setSuffix(" dpi")
+        self.dpi.setToolTip("Print resolution of the PNG (300 dpi: print quality)")
+        self.dpi.setEnabled(ext == "png")
+        form.addRow("PNG resolution", self.dpi)
+        lay.addLayout(form)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020;")
+        lay.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def options(self) -> dict:
+        if self.whole.isChecked():
+            t0 = t1 = None
+        elif self.current.isChecked():
+            t0, t1 = self._view
+        else:
+            t0, t1 = self.t0.value(), self.t1.value()
+        return {"t0": t0, "t1": t1, "dpi": self.dpi.value()}
+
+    def _accept(self) -> None:
+        o = self.options()
+        if o["t0"] is not None and not o["t1"] > o["t0"]:
+            self.error.setText("The range must end after it starts.")
+            return
+        self.accept()
+
+
+def ask_strip_export(parent: QWidget | None, ext: str, duration_s: float, view: tuple[float, float],
+                     dpi: int = 300) -> dict | None:
+    """StripExportDialog, modal: its options, or None when cancelled."""
+    dlg = StripExportDialog(parent, ext, duration_s, view, dpi)
+    return dlg.options() if dlg.exec() == QDialog.DialogCode.Accepted else None
 
 
 def _third_party() -> str:

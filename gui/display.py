@@ -1,5 +1,5 @@
 """Display options of the main window's strip: layer toggles, perturbation gain, rows or continuous,
-seconds per row, real size, play, calipers. Menu entries and toolbar buttons are built from the
+seconds per row, real size, free zoom, play, calipers. Menu entries and toolbar buttons are built from the
 strip's layer declarations (gui.strip.layers); choices are saved in the settings and follow the
 strip when it changes them itself (legend clicks, keys)."""
 
@@ -91,11 +91,16 @@ class DisplayControls(QObject):
                                    "Back to the start, rows fitted to the width (Home in the strip)")
         self.act_calipers = make_action(w, "Calipers", strip.set_calipers_visible, "Ctrl+K",
                                         "Drag the calipers to read Δt, ΔmV and heart rate", checkable=True)
+        self.act_free = make_action(w, "Free Zoom (paper not calibrated)", self._free_zoom_changed, None,
+                                    "Continuous strip: zoom time and amplitude independently; the paper is "
+                                    "then not calibrated (squares no longer 0.2 s × 0.5 mV)", checkable=True)
+        self.act_free.setIconText("Free zoom")
         # the strip can change its own state (legend clicks, keys): follow it
         strip.layerVisibilityChanged.connect(self._strip_layer_changed)
         strip.modeChanged.connect(lambda mode: self.mode_combo.currentData() != mode and self.set_mode(mode))
         strip.realSizeChanged.connect(lambda on: self._quietly(self.act_real, on))
         strip.playingChanged.connect(self._strip_playing_changed)
+        strip.calibrationChanged.connect(lambda _cal: self._quietly(self.act_free, strip.free_zoom()))
 
     # ---- placement ----------------------------------------------------------------------------
     def fill_menu(self, m: QMenu) -> None:
@@ -107,7 +112,7 @@ class DisplayControls(QObject):
         m.addSeparator()
         for a in self.mode_actions.values():
             m.addAction(a)
-        for a in (self.act_real, self.act_play, self.act_fit, self.act_calipers):
+        for a in (self.act_real, self.act_free, self.act_play, self.act_fit, self.act_calipers):
             m.addAction(a)
 
     def fill_toolbar(self, bar: QToolBar) -> None:
@@ -116,7 +121,7 @@ class DisplayControls(QObject):
         bar.addSeparator()
         for w in (self.gain_combo, self.mode_combo, self.row_spin):
             bar.addWidget(w)
-        for a in (self.act_real, self.act_play, self.act_calipers):
+        for a in (self.act_real, self.act_free, self.act_play, self.act_calipers):
             bar.addAction(a)
 
     # ---- settings -----------------------------------------------------------------------------
@@ -189,6 +194,12 @@ class DisplayControls(QObject):
         if not self._applying:
             self.strip.set_real_size(on)
             self.settings.set("view/real_size", bool(on))
+
+    def _free_zoom_changed(self, on: bool) -> None:
+        """Free zoom only changes the continuous strip (rows stay calibrated): switch to it."""
+        if on and self.strip.mode() != "continuous":
+            self.set_mode("continuous")
+        self.strip.set_free_zoom(on)
 
     def _fit(self) -> None:
         self.act_real.setChecked(False)

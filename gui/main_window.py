@@ -82,7 +82,10 @@ class MainWindow(QMainWindow):
         self._connect_panels()
         self._build_actions()
         self._load_settings(restore_layout)
-        self.wb.subscribe(lambda _event, _value: (self.refresh_header(), self.update_enabled()))
+        self.wb.subscribe(lambda _event, _value: (self.refresh_header(), self.update_enabled(),
+                                                  self.refresh_paper_status()))
+        self.strip.calibrationChanged.connect(lambda _cal: self.refresh_paper_status())
+        self.refresh_paper_status()
         self.host.jobsChanged.connect(self.update_enabled)
         self.host.jobEnded.connect(lambda *_a: self.job_status.refresh_threads(self.threads.current))
         self.host.unhandledError.connect(self.show_error)
@@ -117,8 +120,9 @@ class MainWindow(QMainWindow):
     def export_band(self, out_dir: str | None = None, members: int = 10) -> None:
         self.exports.export_band(out_dir, members)
 
-    def export_strip(self, path: str | None = None) -> None:
-        self.exports.export_strip(path)
+    def export_strip(self, path: str | None = None, t0: float | None = None, t1: float | None = None,
+                     dpi: int | None = None) -> None:
+        self.exports.export_strip(path, t0, t1, dpi)
 
     def show_dataset_tab(self, index: int) -> None:
         self.datasets.show_tab(index)
@@ -414,6 +418,11 @@ class MainWindow(QMainWindow):
         self.subheader.set_variants([fmt.session_summary(self.wb, detail),
                                      fmt.session_summary(self.wb, detail, compact=True),
                                      fmt.session_summary(self.wb, detail, compact=True, brief=True)])
+
+    def refresh_paper_status(self) -> None:
+        """Status bar: whether the strip's paper is calibrated (free zoom, a channel not in mV)."""
+        rec = self.wb.record
+        self.job_status.set_paper(self.strip.is_calibrated(), getattr(rec, "units", "mV") if rec else "mV")
 
     def showEvent(self, ev) -> None:  # noqa: N802
         """First show without a saved layout: side docks sized for the screen (the Analysis panel

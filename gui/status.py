@@ -1,5 +1,5 @@
 """The status bar's job display: message, progress bar, ETA and Cancel, all following the worker
-host's one record of jobs (gui.worker.WorkerHost.jobs)."""
+host's one record of jobs (gui.worker.WorkerHost.jobs); the paper's calibration and the device."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class JobStatus(QObject):
         for w in (self.eta, self.progress, self.cancel_btn):
             bar.addPermanentWidget(w)
             w.setVisible(False)
+        self.paper = QLabel("")  # empty while the paper is calibrated (see set_paper)
+        self.paper.setStyleSheet("color: #a05a00; padding-left: 8px;")
+        bar.addPermanentWidget(self.paper)
         self.device = QLabel("")
         self.device.setStyleSheet("color: #555; padding-left: 8px;")
         bar.addPermanentWidget(self.device)
@@ -49,6 +52,21 @@ class JobStatus(QObject):
             self.device.setToolTip("PyTorch threads: every core while the window is idle, one core left to "
                                    "the window just after your input or while other programs are busy")
         self.device.setText(text)
+
+    def set_paper(self, calibrated: bool, units: str = "mV") -> None:
+        """Say when the strip's paper is not calibrated: free zoom (squares not 0.2 s × 0.5 mV), or a
+        channel not in mV (its grid is 10 mm per unit of that channel, no calibration pulse)."""
+        if not calibrated:
+            text, tip = "paper not calibrated (free zoom)", ("Free zoom: time and amplitude zoomed independently; "
+                                                             "View ▸ Free Zoom off restores 25 mm/s, 10 mm/mV")
+        elif units != "mV":
+            text, tip = f"no mV calibration ({units} channel)", (f"The channel is in {units}, not mV: the grid is "
+                                                                 f"10 mm per {units} and there is no 1 mV pulse")
+        else:
+            text, tip = "", ""
+        self.paper.setText(text)
+        self.paper.setToolTip(tip)
+        self.paper.setVisible(bool(text))
 
     def refresh_threads(self, threads: int | None) -> None:
         if getattr(self, "_device", None) == "CPU":

@@ -191,6 +191,38 @@ def band(clf, result, params, trials: int, noise_sd_mv: float, seed: int = 0, **
     return fn
 
 
+def band_styles(clf, result, params, trials: int, noise_sd_mv: float, seed: int = 0, **options) -> Job:
+    """Both band procedures (engine.band.STYLES) around one attack result, side by side →
+    {style: {"band": BandResult, "report": noise / concat / uniform, "centre_margin" (logit margin of
+    the band's centre, > 0 when adversarial; None without a band), "yields_more"}}."""
+    def fn(progress, should_stop):
+        from ..band import STYLES, BandParams, expand_band
+        from ..band_eval import margin
+
+        out = {}
+        target = params.target_for(result.orig_pred)
+        for i, style in enumerate(STYLES):
+            bp = BandParams(trials=int(trials), noise_sd_mv=float(noise_sd_mv), seed=int(seed),
+                            **{**options, "style": style})
+            now = ["noise"]
+
+            def prog(done, n, _i=i, _s=style):
+                progress(done, n, f"band {_i + 1}/{len(STYLES)} ({_s}) {now[0]}: batch {done}/{n}")
+
+            def stage(name, _i=i, _s=style):
+                now[0] = name
+                progress(0, 0, f"band {_i + 1}/{len(STYLES)} ({_s}) {name}", {"band_stage": name})
+
+            b = expand_band(clf, result, params, bp, progress=prog, should_stop=should_stop, stage=stage)
+            no_band = b.uniform.get("centre_adversarial") is None
+            out[style] = {"band": b, "report": {
+                "noise": b.noise, "concat": b.concat, "uniform": b.uniform,
+                "centre_margin": None if no_band else margin(clf, (b.lo + b.hi) / 2, result.orig_pred, target),
+                "yields_more": b.noise["adversarial"] > 0}}
+        return out
+    return fn
+
+
 def export_adversarial(out_dir: str, result, *, model: str, method: str, params, source: str,
                        overwrite: bool) -> Job:
     def fn(progress, should_stop):
@@ -363,7 +395,10 @@ def robustness(ds, split: str, clf, method: str, params, eps_text: str, limit: i
                                  alpha_ratio=ratio, split=split, progress=prog, should_stop=should_stop)
             table += doc["table"]
             progress(i + 1, len(eps_list), f"ε {eps:g} mV done", data={"table": list(table)})
-        return {"model": clf.name, "method": method, "split": split, "n": len(names), "table": table}
+        from ..robustness import alpha_rule
+
+        return {"model": clf.name, "method": method, "split": split, "n": len(names), "table": table,
+                "alpha_rule": alpha_rule(ratio)}
     return fn
 
 

@@ -60,7 +60,8 @@ class DatasetController:
         panel.show_robustness([])
         w.submit(self.wb.robustness_job(split, method, w.attack_panel.params(), eps, limit),
                  f"{method.upper()} robustness curve", on_partial=lambda d: panel.show_robustness(d["table"]),
-                 on_done=lambda d: panel.show_robustness(d["table"], done=True), kind="dataset")
+                 on_done=lambda d: panel.show_robustness(d["table"], done=True, alpha_rule=d.get("alpha_rule")),
+                 kind="dataset")
 
     def run_train(self, split: str, arch: str, epochs: int, out: str) -> None:
         if not self._need_dataset(model=False):

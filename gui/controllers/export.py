@@ -70,14 +70,26 @@ class ExportController:
         w.submit(wb.export_band_job(out_dir, w.models.export_name(), members=members, overwrite=overwrite),
                  "Writing band", on_done=done, kind="export")
 
-    def export_strip(self, path: str | None = None) -> None:
-        """PNG, SVG or a PDF at paper scale, by the file's extension (.png when it has none)."""
+    def strip_header(self) -> dict:
+        """What every page of a strip export names: record, model, attack and ε (mV; printed in µV)."""
+        wb = self.wb
+        return {"record": wb.record.name if wb.record else None,
+                "model": self.win.models.export_name() if wb.model is not None else None,
+                "attack": wb.method.upper() if wb.method and wb.attack_result is not None else None,
+                "eps_mv": wb.params.eps_mv if wb.params is not None and wb.attack_result is not None else None}
+
+    def export_strip(self, path: str | None = None, t0: float | None = None, t1: float | None = None,
+                     dpi: int | None = None) -> None:
+        """ECG paper at true scale as PNG, SVG or PDF, by the file's extension (.png when it has none):
+        the whole record, or record time [t0, t1] s; PNG at `dpi` (300). Without `path` the user
+        picks the file, then the range (whole record, current view or a range) and the dpi."""
         w = self.win
         rec = self.wb.record
         if rec is None:
             w.show_error("Nothing to export: open a record first.")
             return
-        if not path:
+        ask = not path
+        if ask:
             suggestion = os.path.join(w.settings.get("dirs/export") or os.path.expanduser("~"), f"{rec.name}.png")
             path = dialogs.ask_save_file(w, "Export strip", suggestion,
                                          "PNG image (*.png);;SVG vector image (*.svg);;PDF at paper scale (*.pdf)")
@@ -85,13 +97,23 @@ class ExportController:
             return
         if "." not in os.path.basename(path):
             path += ".png"
-        w.settings.set("dirs/export", os.path.dirname(os.path.abspath(path)))
         ext = path.rsplit(".", 1)[-1].lower()
-        writer = {"png": w.strip.export_png, "svg": w.strip.export_svg, "pdf": w.strip.export_pdf}.get(ext)
+        writers = {"png": w.strip.export_png, "svg": w.strip.export_svg, "pdf": w.strip.export_pdf}
+        if ext not in writers:
+            w.show_error(f"cannot export the strip as .{ext}: use .png, .svg or .pdf")
+            return
+        if ask:
+            opts = dialogs.ask_strip_export(w, ext, w.strip.duration(), w.strip.view_range(), dpi or 300)
+            if opts is None:
+                return
+            t0, t1, dpi = opts["t0"], opts["t1"], opts["dpi"]
+        w.settings.set("dirs/export", os.path.dirname(os.path.abspath(path)))
+        header = self.strip_header()
         try:
-            if writer is None:
-                raise UserError(f"cannot export the strip as .{ext}: use .png, .svg or .pdf")
-            writer(path)
+            if ext == "png":
+                w.strip.export_png(path, t0=t0, t1=t1, dpi=dpi or 300, header=header)
+            else:
+                writers[ext](path, t0=t0, t1=t1, header=header)
         except UserError as exc:
             w.show_error(str(exc))
             return

@@ -21,6 +21,7 @@ class RecordController:
         self._fill_gen = 0
         self.non_ecg_ok: set[tuple[str, str]] = set()  # (record path, lead) confirmed on a non-ECG channel
         self.detail: dict | None = None  # Classifier.classify_detail of the current record (what the model saw)
+        self.wb.subscribe(self._changed)  # before the other controllers: a new record is drawn first
 
     # ---- asking -------------------------------------------------------------------------------
     def ask_open_record(self) -> None:
@@ -168,12 +169,15 @@ class RecordController:
         multi = len(rec.leads) > 1
         w.lead_label.setVisible(multi)
         w.lead_combo.setVisible(multi)
-        w.strip.set_record(rec.x_mv, rec.fs, rec.name)
         self.detail = None
-        self.wb.set_record(rec)  # drops the attack and band: listeners reset their views
+        self.wb.set_record(rec)  # drops the attack and band; the "record" event draws it
         w.setWindowTitle(f"{rec.name} — ECG Adversarial Workbench")
         w.recordShown.emit(rec.name)
         self.classify_current()
+
+    def _changed(self, event: str, value) -> None:
+        if event == "record" and value is not None:  # the session's record on the strip, in its unit
+            self.win.strip.set_record(value.x_mv, value.fs, value.name, units=getattr(value, "units", "mV"))
 
     # ---- non-ECG channels ---------------------------------------------------------------------
     def is_ecg(self, rec=None) -> bool:

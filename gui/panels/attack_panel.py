@@ -127,7 +127,7 @@ class AttackPanel(QWidget):
         res.setVerticalSpacing(2)
         self.values: dict[str, QLabel] = {}
         for i, (key, text, tip) in enumerate((
-                ("linf_mv", "max |δ|", "largest change at any sample (L∞)"),
+                ("linf_mv", "max |δ|", "largest change at any sample (L∞), in mV like ε"),
                 ("snr_db", "SNR", "ECG power over perturbation power; higher is less visible"),
                 ("l2_mv", "‖δ‖₂", "Euclidean norm of the perturbation over the record"),
                 ("prd", "PRD", "percent root-mean-square difference"),
@@ -219,7 +219,7 @@ class AttackPanel(QWidget):
         self.verdict.setText(text)
         self.verdict.setStyleSheet(f"color: {color};")
         m = r.measures
-        fmt = {"linf_mv": lambda v: f"{v * 1000:.0f} µV",
+        fmt = {"linf_mv": lambda v: f"{v:.4f} mV",  # the unit and decimals of the ε box
                "l2_mv": lambda v: f"{v:.3f} mV",
                "snr_db": lambda v: f"{v:.1f} dB",
                "prd": lambda v: f"{v:.2f} %",

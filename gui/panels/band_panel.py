@@ -1,5 +1,6 @@
 """Band panel: expand the current adversarial example into a band (noise, concatenation,
-uniform sampling) and show the three fractions that stayed adversarial."""
+uniform sampling) and show the three fractions that stayed adversarial; with "Both" the two
+procedures (engine.band.STYLES) side by side."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from .common import hline, muted, mv_spin
+
+BOTH = "both"  # style_box data: both procedures side by side
 
 
 class BandPanel(QWidget):
@@ -42,6 +45,7 @@ class BandPanel(QWidget):
         self.style_box = QComboBox()
         self.style_box.addItem("Workbench (noise smoothed)", "workbench")
         self.style_box.addItem("Paper code (δ + noise smoothed)", "paper-code")
+        self.style_box.addItem("Both (side by side)", BOTH)
         self.style_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.style_box.setMinimumContentsLength(12)
         self.style_box.setToolTip(
@@ -49,7 +53,8 @@ class BandPanel(QWidget):
             "diagnosis still differs from the original.\n"
             "Paper code: as the authors' scripts — the whole perturbation (δ + noise) is smoothed, so\n"
             "δ is smoothed twice; a trial counts only if it keeps the example's class; the band is\n"
-            "the survivors only; uniform draws are smoothed as a whole with the 5-tap kernels.")
+            "the survivors only; uniform draws are smoothed as a whole with the 5-tap kernels.\n"
+            "Both: the two procedures side by side (the workbench band is drawn).")
         s_lab = QLabel("Procedure")
         s_lab.setToolTip(self.style_box.toolTip())
         grid.addWidget(s_lab, 1, 0)
@@ -64,19 +69,36 @@ class BandPanel(QWidget):
         res = QGridLayout()
         res.setVerticalSpacing(2)
         self.values: dict[str, QLabel] = {}
+        self.values2: dict[str, QLabel] = {}  # the paper-code column of "Both"
+        self.col_heads = [QLabel("<b>workbench</b>"), QLabel("<b>paper code</b>")]
+        for j, h in enumerate(self.col_heads):
+            res.addWidget(h, 0, 1 + j)
+            h.setVisible(False)
         for i, (key, text, tip) in enumerate((
                 ("noise", "noise", "noisy, re-smoothed copies that keep the wrong diagnosis"),
                 ("concat", "splicing", "splices of crossing band members (concatenation)"),
-                ("uniform", "uniform", "samples drawn anywhere inside the band"))):
+                ("uniform", "uniform", "samples drawn anywhere inside the band"),
+                ("centre", "centre", "the band's centre ((min + max) / 2): adversarial or not, and its logit "
+                                     "margin (> 0: adversarial)"))):
             v = QLabel("—")
             v.setToolTip(tip)
+            v2 = QLabel("—")
+            v2.setToolTip(tip)
+            v2.setVisible(False)
             q = QLabel(text)
             q.setToolTip(tip)
             q.setStyleSheet("color: #555;")
-            res.addWidget(q, i, 0)
-            res.addWidget(v, i, 1)
+            res.addWidget(q, 1 + i, 0)
+            res.addWidget(v, 1 + i, 1)
+            res.addWidget(v2, 1 + i, 2)
             self.values[key] = v
+            self.values2[key] = v2
+            if key == "centre":
+                self.centre_label = q
+                q.setVisible(False)
+                v.setVisible(False)
         res.setColumnStretch(1, 1)
+        res.setColumnStretch(2, 1)
         lay.addLayout(res)
         self.width_label = muted("")
         lay.addWidget(self.width_label)
@@ -86,9 +108,15 @@ class BandPanel(QWidget):
         self.hint.setText(hint)
 
     def clear(self) -> None:
-        for v in self.values.values():
+        for v in (*self.values.values(), *self.values2.values()):
             v.setText("—")
         self.width_label.setText("")
+        self._set_columns(False)
+
+    def _set_columns(self, both: bool) -> None:
+        """One value column, or two (workbench | paper code) with the centre row."""
+        for w in (*self.col_heads, *self.values2.values(), self.centre_label, self.values["centre"]):
+            w.setVisible(both)
 
     @staticmethod
     def _frac(d: dict, total_key: str) -> str:
@@ -100,6 +128,7 @@ class BandPanel(QWidget):
         return f"{k} / {n}  ({100 * f:.1f} %)" if f is not None else f"{k} / {n}"
 
     def show_result(self, b, members_drawn: int | None = None) -> None:
+        self._set_columns(False)
         self.values["noise"].setText(self._frac(b.noise, "trials"))
         self.values["concat"].setText(self._frac(b.concat, "splices"))
         uni = self._frac(b.uniform, "trials")
@@ -121,11 +150,34 @@ class BandPanel(QWidget):
         else:
             self.width_label.setText(f"Band from {k} members (the example and {k - 1} noisy survivors).")
 
+    @staticmethod
+    def _centre(rep: dict) -> str:
+        m = rep.get("centre_margin")
+        if m is None:
+            return "— (no band)"
+        return f"{'adversarial' if m > 0 else 'not adversarial'} (margin {m:+.2f})"
+
+    def show_both(self, reports: dict) -> None:
+        """Both procedures side by side: reports {style: {"noise", "concat", "uniform", "centre_margin"}}
+        (engine.workbench.jobs.band_styles)."""
+        self._set_columns(True)
+        for col, style in ((self.values, "workbench"), (self.values2, "paper-code")):
+            rep = reports.get(style)
+            if rep is None:
+                continue
+            no_band = rep.get("centre_margin") is None
+            col["noise"].setText(self._frac(rep["noise"], "trials"))
+            col["concat"].setText("— (no band)" if no_band else self._frac(rep["concat"], "splices"))
+            col["uniform"].setText("— (no band)" if no_band else self._frac(rep["uniform"], "trials"))
+            col["centre"].setText(self._centre(rep))
+        self.width_label.setText("The workbench band is drawn. Paper code smooths δ again with the noise and "
+                                 "keeps only the survivors.")
+
     def params(self) -> tuple[int, float]:
         return self.trials.value(), self.noise.value()
 
     def style(self) -> str:
-        """engine.band.BandParams.style: "workbench" or "paper-code"."""
+        """engine.band.BandParams.style ("workbench" or "paper-code"), or "both" (side by side)."""
         return self.style_box.currentData()
 
     def load(self, s) -> None:

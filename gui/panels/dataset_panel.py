@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QPushButton, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from engine.intervals import format_rate
 from engine.models import ARCHITECTURES
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
@@ -66,6 +69,29 @@ class SplitCombo(QComboBox):
 
 def _split_combo() -> QComboBox:
     return SplitCombo()
+
+
+def alpha_text(rule: str) -> str:
+    """engine.robustness.alpha_rule's 'ratio:R' / 'fixed:A' in words."""
+    kind, _, v = str(rule).partition(":")
+    if kind == "ratio":
+        return f"step α = {v} · ε at every ε"
+    if kind == "fixed":
+        return f"step α = {v} mV at every ε"
+    return f"step rule {rule}"
+
+
+def alpha_text_from(table: list[dict]) -> str:
+    """The step rule read off a partial table (α / ε of its rows), or ''."""
+    ratios = {round(r["alpha_mv"] / r["eps_mv"], 6) for r in table if r.get("alpha_mv") and r.get("eps_mv")}
+    return alpha_text(f"ratio:{ratios.pop():g}") if len(ratios) == 1 else ""
+
+
+def ci_text(ci) -> str:
+    """A 95 % interval [lo, hi] (fractions) as '37.2–75.5 %', or '—'."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return "—"
+    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f} %"
 
 
 def _item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:
@@ -211,8 +237,10 @@ class DatasetPanel(QWidget):
         left.addWidget(self.ae_summary)
         left.addStretch(1)
         lay.addLayout(left, 1)
-        self.ae_table = QTableWidget(0, 3)
-        self.ae_table.setHorizontalHeaderLabels(["Attacked", "Fooled", "Success rate"])
+        self.ae_table = QTableWidget(0, 4)
+        self.ae_table.setHorizontalHeaderLabels(["Attacked", "Fooled", "Success rate", "95 % CI"])
+        self.ae_table.horizontalHeaderItem(3).setToolTip("Exact (Clopper–Pearson) 95 % confidence interval of the "
+                                                         "success rate")
         self.ae_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.ae_box = Placeholder(self.ae_table, "Set the attack in the Attack panel, then press Run attack "
                                   "evaluation: the success rate per class appears here.")
@@ -224,7 +252,8 @@ class DatasetPanel(QWidget):
         per = res.get("per_class") or {}
         rows = [(f"{c} {CLASS_NAMES.get(c, '')}", r) for c, r in per.items()]
         rows.append(("All correctly classified", {"attacked": res["attacked"], "success": res["success"],
-                                                  "success_rate": res["success_rate"]}))
+                                                  "success_rate": res["success_rate"],
+                                                  "success_ci95": res.get("success_ci95")}))
         mis = res.get("misclassified") or {}
         if mis.get("attacked"):
             rows.append(("Misclassified (flip rate)", mis))
@@ -235,8 +264,8 @@ class DatasetPanel(QWidget):
             self.ae_table.setItem(i, 0, _item(str(r.get("attacked", 0))))
             self.ae_table.setItem(i, 1, _item(str(r.get("success", 0))))
             self.ae_table.setItem(i, 2, _item("—" if rate is None else f"{100 * rate:.1f} %"))
-        rate = res.get("success_rate")
-        rate_s = "—" if rate is None else f"{100 * rate:.1f} %"
+            self.ae_table.setItem(i, 3, _item(ci_text(r.get("success_ci95"))))
+        rate_s = format_rate(res["success"], res["attacked"])
         extra = []
         if res.get("mean_linf_mv") is not None:
             extra.append(f"mean L∞ {res['mean_linf_mv']:.4f} mV")
@@ -245,8 +274,7 @@ class DatasetPanel(QWidget):
         self.ae_summary.setText(
             f"<b>{res['method'].upper()}</b>, ε {res.get('eps_mv', 0):g} mV, {res.get('target', 'untargeted')}, "
             f"on {res['n']} records: "
-            f"{res['correct']} correctly classified, {res['success']} of {res['attacked']} fooled → "
-            f"success rate <b>{rate_s}</b> (paper, SAP: 74 %)" + ("<br>" + ", ".join(extra) if extra else ""))
+            f"{res['correct']} correctly classified → success rate <b>{rate_s}</b> (paper, SAP: 74 %)" + ("<br>" + ", ".join(extra) if extra else ""))
 
     # ---- robustness --------------------------------------------------------------------------
     def _build_robustness(self) -> None:
@@ -269,6 +297,7 @@ class DatasetPanel(QWidget):
         self.rb_run.clicked.connect(self._robustness_clicked)
         left.addWidget(self.rb_run)
         self.rb_summary = muted("")
+        self.rb_summary.setTextFormat(Qt.TextFormat.RichText)
         left.addWidget(self.rb_summary)
         left.addStretch(1)
         lay.addLayout(left, 1)
@@ -281,6 +310,9 @@ class DatasetPanel(QWidget):
         self.rb_plot.addItem(paper)
         self.rb_curve = self.rb_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), symbol="o",
                                           symbolBrush=ADVERSARIAL_COLOR, symbolSize=7)
+        self.rb_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(ADVERSARIAL_COLOR, width=1))
+        self.rb_errors.setToolTip("95 % Clopper–Pearson interval of each success rate")
+        self.rb_plot.addItem(self.rb_errors)
         self.rb_box = Placeholder(self.rb_plot, "Enter the ε values and press Run robustness curve: the "
                                   "success rate against ε is drawn here as each ε finishes.")
         lay.addWidget(self.rb_box, 2)
@@ -289,17 +321,43 @@ class DatasetPanel(QWidget):
     def _robustness_clicked(self) -> None:
         self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), self.rb_eps.text())
 
-    def show_robustness(self, table: list[dict], done: bool = False) -> None:
+    def show_robustness(self, table: list[dict], done: bool = False, alpha_rule: str | None = None) -> None:
+        """The success rate against ε (log axis) with 95 % intervals as error bars; the summary names
+        each ε's rate (k/n, interval), the per-class rates (tooltip) and the step rule α."""
         self.rb_box.reveal()
-        pts = [(r["eps_mv"], 100 * r["success_rate"]) for r in table if r.get("success_rate") is not None]
-        self.rb_curve.setData([p[0] for p in pts], [p[1] for p in pts])
+        rows = [r for r in table if r.get("success_rate") is not None and r.get("eps_mv", 0) > 0]
+        self.rb_curve.setData([r["eps_mv"] for r in rows], [100 * r["success_rate"] for r in rows])
+        # error bars: log10(ε) by hand (an ErrorBarItem does not follow the plot's log mode)
+        with_ci = [r for r in rows if r.get("success_ci95")]
+        if with_ci:
+            x = np.array([math.log10(r["eps_mv"]) for r in with_ci])
+            y = np.array([100 * r["success_rate"] for r in with_ci])
+            lo = np.array([100 * r["success_ci95"][0] for r in with_ci])
+            hi = np.array([100 * r["success_ci95"][1] for r in with_ci])
+            self.rb_errors.setData(x=x, y=y, top=hi - y, bottom=y - lo, beam=0.03)
+            self.rb_errors.show()
+        else:
+            self.rb_errors.hide()
         # ticks at the measured ε values (log axis: positions are log10 of mV)
         eps = sorted({r["eps_mv"] for r in table if r.get("eps_mv", 0) > 0})
         self.rb_plot.getAxis("bottom").setTicks([[(math.log10(e), f"{e:g}") for e in eps]] if eps else None)
-        if table:
-            self.rb_summary.setText(("" if done else "running… ") + "fooled / attacked (correctly classified): "
-                                    + "; ".join(
-                f"ε {r['eps_mv']:g} mV: {r['success']}/{r['attacked']}" for r in table))
+        if not table:
+            self.rb_summary.setText("")
+            self.rb_summary.setToolTip("")
+            return
+        lines = [("" if done else "running… ") + "success rate of the correctly classified (95 % CI):"]
+        lines += [f"ε {r['eps_mv']:g} mV: {format_rate(r['success'], r['attacked'])}" for r in table]
+        rule = alpha_text(alpha_rule) if alpha_rule else alpha_text_from(table)
+        if rule:
+            lines.append(rule)
+        self.rb_summary.setText("<br>".join(lines))
+        tips = []
+        for r in table:
+            per = r.get("per_class") or {}
+            if per:
+                tips.append(f"ε {r['eps_mv']:g} mV: " + "; ".join(
+                    f"{c} {format_rate(v.get('success', 0), v.get('attacked', 0))}" for c, v in per.items()))
+        self.rb_summary.setToolTip("Per true class:\n" + "\n".join(tips) if tips else "")
 
     # ---- train ---------------------------------------------------------------------------------
     def _build_train(self) -> None:

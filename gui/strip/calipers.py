@@ -35,11 +35,12 @@ def caliper_readout(x0: float, x1: float, y0: float, y1: float) -> dict:
     }
 
 
-def format_readout(d: dict) -> str:
+def format_readout(d: dict, units: str = "mV") -> str:
+    """The calipers' readout; ΔV in the record's `units` (mV for an ECG lead)."""
     hr = d.get("hr_bpm")
     lo, hi = HR_RR_RANGE_S
     hr_s = f"{hr:.0f} bpm" if hr is not None else f"– (R–R {lo:g}–{hi:g} s only)"
-    return f"Δt {d['dt_ms']:.0f} ms   ΔV {d['dmv']:.2f} mV   HR {hr_s}"
+    return f"Δt {d['dt_ms']:.0f} ms   ΔV {d['dmv']:.2f} {units}   HR {hr_s}"
 
 
 class Crosshair(QtCore.QObject):
@@ -143,7 +144,7 @@ class Calipers(QtCore.QObject):
 
     def _update(self, *_):
         d = self.readout()
-        self.label.setText(format_readout(d))
+        self.label.setText(format_readout(d, getattr(self, "units", "mV")))
         self._place_label()
         self.changed.emit(d)
 

@@ -3,7 +3,7 @@
 crosshair, and the same drawing on every device.
 
 Paper: 25 mm per second, 10 mm per mV, rows of `seconds_per_row`, calibration pulse at
-the start of every row (and the perturbation lane's scale bar), every sample (vector);
+the start of every row (a record in mV only; another unit is named in the header) (and the perturbation lane's scale bar), every sample (vector);
 a header on every page with the record, its time range, the paper scale and the
 caller's ``header`` dict (record, model, attack, ε — ε shown in µV).  The PDF holds
 `ROWS_PER_PAGE` rows a page; PNG and SVG are one sheet with every row (PNG at `dpi`,
@@ -67,6 +67,7 @@ class PaperSpec:
     n_members: int = 0
     offset_mv: float = 0.0   # subtracted from strip traces (the record's median, see StripModel)
     header: dict = field(default_factory=dict)  # the caller's: record, model, attack, eps_mv ...
+    units: str = "mV"        # the record's unit: no calibration pulse unless mV
 
 
 def _ensure_dir(path: str) -> str:
@@ -95,7 +96,8 @@ def paper_spec(m, t0: float, t1: float, header: dict | None = None) -> PaperSpec
                 traces.append(PaperTrace(data, colour, d.export_width_mm, where, d.key, kind))
     return PaperSpec(name=m.name, fs=m.fs, t0=t0, t1=t1, seconds_per_row=m.spr, strip_mv=m.min_strip_mv,
                      lane_mv=m.lane_mv if lane else 0.0, gain=m.gain, traces=traces,
-                     n_members=m.n_members_total, offset_mv=m.offset_mv, header=dict(header or {}))
+                     n_members=m.n_members_total, offset_mv=m.offset_mv, header=dict(header or {}),
+                     units=getattr(m, "units", "mV"))
 
 
 def export_range(m, t0: float | None, t1: float | None) -> tuple[float, float]:
@@ -383,7 +385,7 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
     p.setFont(font)
     p.setPen(QtGui.QPen(QtGui.QColor(40, 40, 40)))
     head = (f"{spec.name}   {_tlabel(t0, t1)} – {_tlabel(t1, t1)}   "
-            f"{spec.fs:g} Hz   25 mm/s   10 mm/mV")
+            f"{spec.fs:g} Hz   25 mm/s   10 mm/{spec.units}")
     if spec.lane_mv:
         head += f"   perturbation lane ×{spec.gain}"
     if n_pages > 1:
@@ -416,10 +418,11 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
         rt0 = r * T
         a, b = max(t0, rt0), min(t1, rt0 + T)
         i0, i1 = int(math.floor(a * spec.fs)), int(math.ceil(b * spec.fs)) + 1
-        # calibration pulse
+        # calibration pulse (a record in mV only)
         cx, cy = calibration_pulse(0.0)
-        p.setPen(_pen(INK, 0.3))
-        p.drawPath(_path(x_of(cx), base - cy * MM_PER_MV))
+        if spec.units == "mV":
+            p.setPen(_pen(INK, 0.3))
+            p.drawPath(_path(x_of(cx), base - cy * MM_PER_MV))
         if spec.lane_mv:
             p.setPen(_pen(QtGui.QColor(*LANE_ZERO_PEN.colour[:3]), 0.15, dash=True))
             p.drawLine(QtCore.QPointF(x_of(0), lane_base), QtCore.QPointF(x_of(T), lane_base))

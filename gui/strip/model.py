@@ -129,6 +129,7 @@ class StripModel:
         self.fs = 300.0
         self.n = 0
         self.name = ""
+        self.units = "mV"         # the record's physical unit: no mV pulse or mV labels unless "mV"
         self.src: dict[str, Source] = {}
         self.n_members_total = 0
         self.band_width_mv = 0.0  # widest point of the band (mV), for the level of detail
@@ -150,14 +151,15 @@ class StripModel:
     def has_record(self) -> bool:
         return self.x is not None
 
-    def set_record(self, x_mv, fs: float, name: str = "") -> None:
-        """The record (1-D, mV) at `fs` Hz; clears every overlay."""
+    def set_record(self, x_mv, fs: float, name: str = "", units: str = "mV") -> None:
+        """The record (1-D, in `units`: mV for an ECG lead) at `fs` Hz; clears every overlay."""
         x = np.ascontiguousarray(np.asarray(x_mv, dtype=np.float32).reshape(-1))
         if x.size < 2:
             raise ValueError("record needs at least 2 samples")
         if not fs or not np.isfinite(fs) or fs <= 0:
             raise ValueError(f"invalid sampling rate {fs!r}")
         self.x, self.fs, self.n, self.name = x, float(fs), int(x.size), str(name)
+        self.units = str(units or "mV")
         # the trace sits on its row's baseline whatever its DC level; the median ignores a
         # wild first sample (a spike at t = 0); subsampled so a day-long record costs ~10 ms
         step = max(1, x.size // 1_000_000)
@@ -453,8 +455,11 @@ class StripModel:
     # ------------------------------------------------------------ furniture geometry
     def pulse_lines(self, rows: list[int], x0: float) -> tuple[np.ndarray, np.ndarray]:
         """Calibration pulses of `rows` (NaN-separated), when the view's left edge x0 shows
-        the space before t = 0 (always in continuous mode); empty arrays otherwise."""
+        the space before t = 0 (always in continuous mode) and the record is in mV; empty
+        arrays otherwise."""
         px, py = [], []
+        if self.units != "mV":  # a 1 mV pulse means nothing on a channel in another unit
+            return np.empty(0), np.empty(0)
         if self.mode == "continuous" or x0 < 0:
             for r in rows:
                 x, y = calibration_pulse(self.baseline(r))

@@ -1,5 +1,6 @@
 """Left-axis ticks of the strip (pure Python, no Qt): row start times at the row
-baselines (rows mode), mV around the baseline (continuous mode), and in each
+baselines (rows mode), mV around the baseline (continuous mode; a channel in another
+unit names its unit on each label), and in each
 perturbation lane "δ ×gain" at its zero line with ±µV of δ beside it.  Values are view y
 (mV); see :mod:`gui.strip.model` for the layout."""
 from __future__ import annotations
@@ -39,7 +40,9 @@ def left_ticks(m, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, s
         y = base + v
         if lo <= y <= hi and not (lane and px_per_mv < 36 and (v + half) * px_per_mv < 14):
             # (the strip's lower edge is left to the lane's ticks when they would touch)
-            out.append((y, f"{round(v + m.offset_mv, 3):g}"))
+            val = f"{round(v + m.offset_mv, 3):g}"
+            # a channel not in mV (PLETH, ABP ...): its unit on every label, never taken for mV
+            out.append((y, val if m.units == "mV" else f"{val} {m.units}"))
     if lane:
         out += lane_ticks(m, 0, lo, hi, px_per_mv)
     return out

@@ -3,7 +3,8 @@
 Public API (signals in mV, float32 numpy arrays; fs in Hz) — the main window embeds this:
 
     v = StripView(parent=None, toolbar=True)
-    v.set_record(x_mv, fs, name="")           # original trace; clears every overlay
+    v.set_record(x_mv, fs, name="", units="mV")  # original trace; clears every overlay; a
+                                               # channel not in mV: no 1 mV pulse, its unit shown
     v.set_adversarial(x_mv | None)             # also defines perturbation = adv - original
     v.set_band(lo_mv | None, hi_mv | None)     # filled min/max envelope
     v.set_band_members(members (K, n) | None)  # thin lines; at most max_members_drawn drawn
@@ -174,12 +175,15 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
     def max_members_drawn(self, k: int) -> None:
         self.model.max_members_drawn = int(k)
 
-    def set_record(self, x_mv: np.ndarray, fs: float, name: str = "") -> None:
-        """Show `x_mv` (1-D, mV) sampled at `fs` Hz; clears every overlay and the play state."""
+    def set_record(self, x_mv: np.ndarray, fs: float, name: str = "", units: str = "mV") -> None:
+        """Show `x_mv` (1-D, mV) sampled at `fs` Hz; clears every overlay and the play state.
+        `units`: the channel's physical unit; a channel not in mV gets no 1 mV calibration
+        pulse and its unit (not mV) on the labels and readouts."""
         clock = QtCore.QElapsedTimer()
         clock.start()
         m = self.model
-        m.set_record(x_mv, fs, name)  # validates before it changes anything
+        m.set_record(x_mv, fs, name, units)  # validates before it changes anything
+        self.calipers.units = m.units
         self.play(False)
         self.overview.set_signal(m.x, m.fs, m.src["x"].pyr)
         self._apply_mode_settings()
@@ -496,6 +500,8 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         dur = m.duration()
         dur_s = f"{dur:.1f} s" if dur < 60 else format_time(dur, 1.0, dur)
         base = f"{m.name or 'record'} · {dur_s} · {m.fs:g} Hz"
+        if m.units != "mV":
+            base += f" · in {m.units}, not mV (no calibration pulse)"
         if self._real:
             base += " · real size 25 mm/s, 10 mm/mV"
         elif not self._calibrated:
@@ -516,7 +522,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
             d = "–" if v != v else f"{v * 1000:+.2f} µV"
             txt = f"t {format_time(t, 0.001, dur)}   δ (adv − orig) {d}"
         else:
-            txt = f"t {format_time(t, 0.001, dur)}   {v:+.3f} mV"
+            txt = f"t {format_time(t, 0.001, dur)}   {v:+.3f} {self.model.units}"
         self._update_info(txt)
 
     # ================================================================== calipers
@@ -547,7 +553,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         if d is None or not self.calipers.visible:
             self.caliper_info.setText("")
             return
-        self.caliper_info.setText(format_readout(d))
+        self.caliper_info.setText(format_readout(d, self.model.units))
         self.caliperChanged.emit(d)
 
     def _sync_toolbar(self) -> None:
