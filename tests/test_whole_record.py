@@ -86,6 +86,23 @@ def test_logits_alone_equal_logits_in_a_batch_with_longer_records(twin):
     assert not torch.allclose(unmasked, alone[0], atol=1e-2)
 
 
+@settings(max_examples=12, deadline=None)
+@given(ns=st.lists(st.integers(1, 20000), min_size=2, max_size=3), seed=st.integers(0, 1000))
+def test_fuzz_batched_logits_equal_alone(ns, seed):
+    clf = _clf()
+    xs = [_sig(n, seed + i) for i, n in enumerate(ns)]
+    with torch.no_grad():
+        alone = torch.cat([clf.logits(torch.from_numpy(x)[None]) for x in xs])
+        batched = clf.logits(torch.from_numpy(pad_batch(xs)),
+                             torch.from_numpy(pad_batch([np.ones(len(x), bool) for x in xs], False)))
+    assert torch.allclose(batched, alone, atol=1e-4 * (1 + float(alone.abs().max())))
+
+
+def test_an_empty_record_is_a_user_error():
+    with pytest.raises(UserError, match="without samples"):
+        _clf().classify(np.zeros(0, np.float32), FS)
+
+
 def test_a_mask_that_is_not_left_aligned_is_refused():
     clf = _clf()
     m = torch.zeros(1, 9000, dtype=torch.bool)

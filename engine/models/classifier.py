@@ -149,6 +149,8 @@ class Classifier:
         """A signal at the model rate (n,) mV → the model input float32 and its placement: centred
         to `length` (fixed models) or the record itself (whole-record models)."""
         if self.whole:
+            if len(x_model) == 0:
+                raise UserError(f"model {self.name}: a record without samples cannot be classified")
             return np.asarray(x_model, dtype=np.float32).copy(), whole_placement(len(x_model))
         return fit_length(x_model, self.length)
 
