@@ -11,7 +11,8 @@ import importlib
 
 _LAZY = {"Attack": "base", "AttackParams": "params", "Param": "params", "AttackSpec": "registry",
          "PGD": "pgd", "SAP": "sap", "ATTACKS": "runner", "AttackInput": "runner", "AttackResult": "runner",
-         "run_attack": "runner"}
+         "run_attack": "runner", "APGDCE": "apgd", "APGDDLR": "apgd", "Square": "square", "Ensemble": "ensemble",
+         "square_attack": "square", "SquareOutcome": "square"}
 
 __all__ = list(_LAZY)
 
