@@ -254,9 +254,10 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                 meta["metrics"] = {"validation": val, "epoch": best_epoch}
                 meta["training"] = {**(provenance or {}), "epochs_planned": cfg.epochs, "best_epoch": best_epoch,
                                     "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
-                                    "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)", "balancing": "AF x2, Noisy x6 per epoch",
-                                    "examples": ("whole records batched by length, each batch cropped to one random length of "
-                                                 "80-100 % of its shortest record" if whole
+                                    "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)",
+                                    "balancing": "AF x2, Noisy x6 per epoch",
+                                    "examples": ("whole records batched by length, each batch cropped to one random "
+                                                 "length of 80-100 % of its shortest record" if whole
                                                  else "random windows of the input length"),
                                     "train_records": len(train_x), "val_records": len(val_x),
                                     "app_version": __version__, "device": str(device)}
