@@ -121,7 +121,7 @@ class DisplayControls(QObject):
         bar.addSeparator()
         for w in (self.gain_combo, self.mode_combo, self.row_spin):
             bar.addWidget(w)
-        for a in (self.act_real, self.act_free, self.act_play, self.act_calipers):
+        for a in (self.act_real, self.act_play, self.act_calipers):  # free zoom: View menu (room)
             bar.addAction(a)
 
     # ---- settings -----------------------------------------------------------------------------

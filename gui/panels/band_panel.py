@@ -82,8 +82,10 @@ class BandPanel(QWidget):
                                      "margin (> 0: adversarial)"))):
             v = QLabel("—")
             v.setToolTip(tip)
+            v.setWordWrap(True)  # long outcomes wrap instead of widening the dock
             v2 = QLabel("—")
             v2.setToolTip(tip)
+            v2.setWordWrap(True)
             v2.setVisible(False)
             q = QLabel(text)
             q.setToolTip(tip)
@@ -119,12 +121,15 @@ class BandPanel(QWidget):
             w.setVisible(both)
 
     @staticmethod
-    def _frac(d: dict, total_key: str) -> str:
+    def _frac(d: dict, total_key: str, compact: bool = False) -> str:
+        """'k / n  (x %)' of a band procedure's report; `compact`: 'k/n (x %)' (two columns)."""
         n = d.get(total_key) or 0
         k = d.get("adversarial") or 0
         f = d.get("fraction")
         if not n:
-            return "no crossings" if total_key == "splices" else "—"
+            return ("none" if compact else "no crossings") if total_key == "splices" else "—"
+        if compact:
+            return f"{k}/{n} ({100 * f:.0f} %)" if f is not None else f"{k}/{n}"
         return f"{k} / {n}  ({100 * f:.1f} %)" if f is not None else f"{k} / {n}"
 
     def show_result(self, b, members_drawn: int | None = None) -> None:
@@ -154,8 +159,8 @@ class BandPanel(QWidget):
     def _centre(rep: dict) -> str:
         m = rep.get("centre_margin")
         if m is None:
-            return "— (no band)"
-        return f"{'adversarial' if m > 0 else 'not adversarial'} (margin {m:+.2f})"
+            return "no band"
+        return f"{'adversarial' if m > 0 else 'not adv.'} ({m:+.2f})"
 
     def show_both(self, reports: dict) -> None:
         """Both procedures side by side: reports {style: {"noise", "concat", "uniform", "centre_margin"}}
@@ -166,9 +171,9 @@ class BandPanel(QWidget):
             if rep is None:
                 continue
             no_band = rep.get("centre_margin") is None
-            col["noise"].setText(self._frac(rep["noise"], "trials"))
-            col["concat"].setText("— (no band)" if no_band else self._frac(rep["concat"], "splices"))
-            col["uniform"].setText("— (no band)" if no_band else self._frac(rep["uniform"], "trials"))
+            col["noise"].setText(self._frac(rep["noise"], "trials", compact=True))
+            col["concat"].setText("no band" if no_band else self._frac(rep["concat"], "splices", compact=True))
+            col["uniform"].setText("no band" if no_band else self._frac(rep["uniform"], "trials", compact=True))
             col["centre"].setText(self._centre(rep))
         self.width_label.setText("The workbench band is drawn. Paper code smooths δ again with the noise and "
                                  "keeps only the survivors.")
