@@ -83,8 +83,10 @@ class StripExportDialog(QDialog):
         self.setWindowTitle("Export strip")
         self.duration_s = float(duration_s)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel(f"ECG paper at true scale (25 mm/s, 10 mm/mV) as .{ext}; the header (record, "
-                             "model, attack, ε) is printed on every page."))
+        intro = QLabel(f"ECG paper at true scale (25 mm/s, 10 mm/mV) as .{ext}; the header (record, model, "
+                       "attack, ε) is printed on every page.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         self.whole = QRadioButton(f"Whole record (0–{self.duration_s:g} s)")
         v0, v1 = max(0.0, view[0]), min(self.duration_s, view[1])
         self.current = QRadioButton(f"Current view ({v0:.1f}–{v1:.1f} s)")
@@ -117,6 +119,7 @@ class StripExportDialog(QDialog):
         self.dpi.setSingleStep(50)
         self.dpi.setValue(int(dpi))
         self.dpi.setSuffix(" dpi")
+        self.dpi.setMaximumWidth(110)
         self.dpi.setToolTip("Print resolution of the PNG (300 dpi: print quality)")
         self.dpi.setEnabled(ext == "png")
         form.addRow("PNG resolution", self.dpi)

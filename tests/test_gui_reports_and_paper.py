@@ -144,6 +144,7 @@ def test_non_mv_channel_has_no_pulse_and_names_its_unit(qtbot):
     v.set_mode("continuous")
     labels = [t for _y, t in m.left_ticks(-10, 10, 40.0)]
     assert labels and all(t.endswith(" NU") for t in labels)
+    assert v._left_axis.labelText == "NU"
     assert "NU" in v.info.text()
     from gui.strip.calipers import format_readout
 
@@ -282,3 +283,24 @@ def test_show_record_passes_the_channel_unit(qtbot, isolated, model_path):  # no
     assert win.strip.model.units == "NU"
     assert len(win.strip.model.pulse_lines([0], -1.0)[0]) == 0
     assert "NU" in win.job_status.paper.text()
+
+
+def test_attack_panel_builds_any_declared_parameter(qtbot):
+    """The attack panel is generated from engine.attacks.registry: a parameter kind or scale it does
+    not know yet still gets a working input (text), and small floats keep their digits."""
+    from PySide6.QtWidgets import QDoubleSpinBox, QLineEdit, QSpinBox
+
+    from engine.attacks.params import Param
+    from gui.panels.attack_panel import _set_value, _value, param_widget
+
+    tiny = param_widget(Param("tau", "--tau", "τ", "", 2e-6, 1e-7, 1.0, "a tiny float", kind=float, step=1e-6))
+    qtbot.addWidget(tiny)
+    assert isinstance(tiny, QDoubleSpinBox) and tiny.value() == 2e-6 and tiny.singleStep() == 1e-6
+    text = param_widget(Param("norm", "--norm", "Norm", "", "linf", 0, 0, "which norm", kind=str))
+    qtbot.addWidget(text)
+    assert isinstance(text, QLineEdit) and _value(text) == "linf"
+    _set_value(text, "l2")
+    assert _value(text) == "l2"
+    n = param_widget(Param("k", "--k", "K", "", 5, 1, 100, "an int", kind=int, step=5))
+    qtbot.addWidget(n)
+    assert isinstance(n, QSpinBox) and n.singleStep() == 5

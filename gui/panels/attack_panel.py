@@ -4,9 +4,11 @@ smooth the perturbation is."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from engine.attacks.params import AttackParams
 from engine.attacks.registry import ATTACKS, DEFAULT_METHOD, all_params, spec
@@ -32,14 +34,19 @@ def param_widget(p):
             w.setSuffix(f" {p.unit}")
     elif p.unit == "mV":
         lo = p.lo + 0.0001 if p.lo_open else p.lo
-        w = mv_spin(p.default, lo, p.hi, max(p.default / 10, 0.0001))
-    else:
+        w = mv_spin(p.default, lo, p.hi, p.step or max(p.default / 10, 0.0001))
+    elif p.kind is float:
         w = QDoubleSpinBox()
-        w.setDecimals(4)
+        small = min((abs(v) for v in (p.lo, p.default) if v), default=1.0)
+        w.setDecimals(max(4, min(10, math.ceil(-math.log10(small)) + 1)))  # the default and lower bound show
         w.setRange(p.lo, p.hi)
         w.setValue(p.default)
         if p.unit:
             w.setSuffix(f" {p.unit}")
+    else:  # a kind the panel does not know: typed as text, checked by Param.check when the attack runs
+        w = QLineEdit(str(p.default))
+    if p.step and isinstance(w, (QSpinBox, QDoubleSpinBox)) and p.unit != "mV":
+        w.setSingleStep(p.step)  # the declared increment
     w.setToolTip(f"{p.help[:1].upper()}{p.help[1:]}; {p.range_text()}")
     if not isinstance(w, QCheckBox):  # a wide range (a seed up to 2^31) must not widen the dock: the
         w.setMinimumWidth(FIELD_MIN_W)  # box scrolls its text instead
@@ -47,12 +54,16 @@ def param_widget(p):
 
 
 def _value(w):
-    return w.isChecked() if isinstance(w, QCheckBox) else w.value()
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    return w.text() if isinstance(w, QLineEdit) else w.value()
 
 
 def _set_value(w, v) -> None:
     if isinstance(w, QCheckBox):
         w.setChecked(bool(v))
+    elif isinstance(w, QLineEdit):
+        w.setText(str(v))
     else:
         w.setValue(v)
 

@@ -399,7 +399,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
             dur = m.duration() if m.x is not None else 10.0
             vb.setLimits(xMin=-ROW_MARGIN_S - 0.5, xMax=dur + 1.0, minXRange=MIN_WINDOW_S,
                          maxXRange=dur + ROW_MARGIN_S + 1.5)
-            self._left_axis.setLabel("mV", **{"color": "#555", "font-size": "9pt"})
+            self._left_axis.setLabel(m.units, **{"color": "#555", "font-size": "9pt"})  # mV for an ECG lead
         self._left_axis.picture = None
         self._left_axis.update()
 
