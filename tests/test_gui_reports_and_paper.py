@@ -304,3 +304,17 @@ def test_attack_panel_builds_any_declared_parameter(qtbot):
     n = param_widget(Param("k", "--k", "K", "", 5, 1, 100, "an int", kind=int, step=5))
     qtbot.addWidget(n)
     assert isinstance(n, QSpinBox) and n.singleStep() == 5
+
+
+def test_a_bad_value_typed_as_text_is_a_dialog_not_a_job(qtbot, isolated, model_path):  # noqa: F811
+    from PySide6.QtWidgets import QLineEdit
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    panel = win.attack_panel
+    panel.fields["steps"] = QLineEdit("many")  # as the panel builds a parameter kind it has no input for
+    win.run_attack()
+    assert isolated["errors"] and "--steps must be a whole number" in isolated["errors"][-1][0]
+    assert not win.is_busy() and win.result is None
+    panel.fields["steps"].setText("12")
+    assert panel.params()["steps"] == 12

@@ -7,6 +7,7 @@ one state change draws once, whoever made it.
 
 from __future__ import annotations
 
+from engine.errors import UserError
 from engine.workbench import jobs
 
 from .. import format as fmt
@@ -38,7 +39,11 @@ class AttackController:
             return
         rec = wb.record
         method = w.attack_panel.method_key()
-        params = w.attack_panel.params()
+        try:
+            params = w.attack_panel.params()
+        except UserError as exc:  # a value the panel could not check as it was typed
+            w.show_error(str(exc))
+            return
         w.attack_panel.save(w.settings)
         job = wb.attack_job(method, params)
         wb.set_attack(None, None, None)  # the old result goes: the listener clears the view

@@ -7,6 +7,8 @@ import os
 
 from PySide6.QtCore import Qt
 
+from engine.errors import UserError
+
 from .. import dialogs
 
 
@@ -32,6 +34,14 @@ class DatasetController:
             return False
         return True
 
+    def _params(self) -> dict | None:
+        """The Attack panel's parameters, or None after an error dialog (a value typed as text)."""
+        try:
+            return self.win.attack_panel.params()
+        except UserError as exc:
+            self.win.show_error(str(exc))
+            return None
+
     def run_evaluate(self, split: str) -> None:
         if not self._need_dataset():
             return
@@ -48,7 +58,10 @@ class DatasetController:
             return
         w = self.win
         method = w.attack_panel.method_key()
-        w.submit(self.wb.attack_eval_job(split, method, w.attack_panel.params(), limit),
+        params = self._params()
+        if params is None:
+            return
+        w.submit(self.wb.attack_eval_job(split, method, params, limit),
                  f"{method.upper()} attack evaluation", on_done=w.dataset_panel.show_attack_eval, kind="dataset")
 
     def run_robustness(self, split: str, limit: int, eps: str) -> None:
@@ -57,8 +70,11 @@ class DatasetController:
         w = self.win
         method = w.attack_panel.method_key()
         panel = w.dataset_panel
+        params = self._params()
+        if params is None:
+            return
         panel.show_robustness([])
-        w.submit(self.wb.robustness_job(split, method, w.attack_panel.params(), eps, limit),
+        w.submit(self.wb.robustness_job(split, method, params, eps, limit),
                  f"{method.upper()} robustness curve", on_partial=lambda d: panel.show_robustness(d["table"]),
                  on_done=lambda d: panel.show_robustness(d["table"], done=True, alpha_rule=d.get("alpha_rule")),
                  kind="dataset")

@@ -175,11 +175,15 @@ class AttackPanel(QWidget):
 
     def params(self) -> dict:
         """engine.attacks.AttackParams fields as a plain dict, plus "paper_protocol" (the worker
-        builds the object, see engine.workbench.jobs.attack_params)."""
+        builds the object, see engine.workbench.jobs.attack_params). A value typed as text (a
+        parameter kind without its own input) is checked here: UserError names the allowed range."""
         choice = self.target.currentData() or None
         paper = choice == PAPER_PROTOCOL
         builtin = set(AttackParams.__dataclass_fields__)
-        values = {p.attr: _value(self.fields[p.attr]) for p in self.params_decl}
+        values = {}
+        for p in self.params_decl:
+            w = self.fields[p.attr]
+            values[p.attr] = p.check(_value(w)) if isinstance(w, QLineEdit) and w.isEnabled() else _value(w)
         out = {k: v for k, v in values.items() if k in builtin}
         options = tuple((k, v) for k, v in values.items() if k not in builtin)
         if options:
