@@ -63,7 +63,8 @@ from .errors import Cancelled, UserError
 from .intervals import clopper_pearson
 from .models.classifier import Classifier
 from .attack_identity import check_identity, dataset_identity, record_digest, run_id  # noqa: F401 (API)
-from .outputs import FileLock, check_output, check_output_dir, write_text_atomic
+from .outputs import FileLock, check_output, check_output_dir
+from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results, write_header
 from .records import read_record, record_base
 
 KIND = "ecgadv-attack-eval/2"
@@ -139,50 +140,25 @@ def check_header(found: dict, want: dict, path: str) -> None:
 
 # -- the JSONL file ------------------------------------------------------------------------------
 
+def _check_first(path: str, doc: dict) -> None:
+    """UserError unless `doc` is an attack-eval header of the current format."""
+    if doc.get("kind") in OLD_KINDS:
+        raise UserError(f"{path} was written by an older version ({doc['kind']}) that does not "
+                        "record which dataset files and records it holds; use another results "
+                        "file, or --overwrite to start it afresh")
+    if doc.get("kind") != KIND:
+        raise UserError(f"{path} is not an attack-eval results file (its first line has no "
+                        f"\"kind\": \"{KIND}\")")
+
+
 def read_results(path: str, repair: bool = False) -> tuple[dict | None, dict[str, dict]]:
     """(header, {record: row}) of a results file; (None, {}) when it does not exist or is empty.
 
     A last line without its newline (the run was killed while writing it) is ignored, and with
-    `repair` cut off the file so appending continues on a clean line.
+    `repair` cut off the file so appending continues on a clean line. Lines without a "record"
+    are passed over.
     """
-    if not os.path.exists(path):
-        return None, {}
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise UserError(f"cannot read results file {path}: {exc.strerror}") from None
-    pieces = data.split(b"\n")  # the last piece follows the last newline: empty unless torn
-    header, rows = None, {}
-    for i, raw in enumerate(pieces[:-1]):
-        if not raw.strip():
-            continue
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
-            raise UserError(f"{path}: line {i + 1} is not a JSON object; the results file is damaged")
-        if header is None:
-            if doc.get("kind") in OLD_KINDS:
-                raise UserError(f"{path} was written by an older version ({doc['kind']}) that does not "
-                                "record which dataset files and records it holds; use another results "
-                                "file, or --overwrite to start it afresh")
-            if doc.get("kind") != KIND:
-                raise UserError(f"{path} is not an attack-eval results file (its first line has no "
-                                f"\"kind\": \"{KIND}\")")
-            header = doc
-        elif "record" in doc:
-            if not _valid_row(doc):
-                raise UserError(f"{path}: line {i + 1} is not a valid result row; the results file is damaged")
-            rows.setdefault(doc["record"], doc)
-    good_end = len(data) - len(pieces[-1])
-    if repair and good_end < len(data):
-        with open(path, "r+b") as fh:
-            fh.truncate(good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return header, rows
+    return read_jsonl_results(path, FORMAT, repair)
 
 
 def _valid_row(doc: dict) -> bool:
@@ -202,17 +178,6 @@ def _valid_row(doc: dict) -> bool:
                for k in MEASURES)
 
 
-def append_lines(path: str, docs: list[dict]) -> None:
-    """Append JSON lines, flushed and fsync'ed (durable once this returns)."""
-    if not docs:
-        return
-    text = "".join(json.dumps(d, default=float) + "\n" for d in docs)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def part_path(results: str, rank: int) -> str:
     return f"{results}.rank{rank}.part"
 
@@ -220,6 +185,10 @@ def part_path(results: str, rank: int) -> str:
 def _check_file(found: dict, header: dict, path: str) -> None:
     check_header(found, header, path)
     check_identity(found, header, path)
+
+
+FORMAT = ResultsFormat(check_first=_check_first, valid_row=_valid_row, row_what="result row",
+                       check=_check_file, other_lines=True)
 
 
 def consolidate(results: str, header: dict, restart: bool = False) -> dict[str, dict]:
@@ -232,16 +201,7 @@ def consolidate(results: str, header: dict, restart: bool = False) -> dict[str, 
     folder = os.path.dirname(os.path.abspath(results))
     if not os.path.isdir(folder):
         raise UserError(f"folder of the results file does not exist: {folder}")
-    try:
-        found, rows = read_results(results, repair=True)
-        if found is not None:
-            _check_file(found, header, results)
-    except UserError:
-        if not restart or os.path.isdir(results):
-            raise
-        found, rows = None, {}
-    if found is None:  # new, empty or replaced: the header first, whole or not at all
-        write_text_atomic(results, json.dumps(header) + "\n")
+    rows = open_results(results, header, FORMAT, restart=restart)
     for part in sorted(glob.glob(glob.escape(results) + ".rank*.part")):
         try:
             p_head, p_rows = read_results(part)
@@ -476,7 +436,7 @@ def _run(clf, ds, names, header, *, method, params, results, batch_size, out_dir
         progress(count, total)
     target = part_path(results, dist.rank) if dist.active else results
     if dist.active:
-        write_text_atomic(target, json.dumps(header) + "\n")
+        write_header(target, header)
     for s in range(0, len(mine), batch_size):
         if should_stop and should_stop():
             raise Cancelled(f"attack-eval cancelled after {count} of {total} records")

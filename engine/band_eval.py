@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .attack_eval import MEASURES, append_lines, model_fingerprint, params_doc
+from .attack_eval import MEASURES, model_fingerprint, params_doc
 from .attack_identity import check_identity, dataset_identity
 from .attacks.base import AttackParams
 from .attacks.runner import AttackInput, AttackResult, run_attack
@@ -45,8 +45,9 @@ from .datasets import Dataset
 from .errors import Cancelled, UserError
 from .intervals import rate_record
 from .models.classifier import Classifier
-from .outputs import FileLock, check_output, write_text_atomic
+from .outputs import FileLock, check_output
 from .records import read_record
+from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results
 
 KIND = "ecgadv-band-eval/1"
 CHECKED = ("kind", "model_sha", "method", "params", "band", "styles", "lead")
@@ -106,43 +107,20 @@ def _valid_row(doc: dict) -> bool:
                for b in (doc.get("bands") or {}).values())
 
 
+def _check_first(path: str, doc: dict) -> None:
+    if doc.get("kind") != KIND:
+        raise UserError(f"{path} is not a band-eval results file (its first line has no "
+                        f"\"kind\": \"{KIND}\"); use another --out file, or --overwrite to start it afresh")
+
+
+FORMAT = ResultsFormat(check_first=_check_first, valid_row=_valid_row, row_what="band-eval row",
+                       check=check_header)
+
+
 def _read(path: str, repair: bool = False) -> tuple[dict | None, dict[str, dict]]:
     """(header, {record: row}) of a band-eval results file; (None, {}) when absent or empty. A
     torn last line (killed mid-write) is ignored, and with `repair` cut off the file."""
-    if not os.path.exists(path):
-        return None, {}
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise UserError(f"cannot read results file {path}: {exc.strerror}") from None
-    pieces = data.split(b"\n")
-    header, rows = None, {}
-    for i, raw in enumerate(pieces[:-1]):
-        if not raw.strip():
-            continue
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
-            raise UserError(f"{path}: line {i + 1} is not a JSON object; the results file is damaged")
-        if header is None:
-            if doc.get("kind") != KIND:
-                raise UserError(f"{path} is not a band-eval results file (its first line has no "
-                                f"\"kind\": \"{KIND}\"); use another --out file, or --overwrite to start it afresh")
-            header = doc
-        elif not _valid_row(doc):
-            raise UserError(f"{path}: line {i + 1} is not a valid band-eval row; the results file is damaged")
-        else:
-            rows.setdefault(doc["record"], doc)
-    good_end = len(data) - len(pieces[-1])
-    if repair and good_end < len(data):
-        with open(path, "r+b") as fh:
-            fh.truncate(good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return header, rows
+    return read_jsonl_results(path, FORMAT, repair)
 
 
 def margin(clf: Classifier, x_mv: np.ndarray, orig_pred: str, target: str | None) -> float:
@@ -199,16 +177,7 @@ def run_band_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str
     lock = FileLock(results).acquire()
     try:
         header = make_header(clf, method, params, band, styles, ds, names, lead, split)
-        try:
-            found, done = _read(results, repair=True)
-            if found is not None:
-                check_header(found, header, results)
-        except UserError:
-            if not restart or os.path.isdir(results):
-                raise
-            found, done = None, {}
-        if found is None:
-            write_text_atomic(results, json.dumps(header) + "\n")
+        done = open_results(results, header, FORMAT, restart=restart)
         todo = [n for n in names if n not in done]
         count = len(names) - len(todo)
         say = progress or (lambda m: None)

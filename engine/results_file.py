@@ -1,0 +1,121 @@
+"""Resumable JSON Lines results files: read (torn last line repaired), open or start, append.
+
+The layout shared by attack-eval and band-eval (engine.attack_eval, engine.band_eval): line 1 is
+a header object, then one object per finished record ({"record": name, ...}). Lines are appended
+flushed and fsync'ed; a last line without its newline (the run was killed while writing it) is
+ignored when reading and, with `repair`, cut off so appending continues on a clean line.
+
+Each caller describes its file with a `ResultsFormat` (how to recognise its header, which rows
+are valid, how a header must match the run); the messages it raises name that file's kind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import UserError
+from .outputs import write_text_atomic
+
+__all__ = ["ResultsFormat", "read_jsonl_results", "open_results", "write_header", "append_lines"]
+
+
+@dataclass(frozen=True)
+class ResultsFormat:
+    """What a results file of one kind looks like.
+
+    check_first(path, doc): raise UserError when `doc` (the first line) is not this kind's header.
+    valid_row(doc): whether a record line is well formed.
+    row_what: the row's name in the "line N is not a valid <row_what>" error.
+    check(found, want, path): raise UserError naming what differs between the file's header and
+      the run's (used by `open_results`).
+    other_lines: lines without a "record" key are passed over (else they must be valid rows).
+    """
+
+    check_first: Callable[[str, dict], None]
+    valid_row: Callable[[dict], bool]
+    row_what: str
+    check: Callable[[dict, dict, str], None]
+    other_lines: bool = False
+
+
+def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> tuple[dict | None, dict[str, dict]]:
+    """(header, {record: row}) of a results file; (None, {}) when it does not exist or is empty.
+
+    A record's first row wins. A torn last line is ignored, and with `repair` cut off the file.
+    Raises UserError (one line) for an unreadable file, a line that is not a JSON object, a first
+    line that is not `fmt`'s header, or an invalid row.
+    """
+    if not os.path.exists(path):
+        return None, {}
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise UserError(f"cannot read results file {path}: {exc.strerror}") from None
+    pieces = data.split(b"\n")  # the last piece follows the last newline: empty unless torn
+    header, rows = None, {}
+    for i, raw in enumerate(pieces[:-1]):
+        if not raw.strip():
+            continue
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise UserError(f"{path}: line {i + 1} is not a JSON object; the results file is damaged")
+        if header is None:
+            fmt.check_first(path, doc)
+            header = doc
+        elif fmt.other_lines and "record" not in doc:
+            continue
+        elif not fmt.valid_row(doc):
+            raise UserError(f"{path}: line {i + 1} is not a valid {fmt.row_what}; the results file is damaged")
+        else:
+            rows.setdefault(doc["record"], doc)
+    good_end = len(data) - len(pieces[-1])
+    if repair and good_end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(good_end)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return header, rows
+
+
+def write_header(path: str, header: dict) -> None:
+    """Start (or replace) a results file with its header line, whole or not at all."""
+    write_text_atomic(path, json.dumps(header) + "\n")
+
+
+def open_results(path: str, header: dict, fmt: ResultsFormat, restart: bool = False) -> dict[str, dict]:
+    """Resume or start the results file `path` for a run whose header is `header`; its rows.
+
+    An existing file is repaired (torn last line) and its header checked with `fmt.check`; one
+    that does not match, or is damaged, is refused (UserError) unless `restart`, which replaces
+    it with a fresh file (never a folder). A new, empty or replaced file gets `header` first.
+    The caller holds the file's engine.outputs.FileLock.
+    """
+    try:
+        found, rows = read_jsonl_results(path, fmt, repair=True)
+        if found is not None:
+            fmt.check(found, header, path)
+    except UserError:
+        if not restart or os.path.isdir(path):
+            raise
+        found, rows = None, {}
+    if found is None:
+        write_header(path, header)
+    return rows
+
+
+def append_lines(path: str, docs: list[dict]) -> None:
+    """Append JSON lines, flushed and fsync'ed (durable once this returns)."""
+    if not docs:
+        return
+    text = "".join(json.dumps(d, default=float) + "\n" for d in docs)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
