@@ -15,7 +15,7 @@ import time
 
 from ..errors import UserError
 from .core import add_json, add_model_args, label_for
-from .options import add_batch_size, add_limit, add_ranged
+from .options import add_batch_size, add_dataset_args, add_ranged
 
 # -- shared options -------------------------------------------------------------------------------
 
@@ -133,11 +133,7 @@ def register(sub) -> None:
                     "the same command resumes where it stopped. Several processes: `torchrun --nproc_per_node N "
                     "main.py attack-eval ...` (gloo on CPU, NCCL on GPUs): each rank attacks a strided shard into "
                     "<results>.rank<R>.part and rank 0 merges them into the results file and prints the summary.")
-    p.add_argument("dataset")
-    p.add_argument("--split", default="all", help="all, paper-val, paper-train, strat-val[:SEED], "
-                                                   "strat-train[:SEED] or a file of record names (default all)")
-    p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
-    add_limit(p)
+    add_dataset_args(p)
     add_attack_args(p)
     p.add_argument("--results", default=None,
                    help="JSONL results file, appended as records finish; rerun to resume (default: "
@@ -152,13 +148,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_attack_eval)
 
     p = sub.add_parser("robustness", help="success rate against a list of ε values (table + PNG plot)")
-    p.add_argument("dataset")
+    add_dataset_args(p)
     p.add_argument("--eps", required=True, help="comma-separated ε values in mV, e.g. 0.002,0.005,0.01,0.02")
     every = ",".join(sorted(ATTACKS))
     p.add_argument("--method", default=every, help=f"comma-separated methods (default {every})")
-    p.add_argument("--split", default="all")
-    p.add_argument("--labels", default=None)
-    add_limit(p)
     add_attack_args(p, method=False, eps=False)
     add_ranged(p, "--alpha-ratio", float, 0.0, 10.0, 0.1, "the α rule: step α = ε × ratio for every ε (paper 0.001/0.01 "
                "= 0.1) unless --alpha A mV fixes one α for every ε; recorded in the output as alpha_rule "

@@ -13,7 +13,7 @@ import sys
 
 from ..errors import UserError
 from .core import add_json, add_model_args
-from .options import add_batch_size, add_limit, add_ranged
+from .options import add_batch_size, add_dataset_args, add_ranged
 
 
 def register(sub) -> None:
@@ -28,11 +28,7 @@ def register(sub) -> None:
                     "examples than the example itself (the paper: 87.6 %), with n and 95 % Clopper-Pearson "
                     "intervals. One JSONL line per record is appended as it finishes; rerunning the same command "
                     "resumes.")
-    p.add_argument("dataset")
-    p.add_argument("--split", default="all", help="all, paper-val, paper-train, strat-val[:SEED], "
-                                                   "strat-train[:SEED] or a file of record names (default all)")
-    p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
-    add_limit(p)
+    add_dataset_args(p)
     add_attack_args(p)
     p.set_defaults(method="sap")
     add_ranged(p, "--trials", int, 1, 100_000, 1000, "noise trials per example")

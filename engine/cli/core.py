@@ -9,7 +9,7 @@ from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH
 from ..records import read_record
-from .options import add_batch_size, add_limit, add_ranged, add_seed, device_type
+from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, add_seed, device_type
 
 
 def add_model_args(p) -> None:
@@ -43,10 +43,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("evaluate", help="evaluate a model on a dataset split")
-    p.add_argument("dataset")
-    p.add_argument("--split", default="all", help="all, paper-val, paper-train, strat-val[:SEED], "
-                                                   "strat-train[:SEED] or a file of record names")
-    p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
+    add_dataset_args(p, limit=False)
     p.add_argument("--lead", default=None)
     add_model_args(p)
     add_json(p)

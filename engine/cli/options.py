@@ -43,6 +43,20 @@ def add_limit(p: argparse.ArgumentParser, help: str = "only the first N labelled
     return add_ranged(p, "--limit", int, 1, 10_000_000, None, help)
 
 
+SPLIT_HELP = ("all, paper-val, paper-train, strat-val[:SEED], strat-train[:SEED] or a file of record names "
+              "(default all)")
+
+
+def add_dataset_args(p: argparse.ArgumentParser, limit: bool = True) -> None:
+    """The records a dataset command reads: the positional dataset folder, --split, --labels and
+    (with `limit`) --limit."""
+    p.add_argument("dataset")
+    p.add_argument("--split", default="all", help=SPLIT_HELP)
+    p.add_argument("--labels", default=None, help="label file (default: REFERENCE*.csv in the folder)")
+    if limit:
+        add_limit(p)
+
+
 def device_type(text: str) -> str:
     """argparse type for --device: cpu, cuda, cuda:N, mps or auto."""
     t = text.strip().lower()
