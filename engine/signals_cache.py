@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import Dataset, load_signals
+from .errors import UserError
+from .outputs import atomic_write
 from .records import resample
 
 
@@ -51,25 +53,15 @@ def _read_cache(path: Path, n: int) -> list[np.ndarray] | None:
 
 
 def _write_cache(path: Path, sigs: list[np.ndarray]) -> None:
-    """Write the cache atomically (unique temporary file, then rename); a cache that cannot be
-    written is skipped, never an error."""
-    import tempfile
-
+    """Write the cache atomically (engine.outputs.atomic_write: unique temporary file, then
+    rename); a cache that cannot be written is skipped, never an error."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         offsets = np.concatenate([[0], np.cumsum([len(s) for s in sigs])]).astype(np.int64)
-        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as fh:
                 np.savez(fh, flat=np.concatenate(sigs).astype(np.float32), offsets=offsets)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError:
+    except (OSError, UserError):
         pass
 
 

@@ -290,6 +290,7 @@ def test_corrupt_signal_cache_is_rebuilt(samples, tmp_path, monkeypatch, damage)
     for x, y in zip(good, third):
         np.testing.assert_array_equal(x, y)
     assert not list((tmp_path / "cache").glob("*.tmp.npz"))
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [path.name]  # no temporary file left
 
 
 def test_unwritable_cache_is_skipped(samples, tmp_path, monkeypatch):
