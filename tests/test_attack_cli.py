@@ -243,3 +243,15 @@ def test_attack_eval_resume_compares_only_the_run_attacks_parameters(capsys, tmp
     assert res.read_bytes() == before and one_json(out)["n"] == 1  # resumed: nothing redone
     rc, out, err = run(capsys, *base[:-3], "--seed", "3", "--results", res, "--json")
     assert "seed 0 in the file vs 3 now" in user_error(rc, out, err, "attack parameters differ")
+
+
+def test_attack_help_names_every_registered_attack():
+    from engine.attacks.registry import ATTACKS
+    from engine.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    text = next(c.help for c in sub._choices_actions if c.dest == "attack")
+    assert len(ATTACKS) >= 2
+    for name in ATTACKS:
+        assert name in text, (name, text)
+    assert "PGD or smooth SAP" not in text

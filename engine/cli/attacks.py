@@ -94,7 +94,8 @@ def _check_out(out: str | None, names: list[str], overwrite: bool) -> None:
 def register(sub) -> None:
     from ..attacks.registry import ATTACKS
 
-    p = sub.add_parser("attack", help="attack records (PGD or smooth SAP) and optionally save the examples")
+    p = sub.add_parser("attack", help=f"attack records ({', '.join(ATTACKS)}; see --method) and optionally save "
+                                      "the examples")
     p.add_argument("records", nargs="+")
     add_attack_args(p)
     p.add_argument("--out", default=None, help="folder to write <record>_<method> WFDB examples into")
