@@ -48,6 +48,7 @@ from .models.classifier import Classifier
 from .outputs import FileLock, check_output
 from .records import read_record
 from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results
+from .robustness import check_plot_path  # the same --plot check (a .png that may be written)
 
 KIND = "ecgadv-band-eval/1"
 CHECKED = ("kind", "model_sha", "method", "params", "band", "styles", "lead")
@@ -349,12 +350,6 @@ def format_text(doc: dict) -> str:
         f"{s['centre_margin']['max']:+.2f}]")
     lines.append("rates: k/n with 95% Clopper-Pearson intervals; fractions: per example, then over examples")
     return "\n".join(lines)
-
-
-def check_plot_path(path: str, overwrite: bool = False) -> str:
-    if not str(path).lower().endswith(".png"):
-        raise UserError(f"--plot must name a .png file, got {path}")
-    return check_output(path, overwrite, what="plot")
 
 
 def plot_band_eval(doc: dict, rows: list[dict], path: str, title: str | None = None,
