@@ -129,10 +129,10 @@ def create_study(path: str | os.PathLike, pairs: list[Pair], tasks: list[str] | 
         check_output(reviewer_copy, overwrite, "reviewer copy")
     tmps: list[str] = []
     try:
-        tmp = _temp_beside(path, tmps)
+        tmp = temp_beside(path, tmps)
         _build(tmp, pairs, tasks, seed, n_per_task, title, ask_confidence, params, seed_given)
         if reviewer_copy is not None:
-            tmp_copy = _temp_beside(reviewer_copy, tmps)
+            tmp_copy = temp_beside(reviewer_copy, tmps)
             _strip_key(tmp, tmp_copy)
             remove_sidecars(reviewer_copy)
             os.replace(tmp_copy, reviewer_copy)
@@ -150,15 +150,17 @@ def create_study(path: str | os.PathLike, pairs: list[Pair], tasks: list[str] | 
     return Study(path)
 
 
-def _temp_beside(path: str, made: list[str]) -> str:
-    """An empty temporary file next to `path` (recorded in `made`, for clean-up)."""
+def temp_beside(path: str, made: list[str] | None = None) -> str:
+    """An empty temporary file next to `path` (`.<name>.XXXX.part`; recorded in `made`, for
+    clean-up). UserError (one line) when the folder is not writable."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
-    made.append(tmp)
+    if made is not None:
+        made.append(tmp)
     return tmp
 
 

@@ -15,12 +15,12 @@ import hashlib
 import math
 import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 
 from ..errors import UserError
 from ..outputs import FileLock, check_output
 from .access import Study
+from .create import temp_beside
 from .store import KEY_SCHEMA, backup_to, fingerprint, has_table, item_digests, legacy_fingerprint, remove_sidecars, split_sql
 from .tasks import normalise_answer
 
@@ -104,16 +104,6 @@ def _check_input(path: str) -> _Checked:
             raise UserError(f"{path}: damaged study file") from None
 
 
-def _temp_beside(path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    os.close(fd)
-    return tmp
-
-
 def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overwrite: bool = False) -> dict:
     """Merge copies of one study (each carrying some reviewers' sessions) into `out`; returns counts.
 
@@ -146,7 +136,7 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
     stats = {"inputs": len(inputs), "sessions_added": 0, "sessions_updated": 0, "answers_added": 0,
              "answers_duplicate": 0, "answers_replaced": 0, "answers_rejected_locked": 0}
     with FileLock(out, "merged study"):
-        tmp = _temp_beside(out)
+        tmp = temp_beside(out)
         try:
             backup_to(inputs[0], tmp)
             with Study(tmp) as dst:
