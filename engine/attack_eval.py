@@ -64,7 +64,8 @@ from .intervals import clopper_pearson
 from .models.classifier import Classifier
 from .attack_identity import check_identity, dataset_identity, record_digest, run_id  # noqa: F401 (API)
 from .outputs import FileLock, check_output, check_output_dir
-from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results, write_header
+from .results_file import (ResultsFormat, append_lines, open_results, read_jsonl_results, valid_record_row,
+                           write_header)
 from .records import read_record, record_base
 
 KIND = "ecgadv-attack-eval/2"
@@ -164,12 +165,10 @@ def read_results(path: str, repair: bool = False) -> tuple[dict | None, dict[str
 def _valid_row(doc: dict) -> bool:
     """A result row as this module writes it: a record name and either an error text or the
     predictions (class names), the success flag and finite-or-null measures."""
-    if not isinstance(doc.get("record"), str):
+    if not valid_record_row(doc):
         return False
     if "error" in doc:
-        return isinstance(doc["error"], str)
-    if not all(isinstance(doc.get(k), str) for k in ("orig_pred", "adv_pred")):
-        return False
+        return True
     if not (doc.get("true") is None or isinstance(doc["true"], str)):
         return False
     if doc.get("success") not in (True, False, None):
@@ -331,6 +330,23 @@ def dist_from_env(device: torch.device) -> tuple[Dist, torch.device]:
 
 # -- the run -------------------------------------------------------------------------------------
 
+def read_inputs(ds: Dataset, names: list[str], lead: str | None
+                ) -> tuple[list[AttackInput], dict[str, dict], dict[str, tuple[str, float]]]:
+    """Read `names` of `ds` for an attack: (inputs in mV with their true labels and ADC quantum,
+    {record: error row} for records that could not be read, {record: (path, gain)})."""
+    inputs, errors, origin = [], {}, {}
+    for name in names:
+        try:
+            rec = read_record(ds.path(name), label=ds.label(name))
+            x, ld = rec.lead_mv(lead)
+            inputs.append(AttackInput(name=name, x_mv=x, fs=rec.fs, true=ds.label(name),
+                                      quantum_mv=1.0 / ld.gain if ld.gain else 0.0))
+            origin[name] = (rec.path, ld.gain)
+        except UserError as exc:
+            errors[name] = {"record": name, "error": str(exc)}
+    return inputs, errors, origin
+
+
 def _same_run(base: str, rid: str) -> bool:
     """True when the WFDB record at `base` was saved by this very run (its "run:" comment), e.g.
     by the batch in flight when an earlier attempt was killed."""
@@ -441,16 +457,7 @@ def _run(clf, ds, names, header, *, method, params, results, batch_size, out_dir
         if should_stop and should_stop():
             raise Cancelled(f"attack-eval cancelled after {count} of {total} records")
         chunk = mine[s:s + batch_size]
-        inputs, lines, origin = [], {}, {}
-        for name in chunk:
-            try:
-                rec = read_record(ds.path(name), label=ds.label(name))
-                x, ld = rec.lead_mv(lead)
-                inputs.append(AttackInput(name=name, x_mv=x, fs=rec.fs, true=ds.label(name),
-                                          quantum_mv=1.0 / ld.gain if ld.gain else 0.0))
-                origin[name] = (rec.path, ld.gain)
-            except UserError as exc:
-                lines[name] = {"record": name, "error": str(exc)}
+        inputs, lines, origin = read_inputs(ds, chunk, lead)
         res = run_attack(clf, inputs, method, params, batch_size=max(1, len(inputs)),
                          progress=step_progress, should_stop=should_stop) if inputs else []
         for r in res:

@@ -36,18 +36,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .attack_eval import MEASURES, model_fingerprint, params_doc
+from .attack_eval import MEASURES, model_fingerprint, params_doc, read_inputs
 from .attack_identity import check_identity, dataset_identity
 from .attacks.base import AttackParams
-from .attacks.runner import AttackInput, AttackResult, run_attack
+from .attacks.runner import AttackResult, run_attack
 from .band import STYLES, BandParams, expand_band
 from .datasets import Dataset
 from .errors import Cancelled, UserError
 from .intervals import rate_record
 from .models.classifier import Classifier
 from .outputs import FileLock, check_output
-from .records import read_record
-from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results
+from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results, valid_record_row
 from .robustness import check_plot_path  # the same --plot check (a .png that may be written)
 
 KIND = "ecgadv-band-eval/1"
@@ -95,12 +94,10 @@ def check_header(found: dict, want: dict, path: str) -> None:
 
 
 def _valid_row(doc: dict) -> bool:
-    if not isinstance(doc.get("record"), str):
+    if not valid_record_row(doc):
         return False
     if "error" in doc:
-        return isinstance(doc["error"], str)
-    if not all(isinstance(doc.get(k), str) for k in ("orig_pred", "adv_pred")):
-        return False
+        return True
     if doc.get("success") not in (True, False, None) or not (doc.get("bands") is None or
                                                              isinstance(doc["bands"], dict)):
         return False
@@ -186,15 +183,7 @@ def run_band_eval(clf: Classifier, ds: Dataset, names: list[str], *, method: str
             if should_stop and should_stop():
                 raise Cancelled(f"band-eval cancelled after {count} of {len(names)} records")
             chunk = todo[s:s + batch_size]
-            inputs, errors = [], {}
-            for name in chunk:
-                try:
-                    rec = read_record(ds.path(name), label=ds.label(name))
-                    x, ld = rec.lead_mv(lead)
-                    inputs.append(AttackInput(name=name, x_mv=x, fs=rec.fs, true=ds.label(name),
-                                              quantum_mv=1.0 / ld.gain if ld.gain else 0.0))
-                except UserError as exc:
-                    errors[name] = {"record": name, "error": str(exc)}
+            inputs, errors, _ = read_inputs(ds, chunk, lead)
             res = {r.record: r for r in (run_attack(clf, inputs, method, params, batch_size=max(1, len(inputs)),
                                                     should_stop=should_stop) if inputs else [])}
             for name in chunk:

@@ -19,7 +19,8 @@ from typing import Callable
 from .errors import UserError
 from .outputs import write_text_atomic
 
-__all__ = ["ResultsFormat", "read_jsonl_results", "open_results", "write_header", "append_lines"]
+__all__ = ["ResultsFormat", "read_jsonl_results", "open_results", "write_header", "append_lines",
+           "valid_record_row"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,16 @@ class ResultsFormat:
     row_what: str
     check: Callable[[dict, dict, str], None]
     other_lines: bool = False
+
+
+def valid_record_row(doc: dict) -> bool:
+    """What every record line has: a record name and either an error text ("error") or the
+    original and adversarial predictions (class names). Callers check the rest of a full row."""
+    if not isinstance(doc.get("record"), str):
+        return False
+    if "error" in doc:
+        return isinstance(doc["error"], str)
+    return all(isinstance(doc.get(k), str) for k in ("orig_pred", "adv_pred"))
 
 
 def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> tuple[dict | None, dict[str, dict]]:

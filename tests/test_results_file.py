@@ -98,3 +98,17 @@ def test_append_lines_writes_whole_lines_and_nothing_for_none(tmp_path):
     assert not p.exists()
     append_lines(str(p), [{"record": "a", "x": 0.5}])
     assert p.read_text() == '{"record": "a", "x": 0.5}\n'
+
+
+@pytest.mark.parametrize("doc, ok", [
+    ({"record": "a", "error": "unreadable"}, True),
+    ({"record": "a", "error": 3}, False),
+    ({"record": "a", "orig_pred": "N", "adv_pred": "A"}, True),
+    ({"record": "a", "orig_pred": "N"}, False),
+    ({"record": 1, "orig_pred": "N", "adv_pred": "A"}, False),
+    ({"orig_pred": "N", "adv_pred": "A"}, False),
+])
+def test_valid_record_row(doc, ok):
+    from engine.results_file import valid_record_row
+
+    assert valid_record_row(doc) is ok
