@@ -47,7 +47,7 @@ from .intervals import rate_record
 from .models.classifier import Classifier
 from .outputs import FileLock, check_output
 from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results, valid_record_row
-from .robustness import check_plot_path  # the same --plot check (a .png that may be written)
+from .robustness import check_plot_path, save_png  # the same --plot check and PNG writing
 
 KIND = "ecgadv-band-eval/1"
 CHECKED = ("kind", "model_sha", "method", "params", "band", "styles", "lead")
@@ -351,8 +351,6 @@ def plot_band_eval(doc: dict, rows: list[dict], path: str, title: str | None = N
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from .outputs import atomic_write
-
     check_plot_path(path, overwrite)
     styles = list(doc["styles"])
     colours = {"workbench": "tab:blue", "paper-code": "tab:orange"}
@@ -411,9 +409,7 @@ def plot_band_eval(doc: dict, rows: list[dict], path: str, title: str | None = N
         ax.set_title("Noise yields more adversarial examples", fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
         fig.suptitle(title or f"Bands over a split — model {doc.get('model', '')}", fontsize=11)
-        fig.tight_layout()
-        with atomic_write(path, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, format="png")
+        save_png(fig, path, overwrite)
     finally:
         plt.close(fig)
     return path

@@ -177,7 +177,8 @@ def format_table(doc: dict) -> str:
 
 
 def check_plot_path(path: str, overwrite: bool = False) -> str:
-    """Before the sweep: `path` names a .png that may be written (UserError otherwise)."""
+    """Before the sweep: `path` names a .png that may be written (UserError otherwise).
+    Used for every --plot (robustness, band-eval)."""
     if not str(path).lower().endswith(".png"):
         raise UserError(f"--plot must name a .png file, got {path}")
     return check_output(path, overwrite, what="plot")
@@ -227,9 +228,16 @@ def plot_robustness(doc: dict, path: str, title: str | None = None, overwrite: b
         ax.set_title(title or f"Attack success vs ε — model {doc['model']}"
                      + (f"\nα rule {rule}, n = correctly classified records attacked" if rule else ""),
                      fontsize=10)
-        fig.tight_layout()
-        with atomic_write(path, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, format="png")
+        save_png(fig, path, overwrite)
     finally:
         plt.close(fig)
+    return path
+
+
+def save_png(fig, path: str, overwrite: bool = False) -> str:
+    """Lay out the matplotlib figure `fig` and write it to `path` as a PNG, atomically (an
+    existing file refused unless `overwrite`). The caller closes the figure."""
+    fig.tight_layout()
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format="png")
     return path
