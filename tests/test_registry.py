@@ -272,3 +272,12 @@ def test_adding_an_attack_is_one_module_plus_its_registration(samples, monkeypat
     with pytest.raises(SystemExit):
         cli(["attack", str(samples / "A00001"), "--method", "fgsm", "--fgsm-scale", "2"])
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_robustness_defaults_to_the_papers_two_attacks():
+    from engine.attacks.registry import ATTACKS, PAPER_METHODS
+    from engine.cli import build_parser
+
+    assert PAPER_METHODS == ("pgd", "sap") and all(ATTACKS[m].paper for m in PAPER_METHODS)
+    args = build_parser().parse_args(["robustness", "DS", "--eps", "0.01"])
+    assert args.method == "pgd,sap"

@@ -44,6 +44,7 @@ class AttackSpec:
     step_attrs: tuple[str, ...] = ("steps",)
     header_fields: tuple[str, ...] = ()
     steps: Callable[[AttackParams], int] | None = None
+    paper: bool = False  # one of the paper's two attacks (the default set of a robustness sweep)
 
     @property
     def cls(self) -> type:
@@ -67,10 +68,10 @@ ATTACKS: dict[str, AttackSpec] = _register(
     AttackSpec("sap", "SAP — smoothed (paper)",
                "smooth adversarial perturbation (Han et al. 2020): a PGD start, then Gaussian-smoothed steps",
                "engine.attacks.sap:SAP", (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED),
-               step_attrs=("steps", "sap_steps"), header_fields=("kernel_sizes", "kernel_sigmas")),
+               step_attrs=("steps", "sap_steps"), header_fields=("kernel_sizes", "kernel_sigmas"), paper=True),
     AttackSpec("pgd", "PGD — L∞, square-wave",
                "projected gradient descent with sign steps (square-wave perturbations)",
-               "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED)),
+               "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED), paper=True),
     AttackSpec("apgd-ce", "APGD-CE — Auto-PGD, cross-entropy",
                "Auto-PGD (Croce & Hein 2020) on the cross-entropy: step size and momentum without tuning, "
                "restarts; --smooth optimises SAP's θ through the Gaussian kernels",
@@ -95,6 +96,7 @@ ATTACKS: dict[str, AttackSpec] = _register(
                steps=lambda p: 2 * p.iterations * p.restarts + p.queries),
 )
 DEFAULT_METHOD = next(iter(ATTACKS))
+PAPER_METHODS: tuple[str, ...] = tuple(sorted(n for n, s in ATTACKS.items() if s.paper))
 
 
 def spec(method: str) -> AttackSpec:

@@ -92,7 +92,7 @@ def _check_out(out: str | None, names: list[str], overwrite: bool) -> None:
 # -- registration ---------------------------------------------------------------------------------
 
 def register(sub) -> None:
-    from ..attacks.registry import ATTACKS
+    from ..attacks.registry import ATTACKS, PAPER_METHODS
 
     p = sub.add_parser("attack", help=f"attack records ({', '.join(ATTACKS)}; see --method) and optionally save "
                                       "the examples")
@@ -151,8 +151,9 @@ def register(sub) -> None:
     p = sub.add_parser("robustness", help="success rate against a list of ε values (table + PNG plot)")
     add_dataset_args(p)
     p.add_argument("--eps", required=True, help="comma-separated ε values in mV, e.g. 0.002,0.005,0.01,0.02")
-    every = ",".join(sorted(ATTACKS))
-    p.add_argument("--method", default=every, help=f"comma-separated methods (default {every})")
+    paper = ",".join(PAPER_METHODS)
+    p.add_argument("--method", default=paper,
+                   help=f"comma-separated methods among {', '.join(ATTACKS)} (default: the paper's {paper})")
     add_attack_args(p, method=False, eps=False)
     add_ranged(p, "--alpha-ratio", float, 0.0, 10.0, 0.1, "the α rule: step α = ε × ratio for every ε (paper 0.001/0.01 "
                "= 0.1) unless --alpha A mV fixes one α for every ε; recorded in the output as alpha_rule "
