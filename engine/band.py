@@ -40,10 +40,12 @@ import numpy as np
 import torch
 
 from .attacks.base import AttackParams
+from .attacks.params import is_adversarial
 from .attacks.kernels import fused_kernel, smooth
 from .attacks.runner import AttackResult
 from .errors import Cancelled, UserError
 from .models.classifier import Classifier
+from .models.modes import eval_mode
 
 
 STYLES = ("workbench", "paper-code")
@@ -157,9 +159,7 @@ class _Classify:
         finite = torch.isfinite(perts).all(dim=1)
         if keep:
             return (pred == self.keep_idx) & finite
-        if self.target_idx is None:
-            return (pred != self.orig_idx) & finite
-        return (pred == self.target_idx) & finite
+        return is_adversarial(pred, self.orig_idx, self.target_idx) & finite
 
 
 def _draw(fn, b: int, length: int, gen: torch.Generator) -> torch.Tensor:
@@ -191,7 +191,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     target_idx = None if target is None else clf.classes.index(target)
     orig_idx = clf.classes.index(result.orig_pred)
     adv_idx = clf.classes.index(result.adv_pred)
-    if (target_idx is None and adv_idx == orig_idx) or (target_idx is not None and adv_idx != target_idx):
+    if not is_adversarial(adv_idx, orig_idx, target_idx):
         raise UserError(f"{result.record}: the example is not adversarial (prediction {result.adv_pred}); "
                         "there is no band to expand")
     x0_in, pl = clf.fit(result.x0)  # the model input (whole-record models: the record itself)
@@ -212,9 +212,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     est_concat = nb(band.max_pairs * band.max_splices_per_pair * 2)
     is_adv = _Classify(clf, x0, target_idx, orig_idx, band.batch_size, progress, should_stop,
                        nb(band.trials) + est_concat + nb(n_uni), keep_idx=adv_idx)
-    was_training = clf.module.training
-    clf.module.eval()
-    try:
+    with eval_mode(clf.module):
         # 1. noise
         stage("noise")
         survivors = [] if paper else [delta.unsqueeze(0)]
@@ -270,8 +268,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
             centre = ((lo_d + hi_d) / 2 * mask).unsqueeze(0)
             uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni,
                        "centre_adversarial": bool(is_adv(centre)[0])}
-    finally:
-        clf.module.train(was_training)
+
     # back to the whole record at the model rate
     def to_record(pert_in: np.ndarray) -> np.ndarray:
         out = np.repeat(result.x0[None].astype(np.float32), pert_in.shape[0], axis=0)

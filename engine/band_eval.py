@@ -44,6 +44,7 @@ from .band import STYLES, BandParams, expand_band
 from .datasets import Dataset
 from .errors import Cancelled, UserError
 from .intervals import rate_record
+from .models.modes import eval_mode
 from .models.classifier import Classifier
 from .outputs import FileLock, check_output
 from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results, valid_record_row
@@ -125,13 +126,8 @@ def margin(clf: Classifier, x_mv: np.ndarray, orig_pred: str, target: str | None
     """Logit margin of a signal (n,) mV at the model rate: > 0 exactly when it is adversarial
     (untargeted: best other class minus the original class; targeted: target minus best other)."""
     x, _ = clf.prepare(np.asarray(x_mv, dtype=np.float32), clf.fs)
-    was_training = clf.module.training
-    clf.module.eval()
-    try:
-        with torch.no_grad():
-            z = clf.logits(torch.from_numpy(x).to(clf.device).unsqueeze(0))[0].double().cpu().numpy()
-    finally:
-        clf.module.train(was_training)
+    with eval_mode(clf.module), torch.no_grad():
+        z = clf.logits(torch.from_numpy(x).to(clf.device).unsqueeze(0))[0].double().cpu().numpy()
     ref = clf.classes.index(target if target is not None else orig_pred)
     others = np.delete(z, ref)
     return float(others.max() - z[ref]) if target is None else float(z[ref] - others.max())

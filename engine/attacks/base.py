@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..errors import Cancelled
 from ..models.classifier import Classifier
+from ..models.modes import eval_mode
 from .params import PAPER_TARGET_MAP, AttackParams  # noqa: F401  (re-exported)
 from .registry import ATTACKS
 
@@ -22,18 +23,8 @@ from .registry import ATTACKS
 @contextmanager
 def frozen(clf: Classifier):
     """Eval mode and no parameter gradients for the duration; previous state restored after."""
-    module = clf.module
-    was_training = module.training
-    flags = [p.requires_grad for p in module.parameters()]
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    try:
+    with eval_mode(clf.module, freeze=True):
         yield
-    finally:
-        for p, f in zip(module.parameters(), flags):
-            p.requires_grad_(f)
-        module.train(was_training)
 
 
 class Attack:

@@ -166,3 +166,15 @@ class AttackParams:
 
 
 PAPER_TARGET_MAP: tuple[tuple[str, str], ...] = (("A", "N"),)  # paper text: AF → Normal, others untargeted
+
+
+def is_adversarial(pred, orig, target=None):
+    """The one rule for "is this prediction adversarial?": untargeted, any class but the original
+    `orig`; targeted, the `target` class. None when the record already sits in its target class
+    (nothing to attack). `pred` may be a class (name or index) or an array/tensor of indices, then
+    the answer is elementwise."""
+    if target is None:
+        return pred != orig
+    if not hasattr(orig, "shape") and orig == target:
+        return None
+    return pred == target

@@ -18,6 +18,7 @@ import torch
 
 from ..models.classifier import Classifier, Placement, pad_batch
 from .base import Attack, AttackParams
+from .params import is_adversarial
 from .measures import perturbation_measures
 from .registry import ATTACKS as _SPECS
 from .registry import DEFAULT_METHOD, check_params, spec
@@ -133,11 +134,7 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
         p1 = clf.predict_proba(pad_batch(adv_batch), mask=mb)
         for i, inp in enumerate(chunk):
             orig, adv = clf.classes[int(y0[i])], clf.classes[int(p1[i].argmax())]
-            tgt = params.target_for(orig)
-            if tgt is None:
-                success: bool | None = adv != orig
-            else:
-                success = None if orig == tgt else adv == tgt
+            success: bool | None = is_adversarial(adv, orig, params.target_for(orig))
             pl = fitted[i][1]
             sl = slice(pl.src_start, pl.src_start + pl.n)
             meas = perturbation_measures(x_model[i][sl], advs[i][sl] - x_model[i][sl], params.eps_mv)

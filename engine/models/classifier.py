@@ -24,6 +24,7 @@ from ..datasets import CLASSES
 from ..errors import UserError
 from ..records import resample
 from . import cpu_twin
+from .modes import eval_mode
 
 MIN_FS, MAX_FS = 100.0, 10000.0
 
@@ -254,17 +255,13 @@ class Classifier:
     def predict_proba(self, batch_mv: np.ndarray, batch_size: int = 64, mask: np.ndarray | None = None) -> np.ndarray:
         """batch_mv: (B, L) mV model inputs (see `fit`; whole-record models: left-aligned, padded,
         with `mask` (B, L) True on real samples, None: all real) → (B, C) probabilities."""
-        was_training = self.module.training
-        self.module.eval()
         out = []
-        try:
+        with eval_mode(self.module):
             for i in range(0, len(batch_mv), batch_size):
                 xb = torch.as_tensor(np.asarray(batch_mv[i:i + batch_size]), dtype=torch.float32,
                                      device=self.device)
                 mb = None if mask is None else torch.as_tensor(np.asarray(mask[i:i + batch_size]))
                 out.append(torch.softmax(self.logits(xb, mb), dim=1).float().cpu().numpy())
-        finally:
-            self.module.train(was_training)
         probs = np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
         if not np.isfinite(probs).all():
             bad = "input" if not np.isfinite(np.asarray(batch_mv, dtype=np.float64)).all() else "weights"

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from . import twin_classes
+from .modes import eval_mode
 
 CL = torch.channels_last
 # layers that work on (B, C, 1, L) as they do on (B, C, L)
@@ -78,14 +79,9 @@ def make_twin(module: nn.Module, length: int) -> nn.Module | None:
     # are fully convolutional up to a global pooling, so any length will do)
     g = torch.Generator().manual_seed(0)
     x = torch.randn((1, 1, min(length, 3000)), generator=g) * 500.0
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            ref = module(x.to(next(module.parameters()).device)).cpu()
-            out = twin(to_2d_input(x))
-    finally:
-        module.train(was_training)
+    with eval_mode(module), torch.no_grad():
+        ref = module(x.to(next(module.parameters()).device)).cpu()
+        out = twin(to_2d_input(x))
     if out.shape != ref.shape or not torch.allclose(out, ref, rtol=1e-3, atol=1e-3 * (1 + float(ref.abs().max()))):
         return None
     return twin
