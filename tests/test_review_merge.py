@@ -79,8 +79,10 @@ def test_tampered_items_are_refused(tmp_path, master, tamper):
     elif tamper == "zero":
         _raw(c, "UPDATE signals SET data=zeroblob(length(data)) WHERE signal_id=?", params=(t1,))
     elif tamper == "replace_with_other_item":
-        _raw(c, "UPDATE signals SET data=(SELECT data FROM signals WHERE signal_id<>?1 LIMIT 1) WHERE signal_id=?1",
-             params=(t2,))
+        # another item's trace with other samples (items store their own copies, so a copy of the
+        # same trace shown in another task would be no tampering at all)
+        _raw(c, "UPDATE signals SET data=(SELECT data FROM signals WHERE data <> (SELECT data FROM signals "
+                "WHERE signal_id=?1) LIMIT 1) WHERE signal_id=?1", params=(t2,))
     else:  # swap, and recompute the file's own fingerprint: only the key can tell
         from engine.review.store import fingerprint, item_digests
 
