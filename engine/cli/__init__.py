@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         review_cmds = None
     if review_cmds is not None:
         review_cmds.register(sub)
+    from . import certify as certify_cmds  # certify (randomised smoothing)
+
+    certify_cmds.register(sub)
     return p
 
 

@@ -402,6 +402,45 @@ def robustness(ds, split: str, clf, method: str, params, eps_text: str, limit: i
     return fn
 
 
+def certify(clf, rec: OpenedRecord, params) -> Job:
+    """Randomised-smoothing CERTIFY (engine.certify) of one opened record → Certificate;
+    `params` an engine.certify.SmoothParams."""
+    def fn(progress, should_stop):
+        from ..certify import certify_record
+
+        progress(0, params.n0 + params.n, f"certifying {rec.name} (σ {params.sigma_mv:g} mV)")
+        return certify_record(clf, rec.x_mv, rec.fs, params, should_stop=should_stop,
+                              progress=lambda k, n, stage: progress(k, n, f"certify {rec.name}: {stage} {k}/{n}"))
+    return fn
+
+
+def certify_dataset(ds, split: str, clf, params, *, limit: int | None = None, lead: str | None = None) -> Job:
+    """CERTIFY every labelled record of a split → engine.certify.summarize's document plus
+    "model", "split", "d_median" (median samples seen) and "rows" (one per record)."""
+    def fn(progress, should_stop):
+        from ..certify import certify_record, record_input, summarize
+
+        names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
+        sigs = _signals(ds, names, clf.fs, lead, progress, should_stop)
+        rows = []
+        for i, (name, x) in enumerate(zip(names, sigs)):
+            check_stop(should_stop)
+            seen, logits_fn = record_input(clf, x, clf.fs)
+            import torch
+
+            with torch.no_grad():
+                z = logits_fn(torch.as_tensor(seen[None], device=clf.device))
+            c = certify_record(clf, x, clf.fs, params, should_stop=should_stop)
+            rows.append({"record": name, "label": ds.label(name), "clean_pred": clf.classes[int(z.argmax())],
+                         **c.to_dict()})
+            progress(i + 1, len(names), f"certified {i + 1}/{len(names)}: {name} "
+                                        f"{c.pred or 'abstain'} radius {c.radius_mv:.4f} mV")
+        doc = summarize(rows, params.sigma_mv)
+        return {"model": clf.name, "split": split, "d_median": int(np.median([r["d"] for r in rows])),
+                **doc, "rows": rows}
+    return fn
+
+
 @dataclass
 class TrainRequest:
     """Everything a training run needs; the CLI fills it from its options, the GUI from its panel."""
