@@ -47,6 +47,10 @@ class Attack:
         self._step = 0
         declared = ATTACKS.get(self.name)
         self._total = declared.total_steps(self.p) if declared else self.p.steps
+        # the paper code's switch (engine.paper_mode), for the attacks that declare it: the steps
+        # see no mask (δ/θ live on the zero padding too); the padding is zeroed once, at the end
+        self.paper_code = bool(self.p.paper_code) and bool(declared) and any(
+            q.attr == "paper_code" for q in declared.params)
 
     # -- helpers for subclasses -------------------------------------------------------------
     def loss_grad(self, x_adv: torch.Tensor, labels: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
@@ -94,7 +98,9 @@ class Attack:
         raise NotImplementedError
 
     def __call__(self, x0: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Return delta (B, L) mV, |delta| ≤ ε, zero on padding. Model state restored afterwards."""
+        """Return delta (B, L) mV, |delta| ≤ ε, zero on padding. Model state restored afterwards.
+        `labels`: the class each record's loss refers to (the runner passes the model's prediction,
+        or the true label in the paper-code mode)."""
         self._step = 0
         self.check_stop()
         dev = self.clf.device
@@ -103,7 +109,8 @@ class Attack:
         self._mask = mask
         try:
             with frozen(self.clf):
-                delta = self.perturb(x0, mask.to(x0.dtype), labels)
+                steps_mask = torch.ones_like(x0) if self.paper_code else mask.to(x0.dtype)
+                delta = self.perturb(x0, steps_mask, labels)
         finally:
             self._mask = None
         return delta.detach() * mask

@@ -88,6 +88,10 @@ RANDOM_START = Param("random_start", "--random-start", "Random start", "", False
                      help="PGD starts from a random point in the ε-ball")
 SEED = Param("seed", "--seed", "Seed", "", 0, 0, 2 ** 32 - 1, kind=int,
              help="random seed (results reproduce exactly)")
+PAPER_CODE = Param("paper_code", "--paper-code", "Paper code (paper-cnn)", "", False, 0, 1, kind=bool,
+                   help="paper-cnn only: behave as the paper's code (crop the first 18000 samples, not the "
+                        "centre; δ/θ live on the zero padding during the steps and are zeroed there at the end; "
+                        "loss to the TRUE label, so every record needs one)")
 
 # -- APGD (Croce & Hein 2020) and Square (Andriushchenko et al. 2020) --------------------------------
 ITERATIONS = Param("iterations", "--iterations", "APGD iterations", "steps", 100, 1, 100_000, kind=int,
@@ -104,7 +108,7 @@ PAPER_SIZES = (5, 7, 11, 15, 19)          # SAP kernel bank (paper): sizes × σ
 PAPER_SIGMAS = (1.0, 3.0, 5.0, 7.0, 10.0)
 
 BUILTIN_PARAMS: tuple[Param, ...] = (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED, ITERATIONS, RESTARTS,
-                                     QUERIES, SMOOTH)
+                                     QUERIES, SMOOTH, PAPER_CODE)
 
 
 @dataclass
@@ -132,6 +136,7 @@ class AttackParams:
     restarts: int = RESTARTS.default
     queries: int = QUERIES.default
     smooth: bool = SMOOTH.default
+    paper_code: bool = PAPER_CODE.default
     options: tuple[tuple[str, Any], ...] = field(default=())
 
     def option(self, p: Param) -> Any:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import UserError
-from .params import (ALPHA, EPS, ITERATIONS, QUERIES, RANDOM_START, RESTARTS, SAP_STEPS, SEED, SMOOTH, STEPS,
-                     AttackParams, Param)
+from .params import (ALPHA, EPS, ITERATIONS, PAPER_CODE, QUERIES, RANDOM_START, RESTARTS, SAP_STEPS, SEED,
+                     SMOOTH, STEPS, AttackParams, Param)
 
 # spellings accepted for target classes, besides the class codes themselves
 TARGET_ALIASES = {"normal": "N", "af": "A", "afib": "A", "atrial-fibrillation": "A", "other": "O",
@@ -67,11 +67,11 @@ def _register(*specs: AttackSpec) -> dict[str, AttackSpec]:
 ATTACKS: dict[str, AttackSpec] = _register(
     AttackSpec("sap", "SAP — smoothed (paper)",
                "smooth adversarial perturbation (Han et al. 2020): a PGD start, then Gaussian-smoothed steps",
-               "engine.attacks.sap:SAP", (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED),
+               "engine.attacks.sap:SAP", (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED, PAPER_CODE),
                step_attrs=("steps", "sap_steps"), header_fields=("kernel_sizes", "kernel_sigmas"), paper=True),
     AttackSpec("pgd", "PGD — L∞, square-wave",
                "projected gradient descent with sign steps (square-wave perturbations)",
-               "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED), paper=True),
+               "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED, PAPER_CODE), paper=True),
     AttackSpec("apgd-ce", "APGD-CE — Auto-PGD, cross-entropy",
                "Auto-PGD (Croce & Hein 2020) on the cross-entropy: step size and momentum without tuning, "
                "restarts; --smooth optimises SAP's θ through the Gaussian kernels",

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..models.classifier import Classifier, Placement, pad_batch
+from ..paper_mode import check_paper_code, paper_fit, uses_paper_code
 from .base import Attack, AttackParams
 from .params import is_adversarial
 from .measures import perturbation_measures
@@ -100,6 +101,9 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
     params = params or AttackParams()
     check_params(method, params)  # every parameter the attack reads, against its declared range
     params.check_targets(clf.classes)
+    paper = uses_paper_code(method, params)  # engine.paper_mode: first-18000 crop, true labels
+    if paper:
+        check_paper_code(clf, inputs)
     torch.manual_seed(params.seed)
     per_batch = attack_spec.total_steps(params)
     n_batches = (len(inputs) + batch_size - 1) // batch_size
@@ -109,7 +113,9 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
         x_model = [clf.to_model_rate(inp.x_mv, inp.fs) for inp in chunk]
         # the model inputs (fixed models: centred to their length; whole-record models: the records,
         # left-aligned and zero-padded to the longest of the batch, the mask True on real samples)
-        fitted = [clf.fit(x) for x in x_model]
+        # (paper-code mode: the first `length` samples of a longer record, engine.paper_mode)
+        fit = (lambda x: paper_fit(x, clf.length)) if paper else clf.fit
+        fitted = [fit(x) for x in x_model]
         xb = pad_batch([f[0] for f in fitted])
         mb = pad_batch([f[1].mask() for f in fitted], False)
         p0 = clf.predict_proba(xb, mask=mb)
@@ -121,7 +127,9 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
 
         attack = attack_spec.cls(clf, params, progress=prog, should_stop=should_stop)
         attack.quanta = torch.tensor([inp.quantum_mv for inp in chunk])  # lets an attack judge success on the grid
-        delta = attack(torch.from_numpy(xb), torch.from_numpy(mb), torch.from_numpy(y0)).cpu().numpy()
+        # the loss refers to the model's prediction, or (paper-code mode) to the true label
+        labels = (np.array([clf.classes.index(inp.true) for inp in chunk], dtype=np.int64) if paper else y0)
+        delta = attack(torch.from_numpy(xb), torch.from_numpy(mb), torch.from_numpy(labels)).cpu().numpy()
         adv_batch, advs = [], []
         for i, inp in enumerate(chunk):
             pl = fitted[i][1]
@@ -130,7 +138,7 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
             x_adv[sl] = quantise(x_model[i][sl], x_model[i][sl] + delta[i, pl.dst_start:pl.dst_start + pl.n],
                                  inp.quantum_mv, params.eps_mv)
             advs.append(x_adv)
-            adv_batch.append(clf.fit(x_adv)[0])
+            adv_batch.append(fit(x_adv)[0])
         p1 = clf.predict_proba(pad_batch(adv_batch), mask=mb)
         for i, inp in enumerate(chunk):
             orig, adv = clf.classes[int(y0[i])], clf.classes[int(p1[i].argmax())]
