@@ -194,8 +194,10 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     if not is_adversarial(adv_idx, orig_idx, target_idx):
         raise UserError(f"{result.record}: the example is not adversarial (prediction {result.adv_pred}); "
                         "there is no band to expand")
-    x0_in, pl = clf.fit(result.x0)  # the model input (whole-record models: the record itself)
-    xa_in, _ = clf.fit(result.x_adv)
+    # the model input as the attack placed it (whole-record models: the record itself; the
+    # paper-code mode on paper-cnn: the first samples of a long record, engine.paper_mode)
+    pl = result.placement
+    x0_in, xa_in = pl.apply(result.x0), pl.apply(result.x_adv)
     dev, L, eps = clf.device, len(x0_in), params.eps_mv
     mask = torch.from_numpy(pl.mask()).to(dev, torch.float32)
     x0 = torch.from_numpy(x0_in).to(dev)

@@ -57,6 +57,4 @@ def paper_place(n_samples: int, length: int):
 def paper_fit(x: np.ndarray, length: int):
     """x (n,) mV → ((length,) float32 model input, Placement) as the paper's DataLoader places it."""
     p = paper_place(len(x), length)
-    out = np.zeros(length, dtype=np.float32)
-    out[p.dst_start:p.dst_start + p.n] = x[p.src_start:p.src_start + p.n]
-    return out, p
+    return p.apply(x), p

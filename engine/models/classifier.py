@@ -47,6 +47,12 @@ class Placement:
         m[self.dst_start:self.dst_start + self.n] = True
         return m
 
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """A record (at the model rate) placed as described: (length,) float32, zeros elsewhere."""
+        out = np.zeros(self.length, dtype=np.float32)
+        out[self.dst_start:self.dst_start + self.n] = x[self.src_start:self.src_start + self.n]
+        return out
+
 
 def place(n_samples: int, length: int) -> Placement:
     """Centred zero padding (short records) or centred cropping (long records)."""
