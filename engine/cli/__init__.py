@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         from . import bands as band_cmds  # band-eval
 
         band_cmds.register(sub)
+        from . import card as card_cmds  # universal, robustness-card
+
+        card_cmds.register(sub)
     try:
         from . import review as review_cmds
     except ImportError:  # review commands not installed in this build
