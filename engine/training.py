@@ -16,6 +16,10 @@ State for resuming (weights, optimiser, epoch, best score, RNG) is written after
 next to the output file as `<out>.resume.pt` and read back with `weights_only=True`. The output
 is checked before training starts (an existing file is replaced only with `overwrite` or by the
 interrupted run it belongs to; the folder must be writable); every write is atomic.
+On a CUDA device (or with `resident`), fixed-input models train with every record resident on
+the device and batches drawn there, under mixed precision (`amp`; engine.training_gpu); the
+examples, balancing, schedule, validation and checkpoints are the same. A model card
+(engine.model_card) is written next to the checkpoint at the end (`m.safetensors` → `m.md`).
 The learning rate warms up, then follows a cosine over training progress, which is measured in
 steps or, when `max_minutes` is set and tighter, in time: a time-limited run still anneals fully.
 """
@@ -38,7 +42,8 @@ from .metrics import summarize
 from .models import DEFAULT_ARCH, build
 from .models.checkpoint import base_meta, save_checkpoint
 from .models.classifier import Classifier
-from .outputs import atomic_write, check_output
+from .outputs import atomic_write, check_output, write_text_atomic
+from .training_gpu import ResidentData, amp_setup, autocast, centred, precision_text, predict_resident
 
 DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
 
@@ -54,6 +59,8 @@ class TrainConfig:
     max_minutes: float | None = None
     gain_jitter: float = 0.15
     arch_args: dict = field(default_factory=dict)
+    resident: bool | None = None  # data resident on the device (engine.training_gpu); None: on CUDA
+    amp: str = "auto"  # autocast precision (engine.training_gpu.AMP_CHOICES); auto: bf16/fp16 on CUDA
 
 
 @dataclass
@@ -164,6 +171,11 @@ class ThreadChooser:
         torch.set_num_threads(self.start)
 
 
+def card_path_for(out: str) -> str:
+    """The model card written next to checkpoint `out` (`m.safetensors` → `m.md`)."""
+    return (out[:-len(".safetensors")] if out.endswith(".safetensors") else out) + ".md"
+
+
 def evaluate_signals(clf: Classifier, signals: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
     """Probabilities (n, C) for mV signals already at the model rate, placed as inference does
     (fixed models: centred; whole-record models: whole, batched by length)."""
@@ -185,10 +197,17 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
         raise UserError(f"unknown class labels in training data: {bad}")
     resume_path = out + ".resume.pt"
     check_output(out, overwrite or (resume and os.path.exists(resume_path)), what="checkpoint")
+    card_path = card_path_for(out)
+    check_output(card_path, overwrite or (resume and os.path.exists(resume_path)), what="model card")
     meta = base_meta(cfg.arch, cfg.arch_args)
     torch.manual_seed(cfg.seed)
     module = build(cfg.arch, **cfg.arch_args).to(device)
     clf = Classifier(module, meta, device)
+    resident = (device.type == "cuda" and not clf.whole) if cfg.resident is None else bool(cfg.resident)
+    if resident and clf.whole:
+        raise UserError(f"--gpu-resident trains fixed-input models only; {cfg.arch} takes whole records")
+    amp_dtype, use_scaler = amp_setup(cfg.amp, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
     opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(_balanced_index(train_y)) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
@@ -216,13 +235,20 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     min_len = int(meta.get("min_length", 0))
     lengths = np.array([min(len(x), L) for x in train_x])
     threads = ThreadChooser(device)
+    if resident:  # every record once on the device, in model units; batches are drawn there
+        data = ResidentData(train_x, L, clf.units_per_mv, device)
+        val_t = centred(val_x, L, clf.units_per_mv, device)
+        y_dev = torch.from_numpy(y_idx).to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
     try:
         for epoch in range(start_epoch, cfg.epochs):
             module.train()
             order = rng.permutation(_balanced_index(train_y))
             batches = (length_batches(order, lengths, cfg.batch_size, rng) if whole else
                        [order[b:b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)])
-            losses = []
+            n_steps = 0
+            loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per step
             for i_step, idx in enumerate(batches):
                 if should_stop and should_stop():
                     raise KeyboardInterrupt
@@ -231,23 +257,32 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                 progress_frac = schedule_progress(step, total_steps, time.monotonic() - t0, budget_s)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(progress_frac, cfg.lr)
-                if whole:
-                    xb = batch_crops([train_x[i] for i in idx], min_len, L, rng)
-                else:
-                    xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
-                xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
                 threads.before(i_step)
                 t_step = time.perf_counter()
-                xt = torch.from_numpy(xb).to(device)
-                yt = torch.from_numpy(y_idx[idx]).to(device)
-                loss = F.cross_entropy(clf.logits(xt), yt)
+                if resident:
+                    xt = data.batch(idx, rng, cfg.gain_jitter)  # model units, on the device
+                    yt = y_dev[torch.from_numpy(idx).to(device)]
+                else:
+                    if whole:
+                        xb = batch_crops([train_x[i] for i in idx], min_len, L, rng)
+                    else:
+                        xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
+                    xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
+                    xt = torch.from_numpy(xb).to(device)
+                    yt = torch.from_numpy(y_idx[idx]).to(device)
+                with autocast(device, amp_dtype):
+                    logits = module(xt.unsqueeze(1)) if resident else clf.logits(xt)
+                loss = F.cross_entropy(logits.float(), yt)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                threads.after(i_step, time.perf_counter() - t_step, xb.size)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                loss_sum += loss.detach()
+                n_steps += 1
+                threads.after(i_step, time.perf_counter() - t_step, xt.numel())
                 step += 1
-            probs = evaluate_signals(clf, val_x)
+            mean_loss = float(loss_sum) / n_steps if n_steps else float("nan")
+            probs = predict_resident(module, val_t) if resident else evaluate_signals(clf, val_x)
             val = summarize(list(val_y), [CLASSES[i] for i in probs.argmax(1)])
             if val["f1_mean_nao"] > best_f1:
                 best_f1, best_epoch, best_val = val["f1_mean_nao"], epoch + 1, val
@@ -260,7 +295,9 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                                  "length of 80-100 % of its shortest record" if whole
                                                  else "random windows of the input length"),
                                     "train_records": len(train_x), "val_records": len(val_x),
-                                    "app_version": __version__, "device": str(device)}
+                                    "app_version": __version__, "device": str(device),
+                                    "precision": precision_text(amp_dtype, use_scaler),
+                                    "data": "resident on the device" if resident else "batches copied per step"}
                 save_checkpoint(out, module, meta, overwrite=True)
             elapsed = time.monotonic() - t0
             with atomic_write(resume_path) as tmp:
@@ -270,7 +307,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             done = epoch + 1 - start_epoch
             eta = (elapsed - spent) / done * (cfg.epochs - epoch - 1)
             if progress:
-                progress(EpochReport(epoch + 1, cfg.epochs, float(np.mean(losses)), val, best_f1, best_epoch,
+                progress(EpochReport(epoch + 1, cfg.epochs, mean_loss, val, best_f1, best_epoch,
                                      elapsed, eta, torch.get_num_threads()))
             if budget_s is not None and elapsed + 0.5 * (elapsed - spent) / done > budget_s:
                 break  # the schedule has annealed by time; another epoch would overrun the budget
@@ -283,6 +320,9 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     kept.meta["training"]["train_time_s"] = round(time.monotonic() - t0, 1)
     kept.meta["training"]["epochs_run"] = epoch + 1
     save_checkpoint(out, kept.module, kept.meta, overwrite=True)
+    from .model_card import model_card
+
+    write_text_atomic(card_path, model_card(kept))
     if os.path.exists(resume_path):
         os.remove(resume_path)
     # a resumed run that did not improve returns the kept (earlier) epoch's validation metrics

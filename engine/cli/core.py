@@ -74,6 +74,12 @@ def register(sub) -> None:
     add_ranged(p, "--max-minutes", float, 0.0, 1e6, None, "stop after this many minutes", unit="min", lo_open=True)
     add_limit(p, "use only the first N records (quick runs)")
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
+    p.add_argument("--gpu-resident", action="store_true",
+                   help="keep every training record on the device and draw batches there (automatic on CUDA "
+                        "for fixed-input models; this forces it, e.g. on CPU)")
+    p.add_argument("--amp", default="auto", choices=["auto", "off", "bf16", "fp16"],
+                   help="mixed precision: auto (bf16 on CUDA, or fp16 with a gradient scaler; off elsewhere), "
+                        "off, bf16 (also on CPU) or fp16 (CUDA) (default auto)")
     p.add_argument("--overwrite", action="store_true")
     add_device(p)
     add_json(p)
@@ -190,6 +196,8 @@ def cmd_train(args) -> int:
     # the folder must be writable now, not after hours of training
     resuming = os.path.exists(args.out + ".resume.pt") and not args.no_resume
     check_output(args.out, args.overwrite or resuming, what="checkpoint")
+    # the model card written next to it (engine.training.card_path_for)
+    check_output(args.out[:-len(".safetensors")] + ".md", args.overwrite or resuming, what="model card")
     ds = open_dataset(args.dataset, args.labels)
 
     from ..workbench import TrainRequest, jobs
@@ -199,6 +207,7 @@ def cmd_train(args) -> int:
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        max_minutes=args.max_minutes, limit=args.limit, device=args.device,
                        resume=not args.no_resume, overwrite=args.overwrite,
+                       resident=True if args.gpu_resident else None, amp=args.amp,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -215,4 +224,8 @@ def _argv_for(args) -> list[str]:
         out += ["--max-minutes", str(args.max_minutes)]
     if args.split != "all":
         out += ["--split", args.split]
+    if args.gpu_resident:
+        out += ["--gpu-resident"]
+    if args.amp != "auto":
+        out += ["--amp", args.amp]
     return out

@@ -459,6 +459,8 @@ class TrainRequest:
     device: str | None = None
     resume: bool = True
     overwrite: bool = False
+    resident: bool | None = None  # data resident on the device (None: automatic, on CUDA)
+    amp: str = "auto"  # mixed precision (engine.training_gpu.AMP_CHOICES)
     command: str = ""  # how the run was started, for the model card
 
 
@@ -492,7 +494,7 @@ def train(req: TrainRequest) -> Job:
         tx, vx = sigs[:len(ts.train)], sigs[len(ts.train):]
         epochs = req.epochs or ARCHITECTURES[req.arch].default_epochs
         cfg = TrainConfig(arch=req.arch, epochs=int(epochs), batch_size=req.batch_size, lr=req.lr, seed=req.seed,
-                          max_minutes=req.max_minutes)
+                          max_minutes=req.max_minutes, resident=req.resident, amp=req.amp)
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,
