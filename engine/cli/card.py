@@ -46,6 +46,7 @@ def register(sub) -> None:
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_universal)
+    register_card(sub)
 
 
 def _names(ds, split: str, limit, say):
@@ -106,4 +107,144 @@ def cmd_universal(args) -> int:
            "heldout": heldout, "out": os.path.abspath(out), "seconds": round(time.monotonic() - t0, 2),
            "note": None if eval_split else "no --eval-split given and --split has no held-out half"}
     emit(args, doc, universal_text(doc) + f"\nwrote {os.path.abspath(out)}")
+    return 0
+
+
+# -- robustness-card -------------------------------------------------------------------------------
+
+def register_card(sub) -> None:
+    from ..card.build import CARD_ATTACKS, CARD_EPS, CARD_ITERATIONS, CARD_QUERIES, ENSEMBLE_EPS
+    from .attacks import add_attack_args
+
+    p = sub.add_parser(
+        "robustness-card", help="one report on how robust a model is (HTML, optional PDF and JSON; resumable)",
+        description="Build a model's robustness card on the labelled records of a split: clean accuracy, per-class "
+                    "F1 and the confusion matrix; success (n, 95 % Clopper-Pearson intervals) against ε in mV for each "
+                    "attack (white-box and black-box), per true class; robust accuracy under the ensemble (APGD-CE, "
+                    "targeted APGD-DLR, Square) at 0.01, 0.02 and 0.05 mV; the perceptibility of the successful "
+                    "examples (SNR, PRD, smoothness, share at ±ε) as distributions; a universal perturbation's "
+                    "success on held-out records; band statistics from a band-eval file; provenance. Every "
+                    "(attack, ε) cell is an attack-eval results file in --results-dir, so a rerun resumes and "
+                    "`torchrun --nproc_per_node N main.py robustness-card ...` shards the records. Card defaults: "
+                    f"APGD {CARD_ITERATIONS} iterations, Square {CARD_QUERIES} queries (the time budget; give "
+                    "--iterations / --queries for more).")
+    add_dataset_args(p)
+    p.add_argument("--out", required=True, help="the card to write (.html)")
+    p.add_argument("--pdf", default=None, help="also write the card as a PDF file")
+    p.add_argument("--attacks", default=",".join(CARD_ATTACKS),
+                   help=f"comma-separated attacks swept over --eps-list (default {','.join(CARD_ATTACKS)})")
+    p.add_argument("--eps-list", default=",".join(f"{e:g}" for e in CARD_EPS),
+                   help=f"ε values in mV for the attack sweep (default {','.join(f'{e:g}' for e in CARD_EPS)})")
+    p.add_argument("--ensemble-eps", default=",".join(f"{e:g}" for e in ENSEMBLE_EPS),
+                   help="ε values in mV for the ensemble's robust accuracy (default "
+                        f"{','.join(f'{e:g}' for e in ENSEMBLE_EPS)}; 'none' leaves it out)")
+    add_attack_args(p, method=False, eps=False)
+    p.set_defaults(iterations=CARD_ITERATIONS, queries=CARD_QUERIES)
+    add_ranged(p, "--alpha-ratio", float, 0.0, 10.0, 0.1, "PGD/SAP step α = ε × ratio (unless --alpha)", lo_open=True)
+    p.add_argument("--universal", default=None, metavar="FILE",
+                   help="a universal perturbation (.npz from `universal`) to evaluate instead of fitting one")
+    p.add_argument("--universal-split", default=None,
+                   help="split to fit the universal perturbation on (default: the training half of --split, e.g. "
+                        "strat-train for strat-val; its records are left out of the evaluation)")
+    add_ranged(p, "--universal-eps", float, 1e-4, 5.0, UNIVERSAL_EPS, "ε of the fitted universal perturbation",
+               unit="mV")
+    add_ranged(p, "--universal-fit-limit", int, 1, 10_000_000, 200, "fit it on at most N records")
+    add_ranged(p, "--universal-steps", int, 1, 10_000, 5, "its gradient steps per batch")
+    add_ranged(p, "--universal-passes", int, 1, 1000, 5, "its most passes over the fitting records")
+    p.add_argument("--no-universal", action="store_true", help="leave the universal perturbation out")
+    p.add_argument("--band-eval", default=None, metavar="FILE", help="a band-eval results file of this model")
+    p.add_argument("--results-dir", default=None,
+                   help="folder for the cells' attack-eval results files (default: <out>.results beside the card); "
+                        "a rerun resumes them")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing --out/--pdf files, and start afresh cell files that do not match")
+    add_batch_size(p, 16, "records attacked at once", hi=1024)
+    add_model_args(p)
+    add_json(p)
+    p.set_defaults(func=cmd_robustness_card)
+
+
+def _eps_values(text: str, flag: str, allow_none: bool = False) -> tuple[float, ...]:
+    from ..attacks.params import EPS
+    from ..robustness import parse_eps_list
+
+    if allow_none and str(text).strip().lower() in ("none", ""):
+        return ()
+    try:
+        vals = parse_eps_list(text)
+    except UserError as exc:
+        raise UserError(str(exc).replace("--eps", flag)) from None
+    return tuple(EPS.check(v, flag) for v in vals)
+
+
+def card_outputs(args) -> tuple[str, str | None, str]:
+    """(html, pdf or None, results folder), checked before any work."""
+    from ..outputs import check_output
+
+    out, pdf = args.out, args.pdf
+    if not str(out).lower().endswith((".html", ".htm")):
+        raise UserError(f"--out must name an .html file, got {out}")
+    check_output(out, args.overwrite, what="card")
+    if pdf:
+        if not str(pdf).lower().endswith(".pdf"):
+            raise UserError(f"--pdf must name a .pdf file, got {pdf}")
+        if os.path.abspath(pdf) == os.path.abspath(out):
+            raise UserError("--pdf and --out name the same file")
+        check_output(pdf, args.overwrite, what="card")
+    results = args.results_dir or os.path.splitext(out)[0] + ".results"
+    if os.path.abspath(results) in (os.path.abspath(out), os.path.abspath(pdf or out)):
+        raise UserError("--results-dir must be a folder of its own")
+    return out, pdf, results
+
+
+def cmd_robustness_card(args) -> int:
+    from ..attack_eval import dist_from_env
+    from ..attacks.params import ALPHA
+    from ..card.build import CardSettings, build_card, check_inputs
+    from ..card.render import card_text, write_card_html, write_card_pdf
+    from ..device import pick_device
+    from ..models.checkpoint import resolve_model
+    from ..robustness import parse_methods
+    from . import emit
+    from .attacks import _dataset_names, _params, _rank_printer
+
+    attacks = tuple(parse_methods(args.attacks)) if str(args.attacks).strip().lower() not in ("", "none") else ()
+    eps_list = _eps_values(args.eps_list, "--eps-list") if attacks else ()
+    ens = _eps_values(args.ensemble_eps, "--ensemble-eps", allow_none=True)
+    if args.alpha is None:
+        for e in eps_list + ens:
+            ALPHA.check(e * args.alpha_ratio, f"step α = ε {e:g} mV × --alpha-ratio {args.alpha_ratio:g}")
+    if args.universal and args.no_universal:
+        raise UserError("give either --universal FILE or --no-universal")
+    out, pdf, results = card_outputs(args)
+    dist, device = dist_from_env(pick_device(args.device))
+    say = _rank_printer(dist)
+    last = [0.0]
+
+    def prog(done: int, total: int, msg: str = "") -> None:
+        now = time.monotonic()
+        if "records" not in msg or now - last[0] >= 2.0:
+            last[0] = now
+            say(msg)
+
+    try:
+        clf = resolve_model(args.model, device)
+        base = _params(args, clf, eps_mv=(eps_list or ens)[0])
+        settings = CardSettings(attacks=attacks, eps_list=eps_list, ensemble_eps=ens, base=base,
+                                alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, batch_size=args.batch_size,
+                                lead=args.lead, results_dir=results, restart=args.overwrite,
+                                universal=not args.no_universal, universal_file=args.universal,
+                                universal_split=args.universal_split, universal_eps=args.universal_eps,
+                                universal_fit_limit=args.universal_fit_limit, universal_steps=args.universal_steps,
+                                universal_passes=args.universal_passes, band_eval=args.band_eval)
+        check_inputs(clf, settings)  # --universal / --band-eval files, before the dataset and any attack
+        ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
+        doc = build_card(clf, ds, names, args.split, settings, dist=dist, progress=prog)
+    finally:
+        dist.close()
+    if doc is None:  # ranks other than 0: rank 0 writes the card
+        return 0
+    doc["outputs"] = {"html": write_card_html(doc, out, overwrite=args.overwrite),
+                      "pdf": write_card_pdf(doc, pdf, overwrite=args.overwrite) if pdf else None}
+    emit(args, doc, card_text(doc) + f"\ncard: {os.path.abspath(out)}" + (f"\npdf: {os.path.abspath(pdf)}" if pdf else ""))
     return 0
