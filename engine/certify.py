@@ -75,21 +75,32 @@ def radius_for(p_low: float, sigma_mv: float) -> float:
 
 
 class NoiseStream:
-    """Gaussian noise (k, d) float32 · σ, drawn in fixed blocks from one seeded generator: the
-    sequence of draws is the same whatever sizes it is taken in."""
+    """Gaussian noise (k, d) float32 of sd σ, drawn in fixed blocks of NOISE_BLOCK rows from one
+    seeded generator: the sequence of draws is the same whatever sizes it is taken in. Full blocks
+    are drawn straight into the output (no copies)."""
 
     def __init__(self, d: int, sigma: float, seed: int, stage: int, device: torch.device) -> None:
         self.gen = torch.Generator(device="cpu").manual_seed(int(seed) * 1_000_003 + stage)
         self.d, self.sigma, self.device = d, float(sigma), device
-        self.buf = torch.zeros((0, d))
+        self.rest = torch.zeros((0, d))  # rows of the last block not yet taken
+
+    def _block(self, out: torch.Tensor) -> None:
+        out.normal_(0.0, self.sigma, generator=self.gen)
 
     def take(self, k: int) -> torch.Tensor:
-        while self.buf.shape[0] < k:
-            need = max(1, math.ceil((k - self.buf.shape[0]) / NOISE_BLOCK))
-            blocks = [torch.randn((NOISE_BLOCK, self.d), generator=self.gen) for _ in range(need)]
-            self.buf = torch.cat([self.buf, *blocks])
-        out, self.buf = self.buf[:k], self.buf[k:]
-        return (out * self.sigma).to(self.device)
+        out = torch.empty((k, self.d))
+        i = min(k, self.rest.shape[0])
+        out[:i] = self.rest[:i]
+        self.rest = self.rest[i:]
+        while k - i >= NOISE_BLOCK:
+            self._block(out[i:i + NOISE_BLOCK])
+            i += NOISE_BLOCK
+        if i < k:
+            blk = torch.empty((NOISE_BLOCK, self.d))
+            self._block(blk)
+            out[i:] = blk[:k - i]
+            self.rest = blk[k - i:]
+        return out.to(self.device)
 
 
 def sample_counts(logits_fn: LogitsFn, x: torch.Tensor, n_classes: int, num: int, noise: NoiseStream,
@@ -103,7 +114,7 @@ def sample_counts(logits_fn: LogitsFn, x: torch.Tensor, n_classes: int, num: int
             if should_stop is not None and should_stop():
                 raise Cancelled("certification cancelled")
             k = min(batch_size, num - done)
-            z = logits_fn(x[None, :] + noise.take(k))
+            z = logits_fn(noise.take(k).add_(x[None, :]))
             counts += torch.bincount(z.argmax(1).cpu(), minlength=n_classes)[:n_classes]
             done += k
             if progress is not None:
