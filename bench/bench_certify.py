@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     clf.to(a.device)
     rec = read_record(str(ROOT / "resources" / "samples" / "A00001.hea"))  # 30 s at 300 Hz
     x, _ = rec.lead_mv()
-    seen, fn = record_input(clf, x, rec.fs)
+    seen, fn, _ = record_input(clf, x, rec.fs)
     xt = torch.as_tensor(seen, device=clf.device)
     C = len(clf.classes)
 

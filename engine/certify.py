@@ -10,10 +10,10 @@ Monte Carlo with the paper's two procedures:
   returns cA with certified L2 radius R = σ · Φ⁻¹(pA_lower) (mV): with probability ≥ 1 − α over
   the draws, g(x + e) = cA for every ‖e‖₂ < R.
 
-The noise is added to the samples the model sees (the record at the model's rate, inside its
-placement; zero padding stays zero, since no attacker can change it), so the certificate holds in
-that d-sample space and an L∞ ball of radius R/√d lies inside the L2 ball: `linf_mv` is the
-certified L∞ bound, set against the paper's ε = 0.01 mV.
+The noise is added to the whole model input (the record at the model's rate, placed as the model
+places it; a fixed-input model's zero padding gets noise too, as in `train --noise-sd`). An
+attacker changes only the d record samples the model sees, so an L∞ perturbation of size R/√d has
+L2 norm at most R: `linf_mv` = R/√d is the certified L∞ bound, set against the paper's ε = 0.01 mV.
 
 Draws run in batches of `batch_size` noisy copies, one forward each. The noise comes in blocks of
 NOISE_BLOCK draws from one seeded generator, so results do not depend on the batch size.
@@ -125,7 +125,7 @@ def sample_counts(logits_fn: LogitsFn, x: torch.Tensor, n_classes: int, num: int
 @dataclass
 class Certificate:
     """One record's CERTIFY result. pred: class or None (abstained); radius_mv: certified L2 radius
-    (0 when abstaining); linf_mv = radius_mv / √d; d: samples the noise covers; counts0 / counts:
+    (0 when abstaining); linf_mv = radius_mv / √d; d: record samples the model sees; counts0 / counts:
     votes of the selection / estimation draws; p_hat = nA/n; p_lower: its bound."""
 
     pred: str | None
@@ -159,9 +159,11 @@ class Certificate:
 
 def certify_input(logits_fn: LogitsFn, x: np.ndarray, classes: list[str], params: SmoothParams,
                   device: torch.device | str = "cpu", progress: Callable[[int, int, str], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> Certificate:
-    """CERTIFY around x (d,) mV (the samples the base classifier sees; noise on all of them)."""
+                  should_stop: Callable[[], bool] | None = None, d: int | None = None) -> Certificate:
+    """CERTIFY around the base classifier's input x (L,) mV (noise on all of it); `d`: the samples
+    an attacker can change, for the L∞ bound (default L)."""
     params.check()
+    d = len(x) if d is None else int(d)
     dev = torch.device(device)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=dev)
     C = len(classes)
@@ -178,7 +180,7 @@ def certify_input(logits_fn: LogitsFn, x: np.ndarray, classes: list[str], params
     r = radius_for(pl, params.sigma_mv)
     abstain = pl < 0.5
     return Certificate(pred=None if abstain else classes[top], radius_mv=0.0 if abstain else r,
-                       linf_mv=0.0 if abstain else r / math.sqrt(len(xt)), d=int(len(xt)), top=classes[top],
+                       linf_mv=0.0 if abstain else r / math.sqrt(d), d=d, top=classes[top],
                        p_hat=float(c[top]) / params.n, p_lower=pl,
                        counts0={k: int(v) for k, v in zip(classes, c0)},
                        counts={k: int(v) for k, v in zip(classes, c)}, sigma_mv=params.sigma_mv,
@@ -205,31 +207,24 @@ def predict_input(logits_fn: LogitsFn, x: np.ndarray, classes: list[str], params
 
 # -- a Classifier as the base classifier ----------------------------------------------------------
 
-def record_input(clf, x_mv: np.ndarray, fs: float) -> tuple[np.ndarray, "object"]:
-    """The samples of a record the model sees, at its rate (d,) mV, and a function that puts a
-    batch of them (B, d) into model inputs and returns logits (B, C)."""
+def record_input(clf, x_mv: np.ndarray, fs: float) -> tuple[np.ndarray, LogitsFn, int]:
+    """A record's model input (L,) mV (Classifier.prepare), the base classifier on a batch of such
+    inputs (B, L) → logits (B, C) in eval mode, and d, the record samples in the input."""
     from .models.modes import eval_mode
 
     xin, pl = clf.prepare(x_mv, fs)
-    seen = xin[pl.dst_start:pl.dst_start + pl.n].copy()
-    a, L = pl.dst_start, pl.length
 
     def logits_fn(batch: torch.Tensor) -> torch.Tensor:
-        if clf.whole:
-            z_in = batch
-        else:
-            z_in = torch.zeros((batch.shape[0], L), dtype=batch.dtype, device=batch.device)
-            z_in[:, a:a + batch.shape[1]] = batch
         with eval_mode(clf.module):
-            return clf.logits(z_in)
-    return seen, logits_fn
+            return clf.logits(batch)
+    return xin, logits_fn, int(pl.n)
 
 
 def certify_record(clf, x_mv: np.ndarray, fs: float, params: SmoothParams, progress=None,
                    should_stop=None) -> Certificate:
     """CERTIFY one record (n,) mV at fs Hz with the Classifier `clf` as the base classifier."""
-    seen, fn = record_input(clf, x_mv, fs)
-    return certify_input(fn, seen, clf.classes, params, clf.device, progress, should_stop)
+    xin, fn, d = record_input(clf, x_mv, fs)
+    return certify_input(fn, xin, clf.classes, params, clf.device, progress, should_stop, d=d)
 
 
 # -- a dataset ------------------------------------------------------------------------------------

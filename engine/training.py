@@ -58,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     max_minutes: float | None = None
     gain_jitter: float = 0.15
+    noise_sd_mv: float = 0.0  # Gaussian noise (mV) on every training example: a base model for smoothing
     arch_args: dict = field(default_factory=dict)
     resident: bool | None = None  # data resident on the device (engine.training_gpu); None: on CUDA
     amp: str = "auto"  # autocast precision (engine.training_gpu.AMP_CHOICES); auto: bf16/fp16 on CUDA
@@ -261,6 +262,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                 t_step = time.perf_counter()
                 if resident:
                     xt = data.batch(idx, rng, cfg.gain_jitter)  # model units, on the device
+                    if cfg.noise_sd_mv:
+                        xt = xt + torch.randn_like(xt) * (cfg.noise_sd_mv * clf.units_per_mv)
                     yt = y_dev[torch.from_numpy(idx).to(device)]
                 else:
                     if whole:
@@ -268,6 +271,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                     else:
                         xb = np.stack([_random_window(train_x[i], L, rng) for i in idx])
                     xb *= (1.0 + cfg.gain_jitter * rng.uniform(-1, 1, size=(len(idx), 1))).astype(np.float32)
+                    if cfg.noise_sd_mv:
+                        xb += rng.normal(0.0, cfg.noise_sd_mv, size=xb.shape).astype(np.float32)
                     xt = torch.from_numpy(xb).to(device)
                     yt = torch.from_numpy(y_idx[idx]).to(device)
                 with autocast(device, amp_dtype):
@@ -291,6 +296,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                     "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed,
                                     "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)",
                                     "balancing": "AF x2, Noisy x6 per epoch",
+                                    **({"noise_sd_mv": cfg.noise_sd_mv} if cfg.noise_sd_mv else {}),
                                     "examples": ("whole records batched by length, each batch cropped to one random "
                                                  "length of 80-100 % of its shortest record" if whole
                                                  else "random windows of the input length"),

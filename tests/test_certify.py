@@ -127,8 +127,10 @@ def test_real_model_certificate(tiny_model):
     clf = load_checkpoint(tiny_model)
     rec = read_record(str(SAMPLES / "A00001.hea"))
     x, _ = rec.lead_mv()
-    seen, fn = record_input(clf, x, rec.fs)
-    assert len(seen) == min(len(x), clf.length)
+    seen, fn, d = record_input(clf, x, rec.fs)
+    assert len(seen) == clf.length and d == min(len(x), clf.length)
+    short, _, d_short = record_input(clf, x[:3000], rec.fs)  # padded: noise covers L, the bound uses d
+    assert len(short) == clf.length and d_short == 3000
     # the noise-free input gives the base model's own prediction
     with torch.no_grad():
         z = fn(torch.as_tensor(seen[None]))
@@ -137,7 +139,8 @@ def test_real_model_certificate(tiny_model):
     a = certify_record(clf, x, rec.fs, p)
     b = certify_record(clf, x, rec.fs, SmoothParams(sigma_mv=0.05, n0=4, n=24, batch_size=5, seed=1))
     assert a.counts == b.counts and a.radius_mv == b.radius_mv
-    assert a.d == len(seen) and sum(a.counts.values()) == 24
+    assert a.d == d and sum(a.counts.values()) == 24
+    assert a.linf_mv == pytest.approx(a.radius_mv / math.sqrt(d))
 
 
 def test_cli_bad_options_one_line(tmp_path):
@@ -171,3 +174,38 @@ def test_cli_records_and_dataset_json(tiny_model, tmp_path):
     doc = one_json(proc.stdout)
     assert doc["n"] == 2 and len(doc["rows"]) == 2 and doc["table"][0]["radius_mv"] == 0.0
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_noise_sd_augments_and_is_recorded(samples, tmp_path):
+    """`train --noise-sd`: a tiny run (1 epoch on the bundled samples) with and without noise."""
+    from engine.datasets import open_dataset
+    from engine.models.checkpoint import load_checkpoint
+    from engine.signals_cache import load_dataset_signals
+    from engine.training import TrainConfig, train
+
+    ds = open_dataset(samples)
+    names = sorted(ds.names)[:8]
+    sigs = load_dataset_signals(ds, names, 300.0)
+    data = (sigs[:6], [ds.label(n) for n in names[:6]], sigs[6:], [ds.label(n) for n in names[6:]])
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for sd, name in ((0.0, "plain"), (0.3, "noisy")):
+            cfg = TrainConfig(epochs=1, batch_size=8, seed=0, noise_sd_mv=sd)
+            train(*data, cfg, str(tmp_path / f"{name}.safetensors"), device=torch.device("cpu"))
+    finally:
+        torch.set_num_threads(before)
+    plain, noisy = (load_checkpoint(tmp_path / f"{n}.safetensors") for n in ("plain", "noisy"))
+    assert noisy.meta["training"]["noise_sd_mv"] == 0.3 and "noise_sd_mv" not in plain.meta["training"]
+    wp, wn = plain.module.state_dict(), noisy.module.state_dict()
+    assert any(not torch.equal(wp[k], wn[k]) for k in wp if wp[k].is_floating_point())
+
+
+def test_train_noise_sd_option_checked(tmp_path):
+    assert_user_error(run_cli("train", str(SAMPLES), "--out", str(tmp_path / "m.safetensors"), "--noise-sd", "-1"),
+                      "--noise-sd")
+    from engine.cli import build_parser
+    from engine.cli.core import _argv_for
+
+    args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--noise-sd", "0.25"])
+    assert args.noise_sd == 0.25 and _argv_for(args)[-2:] == ["--noise-sd", "0.25"]

@@ -74,6 +74,8 @@ def register(sub) -> None:
     add_ranged(p, "--max-minutes", float, 0.0, 1e6, None, "stop after this many minutes", unit="min", lo_open=True)
     add_limit(p, "use only the first N records (quick runs)")
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
+    add_ranged(p, "--noise-sd", float, 0.0, 10.0, 0.0, "Gaussian noise added to every training example, so the "
+               "model works under randomised smoothing (certify --sigma)", unit="mV")
     p.add_argument("--gpu-resident", action="store_true",
                    help="keep every training record on the device and draw batches there (automatic on CUDA "
                         "for fixed-input models; this forces it, e.g. on CPU)")
@@ -207,7 +209,7 @@ def cmd_train(args) -> int:
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        max_minutes=args.max_minutes, limit=args.limit, device=args.device,
                        resume=not args.no_resume, overwrite=args.overwrite,
-                       resident=True if args.gpu_resident else None, amp=args.amp,
+                       resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -228,4 +230,6 @@ def _argv_for(args) -> list[str]:
         out += ["--gpu-resident"]
     if args.amp != "auto":
         out += ["--amp", args.amp]
+    if args.noise_sd:
+        out += ["--noise-sd", f"{args.noise_sd:g}"]
     return out

@@ -425,7 +425,7 @@ def certify_dataset(ds, split: str, clf, params, *, limit: int | None = None, le
         rows = []
         for i, (name, x) in enumerate(zip(names, sigs)):
             check_stop(should_stop)
-            seen, logits_fn = record_input(clf, x, clf.fs)
+            seen, logits_fn, _ = record_input(clf, x, clf.fs)
             import torch
 
             with torch.no_grad():
@@ -461,6 +461,7 @@ class TrainRequest:
     overwrite: bool = False
     resident: bool | None = None  # data resident on the device (None: automatic, on CUDA)
     amp: str = "auto"  # mixed precision (engine.training_gpu.AMP_CHOICES)
+    noise_sd_mv: float = 0.0  # Gaussian noise augmentation (mV), for randomised smoothing (engine.certify)
     command: str = ""  # how the run was started, for the model card
 
 
@@ -494,7 +495,8 @@ def train(req: TrainRequest) -> Job:
         tx, vx = sigs[:len(ts.train)], sigs[len(ts.train):]
         epochs = req.epochs or ARCHITECTURES[req.arch].default_epochs
         cfg = TrainConfig(arch=req.arch, epochs=int(epochs), batch_size=req.batch_size, lr=req.lr, seed=req.seed,
-                          max_minutes=req.max_minutes, resident=req.resident, amp=req.amp)
+                          max_minutes=req.max_minutes, resident=req.resident, amp=req.amp,
+                          noise_sd_mv=float(req.noise_sd_mv or 0.0))
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,
