@@ -23,6 +23,7 @@ from engine.workbench import Workbench
 from . import dialogs
 from . import format as fmt
 from .controllers.attack import AttackController
+from .controllers.card import CardController
 from .controllers.dataset import DatasetController
 from .controllers.export import ExportController
 from .controllers.model import ModelController
@@ -32,6 +33,7 @@ from .fit_label import FitLabel
 from .threads import ComputeThreads
 from .panels.attack_panel import AttackPanel
 from .panels.band_panel import BandPanel
+from .panels.card_panel import CardPanel
 from .panels.dataset_panel import DatasetPanel
 from .panels.model_panel import ModelPanel
 from .panels.record_browser import RecordBrowser
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         self.attacks = AttackController(self)
         self.exports = ExportController(self)
         self.datasets = DatasetController(self)
+        self.cards = CardController(self)
         self._connect_panels()
         self._build_actions()
         self._load_settings(restore_layout)
@@ -202,6 +205,8 @@ class MainWindow(QMainWindow):
         self.side_scroll = scroll
         self.side_dock = self._dock("Analysis", scroll, Qt.DockWidgetArea.RightDockWidgetArea, "analysis")
         self.dataset_panel = DatasetPanel()
+        self.card_panel = CardPanel()  # the Dataset dock's Robustness card tab
+        self.dataset_panel.tabs.addTab(self.card_panel, "Robustness card")
         self.dataset_dock = self._dock("Dataset", self.dataset_panel, Qt.DockWidgetArea.BottomDockWidgetArea,
                                        "dataset")
         self.dataset_dock.hide()
@@ -238,6 +243,7 @@ class MainWindow(QMainWindow):
         d.attackEvalRequested.connect(self.datasets.run_attack_eval)
         d.robustnessRequested.connect(self.datasets.run_robustness)
         d.trainRequested.connect(self.datasets.run_train)
+        self.cards.connect(self.card_panel)
 
     def _build_actions(self) -> None:
         S = QStyle.StandardPixmap
@@ -411,6 +417,7 @@ class MainWindow(QMainWindow):
         self.act_export_strip.setEnabled(wb.record is not None)
         self.act_cancel.setEnabled(bool(busy))
         self.dataset_panel.set_busy(bool(busy & {"dataset"}))
+        self.card_panel.set_busy(bool(busy & {"dataset"}))
 
     def refresh_header(self) -> None:
         rec, detail = self.wb.record, getattr(getattr(self, "records", None), "detail", None)

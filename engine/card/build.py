@@ -66,6 +66,34 @@ class CardSettings:
     band_eval: str | None = None
 
 
+def settings_from_values(values: dict, **extra) -> CardSettings:
+    """CardSettings from plain values (a panel's): "attacks" (comma-separated), "eps" and
+    "ensemble_eps" (mV, comma-separated; empty ensemble: none), "iterations", "queries", "universal";
+    each checked against its declared range (UserError, one line). `extra` sets other fields."""
+    from ..attacks.params import EPS, ITERATIONS, QUERIES
+    from ..robustness import parse_eps_list, parse_methods
+
+    def eps_values(text, what, allow_empty):
+        t = str(text or "").replace(";", ",").strip()
+        if allow_empty and not t:
+            return ()
+        try:
+            return tuple(EPS.check(e, what) for e in parse_eps_list(t))
+        except UserError as exc:
+            raise UserError(str(exc).replace("--eps", what)) from None
+
+    attacks = tuple(parse_methods(values["attacks"])) if str(values.get("attacks") or "").strip() else ()
+    eps = eps_values(values.get("eps"), "ε", False) if attacks else ()
+    ens = eps_values(values.get("ensemble_eps"), "ensemble ε", True)
+    base = card_params(iterations=ITERATIONS.check(values.get("iterations", CARD_ITERATIONS), "APGD iterations"),
+                       queries=QUERIES.check(values.get("queries", CARD_QUERIES), "Square queries"))
+    s = CardSettings(attacks=attacks, eps_list=eps, ensemble_eps=ens, base=base,
+                     universal=bool(values.get("universal", True)), **extra)
+    if not s.attacks and not s.ensemble_eps:
+        raise UserError("the card needs at least one attack or one ensemble ε")
+    return s
+
+
 # -- before any work -----------------------------------------------------------------------------
 
 def check_inputs(clf, s: CardSettings) -> dict:
@@ -317,4 +345,4 @@ def _universal(clf, ds, names, split, s: CardSettings, loaded, say, should_stop)
     return doc
 
 
-__all__ = ["KIND", "CardSettings", "build_card", "card_params", "check_inputs", "distribution"]
+__all__ = ["KIND", "CardSettings", "build_card", "card_params", "check_inputs", "distribution", "settings_from_values"]

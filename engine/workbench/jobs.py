@@ -402,6 +402,19 @@ def robustness(ds, split: str, clf, method: str, params, eps_text: str, limit: i
     return fn
 
 
+def robustness_card(ds, split: str, clf, settings=None, limit: int | None = None) -> Job:
+    """engine.card.build.build_card on the split's labelled records (`settings` an
+    engine.card.build.CardSettings; None: the card's defaults) → {"doc": the card, "html": its page}."""
+    def fn(progress, should_stop):
+        from ..card.build import build_card
+        from ..card.render import card_html
+
+        names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
+        doc = build_card(clf, ds, names, split, settings, progress=progress, should_stop=should_stop)
+        return {"doc": doc, "html": card_html(doc)}
+    return fn
+
+
 def certify(clf, rec: OpenedRecord, params) -> Job:
     """Randomised-smoothing CERTIFY (engine.certify) of one opened record → Certificate;
     `params` an engine.certify.SmoothParams."""
