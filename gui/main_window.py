@@ -84,6 +84,9 @@ class MainWindow(QMainWindow):
         self.cards = CardController(self)
         self._connect_panels()
         self._build_actions()
+        from .controllers.certify import CertifyController  # Attack ▸ Certify (randomised smoothing)
+
+        self.certifier = CertifyController(self)
         self._load_settings(restore_layout)
         self.wb.subscribe(lambda _event, _value: (self.refresh_header(), self.update_enabled(),
                                                   self.refresh_paper_status()))

@@ -45,6 +45,7 @@ BAND_RGB = (30, 110, 200)          # blue: band (export colour; the fill is this
 DIFFERENCE_RGB = (0, 100, 200)
 MEMBER_RGB = (150, 185, 235)
 BAND_BAR_RGB = (206, 220, 238)     # the band fill over the paper, pre-blended (opaque bars)
+TUBE_RGB = (0, 150, 90)            # green: the certified tube's edges
 
 PERTURBATION_GAINS = (10, 100)     # magnifications offered for the perturbation lane
 DEFAULT_GAIN = 100
@@ -115,6 +116,11 @@ LAYER_DECLS: tuple[Layer, ...] = (
     Layer("difference", "Difference (adv − orig, ×1)", "Difference", "Diff",
           "Show adversarial − original at true scale on the strip (Ctrl+6)", "Ctrl+6",
           Pen(DIFFERENCE_RGB, 1.0), False, 12, True, "difference ×1", 0.18, 4),
+    # randomised smoothing (engine.certify): record ± the certified L∞ bound, its two edges dashed;
+    # not in the paper export
+    Layer("tube", "Certified L∞ tube", "Certified tube", "Tube",
+          "Show or hide the certified L∞ tube (record ± radius/√n) of the last Certify (Ctrl+7)", "Ctrl+7",
+          Pen(TUBE_RGB, 1.0, dash=True), True, 4, False, "certified tube", 0.1, 0),
 )
 
 LAYERS: tuple[str, ...] = tuple(d.key for d in LAYER_DECLS)

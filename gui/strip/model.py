@@ -114,7 +114,7 @@ class Segment(NamedTuple):
 
 # which source a layer needs to have data
 _LAYER_SOURCE = {"original": "x", "adversarial": "adv", "perturbation": "diff", "band": "lo",
-                 "members": "mem", "difference": "diff"}
+                 "members": "mem", "difference": "diff", "tube": "tube_lo"}
 
 
 class StripModel:
@@ -203,6 +203,15 @@ class StripModel:
             self.src["lo_d"] = Source(lo_d, build_pyramid(lo_d))
             self.src["hi_d"] = Source(hi_d, build_pyramid(hi_d))
             self.band_width_mv = float(np.nanmax(hi - lo)) if lo.size else 0.0
+
+    def set_tube(self, lo_mv, hi_mv) -> None:
+        """Certified tube edges (n,) mV each (engine.certify: record ± the L∞ bound); None removes."""
+        for k in ("tube_lo", "tube_hi"):
+            self.src.pop(k, None)
+        if lo_mv is not None and hi_mv is not None:
+            for k, a in (("tube_lo", lo_mv), ("tube_hi", hi_mv)):
+                a = self.same_length(a, "tube")
+                self.src[k] = Source(a, build_pyramid(a))
 
     def set_band_members(self, members) -> None:
         """Band members (K, n) mV; at most `max_members_drawn` kept (evenly chosen, the first

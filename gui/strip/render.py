@@ -115,6 +115,8 @@ class StripRenderer:
             T("difference", "difference", "diff", "strip", "minmax"),
             T("perturbation", "perturbation", "diff", "lane", "minmax", pen=qpen(LANE_ENVELOPE_PEN)),
             T("perturbation_mean", "perturbation", "diff", "lane", "mean"),
+            T("tube_lo", "tube", "tube_lo", "strip", "min"),
+            T("tube_hi", "tube", "tube_hi", "strip", "max"),
         ]
         self.trace = {t.key: t for t in self.traces}
         self.fills = []

@@ -204,6 +204,11 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self.model.set_band(lo_mv, hi_mv)
         self._layout_changed()
 
+    def set_tube(self, lo_mv: np.ndarray | None, hi_mv: np.ndarray | None) -> None:
+        """Certified L∞ tube edges (mV, the record's length); None removes it."""
+        self.model.set_tube(lo_mv, hi_mv)
+        self._layout_changed()
+
     def set_band_members(self, members: np.ndarray | None) -> None:
         """Band members (K, n) in mV; at most `max_members_drawn` (evenly chosen, the first
         always) are drawn; None removes them."""
