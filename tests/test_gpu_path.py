@@ -139,3 +139,26 @@ def test_gpu_bench_skips_without_cuda():
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_gpu.py")], capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
     assert proc.returncode == 0 and "no CUDA device: skipped" in proc.stdout
+
+
+def test_gpu_data_pack_round_trip_is_byte_exact(tmp_path):
+    import filecmp
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("gpu_data", ROOT / "bench" / "gpu_data.py")
+    gd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gd)
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in SAMPLE_NAMES[:3]:
+        for ext in (".hea", ".mat"):
+            shutil.copy(SAMPLES / (n + ext), src)
+    shutil.copy(SAMPLES / "REFERENCE.csv", src)
+    assert gd.pack(str(src), str(tmp_path / "p.ecgpack"))["records"] == 3
+    gd.unpack(str(tmp_path / "p.ecgpack"), str(tmp_path / "dst"))
+    files = sorted(p.name for p in src.iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "dst").iterdir())
+    assert filecmp.cmpfiles(src, tmp_path / "dst", files, shallow=False)[0] == files
+    with pytest.raises(SystemExit, match="already exists"):
+        gd.pack(str(src), str(tmp_path / "p.ecgpack"))
