@@ -9,7 +9,8 @@ Han et al.'s public code differs from the workbench's defaults in three ways (PA
 - the loss is the cross-entropy to the record's TRUE label (the workbench: to the model's own
   prediction), so a record without a label cannot be attacked this way.
 Success is still judged as everywhere else (the prediction leaves the original prediction, or
-reaches the target). Only `paper-cnn` models (bundled, trained or imported from the paper's
+reaches the target); with the paper's protocol (`--paper-protocol`, AF → Normal) the loss picks
+each record's target by its true class, success by its original prediction. Only `paper-cnn` models (bundled, trained or imported from the paper's
 `.pth`) accept the switch.
 """
 

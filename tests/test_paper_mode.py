@@ -184,3 +184,15 @@ def test_dataparallel_state_dict_gives_identical_logits_through_both_loading_pat
     with torch.no_grad():  # the loaded weights decide the logits (another network's differ)
         other = _trained_like(build("paper-cnn"), 4)((x * 1000).unsqueeze(1))
     assert (other - a).abs().max() > 1e-3
+
+
+def test_cli_refuses_paper_code_on_the_default_model(tmp_path):
+    from conftest import SAMPLE_NAMES, SAMPLES, assert_user_error, run_cli
+
+    from engine.models.checkpoint import BUILTIN
+
+    if not BUILTIN["default"].is_file():
+        pytest.skip("default weights not installed")
+    proc = run_cli("attack", str(SAMPLES / SAMPLE_NAMES[0]), "--paper-code", "--steps", "1", "--sap-steps", "1",
+                   "--out", str(tmp_path / "o"))
+    assert_user_error(proc, "paper CNN only")

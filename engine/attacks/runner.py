@@ -4,6 +4,8 @@ Signals enter at the record's rate in mV and come back at the model's rate (the 
 PhysioNet 2017 record). The attack moves away from the model's original prediction (untargeted)
 or toward `params.target`. Success follows the paper: untargeted, the prediction changed;
 targeted, it reached the target (records already predicted as the target get success None).
+With `params.paper_code` on a paper-cnn (engine.paper_mode) records are placed as the paper's
+code places them and the loss refers to each record's true label; success is judged the same way.
 Success is judged after projecting the adversarial signal onto the record's ADC grid
 (1/gain mV), so a saved example stays adversarial when read back.
 """
