@@ -3,7 +3,8 @@
 The device tool copies at most 64 MiB of the working tree, and the dataset folder is ~190 MB.
 `pack` stores each record's `.hea` text and its `.mat` file (format 16: a short MATLAB v4
 preamble, then little-endian int16 samples) as the preamble plus the samples' first differences
-(int16, wrapping), and compresses everything with xz: about 50 MB for the 8528 records. Text files
+(int16, wrapping), and compresses everything with xz: about 50 MB for the 8528 records (29 % of
+the raw samples, measured on 300 of them; the whole pack takes ~10 minutes on 2 busy cores). Text files
 beside the records (REFERENCE*.csv, RECORDS) travel verbatim. `unpack` writes the same folder back,
 every file byte for byte as it was (checked against a SHA-256 per file), so `main.py train` and
 `attack-eval` read it as usual. Standard library and numpy only (the GPU machine has no wfdb).
@@ -73,11 +74,15 @@ def pack(folder: str, out: str, split: str | None = None) -> dict:
     head = json.dumps({"records": index, "texts": texts}).encode()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     tmp = out + ".tmp"
-    with lzma.open(tmp, "wb", preset=6) as fh:
-        fh.write(MAGIC + struct.pack("<Q", len(head)) + head)
-        for c in chunks:
-            fh.write(c)
-    os.replace(tmp, out)
+    try:
+        with lzma.open(tmp, "wb", preset=6) as fh:
+            fh.write(MAGIC + struct.pack("<Q", len(head)) + head)
+            for c in chunks:
+                fh.write(c)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return {"records": len(names), "bytes": os.path.getsize(out)}
 
 
