@@ -186,6 +186,7 @@ def test_key_figures_and_comparison(cli_card):
     (["--out", "{tmp}/c.html", "--band-eval", "{tmp}/none.jsonl"], "does not exist"),
     (["--out", "{tmp}/exists.html"], "already exists"),
     (["--out", "{tmp}/c.html", "--split", "nope"], "unknown split"),
+    (["--out", "{tmp}/c.html", "--universal-split", "nope"], "unknown split"),
 ])
 def test_card_bad_input_before_any_work(samples, tmp_path, args, msg):
     (tmp_path / "exists.html").write_text("keep me")

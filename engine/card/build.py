@@ -110,6 +110,23 @@ def check_inputs(clf, s: CardSettings) -> dict:
     return got
 
 
+def universal_plan(ds, split: str, s: CardSettings) -> dict:
+    """Which records the universal perturbation is fitted on: {"split", "names"}, or {"skipped": why}
+    (none asked for, a file given, or no training half of `split`). UserError for a bad split."""
+    from ..universal import paired_split
+    from ..workbench.selection import split_records
+
+    if s.universal_file and s.universal_split:
+        raise UserError("give either --universal FILE or --universal-split, not both")
+    if s.universal_file or not s.universal:
+        return {"skipped": "not fitted"}
+    fit_split = s.universal_split or paired_split(split, "fit")
+    if not fit_split:
+        return {"skipped": f"no fitting split: give --universal-split (the card's split {split!r} has no "
+                           "training half) or --universal FILE"}
+    return {"split": fit_split, "names": split_records(ds, fit_split, s.universal_fit_limit, need_labels=True)}
+
+
 def read_band_eval(path: str, model_sha: str) -> dict:
     """(header, rows) of a band-eval results file made with this model (UserError otherwise)."""
     from ..band_eval import FORMAT
@@ -219,6 +236,7 @@ def build_card(clf, ds, names: list[str], split: str, settings: CardSettings | N
     t0 = time.monotonic()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     given = check_inputs(clf, s)
+    given["fit"] = universal_plan(ds, split, s)  # a bad --universal-split stops here, not after the cells
     say = progress or (lambda *a, **k: None)
     cells = [(m, e) for m in s.attacks for e in s.eps_list] + [("ensemble", e) for e in s.ensemble_eps]
     tmp = None
@@ -270,7 +288,7 @@ def _assemble(clf, ds, names, split, s, entries, given, t0, started, dist, say, 
                         "rate": rate_record(e["success"], e["attacked"]),
                         "perceptibility": perceptibility(rows),
                         "queries_median": float(np.median(queries)) if queries else None})
-    universal = _universal(clf, ds, names, split, s, given["universal"], say, should_stop)
+    universal = _universal(clf, ds, names, split, s, given["universal"], given["fit"], say, should_stop)
     band = None
     if given["band"] is not None:
         from ..band_eval import summarize as band_summary
@@ -285,6 +303,7 @@ def _assemble(clf, ds, names, split, s, entries, given, t0, started, dist, say, 
     return {
         "kind": KIND, "model": clf.name, "model_sha": model_fingerprint(clf),
         "data": {"dataset": os.path.basename(os.path.abspath(ds.folder)), "split": split, "records": len(names),
+                 "unreadable": sum(1 for r in first if "error" in r),
                  "digest": data_digest(ds, names), "lead": s.lead},
         "settings": {"attacks": list(s.attacks), "eps_mv": list(s.eps_list), "ensemble_eps_mv": list(s.ensemble_eps),
                      "params": params_doc(s.base), "alpha_rule": (f"fixed:{s.alpha_mv:g}" if s.alpha_mv is not None
@@ -302,23 +321,20 @@ def _assemble(clf, ds, names, split, s, entries, given, t0, started, dist, say, 
     }
 
 
-def _universal(clf, ds, names, split, s: CardSettings, loaded, say, should_stop) -> dict:
+def _universal(clf, ds, names, split, s: CardSettings, loaded, plan: dict, say, should_stop) -> dict:
     """The universal perturbation's success on the card's records it was not fitted on."""
     from ..attack_eval import read_inputs as _read
-    from ..universal import evaluate_heldout, fit_universal, paired_split
-    from ..workbench.selection import split_records
+    from ..universal import evaluate_heldout, fit_universal
 
     if loaded is None and not s.universal:
         return {"skipped": "not asked for"}
     if loaded is not None:
         uap, source = loaded, "file"
     else:
-        fit_split = s.universal_split or paired_split(split, "fit")
-        if not fit_split:
-            return {"skipped": f"no fitting split: give --universal-split (the card's split {split!r} has no "
-                               "training half) or --universal FILE"}
-        fit_names = split_records(ds, fit_split, s.universal_fit_limit, need_labels=True)
-        inputs, _, _ = _read(ds, fit_names, s.lead)
+        if "skipped" in plan:
+            return {"skipped": plan["skipped"]}
+        fit_split = plan["split"]
+        inputs, _, _ = _read(ds, plan["names"], s.lead)
         if not inputs:
             return {"skipped": f"no readable records in the fitting split {fit_split}"}
 

@@ -214,8 +214,8 @@ def cmd_robustness_card(args) -> int:
     if args.alpha is None:
         for e in eps_list + ens:
             ALPHA.check(e * args.alpha_ratio, f"step α = ε {e:g} mV × --alpha-ratio {args.alpha_ratio:g}")
-    if args.universal and args.no_universal:
-        raise UserError("give either --universal FILE or --no-universal")
+    if args.universal and (args.no_universal or args.universal_split):
+        raise UserError("give either --universal FILE or --no-universal / --universal-split")
     out, pdf, results = card_outputs(args)
     dist, device = dist_from_env(pick_device(args.device))
     say = _rank_printer(dist)
