@@ -191,6 +191,13 @@ def success_figure(doc: dict):
     ax2.set_ylim(-2, 102)
     ax2.grid(alpha=0.3)
     ax2.set_title("Robust accuracy, ensemble (95 % CI)", fontsize=9)
+    from matplotlib.ticker import NullFormatter
+
+    for axis, eps in ((ax, doc["settings"]["eps_mv"]), (ax2, doc["settings"]["ensemble_eps_mv"])):
+        if eps and len(eps) <= 12:  # the ε values themselves as ticks, plainly
+            axis.set_xticks(eps)
+            axis.set_xticklabels([f"{e:g}" for e in eps], fontsize=7)
+            axis.xaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
     return fig
 
