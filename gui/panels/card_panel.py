@@ -42,7 +42,7 @@ class CardPanel(QWidget):
         self.iterations.setValue(50)
         self.queries = QSpinBox()
         self.queries.setRange(1, 10_000_000)
-        self.queries.setValue(500)
+        self.queries.setValue(250)  # engine.card.build.CARD_QUERIES
         self.universal = QCheckBox("Universal perturbation (fitted on the training half)")
         self.universal.setChecked(True)
         for label, w in (("Records", self.split), ("At most", self.limit), ("Attacks", self.attacks),
