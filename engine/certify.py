@@ -115,6 +115,9 @@ def sample_counts(logits_fn: LogitsFn, x: torch.Tensor, n_classes: int, num: int
                 raise Cancelled("certification cancelled")
             k = min(batch_size, num - done)
             z = logits_fn(noise.take(k).add_(x[None, :]))
+            if not bool(torch.isfinite(z).all()):
+                raise UserError("the model gave non-finite outputs under noise (non-finite weights?); "
+                                "no certificate made")
             counts += torch.bincount(z.argmax(1).cpu(), minlength=n_classes)[:n_classes]
             done += k
             if progress is not None:
@@ -164,6 +167,8 @@ def certify_input(logits_fn: LogitsFn, x: np.ndarray, classes: list[str], params
     an attacker can change, for the L∞ bound (default L)."""
     params.check()
     d = len(x) if d is None else int(d)
+    if len(x) == 0 or not np.isfinite(np.asarray(x, dtype=np.float64)).all():
+        raise UserError("cannot certify: the input has no samples or non-finite samples")
     dev = torch.device(device)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=dev)
     C = len(classes)

@@ -112,6 +112,14 @@ def test_bad_params_are_user_errors(bad):
         SmoothParams(**bad).check()
 
 
+def test_non_finite_input_or_outputs_are_user_errors():
+    p = SmoothParams(sigma_mv=0.1, n0=2, n=4)
+    with pytest.raises(UserError, match="non-finite"):
+        certify_input(linear, np.array([0.0, np.nan], np.float32), CLASSES, p)
+    with pytest.raises(UserError, match="non-finite outputs"):
+        certify_input(lambda x: torch.full((x.shape[0], 4), float("nan")), np.zeros(5, np.float32), CLASSES, p)
+
+
 def test_certified_accuracy_counts_correct_and_radius():
     rows = [{"label": "N", "pred": "N", "radius_mv": 0.2}, {"label": "A", "pred": "N", "radius_mv": 0.5},
             {"label": "O", "pred": None, "radius_mv": 0.0}, {"label": "N", "pred": "N", "radius_mv": 0.05}]
