@@ -194,3 +194,30 @@ def test_card_bad_input_before_any_work(samples, tmp_path, args, msg):
     assert_user_error(proc, msg)
     assert (tmp_path / "exists.html").read_text() == "keep me"
     assert not (tmp_path / "c.results").exists()  # no cell was started
+
+
+def test_card_shards_under_torchrun(cli_card, samples, tmp_path):
+    """Two ranks share the records of every cell; rank 0 merges them and alone writes the card."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.is_file():
+        pytest.skip("torchrun not installed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29741", "main.py",
+                           "robustness-card", str(samples), "--out", str(tmp_path / "card.html"), *TINY,
+                           "--device", "cpu", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = one_json(proc.stdout)
+    _, _, single = cli_card
+    assert doc["provenance"]["world_size"] == 2 and (tmp_path / "card.html").is_file()
+    assert [(a["method"], a["eps_mv"], a["rate"]["n"]) for a in doc["attacks"]] == \
+        [(a["method"], a["eps_mv"], a["rate"]["n"]) for a in single["attacks"]]
+    pgd = [(a["rate"]["k"], a["eps_mv"]) for a in doc["attacks"] if a["method"] == "pgd"]
+    assert pgd == [(a["rate"]["k"], a["eps_mv"]) for a in single["attacks"] if a["method"] == "pgd"]
+    assert not [f for f in os.listdir(tmp_path / "card.results") if f.endswith(".part")]
