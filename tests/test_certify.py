@@ -217,3 +217,24 @@ def test_train_noise_sd_option_checked(tmp_path):
 
     args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--noise-sd", "0.25"])
     assert args.noise_sd == 0.25 and _argv_for(args)[-2:] == ["--noise-sd", "0.25"]
+
+
+def test_dataset_results_file_resumes_and_refuses_another_run(tiny_model, tmp_path):
+    out = tmp_path / "cert.jsonl"
+    base = ["certify", str(SAMPLES), "--model", tiny_model, "--sigma", "0.05", "--n0", "4", "--n", "8",
+            "--device", "cpu", "--out", out, "--json"]
+    proc = run_cli(*base, "--limit", "1")
+    assert proc.returncode == 0, proc.stderr
+    first = one_json(proc.stdout)
+    assert first["done_before"] == 0 and len(out.read_text().splitlines()) == 2  # header + 1 row
+    proc = run_cli(*base, "--limit", "2")
+    assert proc.returncode == 0, proc.stderr
+    doc = one_json(proc.stdout)
+    assert doc["done_before"] == 1 and doc["n"] == 2 and len(out.read_text().splitlines()) == 3
+    assert doc["rows"][0] == first["rows"][0]  # the first record was not certified again
+    kept = out.read_bytes()
+    bad = list(base)
+    bad[bad.index("0.05")] = "0.07"
+    assert_user_error(run_cli(*bad, "--limit", "2"), "sigma_mv")
+    assert out.read_bytes() == kept
+    assert_user_error(run_cli("certify", str(SAMPLES / "A00001.hea"), "--sigma", "0.1", "--out", out), "dataset")

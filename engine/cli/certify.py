@@ -37,7 +37,11 @@ def register(sub) -> None:
     p.add_argument("--labels", default=None, help="dataset mode: label file (default: REFERENCE*.csv)")
     add_limit(p, "dataset mode: only the first N labelled records of the split")
     p.add_argument("--plot", default=None, help="dataset mode: PNG of certified accuracy against radius")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --plot")
+    p.add_argument("--out", default=None,
+                   help="dataset mode: JSONL results file, one line per record as it finishes; rerunning the "
+                        "same command resumes (default: none, nothing kept)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --plot, and start afresh an --out file of another run")
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_certify)
@@ -59,7 +63,7 @@ def cmd_certify(args) -> int:
         raise UserError(f"give either record files or one dataset folder, not both ({dirs[0]} is a folder)")
     if dirs:
         return _cmd_dataset(args, params)
-    for opt in ("split", "labels", "limit", "plot"):
+    for opt in ("split", "labels", "limit", "plot", "out"):
         if getattr(args, opt) is not None:
             raise UserError(f"--{opt} applies to a dataset folder, not to record files")
     return _cmd_records(args, params)
@@ -123,12 +127,19 @@ def _cmd_dataset(args, params) -> int:
     from ..workbench import jobs
     from . import emit, run_job
 
+    from ..outputs import check_output
+
     if args.plot:
         check_plot_path(args.plot, args.overwrite)  # before any work
+    if args.out:
+        if args.plot and os.path.abspath(args.plot) == os.path.abspath(args.out):
+            raise UserError("--plot and --out name the same file")
+        check_output(args.out, overwrite=True, what="results file")  # resumed when it matches
     ds = open_dataset(args.inputs[0], args.labels)
     clf = resolve_model(args.model, args.device)
     split = args.split or "all"
-    doc = run_job(jobs.certify_dataset(ds, split, clf, params, limit=args.limit, lead=args.lead))
+    doc = run_job(jobs.certify_dataset(ds, split, clf, params, limit=args.limit, lead=args.lead,
+                                       results=args.out, restart=args.overwrite))
     doc["params"] = _param_doc(params)
     from ..certify import format_table, plot_certified
 
@@ -139,6 +150,8 @@ def _cmd_dataset(args, params) -> int:
     text = (f"{title}\n{format_table(doc, doc.get('d_median'))}\n"
             f"abstained {s['abstention']['k']}/{s['n']}; base model clean accuracy "
             f"{100 * (s['clean_accuracy']['rate'] or 0):.1f}%; certified correct at the paper's ε 0.01 mV (L∞): "
-            f"{s['certified_at_paper_eps']['k']}/{s['n']}" + (f"\nplot: {doc['plot']}" if doc["plot"] else ""))
+            f"{s['certified_at_paper_eps']['k']}/{s['n']}" + (f"\nplot: {doc['plot']}" if doc["plot"] else "")
+            + (f"\nresults: {doc['results_file']} ({doc['done_before']} records done before this run)"
+               if doc.get("results_file") else ""))
     emit(args, doc, text)
     return 0

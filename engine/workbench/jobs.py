@@ -427,30 +427,30 @@ def certify(clf, rec: OpenedRecord, params) -> Job:
     return fn
 
 
-def certify_dataset(ds, split: str, clf, params, *, limit: int | None = None, lead: str | None = None) -> Job:
-    """CERTIFY every labelled record of a split → engine.certify.summarize's document plus
-    "model", "split", "d_median" (median samples seen) and "rows" (one per record)."""
+def certify_dataset(ds, split: str, clf, params, *, limit: int | None = None, lead: str | None = None,
+                    results: str | None = None, restart: bool = False) -> Job:
+    """engine.certify_eval.run_certify_eval over the split's labelled records → its summary plus
+    "model" and "split". With `results` (JSONL) a rerun resumes; without, a temporary file."""
     def fn(progress, should_stop):
-        from ..certify import certify_record, record_input, summarize
+        import tempfile
+
+        from ..certify_eval import run_certify_eval
 
         names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
         sigs = _signals(ds, names, clf.fs, lead, progress, should_stop)
-        rows = []
-        for i, (name, x) in enumerate(zip(names, sigs)):
-            check_stop(should_stop)
-            seen, logits_fn, _ = record_input(clf, x, clf.fs)
-            import torch
+        labels = [ds.label(n) for n in names]
 
-            with torch.no_grad():
-                z = logits_fn(torch.as_tensor(seen[None], device=clf.device))
-            c = certify_record(clf, x, clf.fs, params, should_stop=should_stop)
-            rows.append({"record": name, "label": ds.label(name), "clean_pred": clf.classes[int(z.argmax())],
-                         **c.to_dict()})
-            progress(i + 1, len(names), f"certified {i + 1}/{len(names)}: {name} "
-                                        f"{c.pred or 'abstain'} radius {c.radius_mv:.4f} mV")
-        doc = summarize(rows, params.sigma_mv)
-        return {"model": clf.name, "split": split, "d_median": int(np.median([r["d"] for r in rows])),
-                **doc, "rows": rows}
+        def run(path):
+            return run_certify_eval(clf, names, labels, sigs, params, path, split=split, restart=restart,
+                                    progress=progress, should_stop=should_stop)
+
+        if results is None:
+            with tempfile.TemporaryDirectory(prefix="ecgadv-certify-") as tmp:
+                doc = run(os.path.join(tmp, "certify.jsonl"))
+            doc["results_file"] = None
+        else:
+            doc = run(results)
+        return {"model": clf.name, "split": split, **doc}
     return fn
 
 
