@@ -67,6 +67,22 @@ def p_lower(k: int, n: int, alpha: float) -> float:
     return 0.0 if ci is None else ci[0]
 
 
+def abstention_rate(p_a: float, n: int, alpha: float) -> float:
+    """Probability that CERTIFY abstains when the top class's true vote probability is p_a: the
+    chance that Binomial(n, p_a) votes fall below k*, the fewest votes whose lower bound reaches 0.5
+    (with p_a = p̂, the estimated abstention rate of the procedure on that record)."""
+    from scipy.stats import binom
+
+    lo, hi = 0, n + 1  # k* in [0, n + 1]; n + 1: no count certifies
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if p_lower(mid, n, alpha) >= 0.5:
+            hi = mid
+        else:
+            lo = mid + 1
+    return 1.0 if lo > n else float(binom.cdf(lo - 1, n, min(max(p_a, 0.0), 1.0)))
+
+
 def radius_for(p_low: float, sigma_mv: float) -> float:
     """σ·Φ⁻¹(pA_lower) in mV (0 when pA_lower ≤ 0.5)."""
     from scipy.stats import norm
@@ -153,9 +169,15 @@ class Certificate:
         """True when the certified L∞ ball reaches eps (mV)."""
         return not self.abstained and self.linf_mv >= eps_linf_mv
 
+    @property
+    def abstention_rate(self) -> float:
+        """Estimated probability that CERTIFY abstains on this input (see `abstention_rate`, p̂ for pA)."""
+        return abstention_rate(self.p_hat, self.n, self.alpha)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["abstained"] = self.abstained
+        d["abstention_rate_est"] = self.abstention_rate
         d["certified_at_paper_eps"] = self.certified_at()
         return d
 

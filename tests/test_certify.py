@@ -77,6 +77,21 @@ def test_abstains_on_the_boundary_and_radius_zero():
     assert pred == "A"
 
 
+def test_abstention_rate():
+    from engine.certify import abstention_rate
+
+    assert abstention_rate(1.0, 100, 0.001) == 0.0 and abstention_rate(0.0, 100, 0.001) == 1.0
+    assert abstention_rate(0.5, 100, 0.001) > 0.99  # on the boundary it nearly always abstains
+    assert abstention_rate(1.0, 3, 0.1) == 1.0  # 3 draws: even 3/3 gives a bound 0.1^(1/3) = 0.46 < 0.5
+    mid = abstention_rate(0.62, 200, 0.001)
+    assert 0.2 < mid < 0.8
+    # Monte Carlo: the rate of p_lower(k) < 0.5 over Binomial(200, 0.62) draws
+    rng = np.random.default_rng(0)
+    ks = rng.binomial(200, 0.62, 4000)
+    mc = np.mean([p_lower(int(k), 200, 0.001) < 0.5 for k in ks])
+    assert abs(mc - mid) < 0.03
+
+
 def test_p_lower_and_radius_helpers():
     assert p_lower(0, 100, 0.001) == 0.0
     assert radius_for(0.5, 1.0) == 0.0 and radius_for(0.3, 1.0) == 0.0

@@ -22,6 +22,7 @@ def test_certify_current_record_draws_the_tube(qtbot, isolated, model_path):  # 
     assert not cert.abstained and cert.pred == win.pred[0]
     text = c.box.text()
     assert f"smoothed prediction {cert.pred}" in text and "certified L2 radius" in text and "abstention: no" in text
+    assert f"estimated abstention rate at this n: {100 * cert.abstention_rate:.1f}%" in text
     assert win.strip.has_layer("tube") and win.strip.layer_drawn("tube")
     lo, hi = win.strip.model.src["tube_lo"].data, win.strip.model.src["tube_hi"].data
     x = np.asarray(win.rec.x_mv, dtype=np.float32)

@@ -31,7 +31,8 @@ def result_text(c, name: str) -> str:
              f"({'reaches' if c.certified_at() else 'below'} the paper's ε 0.01 mV)",
              f"noise draws: {votes}",
              f"draws disagreeing with {c.top}: {100 * other:.1f}% (p̂ {c.p_hat:.4f}, lower bound {c.p_lower:.4f})",
-             f"abstention: {'yes' if c.abstained else 'no'} (abstains when the lower bound < 0.5)"]
+             f"abstention: {'yes' if c.abstained else 'no'} (abstains when the lower bound < 0.5); estimated "
+             f"abstention rate at this n: {100 * c.abstention_rate:.1f}%"]
     return "\n".join(lines)
 
 
