@@ -181,6 +181,7 @@ def test_key_figures_and_comparison(cli_card):
     (["--out", "{tmp}/c.html", "--eps-list", "9"], "--eps-list"),
     (["--out", "{tmp}/c.html", "--ensemble-eps", "-1"], "--ensemble-eps"),
     (["--out", "{tmp}/c.html", "--attacks", "nope"], "unknown attack"),
+    (["--out", "{tmp}/c.html", "--attacks", "none", "--ensemble-eps", "none"], "at least one"),
     (["--out", "{tmp}/c.html", "--universal", "{tmp}/none.npz"], "does not exist"),
     (["--out", "{tmp}/c.html", "--universal", "{tmp}/x.npz", "--no-universal"], "either"),
     (["--out", "{tmp}/c.html", "--band-eval", "{tmp}/none.jsonl"], "does not exist"),

@@ -216,6 +216,8 @@ def cmd_robustness_card(args) -> int:
             ALPHA.check(e * args.alpha_ratio, f"step α = ε {e:g} mV × --alpha-ratio {args.alpha_ratio:g}")
     if args.universal and (args.no_universal or args.universal_split):
         raise UserError("give either --universal FILE or --no-universal / --universal-split")
+    if not eps_list and not ens:
+        raise UserError("the card needs at least one attack (--attacks) or one ensemble ε (--ensemble-eps)")
     out, pdf, results = card_outputs(args)
     dist, device = dist_from_env(pick_device(args.device))
     say = _rank_printer(dist)
@@ -223,7 +225,7 @@ def cmd_robustness_card(args) -> int:
 
     def prog(done: int, total: int, msg: str = "") -> None:
         now = time.monotonic()
-        if "records" not in msg or now - last[0] >= 2.0:
+        if ("records" not in msg and "step" not in msg) or now - last[0] >= 2.0 or (total and done >= total):
             last[0] = now
             say(msg)
 
