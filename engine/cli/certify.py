@@ -3,7 +3,8 @@
 `certify RECORD... --sigma MV`: per record the smoothed prediction or an abstention, the certified
 L2 radius (mV) and its L∞ bound on the record (radius/√d). `certify DATASET --sigma MV --split S`
 (the one argument is a folder): every labelled record of the split, then certified accuracy against
-radius as a table and, with --plot, a PNG. Outputs are checked before any work.
+radius as a table and, with --plot, a PNG; with --out a JSONL results file that a rerun resumes
+(engine.certify_eval). Outputs are checked before any work.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "certify", help="certified L2 radius by randomised smoothing (records or a dataset split)",
         description="The smoothed classifier of Cohen, Rosenfeld & Kolter (ICML 2019): Gaussian noise of sd σ "
-                    "(mV) on the samples the model sees; n0 draws choose the class, n draws bound its "
-                    "probability (one-sided Clopper-Pearson at level 1-alpha); the certified L2 radius is "
-                    "σ·Φ⁻¹(pA_lower), abstaining when pA_lower < 0.5. The L∞ bound radius/√d (d samples seen) "
+                    "(mV) on the model input; n0 draws choose the class, n draws bound its probability "
+                    "(one-sided Clopper-Pearson at level 1-alpha); the certified L2 radius is σ·Φ⁻¹(pA_lower), "
+                    "abstaining when pA_lower < 0.5. The L∞ bound radius/√d (d record samples the model sees) "
                     "is set against the paper's ε = 0.01 mV. One folder argument: dataset mode (certified "
                     "accuracy against radius).")
     p.add_argument("inputs", nargs="+", metavar="RECORD_OR_DATASET",
