@@ -59,6 +59,9 @@ class TrainConfig:
     max_minutes: float | None = None
     gain_jitter: float = 0.15
     noise_sd_mv: float = 0.0  # Gaussian noise (mV) on every training example: a base model for smoothing
+    adversarial: str | None = None  # "pgd" or "sap": train on adversarial examples (engine.adv_training)
+    adv_eps_mv: float = 0.01  # their L∞ budget (mV)
+    adv_steps: int = 1  # ascent steps (1: fast adversarial training with a random start)
     arch_args: dict = field(default_factory=dict)
     resident: bool | None = None  # data resident on the device (engine.training_gpu); None: on CUDA
     amp: str = "auto"  # autocast precision (engine.training_gpu.AMP_CHOICES); auto: bf16/fp16 on CUDA
@@ -193,6 +196,10 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     """
     if not train_x or not val_x:
         raise UserError("training needs labelled records in both the training and validation split")
+    if cfg.adversarial:
+        from .adv_training import check as check_adversarial
+
+        check_adversarial(cfg.adversarial, cfg.adv_eps_mv, cfg.adv_steps)
     bad = sorted({y for y in list(train_y) + list(val_y) if y not in CLASSES})
     if bad:
         raise UserError(f"unknown class labels in training data: {bad}")
@@ -275,6 +282,12 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                         xb += rng.normal(0.0, cfg.noise_sd_mv, size=xb.shape).astype(np.float32)
                     xt = torch.from_numpy(xb).to(device)
                     yt = torch.from_numpy(y_idx[idx]).to(device)
+                if cfg.adversarial:  # crafted in mV; the resident path's batches are in model units
+                    from .adv_training import adversarial_inputs
+
+                    scale = clf.units_per_mv if resident else 1.0
+                    xt = adversarial_inputs(clf, xt / scale, yt, cfg.adversarial, cfg.adv_eps_mv,
+                                            cfg.adv_steps) * scale
                 with autocast(device, amp_dtype):
                     logits = module(xt.unsqueeze(1)) if resident else clf.logits(xt)
                 loss = F.cross_entropy(logits.float(), yt)
@@ -297,6 +310,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                     "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)",
                                     "balancing": "AF x2, Noisy x6 per epoch",
                                     **({"noise_sd_mv": cfg.noise_sd_mv} if cfg.noise_sd_mv else {}),
+                                    **({"adversarial": {"method": cfg.adversarial, "eps_mv": cfg.adv_eps_mv,
+                                                        "steps": cfg.adv_steps}} if cfg.adversarial else {}),
                                     "examples": ("whole records batched by length, each batch cropped to one random "
                                                  "length of 80-100 % of its shortest record" if whole
                                                  else "random windows of the input length"),

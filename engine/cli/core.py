@@ -76,6 +76,11 @@ def register(sub) -> None:
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
     add_ranged(p, "--noise-sd", float, 0.0, 10.0, 0.0, "Gaussian noise added to every training example, so the "
                "model works under randomised smoothing (certify --sigma)", unit="mV")
+    p.add_argument("--adversarial", default=None, choices=["pgd", "sap"],
+                   help="adversarial training: pgd (Madry et al.; --steps 1 is the fast variant with a random "
+                        "start, Wong et al.) or sap (smooth perturbations)")
+    add_ranged(p, "--eps", float, 0.0, 10.0, 0.01, "adversarial training: L∞ budget", unit="mV", lo_open=True)
+    add_ranged(p, "--steps", int, 1, 1000, 1, "adversarial training: ascent steps per batch")
     p.add_argument("--gpu-resident", action="store_true",
                    help="keep every training record on the device and draw batches there (automatic on CUDA "
                         "for fixed-input models; this forces it, e.g. on CPU)")
@@ -210,6 +215,7 @@ def cmd_train(args) -> int:
                        max_minutes=args.max_minutes, limit=args.limit, device=args.device,
                        resume=not args.no_resume, overwrite=args.overwrite,
                        resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
+                       adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -232,4 +238,6 @@ def _argv_for(args) -> list[str]:
         out += ["--amp", args.amp]
     if args.noise_sd:
         out += ["--noise-sd", f"{args.noise_sd:g}"]
+    if args.adversarial:
+        out += ["--adversarial", args.adversarial, "--eps", f"{args.eps:g}", "--steps", str(args.steps)]
     return out

@@ -475,6 +475,9 @@ class TrainRequest:
     resident: bool | None = None  # data resident on the device (None: automatic, on CUDA)
     amp: str = "auto"  # mixed precision (engine.training_gpu.AMP_CHOICES)
     noise_sd_mv: float = 0.0  # Gaussian noise augmentation (mV), for randomised smoothing (engine.certify)
+    adversarial: str | None = None  # adversarial training: "pgd" or "sap" (engine.adv_training)
+    adv_eps_mv: float = 0.01
+    adv_steps: int = 1
     command: str = ""  # how the run was started, for the model card
 
 
@@ -509,7 +512,8 @@ def train(req: TrainRequest) -> Job:
         epochs = req.epochs or ARCHITECTURES[req.arch].default_epochs
         cfg = TrainConfig(arch=req.arch, epochs=int(epochs), batch_size=req.batch_size, lr=req.lr, seed=req.seed,
                           max_minutes=req.max_minutes, resident=req.resident, amp=req.amp,
-                          noise_sd_mv=float(req.noise_sd_mv or 0.0))
+                          noise_sd_mv=float(req.noise_sd_mv or 0.0), adversarial=req.adversarial,
+                          adv_eps_mv=float(req.adv_eps_mv), adv_steps=int(req.adv_steps))
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,

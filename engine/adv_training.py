@@ -1,0 +1,61 @@
+"""Adversarial training examples (`train --adversarial pgd|sap --eps MV --steps K`).
+
+PGD (Madry et al., ICLR 2018): a uniform random start in the L∞ ball of radius ε (mV), K steps of
+signed-gradient ascent on the cross-entropy with step α = 2.5ε/K, each projected back onto the
+ball. With K = 1 this is the fast variant of Wong, Rice & Kolter (ICLR 2020): random start, one
+step of α = 1.25ε. SAP (Han et al. 2020): the same ascent on θ with the perturbation δ = θ
+smoothed by the paper's fused Gaussian kernel (engine.attacks.kernels), so the examples are smooth.
+The network crafts in eval mode with frozen weights (no BatchNorm statistics from the ascent) and
+without the CPU twin (whose rebuild after every optimiser step would cost more than the step).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import UserError
+from .models.modes import eval_mode
+
+METHODS = ("pgd", "sap")
+
+
+def step_size(eps_mv: float, steps: int) -> float:
+    """α (mV): 1.25ε for one step (fast adversarial training), else 2.5ε/K (Madry et al.)."""
+    return 1.25 * eps_mv if steps == 1 else 2.5 * eps_mv / steps
+
+
+def check(method: str, eps_mv: float, steps: int) -> None:
+    """UserError (one line) for settings that cannot train."""
+    if method not in METHODS:
+        raise UserError(f"unknown adversarial training method {method!r}; one of {', '.join(METHODS)}")
+    if not (eps_mv > 0) or eps_mv != eps_mv or eps_mv == float("inf"):
+        raise UserError(f"adversarial training needs --eps > 0 mV, got {eps_mv!r}")
+    if int(steps) < 1:
+        raise UserError(f"adversarial training needs --steps >= 1, got {steps!r}")
+
+
+def adversarial_inputs(clf, x_mv: torch.Tensor, y: torch.Tensor, method: str, eps_mv: float,
+                       steps: int) -> torch.Tensor:
+    """x_mv (B, L) mV, y (B,) class indices → x_mv + δ, ‖δ‖∞ ≤ ε mV, ascending the cross-entropy."""
+    from .attacks.kernels import fused_kernel, smooth
+
+    x = x_mv.detach().float()
+    alpha = step_size(eps_mv, steps)
+    kernel = fused_kernel().to(x.device, x.dtype) if method == "sap" else None
+    theta = (torch.rand(x.shape, device=x.device) * 2 - 1) * eps_mv
+    twin, clf.use_twin = clf.use_twin, False
+    try:
+        with eval_mode(clf.module, freeze=True):
+            for _ in range(int(steps)):
+                theta.requires_grad_(True)
+                delta = smooth(theta, kernel) if kernel is not None else theta
+                loss = F.cross_entropy(clf.logits(x + delta).float(), y)
+                (g,) = torch.autograd.grad(loss, theta)
+                with torch.no_grad():
+                    theta = (theta + alpha * g.sign()).clamp(-eps_mv, eps_mv)
+    finally:
+        clf.use_twin = twin
+    with torch.no_grad():
+        delta = smooth(theta, kernel) if kernel is not None else theta
+        return (x + delta.clamp(-eps_mv, eps_mv)).to(x_mv.dtype)
