@@ -81,6 +81,8 @@ def model_card(clf: Classifier) -> str:
                            ("validation", "Validation split"), ("train_records", "Training records"),
                            ("val_records", "Validation records"), ("balancing", "Class balancing"),
                            ("optimizer", "Optimiser"), ("lr", "Learning rate"), ("batch_size", "Batch size"),
+                           ("noise_sd_mv", "Gaussian noise augmentation (sd, mV)"),
+                           ("adversarial", "Adversarial training (method, ε mV, steps)"),
                            ("seed", "Seed"), ("epochs_planned", "Epochs planned"), ("epochs_run", "Epochs run"),
                            ("best_epoch", "Kept epoch (best validation mean F1 N/A/O)"),
                            ("train_time_s", "Training time (s)"), ("device", "Device"), ("torch", "PyTorch"),
