@@ -93,18 +93,20 @@ def radius_for(p_low: float, sigma_mv: float) -> float:
 class NoiseStream:
     """Gaussian noise (k, d) float32 of sd σ, drawn in fixed blocks of NOISE_BLOCK rows from one
     seeded generator: the sequence of draws is the same whatever sizes it is taken in. Full blocks
-    are drawn straight into the output (no copies)."""
+    are drawn straight into the output (no copies), on the device itself when it has a generator
+    (CUDA: the draws then differ from the CPU's, but not between batch sizes)."""
 
     def __init__(self, d: int, sigma: float, seed: int, stage: int, device: torch.device) -> None:
-        self.gen = torch.Generator(device="cpu").manual_seed(int(seed) * 1_000_003 + stage)
-        self.d, self.sigma, self.device = d, float(sigma), device
-        self.rest = torch.zeros((0, d))  # rows of the last block not yet taken
+        gen_device = torch.device(device) if torch.device(device).type == "cuda" else torch.device("cpu")
+        self.gen = torch.Generator(device=gen_device).manual_seed(int(seed) * 1_000_003 + stage)
+        self.d, self.sigma, self.device, self.gen_device = d, float(sigma), torch.device(device), gen_device
+        self.rest = torch.zeros((0, d), device=gen_device)  # rows of the last block not yet taken
 
     def _block(self, out: torch.Tensor) -> None:
         out.normal_(0.0, self.sigma, generator=self.gen)
 
     def take(self, k: int) -> torch.Tensor:
-        out = torch.empty((k, self.d))
+        out = torch.empty((k, self.d), device=self.gen_device)
         i = min(k, self.rest.shape[0])
         out[:i] = self.rest[:i]
         self.rest = self.rest[i:]
@@ -112,7 +114,7 @@ class NoiseStream:
             self._block(out[i:i + NOISE_BLOCK])
             i += NOISE_BLOCK
         if i < k:
-            blk = torch.empty((NOISE_BLOCK, self.d))
+            blk = torch.empty((NOISE_BLOCK, self.d), device=self.gen_device)
             self._block(blk)
             out[i:] = blk[:k - i]
             self.rest = blk[k - i:]
