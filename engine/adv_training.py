@@ -5,6 +5,8 @@ signed-gradient ascent on the cross-entropy with step α = 2.5ε/K, each project
 ball. With K = 1 this is the fast variant of Wong, Rice & Kolter (ICLR 2020): random start, one
 step of α = 1.25ε. SAP (Han et al. 2020): the same ascent on θ with the perturbation δ = θ
 smoothed by the paper's fused Gaussian kernel (engine.attacks.kernels), so the examples are smooth.
+APGD-CE (Croce & Hein 2020, engine.attacks.apgd.apgd_run): K iterations (K + 1 gradients) from the
+random start with its adaptive step size; the point of highest loss is the training example.
 The network crafts in eval mode with frozen weights (no BatchNorm statistics from the ascent) and
 without the CPU twin (whose rebuild after every optimiser step would cost more than the step).
 """
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 from .errors import UserError
 from .models.modes import eval_mode
 
-METHODS = ("pgd", "sap")
+METHODS = ("pgd", "sap", "apgd")
 
 
 def step_size(eps_mv: float, steps: int) -> float:
@@ -47,6 +49,8 @@ def adversarial_inputs(clf, x_mv: torch.Tensor, y: torch.Tensor, method: str, ep
     twin, clf.use_twin = clf.use_twin, False
     try:
         with eval_mode(clf.module, freeze=True):
+            if method == "apgd":
+                return _apgd(clf, x, y, theta, eps_mv, steps).to(x_mv.dtype)
             for _ in range(int(steps)):
                 theta.requires_grad_(True)
                 delta = smooth(theta, kernel) if kernel is not None else theta
@@ -59,3 +63,17 @@ def adversarial_inputs(clf, x_mv: torch.Tensor, y: torch.Tensor, method: str, ep
     with torch.no_grad():
         delta = smooth(theta, kernel) if kernel is not None else theta
         return (x + delta.clamp(-eps_mv, eps_mv)).to(x_mv.dtype)
+
+
+def _apgd(clf, x: torch.Tensor, y: torch.Tensor, u0: torch.Tensor, eps_mv: float, steps: int) -> torch.Tensor:
+    from .attacks.apgd import apgd_run
+
+    def loss_grad(u):
+        u = u.detach().requires_grad_(True)
+        z = clf.logits(x + u)
+        losses = F.cross_entropy(z.float(), y, reduction="none")
+        (g,) = torch.autograd.grad(losses.sum(), u)
+        return losses.detach(), g, (z.argmax(1) != y).detach()
+
+    u_best, _, _, _ = apgd_run(loss_grad, u0, torch.ones_like(x), eps_mv, int(steps))
+    return (x + u_best.clamp(-eps_mv, eps_mv)).detach()
