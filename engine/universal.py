@@ -496,7 +496,7 @@ def universal_text(doc: dict) -> str:
              f"period {u['period_s']:.4g} s at {u['fs']:g} Hz, smooth (SAP kernels), seed {u['seed']}",
              f"  fitted on {u['fit_records']} records of {u['fit_split'] or '?'}: fooling rate "
              + (" → ".join(f"{100 * h:.1f}%" for h in hist) if hist else "-")
-             + f" over {len(hist)} passes"]
+             + f" over {len(hist)} passes" + (f" (kept the best, {100 * max(hist):.1f}%)" if hist else "")]
     h = doc.get("heldout")
     if h:
         s = h["summary"]
