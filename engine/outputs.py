@@ -93,6 +93,14 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[st
         yield tmp
         if not overwrite and os.path.lexists(path):
             raise UserError(f"{path} already exists (use --overwrite to replace it)")
+        if os.path.isfile(tmp):
+            # mkstemp makes the file owner-only (0600): give it the mode a plain open() would
+            # (0666 less the umask), or keep the mode of the file it replaces
+            try:
+                mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~_umask()
+                os.chmod(tmp, mode)
+            except OSError:
+                pass
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -100,6 +108,12 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[st
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> str:

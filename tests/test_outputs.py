@@ -79,3 +79,18 @@ def test_file_lock_excludes_second_writer_and_takes_over_stale(tmp_path):
     (tmp_path / "r.jsonl.lock").write_text(json.dumps({"pid": int(proc.stdout), "host": socket.gethostname()}))
     with FileLock(target) as lk:
         assert lk.held
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = tmp_path / "new.txt"
+        write_text_atomic(p, "x")
+        assert (p.stat().st_mode & 0o777) == 0o644  # as open() would, not mkstemp's 0600
+        q = tmp_path / "kept.txt"
+        q.write_text("old")
+        q.chmod(0o640)
+        write_text_atomic(q, "new")
+        assert (q.stat().st_mode & 0o777) == 0o640  # a replaced file keeps its mode
+    finally:
+        os.umask(old)
