@@ -111,6 +111,15 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[st
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), since
+    setting it to read it back would race with files created meanwhile by other threads."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
