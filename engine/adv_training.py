@@ -16,10 +16,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .attacks.registry import ADV_TRAINING_METHODS
 from .errors import UserError
 from .models.modes import eval_mode
 
-METHODS = ("pgd", "sap", "apgd")
+METHODS = ADV_TRAINING_METHODS  # sap, pgd, apgd-ce (declared in engine.attacks.registry)
 
 
 def step_size(eps_mv: float, steps: int) -> float:
@@ -49,7 +50,7 @@ def adversarial_inputs(clf, x_mv: torch.Tensor, y: torch.Tensor, method: str, ep
     twin, clf.use_twin = clf.use_twin, False
     try:
         with eval_mode(clf.module, freeze=True):
-            if method == "apgd":
+            if method == "apgd-ce":
                 return _apgd(clf, x, y, theta, eps_mv, steps).to(x_mv.dtype)
             for _ in range(int(steps)):
                 theta.requires_grad_(True)

@@ -59,7 +59,7 @@ class TrainConfig:
     max_minutes: float | None = None
     gain_jitter: float = 0.15
     noise_sd_mv: float = 0.0  # Gaussian noise (mV) on every training example: a base model for smoothing
-    adversarial: str | None = None  # "pgd", "sap" or "apgd": train on adversarial examples (engine.adv_training)
+    adversarial: str | None = None  # one of attacks.registry.ADV_TRAINING_METHODS: train on adversarial examples (engine.adv_training)
     adv_eps_mv: float = 0.01  # their L∞ budget (mV)
     adv_steps: int = 1  # ascent steps (1: fast adversarial training with a random start)
     arch_args: dict = field(default_factory=dict)

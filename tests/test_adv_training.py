@@ -29,7 +29,7 @@ def clf_and_batch(tiny_model):
     return clf, x, y
 
 
-@pytest.mark.parametrize("method,steps", [("pgd", 1), ("pgd", 4), ("sap", 3), ("apgd", 4)])
+@pytest.mark.parametrize("method,steps", [("pgd", 1), ("pgd", 4), ("sap", 3), ("apgd-ce", 4)])
 def test_examples_stay_in_the_ball_and_raise_the_loss(clf_and_batch, method, steps):
     clf, x, y = clf_and_batch
     torch.manual_seed(0)

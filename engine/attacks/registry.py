@@ -45,6 +45,8 @@ class AttackSpec:
     header_fields: tuple[str, ...] = ()
     steps: Callable[[AttackParams], int] | None = None
     paper: bool = False  # one of the paper's two attacks (the default set of a robustness sweep)
+    adv_training: bool = False  # offered by `train --adversarial` (engine.adv_training)
+    card: bool = False  # swept over ε by default in the robustness card
 
     @property
     def cls(self) -> type:
@@ -68,16 +70,18 @@ ATTACKS: dict[str, AttackSpec] = _register(
     AttackSpec("sap", "SAP — smoothed (paper)",
                "smooth adversarial perturbation (Han et al. 2020): a PGD start, then Gaussian-smoothed steps",
                "engine.attacks.sap:SAP", (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED, PAPER_CODE),
-               step_attrs=("steps", "sap_steps"), header_fields=("kernel_sizes", "kernel_sigmas"), paper=True),
+               step_attrs=("steps", "sap_steps"), header_fields=("kernel_sizes", "kernel_sigmas"), paper=True,
+               adv_training=True, card=True),
     AttackSpec("pgd", "PGD — L∞, square-wave",
                "projected gradient descent with sign steps (square-wave perturbations)",
-               "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED, PAPER_CODE), paper=True),
+               "engine.attacks.pgd:PGD", (EPS, ALPHA, STEPS, RANDOM_START, SEED, PAPER_CODE), paper=True,
+               adv_training=True, card=True),
     AttackSpec("apgd-ce", "APGD-CE — Auto-PGD, cross-entropy",
                "Auto-PGD (Croce & Hein 2020) on the cross-entropy: step size and momentum without tuning, "
                "restarts; --smooth optimises SAP's θ through the Gaussian kernels",
                "engine.attacks.apgd:APGDCE", (EPS, ITERATIONS, RESTARTS, SMOOTH, SEED),
                step_attrs=("iterations",), header_fields=("kernel_sizes", "kernel_sigmas"),
-               steps=lambda p: p.iterations * p.restarts),
+               steps=lambda p: p.iterations * p.restarts, adv_training=True, card=True),
     AttackSpec("apgd-dlr", "APGD-DLR — Auto-PGD, logit-ratio loss",
                "Auto-PGD on the difference-of-logits-ratio loss (scale-invariant; targeted with --target)",
                "engine.attacks.apgd:APGDDLR", (EPS, ITERATIONS, RESTARTS, SMOOTH, SEED),
@@ -87,7 +91,7 @@ ATTACKS: dict[str, AttackSpec] = _register(
                "Square Attack (Andriushchenko et al. 2020), score-based black-box: random ±ε time windows, "
                "only the model's probabilities, at most --queries per record",
                "engine.attacks.square:Square", (EPS, QUERIES, SMOOTH, SEED),
-               step_attrs=("queries",), header_fields=("kernel_sizes", "kernel_sigmas")),
+               step_attrs=("queries",), header_fields=("kernel_sizes", "kernel_sigmas"), card=True),
     AttackSpec("ensemble", "Ensemble — APGD-CE, APGD-DLR-T, Square",
                "AutoAttack-style: per record the first of apgd-ce, targeted apgd-dlr and square that succeeds; "
                "robust accuracy is what survives all three",
@@ -97,6 +101,8 @@ ATTACKS: dict[str, AttackSpec] = _register(
 )
 DEFAULT_METHOD = next(iter(ATTACKS))
 PAPER_METHODS: tuple[str, ...] = tuple(sorted(n for n, s in ATTACKS.items() if s.paper))
+ADV_TRAINING_METHODS: tuple[str, ...] = tuple(n for n, s in ATTACKS.items() if s.adv_training)
+CARD_METHODS: tuple[str, ...] = tuple(n for n, s in ATTACKS.items() if s.card)
 
 
 def spec(method: str) -> AttackSpec:

@@ -23,12 +23,13 @@ import numpy as np
 
 from ..attack_eval import Dist, model_fingerprint, params_doc, read_results
 from ..attacks.base import AttackParams
+from ..attacks.registry import CARD_METHODS
 from ..errors import UserError
 from ..intervals import rate_record
 
 KIND = "ecgadv-robustness-card/1"
 BLACK_BOX = ("square",)  # attacks that only read the model's probabilities
-CARD_ATTACKS = ("pgd", "sap", "apgd-ce", "square")
+CARD_ATTACKS = CARD_METHODS  # declared in engine.attacks.registry (AttackSpec.card)
 CARD_EPS = (0.005, 0.01, 0.02, 0.05)
 ENSEMBLE_EPS = (0.01, 0.02, 0.05)  # the paper's ε and two larger budgets
 CARD_ITERATIONS = 50  # APGD iterations (the paper's 100 halved: the card's time budget)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..attacks.registry import ADV_TRAINING_METHODS
 from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH
@@ -76,9 +77,9 @@ def register(sub) -> None:
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
     add_ranged(p, "--noise-sd", float, 0.0, 10.0, 0.0, "Gaussian noise added to every training example, so the "
                "model works under randomised smoothing (certify --sigma)", unit="mV")
-    p.add_argument("--adversarial", default=None, choices=["pgd", "sap", "apgd"],
+    p.add_argument("--adversarial", default=None, choices=list(ADV_TRAINING_METHODS),
                    help="adversarial training: pgd (Madry et al.; --steps 1 is the fast variant with a random "
-                        "start, Wong et al.), sap (smooth perturbations) or apgd (APGD-CE, adaptive step)")
+                        "start, Wong et al.), sap (smooth perturbations) or apgd-ce (Auto-PGD, adaptive step)")
     add_ranged(p, "--eps", float, 0.0, 10.0, 0.01, "adversarial training: L∞ budget", unit="mV", lo_open=True)
     add_ranged(p, "--steps", int, 1, 1000, 1, "adversarial training: ascent steps per batch")
     p.add_argument("--gpu-resident", action="store_true",

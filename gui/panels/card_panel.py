@@ -10,6 +10,8 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QHeaderView,
                                QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout,
                                QWidget)
 
+from engine.attacks.registry import CARD_METHODS
+
 from .common import muted
 from .dataset_panel import SplitCombo
 
@@ -31,7 +33,7 @@ class CardPanel(QWidget):
         self.limit = QSpinBox()
         self.limit.setRange(1, 1_000_000)
         self.limit.setValue(20)
-        self.attacks = QLineEdit("pgd, sap, apgd-ce, square")
+        self.attacks = QLineEdit(", ".join(CARD_METHODS))
         self.attacks.setToolTip("attacks swept over the ε values (comma-separated)")
         self.eps = QLineEdit("0.005, 0.01, 0.02, 0.05")
         self.eps.setToolTip("ε values in mV for the attack sweep")
