@@ -8,9 +8,7 @@ Public API (signals in mV, float32 numpy arrays; fs in Hz) — the main window e
     v.set_adversarial(x_mv | None)             # also defines perturbation = adv - original
     v.set_band(lo_mv | None, hi_mv | None)     # filled min/max envelope
     v.set_band_members(members (K, n) | None)  # thin lines; at most max_members_drawn drawn
-    v.set_layer_visible(layer, bool)           # a key of gui.strip.layers.LAYERS: "original",
-                                               # "adversarial", "perturbation", "band",
-                                               # "members", "difference"
+    v.set_layer_visible(layer, bool)           # a key of gui.strip.layers.LAYERS
     v.set_perturbation_gain(10 | 100)
     v.set_mode("rows" | "continuous"); v.set_seconds_per_row(10.0); v.set_real_size(bool)
     v.set_view(t0, t1); v.view_range() -> (t0, t1)   # record time in s
