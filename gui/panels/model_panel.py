@@ -153,7 +153,9 @@ class ModelPanel(QWidget):
         val = (meta.get("metrics") or {}).get("validation") or {}
         f1 = val.get("f1_mean_nao")
         acc = val.get("accuracy")
-        parts = [f"{meta.get('arch')} · {clf.fs:g} Hz · {clf.length / clf.fs:g} s input"]
+        span = (f"whole record ≤ {clf.length / clf.fs:g} s (longer: windows)" if getattr(clf, "whole", False)
+                else f"{clf.length / clf.fs:g} s input")
+        parts = [f"{meta.get('arch')} · {clf.fs:g} Hz · {span}"]
         if f1 is not None:
             parts.append(f"validation F1 (N,A,O) {f1:.2f}" + (f", accuracy {acc:.2f}" if acc is not None else ""))
         self.info.setText("\n".join(parts))
