@@ -183,3 +183,20 @@ def cli_exe_wanted() -> bool:
     if env in ("0", "1"):
         return env == "1"
     return sys.platform == "win32"
+
+
+def app_modules() -> list[str]:
+    """Every module of the app's packages (engine, gui), found on disk: attacks and architectures
+    are imported by name from their registries ("engine.attacks.sap:SAP"), which PyInstaller's
+    import scan cannot follow, so all of them are hidden imports."""
+    mods = []
+    for pkg in ("engine", "gui"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if "__pycache__" in parts:
+                continue
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            mods.append(".".join(parts))
+    return mods
+

@@ -258,3 +258,15 @@ def test_build_and_smoke_test_the_bundle():
     assert "SMOKE TEST PASSED" in r.stdout
     exe = ROOT / "dist" / "ecg-adv" / ("ecg-adv.exe" if sys.platform == "win32" else "ecg-adv")
     assert exe.is_file()
+
+
+def test_every_registered_attack_and_architecture_module_is_bundled(cfg):
+    """Registries import attacks and architectures by name, which PyInstaller cannot see: the
+    spec's hidden imports must list each of their modules (the frozen app failed without)."""
+    from engine.attacks.registry import ATTACKS
+    from engine.models import ARCHITECTURES
+
+    mods = set(cfg.app_modules())
+    for target in [s.target for s in ATTACKS.values()] + [a.target for a in ARCHITECTURES.values()]:
+        assert target.split(":")[0] in mods, target
+    assert {"engine.cli.core", "gui.app", "gui.strip.view"} <= mods
