@@ -168,3 +168,25 @@ def test_unexpected_error_through_main_is_one_line_exit_1(samples, tmp_path):
     lines = p.stderr.splitlines()
     assert len(lines) == 1 and "KeyError" in lines[0] and str(tmp_path) in lines[0], p.stderr
     assert "Traceback" in next(tmp_path.glob("ecg-adv/crash-*.log")).read_text()
+
+
+def test_text_output_on_an_ascii_terminal_escapes_non_ascii(tmp_path):
+    """A lead name or comment the terminal cannot encode is escaped, not a crash (exit 0)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT, SAMPLES
+
+    for ext in (".hea", ".mat"):
+        shutil.copy(SAMPLES / f"A00001{ext}", tmp_path / f"A00001{ext}")
+    hea = tmp_path / "A00001.hea"
+    lines = hea.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].rsplit(" ", 1)[0] + " Ableitung-µ"
+    hea.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONIOENCODING="ascii", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "main.py", "info", str(hea)], cwd=ROOT, capture_output=True,
+                          text=True, env=env, encoding="ascii", errors="replace", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "\\xb5" in proc.stdout

@@ -95,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     The last-resort guard: an unexpected exception prints one line on stderr naming a crash log
     that holds the traceback (engine.crashlog) and returns 1; it does not replace clean
     UserErrors for bad input."""
+    for stream in (sys.stdout, sys.stderr):  # text a terminal cannot encode (a lead named "µV…")
+        try:                                  # is escaped, never a crash
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
