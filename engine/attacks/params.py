@@ -104,11 +104,18 @@ SMOOTH = Param("smooth", "--smooth", "Smooth (SAP kernels)", "", False, 0, 1, ki
                help="APGD / Square: perturb θ and apply δ = θ smoothed by SAP's Gaussian kernel bank "
                     "(as smooth as SAP's perturbations)")
 
+# -- EOT-PGD through a smoothed classifier's noise (Salman et al. 2019; engine.attacks.eot) ---------
+EOT_SIGMA = Param("eot_sigma_mv", "--sigma", "Noise σ", "mV", 0.25, 0.0, 100.0, lo_open=True, step=0.01,
+                  help="EOT-PGD: sd of the Gaussian noise of the smoothed classifier attacked (the σ it is "
+                       "certified with, as in certify --sigma)")
+EOT_DRAWS = Param("eot_draws", "--draws", "Noise draws", "draws", 16, 1, 4096, kind=int,
+                  help="EOT-PGD: noise draws averaged for each gradient step (expectation over transformation)")
+
 PAPER_SIZES = (5, 7, 11, 15, 19)          # SAP kernel bank (paper): sizes × σ → 25 kernels
 PAPER_SIGMAS = (1.0, 3.0, 5.0, 7.0, 10.0)
 
 BUILTIN_PARAMS: tuple[Param, ...] = (EPS, ALPHA, STEPS, SAP_STEPS, RANDOM_START, SEED, ITERATIONS, RESTARTS,
-                                     QUERIES, SMOOTH, PAPER_CODE)
+                                     QUERIES, SMOOTH, PAPER_CODE, EOT_SIGMA, EOT_DRAWS)
 
 
 @dataclass
@@ -137,6 +144,8 @@ class AttackParams:
     queries: int = QUERIES.default
     smooth: bool = SMOOTH.default
     paper_code: bool = PAPER_CODE.default
+    eot_sigma_mv: float = EOT_SIGMA.default
+    eot_draws: int = EOT_DRAWS.default
     options: tuple[tuple[str, Any], ...] = field(default=())
 
     def option(self, p: Param) -> Any:

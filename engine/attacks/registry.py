@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import UserError
-from .params import (ALPHA, EPS, ITERATIONS, PAPER_CODE, QUERIES, RANDOM_START, RESTARTS, SAP_STEPS, SEED,
-                     SMOOTH, STEPS, AttackParams, Param)
+from .params import (ALPHA, EOT_DRAWS, EOT_SIGMA, EPS, ITERATIONS, PAPER_CODE, QUERIES, RANDOM_START, RESTARTS,
+                     SAP_STEPS, SEED, SMOOTH, STEPS, AttackParams, Param)
 
 # spellings accepted for target classes, besides the class codes themselves
 TARGET_ALIASES = {"normal": "N", "af": "A", "afib": "A", "atrial-fibrillation": "A", "other": "O",
@@ -98,6 +98,11 @@ ATTACKS: dict[str, AttackSpec] = _register(
                "engine.attacks.ensemble:Ensemble", (EPS, ITERATIONS, RESTARTS, QUERIES, SMOOTH, SEED),
                step_attrs=("iterations", "iterations", "queries"), header_fields=("kernel_sizes", "kernel_sigmas"),
                steps=lambda p: 2 * p.iterations * p.restarts + p.queries),
+    AttackSpec("eot-pgd", "EOT-PGD — through smoothing noise",
+               "PGD on a smoothed classifier (Salman et al. 2019): each step ascends -log of the mean softmax over "
+               "--draws Gaussian draws of sd --sigma mV (expectation over transformation); judge it against the "
+               "smoothed prediction with smooth-attack",
+               "engine.attacks.eot:EOTPGD", (EPS, ALPHA, STEPS, EOT_SIGMA, EOT_DRAWS, RANDOM_START, SEED)),
 )
 DEFAULT_METHOD = next(iter(ATTACKS))
 PAPER_METHODS: tuple[str, ...] = tuple(sorted(n for n, s in ATTACKS.items() if s.paper))
