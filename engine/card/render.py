@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 
 from ..intervals import format_rate
 from ..outputs import atomic_write, check_output, write_text_atomic
@@ -325,3 +326,107 @@ def compare_rows(left: dict, right: dict) -> list[tuple[str, str, str]]:
     a, b = key_figures(left), key_figures(right)
     labels = list(a) + [k for k in b if k not in a]
     return [(k, a.get(k, "–"), b.get(k, "–")) for k in labels]
+
+
+# -- comparison of several cards (engine.card.compare) ------------------------------------------------
+
+def comparison_figure(comp: dict):
+    """Success (%) vs ε with 95 % intervals, one panel per attack (and the ensemble), one line per
+    model; plus certified accuracy vs L2 radius where certify summaries were given. None when
+    there is nothing to draw."""
+    from matplotlib.ticker import NullFormatter
+
+    series = list(dict.fromkeys(r["attack"] for r in comp["rows"] if r.get("attack")))
+    curves = [c for c in comp["columns"] if c.get("certified_curve")]
+    panels = len(series) + (1 if curves else 0)
+    if not panels:
+        return None
+    ncols = min(3, panels)
+    nrows = -(-panels // ncols)
+    fig = _figure(3.4 * ncols, 2.9 * nrows)
+    for p, name in enumerate(series):
+        ax = fig.add_subplot(nrows, ncols, p + 1)
+        rows = [r for r in comp["rows"] if r.get("attack") == name]
+        for i, col in enumerate(comp["columns"]):
+            pts = [(r["eps_mv"], r["cells"][i]) for r in rows if r["cells"][i] and r["cells"][i]["n"]]
+            if not pts:
+                continue
+            shift = 1.0 + 0.04 * (i - (len(comp["columns"]) - 1) / 2)  # side by side on the log axis
+            xs = [e * shift for e, _ in pts]
+            ys = [100 * v["rate"] for _, v in pts]
+            err = [[y - 100 * v["ci95"][0] for y, (_, v) in zip(ys, pts)],
+                   [100 * v["ci95"][1] - y for y, (_, v) in zip(ys, pts)]]
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=col["label"])
+        eps = sorted({r["eps_mv"] for r in rows})
+        ax.set_xscale("log")
+        if eps and len(eps) <= 12:
+            ax.set_xticks(eps)
+            ax.set_xticklabels([f"{e:g}" for e in eps], fontsize=7)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"{name} success (95 % CI)", fontsize=9)
+        ax.set_xlabel("ε (mV)", fontsize=8)
+        ax.set_ylabel("success (%)", fontsize=8)
+        ax.legend(fontsize=6)
+    if curves:
+        ax = fig.add_subplot(nrows, ncols, panels)
+        for col in curves:
+            pts = [r for r in col["certified_curve"] if r["rate"] is not None]
+            ax.step([r["radius_mv"] for r in pts], [100 * r["rate"] for r in pts], where="post", marker="o",
+                    label=f"{col['label']} (σ {col['sigma_mv']:g} mV)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        ax.set_title("Certified accuracy", fontsize=9)
+        ax.set_xlabel("L2 radius (mV)", fontsize=8)
+        ax.set_ylabel("certified accuracy (%)", fontsize=8)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_png(comp: dict) -> bytes | None:
+    fig = comparison_figure(comp)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def comparison_html(comp: dict, png: bytes | None = None) -> str:
+    """The comparison as one self-contained HTML page (the table, the plot as a PNG data URI, the
+    certified-accuracy curves and the sources). `png`: the plot (comparison_png) if made already."""
+    from .compare import cell_text, intro
+
+    cols = comp["columns"]
+    title = "Robustness comparison — " + ", ".join(c["label"] for c in cols)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+             f"<p>{html.escape(intro(comp))}</p>"]
+    if comp["notes"]:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in comp["notes"]) + "</ul>")
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["Measure", *[c["label"] for c in cols]])
+    body, group = [], None
+    for r in comp["rows"]:
+        if r["group"] != group:
+            group = r["group"]
+            body.append(f"<tr><th colspan='{len(cols) + 1}'>{html.escape(group)}</th></tr>")
+        body.append("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in
+                                     [r["measure"], *[cell_text(r, i) for i in range(len(cols))]]) + "</tr>")
+    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    png = png if png is not None else comparison_png(comp)
+    if png:
+        parts.append("<figure><img alt='success vs ε per model and certified accuracy' "
+                     f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'></figure>")
+    for c in cols:
+        if c.get("certified_curve"):
+            rows = [[f"{r['radius_mv']:.4g}", _rate(r)] for r in c["certified_curve"]]
+            parts += [f"<h2>Certified accuracy — {html.escape(c['label'])} (σ {c['sigma_mv']:g} mV)</h2>",
+                      _html_table(["L2 radius (mV)", "Certified accuracy (k/n, 95 % CI)"], rows)]
+    src = [[c["label"], c["model"], c.get("model_sha") or "–", c.get("card") or "–", c.get("certify") or "–"]
+           for c in cols]
+    parts += ["<h2>Sources</h2>", _html_table(["Column", "Model", "Weights", "Card", "Certify summary"], src),
+              "<h2>Attack parameters (all cards)</h2>",
+              f"<pre>{html.escape(json.dumps(comp['params'], indent=1, sort_keys=True))}</pre>", "</body></html>"]
+    return "\n".join(parts)

@@ -162,6 +162,68 @@ def register_card(sub) -> None:
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_robustness_card)
+    p.description += (" `robustness-card compare CARD.json CARD.json ... [--certify CERT.json ...] [--out compare.html] "
+                      "[--markdown compare.md] [--plot compare.png]` compares saved cards side by side "
+                      "(`robustness-card compare --help`; a dataset folder named 'compare' is ./compare).")
+    _add_compare_mode(p)
+
+
+def _add_compare_mode(p) -> None:
+    """`robustness-card compare ...`: parsed by a parser of its own when the first argument is
+    'compare' (the card's own parser wants a dataset folder and --out)."""
+    from .. import cli
+
+    c = cli._Parser(
+        prog=f"{p.prog} compare",
+        description="Compare saved robustness cards (the JSON of `robustness-card DATASET ... --json > card.json`) "
+                    "of two or more models side by side: clean accuracy and mean F1 over N/A/O, success with n "
+                    "and 95 % Clopper-Pearson intervals per attack and ε, the worst case per ε (strongest single "
+                    "attack, the ensemble's success and robust accuracy), and with --certify the certified "
+                    "accuracy of the smoothed model at radius 0 and at the paper's ε 0.01 mV (L∞). The cards must "
+                    "be of the same split, records (data digest), lead and attack parameters; different ε grids "
+                    "are compared at their common ε values. Certify summaries (`certify DATASET --split S --json "
+                    "> cert.json`, or its --out results file) join the card of the same model name; one of "
+                    "another model gets a column of its own. Without --json prints the table as text.")
+    c.add_argument("cards", nargs="+", metavar="CARD.json", help="saved robustness cards (at least two)")
+    c.add_argument("--certify", action="append", default=[], metavar="CERT.json",
+                   help="a certify summary (repeat for several models)")
+    c.add_argument("--names", default=None,
+                   help="comma-separated column names, one per card then one per unmatched certify summary "
+                        "(default: the model names)")
+    c.add_argument("--out", default=None, help="write the comparison as a self-contained HTML page")
+    c.add_argument("--markdown", default=None, help="write the table as Markdown (for a README)")
+    c.add_argument("--plot", default=None, help="write the success-vs-ε plot as a PNG")
+    c.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_json(c)
+    c.set_defaults(func=cmd_card_compare, command="robustness-card")
+    card_parse = p.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        if args and args[0] == "compare":
+            return c.parse_known_args(args[1:], namespace)
+        return card_parse(args, namespace)
+
+    p.parse_known_args = parse_known_args
+    p.compare_parser = c
+
+
+def cmd_card_compare(args) -> int:
+    from ..card.compare import check_outputs, compare, comparison_text, write_outputs
+    from . import emit
+
+    outputs = {"html": args.out, "markdown": args.markdown, "plot": args.plot}
+    names = None
+    if args.names is not None:
+        names = [n.strip() for n in args.names.split(",")]
+        if not all(names):
+            raise UserError(f"--names has an empty name: {args.names!r}")
+    check_outputs(outputs, list(args.cards) + list(args.certify), args.overwrite)  # before reading anything
+    comp = compare(list(args.cards), list(args.certify), names)
+    comp["outputs"] = write_outputs(comp, outputs, args.overwrite)
+    text = comparison_text(comp) + "".join(f"\n{k}: {v}" for k, v in comp["outputs"].items())
+    emit(args, comp, text)
+    return 0
 
 
 def _eps_values(text: str, flag: str, allow_none: bool = False) -> tuple[float, ...]:
