@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import certify as certify_cmds  # certify (randomised smoothing)
 
     certify_cmds.register(sub)
+    from . import smooth_attack as smooth_attack_cmds  # smooth-attack (EOT-PGD against the smoothed prediction)
+
+    smooth_attack_cmds.register(sub)
     return p
 
 
