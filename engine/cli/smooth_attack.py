@@ -106,6 +106,11 @@ def cmd_smooth_attack(args) -> int:
     smooth, attack, eps_list, alpha = parse_args(args)
     if args.results:
         check_output(args.results, overwrite=True, what="results file")  # resumed when it matches
+        if not args.overwrite:  # a foreign or damaged file is refused before any work
+            from ..results_file import read_jsonl_results
+            from ..smooth_attack import FORMAT
+
+            read_jsonl_results(args.results, FORMAT)
     if not os.path.isdir(args.dataset):
         raise UserError(f"{args.dataset} is not a dataset folder")
     ds = open_dataset(args.dataset, args.labels)
