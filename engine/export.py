@@ -10,7 +10,10 @@ Sampling rate: adversarial examples, bands and band members are written at the M
 back to the source's rate. Resampling back would low-pass and re-interpolate the perturbation
 as well: the ε bound (|δ| ≤ ε mV per sample, on the ADC grid) no longer holds exactly (filter
 overshoot), and resampling the record again for the model does not give back the attacked input,
-so the example may no longer be adversarial. Written at the model rate, `main.py classify` on the
+so the example may no longer be adversarial (measured with the default model on the 12 bundled
+samples resampled to 250, 360 and 500 Hz, PGD ε 0.01 mV: written back at the source rate every
+example differed from its source by more than ε (up to 24 ε: the round trip through 300 Hz
+changes the signal itself), and 1-2 of 12 per rate were no longer adversarial). Written at the model rate, `main.py classify` on the
 exported record gives the model exactly the attacked signal (on the ADC grid of the source lead's
 gain) and so the attack's adversarial prediction. The source's rate, whether the signal was
 resampled, and the window the model saw are kept in the header comments; to compare with the
@@ -33,17 +36,22 @@ Header comments (one per line; `read_export_info` parses the "key: JSON" lines):
                                             model_fs_hz; seconds from the record's start, the same
                                             time on the source); windows_s: [[a_s, b_s], …] for a
                                             whole-record model that classified several windows
+  windows_count: N                          instead of windows_s when there are over 200
   padded: bool                              the record was shorter than a fixed model's input
   classify_window_s: [a_s, b_s]             only when `classify` of this record would see another
                                             window than the attack did (paper-code placement)
   units: "mV", adc_gain_per_mv: NUMBER      the signal's units and ADC gain (resolution 1/gain mV)
   requantised_max_mv: NUMBER                only when writing at this gain moved samples of the
                                             attacked window off the attack's grid (by at most this)
+  signal_names: [..]                        (band envelope only) its two signals
 
-The signal's name is the source lead's name made safe for WFDB readers (`wfdb_signal_name`):
-printable ASCII, so `wfdb.rdheader` (which drops non-ASCII bytes) and engine.wfdb_header read the
-same name; a name that engine.records would not recognise as an ECG lead gets an "ECG_" prefix,
-so `classify` picks the lead without --lead.
+Record names are `<record>_<method>` (bands: `_band`, `_memberNNNN`) made ASCII-safe
+(`record_file_name`: `wfdb` cannot find a non-ASCII signal file); `adversarial_base` and
+`band_bases` give the paths before anything is written. The signal's name is the source lead's
+name made safe for WFDB readers (`wfdb_signal_name`): printable ASCII (so `wfdb.rdheader`, which
+drops non-ASCII bytes, and engine.wfdb_header read the same name; spaces and commas are kept,
+both read them), at most 60 characters; a name that engine.records would not take for an ECG
+lead gets an "ECG_" prefix, so `classify` picks the lead without --lead.
 """
 
 from __future__ import annotations
@@ -143,6 +151,19 @@ def wfdb_signal_name(lead: str | None) -> str:
     if not ECG_LEAD_PATTERN.match(text):
         text = ("ECG_" + text)[:MAX_SIGNAL_NAME].rstrip()
     return text
+
+
+def record_file_name(name: str) -> str:
+    """A record name safe to write: ASCII letters, digits, '-' and '_' (accents dropped, anything
+    else '_'; ASCII names of those characters unchanged), since `wfdb` reads the signal file
+    named in a header as ASCII and cannot find a non-ASCII one; "record" when nothing is left."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^-A-Za-z0-9_]", "_", text) or "record"
+
+
+def adversarial_base(out_dir: str, record: str, method: str) -> str:
+    """Record path `write_adversarial` writes for `record` attacked with `method`."""
+    return os.path.join(out_dir, record_file_name(f"{record}_{method}"))
 
 
 def _source_header(source: str):
@@ -273,7 +294,7 @@ def write_adversarial(out_dir: str, result: AttackResult, *, model: str, method:
     example stays on the grid the attack judged it on); `lead`: the source lead's name;
     `source_fs`: the source's rate (Hz); `classifier`: the attacked model (input convention and
     windows). Unknown ones are read from the source's header where possible, else written null."""
-    base = os.path.join(out_dir, f"{result.record}_{method}")
+    base = adversarial_base(out_dir, result.record, method)
     p = {**asdict(params), "method": method, "orig_pred": result.orig_pred, "adv_pred": result.adv_pred}
     info = signal_info(source, len(result.x_adv), result.fs, lead=lead, source_fs=source_fs,
                        placement=result.placement, classifier=classifier, gain=gain)
@@ -320,5 +341,6 @@ def write_band(out_dir: str, band: BandResult, *, model: str, method: str, param
 
 def band_bases(out_dir: str, record: str, method: str, members: int = 0) -> list[str]:
     """Record paths `write_band` writes: the band, then `members` members."""
-    return [os.path.join(out_dir, f"{record}_{method}_band")] + \
-        [os.path.join(out_dir, f"{record}_{method}_member{k:04d}") for k in range(members)]
+    stem = record_file_name(f"{record}_{method}")
+    return [os.path.join(out_dir, f"{stem}_band")] + \
+        [os.path.join(out_dir, f"{stem}_member{k:04d}") for k in range(members)]

@@ -258,3 +258,27 @@ def test_read_export_info_ignores_other_lines():
     lines = ["ecg-adv-workbench 0.1.0: pgd adversarial example", "source: /a/b", "model: m",
              "source_lead: not json", 'source_record: "A1"', "unknown_key: 3", "samples: [[[["]
     assert export.read_export_info(lines) == {"source_record": "A1"}
+
+
+@pytest.mark.parametrize("record", ["Vé导1", "rec.v2", "a b", "💓"])
+def test_non_ascii_record_names_give_readable_exports(tmp_path, record):
+    """wfdb reads a header's signal file name as ASCII: an export named after a non-ASCII record
+    could not be read back; it is written under an ASCII name, the exact name in the comments."""
+    r = _result()
+    r.record = record
+    base = export.write_adversarial(str(tmp_path), r, model="m", method="pgd", params=PARAMS,
+                                    source=f"/x/{record}", lead="MLII")
+    assert base == export.adversarial_base(str(tmp_path), record, "pgd")
+    assert os.path.basename(base).isascii() and os.path.basename(base).endswith("_pgd")
+    assert np.allclose(read_record(base).lead_mv()[0], r.x_adv, atol=1e-6)
+    assert wfdb.rdrecord(base).p_signal.shape == (900, 1)
+    assert _info(base)["source_record"] == record
+    band = export.band_bases(str(tmp_path), record, "sap", 1)
+    assert all(os.path.basename(b).isascii() for b in band)
+
+
+def test_ascii_record_names_unchanged(tmp_path):
+    for name in ("A00001", "_x-1", "___"):
+        assert export.adversarial_base("o", name, "pgd") == os.path.join("o", f"{name}_pgd")
+    assert export.band_bases("o", "A00001", "sap", 1) == [os.path.join("o", "A00001_sap_band"),
+                                                         os.path.join("o", "A00001_sap_member0000")]
