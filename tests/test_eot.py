@@ -59,7 +59,7 @@ def smoothed(clf: Classifier, x: np.ndarray) -> str | None:
 
 
 def attack(clf, method: str, x0: torch.Tensor, mask: torch.Tensor | None = None, **kw) -> torch.Tensor:
-    p = AttackParams(eps_mv=EPS, alpha_mv=0.002, steps=80, eot_sigma_mv=SIGMA, **kw)
+    p = AttackParams(**{"eps_mv": EPS, "alpha_mv": 0.002, "steps": 80, "eot_sigma_mv": SIGMA, **kw})
     mask = torch.ones_like(x0, dtype=torch.bool) if mask is None else mask
     return spec(method).cls(clf, p)(x0, mask, torch.zeros(x0.shape[0], dtype=torch.long))
 
@@ -158,3 +158,11 @@ def test_declared_once_and_offered_by_the_attack_command(tiny_model):
     assert 0 < doc["results"][0]["linf_mv"] <= 0.02 + 1e-6
     assert_user_error(run_cli("attack", SAMPLES / "A00001", "--method", "eot-pgd", "--draws", "0"), "--draws")
     assert_user_error(run_cli("attack", SAMPLES / "A00001", "--method", "eot-pgd", "--sigma", "0"), "--sigma")
+
+
+def test_with_vanishing_noise_it_is_plain_pgd():
+    clf = trap_classifier()
+    x0 = torch.as_tensor(np.random.default_rng(2).normal(S0, 0.02, (2, D)).astype(np.float32))
+    d_pgd = attack(clf, "pgd", x0)
+    d_eot = attack(clf, "eot-pgd", x0, eot_draws=1, eot_sigma_mv=1e-6)
+    assert torch.allclose(d_pgd, d_eot, atol=1e-6)
