@@ -80,8 +80,8 @@ def evaluate_record(clf, name: str, label: str, x: np.ndarray, smooth: SmoothPar
     xin, logits_fn, d = record_input(clf, x, clf.fs)
     _, pl = clf.prepare(x, clf.fs)
     dev = clf.device
+    cert = certify_input(logits_fn, xin, classes, smooth, dev, d=d)  # first: it refuses a non-finite input
     pred, votes = predict_input(logits_fn, xin, classes, smooth, dev)
-    cert = certify_input(logits_fn, xin, classes, smooth, dev, d=d)
     row = {"record": name, "label": label, "d": int(d), "pred": pred, "votes": votes, "cert_pred": cert.pred,
            "radius_mv": cert.radius_mv, "linf_mv": cert.linf_mv, "correct": pred == label, "eps": []}
     if pred != label:

@@ -102,7 +102,7 @@ def _naive_grad(clf, x0, delta, noise, cls, sign):
 
 
 @pytest.mark.parametrize("rows", [1, 3, 64])
-def test_gradient_is_the_soft_smoothed_loss_whatever_the_chunking(monkeypatch, rows):
+def test_gradient_is_the_soft_smoothed_loss_whatever_the_chunking(rows):
     clf = trap_classifier()
     clf.module.k = 1.0  # soft enough that every draw contributes
     gen = torch.Generator().manual_seed(1)
@@ -111,12 +111,11 @@ def test_gradient_is_the_soft_smoothed_loss_whatever_the_chunking(monkeypatch, r
     noise = torch.randn((7, 2, D), generator=gen) * SIGMA
     mask = torch.ones_like(x0, dtype=torch.bool)
     labels = torch.tensor([0, 1])
-    monkeypatch.setattr(eot, "ROWS", rows)
-    got = eot.eot_grad(clf, x0, delta, noise, labels, torch.tensor([-1, -1]), mask)
+    got = eot.eot_grad(clf, x0, delta, noise.split(rows), labels, torch.tensor([-1, -1]), mask)
     want = _naive_grad(clf, x0, delta, noise, labels, -1.0)
     assert torch.allclose(got, want, rtol=1e-4, atol=1e-7)
     # targeted: + log mean p_target
-    got_t = eot.eot_grad(clf, x0, delta, noise, labels, torch.tensor([1, -1]), mask)
+    got_t = eot.eot_grad(clf, x0, delta, noise.split(rows), labels, torch.tensor([1, -1]), mask)
     want_t = torch.stack([_naive_grad(clf, x0, delta, noise, torch.tensor([1, 1]), 1.0)[0],
                           want[1]])
     assert torch.allclose(got_t, want_t, rtol=1e-4, atol=1e-7)
@@ -131,7 +130,7 @@ def test_noise_goes_where_the_smoothed_classifier_puts_it(monkeypatch, whole):
     seen = []
 
     def spy(clf, x0, delta, noise, labels, targets, mask):
-        seen.append(noise.clone())
+        seen.append(torch.cat(list(noise)))
         return torch.zeros_like(x0)
 
     monkeypatch.setattr(eot, "eot_grad", spy)
@@ -166,3 +165,13 @@ def test_with_vanishing_noise_it_is_plain_pgd():
     d_pgd = attack(clf, "pgd", x0)
     d_eot = attack(clf, "eot-pgd", x0, eot_draws=1, eot_sigma_mv=1e-6)
     assert torch.allclose(d_pgd, d_eot, atol=1e-6)
+
+
+def test_the_attack_does_not_depend_on_the_draws_per_forward_pass(monkeypatch):
+    clf = trap_classifier()
+    clf.module.k = 1.0
+    x0 = torch.as_tensor(np.random.default_rng(3).normal(S0, 0.02, (2, D)).astype(np.float32))
+    ref = attack(clf, "eot-pgd", x0, eot_draws=5, steps=6)
+    monkeypatch.setattr(eot, "ROWS", 2)  # one draw of the two records per forward pass
+    got = attack(clf, "eot-pgd", x0, eot_draws=5, steps=6)
+    assert torch.equal(ref, got)

@@ -13,9 +13,9 @@ a log-sum-exp of log-probabilities, combined stably across chunks of draws (at m
 copies per forward pass), so results do not depend on the chunking. Noise goes where the smoothed
 classifier puts it: on the whole input of a fixed-input model (its zero padding too), on the
 record's samples of a whole-record model. The random start (when on) comes from a CPU generator
-seeded by `seed` as PGD's; the noise from another one, seeded apart from engine.certify's streams
-(NOISE_STAGE), so the attack never reuses the draws a certificate or PREDICT is made with. The
-attack is deterministic.
+seeded by `seed` as PGD's; the noise from another one, one (B, L) draw at a time, seeded apart
+from engine.certify's streams (NOISE_STAGE) so that the attack does not share the draws a
+certificate or PREDICT is made with. The attack is deterministic.
 
 The runner (`attack --method eot-pgd`) judges success on the base model like every attack; to
 judge it against the smoothed prediction (Cohen's PREDICT) use engine.smooth_attack.
@@ -25,6 +25,7 @@ Cost: steps × K forward+backward passes of one record-length input per record.
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 import torch
 
@@ -54,31 +55,37 @@ class EOTPGD(Attack):
         whole_mask = self._mask if self._mask is not None else torch.ones_like(x0, dtype=torch.bool)
         noise_mask = whole_mask.to(x0.dtype) if self.clf.whole else torch.ones_like(x0)
         gen = torch.Generator(device="cpu").manual_seed(int(self.p.seed) * 1_000_003 + NOISE_STAGE)
+        per = max(1, ROWS // max(1, x0.shape[0]))
+
+        def chunks():  # the step's K draws, one (B, L) draw at a time from `gen`, at most ROWS rows a chunk
+            for i in range(0, draws, per):
+                k = min(per, draws - i)
+                n = torch.stack([torch.randn(x0.shape, generator=gen, dtype=x0.dtype) for _ in range(k)])
+                yield n.to(x0.device) * sigma * noise_mask
+
         for _ in range(steps):
-            noise = torch.randn((draws, *x0.shape), generator=gen, dtype=x0.dtype).to(x0.device) * sigma
-            g = eot_grad(self.clf, x0, delta, noise * noise_mask, labels, targets, whole_mask)
+            g = eot_grad(self.clf, x0, delta, chunks(), labels, targets, whole_mask)
             with torch.no_grad():
                 delta = ((delta + alpha * g.sign()).clamp(-eps, eps) * mask).detach()
             self.tick()
         return delta
 
 
-def eot_grad(clf, x0: torch.Tensor, delta: torch.Tensor, noise: torch.Tensor, labels: torch.Tensor,
+def eot_grad(clf, x0: torch.Tensor, delta: torch.Tensor, noise: Iterable[torch.Tensor], labels: torch.Tensor,
              targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """∇δ of the ascent objective (B, L): ∓ log mean_k softmax(f(x0 + δ + noise_k))_c per record,
-    c = labels (untargeted, minus sign) or targets (≥ 0: targeted, plus sign); noise (K, B, L) mV.
+    c = labels (untargeted, minus sign) or targets (≥ 0: targeted, plus sign); `noise`: the K draws
+    in chunks (k, B, L) mV, one forward+backward pass each; mask (B, L) as for Classifier.logits.
 
-    Computed in chunks of draws: each chunk's log-sum-exp of log-probabilities and its gradient,
-    merged as a running log-sum-exp (weights exp(lse_chunk − lse_total))."""
-    k_all, b, L = noise.shape
+    Each chunk's log-sum-exp of log-probabilities and its gradient are merged as a running
+    log-sum-exp (weights exp(lse_chunk − lse_total)): the result does not depend on the chunking."""
+    b, L = x0.shape
     toward = targets >= 0
     cls = torch.where(toward, targets, labels)
     sign = torch.where(toward, 1.0, -1.0).to(x0.dtype)[:, None]
-    per = max(1, ROWS // max(1, b))
     run_lse = torch.full((b,), -math.inf, dtype=x0.dtype, device=x0.device)
     run_g = torch.zeros_like(x0)
-    for i in range(0, k_all, per):
-        n = noise[i:i + per]
+    for n in noise:
         k = n.shape[0]
         d = delta.detach().requires_grad_(True)
         x = (x0 + d)[None] + n  # (k, B, L)
