@@ -15,7 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_user_error, one_json, run_cli
+from conftest import SAMPLES, assert_user_error, one_json, run_cli
 from engine.errors import UserError
 
 RECORDS = 6
@@ -31,7 +31,8 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def made(samples, tiny_model, tmp_path_factory):
-    """{"a", "b": card paths, "cert", "certl": certify summary (JSON) and results file (JSONL), docs}."""
+    """{"a", "b": card paths, "cert", "certl": certify summary (JSON) and results file (JSONL), "smooth",
+    "smoothl": the same of smooth-attack, and each "<key>_doc"}."""
     from engine.card.build import CardSettings, build_card, card_params
     from engine.datasets import open_dataset
     from engine.models.checkpoint import resolve_model
@@ -56,6 +57,12 @@ def made(samples, tiny_model, tmp_path_factory):
     (folder / "cert.json").write_text(proc.stdout)
     out.update(cert=str(folder / "cert.json"), certl=str(folder / "cert.jsonl"), cert_doc=one_json(proc.stdout),
                folder=folder)
+    proc = run_cli("smooth-attack", samples, "--sigma", "0.05", "--eps", "0.01,0.05", "--steps", "2", "--draws", "2",
+                   "--n0", "10", "--n", "50", "--limit", RECORDS, "--results", folder / "smooth.jsonl", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (folder / "smooth.json").write_text(proc.stdout)
+    out.update(smooth=str(folder / "smooth.json"), smoothl=str(folder / "smooth.jsonl"),
+               smooth_doc=one_json(proc.stdout))
     return out
 
 
@@ -81,10 +88,9 @@ def _kn(r):
 def test_table_values_are_the_cards_numbers(made):
     from engine.card.compare import compare
 
-    comp = compare([made["a"], made["b"]], [made["cert"]])
-    a, b, cert = made["a_doc"], made["b_doc"], made["cert_doc"]
+    comp = compare([made["a"], made["b"]])
+    a, b = made["a_doc"], made["b_doc"]
     assert [c["label"] for c in comp["columns"]] == ["default", b["model"]]
-    assert comp["columns"][0]["certify"] == made["cert"] and comp["columns"][1]["certify"] is None
     assert comp["eps_mv"] == [0.01, 0.05] and comp["ensemble_eps_mv"] == [0.01]
     assert any("0.02" in n and "common" in n for n in comp["notes"])  # B's 0.02 mV left out, and said so
     assert any("sap" in n for n in comp["notes"])
@@ -102,42 +108,115 @@ def test_table_values_are_the_cards_numbers(made):
             if want:
                 assert r["cells"][i]["ci95"] == pytest.approx(want[0]["ci95"])
     assert by["sap, ε 0.05 mV"]["cells"][1] is None  # B ran no SAP
+    robust = by["Robust accuracy (ensemble; smoothed: EOT-PGD), ε 0.01 mV"]
     for i, doc in enumerate((a, b)):
         e = doc["ensemble"][0]
         assert _kn(by["Ensemble success, ε 0.01 mV"]["cells"][i]) == _kn(e["success"])
-        assert _kn(by["Robust accuracy (ensemble), ε 0.01 mV"]["cells"][i]) == _kn(e["robust"])
+        assert _kn(robust["cells"][i]) == _kn(e["robust"]) and robust["by"][i] == "ensemble"
         strongest = by["Strongest single attack, ε 0.05 mV"]
         rates = [x["rate"]["k"] / x["rate"]["n"] for x in doc["attacks"] if x["eps_mv"] == 0.05]
         assert strongest["cells"][i]["rate"] == pytest.approx(max(rates))
         assert strongest["by"][i] in {x["method"] for x in doc["attacks"]}
-    radius0 = by["Certified accuracy, L2 radius 0 (smoothed, abstain = wrong)"]["cells"]
-    assert _kn(radius0[0]) == (cert["table"][0]["k"], cert["table"][0]["n"]) and radius0[1] is None
-    paper = [r for r in comp["rows"] if r["measure"].startswith("Certified accuracy at the paper")][0]
-    assert _kn(paper["cells"][0]) == _kn(cert["certified_at_paper_eps"])
-    assert by["Noise σ (mV)"]["cells"][0] == 0.05
-    assert [(p["k"], p["n"]) for p in comp["columns"][0]["certified_curve"]] == [(r["k"], r["n"]) for r in cert["table"]]
+    assert not _rows(comp, "Certified")  # no smoothed model, no certified rows
     json.dumps(comp, allow_nan=False)
 
 
-def test_certify_results_file_reads_like_its_summary(made):
+def _f1(rows, pred_key):
+    from engine.datasets import CLASSES
+    from engine.metrics import summarize
+
+    return summarize([r["label"] for r in rows], [r[pred_key] or "abstain" for r in rows],
+                     list(CLASSES) + ["abstain"])["f1_mean_nao"]
+
+
+def test_smoothed_model_column_holds_its_certify_and_smooth_attack_numbers(made):
     from engine.card.compare import compare
 
+    comp = compare([made["a"], made["b"]], [made["cert"]], smooth_paths=[made["smooth"]])
+    cert, sm = made["cert_doc"], made["smooth_doc"]
+    col = comp["columns"][2]
+    assert len(comp["columns"]) == 3 and col["label"] == "default smoothed (σ 0.05 mV)"
+    assert col["certify"] == made["cert"] and col["smooth_attack"] == made["smooth"] and col["card"] is None
+    by = {r["measure"]: r for r in comp["rows"]}
+    assert _kn(by["Clean accuracy"]["cells"][2]) == _kn(sm["clean"])  # the smoothed classifier's (PREDICT)
+    assert by["Mean F1 (N, A, O)"]["cells"][2] == pytest.approx(_f1(sm["rows"], "pred"))
+    for t in sm["table"]:
+        e = t["eps_mv"]
+        eot = by[f"eot-pgd through the noise (smoothed), ε {e:g} mV"]["cells"]
+        assert eot[:2] == [None, None] and _kn(eot[2]) == _kn(t["success"])
+        assert _kn(by[f"Strongest single attack, ε {e:g} mV"]["cells"][2]) == _kn(t["success"])
+        assert _kn(by[f"Robust accuracy (ensemble; smoothed: EOT-PGD), ε {e:g} mV"]["cells"][2]) == _kn(t["robust"])
+    # certified numbers come from the certify run: radius 0, and at ε from its rows' L∞ bounds
+    radius0 = by["Certified accuracy, L2 radius 0 (abstain = wrong)"]["cells"]
+    assert radius0[:2] == [None, None] and _kn(radius0[2]) == (cert["table"][0]["k"], cert["table"][0]["n"])
+    paper = [r for r in comp["rows"] if "the paper's ε" in r["measure"]][0]
+    assert _kn(paper["cells"][2]) == _kn(cert["certified_at_paper_eps"]) and paper["cells"][:2] == [None, None]
+    at05 = [r for r in comp["rows"] if r.get("certified") and r["eps_mv"] == 0.05][0]
+    k = sum(1 for r in cert["rows"] if r["pred"] == r["label"] and r["linf_mv"] >= 0.05)
+    assert _kn(at05["cells"][2]) == (k, cert["n"])
+    assert by["Noise σ (mV)"]["cells"] == [None, None, 0.05]
+    assert _kn(by["Certify: abstentions (CERTIFY, clean input)"]["cells"][2]) == _kn(cert["abstention"])
+    assert [(p["k"], p["n"]) for p in col["certified_curve"]] == [(r["k"], r["n"]) for r in cert["table"]]
+    assert col["attack"]["eot_draws"] == 2
+    assert any("split and record count only" in n for n in comp["notes"])
+    json.dumps(comp, allow_nan=False)
+
+
+def test_smooth_attack_alone_and_results_files_read_like_their_summaries(made):
+    from engine.card.compare import compare
+
+    only = compare([made["a"], made["b"]], smooth_paths=[made["smooth"]])
+    sm = made["smooth_doc"]
+    checked = 0
+    for r in only["rows"]:
+        if r.get("certified") and r["eps_mv"] in (0.01, 0.05):  # from smooth-attack's own CERTIFY
+            t = [t for t in sm["table"] if t["eps_mv"] == r["eps_mv"]][0]
+            assert _kn(r["cells"][2]) == _kn(t["certified"])
+            checked += 1
+    assert checked == 2
+    jl = compare([made["a"], made["b"]], smooth_paths=[made["smoothl"]])
+    assert [r["cells"] for r in jl["rows"]] == [r["cells"] for r in only["rows"]]
     js = compare([made["a"], made["b"]], [made["cert"]])
     jl = compare([made["a"], made["b"]], [made["certl"]])
-    pick = [r["cells"] for r in js["rows"] if r["group"].startswith("Certified")]
-    assert pick == [r["cells"] for r in jl["rows"] if r["group"].startswith("Certified")]
+    assert [r["cells"] for r in js["rows"]] == [r["cells"] for r in jl["rows"]]
+    # with a certify summary only, the smoothed column's clean numbers are CERTIFY's
+    cert = made["cert_doc"]
+    by = {r["measure"]: r for r in js["rows"]}
+    assert _kn(by["Clean accuracy"]["cells"][2]) == (cert["table"][0]["k"], cert["n"])
+    assert by["Mean F1 (N, A, O)"]["cells"][2] == pytest.approx(_f1(cert["rows"], "pred"))
 
 
-def test_certify_of_another_model_gets_its_own_column(made, tmp_path):
+def test_each_model_and_sigma_is_a_column_and_names_apply(made, tmp_path):
     from engine.card.compare import compare
 
-    other = variant(made, tmp_path, "c.json", lambda d: d.update(model="smoothy"), base="cert")
-    comp = compare([made["a"], made["b"]], [other], names=["plain", "adv", "smoothed"])
-    assert [c["label"] for c in comp["columns"]] == ["plain", "adv", "smoothed"]
-    acc = [r for r in comp["rows"] if r["measure"] == "Clean accuracy"][0]
-    assert acc["cells"][2] is None  # no card: no attack numbers are made up
-    radius0 = [r for r in comp["rows"] if r["measure"].startswith("Certified accuracy, L2 radius 0")][0]
-    assert radius0["cells"][:2] == [None, None] and radius0["cells"][2]["k"] == made["cert_doc"]["table"][0]["k"]
+    wider = variant(made, tmp_path, "c.json", lambda d: d["params"].update(sigma_mv=0.1), base="cert")
+    comp = compare([made["a"], made["b"]], [made["cert"], wider], names=["plain", "adv", "s05", "s10"])
+    assert [c["label"] for c in comp["columns"]] == ["plain", "adv", "s05", "s10"]
+    assert [c["sigma_mv"] for c in comp["columns"]] == [None, None, 0.05, 0.1]
+    attack = [r for r in comp["rows"] if r.get("attack") == "pgd"][0]
+    assert attack["cells"][2:] == [None, None]  # no card for a smoothed model: no attack numbers made up
+    with pytest.raises(UserError, match="--names gives 2 names for 4 columns"):
+        compare([made["a"], made["b"]], [made["cert"], wider], names=["x", "y"])
+
+
+def test_summaries_checked_against_the_dataset(made, samples, tmp_path):
+    from engine.card.compare import compare
+
+    comp = compare([made["a"], made["b"]], [made["cert"]], dataset=str(samples))
+    assert any("checked against the cards' digest" in n for n in comp["notes"])
+
+    labels = tmp_path / "labels.csv"
+    lines = (samples / "REFERENCE.csv").read_text().splitlines()
+    labels.write_text("\n".join([lines[0].rsplit(",", 1)[0] + ",~"] + lines[1:]) + "\n")
+    with pytest.raises(UserError, match="other records"):
+        compare([made["a"], made["b"]], [made["cert"]], dataset=str(samples), labels=str(labels))
+
+    def rename(d):
+        d["rows"][0]["record"] = "Z99999"
+
+    with pytest.raises(UserError, match="does not have"):
+        compare([made["a"], made["b"]], [variant(made, tmp_path, "c.json", rename, base="cert")],
+                dataset=str(samples))
 
 
 def test_same_model_name_for_two_weights_is_told_apart(made, tmp_path):
@@ -260,12 +339,38 @@ def test_wrong_kind_of_certify_input_is_refused(made, tmp_path):
     rec.write_text(json.dumps({"model": "default", "params": {}, "results": []}))
     with pytest.raises(UserError, match="single records"):
         compare([made["a"], made["b"]], [str(rec)])
+    card = variant(made, tmp_path, "card.json", lambda d: None, base="a")
     with pytest.raises(UserError, match="robustness card, not a certify"):
-        compare([made["a"], made["b"]], [made["a"]])
+        compare([made["a"], made["b"]], [card])
     other = tmp_path / "x.json"
     other.write_text('{"model": "m"}')
     with pytest.raises(UserError, match="not a certify summary"):
         compare([made["a"], made["b"]], [str(other)])
+    with pytest.raises(UserError, match="not a certify summary"):
+        compare([made["a"], made["b"]], [made["smooth"]])
+    with pytest.raises(UserError, match="certify summary, not a smooth-attack"):
+        compare([made["a"], made["b"]], smooth_paths=[made["cert"]])
+    with pytest.raises(UserError, match="robustness card, not a smooth-attack"):
+        compare([made["a"], made["b"]], smooth_paths=[card])
+    with pytest.raises(UserError, match="not a smooth-attack summary"):
+        compare([made["a"], made["b"]], smooth_paths=[str(other)])
+    with pytest.raises(UserError, match="given twice"):
+        compare([made["a"], made["b"]], [made["cert"]], smooth_paths=[made["cert"]])
+
+
+@pytest.mark.parametrize("change,msg", [
+    (_set(["split"], "strat-val"), "split"),
+    (_set(["n"], RECORDS + 2), "records"),
+    (lambda d: d["table"][0].pop("robust"), "robust"),
+    (_set(["header", "smooth", "sigma_mv"], None), "sigma_mv"),
+    (lambda d: d["rows"].append(dict(d["rows"][0])), "twice"),
+    (lambda d: d["rows"][1].pop("linf_mv"), "rows"),
+])
+def test_smooth_attack_summaries_that_do_not_fit_are_refused(made, tmp_path, change, msg):
+    from engine.card.compare import compare
+
+    with pytest.raises(UserError, match=msg):
+        compare([made["a"], made["b"]], smooth_paths=[variant(made, tmp_path, "s.json", change, base="smooth")])
 
 
 _JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 10 ** 6) | st.floats(allow_nan=False)
@@ -280,7 +385,8 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 10 ** 6) | st.f
        value=_JSON)
 def test_fuzzed_cards_give_a_comparison_or_a_one_line_error(made, tmp_path, where, value):
     """Any field of a card replaced by any JSON value: a comparison or a UserError, never a crash."""
-    from engine.card.compare import compare, markdown
+    from engine.card.compare import compare
+    from engine.card.render import markdown
 
     doc = copy.deepcopy(made["b_doc"])
     cur = doc
@@ -308,32 +414,39 @@ def test_fuzzed_cards_give_a_comparison_or_a_one_line_error(made, tmp_path, wher
 # -- outputs and the command ----------------------------------------------------------------------------
 
 def test_markdown_and_html(made):
-    from engine.card.compare import cell_text, compare, markdown
-    from engine.card.render import comparison_html
+    from engine.card.compare import compare
+    from engine.card.render import cell_text, comparison_html, markdown
 
-    comp = compare([made["a"], made["b"]], [made["cert"]], names=["plain", "other | model"])
+    comp = compare([made["a"], made["b"]], [made["cert"]], names=["plain", "other | <model>", "smoothed"])
     md = markdown(comp)
     table = [ln for ln in md.splitlines() if ln.startswith("|")]
-    assert table[0] == "| Measure | plain | other \\| model |" and table[1] == "|---|---|---|"
-    assert all(ln.replace("\\|", "").count("|") == 4 for ln in table)  # every row has three cells
+    assert table[0] == "| Measure | plain | other \\| &lt;model&gt; | smoothed |" and table[1] == "|---|---|---|---|"
+    assert all(ln.replace("\\|", "").count("|") == 5 for ln in table)  # every row has four cells
     acc = [r for r in comp["rows"] if r["measure"] == "Clean accuracy"][0]
-    assert f"| Clean accuracy | {cell_text(acc, 0)} | {cell_text(acc, 1)} |" in md
+    assert f"| Clean accuracy | {cell_text(acc, 0)} | {cell_text(acc, 1)} | {cell_text(acc, 2)} |" in md
     a = made["a_doc"]["clean"]["accuracy_rate"]
-    assert f"({a['k']}/{a['n']}, 95% CI" in cell_text(acc, 0)
+    assert cell_text(acc, 0).startswith(f"{100 * a['k'] / a['n']:.1f}% ({a['k']}/{a['n']}, 95% CI ")
+    pgd = [r for r in comp["rows"] if r.get("attack") == "pgd"][0]
+    assert cell_text(pgd, 2) == "–" and f"| {cell_text(pgd, 0)} | {cell_text(pgd, 1)} | – |" in md
     assert "| **Certified (randomised smoothing)** |" in md and "Note: attack ε grids differ" in md
+    assert "Sources: plain: card a.json; other \\| &lt;model&gt;: card b.json; smoothed: certify cert.json." in md
     page = comparison_html(comp)
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
     assert "src='http" not in page and "<script" not in page  # self-contained
-    assert "other | model" in page and cell_text(acc, 1) in page and made["a_doc"]["model_sha"] in page
+    assert "other | &lt;model&gt;" in page and "<model>" not in page  # escaped
+    assert cell_text(acc, 1) in page and made["a_doc"]["model_sha"] in page and "Certified accuracy — smoothed" in page
 
 
 def test_cli_writes_every_output(made, tmp_path):
     out, md, png = tmp_path / "c.html", tmp_path / "c.md", tmp_path / "c.png"
-    proc = run_cli("robustness-card", "compare", made["a"], made["b"], "--certify", made["cert"], "--out", out,
-                   "--markdown", md, "--plot", png, "--names", "plain,adv", "--json")
+    proc = run_cli("robustness-card", "compare", made["a"], made["b"], "--certify", made["cert"], "--smooth-attack",
+                   made["smooth"], "--out", out, "--markdown", md, "--plot", png, "--names", "plain,adv,smoothed",
+                   "--dataset", SAMPLES, "--json")
     assert proc.returncode == 0, proc.stderr
     doc = one_json(proc.stdout)
-    assert doc["kind"] == "ecgadv-card-comparison/1" and [c["label"] for c in doc["columns"]] == ["plain", "adv"]
+    assert doc["kind"] == "ecgadv-card-comparison/1"
+    assert [c["label"] for c in doc["columns"]] == ["plain", "adv", "smoothed"]
+    assert any("checked against the cards' digest" in n for n in doc["notes"])
     assert doc["outputs"] == {"html": str(out), "markdown": str(md), "plot": str(png)}
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and md.read_text().count("| Measure |") == 1
     assert "<table>" in out.read_text()
@@ -358,18 +471,22 @@ def test_cli_writes_every_output(made, tmp_path):
     (["{a}", "{b}", "--markdown", "{a}"], ".md"),
     (["{a}", "{b}", "--out", "{tmp}/x.html", "--plot", "{tmp}/x.html"], ".png"),
     (["{a}", "{b}", "--out", "{tmp}/c.html", "--names", "one"], "--names"),
-    (["{a}", "{b}", "--out", "{tmp}/c.html", "--certify", "{a}"], "not a certify"),
+    (["{a}", "{b}", "--out", "{tmp}/c.html", "--certify", "{a}"], "given twice"),
+    (["{a}", "{b}", "--out", "{tmp}/c.html", "--certify", "{smooth}"], "not a certify"),
     (["{a}", "{b}", "--out", "{tmp}/c.html", "--bogus"], "unrecognized"),
+    (["{a}", "{b}", "--out", "{tmp}/c.html", "--labels", "{a}"], "--dataset"),
+    (["{a}", "{b}", "--out", "{tmp}/c.html", "--dataset", "{a}"], "not a folder"),
+    (["{a}", "{b}", "--out", "{tmp}/c.html", "--smooth-attack", "{tmp}/none.json"], "does not exist"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(made, tmp_path, args, msg):
-    fmt = {"a": made["a"], "b": made["b"], "tmp": tmp_path}
+    fmt = {"a": made["a"], "b": made["b"], "smooth": made["smooth"], "tmp": tmp_path}
     proc = run_cli("robustness-card", "compare", *[x.format(**fmt) for x in args])
     assert_user_error(proc, msg)
     assert not (tmp_path / "c.html").exists()
 
 
 def test_compare_outputs_may_not_name_an_input(made, tmp_path):
-    from engine.card.compare import check_outputs
+    from engine.card.render import check_outputs
 
     link = tmp_path / "card.html"
     os.symlink(made["a"], link)

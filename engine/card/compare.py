@@ -1,18 +1,19 @@
-"""Side-by-side comparison of saved robustness cards (and certify summaries) of several models.
+"""Side-by-side comparison of saved robustness cards (and smoothed models) of several models.
 
 Inputs are the JSON documents `robustness-card DATASET ... --json` prints (engine.card.build) and,
-optionally, certify summaries (`certify DATASET --split S --json`, or its JSONL results file from
---out). Cards are comparable only when they were made on the same split, the same records (the
-card's data digest: record names, file digests and labels), the same lead and the same attack
-parameters; different ε grids are compared on the ε values common to all cards (the dropped ones
-are named in the notes). Certify summaries are matched to cards by model name (one that matches no
-card gets a column of its own) and must be of the same split and record count (a card stores a
-digest of its records, not their names, so the record names of a summary cannot be checked against
-it; several summaries' record names are checked against each other).
+for smoothed classifiers (a base model with Gaussian noise σ), certify summaries (`certify DATASET
+--split S --json`, or its JSONL results file) and smooth-attack summaries (`smooth-attack DATASET
+... --json`, EOT-PGD through the noise, or its JSONL results file). Cards are comparable only when
+made on the same split, records (the card's data digest: record names, file digests and labels),
+lead and attack parameters; different ε grids are compared at the ε values common to all cards
+(the dropped ones are named in the notes). Each smoothed model (model name, σ) gets a column of its
+own; its summaries must be of the cards' split and record count. A card stores a digest of its
+records, not their names, so the summaries' record names are checked against each other, and
+against the cards' digest only when the dataset folder is given.
 
-`compare(paths, certify_paths)` → a plain-JSON comparison: columns (one per model) and rows
-(measure × column cells: rate records {"k", "n", "rate", "ci95"} with 95 % Clopper–Pearson
-intervals, or numbers). `markdown` / `comparison_html` / `comparison_figure` render it; ε in mV.
+`compare(...)` → a plain-JSON comparison: columns (one per model) and rows (measure × column cells:
+rate records {"k", "n", "rate", "ci95"} with 95 % Clopper–Pearson intervals, or numbers); ε in mV.
+engine.card.render draws it (Markdown, text, HTML, PNG) and writes the files.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import math
 import os
 
 from ..errors import UserError
-from ..intervals import format_rate, rate_record
+from ..intervals import rate_record
 from .build import KIND
 
 COMPARE_KIND = "ecgadv-card-comparison/1"
@@ -30,7 +31,7 @@ PAPER_EPS = 0.01  # mV, Han et al.'s L∞ budget
 MAX_BYTES = 64 * 2 ** 20  # refuse larger inputs (a card is a few hundred kB)
 CERTIFY_KIND = "certify-eval"
 
-__all__ = ["COMPARE_KIND", "compare", "load_card", "load_certify", "markdown", "cell_text"]
+__all__ = ["COMPARE_KIND", "compare", "load_card", "load_certify", "load_smooth_attack"]
 
 
 # -- reading and checking the inputs ---------------------------------------------------------------
@@ -191,9 +192,67 @@ def load_certify(path: str) -> dict:
         _get(r, "radius_mv", (int, float), path, f"{what} (table[{i}])")
         _rate({"r": r}, "r", path, f"{what} (table[{i}])")
     _get(doc, "d_median", (int,), path, what, optional=True)
+    _check_rows(doc, path, what, "pred")
+    return doc
+
+
+def _check_rows(doc: dict, path: str, what: str, cert_key: str) -> None:
+    """Optional per-record rows: record and label names, predictions (None: abstained), L∞ bound."""
     rows = _get(doc, "rows", (list,), path, what, optional=True)
-    if rows is not None and any(not isinstance(r, dict) or not isinstance(r.get("record"), str) for r in rows):
-        raise UserError(f"{path} is not a valid {what}: a row has no record name")
+    for i, r in enumerate(rows or []):
+        ok = (isinstance(r, dict) and isinstance(r.get("record"), str) and isinstance(r.get("label"), str)
+              and all(r.get(k) is None or isinstance(r.get(k), str) for k in ("pred", cert_key))
+              and isinstance(r.get("linf_mv"), (int, float)) and not isinstance(r.get("linf_mv"), bool))
+        if not ok:
+            raise UserError(f"{path} is not a valid {what}: rows[{i}] lacks a record, label, prediction or L∞ bound")
+    if rows is not None and len({r["record"] for r in rows}) != len(rows):
+        raise UserError(f"{path} is not a valid {what}: a record appears twice in its rows")
+
+
+def _smooth_from_jsonl(path: str) -> dict:
+    """The summary of a smooth-attack results file (JSONL, `smooth-attack ... --results`)."""
+    from ..results_file import read_jsonl_results
+    from ..smooth_attack import FORMAT, summarize
+
+    header, rows = read_jsonl_results(path, FORMAT)
+    if header is None or not rows:
+        raise UserError(f"smooth-attack results file {path} holds no records")
+    eps = _get(header, "eps_mv", (list,), path, "smooth-attack results file")
+    doc = summarize(list(rows.values()), [_eps(e, "eps_mv", path, "smooth-attack results file") for e in eps])
+    return {"model": header.get("model"), "split": header.get("split"), **doc, "header": header,
+            "rows": list(rows.values())}
+
+
+def load_smooth_attack(path: str) -> dict:
+    """A smooth-attack summary (`smooth-attack DATASET ... --json`, or its --results JSONL file):
+    EOT-PGD on a smoothed classifier; checked, UserError (one line) for anything else."""
+    what = "smooth-attack summary"
+    data = _read_bytes(path, what)
+    first = data.lstrip().split(b"\n", 1)[0]
+    if b'"kind"' in first and b'"smooth-attack"' in first and data.strip().count(b"\n"):
+        doc = _smooth_from_jsonl(path)
+    else:
+        doc = _parse(data, path, what)
+    if doc.get("kind") == KIND:
+        raise UserError(f"{path} is a robustness card, not a smooth-attack summary (give it as a card)")
+    if "certified_at_paper_eps" in doc:
+        raise UserError(f"{path} is a certify summary, not a smooth-attack summary (give it with --certify)")
+    header = doc.get("header")
+    if not isinstance(header, dict) or header.get("kind") != "smooth-attack":
+        raise UserError(f"{path} is not a smooth-attack summary (save one with `smooth-attack DATASET --split S "
+                        "--sigma MV --eps ... --json > smooth.json`)")
+    for key, types in (("model", (str,)), ("split", (str,)), ("n", (int,)), ("table", (list,)),
+                       ("header.smooth.sigma_mv", (int, float))):
+        _get(doc, key, types, path, what)
+    _rate(doc, "clean", path, what)
+    _get(doc, "d_median", (int,), path, what, optional=True)
+    for i, t in enumerate(doc["table"]):
+        if not isinstance(t, dict):
+            raise UserError(f"{path} is not a valid {what}: table[{i}] is not an object")
+        _eps(t.get("eps_mv"), f"table[{i}].eps_mv", path, what)
+        for key in ("certified", "robust", "success"):
+            _rate(t, key, path, f"{what} (table[{i}])")
+    _check_rows(doc, path, what, "cert_pred")
     return doc
 
 
@@ -206,12 +265,6 @@ def _key(e: float) -> float:
 def _check_cards(cards: list[tuple[str, dict]]) -> list[str]:
     """UserError when the cards are not comparable; → notes on what is compared."""
     (p0, c0), notes = cards[0], []
-    seen: dict[str, str] = {}
-    for p, c in cards:
-        real = os.path.realpath(p)
-        if real in seen:
-            raise UserError(f"card {p} is given twice")
-        seen[real] = p
     shas: dict[str, str] = {}
     for p, c in cards:
         if c["model_sha"] in shas:
@@ -246,92 +299,128 @@ def _check_cards(cards: list[tuple[str, dict]]) -> list[str]:
 
 
 def _common_eps(cards: list[dict], key: str) -> list[float]:
-    common = set.intersection(*[{_key(e) for e in c["settings"][key]} for c in cards])
-    return sorted(common)
+    return sorted(set.intersection(*[{_key(e) for e in c["settings"][key]} for c in cards]))
 
 
-def _check_certify(certs: list[tuple[str, dict]], cards: list[tuple[str, dict]]) -> None:
-    p0, c0 = cards[0]
-    for p, s in certs:
-        if s["split"] != c0["data"]["split"]:
-            raise UserError(f"certify summary {p} is of split {s['split']!r}, the cards of {c0['data']['split']!r}")
-        if s["n"] != c0["data"]["records"]:
-            raise UserError(f"certify summary {p} holds {s['n']} records, the cards {c0['data']['records']}: "
-                            "not the same records")
-    named = [(p, s) for p, s in certs if s.get("rows") is not None]
+def _check_summaries(sums: list[tuple[str, dict]], card0: dict, dataset: str | None, labels: str | None) -> str:
+    """Certify / smooth-attack summaries against the cards (split, count; with `dataset`, the
+    records' digest) and each other (record names); → a note on how records were checked."""
+    data = card0["data"]
+    for p, s in sums:
+        if s["split"] != data["split"]:
+            raise UserError(f"{p} is of split {s['split']!r}, the cards of {data['split']!r}")
+        if s["n"] != data["records"]:
+            raise UserError(f"{p} holds {s['n']} records, the cards {data['records']}: not the same records")
+    named = [(p, s) for p, s in sums if s.get("rows") is not None]
     for p, s in named[1:]:
         a, b = {r["record"] for r in named[0][1]["rows"]}, {r["record"] for r in s["rows"]}
         if a != b:
-            raise UserError(f"certify summaries {named[0][0]} and {p} are of other records "
-                            f"({len(a ^ b)} records in only one)")
+            raise UserError(f"{named[0][0]} and {p} are of other records ({len(a ^ b)} records in only one)")
+    if not sums:
+        return ""
+    if dataset is None or not named:
+        return ("the cards store a digest of their records, not their names: the certify / smooth-attack "
+                "summaries were checked by split and record count only (give --dataset to check the records)")
+    from ..datasets import open_dataset
+    from .build import data_digest
+
+    ds = open_dataset(dataset, labels)
+    names = [r["record"] for r in named[0][1]["rows"]]
+    missing = [n for n in names if n not in set(ds.names)]
+    if missing:
+        raise UserError(f"{named[0][0]} holds record {missing[0]!r}, which dataset {dataset} does not have")
+    if data_digest(ds, names) != data["digest"]:
+        raise UserError(f"{named[0][0]} is of other records (or labels) than the cards (digest "
+                        f"{data_digest(ds, names)} in {dataset}, the cards' {data['digest']})")
+    return f"the summaries' records were checked against the cards' digest in {dataset}"
 
 
 # -- the comparison --------------------------------------------------------------------------------
 
-def _labels(cards: list[dict], names: list[str] | None, extra: list[str]) -> list[str]:
-    base = [c["model"] for c in cards] + extra
+def _labels(columns: list[dict], names: list[str] | None) -> None:
+    base = [c["model"] if c["_card"] is not None else f"{c['model']} smoothed (σ {c['sigma_mv']:g} mV)"
+            for c in columns]
     if names:
         if len(names) != len(base):
-            raise UserError(f"--names gives {len(names)} names for {len(base)} models")
-        base = names
-    if len(set(base)) < len(base):  # same model name for different weights: add the fingerprint
-        base = [b if base.count(b) == 1 or i >= len(cards) else f"{b} ({cards[i]['model_sha'][:8]})"
-                for i, b in enumerate(base)]
+            raise UserError(f"--names gives {len(names)} names for {len(base)} columns ({', '.join(base)})")
+        base = list(names)
+    elif len(set(base)) < len(base):  # one model name for different weights: add the fingerprint
+        base = [b if base.count(b) == 1 or not c.get("model_sha") else f"{b} ({c['model_sha'][:8]})"
+                for b, c in zip(base, columns)]
     if len(set(base)) < len(base):
-        raise UserError(f"two models would share the column name {next(b for b in base if base.count(b) > 1)!r}: "
+        raise UserError(f"two columns would share the name {next(b for b in base if base.count(b) > 1)!r}: "
                         "give --names")
-    return base
+    for c, b in zip(columns, base):
+        c["label"] = b
 
 
-def compare(card_paths: list[str], certify_paths: list[str] = (), names: list[str] | None = None) -> dict:
-    """The comparison of ≥ 2 saved cards (plus certify summaries) as plain JSON; UserError (one
-    line) when an input is missing, of the wrong kind, or not comparable."""
+def compare(card_paths: list[str], certify_paths: list[str] = (), names: list[str] | None = None,
+            smooth_paths: list[str] = (), dataset: str | None = None, labels: str | None = None) -> dict:
+    """The comparison of ≥ 2 saved cards, plus smoothed models (certify and smooth-attack summaries,
+    one column per model and σ), as plain JSON; UserError (one line) when an input is missing, of
+    the wrong kind, or not comparable. `dataset` (a folder, with its label file `labels`) lets the
+    summaries' record names be checked against the cards' digest."""
     if len(card_paths) < 2:
         raise UserError(f"a comparison needs at least two cards, got {len(card_paths)}")
+    seen: dict[str, str] = {}
+    for p in [*card_paths, *certify_paths, *smooth_paths]:
+        real = os.path.realpath(p)
+        if real in seen:
+            raise UserError(f"{p} is given twice")
+        seen[real] = p
     cards = [(p, load_card(p)) for p in card_paths]
+    smooths = [(p, load_smooth_attack(p)) for p in smooth_paths]
     certs = [(p, load_certify(p)) for p in certify_paths]
     notes = _check_cards(cards)
-    _check_certify(certs, cards)
-    by_model: dict[int, tuple[str, dict]] = {}
-    alone: list[tuple[str, dict]] = []
-    for p, s in certs:
-        hits = [i for i, (_, c) in enumerate(cards) if c["model"] == s["model"]]
-        if len(hits) > 1:
-            raise UserError(f"certify summary {p} is of model {s['model']!r}, which names {len(hits)} cards")
-        if hits and hits[0] in by_model:
-            raise UserError(f"two certify summaries for model {s['model']!r} ({by_model[hits[0]][0]}, {p})")
-        if hits:
-            by_model[hits[0]] = (p, s)
-        else:
-            alone.append((p, s))
     docs = [c for _, c in cards]
-    labels = _labels(docs, names, [f"{s['model']} (smoothed)" for _, s in alone])
-    columns = []
-    for i, (p, c) in enumerate(cards):
-        cp, cs = by_model.get(i, (None, None))
-        columns.append({"label": labels[i], "model": c["model"], "model_sha": c["model_sha"], "card": p,
-                        "certify": cp, "_card": c, "_cert": cs})
-    for j, (p, s) in enumerate(alone):
-        columns.append({"label": labels[len(cards) + j], "model": s["model"], "model_sha": None, "card": None,
-                        "certify": p, "_card": None, "_cert": s})
-    if alone:
-        notes.append("a certify summary that matches no card has a column of its own (no attack results)")
+    columns = [{"model": c["model"], "model_sha": c["model_sha"], "card": p, "certify": None, "smooth_attack": None,
+                "sigma_mv": None, "_card": c, "_cert": None, "_smooth": None} for p, c in cards]
+    smoothed: dict[tuple, dict] = {}
+    for kind, items in (("smooth_attack", smooths), ("certify", certs)):
+        for p, s in items:
+            sigma = float(s["header"]["smooth"]["sigma_mv"] if kind == "smooth_attack" else s["params"]["sigma_mv"])
+            col = smoothed.get((s["model"], _key(sigma)))
+            if col is None:
+                col = smoothed[(s["model"], _key(sigma))] = {
+                    "model": s["model"], "model_sha": None, "card": None, "certify": None, "smooth_attack": None,
+                    "sigma_mv": sigma, "_card": None, "_cert": None, "_smooth": None}
+                columns.append(col)
+            if col[kind] is not None:
+                raise UserError(f"two {kind.replace('_', '-')} summaries for {s['model']} smoothed with σ "
+                                f"{sigma:g} mV: {col[kind]} and {p}")
+            col[kind], col["_smooth" if kind == "smooth_attack" else "_cert"] = p, s
+    check = _check_summaries(smooths + certs, docs[0], dataset, labels)
+    if check:
+        notes.append(check)
+    _labels(columns, names)
     eps, ens_eps = _common_eps(docs, "eps_mv"), _common_eps(docs, "ensemble_eps_mv")
     if not eps and not ens_eps:
         raise UserError("cards not comparable: no attack ε and no ensemble ε is common to all of them")
+    grid = sorted(set(eps) | set(ens_eps))
     attacks = list(dict.fromkeys(a["method"] for c in docs for a in c["attacks"] if _key(a["eps_mv"]) in eps))
     missing = [m for m in attacks if not all(any(a["method"] == m for a in c["attacks"]) for c in docs)]
     if missing:
         notes.append(f"not every card ran {', '.join(missing)}: '–' where a card has no result")
-    rows = _rows(columns, attacks, eps, ens_eps)
-    d = docs[0]["data"]
-    out_cols = [{k: v for k, v in col.items() if not k.startswith("_")} for col in columns]
+    for p, s in smooths:
+        off = sorted({_key(t["eps_mv"]) for t in s["table"]} - set(grid))
+        if off:
+            notes.append(f"{p}: ε {', '.join(f'{e:g}' for e in off)} mV left out (not on the cards' grid)")
+    if smoothed:
+        notes.append("smoothed columns: the smoothed classifier (an abstention counts as wrong); its clean accuracy "
+                     "and F1 are PREDICT's with a smooth-attack summary, CERTIFY's with a certify summary only; its "
+                     "attack is EOT-PGD through the noise; certified accuracy at ε counts records whose certified "
+                     "L∞ bound (L2 radius/√d) reaches ε")
+    rows = _rows(columns, attacks, eps, ens_eps, grid)
+    out_cols = []
     for col in columns:
-        s = col["_cert"]
-        if s is not None:
-            out_cols[columns.index(col)]["sigma_mv"] = s["params"]["sigma_mv"]
-            out_cols[columns.index(col)]["certified_curve"] = [
-                {"radius_mv": r["radius_mv"], **rate_record(r["k"], r["n"])} for r in s["table"]]
+        c = {k: v for k, v in col.items() if not k.startswith("_")}
+        if col["_cert"] is not None:
+            c["certified_curve"] = [{"radius_mv": r["radius_mv"], **rate_record(r["k"], r["n"])}
+                                    for r in col["_cert"]["table"]]
+        if col["_smooth"] is not None:
+            c["attack"] = (col["_smooth"].get("header") or {}).get("attack")
+        out_cols.append(c)
+    d = docs[0]["data"]
     return {"kind": COMPARE_KIND, "columns": out_cols,
             "data": {k: d.get(k) for k in ("dataset", "split", "records", "digest", "lead")},
             "params": docs[0]["settings"]["params"], "alpha_rule": docs[0]["settings"]["alpha_rule"],
@@ -346,169 +435,117 @@ def _find(items: list[dict], eps: float, method: str | None = None) -> dict | No
     return None
 
 
-def _rows(columns: list[dict], attacks: list[str], eps: list[float], ens_eps: list[float]) -> list[dict]:
+def _rr(r: dict | None) -> dict | None:
+    return None if r is None else rate_record(r["k"], r["n"])
+
+
+def _f1_nao(rows: list[dict]) -> float:
+    """Mean F1 over N, A, O of rows' "pred" (None: abstained, wrong) against "label" (engine.metrics' rule)."""
+    f1 = []
+    for c in ("N", "A", "O"):
+        tp = sum(1 for r in rows if r["label"] == c and r["pred"] == c)
+        wrong = sum(1 for r in rows if (r["label"] == c) != (r["pred"] == c))
+        f1.append(2 * tp / (2 * tp + wrong) if tp + wrong else 0.0)
+    return sum(f1) / 3
+
+
+def _smoothed_clean(col: dict) -> tuple[dict | None, float | None]:
+    """(accuracy, mean F1 N/A/O) of a smoothed column: PREDICT's (smooth-attack) else CERTIFY's."""
+    sm, ce = col["_smooth"], col["_cert"]
+    if sm is not None:
+        return _rr(sm["clean"]), _f1_nao(sm["rows"]) if sm.get("rows") else None
+    zero = min(ce["table"], key=lambda r: r["radius_mv"])
+    return _rr(zero), _f1_nao(ce["rows"]) if ce.get("rows") else None
+
+
+def _certified_at(col: dict, e: float) -> dict | None:
+    """Certified accuracy of a smoothed column at L∞ ε (mV), from whichever summary has it."""
+    sm, ce = col["_smooth"], col["_cert"]  # the certify run first (a run of its own, often more draws)
+    if ce is not None and ce.get("rows"):
+        rs = ce["rows"]
+        return rate_record(sum(1 for r in rs if r["pred"] == r["label"] and r["linf_mv"] >= e), len(rs))
+    if ce is not None and e == _key(PAPER_EPS):
+        return _rr(ce["certified_at_paper_eps"])
+    t = _find((sm or {}).get("table", []), e)
+    if t is not None:
+        return _rr(t["certified"])
+    if sm is not None and sm.get("rows"):
+        rs = sm["rows"]
+        return rate_record(sum(1 for r in rs if r["cert_pred"] == r["label"] and r["linf_mv"] >= e), len(rs))
+    return None
+
+
+def _rows(columns: list[dict], attacks: list[str], eps: list[float], ens_eps: list[float],
+          grid: list[float]) -> list[dict]:
     def row(group, measure, kind, cells, **extra):
         return {"group": group, "measure": measure, "kind": kind, "cells": cells, **extra}
 
-    def card_cells(fn):
-        return [fn(c["_card"]) if c["_card"] is not None else None for c in columns]
+    def per(card_fn, smooth_fn=None):
+        return [card_fn(c["_card"]) if c["_card"] is not None else (smooth_fn(c) if smooth_fn else None)
+                for c in columns]
 
-    def rr(r):
-        return None if r is None else rate_record(r["k"], r["n"])
+    def eot(e, key):
+        return lambda c: _rr((_find((c["_smooth"] or {}).get("table", []), e) or {}).get(key))
 
-    out = [row("Clean", "Clean accuracy", "rate", card_cells(lambda c: rr(c["clean"]["accuracy_rate"]))),
-           row("Clean", "Mean F1 (N, A, O)", "number", card_cells(lambda c: float(c["clean"]["f1_mean_nao"])))]
+    any_smooth = any(c["_smooth"] is not None for c in columns)
+    out = [row("Clean", "Clean accuracy", "rate", per(lambda c: _rr(c["clean"]["accuracy_rate"]),
+                                                      lambda c: _smoothed_clean(c)[0])),
+           row("Clean", "Mean F1 (N, A, O)", "number", per(lambda c: float(c["clean"]["f1_mean_nao"]),
+                                                           lambda c: _smoothed_clean(c)[1]))]
     g = "Attack success (of correctly classified records)"
     for m in attacks:
         for e in eps:
             out.append(row(g, f"{m}, ε {e:g} mV", "rate",
-                           card_cells(lambda c, m=m, e=e: rr((_find(c["attacks"], e, m) or {}).get("rate"))),
+                           per(lambda c, m=m, e=e: _rr((_find(c["attacks"], e, m) or {}).get("rate"))),
                            attack=m, eps_mv=e))
+    if any_smooth:
+        for e in grid:
+            out.append(row(g, f"eot-pgd through the noise (smoothed), ε {e:g} mV", "rate",
+                           per(lambda c: None, eot(e, "success")), attack="eot-pgd", eps_mv=e))
     g = "Worst case"
     for e in eps:
         strongest, by = [], []
         for col in columns:
             rs = [a for a in (col["_card"] or {}).get("attacks", []) if _key(a["eps_mv"]) == e and a["rate"]["n"]]
             best = max(rs, key=lambda a: (a["rate"]["k"] / a["rate"]["n"], a["rate"]["n"]), default=None)
-            strongest.append(rr(best["rate"]) if best else None)
-            by.append(best["method"] if best else None)
+            cell = _rr(best["rate"]) if best else (eot(e, "success")(col) if col["_card"] is None else None)
+            strongest.append(cell)
+            by.append(best["method"] if best else ("eot-pgd" if cell else None))
         out.append(row(g, f"Strongest single attack, ε {e:g} mV", "rate", strongest, eps_mv=e, by=by))
     for e in ens_eps:
         out.append(row(g, f"Ensemble success, ε {e:g} mV", "rate",
-                       card_cells(lambda c, e=e: rr((_find(c["ensemble"], e) or {}).get("success"))),
+                       per(lambda c, e=e: _rr((_find(c["ensemble"], e) or {}).get("success"))),
                        attack="ensemble", eps_mv=e))
-        out.append(row(g, f"Robust accuracy (ensemble), ε {e:g} mV", "rate",
-                       card_cells(lambda c, e=e: rr((_find(c["ensemble"], e) or {}).get("robust"))), eps_mv=e))
-    certs = [c["_cert"] for c in columns]
-    if any(s is not None for s in certs):
+    for e in grid:
+        cells = per(lambda c, e=e: _rr((_find(c["ensemble"], e) or {}).get("robust")), eot(e, "robust"))
+        if any(x is not None for x in cells):
+            by = [None if x is None else ("ensemble" if c["_card"] is not None else "eot-pgd")
+                  for x, c in zip(cells, columns)]
+            out.append(row(g, f"Robust accuracy (ensemble; smoothed: EOT-PGD), ε {e:g} mV", "rate", cells,
+                           eps_mv=e, by=by))
+    smoothed = [c for c in columns if c["_card"] is None]
+    if smoothed:
         g = "Certified (randomised smoothing)"
 
-        def cc(fn):
-            return [fn(s) if s is not None else None for s in certs]
+        def sm(fn):
+            return per(lambda c: None, fn)
 
-        out += [row(g, "Noise σ (mV)", "number", cc(lambda s: float(s["params"]["sigma_mv"]))),
-                row(g, "Certified accuracy, L2 radius 0 (smoothed, abstain = wrong)", "rate",
-                    cc(lambda s: rr(min(s["table"], key=lambda r: r["radius_mv"])))),
-                row(g, f"Certified accuracy at the paper's ε {PAPER_EPS:g} mV (L∞ radius/√d ≥ ε)", "rate",
-                    cc(lambda s: rr(s["certified_at_paper_eps"]))),
-                row(g, f"L2 radius equal to L∞ {PAPER_EPS:g} mV (median d)", "number",
-                    cc(lambda s: PAPER_EPS * math.sqrt(s["d_median"]) if s.get("d_median") else None)),
-                row(g, "Abstentions", "rate", cc(lambda s: rr(s["abstention"]))),
-                row(g, "Base model clean accuracy (certify run)", "rate", cc(lambda s: rr(s["clean_accuracy"])))]
+        out += [row(g, "Noise σ (mV)", "number", sm(lambda c: c["sigma_mv"])),
+                row(g, "Certified accuracy, L2 radius 0 (abstain = wrong)", "rate",
+                    sm(lambda c: _certified_at(c, 0.0) if c["_cert"] is None else
+                       _rr(min(c["_cert"]["table"], key=lambda r: r["radius_mv"]))))]
+        for e in sorted(set(grid) | {_key(PAPER_EPS)}):
+            paper = ", the paper's ε" if e == _key(PAPER_EPS) else ""
+            out.append(row(g, f"Certified accuracy at L∞ ε {e:g} mV{paper} (L2 radius ε√d)", "rate",
+                           sm(lambda c, e=e: _certified_at(c, e)), eps_mv=e, certified=True))
+
+        def d_med(c):
+            d = next((s.get("d_median") for s in (c["_smooth"], c["_cert"]) if s and s.get("d_median")), None)
+            return PAPER_EPS * math.sqrt(d) if d else None
+
+        out += [row(g, f"L2 radius equal to L∞ {PAPER_EPS:g} mV (median d)", "number", sm(d_med)),
+                row(g, "Certify: abstentions (CERTIFY, clean input)", "rate",
+                    sm(lambda c: _rr(c["_cert"]["abstention"]) if c["_cert"] else None)),
+                row(g, "Certify: base model clean accuracy (no noise)", "rate",
+                    sm(lambda c: _rr(c["_cert"]["clean_accuracy"]) if c["_cert"] else None))]
     return out
-
-
-# -- text ------------------------------------------------------------------------------------------
-
-def cell_text(row: dict, i: int) -> str:
-    """The shown text of column i of a comparison row ('–' where the model has no value)."""
-    v = row["cells"][i]
-    if v is None:
-        return "–"
-    if row["kind"] == "rate":
-        if not v["n"]:
-            return "– (0/0)"
-        text = format_rate(v["k"], v["n"])
-        by = (row.get("by") or [None] * (i + 1))[i]
-        return f"{text} [{by}]" if by else text
-    return f"{v:.3f}" if "F1" in row["measure"] else f"{v:.4g}"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def intro(comp: dict) -> str:
-    """One paragraph: the data, the rule for rates and what is compared."""
-    d = comp["data"]
-    lead = f", lead {d['lead']}" if d.get("lead") else ""
-    return (f"{d['dataset']}, split {d['split']}, {d['records']} records (digest {d['digest']}{lead}). "
-            f"Rates with k/n and {comp['interval']} intervals; ε in mV (L∞). Attack success: among the records "
-            "the model classifies correctly, the share whose prediction the attack changed (each model's own n). "
-            "Strongest single attack: the highest success of the sweep's attacks at that ε [which one]; the "
-            "ensemble (APGD-CE, targeted APGD-DLR, Square) counts a record fooled by any member. Step rule "
-            f"{comp['alpha_rule']}.")
-
-
-def markdown(comp: dict) -> str:
-    """The comparison as one Markdown table (a README's), with a title line and notes."""
-    cols = comp["columns"]
-    lines = [f"**Robustness comparison** — {_md(intro(comp))}", "",
-             "| Measure | " + " | ".join(_md(c["label"]) for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
-    group = None
-    for r in comp["rows"]:
-        if r["group"] != group:
-            group = r["group"]
-            lines.append(f"| **{_md(group)}** |" + " |" * len(cols))
-        lines.append(f"| {_md(r['measure'])} | " + " | ".join(_md(cell_text(r, i)) for i in range(len(cols))) + " |")
-    lines.append("")
-    src = "; ".join(f"{c['label']}: " + ", ".join(x for x in (c.get("card") and f"card {os.path.basename(c['card'])}",
-                                                               c.get("certify") and
-                                                               f"certify {os.path.basename(c['certify'])}") if x)
-                    for c in cols)
-    lines.append(f"Sources: {_md(src)}.")
-    for n in comp["notes"]:
-        lines.append(f"Note: {_md(n)}.")
-    return "\n".join(lines) + "\n"
-
-
-def comparison_text(comp: dict) -> str:
-    """The comparison as an aligned plain-text table (the CLI's output without --json)."""
-    header = ["Measure", *[c["label"] for c in comp["columns"]]]
-    body, group = [], None
-    for r in comp["rows"]:
-        if r["group"] != group:
-            group = r["group"]
-            body.append([f"[{group}]", *[""] * len(comp["columns"])])
-        body.append([r["measure"], *[cell_text(r, i) for i in range(len(comp["columns"]))]])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() for r in [header, *body]]
-    return "\n".join(lines + [f"note: {n}" for n in comp["notes"]])
-
-
-# -- outputs ---------------------------------------------------------------------------------------
-
-OUTPUT_TYPES = {"html": ((".html", ".htm"), "an .html file"), "markdown": ((".md", ".markdown"), "a .md file"),
-                "plot": ((".png",), "a .png file")}
-
-
-def check_outputs(outputs: dict[str, str | None], inputs: list[str], overwrite: bool = False) -> None:
-    """Before any work: each given output {"html"|"markdown"|"plot": path} has its extension, is
-    not another output or an input, and can be written (engine.outputs.check_output)."""
-    from ..outputs import check_output
-
-    flags = {"html": "--out", "markdown": "--markdown", "plot": "--plot"}
-    seen: dict[str, str] = {os.path.realpath(p): f"input {p}" for p in inputs}
-    for kind, path in outputs.items():
-        if path is None:
-            continue
-        exts, what = OUTPUT_TYPES[kind]
-        if not str(path).lower().endswith(exts):
-            raise UserError(f"{flags[kind]} must name {what}, got {path}")
-        real = os.path.realpath(path)
-        if real in seen:
-            raise UserError(f"{flags[kind]} {path} is the same file as {seen[real]}")
-        seen[real] = f"{flags[kind]} {path}"
-        check_output(path, overwrite, what="comparison")
-
-
-def write_outputs(comp: dict, outputs: dict[str, str | None], overwrite: bool = False) -> dict:
-    """Render everything first, then write each given output atomically; → {kind: absolute path}."""
-    from ..outputs import write_bytes_atomic
-    from .render import comparison_html, comparison_png
-
-    png = comparison_png(comp) if outputs.get("html") or outputs.get("plot") else None
-    data: dict[str, bytes] = {}
-    if outputs.get("html"):
-        data["html"] = comparison_html(comp, png).encode("utf-8")
-    if outputs.get("markdown"):
-        data["markdown"] = markdown(comp).encode("utf-8")
-    if outputs.get("plot"):
-        if png is None:
-            raise UserError("nothing to plot: the cards share no attack ε and no certify summary was given")
-        data["plot"] = png
-    written = {}
-    for kind, blob in data.items():
-        written[kind] = os.path.abspath(write_bytes_atomic(outputs[kind], blob, overwrite=overwrite))
-    return written

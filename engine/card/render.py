@@ -12,9 +12,11 @@ import base64
 import html
 import io
 import json
+import os
 
+from ..errors import UserError
 from ..intervals import format_rate
-from ..outputs import atomic_write, check_output, write_text_atomic
+from ..outputs import atomic_write, check_output, write_bytes_atomic, write_text_atomic
 
 MEASURE_LABELS = {"snr_db": "SNR (dB)", "prd": "PRD (%)", "smoothness": "smoothness (mV², lower smoother)",
                   "square_wave": "share at ±ε"}
@@ -356,9 +358,11 @@ def comparison_figure(comp: dict):
             ys = [100 * v["rate"] for _, v in pts]
             err = [[y - 100 * v["ci95"][0] for y, (_, v) in zip(ys, pts)],
                    [100 * v["ci95"][1] - y for y, (_, v) in zip(ys, pts)]]
-            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=col["label"])
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=col["label"], color=f"C{i % 10}")
         eps = sorted({r["eps_mv"] for r in rows})
         ax.set_xscale("log")
+        if eps:
+            ax.set_xlim(eps[0] / 1.4, eps[-1] * 1.4)
         if eps and len(eps) <= 12:
             ax.set_xticks(eps)
             ax.set_xticklabels([f"{e:g}" for e in eps], fontsize=7)
@@ -374,7 +378,8 @@ def comparison_figure(comp: dict):
         for col in curves:
             pts = [r for r in col["certified_curve"] if r["rate"] is not None]
             ax.step([r["radius_mv"] for r in pts], [100 * r["rate"] for r in pts], where="post", marker="o",
-                    label=f"{col['label']} (σ {col['sigma_mv']:g} mV)")
+                    label=col["label"] + ("" if "σ" in col["label"] else f" (σ {col['sigma_mv']:g} mV)"),
+                    color=f"C{comp['columns'].index(col) % 10}")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
         ax.set_title("Certified accuracy", fontsize=9)
@@ -397,8 +402,6 @@ def comparison_png(comp: dict) -> bytes | None:
 def comparison_html(comp: dict, png: bytes | None = None) -> str:
     """The comparison as one self-contained HTML page (the table, the plot as a PNG data URI, the
     certified-accuracy curves and the sources). `png`: the plot (comparison_png) if made already."""
-    from .compare import cell_text, intro
-
     cols = comp["columns"]
     title = "Robustness comparison — " + ", ".join(c["label"] for c in cols)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -424,9 +427,128 @@ def comparison_html(comp: dict, png: bytes | None = None) -> str:
             rows = [[f"{r['radius_mv']:.4g}", _rate(r)] for r in c["certified_curve"]]
             parts += [f"<h2>Certified accuracy — {html.escape(c['label'])} (σ {c['sigma_mv']:g} mV)</h2>",
                       _html_table(["L2 radius (mV)", "Certified accuracy (k/n, 95 % CI)"], rows)]
-    src = [[c["label"], c["model"], c.get("model_sha") or "–", c.get("card") or "–", c.get("certify") or "–"]
-           for c in cols]
-    parts += ["<h2>Sources</h2>", _html_table(["Column", "Model", "Weights", "Card", "Certify summary"], src),
+    src = [[c["label"], c["model"], c.get("model_sha") or "–", "–" if c.get("sigma_mv") is None else f"{c['sigma_mv']:g}",
+            *[c.get(k) or "–" for k in ("card", "certify", "smooth_attack")]] for c in cols]
+    parts += ["<h2>Sources</h2>", _html_table(["Column", "Model", "Weights", "Noise σ (mV)", "Card", "Certify summary",
+                                               "Smooth-attack summary"], src),
               "<h2>Attack parameters (all cards)</h2>",
-              f"<pre>{html.escape(json.dumps(comp['params'], indent=1, sort_keys=True))}</pre>", "</body></html>"]
+              f"<pre>{html.escape(json.dumps(comp['params'], indent=1, sort_keys=True))}</pre>"]
+    for c in cols:
+        if c.get("attack"):
+            parts += [f"<h2>EOT-PGD parameters — {html.escape(c['label'])}</h2>",
+                      f"<pre>{html.escape(json.dumps(c['attack'], indent=1, sort_keys=True))}</pre>"]
+    parts.append("</body></html>")
     return "\n".join(parts)
+
+
+# -- text ------------------------------------------------------------------------------------------
+
+def cell_text(row: dict, i: int) -> str:
+    """The shown text of column i of a comparison row ('–' where the model has no value)."""
+    v = row["cells"][i]
+    if v is None:
+        return "–"
+    if row["kind"] == "rate":
+        if not v["n"]:
+            return "– (0/0)"
+        text = format_rate(v["k"], v["n"])
+        by = (row.get("by") or [None] * (i + 1))[i]
+        return f"{text} [{by}]" if by else text
+    return f"{v:.3f}" if "F1" in row["measure"] else f"{v:.4g}"
+
+
+def _md(text: str) -> str:
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def intro(comp: dict) -> str:
+    """One paragraph: the data, the rule for rates and what is compared."""
+    d = comp["data"]
+    lead = f", lead {d['lead']}" if d.get("lead") else ""
+    return (f"{d['dataset']}, split {d['split']}, {d['records']} records (digest {d['digest']}{lead}). "
+            f"Rates with k/n and {comp['interval']} intervals; ε in mV (L∞). Attack success: among the records "
+            "the model classifies correctly, the share whose prediction the attack changed (each model's own n). "
+            "Strongest single attack: the highest success of the sweep's attacks at that ε [which one]; the "
+            "ensemble (APGD-CE, targeted APGD-DLR, Square) counts a record fooled by any member. Robust accuracy: "
+            "the share of all records classified correctly and not fooled. Step rule "
+            f"{comp['alpha_rule']}.")
+
+
+def markdown(comp: dict) -> str:
+    """The comparison as one Markdown table (a README's), with a title line and notes."""
+    cols = comp["columns"]
+    lines = [f"**Robustness comparison** — {_md(intro(comp))}", "",
+             "| Measure | " + " | ".join(_md(c["label"]) for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    group = None
+    for r in comp["rows"]:
+        if r["group"] != group:
+            group = r["group"]
+            lines.append(f"| **{_md(group)}** |" + " |" * len(cols))
+        lines.append(f"| {_md(r['measure'])} | " + " | ".join(_md(cell_text(r, i)) for i in range(len(cols))) + " |")
+    lines.append("")
+    src = "; ".join(f"{c['label']}: " + ", ".join(f"{k.replace('_', '-')} {os.path.basename(c[k])}"
+                                                  for k in ("card", "certify", "smooth_attack") if c.get(k))
+                    for c in cols)
+    lines.append(f"Sources: {_md(src)}.")
+    for n in comp["notes"]:
+        lines.append(f"Note: {_md(n)}.")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_text(comp: dict) -> str:
+    """The comparison as an aligned plain-text table (the CLI's output without --json)."""
+    header = ["Measure", *[c["label"] for c in comp["columns"]]]
+    body, group = [], None
+    for r in comp["rows"]:
+        if r["group"] != group:
+            group = r["group"]
+            body.append([f"[{group}]", *[""] * len(comp["columns"])])
+        body.append([r["measure"], *[cell_text(r, i) for i in range(len(comp["columns"]))]])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() for r in [header, *body]]
+    return "\n".join(lines + [f"note: {n}" for n in comp["notes"]])
+
+
+# -- comparison outputs ---------------------------------------------------------------------------------------
+
+OUTPUT_TYPES = {"html": ((".html", ".htm"), "an .html file"), "markdown": ((".md", ".markdown"), "a .md file"),
+                "plot": ((".png",), "a .png file")}
+
+
+def check_outputs(outputs: dict[str, str | None], inputs: list[str], overwrite: bool = False) -> None:
+    """Before any work: each given output {"html"|"markdown"|"plot": path} has its extension, is
+    not another output or an input, and can be written (engine.outputs.check_output)."""
+    flags = {"html": "--out", "markdown": "--markdown", "plot": "--plot"}
+    seen: dict[str, str] = {os.path.realpath(p): f"input {p}" for p in inputs}
+    for kind, path in outputs.items():
+        if path is None:
+            continue
+        exts, what = OUTPUT_TYPES[kind]
+        if not str(path).lower().endswith(exts):
+            raise UserError(f"{flags[kind]} must name {what}, got {path}")
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UserError(f"{flags[kind]} {path} is the same file as {seen[real]}")
+        seen[real] = f"{flags[kind]} {path}"
+        check_output(path, overwrite, what="comparison")
+
+
+def write_outputs(comp: dict, outputs: dict[str, str | None], overwrite: bool = False) -> dict:
+    """Render everything first, then write each given output atomically; → {kind: absolute path}."""
+
+    png = comparison_png(comp) if outputs.get("html") or outputs.get("plot") else None
+    data: dict[str, bytes] = {}
+    if outputs.get("html"):
+        data["html"] = comparison_html(comp, png).encode("utf-8")
+    if outputs.get("markdown"):
+        data["markdown"] = markdown(comp).encode("utf-8")
+    if outputs.get("plot"):
+        if png is None:
+            raise UserError("nothing to plot: the cards share no attack ε and no certify summary was given")
+        data["plot"] = png
+    written = {}
+    for kind, blob in data.items():
+        written[kind] = os.path.abspath(write_bytes_atomic(outputs[kind], blob, overwrite=overwrite))
+    return written

@@ -162,8 +162,9 @@ def register_card(sub) -> None:
     add_model_args(p)
     add_json(p)
     p.set_defaults(func=cmd_robustness_card)
-    p.description += (" `robustness-card compare CARD.json CARD.json ... [--certify CERT.json ...] [--out compare.html] "
-                      "[--markdown compare.md] [--plot compare.png]` compares saved cards side by side "
+    p.description += (" `robustness-card compare CARD.json CARD.json ... [--certify CERT.json ...] [--smooth-attack "
+                      "SMOOTH.json ...] [--out compare.html] [--markdown compare.md] [--plot compare.png]` compares "
+                      "saved cards side by side "
                       "(`robustness-card compare --help`; a dataset folder named 'compare' is ./compare).")
     _add_compare_mode(p)
 
@@ -181,15 +182,23 @@ def _add_compare_mode(p) -> None:
                     "attack, the ensemble's success and robust accuracy), and with --certify the certified "
                     "accuracy of the smoothed model at radius 0 and at the paper's ε 0.01 mV (L∞). The cards must "
                     "be of the same split, records (data digest), lead and attack parameters; different ε grids "
-                    "are compared at their common ε values. Certify summaries (`certify DATASET --split S --json "
-                    "> cert.json`, or its --out results file) join the card of the same model name; one of "
-                    "another model gets a column of its own. Without --json prints the table as text.")
+                    "are compared at their common ε values. A smoothed model (base model + noise σ) gets a column "
+                    "of its own from its certify summary (`certify DATASET --split S --json > cert.json`, or its "
+                    "--out results file) and its smooth-attack summary (EOT-PGD through the noise), which must be "
+                    "of the cards' split and record count (with --dataset: their records). Without --json "
+                    "prints the table as text.")
     c.add_argument("cards", nargs="+", metavar="CARD.json", help="saved robustness cards (at least two)")
     c.add_argument("--certify", action="append", default=[], metavar="CERT.json",
-                   help="a certify summary (repeat for several models)")
+                   help="a certify summary of a smoothed model (repeat for several)")
+    c.add_argument("--smooth-attack", action="append", default=[], metavar="SMOOTH.json",
+                   help="a smooth-attack summary (EOT-PGD on a smoothed model; `smooth-attack DATASET ... --json`, "
+                        "or its --results file; repeat for several)")
+    c.add_argument("--dataset", default=None,
+                   help="the cards' dataset folder: check the summaries' records against the cards' digest")
+    c.add_argument("--labels", default=None, help="with --dataset: its label file (default: REFERENCE*.csv)")
     c.add_argument("--names", default=None,
-                   help="comma-separated column names, one per card then one per unmatched certify summary "
-                        "(default: the model names)")
+                   help="comma-separated column names: one per card, then one per smoothed model (default: the "
+                        "model names)")
     c.add_argument("--out", default=None, help="write the comparison as a self-contained HTML page")
     c.add_argument("--markdown", default=None, help="write the table as Markdown (for a README)")
     c.add_argument("--plot", default=None, help="write the success-vs-ε plot as a PNG")
@@ -209,7 +218,8 @@ def _add_compare_mode(p) -> None:
 
 
 def cmd_card_compare(args) -> int:
-    from ..card.compare import check_outputs, compare, comparison_text, write_outputs
+    from ..card.compare import compare
+    from ..card.render import check_outputs, comparison_text, write_outputs
     from . import emit
 
     outputs = {"html": args.out, "markdown": args.markdown, "plot": args.plot}
@@ -218,8 +228,13 @@ def cmd_card_compare(args) -> int:
         names = [n.strip() for n in args.names.split(",")]
         if not all(names):
             raise UserError(f"--names has an empty name: {args.names!r}")
-    check_outputs(outputs, list(args.cards) + list(args.certify), args.overwrite)  # before reading anything
-    comp = compare(list(args.cards), list(args.certify), names)
+    if args.labels and not args.dataset:
+        raise UserError("--labels applies with --dataset")
+    if args.dataset and not os.path.isdir(args.dataset):
+        raise UserError(f"--dataset {args.dataset} is not a folder")
+    inputs = [*args.cards, *args.certify, *args.smooth_attack]
+    check_outputs(outputs, inputs, args.overwrite)  # before reading anything
+    comp = compare(list(args.cards), list(args.certify), names, list(args.smooth_attack), args.dataset, args.labels)
     comp["outputs"] = write_outputs(comp, outputs, args.overwrite)
     text = comparison_text(comp) + "".join(f"\n{k}: {v}" for k, v in comp["outputs"].items())
     emit(args, comp, text)
