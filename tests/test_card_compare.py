@@ -463,7 +463,9 @@ def test_cli_writes_every_output(made, tmp_path):
 
 
 @pytest.mark.parametrize("args,msg", [
+    ([], "required"),
     (["{a}"], "at least two"),
+    (["{a}", "/dev/null"], "not a regular file"),
     (["{a}", "{tmp}/none.json"], "does not exist"),
     (["{a}", "{tmp}"], "folder"),
     (["{a}", "{b}", "--out", "{tmp}/c.txt"], ".html"),

@@ -41,6 +41,8 @@ def _read_bytes(path: str, what: str) -> bytes:
         raise UserError(f"{what} {path} does not exist")
     if os.path.isdir(path):
         raise UserError(f"{what} {path} is a folder, not a file")
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise UserError(f"{what} {path} is not a regular file")
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
