@@ -208,7 +208,7 @@ def test_summaries_checked_against_the_dataset(made, samples, tmp_path):
     labels = tmp_path / "labels.csv"
     lines = (samples / "REFERENCE.csv").read_text().splitlines()
     labels.write_text("\n".join([lines[0].rsplit(",", 1)[0] + ",~"] + lines[1:]) + "\n")
-    with pytest.raises(UserError, match="other records"):
+    with pytest.raises(UserError, match="A00001 another label"):
         compare([made["a"], made["b"]], [made["cert"]], dataset=str(samples), labels=str(labels))
 
     def rename(d):
@@ -286,6 +286,7 @@ def test_no_common_eps_and_duplicates_are_refused(made, tmp_path):
     (_set(["n"], RECORDS - 1), "records"),
     (_set(["table"], []), "empty"),
     (_set(["params", "sigma_mv"], "wide"), "sigma_mv"),
+    (_set(["params", "sigma_mv"], 0), "positive"),
 ])
 def test_certify_summaries_that_do_not_fit_are_refused(made, tmp_path, change, msg):
     from engine.card.compare import compare
@@ -306,6 +307,13 @@ def test_two_certify_summaries_for_one_model_or_other_records_are_refused(made, 
 
     with pytest.raises(UserError, match="other records"):
         compare([made["a"], made["b"]], [made["cert"], variant(made, tmp_path, "c.json", rename, base="cert")])
+
+    def relabel(d):
+        d["model"] = "x"
+        d["rows"][0]["label"] = "~" if d["rows"][0]["label"] != "~" else "N"
+
+    with pytest.raises(UserError, match="other labels"):
+        compare([made["a"], made["b"]], [made["cert"], variant(made, tmp_path, "d.json", relabel, base="cert")])
 
 
 @pytest.mark.parametrize("content,msg", [

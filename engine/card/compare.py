@@ -105,7 +105,7 @@ def _rate(doc: dict, key: str, path: str, what: str) -> dict:
 
 def _eps(v, key: str, path: str, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise UserError(f"{path} is not a valid {what}: {key} holds {v!r}, not a positive ε in mV")
+        raise UserError(f"{path} is not a valid {what}: {key} holds {v!r}, not a positive number of mV")
     return float(v)
 
 
@@ -184,6 +184,7 @@ def load_certify(path: str) -> dict:
     for key, types in (("model", (str,)), ("split", (str,)), ("n", (int,)), ("table", (list,)),
                        ("params.sigma_mv", (int, float))):
         _get(doc, key, types, path, what)
+    _eps(doc["params"]["sigma_mv"], "params.sigma_mv", path, what)
     for key in ("abstention", "clean_accuracy", "certified_at_paper_eps"):
         _rate(doc, key, path, what)
     if not doc["table"]:
@@ -246,6 +247,7 @@ def load_smooth_attack(path: str) -> dict:
     for key, types in (("model", (str,)), ("split", (str,)), ("n", (int,)), ("table", (list,)),
                        ("header.smooth.sigma_mv", (int, float))):
         _get(doc, key, types, path, what)
+    _eps(doc["header"]["smooth"]["sigma_mv"], "header.smooth.sigma_mv", path, what)
     _rate(doc, "clean", path, what)
     _get(doc, "d_median", (int,), path, what, optional=True)
     for i, t in enumerate(doc["table"]):
@@ -315,9 +317,11 @@ def _check_summaries(sums: list[tuple[str, dict]], card0: dict, dataset: str | N
             raise UserError(f"{p} holds {s['n']} records, the cards {data['records']}: not the same records")
     named = [(p, s) for p, s in sums if s.get("rows") is not None]
     for p, s in named[1:]:
-        a, b = {r["record"] for r in named[0][1]["rows"]}, {r["record"] for r in s["rows"]}
+        a, b = {r["record"]: r["label"] for r in named[0][1]["rows"]}, {r["record"]: r["label"] for r in s["rows"]}
+        if set(a) != set(b):
+            raise UserError(f"{named[0][0]} and {p} are of other records ({len(set(a) ^ set(b))} records in only one)")
         if a != b:
-            raise UserError(f"{named[0][0]} and {p} are of other records ({len(a ^ b)} records in only one)")
+            raise UserError(f"{named[0][0]} and {p} give other labels (e.g. {next(k for k in a if a[k] != b[k])})")
     if not sums:
         return ""
     if dataset is None or not named:
@@ -331,6 +335,9 @@ def _check_summaries(sums: list[tuple[str, dict]], card0: dict, dataset: str | N
     missing = [n for n in names if n not in set(ds.names)]
     if missing:
         raise UserError(f"{named[0][0]} holds record {missing[0]!r}, which dataset {dataset} does not have")
+    relabelled = [r["record"] for r in named[0][1]["rows"] if r["label"] != ds.label(r["record"])]
+    if relabelled:
+        raise UserError(f"{named[0][0]} gives {relabelled[0]} another label than dataset {dataset}")
     if data_digest(ds, names) != data["digest"]:
         raise UserError(f"{named[0][0]} is of other records (or labels) than the cards (digest "
                         f"{data_digest(ds, names)} in {dataset}, the cards' {data['digest']})")
