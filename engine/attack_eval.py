@@ -331,9 +331,9 @@ def dist_from_env(device: torch.device) -> tuple[Dist, torch.device]:
 # -- the run -------------------------------------------------------------------------------------
 
 def read_inputs(ds: Dataset, names: list[str], lead: str | None
-                ) -> tuple[list[AttackInput], dict[str, dict], dict[str, tuple[str, float]]]:
+                ) -> tuple[list[AttackInput], dict[str, dict], dict[str, tuple[str, float, str, float]]]:
     """Read `names` of `ds` for an attack: (inputs in mV with their true labels and ADC quantum,
-    {record: error row} for records that could not be read, {record: (path, gain)})."""
+    {record: error row} for records that could not be read, {record: (path, gain, lead name, fs)})."""
     inputs, errors, origin = [], {}, {}
     for name in names:
         try:
@@ -341,7 +341,7 @@ def read_inputs(ds: Dataset, names: list[str], lead: str | None
             x, ld = rec.lead_mv(lead)
             inputs.append(AttackInput(name=name, x_mv=x, fs=rec.fs, true=ds.label(name),
                                       quantum_mv=1.0 / ld.gain if ld.gain else 0.0))
-            origin[name] = (rec.path, ld.gain)
+            origin[name] = (rec.path, ld.gain, ld.name, rec.fs)
         except UserError as exc:
             errors[name] = {"record": name, "error": str(exc)}
     return inputs, errors, origin
@@ -465,9 +465,11 @@ def _run(clf, ds, names, header, *, method, params, results, batch_size, out_dir
             if out_dir:
                 base = _example_base(out_dir, r.record, method)
                 exists = os.path.lexists(base + ".hea") or os.path.lexists(base + ".dat")
+                path, gain, lead_name, fs = origin[r.record]
                 out = write_adversarial(out_dir, r, model=clf.name, method=method, params=params,
-                                        source=origin[r.record][0], gain=origin[r.record][1] or 1000.0,
-                                        overwrite=overwrite or (exists and _same_run(base, rid)), run=rid)
+                                        source=path, gain=gain or 1000.0, lead=lead_name, source_fs=fs,
+                                        classifier=clf, overwrite=overwrite or (exists and _same_run(base, rid)),
+                                        run=rid)
             lines[r.record] = {**r.to_json(), "correct": r.correct, "out": out}
         append_lines(target, [lines[n] for n in chunk if n in lines])
         count += len(chunk)

@@ -133,16 +133,25 @@ def margin(clf: Classifier, x_mv: np.ndarray, orig_pred: str, target: str | None
     return float(others.max() - z[ref]) if target is None else float(z[ref] - others.max())
 
 
+def style_band(clf: Classifier, res: AttackResult, params: AttackParams, band: BandParams,
+               progress: Callable[[int, int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None, stage=None) -> tuple:
+    """One style's band around `res` → (BandResult, report): the report holds the noise / concat /
+    uniform results, the band centre's logit margin (> 0 when adversarial; None without a band) and
+    whether noise yields more adversarial examples."""
+    b = expand_band(clf, res, params, band, progress=progress, should_stop=should_stop, stage=stage)
+    target = params.target_for(res.orig_pred)
+    no_band = b.uniform.get("centre_adversarial") is None  # paper-code: no trial survived, no band
+    return b, {"noise": b.noise, "concat": b.concat, "uniform": b.uniform,
+               "centre_margin": None if no_band else margin(clf, (b.lo + b.hi) / 2, res.orig_pred, target),
+               "yields_more": b.noise["adversarial"] > 0}
+
+
 def band_report(clf: Classifier, res: AttackResult, params: AttackParams, band: BandParams,
                 progress: Callable[[int, int], None] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> dict:
-    """One style's band around `res`: noise/concat/uniform reports, centre margin, yields_more."""
-    b = expand_band(clf, res, params, band, progress=progress, should_stop=should_stop)
-    target = params.target_for(res.orig_pred)
-    no_band = b.uniform.get("centre_adversarial") is None  # paper-code: no trial survived, no band
-    return {"noise": b.noise, "concat": b.concat, "uniform": b.uniform,
-            "centre_margin": None if no_band else margin(clf, (b.lo + b.hi) / 2, res.orig_pred, target),
-            "yields_more": b.noise["adversarial"] > 0}
+    """One style's band report around `res` (style_band without the band itself)."""
+    return style_band(clf, res, params, band, progress=progress, should_stop=should_stop)[1]
 
 
 def _skip_reason(res: AttackResult) -> str | None:

@@ -83,6 +83,8 @@ def model_card(clf: Classifier) -> str:
                            ("optimizer", "Optimiser"), ("lr", "Learning rate"), ("batch_size", "Batch size"),
                            ("noise_sd_mv", "Gaussian noise augmentation (sd, mV)"),
                            ("adversarial", "Adversarial training (method, ε mV, steps)"),
+                           ("init", "Started from (fine-tuning)"),
+                           ("ema", "Kept weights: moving average, decay"),
                            ("seed", "Seed"), ("epochs_planned", "Epochs planned"), ("epochs_run", "Epochs run"),
                            ("best_epoch", "Kept epoch (best validation mean F1 N/A/O)"),
                            ("train_time_s", "Training time (s)"), ("device", "Device"), ("torch", "PyTorch"),

@@ -43,6 +43,7 @@ from .models import DEFAULT_ARCH, build
 from .models.checkpoint import base_meta, save_checkpoint
 from .models.classifier import Classifier
 from .outputs import atomic_write, check_output, write_text_atomic
+from .weight_average import WeightAverage, init_from
 from .training_gpu import ResidentData, amp_setup, autocast, centred, precision_text, predict_resident
 
 DUPLICATES = {"N": 1, "A": 2, "O": 1, "~": 6}
@@ -65,6 +66,8 @@ class TrainConfig:
     arch_args: dict = field(default_factory=dict)
     resident: bool | None = None  # data resident on the device (engine.training_gpu); None: on CUDA
     amp: str = "auto"  # autocast precision (engine.training_gpu.AMP_CHOICES); auto: bf16/fp16 on CUDA
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: off); validated and kept
+    init: str | None = None  # start from this checkpoint's weights (same architecture): fine-tuning
 
 
 @dataclass
@@ -210,7 +213,10 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     meta = base_meta(cfg.arch, cfg.arch_args)
     torch.manual_seed(cfg.seed)
     module = build(cfg.arch, **cfg.arch_args).to(device)
+    init = init_from(module, cfg.init, cfg.arch) if cfg.init else None
     clf = Classifier(module, meta, device)
+    ema = WeightAverage(module, cfg.ema) if cfg.ema else None
+    val_clf = Classifier(ema.module, meta, device) if ema else clf  # what is validated and kept
     resident = (device.type == "cuda" and not clf.whole) if cfg.resident is None else bool(cfg.resident)
     if resident and clf.whole:
         raise UserError(f"--gpu-resident trains fixed-input models only; {cfg.arch} takes whole records")
@@ -227,6 +233,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             st = torch.load(resume_path, map_location="cpu", weights_only=True)
             module.load_state_dict(st["model"])
             opt.load_state_dict(st["opt"])
+            if ema:
+                ema.load_state_dict(st["ema"])
             start_epoch, best_f1, best_epoch = int(st["epoch"]), float(st["best_f1"]), int(st["best_epoch"])
         except Exception as exc:  # another run's, another architecture's or a damaged state file
             raise UserError(f"cannot resume from {resume_path} ({type(exc).__name__}); delete it or pass "
@@ -295,12 +303,15 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
+                if ema:
+                    ema.update(module)
                 loss_sum += loss.detach()
                 n_steps += 1
                 threads.after(i_step, time.perf_counter() - t_step, xt.numel())
                 step += 1
             mean_loss = float(loss_sum) / n_steps if n_steps else float("nan")
-            probs = predict_resident(module, val_t) if resident else evaluate_signals(clf, val_x)
+            kept_module = ema.module if ema else module
+            probs = predict_resident(kept_module, val_t) if resident else evaluate_signals(val_clf, val_x)
             val = summarize(list(val_y), [CLASSES[i] for i in probs.argmax(1)])
             if val["f1_mean_nao"] > best_f1:
                 best_f1, best_epoch, best_val = val["f1_mean_nao"], epoch + 1, val
@@ -310,6 +321,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                     "optimizer": "AdamW, warm-up + cosine (by epochs or time budget)",
                                     "balancing": "AF x2, Noisy x6 per epoch",
                                     **({"noise_sd_mv": cfg.noise_sd_mv} if cfg.noise_sd_mv else {}),
+                                    **({"ema": cfg.ema} if cfg.ema else {}),
+                                    **({"init": init} if init else {}),
                                     **({"adversarial": {"method": cfg.adversarial, "eps_mv": cfg.adv_eps_mv,
                                                         "steps": cfg.adv_steps}} if cfg.adversarial else {}),
                                     "examples": ("whole records batched by length, each batch cropped to one random "
@@ -319,10 +332,11 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                     "app_version": __version__, "device": str(device),
                                     "precision": precision_text(amp_dtype, use_scaler),
                                     "data": "resident on the device" if resident else "batches copied per step"}
-                save_checkpoint(out, module, meta, overwrite=True)
+                save_checkpoint(out, kept_module, meta, overwrite=True)
             elapsed = time.monotonic() - t0
             with atomic_write(resume_path) as tmp:
                 torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
+                            **({"ema": ema.state_dict()} if ema else {}),
                             "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
                            tmp)
             done = epoch + 1 - start_epoch

@@ -136,3 +136,15 @@ def _collect_garbage_in_the_main_thread():
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op PyTorch thread for the test (as fast as two for tiny batches, and robust on a
+    busy machine); modules opt in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -11,7 +11,6 @@ import json
 import os
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,12 +20,7 @@ from engine.errors import UserError
 RECORDS = 6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +152,7 @@ def test_smoothed_model_column_holds_its_certify_and_smooth_attack_numbers(made)
     assert _kn(by["Certify: abstentions (CERTIFY, clean input)"]["cells"][2]) == _kn(cert["abstention"])
     assert [(p["k"], p["n"]) for p in col["certified_curve"]] == [(r["k"], r["n"]) for r in cert["table"]]
     assert col["attack"]["eot_draws"] == 2
-    assert any("split and record count only" in n for n in comp["notes"])
+    assert any("record names the cards list" in n for n in comp["notes"])
     json.dumps(comp, allow_nan=False)
 
 
@@ -214,9 +208,14 @@ def test_summaries_checked_against_the_dataset(made, samples, tmp_path):
     def rename(d):
         d["rows"][0]["record"] = "Z99999"
 
+    renamed = variant(made, tmp_path, "c.json", rename, base="cert")
+    with pytest.raises(UserError, match="other records than the cards"):  # the cards list their records
+        compare([made["a"], made["b"]], [renamed])
+    # cards of an older version (a digest only, no names): the dataset tells
+    old = [variant(made, tmp_path, f"old{k}.json", lambda d: d["data"].pop("names"), base=k) for k in "ab"]
     with pytest.raises(UserError, match="does not have"):
-        compare([made["a"], made["b"]], [variant(made, tmp_path, "c.json", rename, base="cert")],
-                dataset=str(samples))
+        compare(old, [renamed], dataset=str(samples))
+    assert any("split and record count only" in n for n in compare(old, [made["cert"]])["notes"])
 
 
 def test_same_model_name_for_two_weights_is_told_apart(made, tmp_path):

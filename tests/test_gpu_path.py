@@ -25,12 +25,7 @@ VAL = ["A00002", "A00013", "A00027", "A00034"]
 SMALL = {"channels": [8, 8], "kernel": 5}  # a small default CNN: the same path, fast on CPU
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
 
 @pytest.fixture(scope="module")

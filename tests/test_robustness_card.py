@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import assert_user_error, one_json, run_cli
 from engine.errors import UserError
@@ -18,12 +17,7 @@ TINY = ["--steps", "2", "--sap-steps", "2", "--iterations", "3", "--queries", "1
         "--universal-passes", "1"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,7 @@ CPU = torch.device("cpu")
 VAL = ["A00002", "A00013", "A00027", "A00034"]  # one of each class
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: as fast as two for these tiny batches, and robust on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
 
 @pytest.fixture(scope="module")

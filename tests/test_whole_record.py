@@ -26,12 +26,7 @@ WHOLE = next(n for n, a in ARCHITECTURES.items() if a.input.mode == "whole")
 FS = 300.0
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
 
 def _module(seed: int = 0) -> DefaultCNN:

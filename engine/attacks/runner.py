@@ -91,6 +91,17 @@ def _probs_dict(clf: Classifier, p: np.ndarray) -> dict:
     return {c: float(v) for c, v in zip(clf.classes, p)}
 
 
+def check_attack(clf: Classifier, inputs: list[AttackInput], method: str, params: AttackParams) -> None:
+    """UserError (one line) when `method` with `params` cannot run on `clf` and `inputs`: every
+    parameter the attack reads against its declared range, the targets against the model's classes,
+    and the paper-code mode's needs (engine.paper_mode)."""
+    spec(method)
+    check_params(method, params)
+    params.check_targets(clf.classes)
+    if uses_paper_code(method, params):
+        check_paper_code(clf, inputs)
+
+
 def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT_METHOD,
                params: AttackParams | None = None, batch_size: int = 16,
                progress: Callable[[int, int], None] | None = None,
@@ -101,11 +112,8 @@ def run_attack(clf: Classifier, inputs: list[AttackInput], method: str = DEFAULT
     """
     attack_spec = spec(method)
     params = params or AttackParams()
-    check_params(method, params)  # every parameter the attack reads, against its declared range
-    params.check_targets(clf.classes)
+    check_attack(clf, inputs, method, params)
     paper = uses_paper_code(method, params)  # engine.paper_mode: first-18000 crop, true labels
-    if paper:
-        check_paper_code(clf, inputs)
     torch.manual_seed(params.seed)
     per_batch = attack_spec.total_steps(params)
     n_batches = (len(inputs) + batch_size - 1) // batch_size

@@ -305,7 +305,7 @@ def _assemble(clf, ds, names, split, s, entries, given, t0, started, dist, say, 
         "kind": KIND, "model": clf.name, "model_sha": model_fingerprint(clf),
         "data": {"dataset": os.path.basename(os.path.abspath(ds.folder)), "split": split, "records": len(names),
                  "unreadable": sum(1 for r in first if "error" in r),
-                 "digest": data_digest(ds, names), "lead": s.lead},
+                 "digest": data_digest(ds, names), "lead": s.lead, "names": list(names)},
         "settings": {"attacks": list(s.attacks), "eps_mv": list(s.eps_list), "ensemble_eps_mv": list(s.ensemble_eps),
                      "params": params_doc(s.base), "alpha_rule": (f"fixed:{s.alpha_mv:g}" if s.alpha_mv is not None
                                                                   else f"ratio:{s.alpha_ratio:g}"),

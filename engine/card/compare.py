@@ -7,9 +7,9 @@ for smoothed classifiers (a base model with Gaussian noise σ), certify summarie
 made on the same split, records (the card's data digest: record names, file digests and labels),
 lead and attack parameters; different ε grids are compared at the ε values common to all cards
 (the dropped ones are named in the notes). Each smoothed model (model name, σ) gets a column of its
-own; its summaries must be of the cards' split and record count. A card stores a digest of its
-records, not their names, so the summaries' record names are checked against each other, and
-against the cards' digest only when the dataset folder is given.
+own; its summaries must be of the cards' split and record count. Cards list their record names
+(older cards only a digest of them): the summaries' record names are checked against each other,
+against the cards' names when listed, and against the cards' digest when the dataset folder is given.
 
 `compare(...)` → a plain-JSON comparison: columns (one per model) and rows (measure × column cells:
 rate records {"k", "n", "rate", "ci95"} with 95 % Clopper–Pearson intervals, or numbers); ε in mV.
@@ -324,6 +324,14 @@ def _check_summaries(sums: list[tuple[str, dict]], card0: dict, dataset: str | N
             raise UserError(f"{named[0][0]} and {p} give other labels (e.g. {next(k for k in a if a[k] != b[k])})")
     if not sums:
         return ""
+    card_names = data.get("names")
+    if named and isinstance(card_names, list):  # cards that list their records: compared by name
+        have = {r["record"] for r in named[0][1]["rows"]}
+        if have != set(card_names):
+            raise UserError(f"{named[0][0]} is of other records than the cards "
+                            f"({len(have ^ set(card_names))} records in only one)")
+        if dataset is None:
+            return "the summaries' records were checked against the record names the cards list"
     if dataset is None or not named:
         return ("the cards store a digest of their records, not their names: the certify / smooth-attack "
                 "summaries were checked by split and record count only (give --dataset to check the records)")

@@ -69,9 +69,11 @@ def progress(msg: str) -> None:
     sys.stderr.flush()
 
 
-def job_progress(every_s: float = 2.0):
-    """A Workbench job's `progress(done, total, msg="", data=None)` that prints to stderr: warnings,
-    notes, reports with data (an epoch) and the last step always, other steps at most every `every_s`."""
+def job_progress(every_s: float = 2.0, say=None):
+    """A Workbench job's `progress(done, total, msg="", data=None)` that prints to stderr (or calls
+    `say(line)`): warnings, notes, reports with data (an epoch) and the last step always, other
+    steps at most every `every_s`."""
+    say = say or progress
     import time
 
     last = [float("-inf")]
@@ -83,7 +85,7 @@ def job_progress(every_s: float = 2.0):
         if (data is not None or msg.startswith(("warning", "note")) or done >= total
                 or now - last[0] >= every_s):
             last[0] = now
-            progress(msg)
+            say(msg)
     return report
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 
 from ..errors import UserError
-from .core import add_json, add_model_args, label_for
+from .core import add_json, add_model_args
 from .options import add_batch_size, add_dataset_args, add_ranged
 
 # -- shared options -------------------------------------------------------------------------------
@@ -33,44 +32,6 @@ def _params(args, clf, **override):
     from ..attacks.registry import params_from_args
 
     return params_from_args(args, classes=list(clf.classes), **override)
-
-
-class StepPrinter:
-    """Throttled 'what: step k/n' lines on stderr (at most one a second, plus the last)."""
-
-    def __init__(self, what: str, every_s: float = 1.0) -> None:
-        self.what, self.every, self.last = what, every_s, 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - self.last >= self.every:
-            self.last = now
-            sys.stderr.write(f"{self.what}: {done}/{total}\n")
-            sys.stderr.flush()
-
-
-def _load_inputs(paths: list[str], lead: str | None, warnings: list | None = None):
-    """Read each record once (the files of one record, e.g. A00001.hea and A00001.mat from a shell
-    glob, are one record); a non-ECG channel warns on stderr and in `warnings`."""
-    from ..attacks.runner import AttackInput
-    from ..records import read_record, record_base
-    from .core import non_ecg_warning
-
-    inputs, origin, seen = [], [], set()
-    for path in paths:
-        key = os.path.normcase(os.path.abspath(record_base(path)))
-        if key in seen:
-            continue
-        seen.add(key)
-        rec = read_record(path, label=label_for(path))
-        x, ld = rec.lead_mv(lead)
-        w = non_ecg_warning(rec, ld)
-        if w and warnings is not None:
-            warnings.append(w)
-        inputs.append(AttackInput(name=rec.name, x_mv=x, fs=rec.fs, true=rec.label,
-                                  quantum_mv=(1.0 / ld.gain) if ld.gain else 0.0))
-        origin.append((rec.path, ld.gain or 1000.0))
-    return inputs, origin
 
 
 def _check_out(out: str | None, names: list[str], overwrite: bool) -> None:
@@ -175,32 +136,44 @@ def _fmt_probs(probs: dict) -> str:
     return " ".join(f"{c}={v:.2f}" for c, v in probs.items())
 
 
+def _quiet(*_args, **_kw) -> None:
+    """A job progress that says nothing (loading a model: an error after it stays one line)."""
+
+
+def _progress(say=None):
+    """A job's progress printer on stderr (at most one line a second, plus the last)."""
+    from . import job_progress
+
+    return job_progress(every_s=1.0, say=say)
+
+
 def cmd_attack(args) -> int:
     from ..attack_eval import params_doc
-    from ..attacks.runner import run_attack
-    from ..export import write_adversarial
-    from ..models.checkpoint import resolve_model
+    from ..workbench import jobs
     from . import emit
+    from .core import open_records
 
-    if args.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
     warnings: list[str] = []
-    inputs, origin = _load_inputs(args.records, args.lead, warnings)
-    _check_out(args.out, [f"{i.name}_{args.method}" for i in inputs], args.overwrite)
+    recs = open_records(args.records, args.lead, warnings)
+    if args.out:
+        from ..export import adversarial_base
+
+        _check_out(args.out, [os.path.basename(adversarial_base(args.out, r.name, args.method)) for r in recs],
+                   args.overwrite)
     if args.out:
         from ..outputs import check_output_dir
 
         check_output_dir(args.out, "--out folder")  # writable before the attack runs
-    clf = resolve_model(args.model, args.device)
+    clf, _ = jobs.load_model(args.model, args.device)(_quiet, lambda: False)
     params = _params(args, clf)
-    results = run_attack(clf, inputs, args.method, params, batch_size=args.batch_size,
-                         progress=StepPrinter(f"{args.method} step"))
+    results = jobs.attack_records(clf, recs, args.method, params, args.batch_size)(_progress(), lambda: False)
     rows = []
-    for r, (src, gain) in zip(results, origin):
+    for r, rec in zip(results, recs):
         out = None
         if args.out:
-            out = write_adversarial(args.out, r, model=clf.name, method=args.method, params=params, source=src,
-                                    gain=gain, overwrite=args.overwrite)
+            out = jobs.export_adversarial(args.out, r, model=clf.name, method=args.method, params=params,
+                                          source=rec.path, overwrite=args.overwrite, gain=rec.gain or 1000.0,
+                                          lead=rec.lead, source_fs=rec.fs, classifier=clf)(_progress(), lambda: False)
         rows.append({**r.to_json(), "out": out})
     doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "results": rows}
     if warnings:
@@ -224,27 +197,17 @@ def cmd_attack(args) -> int:
 
 
 def cmd_band(args) -> int:
-    from dataclasses import replace
-
-    from ..attacks.runner import run_attack
-    from ..band import BandParams, check_band_memory, expand_band
-    from ..export import write_band
-    from ..models.checkpoint import resolve_model
+    from ..band import check_band_memory
+    from ..workbench import jobs
+    from ..workbench.attack_jobs import check_expandable
     from . import emit
+    from .core import open_records
 
-    if args.trials < 1:
-        raise UserError("--trials must be at least 1")
-    if not (args.noise_sd >= 0):
-        raise UserError("--noise-sd must be zero or more (mV)")
-    if args.members < 0 or args.max_pairs < 0 or args.max_splices < 0:
-        raise UserError("--members, --max-pairs and --max-splices must be zero or more")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
     if args.band_style == "both" and (args.out or args.members):
         raise UserError("--band-style both reports the two procedures side by side and saves nothing: "
                         "run each style separately with --out")
     warnings: list[str] = []
-    inputs, origin = _load_inputs([args.record], args.lead, warnings)
+    rec = open_records([args.record], args.lead, warnings)[0]
     if args.out:  # the folder writable, the band and every member free, before any work
         from ..export import band_bases, check_records_free
         from ..outputs import check_output_dir
@@ -252,31 +215,34 @@ def cmd_band(args) -> int:
         _check_out(args.out, [], args.overwrite)
         check_output_dir(args.out, "--out folder")
         k = min(args.members, args.trials + 1)  # members written: the example and at most every trial
-        check_records_free(band_bases(args.out, inputs[0].name, args.method, k), args.overwrite)
-    clf = resolve_model(args.model, args.device)
+        check_records_free(band_bases(args.out, rec.name, args.method, k), args.overwrite)
+    clf, _ = jobs.load_model(args.model, args.device)(_quiet, lambda: False)
     params = _params(args, clf)
-    check_band_memory(clf, len(inputs[0].x_mv), inputs[0].fs, args.trials, inputs[0].name)  # before the attack
-    res = run_attack(clf, inputs, args.method, params, progress=StepPrinter(f"{args.method} step"))[0]
-    tgt = params.target_for(res.orig_pred)
-    if res.success is None:
-        raise UserError(f"{res.record}: the model already predicts the target {tgt}; "
-                        "there is no adversarial example to expand")
-    if not res.success:
-        want = f"reach the target {tgt}" if tgt else f"change the prediction ({res.orig_pred})"
-        raise UserError(f"{res.record}: the {args.method} attack did not {want} at ε {params.eps_mv:g} mV; "
-                        "no band to expand (try a larger --eps or more --steps/--sap-steps)")
-    bp = BandParams(trials=args.trials, noise_sd_mv=args.noise_sd, seed=params.seed, max_pairs=args.max_pairs,
-                    max_splices_per_pair=args.max_splices, batch_size=args.batch_size or 0)
-    if args.band_style == "both":  # the two procedures side by side (engine.cli.bands)
-        from .bands import cmd_band_both
+    check_band_memory(clf, len(rec.x_mv), rec.fs, args.trials, rec.name)  # before the attack
+    res = jobs.attack_records(clf, [rec], args.method, params)(_progress(), lambda: False)[0]
+    check_expandable(res, params, args.method)
+    options = dict(max_pairs=args.max_pairs, max_splices_per_pair=args.max_splices, batch_size=args.batch_size or 0)
+    if args.band_style == "both":  # the two procedures side by side
+        from .bands import band_both_text
 
-        return cmd_band_both(args, clf, res, params, bp)
-    band = expand_band(clf, res, params, replace(bp, style=args.band_style), progress=StepPrinter("band batch"))
+        both = jobs.band_styles(clf, res, params, args.trials, args.noise_sd, params.seed,
+                                **options)(_progress(), lambda: False)
+        reports = {st: v["report"] for st, v in both.items()}
+        doc = {"record": res.record, "model": clf.name, "method": args.method, "orig_pred": res.orig_pred,
+               "adv_pred": res.adv_pred, "style": "both", "styles": reports, "out": None, "members_out": []}
+        if warnings:
+            doc["warnings"] = warnings
+        emit(args, doc, band_both_text(res.record, res.orig_pred, res.adv_pred, args.method, params.eps_mv,
+                                       reports))
+        return 0
+    band = jobs.band(clf, res, params, args.trials, args.noise_sd, params.seed, style=args.band_style,
+                     **options)(_progress(), lambda: False)
     out = None
     members_out: list[str] = []
     if args.out:
-        w = write_band(args.out, band, model=clf.name, method=args.method, params=params, source=origin[0][0],
-                       gain=origin[0][1], members=args.members, overwrite=args.overwrite)
+        w = jobs.export_band(args.out, band, model=clf.name, method=args.method, params=params, source=rec.path,
+                             members=args.members, overwrite=args.overwrite, gain=rec.gain or 1000.0,
+                             lead=rec.lead, source_fs=rec.fs, classifier=clf)(_progress(), lambda: False)
         out, members_out = w["band"], w["members"]
     doc = {"record": res.record, "model": clf.name, "method": args.method, "orig_pred": res.orig_pred,
            "adv_pred": res.adv_pred, "style": band.style, "noise": band.noise, "concat": band.concat,
@@ -359,53 +325,45 @@ def _rank_printer(dist):
 
 
 def cmd_attack_eval(args) -> int:
-    from ..attack_eval import dist_from_env, params_doc, run_eval
+    from ..attack_eval import dist_from_env
+    from ..datasets import open_dataset
     from ..device import pick_device
-    from ..models.checkpoint import resolve_model
+    from ..attack_eval import params_doc
+    from ..workbench import jobs
     from . import emit
 
-    if args.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
     if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} exists and is not a folder")
     dist, device = dist_from_env(pick_device(args.device))
-    say = _rank_printer(dist)
-
+    prog = _progress(_rank_printer(dist))
     try:
-        clf = resolve_model(args.model, device)
+        clf, _ = jobs.load_model(args.model, device)(_quiet, lambda: False)
         params = _params(args, clf)
-        ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
+        ds = open_dataset(args.dataset, args.labels)
         results = args.results or default_results_name(args.dataset, args.split, args.model, args.method,
                                                         params.eps_mv,
                                                         "paper" if params.target_map else params.target)
-        last = [0.0]
-
-        def prog(done: int, total: int) -> None:
-            now = time.monotonic()
-            if done >= total or now - last[0] >= 2.0:
-                last[0] = now
-                say(f"attack-eval: {done}/{total} records")
-
-        summary = run_eval(clf, ds, names, method=args.method, params=params, results=results,
-                           batch_size=args.batch_size, out_dir=args.out, lead=args.lead,
-                           overwrite=args.overwrite, restart=args.overwrite, split=args.split, dist=dist,
-                           progress=prog)
+        summary = jobs.attack_eval(ds, args.split, clf, args.method, params, args.limit, results,
+                                   batch_size=args.batch_size, out_dir=args.out, lead=args.lead,
+                                   overwrite=args.overwrite, restart=args.overwrite, dist=dist)(prog, lambda: False)
     finally:
         dist.close()
     if summary is None:  # ranks other than 0: rank 0 prints the merged result
         return 0
-    doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "split": args.split,
-           **summary, "results_file": os.path.abspath(results), "world_size": dist.world}
+    doc = {**summary, "params": params_doc(params), "results_file": os.path.abspath(results),
+           "world_size": dist.world}
     emit(args, doc, _summary_text(summary, args.method, os.path.abspath(results)))
     return 0
 
 
 def cmd_robustness(args) -> int:
-    from ..attack_eval import dist_from_env, params_doc
-    from ..device import pick_device
-    from ..models.checkpoint import resolve_model
-    from ..robustness import format_table, parse_eps_list, parse_methods, plot_robustness, run_robustness
+    from ..attack_eval import dist_from_env
     from ..attacks.params import ALPHA, EPS
+    from ..datasets import open_dataset
+    from ..device import pick_device
+    from ..attack_eval import params_doc
+    from ..robustness import format_table, parse_eps_list, parse_methods, plot_robustness
+    from ..workbench import jobs
     from . import emit
 
     eps_list = [EPS.check(e, "--eps") for e in parse_eps_list(args.eps)]  # each within ε's declared range
@@ -413,31 +371,20 @@ def cmd_robustness(args) -> int:
         for e in eps_list:
             ALPHA.check(e * args.alpha_ratio, f"step α = ε {e:g} mV × --alpha-ratio {args.alpha_ratio:g}")
     methods = parse_methods(args.method)
-    if args.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
     if args.plot:  # a .png that may be written, checked before the sweep
         from ..robustness import check_plot_path
 
         check_plot_path(args.plot, args.overwrite)
     dist, device = dist_from_env(pick_device(args.device))
-    say = _rank_printer(dist)
-
-    last = [0.0]
-
-    def prog(cell: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - last[0] >= 2.0:
-            last[0] = now
-            say(f"robustness {cell}: {done}/{total} records")
-
+    prog = _progress(_rank_printer(dist))
     try:
-        clf = resolve_model(args.model, device)
+        clf, _ = jobs.load_model(args.model, device)(_quiet, lambda: False)
         base = _params(args, clf, eps_mv=eps_list[0])
-        ds, names = _dataset_names(args, say if dist.rank == 0 else (lambda m: None))
-        doc = run_robustness(clf, ds, names, methods=methods, eps_list=eps_list, base=base,
-                             alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, results_dir=args.results_dir,
-                             batch_size=args.batch_size, lead=args.lead, split=args.split, progress=prog,
-                             dist=dist, restart=args.overwrite)
+        ds = open_dataset(args.dataset, args.labels)
+        doc = jobs.robustness(ds, args.split, clf, methods, base, eps_list, args.limit,
+                              alpha_ratio=args.alpha_ratio, alpha_mv=args.alpha, results_dir=args.results_dir,
+                              batch_size=args.batch_size, lead=args.lead, dist=dist,
+                              restart=args.overwrite)(prog, lambda: False)
     finally:
         dist.close()
     if doc is None:  # ranks other than 0: rank 0 prints the merged table
@@ -445,7 +392,6 @@ def cmd_robustness(args) -> int:
     doc["plot"] = plot_robustness(doc, args.plot, overwrite=args.overwrite) if args.plot else None
     p = params_doc(base)
     doc["params"] = {k: v for k, v in p.items() if k not in ("eps_mv", "alpha_mv")}
-    doc["split"] = args.split
     doc["world_size"] = dist.world
     emit(args, doc, format_table(doc) + (f"\nplot: {doc['plot']}" if doc["plot"] else ""))
     return 0

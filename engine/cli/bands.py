@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 
 from ..errors import UserError
 from .core import add_json, add_model_args
@@ -126,21 +125,3 @@ def band_both_text(record: str, orig: str, adv: str, method: str, eps: float, re
         b["uniform"].get("centre_adversarial")]
         + ("" if b.get("centre_margin") is None else f" (margin {b['centre_margin']:+.3f})"))
     return "\n".join(lines)
-
-
-def cmd_band_both(args, clf, res, params, band) -> int:
-    """`band --band-style both`: both procedures on the same example, side by side (no --out)."""
-    from dataclasses import replace
-
-    from ..band import STYLES
-    from ..band_eval import band_report
-    from . import emit
-    from .attacks import StepPrinter
-
-    reports = {st: band_report(clf, res, params, replace(band, style=st), progress=StepPrinter(f"{st} band batch"))
-               for st in STYLES}
-    doc = {"record": res.record, "model": clf.name, "method": args.method, "orig_pred": res.orig_pred,
-           "adv_pred": res.adv_pred, "style": "both", "styles": reports, "out": None, "members_out": []}
-    emit(args, doc, band_both_text(res.record, res.orig_pred, res.adv_pred, args.method, params.eps_mv, reports))
-    sys.stderr.flush()
-    return 0

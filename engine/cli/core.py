@@ -82,6 +82,10 @@ def register(sub) -> None:
                         "start, Wong et al.), sap (smooth perturbations) or apgd-ce (Auto-PGD, adaptive step)")
     add_ranged(p, "--eps", float, 0.0, 10.0, 0.01, "adversarial training: L∞ budget", unit="mV", lo_open=True)
     add_ranged(p, "--steps", int, 1, 1000, 1, "adversarial training: ascent steps per batch")
+    add_ranged(p, "--ema", float, 0.0, 0.99999, 0.0, "keep a moving average of the weights with this decay "
+               "(e.g. 0.999) and validate and save it instead of the raw weights; 0: off")
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (same --arch): fine-tuning, "
+                   "e.g. with --noise-sd or --adversarial")
     p.add_argument("--gpu-resident", action="store_true",
                    help="keep every training record on the device and draw batches there (automatic on CUDA "
                         "for fixed-input models; this forces it, e.g. on CPU)")
@@ -113,14 +117,44 @@ def cmd_info(args) -> int:
 def non_ecg_warning(rec, lead) -> str | None:
     """A one-line warning when `lead` (engine.records.Lead) of `rec` is not an ECG channel (PLETH,
     ABP, RESP, ...), printed on stderr; None for an ECG lead. The caller puts it in its JSON too."""
-    if lead.is_ecg:
+    return _non_ecg(rec.name, lead.name, lead.units, lead.is_ecg)
+
+
+def opened_warning(o) -> str | None:
+    """non_ecg_warning for an engine.workbench.OpenedRecord."""
+    return _non_ecg(o.name, o.lead, o.units, dict(o.leads).get(o.lead, True))
+
+
+def _non_ecg(record: str, lead: str, units: str, is_ecg: bool) -> str | None:
+    if is_ecg:
         return None
-    msg = (f"{rec.name}: {lead.name} [{lead.units}] is not an ECG channel; the model was trained on ECG "
+    msg = (f"{record}: {lead} [{units}] is not an ECG channel; the model was trained on ECG "
            "leads in mV, so its output on this channel means nothing")
     import sys
 
     sys.stderr.write(f"warning: {msg}\n")
     return msg
+
+
+def open_records(paths: list[str], lead: str | None, warnings: list[str]) -> list:
+    """Open each record once (the files of one record, e.g. A00001.hea and A00001.mat from a shell
+    glob, are one record) with the Workbench's open job → OpenedRecords; a non-ECG channel warns on
+    stderr and in `warnings`."""
+    from ..records import record_base
+    from ..workbench import jobs
+
+    out, seen = [], set()
+    for path in paths:
+        key = os.path.normcase(os.path.abspath(record_base(path)))
+        if key in seen:
+            continue
+        seen.add(key)
+        o = jobs.open_record(path, lead=lead)(lambda *a, **k: None, lambda: False)
+        w = opened_warning(o)
+        if w:
+            warnings.append(w)
+        out.append(o)
+    return out
 
 
 def cmd_classify(args) -> int:
@@ -217,6 +251,7 @@ def cmd_train(args) -> int:
                        resume=not args.no_resume, overwrite=args.overwrite,
                        resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
                        adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
+                       ema=args.ema, init=args.init,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -241,4 +276,8 @@ def _argv_for(args) -> list[str]:
         out += ["--noise-sd", f"{args.noise_sd:g}"]
     if args.adversarial:
         out += ["--adversarial", args.adversarial, "--eps", f"{args.eps:g}", "--steps", str(args.steps)]
+    if args.ema:
+        out += ["--ema", f"{args.ema:g}"]
+    if args.init:
+        out += ["--init", os.path.basename(args.init)]
     return out

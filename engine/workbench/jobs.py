@@ -3,7 +3,8 @@
 The one implementation of every workflow both front ends run (the CLI calls them with a printing
 `progress`, the GUI in its worker thread). `progress(done, total, msg="", data=None)` reports;
 `should_stop()` is polled between steps and makes the job raise `Cancelled`. Nothing here touches
-Qt. Signals are mV; ε and α are in mV (AttackParams).
+Qt. Signals are mV; ε and α are in mV (AttackParams). The attack workflows (attack, band,
+attack-eval, robustness) live in `attack_jobs` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import Cancelled, UserError
+from .attack_jobs import (attack, attack_eval, attack_params, attack_records, band, band_styles,  # noqa: F401
+                          robustness)
 from .selection import select_records, split_records, training_split
 
 Progress = Callable[..., None]
@@ -138,110 +141,27 @@ def classify(clf, x_mv: np.ndarray, fs: float, detail: bool = False) -> Job:
     return fn
 
 
-def attack_params(params):
-    """AttackParams from a plain dict of its fields (as a panel or saved settings hold them;
-    `paper_protocol: True` selects the paper's AF → N map); an AttackParams passes through."""
-    from ..attacks import AttackParams
-    from ..attacks.base import PAPER_TARGET_MAP
-
-    if isinstance(params, AttackParams):
-        return params
-    fields = dict(params)
-    if fields.pop("paper_protocol", False):
-        fields["target_map"] = PAPER_TARGET_MAP
-    return AttackParams(**fields)
-
-
-def attack(clf, rec: OpenedRecord, method: str, params) -> Job:
-    """Attack one opened record → (AttackResult, AttackParams)."""
-    def fn(progress, should_stop):
-        from ..attacks import AttackInput, run_attack
-
-        p = attack_params(params)
-        total = p.total_steps(method)
-
-        def prog(done, n):
-            progress(done, n, f"{method.upper()} step {done}/{n}")
-
-        progress(0, total, f"{method.upper()} attack on {rec.name}")
-        res = run_attack(clf, [AttackInput(rec.name, rec.x_mv, rec.fs, rec.label, rec.quantum_mv)], method,
-                         p, progress=prog, should_stop=should_stop)
-        return res[0], p
-    return fn
-
-
-def band(clf, result, params, trials: int, noise_sd_mv: float, seed: int = 0, **options) -> Job:
-    """engine.band.expand_band around one attack result; `options` go to BandParams."""
-    def fn(progress, should_stop):
-        from ..band import BandParams, expand_band
-
-        bp = BandParams(trials=int(trials), noise_sd_mv=float(noise_sd_mv), seed=int(seed), **options)
-        steps = {"noise": "1/3 noise", "concatenation": "2/3 concatenation", "uniform": "3/3 uniform"}
-        now = ["noise"]
-
-        def prog(done, n):
-            progress(done, n, f"band {steps.get(now[0], now[0])}: batch {done}/{n}")
-
-        def stage(name):
-            now[0] = name
-            progress(0, 0, f"band {steps.get(name, name)}", {"band_stage": name})
-
-        progress(0, 1, "band expansion")
-        return expand_band(clf, result, params, bp, progress=prog, should_stop=should_stop, stage=stage)
-    return fn
-
-
-def band_styles(clf, result, params, trials: int, noise_sd_mv: float, seed: int = 0, **options) -> Job:
-    """Both band procedures (engine.band.STYLES) around one attack result, side by side →
-    {style: {"band": BandResult, "report": noise / concat / uniform, "centre_margin" (logit margin of
-    the band's centre, > 0 when adversarial; None without a band), "yields_more"}}."""
-    def fn(progress, should_stop):
-        from ..band import STYLES, BandParams, expand_band
-        from ..band_eval import margin
-
-        out = {}
-        target = params.target_for(result.orig_pred)
-        for i, style in enumerate(STYLES):
-            bp = BandParams(trials=int(trials), noise_sd_mv=float(noise_sd_mv), seed=int(seed),
-                            **{**options, "style": style})
-            now = ["noise"]
-
-            def prog(done, n, _i=i, _s=style):
-                progress(done, n, f"band {_i + 1}/{len(STYLES)} ({_s}) {now[0]}: batch {done}/{n}")
-
-            def stage(name, _i=i, _s=style):
-                now[0] = name
-                progress(0, 0, f"band {_i + 1}/{len(STYLES)} ({_s}) {name}", {"band_stage": name})
-
-            b = expand_band(clf, result, params, bp, progress=prog, should_stop=should_stop, stage=stage)
-            no_band = b.uniform.get("centre_adversarial") is None
-            out[style] = {"band": b, "report": {
-                "noise": b.noise, "concat": b.concat, "uniform": b.uniform,
-                "centre_margin": None if no_band else margin(clf, (b.lo + b.hi) / 2, result.orig_pred, target),
-                "yields_more": b.noise["adversarial"] > 0}}
-        return out
-    return fn
-
-
 def export_adversarial(out_dir: str, result, *, model: str, method: str, params, source: str,
-                       overwrite: bool) -> Job:
+                       overwrite: bool, **options) -> Job:
+    """engine.export.write_adversarial (`options`: its further keywords, e.g. the source's ADC gain)."""
     def fn(progress, should_stop):
         from ..export import write_adversarial
 
         progress(0, 1, "writing adversarial example")
         return write_adversarial(out_dir, result, model=model, method=method, params=params, source=source,
-                                 overwrite=overwrite)
+                                 overwrite=overwrite, **options)
     return fn
 
 
 def export_band(out_dir: str, band_result, *, model: str, method: str, params, source: str,
-                members: int, overwrite: bool) -> Job:
+                members: int, overwrite: bool, **options) -> Job:
+    """engine.export.write_band (`options`: its further keywords, e.g. the source's ADC gain)."""
     def fn(progress, should_stop):
         from ..export import write_band
 
         progress(0, 1, "writing band")
         return write_band(out_dir, band_result, model=model, method=method, params=params, source=source,
-                          members=members, overwrite=overwrite)
+                          members=members, overwrite=overwrite, **options)
     return fn
 
 
@@ -336,72 +256,6 @@ def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None 
     return fn
 
 
-def attack_eval(ds, split: str, clf, method: str, params, limit: int | None, results: str | None = None,
-                **options) -> Job:
-    """engine.attack_eval.run_eval over the split's labelled records. Without `results` the per-record
-    rows go to a temporary JSONL file (a GUI run); `options` go to run_eval (e.g. overwrite, lead)."""
-    def fn(progress, should_stop):
-        import tempfile
-
-        from ..attack_eval import run_eval
-
-        params_ = attack_params(params)
-        names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
-        state = {"done": 0, "total": len(names)}
-
-        def rec_prog(done, total):
-            state.update(done=done, total=total)
-            progress(done, total, f"{method.upper()} attack evaluation: {done}/{total} records")
-
-        def step_prog(step, n):
-            progress(state["done"], state["total"], f"{method.upper()} attack evaluation: "
-                                                    f"{state['done']}/{state['total']} records (step {step}/{n})")
-
-        def run(path):
-            return run_eval(clf, ds, names, method=method, params=params_, results=path, split=split,
-                            progress=rec_prog, step_progress=step_prog, should_stop=should_stop, **options)
-
-        if results is None:
-            with tempfile.TemporaryDirectory(prefix="ecgadv-eval-") as tmp:
-                summary = run(os.path.join(tmp, "attack-eval.jsonl"))
-        else:
-            summary = run(results)
-        target = ("paper protocol (AF → N, others untargeted)" if params_.target_map else
-                  f"targeted → {params_.target}" if params_.target else "untargeted")
-        return {"model": clf.name, "method": method, "split": split, "eps_mv": params_.eps_mv, "target": target,
-                **summary}
-    return fn
-
-
-def robustness(ds, split: str, clf, method: str, params, eps_text: str, limit: int | None) -> Job:
-    """engine.robustness.run_robustness, one ε at a time so a curve can grow while it runs
-    (`data={"table": rows so far}` in progress). `eps_text`: ε values in mV, comma separated."""
-    def fn(progress, should_stop):
-        from ..robustness import parse_eps_list, run_robustness
-
-        eps_list = parse_eps_list(eps_text.replace(";", ","))
-        params_ = attack_params(params)
-        names = split_records(ds, split, limit, need_labels=True, warn=lambda m: progress(0, 1, m))
-        ratio = params_.alpha_mv / params_.eps_mv
-        table = []
-        for i, eps in enumerate(eps_list):
-            check_stop(should_stop)
-
-            def prog(cell, done, total, _i=i):
-                progress(_i * total + done, len(eps_list) * total,
-                         f"robustness {cell} ({_i + 1}/{len(eps_list)}): {done}/{total} records")
-
-            doc = run_robustness(clf, ds, names, methods=[method], eps_list=[float(eps)], base=params_,
-                                 alpha_ratio=ratio, split=split, progress=prog, should_stop=should_stop)
-            table += doc["table"]
-            progress(i + 1, len(eps_list), f"ε {eps:g} mV done", data={"table": list(table)})
-        from ..robustness import alpha_rule
-
-        return {"model": clf.name, "method": method, "split": split, "n": len(names), "table": table,
-                "alpha_rule": alpha_rule(ratio)}
-    return fn
-
-
 def robustness_card(ds, split: str, clf, settings=None, limit: int | None = None) -> Job:
     """engine.card.build.build_card on the split's labelled records (`settings` an
     engine.card.build.CardSettings; None: the card's defaults) → {"doc": the card, "html": its page}."""
@@ -478,6 +332,8 @@ class TrainRequest:
     adversarial: str | None = None  # adversarial training: "pgd" or "sap" (engine.adv_training)
     adv_eps_mv: float = 0.01
     adv_steps: int = 1
+    ema: float = 0.0  # weight moving-average decay (engine.weight_average); 0: off
+    init: str | None = None  # checkpoint to start from (fine-tuning)
     command: str = ""  # how the run was started, for the model card
 
 
@@ -513,7 +369,8 @@ def train(req: TrainRequest) -> Job:
         cfg = TrainConfig(arch=req.arch, epochs=int(epochs), batch_size=req.batch_size, lr=req.lr, seed=req.seed,
                           max_minutes=req.max_minutes, resident=req.resident, amp=req.amp,
                           noise_sd_mv=float(req.noise_sd_mv or 0.0), adversarial=req.adversarial,
-                          adv_eps_mv=float(req.adv_eps_mv), adv_steps=int(req.adv_steps))
+                          adv_eps_mv=float(req.adv_eps_mv), adv_steps=int(req.adv_steps),
+                          ema=float(req.ema or 0.0), init=req.init)
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,

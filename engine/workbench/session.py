@@ -102,13 +102,17 @@ class Workbench:
 
     def export_adversarial_job(self, out_dir: str, model_name: str, overwrite: bool = False) -> Job:
         res = self._need("attack result", self.attack_result)
+        rec = self.record
         return jobs.export_adversarial(out_dir, res, model=model_name, method=self.method, params=self.params,
-                                       source=self.record.path, overwrite=overwrite)
+                                       source=rec.path, overwrite=overwrite, gain=rec.gain or 1000.0,
+                                       lead=rec.lead, source_fs=rec.fs, classifier=self.model)
 
     def export_band_job(self, out_dir: str, model_name: str, members: int = 10, overwrite: bool = False) -> Job:
         b = self._need("band", self.band_result)
+        rec = self.record
         return jobs.export_band(out_dir, b, model=model_name, method=self.method, params=self.params,
-                                source=self.record.path, members=members, overwrite=overwrite)
+                                source=rec.path, members=members, overwrite=overwrite, gain=rec.gain or 1000.0,
+                                lead=rec.lead, source_fs=rec.fs, classifier=self.model)
 
     def list_dataset_job(self, folder: str, labels: str | None = None) -> Job:
         return jobs.list_dataset(folder, labels)
