@@ -131,3 +131,42 @@ def test_train_job_checks_output_before_work(samples, tmp_path):
     assert out.read_bytes() == b"keep"
     with pytest.raises(UserError, match="safetensors"):
         _run(jobs.train(TrainRequest(dataset=ds, out=str(tmp_path / "m.pt"), epochs=1)))
+
+
+def test_gui_and_cli_classify_judge_saturation_alike(tmp_path, tiny_model):
+    """The session's classify job knows the lead's ADC range, as the CLI's classify does: samples at
+    the ADC limits count as saturated in both (they did not in the window's job, which passed no lead)."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    import wfdb
+
+    fs, n = 300, 300 * 20
+    rng = np.random.default_rng(0)
+    d = (300 * np.sin(2 * np.pi * 1.1 * np.arange(n) / fs) + rng.normal(0, 20, n)).astype(np.int64)
+    d[::40] = 2047  # isolated samples at the 12-bit ADC's top: not flat runs, only the ADC range shows them
+    wfdb.wrsamp("sat", fs=fs, units=["mV"], sig_name=["II"], d_signal=d[:, None], fmt=["16"], adc_gain=[200.0],
+                baseline=[0], write_dir=str(tmp_path))
+    hea = tmp_path / "sat.hea"
+    lines = hea.read_text().splitlines()
+    tokens = lines[1].split()
+    tokens[3:5] = ["12", "0"]  # adc_res 12 bits, adc_zero 0
+    lines[1] = " ".join(tokens)
+    hea.write_text("\n".join(lines) + "\n")
+    wb = Workbench()
+    rec, _ = _run(wb.open_record_job(str(hea)))
+    wb.set_record(rec)
+    clf, _ = _run(wb.load_model_job(str(tiny_model)))
+    wb.set_model(clf[0], clf[1])
+    detail, _ = _run(wb.classify_job(detail=True))
+    assert detail["saturated"] and detail["saturated_fraction"] > 0.02
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "main.py", "classify", str(hea), "--model", str(tiny_model), "--device",
+                        "cpu", "--json"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    cli = json.loads(p.stdout)["results"][0]
+    assert cli["saturated_fraction"] == detail["saturated_fraction"] and cli["pred"] == detail["pred"]

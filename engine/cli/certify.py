@@ -70,13 +70,6 @@ def cmd_certify(args) -> int:
     return _cmd_records(args, params)
 
 
-def _stepper(name: str):
-    from . import job_progress
-
-    report = job_progress()
-    return lambda done, total, stage: report(done, total, f"{name}: {stage} {done}/{total}")
-
-
 def _line(name: str, c) -> str:
     if c.abstained:
         return (f"{name}: abstain (top {c.top}, p̂ {c.p_hat:.4f}, pA_lower {c.p_lower:.4f} < 0.5)")
@@ -86,24 +79,16 @@ def _line(name: str, c) -> str:
 
 
 def _cmd_records(args, params) -> int:
-    from ..certify import certify_record
-    from ..models.checkpoint import resolve_model
-    from ..records import read_record
-    from . import emit
-    from .core import non_ecg_warning
+    from ..workbench import jobs
+    from . import emit, job_progress
+    from .core import open_records
 
-    signals, warnings = [], []
-    for path in args.inputs:  # every record read and checked before the model loads
-        rec = read_record(path)
-        x, lead = rec.lead_mv(args.lead)
-        signals.append((rec, x))
-        w = non_ecg_warning(rec, lead)
-        if w:
-            warnings.append(w)
-    clf = resolve_model(args.model, args.device)
+    warnings: list[str] = []
+    recs = open_records(args.inputs, args.lead, warnings)  # every record read and checked before the model loads
+    clf, _ = jobs.load_model(args.model, args.device)(lambda *a, **k: None, lambda: False)
     results = []
-    for rec, x in signals:
-        c = certify_record(clf, x, rec.fs, params, progress=_stepper(rec.name))
+    for rec in recs:
+        c = jobs.certify(clf, rec, params)(job_progress(), lambda: False)
         results.append({"record": rec.path, **c.to_dict(), "resampled": rec.fs != clf.fs})
     doc = {"model": clf.name, "params": _param_doc(params), "results": results,
            **({"warnings": warnings} if warnings else {})}

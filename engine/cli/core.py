@@ -136,7 +136,7 @@ def _non_ecg(record: str, lead: str, units: str, is_ecg: bool) -> str | None:
     return msg
 
 
-def open_records(paths: list[str], lead: str | None, warnings: list[str]) -> list:
+def open_records(paths: list[str], lead: str | None, warnings: list[str], fill_gaps: bool = False) -> list:
     """Open each record once (the files of one record, e.g. A00001.hea and A00001.mat from a shell
     glob, are one record) with the Workbench's open job → OpenedRecords; a non-ECG channel warns on
     stderr and in `warnings`."""
@@ -149,7 +149,7 @@ def open_records(paths: list[str], lead: str | None, warnings: list[str]) -> lis
         if key in seen:
             continue
         seen.add(key)
-        o = jobs.open_record(path, lead=lead)(lambda *a, **k: None, lambda: False)
+        o = jobs.open_record(path, lead=lead, fill_gaps=fill_gaps)(lambda *a, **k: None, lambda: False)
         w = opened_warning(o)
         if w:
             warnings.append(w)
@@ -158,23 +158,16 @@ def open_records(paths: list[str], lead: str | None, warnings: list[str]) -> lis
 
 
 def cmd_classify(args) -> int:
+    from ..workbench import jobs
     from . import emit
 
     # read and check every record first: bad input fails fast, before torch and a model are loaded
-    signals, warnings = [], []
-    for path in args.records:
-        rec = read_record(path)
-        x, _lead = rec.lead_mv(args.lead, fill_gaps=args.fill_gaps)
-        signals.append((rec, x, _lead))
-        w = non_ecg_warning(rec, _lead)
-        if w:
-            warnings.append(w)
-    from ..models.checkpoint import resolve_model
-
-    clf = resolve_model(args.model, args.device)
-    results = []
-    for rec, x, lead in signals:
-        results.append({"record": rec.path, **clf.classify_detail(x, rec.fs, lead)})
+    warnings: list[str] = []
+    recs = open_records(args.records, args.lead, warnings, fill_gaps=args.fill_gaps)
+    quiet = lambda *a, **k: None  # noqa: E731
+    clf, _ = jobs.load_model(args.model, args.device)(quiet, lambda: False)
+    results = [{"record": r.path, **jobs.classify(clf, r.x_mv, r.fs, True, r.channel)(quiet, lambda: False)}
+               for r in recs]
     doc = {"model": clf.name, "results": results, **({"warnings": warnings} if warnings else {})}
     text = "\n".join(f"{r['record']}: {r['pred']}  " + " ".join(f"{c}={p:.3f}" for c, p in r["probs"].items())
                      + (f"  (classified {r['window'][0]:g}-{r['window'][1]:g} s of {r['duration_s']:g} s)"

@@ -42,6 +42,7 @@ class OpenedRecord:
     leads: list = field(default_factory=list)  # [(name, is_ecg)] of every channel
     gaps_filled: bool = False
     units: str = "mV"  # the shown lead's physical unit (x_mv is in mV only for an ECG lead in mV)
+    channel: Any = field(default=None, repr=False)  # its engine.records.Lead (ADC range, for saturation)
 
     @property
     def quantum_mv(self) -> float:
@@ -129,15 +130,16 @@ def open_record(path: str, label: str | None = None, lead: str | None = None, fi
         return OpenedRecord(path=rec.path, name=rec.name, fs=rec.fs, x_mv=x, lead=ld.name, gain=ld.gain,
                             label=lab, duration_s=rec.duration_s, n_leads=len(rec.leads),
                             comments=list(rec.comments), leads=[(c.name, c.is_ecg) for c in rec.leads],
-                            gaps_filled=bool(fill_gaps), units=str(ld.units))
+                            gaps_filled=bool(fill_gaps), units=str(ld.units), channel=ld)
     return fn
 
 
-def classify(clf, x_mv: np.ndarray, fs: float, detail: bool = False) -> Job:
-    """(pred, probs); with `detail` Classifier.classify_detail's dict (what the model saw)."""
+def classify(clf, x_mv: np.ndarray, fs: float, detail: bool = False, lead=None) -> Job:
+    """(pred, probs); with `detail` Classifier.classify_detail's dict (what the model saw; `lead`, the
+    record's engine.records.Lead, gives the ADC limits its saturation check uses)."""
     def fn(progress, should_stop):
         progress(0, 1, "classifying")
-        return clf.classify_detail(x_mv, fs) if detail else clf.classify(x_mv, fs)
+        return clf.classify_detail(x_mv, fs, lead) if detail else clf.classify(x_mv, fs)
     return fn
 
 

@@ -91,7 +91,7 @@ class Workbench:
 
     def classify_job(self, detail: bool = False) -> Job:
         rec = self._need("record", self.record)
-        return jobs.classify(self._need("model", self.model), rec.x_mv, rec.fs, detail)
+        return jobs.classify(self._need("model", self.model), rec.x_mv, rec.fs, detail, rec.channel)
 
     def attack_job(self, method: str, params) -> Job:
         return jobs.attack(self._need("model", self.model), self._need("record", self.record), method, params)
