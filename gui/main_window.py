@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QGroupBox, 
                                QSizePolicy, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 import engine
-from engine.models import ARCHITECTURES
+from engine.models import BUNDLED
 from engine.workbench import Workbench
 
 from . import dialogs
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         for d in (self.browser_dock, self.side_dock, self.dataset_dock):
             m.addAction(d.toggleViewAction())
         m = mb.addMenu("&Model")
-        for name, spec in ARCHITECTURES.items():  # bundled weights of each declared architecture
+        for name, spec in BUNDLED.items():  # bundled weights: each architecture's, then trained variants
             m.addAction(act(spec.label, lambda _=False, name=name: self.load_model(name)))
         m.addAction(act("Load Checkpoint…", self.models.ask_open_model, "Ctrl+M",
                         "Load a .safetensors checkpoint or a paper-code .pth state_dict"))

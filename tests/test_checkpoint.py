@@ -424,3 +424,26 @@ def test_damaged_but_finite_weights_refused(default_ckpt, tmp_path, damage, mess
 
     with pytest.raises(UserError, match=message):
         load_checkpoint(_resave(path, tmp_path / "dmg.safetensors", meta, edit))
+
+
+def test_bundled_variant_loads_by_name_and_checks_its_architecture(tmp_path, monkeypatch):
+    """`--model default-robust`: a trained variant of the default architecture, selected by name; a
+    file of another architecture under a variant's name is refused in one line."""
+    from engine.models import BUNDLED
+    from engine.models.checkpoint import BUILTIN, resolve_model, save_checkpoint
+
+    assert BUNDLED["default-robust"].arch == "default"
+    if BUILTIN["default-robust"].is_file():
+        clf = resolve_model("default-robust", "cpu")
+        assert clf.name == "default-robust" and clf.meta["arch"] == "default"
+        assert clf.meta["training"]["adversarial"]["method"] == "pgd"
+    wrong = tmp_path / "wrong.safetensors"
+    from engine.models import build
+
+    save_checkpoint(str(wrong), build("default-whole"), base_meta("default-whole"))
+    monkeypatch.setitem(BUILTIN, "default-robust", wrong)
+    with pytest.raises(UserError, match="should be a 'default' network"):
+        resolve_model("default-robust", "cpu")
+    monkeypatch.setitem(BUILTIN, "default-robust", tmp_path / "missing.safetensors")
+    with pytest.raises(UserError, match="--arch default --out resources/models/missing.safetensors"):
+        resolve_model("default-robust", "cpu")

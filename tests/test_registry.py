@@ -112,7 +112,12 @@ def test_architecture_registry_is_consistent():
     from engine.models import DEFAULT_ARCH, build
     from engine.models.checkpoint import BUILTIN
 
-    assert DEFAULT_ARCH in ARCHITECTURES and set(BUILTIN) == set(ARCHITECTURES)
+    from engine.models import BUNDLED
+
+    assert DEFAULT_ARCH in ARCHITECTURES and set(BUILTIN) == set(BUNDLED) >= set(ARCHITECTURES)
+    for name, m in BUNDLED.items():  # every architecture's own weights, and variants of declared ones
+        assert m.name == name and m.arch in ARCHITECTURES and m.label and m.help and m.weights.endswith(".safetensors")
+        assert name not in ARCHITECTURES or (m.arch == name and m.weights == ARCHITECTURES[name].weights)
     for name, a in ARCHITECTURES.items():
         assert a.name == name and a.label and a.help and a.default_epochs > 0
         assert INPUT_SPECS[name] == a.input.as_dict()

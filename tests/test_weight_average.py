@@ -117,3 +117,15 @@ def test_init_copies_weights_and_names_the_source(sample_data, tmp_path):
     assert all(torch.allclose(p, want[k], atol=1e-4) for k, p in params.items())  # lr 1e-6: barely moved
     fresh = dict(build("default").named_parameters())
     assert not all(torch.allclose(p, params[k], atol=1e-4) for k, p in fresh.items())
+
+
+def test_card_command_records_the_options_that_change_the_run():
+    from engine.cli import build_parser
+    from engine.cli.core import _argv_for
+
+    args = build_parser().parse_args(["train", "d", "--out", "/x/m.safetensors", "--lr", "0.0003", "--batch-size", "32",
+                                      "--ema", "0.998", "--init", "/abs/path/default.safetensors"])
+    argv = _argv_for(args)
+    for pair in (["--lr", "0.0003"], ["--batch-size", "32"], ["--ema", "0.998"], ["--init", "default.safetensors"]):
+        assert any(argv[i:i + 2] == pair for i in range(len(argv))), (pair, argv)
+    assert not any("/abs/" in a or "/x/" in a for a in argv)  # no machine paths in the model card

@@ -14,8 +14,10 @@ from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, ad
 
 
 def add_model_args(p) -> None:
+    from ..models import BUNDLED
+
     p.add_argument("--model", default=DEFAULT_ARCH,
-                   help=f"{', '.join(ARCHITECTURES)} (bundled weights) or a checkpoint file (default {DEFAULT_ARCH})")
+                   help=f"{', '.join(BUNDLED)} (bundled weights) or a checkpoint file (default {DEFAULT_ARCH})")
     add_device(p)
 
 
@@ -259,6 +261,10 @@ def _argv_for(args) -> list[str]:
         out += ["--epochs", str(args.epochs)]
     if args.max_minutes:
         out += ["--max-minutes", str(args.max_minutes)]
+    if args.lr != 1e-3:
+        out += ["--lr", f"{args.lr:g}"]
+    if args.batch_size != 64:
+        out += ["--batch-size", str(args.batch_size)]
     if args.split != "all":
         out += ["--split", args.split]
     if args.gpu_resident:

@@ -111,6 +111,29 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
 )}
 DEFAULT_ARCH = next(iter(ARCHITECTURES))
 
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model the app ships weights for (resources/models/`weights`), selected by `name` in
+    `--model` and the Model menu: every architecture's own weights, plus trained variants of one
+    (`arch`), e.g. an adversarially trained default model."""
+
+    name: str
+    label: str
+    arch: str
+    weights: str
+    help: str
+
+
+# The bundled models, in menu order: each architecture's weights, then the variants.
+BUNDLED: dict[str, BundledModel] = {m.name: m for m in (
+    *(BundledModel(a.name, a.label, a.name, a.weights, a.help) for a in ARCHITECTURES.values()),
+    BundledModel("default-robust", "Default, adversarially trained (fast CNN)", "default",
+                 "default-robust.safetensors",
+                 "the default CNN fine-tuned with fast PGD adversarial training at ε 0.01 mV (harder to "
+                 "fool, slightly less accurate; see its model card)"),
+)}
+
 # Input conventions per architecture (the form stored in checkpoint metadata).
 INPUT_SPECS: dict[str, dict] = {name: a.input.as_dict() for name, a in ARCHITECTURES.items()}
 

@@ -17,12 +17,12 @@ import torch
 
 from ..errors import UserError
 from ..datasets import CLASSES
-from . import AGGREGATIONS, ARCHITECTURES, ARCHS, DEFAULT_ARCH, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
+from . import AGGREGATIONS, ARCHITECTURES, ARCHS, BUNDLED, DEFAULT_ARCH, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
 from .classifier import Classifier
 
 FORMAT = "ecgadv-checkpoint/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "models"
-BUILTIN = {name: MODELS_DIR / a.weights for name, a in ARCHITECTURES.items()}  # bundled weights
+BUILTIN = {name: MODELS_DIR / m.weights for name, m in BUNDLED.items()}  # bundled weights (engine.models.BUNDLED)
 
 
 def base_meta(arch: str, arch_args: dict | None = None) -> dict:
@@ -306,12 +306,16 @@ def resolve_model(spec: str | None, device: str | torch.device | None = None) ->
     spec = spec or DEFAULT_ARCH
     if spec in BUILTIN:
         path = BUILTIN[spec]
+        arch = BUNDLED[spec].arch
         if not path.is_file():
             raise UserError(f"no trained weights for {spec!r} are installed: the app loads them from {path}, "
                             f"which does not exist; train them with `.venv/bin/python main.py train DATASET "
-                            f"--arch {spec} --out resources/models/{path.name}` or pass a checkpoint file "
+                            f"--arch {arch} --out resources/models/{path.name}` or pass a checkpoint file "
                             "with --model")
         clf = load_checkpoint(path)
+        if clf.meta.get("arch") != arch:
+            raise UserError(f"{path}: bundled model {spec!r} should be a {arch!r} network, the file holds "
+                            f"{clf.meta.get('arch')!r}")
         clf.meta["name"] = spec
     else:
         clf = load_checkpoint(spec)

@@ -13,17 +13,17 @@ from ..panels.common import BAD_COLOR
 def missing_weights(spec: str) -> str | None:
     """For a bundled architecture whose weights file is absent: a message naming the path the app
     loads them from and how to get them; else None."""
-    from engine.models import ARCHITECTURES
+    from engine.models import BUNDLED
     from engine.models.checkpoint import BUILTIN
 
-    if spec not in ARCHITECTURES or BUILTIN[spec].is_file():
+    if spec not in BUNDLED or BUILTIN[spec].is_file():
         return None
     path = BUILTIN[spec]
     rel = f"resources/models/{path.name}"
     return (f"No trained weights for {spec} are installed.\n\nThe app loads them from\n{path}\n"
             f"which does not exist. Choose a weights file (.safetensors checkpoint or a paper-code .pth "
             f"state_dict), or train them and save them there:\n"
-            f".venv/bin/python main.py train DATASET --arch {spec} --out {rel}")
+            f".venv/bin/python main.py train DATASET --arch {BUNDLED[spec].arch} --out {rel}")
 
 
 class ModelController:
@@ -83,8 +83,8 @@ class ModelController:
 
     def export_name(self) -> str:
         """The model as named in export provenance: the bundled name, else the checkpoint's name."""
-        from engine.models import ARCHITECTURES
+        from engine.models import BUNDLED
 
-        if self.spec in ARCHITECTURES:
+        if self.spec in BUNDLED:
             return self.spec
         return self.wb.model.name if self.wb.model else "?"

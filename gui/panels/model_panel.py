@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from engine.datasets import CLASSES
-from engine.models import ARCHITECTURES
+from engine.models import BUNDLED
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
 
@@ -96,9 +96,9 @@ class ModelPanel(QWidget):
         lay.setContentsMargins(6, 6, 6, 6)
         row = QGridLayout()
         self.combo = QComboBox()
-        for name, arch in ARCHITECTURES.items():  # the bundled weights of each declared architecture
-            self.combo.addItem(arch.label, name)
-            self.combo.setItemData(self.combo.count() - 1, arch.help, Qt.ItemDataRole.ToolTipRole)
+        for name, m in BUNDLED.items():  # the bundled weights: each architecture's, then trained variants
+            self.combo.addItem(m.label, name)
+            self.combo.setItemData(self.combo.count() - 1, m.help, Qt.ItemDataRole.ToolTipRole)
         self.combo.setToolTip("Classifier to explain and attack")
         self.browse = QToolButton()
         self.browse.setText("…")
