@@ -148,3 +148,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+TRAIN_VAL = ["A00002", "A00013", "A00027", "A00034"]  # bundled samples held out in training tests: one per class
+
+
+@pytest.fixture(scope="module")
+def sample_data(samples):
+    """The bundled samples as a tiny training set: (train signals, train labels, validation
+    signals, validation labels), signals in mV at 300 Hz; TRAIN_VAL is the validation part."""
+    from engine.datasets import open_dataset
+    from engine.signals_cache import load_dataset_signals
+
+    ds = open_dataset(samples)
+    tr = [n for n in SAMPLE_NAMES if n not in TRAIN_VAL]
+    sigs = load_dataset_signals(ds, tr + TRAIN_VAL, 300.0)
+    return (sigs[:len(tr)], [ds.label(n) for n in tr], sigs[len(tr):], [ds.label(n) for n in TRAIN_VAL])

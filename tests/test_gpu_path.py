@@ -12,28 +12,19 @@ import pytest
 import torch
 from conftest import ROOT, SAMPLE_NAMES, SAMPLES, assert_user_error, run_cli
 
-from engine.datasets import CLASSES, open_dataset
+from engine.datasets import CLASSES
 from engine.errors import UserError
 from engine.metrics import summarize
 from engine.models.checkpoint import load_checkpoint
-from engine.signals_cache import load_dataset_signals
 from engine.training import TrainConfig, _random_window, card_path_for, train
 from engine.training_gpu import ResidentData, amp_setup, centred
 
 CPU = torch.device("cpu")
-VAL = ["A00002", "A00013", "A00027", "A00034"]
 SMALL = {"channels": [8, 8], "kernel": 5}  # a small default CNN: the same path, fast on CPU
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
-
-@pytest.fixture(scope="module")
-def sample_data(samples):
-    ds = open_dataset(samples)
-    tr = [n for n in SAMPLE_NAMES if n not in VAL]
-    sigs = load_dataset_signals(ds, tr + VAL, 300.0)
-    return (sigs[:len(tr)], [ds.label(n) for n in tr], sigs[len(tr):], [ds.label(n) for n in VAL])
 
 
 def test_resident_batches_are_the_cpu_paths_examples():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_NAMES
 
 from engine.datasets import open_dataset, read_name_list
 from engine.errors import UserError
@@ -15,18 +14,10 @@ from engine.signals_cache import load_dataset_signals
 from engine.training import DUPLICATES, TrainConfig, _balanced_index, evaluate_signals, train
 
 CPU = torch.device("cpu")
-VAL = ["A00002", "A00013", "A00027", "A00034"]  # one of each class
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
-
-@pytest.fixture(scope="module")
-def sample_data(samples):
-    ds = open_dataset(samples)
-    tr = [n for n in SAMPLE_NAMES if n not in VAL]
-    sigs = load_dataset_signals(ds, tr + VAL, 300.0)
-    return (sigs[:len(tr)], [ds.label(n) for n in tr], sigs[len(tr):], [ds.label(n) for n in VAL])
 
 
 def _run(data, out, cfg, **kw):

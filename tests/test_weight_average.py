@@ -6,30 +6,19 @@ import copy
 
 import pytest
 import torch
-from conftest import SAMPLE_NAMES
 from torch import nn
 
-from engine.datasets import open_dataset
 from engine.errors import UserError
 from engine.models import build
 from engine.models.checkpoint import load_checkpoint
-from engine.signals_cache import load_dataset_signals
 from engine.training import TrainConfig, evaluate_signals, train
 from engine.weight_average import WeightAverage, init_from
 
 CPU = torch.device("cpu")
-VAL = ["A00002", "A00013", "A00027", "A00034"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
-
-@pytest.fixture(scope="module")
-def sample_data(samples):
-    ds = open_dataset(samples)
-    tr = [n for n in SAMPLE_NAMES if n not in VAL]
-    sigs = load_dataset_signals(ds, tr + VAL, 300.0)
-    return (sigs[:len(tr)], [ds.label(n) for n in tr], sigs[len(tr):], [ds.label(n) for n in VAL])
 
 
 def test_average_follows_the_formula_with_warm_up():
