@@ -14,6 +14,7 @@ import sys
 
 from ..errors import UserError
 from .core import add_json, add_model_args
+from .core import quiet as _quiet
 from .options import add_batch_size, add_dataset_args, add_ranged
 
 # -- shared options -------------------------------------------------------------------------------
@@ -134,10 +135,6 @@ def register(sub) -> None:
 
 def _fmt_probs(probs: dict) -> str:
     return " ".join(f"{c}={v:.2f}" for c, v in probs.items())
-
-
-def _quiet(*_args, **_kw) -> None:
-    """A job progress that says nothing (loading a model: an error after it stays one line)."""
 
 
 def _progress(say=None):

@@ -81,11 +81,11 @@ def _line(name: str, c) -> str:
 def _cmd_records(args, params) -> int:
     from ..workbench import jobs
     from . import emit, job_progress
-    from .core import open_records
+    from .core import open_records, quiet
 
     warnings: list[str] = []
     recs = open_records(args.inputs, args.lead, warnings)  # every record read and checked before the model loads
-    clf, _ = jobs.load_model(args.model, args.device)(lambda *a, **k: None, lambda: False)
+    clf, _ = jobs.load_model(args.model, args.device)(quiet, lambda: False)
     results = []
     for rec in recs:
         c = jobs.certify(clf, rec, params)(job_progress(), lambda: False)

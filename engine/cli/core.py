@@ -138,6 +138,10 @@ def _non_ecg(record: str, lead: str, units: str, is_ecg: bool) -> str | None:
     return msg
 
 
+def quiet(*_args, **_kw) -> None:
+    """A job progress that says nothing (e.g. loading a model: an error after it stays one line)."""
+
+
 def open_records(paths: list[str], lead: str | None, warnings: list[str], fill_gaps: bool = False) -> list:
     """Open each record once (the files of one record, e.g. A00001.hea and A00001.mat from a shell
     glob, are one record) with the Workbench's open job → OpenedRecords; a non-ECG channel warns on
@@ -151,7 +155,7 @@ def open_records(paths: list[str], lead: str | None, warnings: list[str], fill_g
         if key in seen:
             continue
         seen.add(key)
-        o = jobs.open_record(path, lead=lead, fill_gaps=fill_gaps)(lambda *a, **k: None, lambda: False)
+        o = jobs.open_record(path, lead=lead, fill_gaps=fill_gaps)(quiet, lambda: False)
         w = opened_warning(o)
         if w:
             warnings.append(w)
@@ -166,7 +170,6 @@ def cmd_classify(args) -> int:
     # read and check every record first: bad input fails fast, before torch and a model are loaded
     warnings: list[str] = []
     recs = open_records(args.records, args.lead, warnings, fill_gaps=args.fill_gaps)
-    quiet = lambda *a, **k: None  # noqa: E731
     clf, _ = jobs.load_model(args.model, args.device)(quiet, lambda: False)
     results = [{"record": r.path, **jobs.classify(clf, r.x_mv, r.fs, True, r.channel)(quiet, lambda: False)}
                for r in recs]
