@@ -28,7 +28,13 @@ def step_size(eps_mv: float, steps: int) -> float:
     return 1.25 * eps_mv if steps == 1 else 2.5 * eps_mv / steps
 
 
-def check(method: str, eps_mv: float, steps: int) -> None:
+def adversarial_count(batch: int, share: float) -> int:
+    """How many of a batch of `batch` examples are replaced by adversarial ones: round(share × batch),
+    at least 1 (share 0.5: half clean, half adversarial, as in Goodfellow et al.'s mixed loss)."""
+    return min(batch, max(1, int(round(share * batch))))
+
+
+def check(method: str, eps_mv: float, steps: int, share: float = 1.0) -> None:
     """UserError (one line) for settings that cannot train."""
     if method not in METHODS:
         raise UserError(f"unknown adversarial training method {method!r}; one of {', '.join(METHODS)}")
@@ -36,6 +42,8 @@ def check(method: str, eps_mv: float, steps: int) -> None:
         raise UserError(f"adversarial training needs --eps > 0 mV, got {eps_mv!r}")
     if int(steps) < 1:
         raise UserError(f"adversarial training needs --steps >= 1, got {steps!r}")
+    if not (0 < share <= 1):
+        raise UserError(f"adversarial training needs 0 < --adv-share <= 1, got {share!r}")
 
 
 def adversarial_inputs(clf, x_mv: torch.Tensor, y: torch.Tensor, method: str, eps_mv: float,

@@ -82,7 +82,7 @@ def model_card(clf: Classifier) -> str:
                            ("val_records", "Validation records"), ("balancing", "Class balancing"),
                            ("optimizer", "Optimiser"), ("lr", "Learning rate"), ("batch_size", "Batch size"),
                            ("noise_sd_mv", "Gaussian noise augmentation (sd, mV)"),
-                           ("adversarial", "Adversarial training (method, ε mV, steps)"),
+                           ("adversarial", "Adversarial training (method, ε mV, steps; share of each batch if not all)"),
                            ("init", "Started from (fine-tuning)"),
                            ("ema", "Kept weights: moving average, decay"),
                            ("seed", "Seed"), ("epochs_planned", "Epochs planned"), ("epochs_run", "Epochs run"),

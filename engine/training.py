@@ -63,6 +63,7 @@ class TrainConfig:
     adversarial: str | None = None  # one of attacks.registry.ADV_TRAINING_METHODS: train on adversarial examples (engine.adv_training)
     adv_eps_mv: float = 0.01  # their L∞ budget (mV)
     adv_steps: int = 1  # ascent steps (1: fast adversarial training with a random start)
+    adv_share: float = 1.0  # share of each batch replaced by adversarial examples (the rest stay clean)
     arch_args: dict = field(default_factory=dict)
     resident: bool | None = None  # data resident on the device (engine.training_gpu); None: on CUDA
     amp: str = "auto"  # autocast precision (engine.training_gpu.AMP_CHOICES); auto: bf16/fp16 on CUDA
@@ -202,7 +203,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     if cfg.adversarial:
         from .adv_training import check as check_adversarial
 
-        check_adversarial(cfg.adversarial, cfg.adv_eps_mv, cfg.adv_steps)
+        check_adversarial(cfg.adversarial, cfg.adv_eps_mv, cfg.adv_steps, cfg.adv_share)
     bad = sorted({y for y in list(train_y) + list(val_y) if y not in CLASSES})
     if bad:
         raise UserError(f"unknown class labels in training data: {bad}")
@@ -291,11 +292,12 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                     xt = torch.from_numpy(xb).to(device)
                     yt = torch.from_numpy(y_idx[idx]).to(device)
                 if cfg.adversarial:  # crafted in mV; the resident path's batches are in model units
-                    from .adv_training import adversarial_inputs
+                    from .adv_training import adversarial_count, adversarial_inputs
 
                     scale = clf.units_per_mv if resident else 1.0
-                    xt = adversarial_inputs(clf, xt / scale, yt, cfg.adversarial, cfg.adv_eps_mv,
-                                            cfg.adv_steps) * scale
+                    k = adversarial_count(len(yt), cfg.adv_share)  # batches are shuffled: the first k
+                    xt = torch.cat([adversarial_inputs(clf, xt[:k] / scale, yt[:k], cfg.adversarial,
+                                                       cfg.adv_eps_mv, cfg.adv_steps) * scale, xt[k:]])
                 with autocast(device, amp_dtype):
                     logits = module(xt.unsqueeze(1)) if resident else clf.logits(xt)
                 loss = F.cross_entropy(logits.float(), yt)
@@ -324,7 +326,9 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                     **({"ema": cfg.ema} if cfg.ema else {}),
                                     **({"init": init} if init else {}),
                                     **({"adversarial": {"method": cfg.adversarial, "eps_mv": cfg.adv_eps_mv,
-                                                        "steps": cfg.adv_steps}} if cfg.adversarial else {}),
+                                                        "steps": cfg.adv_steps,
+                                                        **({"share": cfg.adv_share} if cfg.adv_share < 1 else {})}}
+                                       if cfg.adversarial else {}),
                                     "examples": ("whole records batched by length, each batch cropped to one random "
                                                  "length of 80-100 % of its shortest record" if whole
                                                  else "random windows of the input length"),

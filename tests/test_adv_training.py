@@ -93,3 +93,55 @@ def test_cli_options(tmp_path):
     args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--adversarial", "pgd", "--eps", "0.02",
                                       "--steps", "7"])
     assert _argv_for(args)[-6:] == ["--adversarial", "pgd", "--eps", "0.02", "--steps", "7"]
+
+
+def test_adv_share_mixes_clean_and_adversarial_examples(samples, tmp_path, monkeypatch):
+    """--adv-share 0.5: half of each batch is crafted, the other half reaches the loss untouched."""
+    import engine.adv_training as adv
+    from engine.adv_training import adversarial_count
+    from engine.datasets import open_dataset
+    from engine.models.checkpoint import load_checkpoint
+    from engine.signals_cache import load_dataset_signals
+    from engine.training import TrainConfig, train
+
+    assert [adversarial_count(64, s) for s in (1.0, 0.5, 0.25, 0.001)] == [64, 32, 16, 1]
+    for bad in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(UserError):
+            check("pgd", 0.01, 1, bad)
+    seen = []
+    real = adv.adversarial_inputs
+
+    def spy(clf, x, y, *a):
+        seen.append(len(x))
+        return real(clf, x, y, *a)
+
+    monkeypatch.setattr(adv, "adversarial_inputs", spy)
+    ds = open_dataset(samples)
+    names = sorted(ds.names)[:6]
+    sigs = load_dataset_signals(ds, names, 300.0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = TrainConfig(epochs=1, batch_size=8, seed=0, adversarial="pgd", adv_eps_mv=0.01, adv_steps=1,
+                          adv_share=0.5)
+        train(sigs[:4], [ds.label(n) for n in names[:4]], sigs[4:], [ds.label(n) for n in names[4:]], cfg,
+              str(tmp_path / "mix.safetensors"), device=torch.device("cpu"))
+    finally:
+        torch.set_num_threads(before)
+    assert seen, seen
+    assert all(n == adversarial_count(8, 0.5) for n in seen[:-1]) and 0 < seen[-1] <= 4, seen
+    meta = load_checkpoint(tmp_path / "mix.safetensors").meta
+    assert meta["training"]["adversarial"] == {"method": "pgd", "eps_mv": 0.01, "steps": 1, "share": 0.5}
+
+
+def test_adv_share_option(tmp_path):
+    from engine.cli import build_parser
+    from engine.cli.core import _argv_for
+
+    out = str(tmp_path / "m.safetensors")
+    for bad in ("0", "1.5", "nan"):
+        assert_user_error(run_cli("train", str(SAMPLES), "--out", out, "--adversarial", "pgd", "--adv-share", bad),
+                          "--adv-share")
+    args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--adversarial", "pgd",
+                                      "--adv-share", "0.5"])
+    assert _argv_for(args)[-2:] == ["--adv-share", "0.5"]

@@ -84,6 +84,8 @@ def register(sub) -> None:
                         "start, Wong et al.), sap (smooth perturbations) or apgd-ce (Auto-PGD, adaptive step)")
     add_ranged(p, "--eps", float, 0.0, 10.0, 0.01, "adversarial training: L∞ budget", unit="mV", lo_open=True)
     add_ranged(p, "--steps", int, 1, 1000, 1, "adversarial training: ascent steps per batch")
+    add_ranged(p, "--adv-share", float, 0.0, 1.0, 1.0, "adversarial training: share of each batch replaced by "
+               "adversarial examples, the rest kept clean (0.5: half and half)", lo_open=True)
     add_ranged(p, "--ema", float, 0.0, 0.99999, 0.0, "keep a moving average of the weights with this decay "
                "(e.g. 0.999) and validate and save it instead of the raw weights; 0: off")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (same --arch): fine-tuning, "
@@ -249,7 +251,7 @@ def cmd_train(args) -> int:
                        resume=not args.no_resume, overwrite=args.overwrite,
                        resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
                        adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
-                       ema=args.ema, init=args.init,
+                       adv_share=args.adv_share, ema=args.ema, init=args.init,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -278,6 +280,8 @@ def _argv_for(args) -> list[str]:
         out += ["--noise-sd", f"{args.noise_sd:g}"]
     if args.adversarial:
         out += ["--adversarial", args.adversarial, "--eps", f"{args.eps:g}", "--steps", str(args.steps)]
+        if args.adv_share < 1:
+            out += ["--adv-share", f"{args.adv_share:g}"]
     if args.ema:
         out += ["--ema", f"{args.ema:g}"]
     if args.init:

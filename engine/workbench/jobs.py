@@ -334,6 +334,7 @@ class TrainRequest:
     adversarial: str | None = None  # adversarial training: "pgd" or "sap" (engine.adv_training)
     adv_eps_mv: float = 0.01
     adv_steps: int = 1
+    adv_share: float = 1.0  # share of each batch made adversarial
     ema: float = 0.0  # weight moving-average decay (engine.weight_average); 0: off
     init: str | None = None  # checkpoint to start from (fine-tuning)
     command: str = ""  # how the run was started, for the model card
@@ -372,6 +373,7 @@ def train(req: TrainRequest) -> Job:
                           max_minutes=req.max_minutes, resident=req.resident, amp=req.amp,
                           noise_sd_mv=float(req.noise_sd_mv or 0.0), adversarial=req.adversarial,
                           adv_eps_mv=float(req.adv_eps_mv), adv_steps=int(req.adv_steps),
+                          adv_share=float(req.adv_share),
                           ema=float(req.ema or 0.0), init=req.init)
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
