@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QScrollArea,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QScrollArea,
                                QSizePolicy, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 import engine
@@ -66,10 +66,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ECG Adversarial Workbench")
         self.setAcceptDrops(True)  # drop a record's files or a folder on the window to open it
         self.wb = Workbench()
-        # engine jobs: every core while the window is idle, all but one just after the user's input
-        # (no application-wide Python event filter: called for every event, incl. paints, it let
-        # Shiboken run deferred widget deletions inside a paint event and deadlocked a test run;
-        # so input is not tracked for now and jobs get every core unless other programs are busy)
+        # engine jobs: every core while the window is idle, all but one just after the user moved
+        # the strip (pan, zoom, play, crosshair, calipers). Input is seen through the strip's own
+        # signals, not an application-wide Python event filter: called for every event, incl. paints,
+        # such a filter let Shiboken run deferred widget deletions inside a paint event and deadlocked
+        # a test run.
         self.threads = ComputeThreads(parent=self)
         self.host = WorkerHost(self, tune=self.threads.apply)
         self.errors: list[str] = []
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         self.wb.subscribe(lambda _event, _value: (self.refresh_header(), self.update_enabled(),
                                                   self.refresh_paper_status()))
         self.strip.calibrationChanged.connect(lambda _cal: self.refresh_paper_status())
+        for sig in (self.strip.timeChanged, self.strip.caliperChanged, self.strip.crosshair.moved):
+            sig.connect(lambda *_a: self.threads.note_input())
         self.refresh_paper_status()
         self.host.jobsChanged.connect(self.update_enabled)
         self.host.jobEnded.connect(lambda *_a: self.job_status.refresh_threads(self.threads.current))
@@ -479,7 +482,4 @@ class MainWindow(QMainWindow):
                 self.save_settings()
         finally:
             self.host.shutdown()
-            app = QApplication.instance()
-            if app is not None:
-                app.removeEventFilter(self.threads)
         super().closeEvent(ev)

@@ -61,6 +61,7 @@ def test_jobs_get_every_core_when_idle(qtbot, isolated, model_path, monkeypatch)
     cores = win.threads.cores
     assert cores and cores == max(1, win.threads.cores)
     seen = []
+    win.threads.last_input = float("-inf")  # idle (opening the samples moved the strip)
     win.submit(lambda progress, stop: seen.append(torch.get_num_threads()), "probe", kind="probe")
     wait_idle(qtbot, win)
     assert seen == [cores]  # the window was idle: every core (the old code kept one free)
@@ -87,3 +88,28 @@ def test_window_responsive_with_every_core(qtbot, isolated, model_path, monkeypa
     assert win.threads.changes >= 1 and win.threads.current in (win.threads.cores, max(1, win.threads.cores - 1))
     assert dog.ticks > 20
     assert dog.max_gap < 0.100, f"GUI thread blocked for {1000 * dog.max_gap:.0f} ms"
+
+
+def test_moving_the_strip_leaves_a_core_free(qtbot, isolated, model_path, monkeypatch):  # noqa: F811
+    """Panning the strip (a key press on the real widget) counts as input: the next job step gets all
+    cores but one; once the window has been idle for idle_after_s, every core again."""
+    from PySide6.QtCore import Qt
+
+    from gui.threads import ComputeThreads
+
+    monkeypatch.delenv("ECGADV_THREADS", raising=False)
+    monkeypatch.setattr(ComputeThreads, "others_busy", lambda self: False)
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    win.threads.cores = 4
+    win.threads.idle_after_s = 0.5
+    win.threads.last_input = float("-inf")
+    assert win.threads.wanted() == 4
+    win.strip.setFocus()
+    qtbot.keyClick(win.strip, Qt.Key.Key_Right)  # pan
+    assert win.threads.wanted() == 3
+    qtbot.wait(600)
+    assert win.threads.wanted() == 4
+    win.strip.crosshair.moved.emit(1.0, 0.0)  # the mouse over the strip
+    assert win.threads.wanted() == 3
+    win.threads.last_input = float("-inf")
