@@ -6,16 +6,29 @@ transform (the ViewBox's data-to-pixel matrix) than when the same lines are give
 pixels, so for segment drawing the points are mapped with numpy and the painter's
 transform is reset. Everything else (path mode, antialiased curves, fills, export) is
 the parent's.
+
+Two more savings for a frame that re-sets every curve's data: vertical bars (the band
+fill, "pairs" of equal x drawn with a wide flat-capped pen) are filled as integer
+rectangles covering exactly the pixels Qt's stroker covers (a span fill instead of a
+stroked polygon per bar), and the data bounds behind boundingRect() (recomputed after
+every setData) use ``np.fmin/fmax.reduce`` instead of ``np.nanmin/nanmax`` inside a
+``warnings.catch_warnings`` block: the same numbers, about 7x cheaper.
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
 from PySide6 import QtCore, QtGui
 
 __all__ = ["StripCurve", "qcolor", "qpen"]
 
 _SCALE_ONLY = QtGui.QTransform.TransformationType.TxScale.value
+_FLAT_CAP = QtCore.Qt.PenCapStyle.FlatCap
+_SOLID_LINE = QtCore.Qt.PenStyle.SolidLine
 
 
 class StripCurve(pg.PlotCurveItem):
@@ -25,7 +38,28 @@ class StripCurve(pg.PlotCurveItem):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self._device_segments = None
+        self._device_rects = None
         self.device_paints = 0  # paints that took the device-pixel path (tests)
+        self.bar_paints = 0     # paints that filled vertical bars as rectangles (tests)
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+        """pyqtgraph's dataBounds (same result, NaNs ignored), cheaper in the usual case
+        (whole range, no orthogonal range, no fill level, cosmetic pens)."""
+        cache = self._boundsCache[ax]
+        if cache is not None and cache[0] == (frac, orthoRange):
+            return cache[1]
+        d = self.xData if ax == 0 else self.yData
+        pen, spen = self.opts["pen"], self.opts["shadowPen"]
+        if (ax not in (0, 1) or frac < 1.0 or orthoRange is not None or d is None or len(d) == 0
+                or not isinstance(d, np.ndarray) or d.dtype.kind != "f"
+                or self.opts["fillLevel"] is not None
+                or (pen is not None and not pen.isCosmetic()) or (spen is not None and not spen.isCosmetic())):
+            return super().dataBounds(ax, frac, orthoRange)
+        b = (float(np.fmin.reduce(d)), float(np.fmax.reduce(d)))  # NaN only when all are NaN
+        if math.isinf(b[0]) or math.isinf(b[1]):
+            return super().dataBounds(ax, frac, orthoRange)
+        self._boundsCache[ax] = [(frac, orthoRange), b]
+        return b
 
     def paint(self, p, opt, widget):
         pen = self.opts["pen"]
@@ -38,6 +72,8 @@ class StripCurve(pg.PlotCurveItem):
                 or self.opts["compositionMode"] is not None
                 or pen is None or not self._shouldUseDrawLineSegments(pen)):
             super().paint(p, opt, widget)
+            return
+        if self.opts["connect"] == "pairs" and self._paint_bars(p, t, x, y, pen):
             return
         try:
             self._device_segments = arrayToLineSegments(
@@ -53,6 +89,47 @@ class StripCurve(pg.PlotCurveItem):
         p.drawLines(*self._device_segments.drawargs())
         p.restore()
         self.device_paints += 1
+
+    def _paint_bars(self, p, t: QtGui.QTransform, x: np.ndarray, y: np.ndarray, pen: QtGui.QPen) -> bool:
+        """Pairs that are all vertical lines of a flat-capped solid pen `w` = 2, 3 or 4 px
+        wide, filled as rectangles: columns [floor(x - w/2 + 1/2), floor(x + w/2 + 1/2)),
+        rows [floor(min y + 1/2), floor(max y + 1/2)) in device pixels, which are the pixels
+        Qt's stroker fills for such a line (tested); a rectangle fill is a span fill, far
+        cheaper than stroking. False (nothing drawn) when the data or pen do not fit."""
+        w = pen.widthF()
+        if (w not in (2.0, 3.0, 4.0) or pen.capStyle() != _FLAT_CAP or pen.style() != _SOLID_LINE
+                or not pen.isSolid() or not pen.isCosmetic() or len(x) % 2 or len(y) != len(x)
+                or not np.array_equal(x[0::2], x[1::2])):
+            return False
+        dx = x[0::2] * t.m11() + t.dx()
+        ya, yb = y[0::2] * t.m22() + t.dy(), y[1::2] * t.m22() + t.dy()
+        c0 = np.floor(dx - w / 2 + 0.5)
+        r0 = np.floor(np.minimum(ya, yb) + 0.5)
+        r1 = np.floor(np.maximum(ya, yb) + 0.5)
+        if not (np.abs(c0).max(initial=0.0) < 1e6 and np.abs(r0).max(initial=0.0) < 1e6
+                and np.abs(r1).max(initial=0.0) < 1e6):  # NaN, inf, far off: stroke them
+            return False
+        keep = r1 > r0
+        if not keep.all():
+            c0, r0, r1 = c0[keep], r0[keep], r1[keep]
+        rects = self._device_rects
+        if rects is None or rects.shape[0] < c0.size:
+            rects = self._device_rects = np.empty((max(64, 2 * c0.size), 4), np.int32)
+        m = rects[:c0.size]  # QRect: left, top, right, bottom (inclusive), whole pixels
+        m[:, 0] = c0
+        m[:, 1] = r0
+        m[:, 2] = c0 + (w - 1)
+        m[:, 3] = r1 - 1
+        p.save()
+        p.resetTransform()
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(pen.color())
+        if c0.size:  # QRect, not QRectF: Qt fills integer rectangles without rasterising them
+            p.drawRects(shiboken6.wrapInstance(m.ctypes.data, QtCore.QRect), c0.size)
+        p.restore()
+        self.bar_paints += 1
+        return True
 
 
 def qcolor(colour) -> QtGui.QColor:
