@@ -100,8 +100,10 @@ def pyramid_nbytes(p: Pyramid) -> int:
     return int(sum(a.nbytes for a in p.lo) + sum(a.nbytes for a in p.hi))
 
 
-def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Envelope:
+def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int, side: str = "both") -> Envelope:
     """Exact per-bin min/max of x[..., i0:i1] in about `n_bins` bins (at most n_bins + 2).
+    `side` "lo" or "hi": only that one is computed (the other is the same array), for a
+    curve that draws one side only (:func:`interleave` kind "min" / "max").
 
     Returns the raw samples (``raw=True``) when the range holds at most 2 samples per bin.
     Otherwise the bins are as even as the data allow, so that at one bin per pixel the
@@ -126,7 +128,7 @@ def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Enve
     if not pyr.blocks or spb < pyr.blocks[0]:
         # bins narrower than a level-0 block: reduce the raw samples (< base * n_bins of them)
         starts = _even_starts(count, n_bins)
-        lo, hi = _bin_minmax(x[..., i0:i1], starts)
+        lo, hi = _bin_minmax(x[..., i0:i1], starts, side)
         return Envelope(np.append(starts + i0, i1).astype(np.int64), lo, hi, False)
     lev = 0  # coarsest level whose block fits in a bin
     for k, b in enumerate(pyr.blocks):
@@ -139,7 +141,7 @@ def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Enve
     a, b = ka * block, kb * block
     if kb <= ka:                  # the range lies within one or two blocks: raw
         starts = _even_starts(count, n_bins)
-        lo, hi = _bin_minmax(x[..., i0:i1], starts)
+        lo, hi = _bin_minmax(x[..., i0:i1], starts, side)
         return Envelope(np.append(starts + i0, i1).astype(np.int64), lo, hi, False)
     if a > i0:                    # partial head bin from raw samples
         seg = x[..., i0:a]
@@ -148,8 +150,14 @@ def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Enve
         edges.append(a)
     nblk = kb - ka
     starts = _even_starts(nblk, max(1, min(n_bins, nblk)))
-    lo_parts.append(np.minimum.reduceat(pyr.lo[lev][..., ka:kb], starts, axis=-1))
-    hi_parts.append(np.maximum.reduceat(pyr.hi[lev][..., ka:kb], starts, axis=-1))
+    if side == "hi":
+        hb = np.maximum.reduceat(pyr.hi[lev][..., ka:kb], starts, axis=-1)
+        lo_parts.append(hb)
+        hi_parts.append(hb)
+    else:
+        lb = np.minimum.reduceat(pyr.lo[lev][..., ka:kb], starts, axis=-1)
+        lo_parts.append(lb)
+        hi_parts.append(lb if side == "lo" else np.maximum.reduceat(pyr.hi[lev][..., ka:kb], starts, axis=-1))
     edges.extend((a + starts[1:] * block).tolist())
     edges.append(b)
     if i1 > b:                    # partial tail bin
@@ -163,7 +171,7 @@ def envelope(x: np.ndarray, pyr: Pyramid, i0: int, i1: int, n_bins: int) -> Enve
 
 
 def envelope_rows(x: np.ndarray, pyr: Pyramid, starts: np.ndarray, count: int,
-                  n_bins: int) -> Envelope | None:
+                  n_bins: int, side: str = "both") -> Envelope | None:
     """envelope() of x[s:s + count] for every s in `starts` at once (rows of equal length),
     when it comes from the raw samples (at most one level-0 block per bin): edges relative
     to each row's start, lo/hi of shape (rows, bins), equal to envelope() row by row.
@@ -185,32 +193,60 @@ def envelope_rows(x: np.ndarray, pyr: Pyramid, starts: np.ndarray, count: int,
     if count <= 2 * n_bins:
         return Envelope(np.arange(count + 1, dtype=np.int64), rows, rows, True)
     bins = _even_starts(count, n_bins)
-    lo, hi = _bin_minmax(rows, bins)
+    lo, hi = _bin_minmax(rows, bins, side)
     return Envelope(np.append(bins, count).astype(np.int64), lo, hi, False)
 
 
 GATHER_MAX_BIN = 6  # bins up to this many samples: gathers beat ufunc.reduceat (~3x at 2)
+DOUBLING_MAX_BIN = 32  # ... up to this many: running min/max over doubling windows
 
 
-def _bin_minmax(seg: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Min and max of seg[..., starts[k]:starts[k+1]] (the last bin runs to the end).
-    Narrow bins are reduced by a few gathers (one per offset within a bin): reduceat
-    pays ~20 ns per bin, which dominates when bins hold 2-3 samples."""
+def _bin_minmax(seg: np.ndarray, starts: np.ndarray, side: str = "both") -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of seg[..., starts[k]:starts[k+1]] (the last bin runs to the end); with
+    `side` "lo" or "hi" only that one (returned twice).
+    Narrow bins are reduced by a few gathers (one per offset within a bin); bins up to
+    DOUBLING_MAX_BIN wide by min/max over windows of 2, 4, 8 ... p samples (whole-array
+    ufuncs, p the largest power of two within the narrowest bin), each bin then being
+    the min (max) of two overlapping windows, its first and its last: reduceat pays
+    ~20-50 ns per bin, which dominates at up to a few dozen samples per bin."""
     count = seg.shape[-1]
     last = np.empty_like(starts)
     last[:-1] = starts[1:] - 1
     last[-1] = count - 1
-    width = int((last - starts).max()) + 1 if starts.size else 0
-    if width > GATHER_MAX_BIN:
-        return (np.minimum.reduceat(seg, starts, axis=-1),
-                np.maximum.reduceat(seg, starts, axis=-1))
-    lo = seg[..., starts]
-    hi = lo.copy()
+    widths = last - starts
+    width = int(widths.max()) + 1 if starts.size else 0
+    want_lo, want_hi = side != "hi", side != "lo"
+    narrowest = int(widths.min()) + 1 if starts.size else 0
+    p = 1 << max(0, narrowest.bit_length() - 1)  # the largest power of two <= narrowest
+    if width > DOUBLING_MAX_BIN or (width > GATHER_MAX_BIN and 2 * p < width):  # (uneven bins)
+        lo = np.minimum.reduceat(seg, starts, axis=-1) if want_lo else None
+        hi = np.maximum.reduceat(seg, starts, axis=-1) if want_hi else None
+        return (lo if want_lo else hi), (hi if want_hi else lo)
+    if width > GATHER_MAX_BIN:  # 2p >= width: each bin is its first and last p-window
+        lo = hi = seg
+        q = 1
+        while q < p:
+            if want_lo:
+                lo = np.minimum(lo[..., :-q], lo[..., q:])
+            if want_hi:
+                hi = np.maximum(hi[..., :-q], hi[..., q:])
+            q *= 2
+        tail = last - (p - 1)  # start of each bin's last window of p samples
+        if want_lo:
+            lo = np.minimum(lo[..., starts], lo[..., tail])
+        if want_hi:
+            hi = np.maximum(hi[..., starts], hi[..., tail])
+        return (lo if want_lo else hi), (hi if want_hi else lo)
+    first = seg[..., starts]
+    lo = first if want_lo else None
+    hi = (first.copy() if want_lo else first) if want_hi else None
     for j in range(1, width):
         v = seg[..., np.minimum(starts + j, last)]
-        np.minimum(lo, v, out=lo)
-        np.maximum(hi, v, out=hi)
-    return lo, hi
+        if want_lo:
+            np.minimum(lo, v, out=lo)
+        if want_hi:
+            np.maximum(hi, v, out=hi)
+    return (lo if want_lo else hi), (hi if want_hi else lo)
 
 
 def _even_starts(count: int, n_bins: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decimate import envelope, envelope_rows, interleave, subsample_index
+from .decimate import _bin_minmax, envelope, envelope_rows, interleave, subsample_index
 
 __all__ = ["trace_points", "band_bars", "equal_runs", "append_lines", "member_lines",
            "members_within_ink", "BAND_BARS_MAX_PX", "BAND_BAR_PX", "MEMBER_POINTS_BUDGET",
@@ -63,10 +63,11 @@ def trace_points(data: np.ndarray, pyr, kind: str, segs: list, gain: float, lane
             append_lines(xs, ys, np.repeat(xv, k, axis=0), y.reshape(n_rows * k, m), gain,
                          np.repeat(offs, k), clip, bias)
             continue
-        env = envelope_rows(data, pyr, i0s, count, nb) if len(run) > 1 else None
+        side = {"min": "lo", "max": "hi"}.get(kind, "both")  # a band edge: one side only
+        env = envelope_rows(data, pyr, i0s, count, nb, side) if len(run) > 1 else None
         if env is None:  # one row, or bins wider than a pyramid block: row by row
             for j, i0 in enumerate(i0s):
-                env = envelope(data, pyr, int(i0), int(i0) + count, nb)
+                env = envelope(data, pyr, int(i0), int(i0) + count, nb, side)
                 raw = raw and env.raw
                 pos, y = interleave(env, kind)
                 append_lines(xs, ys, pos / fs - t0s[j], y[None], gain, offs[j:j + 1], clip, bias)
@@ -113,8 +114,8 @@ def band_bars(xl: np.ndarray, yl: np.ndarray, yh: np.ndarray, x0: float,
     np.not_equal(col[1:], col[:-1], out=new_col[1:])
     starts = np.flatnonzero(new_col)
     xf = x0 + (col[starts] + 0.5) * (BAND_BAR_PX / px_per_s)
-    ylo = np.minimum.reduceat(ylo, starts)
-    yhi = np.maximum.reduceat(yhi, starts)
+    ylo = _bin_minmax(ylo, starts, "lo")[0]
+    yhi = _bin_minmax(yhi, starts, "hi")[1]
     yy = np.empty(2 * xf.size)
     yy[0::2] = ylo
     yy[1::2] = yhi
