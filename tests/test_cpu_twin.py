@@ -100,3 +100,25 @@ def test_twin_matches_the_module_on_whole_records_of_different_lengths():
     assert torch.allclose(lt, lm, atol=1e-4 * (float(lm.abs().max()) + 1e-6))
     assert float((gt - gm).norm() / gm.norm()) < 1e-3
     assert float(gt[0, 4000:].abs().max()) == 0.0  # no gradient to the padding
+
+
+def test_twin_folds_batchnorm_into_the_convolutions_exactly():
+    """Every BatchNorm after a convolution is merged into it; with non-trivial statistics and affine
+    parameters (as after training) the twin still computes the module's logits."""
+    torch.manual_seed(3)
+    for module, length, arch in ((DefaultCNN(), 9000, "default"), (PaperCNN(), 6000, "paper-cnn")):
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.2, 3.0)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.3, 0.3)
+        module.eval()
+        twin = make_twin(module, length)
+        assert twin is not None, arch
+        assert not [m for m in twin.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))], arch
+        x = torch.randn(3, 1, length) * 0.3
+        with torch.no_grad():
+            ref = module(x)
+            out = twin(x.unsqueeze(2).contiguous(memory_format=torch.channels_last))
+        assert torch.allclose(out, ref, atol=1e-4 * (1 + float(ref.abs().max()))), (arch, (out - ref).abs().max())

@@ -5,7 +5,9 @@ tensors than as 1-D ones (oneDNN's preferred layout): measured on 2 cores, the d
 forward pass per 30-s record 1.1 ms instead of 1.6 ms in batches, and a forward+backward to
 the input about 1.35× faster. The twin is a copy of the network in which every Conv1d,
 BatchNorm1d and MaxPool1d becomes its 2-D counterpart over a (B, C, 1, L) input; the weights are
-the same numbers, so the outputs agree to float rounding (checked when the twin is built).
+the same numbers, so the outputs agree to float rounding (checked when the twin is built). Each
+BatchNorm that directly follows a convolution is folded into it (eval mode: an affine map), which
+saves ~20 % of a batched forward pass of the default model.
 
 Only used in eval mode on CPU (training keeps the module itself) and only for the architectures
 whose forward passes are written for either shape (declared with cpu_twin=True in
@@ -63,6 +65,37 @@ def _convert(mod: nn.Module) -> bool:
     return True
 
 
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode BatchNorm that directly follows `conv` into the convolution's weights and
+    bias (w·γ/√(σ²+ε), β − μ·γ/√(σ²+ε) + b·γ/√(σ²+ε)): the same function, one pass less over the data."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps) if bn.affine else \
+        1.0 / torch.sqrt(bn.running_var + bn.eps)
+    shift = (bn.bias.detach() if bn.affine else 0.0) - bn.running_mean * scale
+    b = conv.bias.detach() if conv.bias is not None else torch.zeros_like(scale)
+    conv.weight = nn.Parameter(conv.weight.detach() * scale[:, None, None, None], requires_grad=False)
+    conv.bias = nn.Parameter(b * scale + shift, requires_grad=False)
+
+
+def _fold_batchnorm(mod: nn.Module) -> int:
+    """Fold every BatchNorm2d that directly follows a Conv2d (inside a Sequential, or as a pair the
+    module declares in `bn_after_conv`) into it, replacing the BatchNorm by Identity. Returns the count."""
+    n = 0
+    pairs = list(getattr(mod, "bn_after_conv", ()))
+    if isinstance(mod, nn.Sequential):
+        names = [name for name, _ in mod.named_children()]
+        pairs += list(zip(names, names[1:]))
+    for conv_name, bn_name in pairs:
+        conv, bn = getattr(mod, conv_name, None), getattr(mod, bn_name, None)
+        if (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats
+                and bn.running_var is not None and bn.num_features == conv.out_channels):
+            _fold(conv, bn)
+            setattr(mod, bn_name, nn.Identity())
+            n += 1
+    for ch in mod.children():
+        n += _fold_batchnorm(ch)
+    return n
+
+
 def make_twin(module: nn.Module, length: int) -> nn.Module | None:
     """The channels-last 2-D twin of `module` (eval mode, no parameter gradients), or None when
     the architecture is not supported or the twin does not reproduce the module's outputs."""
@@ -72,6 +105,7 @@ def make_twin(module: nn.Module, length: int) -> nn.Module | None:
     if not _convert(twin):
         return None
     twin.eval()
+    _fold_batchnorm(twin)  # eval mode: each BatchNorm is an affine map, merged into its convolution
     for p in twin.parameters():
         p.requires_grad_(False)
     twin = twin.to(memory_format=CL)

@@ -39,6 +39,8 @@ def apply_mask(h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
 class ResBlock(nn.Module):
     """Two convolutions with BatchNorm and a (strided 1×1) shortcut."""
 
+    bn_after_conv = (("conv1", "bn1"), ("conv2", "bn2"))  # BatchNorms the CPU twin may fold (cpu_twin)
+
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, dropout: float) -> None:
         super().__init__()
         self.stride = stride
