@@ -151,3 +151,22 @@ def test_data_bounds_fall_back_for_fill_level_and_percentiles(qtbot):
     assert got.dataBounds(1) == ref.dataBounds(1) == (-5.0, 3.0)
     assert got.dataBounds(1, frac=0.5) == pytest.approx(ref.dataBounds(1, frac=0.5))
     assert got.dataBounds(0, orthoRange=(0.0, 1.0)) == ref.dataBounds(0, orthoRange=(0.0, 1.0))
+
+
+def test_time_axis_tick_values_equal_pyqtgraphs(qtbot):
+    """TimeAxis.tickValues replaces pyqtgraph's np.isclose de-duplication: same levels and values."""
+    from gui.strip.paper import TimeAxis
+
+    ax = TimeAxis()
+    rng = np.random.default_rng(9)
+    cases = [(0.0, 10.0, 1500.0), (3.3, 63.3, 1533.0), (0.0, 86400.0, 1500.0), (12.0, 12.5, 800.0),
+             (59.0, 1.0, 1400.0), (-0.37, 9.63, 1533.0)]
+    cases += [(a, a + w, float(rng.uniform(300, 2000))) for a, w in
+              zip(rng.uniform(-5, 3600, 40), 10 ** rng.uniform(-1, 4.9, 40))]
+    n_levels = set()
+    for lo, hi, size in cases:
+        got = ax.tickValues(lo, hi, size)
+        ref = pg.AxisItem.tickValues(ax, lo, hi, size)
+        assert got == ref, (lo, hi, size)
+        n_levels.add(len(got))
+    assert 2 in n_levels  # minor ticks de-duplicated against the major ones were exercised

@@ -339,6 +339,28 @@ class TimeAxis(_DirectAxis):
             out.append((minors[-1], 0))
         return out
 
+    def tickValues(self, minVal, maxVal, size):
+        """pyqtgraph's tickValues (the same levels and values), with the test for ticks
+        already on a coarser level as a plain |a - b| <= spacing/100 instead of
+        np.isclose, whose overhead was most of the call (once a frame)."""
+        if self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        minVal, maxVal = sorted((minVal, maxVal))
+        minVal *= self.scale
+        maxVal *= self.scale
+        ticks = []
+        seen = np.zeros(0)
+        for spacing, offset in self.tickSpacing(minVal, maxVal, size):
+            start = (math.ceil((minVal - offset) / spacing) * spacing) + offset
+            num = int((maxVal - start) / spacing) + 1
+            values = (np.arange(num) * spacing + start) / self.scale
+            if seen.size and values.size:
+                close = (np.abs(seen[None, :] - values[:, None]) <= spacing / self.scale * 0.01).any(axis=1)
+                values = values[~close]
+            seen = np.concatenate([seen, values])
+            ticks.append((spacing / self.scale, values.tolist()))
+        return ticks
+
     def tickStrings(self, values, scale, spacing):
         span = 0.0
         vr = self.range
