@@ -77,3 +77,27 @@ def test_band_bars_span_min_of_lo_and_max_of_hi_per_column():
     assert xb.size == 2 * cols.size
     np.testing.assert_array_equal(yb[0::2], [yl[col == c].min() for c in cols])
     np.testing.assert_array_equal(yb[1::2], [yh[col == c].max() for c in cols])
+
+
+def test_members_over_the_ink_budget_at_the_minimum_count_get_fewer_points(monkeypatch):
+    """A magnified, jagged band: even MIN_MEMBERS_ZOOMED_OUT members overrun the ink budget, so
+    they get fewer points (never under one per MEMBER_MIN_PX pixels); a band that fits keeps them."""
+    rng = np.random.default_rng(8)
+    data = rng.uniform(-1, 1, (40, 18000)).astype(np.float32)  # white noise: every segment is long
+    i0s = np.array([0])
+    nb, spp = 1500, 12.0
+    rel_big, y_big = lod.member_lines(data, i0s, 18000, nb, 1, spp, px_per_unit=1e-3)  # tiny: fits
+    rel, y = lod.member_lines(data, i0s, 18000, nb, 1, spp, px_per_unit=200.0)        # magnified
+    assert y.shape[1] == lod.MIN_MEMBERS_ZOOMED_OUT
+    assert nb // lod.MEMBER_MIN_PX <= rel.size < rel_big.size
+    ink = lod.member_ink(rel, y[0], spp, 200.0) * y.shape[1]
+    full_ink = lod.member_ink(rel_big, data[:8, rel_big.astype(int)], spp, 200.0) * y.shape[1]
+    assert ink < 0.5 * full_ink  # the drawn length fell with the points
+    # the fewest points allowed: one per MEMBER_MIN_PX pixels, however far over the budget
+    monkeypatch.setattr(lod, "MEMBER_INK_BUDGET_PX", 1.0)
+    rel_min, _ = lod.member_lines(data, i0s, 18000, nb, 1, spp, px_per_unit=200.0)
+    assert nb // lod.MEMBER_MIN_PX <= rel_min.size <= nb // lod.MEMBER_MIN_PX + 2
+    # members that fit the budget keep their points
+    monkeypatch.setattr(lod, "MEMBER_INK_BUDGET_PX", 1e12)
+    rel_fit, y_fit = lod.member_lines(data, i0s, 18000, nb, 1, spp, px_per_unit=200.0)
+    assert rel_fit.size == rel_big.size and y_fit.shape[1] > lod.MIN_MEMBERS_ZOOMED_OUT

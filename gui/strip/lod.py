@@ -15,7 +15,7 @@ import numpy as np
 from .decimate import _bin_minmax, envelope, envelope_rows, interleave, subsample_index
 
 __all__ = ["trace_points", "band_bars", "equal_runs", "append_lines", "member_lines",
-           "members_within_ink", "BAND_BARS_MAX_PX", "BAND_BAR_PX", "MEMBER_POINTS_BUDGET",
+           "members_within_ink", "member_ink", "BAND_BARS_MAX_PX", "BAND_BAR_PX", "MEMBER_POINTS_BUDGET",
            "MEMBER_MIN_PX", "STRIP_BAND_MIN_PX", "MIN_MEMBERS_ZOOMED_OUT", "MEMBER_INK_BUDGET_PX",
            "AA_MAX_POINTS", "MEAN_BIN_PX", "mean_points"]
 
@@ -181,8 +181,16 @@ def member_lines(data: np.ndarray, i0s: np.ndarray, count: int, nb: int, n_segs:
     pts = min(nb, MEMBER_POINTS_BUDGET // max(1, sel.size * n_segs))
     rel = subsample_index(count, 0, count, max(16, pts))
     probe = data[np.ix_(keep(sel, min(8, sel.size)), i0s[0] + rel)]  # a few tell the jaggedness
-    sel = keep(sel, members_within_ink(rel, probe, sel.size, samples_per_px, px_per_unit,
-                                        MEMBER_INK_BUDGET_PX / n_segs))
+    budget = MEMBER_INK_BUDGET_PX / n_segs
+    n_fit = members_within_ink(rel, probe, sel.size, samples_per_px, px_per_unit, budget)
+    sel = keep(sel, n_fit)
+    min_pts = max(16, int(nb // MEMBER_MIN_PX))
+    if n_fit <= MIN_MEMBERS_ZOOMED_OUT and rel.size > min_pts:
+        # even the fewest members overrun the budget (a magnified, jagged band): fewer points
+        # each, down to one per MEMBER_MIN_PX pixels; the drawn length falls about in proportion
+        over = member_ink(rel, probe, samples_per_px, px_per_unit) * sel.size / budget
+        if over > 1.0:
+            rel = subsample_index(count, 0, count, max(min_pts, int(rel.size / over)))
     y = data[sel[None, :, None], i0s[:, None, None] + rel[None, None, :]]
     return rel.astype(np.float64), y
 
@@ -195,9 +203,17 @@ def members_within_ink(pos: np.ndarray, probe: np.ndarray, k: int, samples_per_p
     of line it draws."""
     if k <= MIN_MEMBERS_ZOOMED_OUT or pos.size < 2:
         return k
-    dx = np.diff(pos) / max(1e-12, samples_per_px)
-    dy = np.abs(np.diff(probe, axis=1)).mean(axis=0) * px_per_unit
-    ink = float(np.maximum(dx, dy).sum()) * k
+    ink = member_ink(pos, probe, samples_per_px, px_per_unit) * k
     if ink <= budget_px:
         return k
     return max(MIN_MEMBERS_ZOOMED_OUT, int(k * budget_px / ink))
+
+
+def member_ink(pos: np.ndarray, probe: np.ndarray, samples_per_px: float, px_per_unit: float) -> float:
+    """Drawn length in pixels of one member polyline at sample positions `pos` (m,), the
+    mean over the members in `probe` (j, m) (per segment the longer of its x and y extent)."""
+    if pos.size < 2:
+        return 0.0
+    dx = np.diff(pos) / max(1e-12, samples_per_px)
+    dy = np.abs(np.diff(probe, axis=1)).mean(axis=0) * px_per_unit
+    return float(np.maximum(dx, dy).sum())
