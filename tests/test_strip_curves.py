@@ -170,3 +170,27 @@ def test_time_axis_tick_values_equal_pyqtgraphs(qtbot):
         assert got == ref, (lo, hi, size)
         n_levels.add(len(got))
     assert 2 in n_levels  # minor ticks de-duplicated against the major ones were exercised
+
+
+@pytest.mark.parametrize("runs, m", [(1, 3000), (6, 1400), (40, 80), (5, 1)])
+def test_finite_path_equals_pyqtgraphs_element_for_element(qtbot, runs, m):
+    """StripCurve's path for NaN-separated lines: the same elements as pyqtgraph's
+    arrayToQPath(connect="finite", finiteCheck=False), one-point runs and a trailing run included."""
+    from gui.strip.curves import finite_path
+
+    rng = np.random.default_rng(runs * m)
+    x = np.concatenate([np.r_[np.linspace(0, 10, m), np.nan] for _ in range(runs)] + [np.arange(3.0)])
+    y = np.concatenate([np.r_[rng.standard_normal(m), np.nan] for _ in range(runs)] + [np.ones(3)])
+    y[len(y) // 2] = np.inf  # any non-finite value breaks a line
+
+    def elements(path):
+        return [(path.elementAt(i).type, path.elementAt(i).x, path.elementAt(i).y)
+                for i in range(path.elementCount())]
+
+    ref = pg.functions.arrayToQPath(x, y, connect="finite", finiteCheck=False)
+    got = finite_path(x, y)
+    assert ref.elementCount() > 2
+    assert elements(got) == elements(ref)
+    c = StripCurve(connect="finite", skipFiniteCheck=True)
+    c.setData(x, y)
+    assert elements(c.getPath()) == elements(ref)

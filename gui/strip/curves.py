@@ -24,7 +24,7 @@ import shiboken6
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
 from PySide6 import QtCore, QtGui
 
-__all__ = ["StripCurve", "qcolor", "qpen"]
+__all__ = ["StripCurve", "finite_path", "qcolor", "qpen"]
 
 _SCALE_ONLY = QtGui.QTransform.TransformationType.TxScale.value
 _FLAT_CAP = QtCore.Qt.PenCapStyle.FlatCap
@@ -60,6 +60,16 @@ class StripCurve(pg.PlotCurveItem):
             return super().dataBounds(ax, frac, orthoRange)
         self._boundsCache[ax] = [(frac, orthoRange), b]
         return b
+
+    def generatePath(self, x, y):
+        """pyqtgraph's path for connect="finite" without a finite check (the strip's curves:
+        NaN-separated lines), built element for element the same, with less Python per line:
+        the breaks come from one flatnonzero instead of np.split into views."""
+        if (self.opts["stepMode"] or self.opts["connect"] != "finite" or not self.opts["skipFiniteCheck"]
+                or not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray) or x.shape != y.shape
+                or x.ndim != 1 or x.size == 0):
+            return super().generatePath(x, y)
+        return finite_path(x, y)
 
     def paint(self, p, opt, widget):
         pen = self.opts["pen"]
@@ -130,6 +140,35 @@ class StripCurve(pg.PlotCurveItem):
         p.restore()
         self.bar_paints += 1
         return True
+
+
+def finite_path(x: np.ndarray, y: np.ndarray) -> QtGui.QPainterPath:
+    """The QPainterPath of pyqtgraph's ``arrayToQPath(x, y, "finite", finiteCheck=False)``:
+    one polygon per run of finite points (x, y (n,)), each run but the last ending with a
+    copy of its last point where the non-finite one was; runs of one point left out."""
+    path = QtGui.QPainterPath()
+    n = x.shape[0]
+    path.reserve(n)
+    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+    ends = np.append(bad + 1, n)  # each chunk includes its trailing non-finite point
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1]
+    sizes = ends - starts
+    poly = pg.functions.create_qpolygonf(int(sizes.max()))
+    buf = pg.functions.ndarray_from_qpolygonf(poly)
+    last = len(ends) - 1
+    for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+        lc = b - a
+        if lc <= 1:
+            continue
+        poly.resize(lc)
+        buf[:lc, 0] = x[a:b]
+        buf[:lc, 1] = y[a:b]
+        if i < last:
+            buf[lc - 1] = buf[lc - 2]  # the non-finite point: its neighbour again
+        path.addPolygon(poly)
+    return path
 
 
 def qcolor(colour) -> QtGui.QColor:
