@@ -194,3 +194,28 @@ def test_finite_path_equals_pyqtgraphs_element_for_element(qtbot, runs, m):
     c = StripCurve(connect="finite", skipFiniteCheck=True)
     c.setData(x, y)
     assert elements(c.getPath()) == elements(ref)
+
+
+def test_set_data_short_path_has_pyqtgraphs_effect(qtbot):
+    """setData(x, y) on a StripCurve: the same data, bounds, path and signal as pyqtgraph's."""
+    x = np.linspace(0, 5, 500)
+    y = np.sin(x)
+    y[100] = np.nan
+    ref = pg.PlotCurveItem(connect="finite", skipFiniteCheck=True)
+    got = StripCurve(connect="finite", skipFiniteCheck=True)
+    seen = []
+    got.sigPlotChanged.connect(lambda item: seen.append(item))
+    for c in (ref, got):
+        c.setData(np.arange(3.0), np.ones(3))
+        c.getPath()
+        c.dataBounds(1)
+        c.setData(x, y)
+    assert seen == [got, got]
+    assert got.xData is not None and np.array_equal(got.xData, ref.xData)
+    assert np.array_equal(got.yData, ref.yData, equal_nan=True)
+    assert got.dataBounds(1) == ref.dataBounds(1)  # the old bounds were dropped
+    assert got.getPath().elementCount() == ref.getPath().elementCount() > 3  # the old path too
+    with pytest.raises(Exception):
+        got.setData(x, y[:-1])  # mismatched shapes: pyqtgraph's error
+    got.setData(y=y)  # keywords: pyqtgraph's path
+    assert np.array_equal(got.xData, np.arange(500))
