@@ -222,13 +222,17 @@ class StripRenderer:
                 fill.hide()
                 it_lo.setOpacity(0.0)  # the bars are the band; edges would only cost time
                 it_hi.setOpacity(0.0)
-                fill.setPath(QtGui.QPainterPath())
+                if not fill.path().isEmpty():
+                    fill.setPath(QtGui.QPainterPath())
                 pen = QtGui.QPen(BAND_BAR_COLOUR, float(lod.BAND_BAR_PX))
                 pen.setCosmetic(True)
                 pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
-                # wide pens: plain line segments (a wide stroked path is many times slower)
-                bars.setSegmentedLineMode("on")
-                bars.setPen(pen)
+                # wide pens: plain line segments (a wide stroked path is many times slower);
+                # set only when changed (each set re-invalidates the item)
+                if bars.opts["segmentedLineMode"] != "on":
+                    bars.setSegmentedLineMode("on")
+                if bars.opts["pen"] != pen:
+                    bars.setPen(pen)
                 bars.setData(*pts)
                 bars.show()
 
