@@ -25,7 +25,7 @@ MEMBER_POINTS_BUDGET = 6_000
 MEMBER_MIN_PX = 8            # members get at least one point per this many pixels
 STRIP_BAND_MIN_PX = 1.5      # with the perturbation lane on, a thinner band is drawn only there
 MIN_MEMBERS_ZOOMED_OUT = 4   # members drawn at least, however far zoomed out
-MEMBER_INK_BUDGET_PX = 60_000  # drawn member length in pixels (cost grows with it)
+MEMBER_INK_BUDGET_PX = 40_000  # drawn member length in pixels (cost grows with it)
 AA_MAX_POINTS = 6000         # antialias a curve only below this many points
 MEAN_BIN_PX = 3              # the perturbation's mean line: one point per this many pixels
 
