@@ -131,16 +131,20 @@ def paper_way_noise(clf, r, params, trials: int, noise_sd: float, seed: int = 0)
     return time.perf_counter() - t, survivors
 
 
-def bench_band(clf, inp, trials: int, repeat: int, batch: int) -> dict:
-    """Noise procedure only (concatenation off, one uniform draw) against the paper code's way."""
-    r = None
-    for eps in (0.01, 0.05, 0.2, 1.0):  # the band needs an adversarial example
+def adversarial_example(clf, inp, eps_list: tuple[float, ...]):
+    """(SAP result, its AttackParams) at the first ε (mV) of eps_list that fools the model: a band
+    needs an adversarial example. UserError when none does."""
+    for eps in eps_list:
         params = AttackParams(eps_mv=eps, alpha_mv=eps / 10)
         r = run_attack(clf, [inp], "sap", params)[0]
         if r.success:
-            break
-    if not r.success:
-        raise UserError(f"{inp.name}: could not make an adversarial example for the band benchmark")
+            return r, params
+    raise UserError(f"{inp.name}: could not make an adversarial example for the band benchmark")
+
+
+def bench_band(clf, inp, trials: int, repeat: int, batch: int) -> dict:
+    """Noise procedure only (concatenation off, one uniform draw) against the paper code's way."""
+    r, params = adversarial_example(clf, inp, (0.01, 0.05, 0.2, 1.0))
     sd = BandParams().noise_sd_mv
 
     def run(b: int) -> tuple[float, dict]:
@@ -172,14 +176,7 @@ def bench_full_band(clf, inp, repeat: int, batch: int) -> dict:
     """The full band (noise 1000 trials + concatenation + uniform draws, the engine's defaults) on one
     record against its floor: the same number of bare batched forward passes of the model on inputs of
     the same length, timed interleaved with it (issue 13: target ≤ 1.15×)."""
-    r = None
-    for eps in (0.01, 0.02, 0.05, 0.2):  # the band needs an adversarial example
-        params = AttackParams(eps_mv=eps, alpha_mv=eps / 10)
-        r = run_attack(clf, [inp], "sap", params)[0]
-        if r.success:
-            break
-    if not r.success:
-        raise UserError(f"{inp.name}: could not make an adversarial example for the band benchmark")
+    r, params = adversarial_example(clf, inp, (0.01, 0.02, 0.05, 0.2))
     bp = BandParams(batch_size=batch, seed=0)
 
     def band() -> tuple[float, int, dict]:

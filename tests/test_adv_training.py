@@ -61,11 +61,11 @@ def test_settings_checked():
             check(*bad)
 
 
-def test_tiny_adversarial_training_run_records_its_settings(samples, tmp_path):
+def _tiny_run(samples, cfg, out) -> None:
+    """One epoch of `cfg` on 4 bundled sample records (validation on 2), one thread, into `out`."""
     from engine.datasets import open_dataset
-    from engine.models.checkpoint import load_checkpoint
     from engine.signals_cache import load_dataset_signals
-    from engine.training import TrainConfig, train
+    from engine.training import train
 
     ds = open_dataset(samples)
     names = sorted(ds.names)[:6]
@@ -73,11 +73,18 @@ def test_tiny_adversarial_training_run_records_its_settings(samples, tmp_path):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        cfg = TrainConfig(epochs=1, batch_size=8, seed=0, adversarial="sap", adv_eps_mv=0.01, adv_steps=1)
         train(sigs[:4], [ds.label(n) for n in names[:4]], sigs[4:], [ds.label(n) for n in names[4:]], cfg,
-              str(tmp_path / "adv.safetensors"), device=torch.device("cpu"))
+              str(out), device=torch.device("cpu"))
     finally:
         torch.set_num_threads(before)
+
+
+def test_tiny_adversarial_training_run_records_its_settings(samples, tmp_path):
+    from engine.models.checkpoint import load_checkpoint
+    from engine.training import TrainConfig
+
+    _tiny_run(samples, TrainConfig(epochs=1, batch_size=8, seed=0, adversarial="sap", adv_eps_mv=0.01,
+                                   adv_steps=1), tmp_path / "adv.safetensors")
     meta = load_checkpoint(tmp_path / "adv.safetensors").meta
     assert meta["training"]["adversarial"] == {"method": "sap", "eps_mv": 0.01, "steps": 1}
 
@@ -99,10 +106,8 @@ def test_adv_share_mixes_clean_and_adversarial_examples(samples, tmp_path, monke
     """--adv-share 0.5: half of each batch is crafted, the other half reaches the loss untouched."""
     import engine.adv_training as adv
     from engine.adv_training import adversarial_count
-    from engine.datasets import open_dataset
     from engine.models.checkpoint import load_checkpoint
-    from engine.signals_cache import load_dataset_signals
-    from engine.training import TrainConfig, train
+    from engine.training import TrainConfig
 
     assert [adversarial_count(64, s) for s in (1.0, 0.5, 0.25, 0.001)] == [64, 32, 16, 1]
     for bad in (0.0, -0.5, 1.5, float("nan")):
@@ -116,18 +121,8 @@ def test_adv_share_mixes_clean_and_adversarial_examples(samples, tmp_path, monke
         return real(clf, x, y, *a)
 
     monkeypatch.setattr(adv, "adversarial_inputs", spy)
-    ds = open_dataset(samples)
-    names = sorted(ds.names)[:6]
-    sigs = load_dataset_signals(ds, names, 300.0)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = TrainConfig(epochs=1, batch_size=8, seed=0, adversarial="pgd", adv_eps_mv=0.01, adv_steps=1,
-                          adv_share=0.5)
-        train(sigs[:4], [ds.label(n) for n in names[:4]], sigs[4:], [ds.label(n) for n in names[4:]], cfg,
-              str(tmp_path / "mix.safetensors"), device=torch.device("cpu"))
-    finally:
-        torch.set_num_threads(before)
+    _tiny_run(samples, TrainConfig(epochs=1, batch_size=8, seed=0, adversarial="pgd", adv_eps_mv=0.01,
+                                   adv_steps=1, adv_share=0.5), tmp_path / "mix.safetensors")
     assert seen, seen
     assert all(n == adversarial_count(8, 0.5) for n in seen[:-1]) and 0 < seen[-1] <= 4, seen
     meta = load_checkpoint(tmp_path / "mix.safetensors").meta
