@@ -61,7 +61,7 @@ def test_default_model_output_shape_and_size():
 
 
 def test_registry_and_unknown_arch():
-    assert set(ARCHS) == {"default", "default-whole", "paper-cnn"}
+    assert set(ARCHS) == {"default", "default-whole", "paper-cnn", "paper-narrow"}
     assert isinstance(build("default"), DefaultCNN) and isinstance(build("paper-cnn"), PaperCNN)
     with pytest.raises(UserError, match="unknown architecture"):
         build("resnet")
@@ -264,3 +264,28 @@ def test_saturation_uses_the_adc_range_around_adc_zero():
     assert saturation(x, 360.0, lead) == 0.0
     x[100:110] = (2047 - 1024) / 200.0
     assert saturation(x, 360.0, lead) == pytest.approx(10 / 3600)
+
+
+def test_paper_narrow_keeps_the_paper_layers_with_fewer_channels():
+    """paper-narrow: the paper CNN's 13 convolutions with the same kernels, dilations, padding and
+    pooling, 1/8 of the channels; width 1 is exactly the paper's network (same state-dict shapes)."""
+    from torch import nn
+
+    from engine.models.paper_cnn import PAPER_LAYERS, PaperNarrowCNN
+
+    wide, narrow = PaperCNN(), build("paper-narrow")
+    assert isinstance(narrow, PaperNarrowCNN)
+    cw = [m for m in wide.modules() if isinstance(m, nn.Conv1d)]
+    cn = [m for m in narrow.modules() if isinstance(m, nn.Conv1d)]
+    assert len(cn) == len(cw) == len(PAPER_LAYERS) == 13
+    for a, b in zip(cw, cn):
+        assert (a.kernel_size, a.dilation, a.padding) == (b.kernel_size, b.dilation, b.padding)
+        assert b.out_channels == max(4, round(a.out_channels / 8))
+    pools = lambda m: [type(x) for x in m.features]  # noqa: E731
+    assert pools(wide) == pools(narrow)
+    assert {k: v.shape for k, v in PaperCNN(width=1.0).state_dict().items()} == \
+        {k: v.shape for k, v in wide.state_dict().items()}
+    x = torch.randn(2, 1, 18000)
+    assert narrow.eval()(x).shape == (2, 4)
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in wide.parameters()) / 30
+

@@ -108,6 +108,14 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
              InputSpec(fs=300.0, units="uV (ADC units at 1000/mV)", units_per_mv=1000.0, length=18000),
              cpu_twin=True, default_epochs=200, weights="paper-cnn.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99)}),
+    ArchSpec("paper-narrow", "Paper CNN, narrow (13 layers, 1/8 channels)",
+             "the paper's 13-layer dilated CNN with an eighth of its channels, in µV (60 s at 300 Hz): "
+             "is SAP susceptibility a property of the architecture? (trainable on a CPU)",
+             "engine.models.paper_cnn:PaperNarrowCNN",
+             InputSpec(fs=300.0, units="uV (ADC units at 1000/mV)", units_per_mv=1000.0, length=18000),
+             cpu_twin=True, default_epochs=60, weights="paper-narrow.safetensors",
+             arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99),
+                         "width": ("float", 0.01, 1.0)}),
 )}
 DEFAULT_ARCH = next(iter(ARCHITECTURES))
 

@@ -26,20 +26,36 @@ PAPER_LAYERS = [
 ]
 
 
+def scaled_channels(width: float) -> list[int]:
+    """Each layer's output channels of PAPER_LAYERS times `width` (at least 4): the same 13 layers,
+    kernel sizes, dilations and pooling, fewer channels (1.0: the paper's network)."""
+    return [max(4, int(round(cout * width))) for _, cout, _, _, _, _ in PAPER_LAYERS]
+
+
 class PaperCNN(nn.Module):
     """Conv1d → BatchNorm → ReLU → Dropout(0.3) ×13 (three MaxPools), mean over time, Linear(64→4)."""
 
-    def __init__(self, n_classes: int = 4, dropout: float = 0.3) -> None:
+    def __init__(self, n_classes: int = 4, dropout: float = 0.3, width: float = 1.0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        for cin, cout, k, d, p, pool in PAPER_LAYERS:
+        ch = scaled_channels(width)
+        for (_, _, k, d, p, pool), cin, cout in zip(PAPER_LAYERS, [1] + ch[:-1], ch):
             layers += [nn.Conv1d(cin, cout, k, dilation=d, padding=p), nn.BatchNorm1d(cout),
                        nn.ReLU(), nn.Dropout(dropout)]
             if pool:
                 layers.append(nn.MaxPool1d(kernel_size=2, stride=2, padding=1, dilation=2))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(64, n_classes)
+        self.classifier = nn.Linear(ch[-1], n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 1, L) µV → (B, n_classes) logits (or (B, 1, 1, L) in its 2-D twin)."""
         return self.classifier(self.features(x).flatten(2).mean(dim=-1))
+
+
+class PaperNarrowCNN(PaperCNN):
+    """The paper's CNN with an eighth of its channels (40, 32, …, 16, 8): same layers, kernels,
+    dilations, pooling and input (µV, 60 s), sized to train on a CPU in the default model's budget."""
+
+    def __init__(self, n_classes: int = 4, dropout: float = 0.3, width: float = 0.125) -> None:
+        super().__init__(n_classes, dropout, width)
+
