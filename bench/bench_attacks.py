@@ -259,6 +259,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from engine.allocator import tune_heap
+
+    tune_heap()  # the C heap's policy of the app (engine/allocator.py)
     from engine.device import pick_device
     from engine.models.checkpoint import resolve_model
 

@@ -35,6 +35,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    from engine.allocator import tune_heap
+
+    tune_heap()  # the C heap's policy of the app (engine/allocator.py)
 
     from bench_core import load_default
 

@@ -191,6 +191,9 @@ def main(argv=None) -> int:
     ap.add_argument("--train-batches", type=int, default=4, help="training batches timed")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from engine.allocator import tune_heap
+
+    tune_heap()  # the C heap's policy of the app (engine/allocator.py)
     rows = bench(args.reps, args.paper_reps, args.train_batches)
     if args.json:
         doc = {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in rows if r["name"] != "_info"}

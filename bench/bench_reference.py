@@ -212,6 +212,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from engine.allocator import tune_heap
+
+    tune_heap()  # the C heap's policy of the app (engine/allocator.py)
     if not Path(args.data).is_dir():
         print(f"skipped: {args.data} not found (the shared PhysioNet 2017 data is needed)")
         return 0

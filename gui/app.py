@@ -118,6 +118,9 @@ def run_gui(argv: list[str]) -> int:
     from . import apply_pyside_workaround
 
     apply_pyside_workaround()  # before any Qt call (needed on Python < 3.12, see gui/__init__.py)
+    from engine.allocator import tune_heap
+
+    tune_heap()  # engine jobs and frames reuse freed heap memory (see engine/allocator.py)
     app = make_app()
     from . import dialogs, guard
 

@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError):
             pass
+    from ..allocator import tune_heap
+
+    tune_heap()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
