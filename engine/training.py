@@ -39,7 +39,7 @@ from . import __version__
 from .datasets import CLASSES
 from .errors import UserError
 from .metrics import summarize
-from .models import DEFAULT_ARCH, build
+from .models import ARCHITECTURES, DEFAULT_ARCH, build
 from .models.checkpoint import base_meta, save_checkpoint
 from .models.classifier import Classifier
 from .outputs import atomic_write, check_output, write_text_atomic
@@ -211,9 +211,10 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     check_output(out, overwrite or (resume and os.path.exists(resume_path)), what="checkpoint")
     card_path = card_path_for(out)
     check_output(card_path, overwrite or (resume and os.path.exists(resume_path)), what="model card")
-    meta = base_meta(cfg.arch, cfg.arch_args)
+    arch_args = {**getattr(ARCHITECTURES.get(cfg.arch), "default_args", {}), **cfg.arch_args}
+    meta = base_meta(cfg.arch, arch_args)
     torch.manual_seed(cfg.seed)
-    module = build(cfg.arch, **cfg.arch_args).to(device)
+    module = build(cfg.arch, **arch_args).to(device)
     init = init_from(module, cfg.init, cfg.arch) if cfg.init else None
     clf = Classifier(module, meta, device)
     ema = WeightAverage(module, cfg.ema) if cfg.ema else None

@@ -268,7 +268,7 @@ def test_saturation_uses_the_adc_range_around_adc_zero():
 
 def test_paper_narrow_keeps_the_paper_layers_with_fewer_channels():
     """paper-narrow: the paper CNN's 13 convolutions with the same kernels, dilations, padding and
-    pooling, 1/8 of the channels; width 1 is exactly the paper's network (same state-dict shapes)."""
+    pooling, 1/16 of the channels; width 1 is exactly the paper's network (same state-dict shapes)."""
     from torch import nn
 
     from engine.models.paper_cnn import PAPER_LAYERS, PaperNarrowCNN
@@ -280,7 +280,7 @@ def test_paper_narrow_keeps_the_paper_layers_with_fewer_channels():
     assert len(cn) == len(cw) == len(PAPER_LAYERS) == 13
     for a, b in zip(cw, cn):
         assert (a.kernel_size, a.dilation, a.padding) == (b.kernel_size, b.dilation, b.padding)
-        assert b.out_channels == max(4, round(a.out_channels / 8))
+        assert b.out_channels == max(4, round(a.out_channels / 16))
     pools = lambda m: [type(x) for x in m.features]  # noqa: E731
     assert pools(wide) == pools(narrow)
     assert {k: v.shape for k, v in PaperCNN(width=1.0).state_dict().items()} == \
@@ -289,3 +289,19 @@ def test_paper_narrow_keeps_the_paper_layers_with_fewer_channels():
     assert narrow.eval()(x).shape == (2, 4)
     assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in wide.parameters()) / 30
 
+
+def test_training_writes_the_architecture_default_arguments(tmp_path):
+    """A paper-narrow checkpoint trained from scratch names its width, so it keeps its shape
+    whatever the class's default becomes; loading it builds the same channels."""
+    from engine.models import ARCHITECTURES
+    from engine.models.checkpoint import load_checkpoint
+    from engine.training import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(3000).astype(np.float32) * 0.1 for _ in range(4)]
+    out = str(tmp_path / "n.safetensors")
+    train(xs, ["N", "A", "N", "O"], xs[:2], ["N", "A"], TrainConfig(arch="paper-narrow", epochs=1, batch_size=4),
+          out, device=torch.device("cpu"))
+    clf = load_checkpoint(out)
+    assert clf.meta["arch_args"]["width"] == ARCHITECTURES["paper-narrow"].default_args["width"] == 0.0625
+    assert [m.out_channels for m in clf.module.modules() if isinstance(m, nn.Conv1d)][0] == 20

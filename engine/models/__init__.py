@@ -64,7 +64,9 @@ class ArchSpec:
     """One architecture. `target`: "module:Class" of its nn.Module; `cpu_twin`: its forward pass
     also runs as the channels-last 2-D twin (engine.models.cpu_twin); `arg_limits`: constructor
     argument -> (kind, lo, hi) accepted from checkpoint metadata (kinds int, float, ints);
-    `weights`: file name of the bundled weights in resources/models; `default_epochs`: training."""
+    `weights`: file name of the bundled weights in resources/models; `default_epochs`: training;
+    `default_args`: constructor arguments written into every checkpoint trained from scratch (so
+    a checkpoint keeps its shape if the class's defaults change)."""
 
     name: str
     label: str
@@ -75,6 +77,7 @@ class ArchSpec:
     default_epochs: int
     weights: str
     arg_limits: dict[str, tuple[str, Any, Any]] = field(default_factory=dict)
+    default_args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def cls(self) -> type:
@@ -108,14 +111,15 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
              InputSpec(fs=300.0, units="uV (ADC units at 1000/mV)", units_per_mv=1000.0, length=18000),
              cpu_twin=True, default_epochs=200, weights="paper-cnn.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99)}),
-    ArchSpec("paper-narrow", "Paper CNN, narrow (13 layers, 1/8 channels)",
-             "the paper's 13-layer dilated CNN with an eighth of its channels, in µV (60 s at 300 Hz): "
+    ArchSpec("paper-narrow", "Paper CNN, narrow (13 layers, 1/16 channels)",
+             "the paper's 13-layer dilated CNN with a sixteenth of its channels, in µV (60 s at 300 Hz): "
              "is SAP susceptibility a property of the architecture? (trainable on a CPU)",
              "engine.models.paper_cnn:PaperNarrowCNN",
              InputSpec(fs=300.0, units="uV (ADC units at 1000/mV)", units_per_mv=1000.0, length=18000),
              cpu_twin=True, default_epochs=60, weights="paper-narrow.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "dropout": ("float", 0.0, 0.99),
-                         "width": ("float", 0.01, 1.0)}),
+                         "width": ("float", 0.01, 1.0)},
+             default_args={"width": 0.0625}),
 )}
 DEFAULT_ARCH = next(iter(ARCHITECTURES))
 
