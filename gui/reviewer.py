@@ -153,14 +153,28 @@ class _EqualStack(QWidget):
 
 class _KeyFilter(QObject):
     """Routes key presses anywhere in the window to the window's handler (so a clicked plot
-    cannot swallow an answer key)."""
+    cannot swallow an answer key). Installed on the window and each of its widgets, including
+    those made later (answer buttons): not on the application, so no Python runs for the events
+    of other windows."""
 
     def __init__(self, window: "ReviewerWindow") -> None:
         super().__init__(window)
         self.window = window
 
+    def watch(self, widget: QWidget) -> None:
+        """Filter `widget` and every widget inside it (installing twice is harmless)."""
+        widget.installEventFilter(self)
+        for child in widget.findChildren(QWidget):
+            child.installEventFilter(self)
+
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt API
-        if ev.type() == QEvent.Type.KeyPress and isinstance(obj, QWidget) and obj.window() is self.window:
+        kind = ev.type()
+        if kind == QEvent.Type.ChildPolished:  # a widget made inside a watched one, now complete
+            child = ev.child()
+            if isinstance(child, QWidget):
+                self.watch(child)
+            return False
+        if kind == QEvent.Type.KeyPress and isinstance(obj, QWidget) and obj.window() is self.window:
             if isinstance(obj, QLineEdit):
                 return False
             return self.window.handle_key(ev)
@@ -196,7 +210,7 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
         self._build_item()
         self._build_done()
         self._filter = _KeyFilter(self)
-        QApplication.instance().installEventFilter(self._filter)
+        self._filter.watch(self)
         self.stack.setCurrentIndex(self.PAGE_WELCOME)
         if reviewer:
             self.name_edit.setText(reviewer)
@@ -522,9 +536,6 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
         return True  # nothing else reaches the strips (no play, no layer toggles)
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self._filter)
         try:
             self.study.close()
         except Exception:  # noqa: BLE001

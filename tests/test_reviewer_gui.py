@@ -285,6 +285,39 @@ def test_both_traces_drawn_identically(qtbot, study):
     assert w.item["task"] == "C" and not w.views[1].isVisible() and not w.views[0].label.isVisible()
 
 
+def test_keys_on_the_plots_and_on_new_buttons_reach_the_window_without_an_app_filter(qtbot, study, monkeypatch):
+    """Answer keys work wherever the focus is in the window (a clicked plot, an answer button made
+    for this task), through filters on the window's own widgets: the reviewer installs nothing on
+    the application, so no Python runs for other windows' events."""
+    from PySide6.QtWidgets import QApplication, QGraphicsView
+
+    app_filters = []
+    monkeypatch.setattr(QApplication, "installEventFilter", lambda self, f: app_filters.append(f))
+    w = _window(qtbot, study)
+    _start(qtbot, w)
+    _to_item(qtbot, w)
+    assert app_filters == []
+    qtbot.wait(50)
+    plot = w.views[0].strip.findChildren(QGraphicsView)[0]
+    seen = []
+    handle = w.handle_key
+    monkeypatch.setattr(w, "handle_key", lambda ev: seen.append(ev.key()) or handle(ev))
+    a, b = w.views
+    before = a.viewbox().viewRange()
+    qtbot.keyClick(plot, Qt.Key.Key_Plus)  # a key on the plot zooms both strips
+    assert a.viewbox().viewRange() != before and a.viewbox().viewRange() == b.viewbox().viewRange()
+    qtbot.keyClick(plot, Qt.Key.Key_Right)
+    assert seen == [Qt.Key.Key_Plus, Qt.Key.Key_Right]
+    task = w.item["task"]
+    button = next(iter(w.answer_buttons.values()))  # made when the task began
+    qtbot.keyClick(button, Qt.Key.Key_Space)  # a focused button never answers by itself
+    assert w.phase == "answer" and w.selected is None
+    qtbot.keyClick(button, KEYS[task][0])
+    assert w.phase == "confidence" and w.selected == VALUES[KEYS[task][0]]
+    qtbot.keyClick(plot, "3")
+    assert w.phase == "answer" and w.selected is None  # answered: the next item waits
+
+
 def test_a_quick_second_press_does_not_answer_the_next_item(qtbot, study):
     w = _window(qtbot, study, min_item_s=5.0)
     _start(qtbot, w)
