@@ -22,13 +22,13 @@ def defaults() -> dict:
     use (engine.band imports PyTorch, which the app loads behind its splash screen)."""
     from engine.attacks.registry import DEFAULT_METHOD, all_params
     from engine.band import BandParams
-    from engine.models import DEFAULT_ARCH
+    from engine.models import DEFAULT_MODEL
 
     from .strip.layers import DEFAULT_GAIN, settings_defaults
 
     band = BandParams()
     return {
-        "model/spec": DEFAULT_ARCH,
+        "model/spec": DEFAULT_MODEL,
         "attack/method": DEFAULT_METHOD,
         **{f"attack/{p.attr}": p.default for p in all_params()},
         "attack/target": "",

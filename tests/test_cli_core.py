@@ -49,8 +49,11 @@ def check_classify(doc, n_records):
     assert isinstance(doc["model"], str) and doc["model"]
     assert isinstance(doc["results"], list) and len(doc["results"]) == n_records
     for r in doc["results"]:
-        assert set(r) == {"record", "pred", "probs", "duration_s", "window", "cropped", "padded",
-                          "saturated_fraction", "saturated"}
+        base = {"record", "pred", "probs", "duration_s", "window", "cropped", "padded", "saturated_fraction",
+                "saturated"}
+        assert base <= set(r) and set(r) - base <= {"input_mode", "short", "windows"}  # whole-record models
+        if "input_mode" in r:
+            assert r["input_mode"] == "whole" and isinstance(r["short"], bool)
         assert isinstance(r["record"], str)
         start, end = r["window"]
         assert 0 <= start < end <= r["duration_s"] + 1e-6 and r["cropped"] == (end - start < r["duration_s"] - 1e-6)
@@ -162,7 +165,8 @@ def test_classify_with_default_model_when_installed(samples):
     assert p.returncode == 0, p.stderr
     doc = one_json(p.stdout)
     check_classify(doc, 2)
-    assert doc["model"] == "default"
+    assert doc["model"] == "default-whole"  # no --model: the whole-record model
+    assert all(r["input_mode"] == "whole" and not r["cropped"] for r in doc["results"])
     p = run_cli("classify", samples / "A00001", "--model", "default", "--json")
     assert p.returncode == 0 and one_json(p.stdout)["model"] == "default"
 

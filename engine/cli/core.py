@@ -8,7 +8,7 @@ import time
 from ..attacks.registry import ADV_TRAINING_METHODS
 from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
-from ..models import ARCHITECTURES, DEFAULT_ARCH
+from ..models import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MODEL
 from ..records import read_record
 from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, add_seed, device_type
 
@@ -16,8 +16,9 @@ from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, ad
 def add_model_args(p) -> None:
     from ..models import BUNDLED
 
-    p.add_argument("--model", default=DEFAULT_ARCH,
-                   help=f"{', '.join(BUNDLED)} (bundled weights) or a checkpoint file (default {DEFAULT_ARCH})")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"{', '.join(BUNDLED)} (bundled weights) or a checkpoint file (default {DEFAULT_MODEL}: "
+                        "the whole record)")
     add_device(p)
 
 

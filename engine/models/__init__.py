@@ -88,16 +88,17 @@ class ArchSpec:
 
 MAX_CLASSES = 1000  # classes a checkpoint may declare
 
-# The architectures, in menu order; the first is the default.
+# The architectures, in menu order; the first is `train`'s default (DEFAULT_MODEL below is the
+# model used when none is chosen).
 ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
-    ArchSpec("default", "Default (fast CNN)",
+    ArchSpec("default", "Fast CNN, central 30 s",
              "our compact residual 1-D CNN in mV (30 s at 300 Hz; fast on CPU)",
              "engine.models.default_cnn:DefaultCNN",
              InputSpec(fs=300.0, units="mV", units_per_mv=1.0, length=9000),
              cpu_twin=True, default_epochs=40, weights="default.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
                          "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
-    ArchSpec("default-whole", "Default, whole record (fast CNN)",
+    ArchSpec("default-whole", "Fast CNN, whole record (the default)",
              "our compact residual 1-D CNN in mV on the whole record (9-61 s in one pass, longer records "
              "as 60-s windows every 30 s, mean of their probabilities; 300 Hz; fast on CPU)",
              "engine.models.default_cnn:DefaultCNN",
@@ -121,7 +122,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
                          "width": ("float", 0.01, 1.0)},
              default_args={"width": 0.0625}),
 )}
-DEFAULT_ARCH = next(iter(ARCHITECTURES))
+DEFAULT_ARCH = next(iter(ARCHITECTURES))  # `train --arch` when none is given
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,15 @@ class BundledModel:
 # The bundled models, in menu order: each architecture's weights, then the variants.
 BUNDLED: dict[str, BundledModel] = {m.name: m for m in (
     *(BundledModel(a.name, a.label, a.name, a.weights, a.help) for a in ARCHITECTURES.values()),
-    BundledModel("default-robust", "Default, adversarially trained (fast CNN)", "default",
+    BundledModel("default-robust", "Fast CNN, central 30 s, adversarially trained", "default",
                  "default-robust.safetensors",
                  "the default CNN fine-tuned with fast PGD adversarial training at ε 0.01 mV (harder to "
                  "fool, slightly less accurate; see its model card)"),
 )}
+
+# The model used when none is chosen (CLI --model, the window's first start): the whole-record
+# network, so a record is classified and attacked on all of its samples, not its central 30 s.
+DEFAULT_MODEL = "default-whole"
 
 # Input conventions per architecture (the form stored in checkpoint metadata).
 INPUT_SPECS: dict[str, dict] = {name: a.input.as_dict() for name, a in ARCHITECTURES.items()}

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import UserError
 from ..datasets import CLASSES
-from . import AGGREGATIONS, ARCHITECTURES, ARCHS, BUNDLED, DEFAULT_ARCH, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
+from . import AGGREGATIONS, ARCHITECTURES, ARCHS, BUNDLED, DEFAULT_MODEL, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
 from .classifier import Classifier
 
 FORMAT = "ecgadv-checkpoint/1"
@@ -300,10 +300,11 @@ def _load_torch(path: str, arch: str) -> Classifier:
 
 
 def resolve_model(spec: str | None, device: str | torch.device | None = None) -> Classifier:
-    """'default', 'paper-cnn' or a checkpoint path → Classifier on `device` (auto when None)."""
+    """A bundled model's name ('default-whole', 'default', 'paper-cnn', ...; None: DEFAULT_MODEL)
+    or a checkpoint path → Classifier on `device` (auto when None)."""
     from ..device import pick_device
 
-    spec = spec or DEFAULT_ARCH
+    spec = spec or DEFAULT_MODEL
     if spec in BUILTIN:
         path = BUILTIN[spec]
         arch = BUNDLED[spec].arch
