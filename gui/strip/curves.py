@@ -24,6 +24,8 @@ import shiboken6
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
 from PySide6 import QtCore, QtGui
 
+from . import columns as _columns
+
 __all__ = ["StripCurve", "finite_path", "qcolor", "qpen"]
 
 _SCALE_ONLY = QtGui.QTransform.TransformationType.TxScale.value
@@ -41,6 +43,8 @@ class StripCurve(pg.PlotCurveItem):
         self._device_rects = None
         self.device_paints = 0  # paints that took the device-pixel path (tests)
         self.bar_paints = 0     # paints that filled vertical bars as rectangles (tests)
+        self.columns = False    # a decimated min/max envelope: paint it as pixel columns
+        self.column_paints = 0  # paints that filled envelope columns (tests)
 
     def setData(self, *args, **kargs):
         """pyqtgraph's setData; setData(x, y) with two 1-D real arrays of one shape (what the
@@ -97,6 +101,8 @@ class StripCurve(pg.PlotCurveItem):
         pen = self.opts["pen"]
         t = p.transform()
         x, y = self.xData, self.yData
+        if self.columns and self._paint_columns(p, t, x, y, pen):
+            return
         if (x is None or len(x) < 2 or self._exportOpts is not False
                 or t.type().value > _SCALE_ONLY
                 or self.opts["fillLevel"] is not None or self.opts["stepMode"]
@@ -121,6 +127,30 @@ class StripCurve(pg.PlotCurveItem):
         p.drawLines(*self._device_segments.drawargs())
         p.restore()
         self.device_paints += 1
+
+    def _paint_columns(self, p, t: QtGui.QTransform, x, y, pen: QtGui.QPen) -> bool:
+        """A min/max envelope (see gui.strip.columns) of a 1-px opaque solid cosmetic pen,
+        without antialiasing, filled as one integer rectangle per pixel column. False
+        (nothing drawn) when the data, pen or transform do not fit."""
+        if (x is None or len(x) < 2 or self._exportOpts is not False or t.type().value > _SCALE_ONLY
+                or pen is None or pen.widthF() > 1.0 or not pen.isCosmetic() or pen.style() != _SOLID_LINE
+                or not pen.isSolid() or pen.color().alpha() != 255 or self.opts["antialias"]
+                or self.opts["fillLevel"] is not None or self.opts["stepMode"]
+                or self.opts["shadowPen"] is not None or self.opts["compositionMode"] is not None
+                or self.opts["connect"] != "finite"):
+            return False
+        rects = _columns.envelope_rects(x * t.m11() + t.dx(), y * t.m22() + t.dy(), _columns.MIN_MEAN_PX)
+        if rects is None:
+            return False
+        p.save()
+        p.resetTransform()
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(pen.color())
+        p.drawRects(shiboken6.wrapInstance(rects.ctypes.data, QtCore.QRect), rects.shape[0])
+        p.restore()
+        self.column_paints += 1
+        return True
 
     def _paint_bars(self, p, t: QtGui.QTransform, x: np.ndarray, y: np.ndarray, pen: QtGui.QPen) -> bool:
         """Pairs that are all vertical lines of a flat-capped solid pen `w` = 2, 3 or 4 px

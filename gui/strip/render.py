@@ -54,6 +54,10 @@ class Trace:
             return
         self.raw_state = state
         it = self.item
+        # a decimated min/max envelope: filled as pixel columns (gui.strip.columns)
+        it.columns = not raw and self.kind == "minmax"
+        if self.twin is not None:
+            self.twin.columns = it.columns
         if raw:
             it.opts["antialias"] = state[1]
             it.setSegmentedLineMode("on" if self.pen.widthF() > 1 else "off")
