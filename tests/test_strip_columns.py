@@ -113,3 +113,31 @@ def test_strip_paints_a_zoomed_out_record_as_columns(qtbot, monkeypatch):
     v.set_view(0, 600)
     _paint(v)
     assert item.columns and item.column_paints == n
+
+
+def _raster(rects: np.ndarray, shape) -> np.ndarray:
+    img = np.zeros(shape, np.int32)
+    for left, top, right, bottom in rects.tolist():
+        img[max(0, top):bottom + 1, max(0, left):right + 1] += 1
+    return img > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_joined_columns_cover_exactly_the_columns(seed):
+    """The wide rectangles of the shared rows plus what is left of each column: the same
+    pixels as one rectangle per column (empty columns included), and fewer one-pixel rows."""
+    from gui.strip.columns import _blocked, _plain
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    col = np.arange(n, dtype=np.float64) + 7
+    mid = 150 + 40 * np.sin(np.arange(n) / 15.0)
+    top = np.floor(mid - rng.uniform(0, 120, n))
+    bottom = np.floor(mid + rng.uniform(-5, 120, n))
+    empty = rng.random(n) < 0.03
+    top[empty], bottom[empty] = np.inf, -np.inf
+    plain, joined = _plain(col, top, bottom), _blocked(col, top, bottom)
+    assert np.array_equal(_raster(plain, (320, n + 10)), _raster(joined, (320, n + 10)))
+    narrow_rows = lambda r: int(((r[:, 3] - r[:, 1] + 1) * (r[:, 2] == r[:, 0])).sum())
+    if n >= 48:
+        assert narrow_rows(joined) < narrow_rows(plain)

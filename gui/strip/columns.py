@@ -7,9 +7,11 @@ twice (once up, once down); zoomed out, where every column spans the signal's wh
 range (a 24-h record), that was most of the frame.  The pixels it covers in a column
 are one vertical run: the bin's stroke joined with the parts of the two steep lines
 that fall in that column.  :func:`envelope_rects` gives those runs as integer
-rectangles, which the raster engine fills as spans, 3-4x cheaper.  The result equals
-the stroked polyline up to the rounding at the ends of a run (tested: at most one
-pixel at either end of a column, and few of them).
+rectangles, which the raster engine fills as spans, 3-4x cheaper; for one line (a
+single row) the rows that neighbouring columns share are joined into wide rectangles
+(:func:`_blocked`, same pixels), since Qt fills a rectangle row by row.  The result
+equals the stroked polyline up to the rounding at the ends of a run (tested: at most
+one pixel at either end of a column, and few of them).
 """
 from __future__ import annotations
 
@@ -74,9 +76,55 @@ def envelope_rects(X: np.ndarray, Y: np.ndarray, min_mean_px: float = MIN_MEAN_P
         col = np.concatenate([col] + [e[0] for e in extra])
         lo = np.concatenate([lo] + [e[1] for e in extra])
         hi = np.concatenate([hi] + [e[2] for e in extra])
-    r = np.empty((col.size, 4), np.int32)
-    r[:, 0] = col
-    r[:, 2] = col
-    r[:, 1] = np.floor(lo + 0.5)   # the rounding closest to Qt's stroker (measured)
-    r[:, 3] = np.floor(hi)
-    return r
+    top = np.floor(lo + 0.5)   # the rounding closest to Qt's stroker (measured)
+    bottom = np.floor(hi)
+    if xa.size > 1 and conn.size == xa.size - 1 and np.isfinite(col).all():
+        # one line: each pixel column's pixels are one run (its bins' strokes and the
+        # steep lines' parts chain up), so columns can be merged per pixel column
+        c0 = int(col.min())
+        k = (col - c0).astype(np.intp)
+        T = np.full(int(k.max()) + 1, np.inf)
+        B = np.full(T.size, -np.inf)
+        np.minimum.at(T, k, top)
+        np.maximum.at(B, k, bottom)
+        return _blocked(np.arange(T.size, dtype=np.float64) + c0, T, B)
+    return _plain(col, top, bottom)
+
+
+def _plain(col: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """One QRect per column col × [top, bottom] (inclusive; empty ones left out)."""
+    ok = bottom >= top
+    r = np.stack([col[ok], top[ok], col[ok], bottom[ok]], axis=1)
+    return np.ascontiguousarray(r.astype(np.int32))
+
+
+BLOCKS = (24, 6)  # columns joined into one rectangle where they all overlap (two levels)
+
+
+def _blocked(col: np.ndarray, top: np.ndarray, bottom: np.ndarray, sizes: tuple = BLOCKS) -> np.ndarray:
+    """QRects (k, 4) covering the same pixels as the columns col × [top, bottom] (inclusive;
+    col increasing by one; a column without pixels has top > bottom, e.g. inf, -inf):
+    where sizes[0] consecutive columns all share rows [T, B], one rectangle that wide
+    covers them, and what lies above and below in each column is joined the same way with
+    the next size, the rest column by column.  Qt fills a rectangle row by row, so a
+    one-pixel-wide column costs a call per row; the shared part of a zoomed-out envelope
+    (most of it) becomes a few wide rows instead."""
+    b = sizes[0] if sizes else 0
+    n = (col.size // b) * b if b else 0
+    if n == 0:
+        return _plain(col, top, bottom)
+    ct = top[:n].reshape(-1, b).max(axis=1)
+    cb = bottom[:n].reshape(-1, b).min(axis=1)
+    ok = np.isfinite(ct) & np.isfinite(cb) & (cb - ct >= 1)
+    if not ok.any():
+        return _blocked(col, top, bottom, sizes[1:])
+    wide = np.stack([col[:n:b][ok], ct[ok], col[b - 1:n:b][ok], cb[ok]], axis=1).astype(np.int32)
+    inside = np.zeros(col.size, bool)
+    inside[:n] = np.repeat(ok, b)
+    cut_t = np.full(col.size, np.inf)
+    cut_b = np.full(col.size, -np.inf)
+    cut_t[:n] = np.repeat(ct, b)
+    cut_b[:n] = np.repeat(cb, b)
+    above = _blocked(col, top, np.where(inside, cut_t - 1, bottom), sizes[1:])
+    below = _blocked(col, np.where(inside, cut_b + 1, np.inf), np.where(inside, bottom, -np.inf), sizes[1:])
+    return np.ascontiguousarray(np.concatenate([wide, above, below]))
