@@ -376,6 +376,14 @@ class LabelAxis(_DirectAxis):
         self._ticks_fn = ticks
         self._labels: dict[float, str] = {}
 
+    def set_static(self, on: bool) -> None:
+        """Render into a pixmap once and blit it while it does not change (Qt redraws it on
+        update(), which every range or label change calls): for a range that stays put
+        while the view pans (continuous mode's y)."""
+        mode = self.CacheMode.DeviceCoordinateCache if on else self.CacheMode.NoCache
+        if self.cacheMode() != mode:
+            self.setCacheMode(mode)
+
     def set_ticks_fn(self, fn):
         self._ticks_fn = fn
         self.picture = None

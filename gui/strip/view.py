@@ -403,6 +403,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
             vb.setLimits(xMin=-ROW_MARGIN_S - 0.5, xMax=dur + 1.0, minXRange=MIN_WINDOW_S,
                          maxXRange=dur + ROW_MARGIN_S + 1.5)
             self._left_axis.setLabel(m.units, **{"color": "#555", "font-size": "9pt"})  # mV for an ECG lead
+        self._left_axis.set_static(m.mode == "continuous")  # y stays put while panning: blit it
         self._left_axis.picture = None
         self._left_axis.update()
 
