@@ -113,6 +113,12 @@ def test_strip_paints_a_zoomed_out_record_as_columns(qtbot, monkeypatch):
     v.set_view(0, 600)
     _paint(v)
     assert item.columns and item.column_paints == n
+    monkeypatch.setattr(columns, "MIN_MEAN_PX", 1.0)
+    v.set_mode("rows")  # several rows (short strips): always stroked
+    v.set_seconds_per_row(60.0)
+    v.set_view(0, 600)
+    _paint(v)
+    assert len(v._segments()) > 1 and not item.columns and item.column_paints == n
 
 
 def _raster(rects: np.ndarray, shape) -> np.ndarray:

@@ -139,7 +139,11 @@ class StripCurve(pg.PlotCurveItem):
                 or self.opts["shadowPen"] is not None or self.opts["compositionMode"] is not None
                 or self.opts["connect"] != "finite"):
             return False
-        rects = _columns.envelope_rects(x * t.m11() + t.dx(), y * t.m22() + t.dy(), _columns.MIN_MEAN_PX)
+        # one line of (min, max) pairs, tall enough on average (cheap test first: most curves fail it)
+        n = len(y) - (0 if math.isfinite(y[-1]) else 1)
+        if n < 2 or n % 2 or not float(np.abs(y[1:n:2] - y[0:n:2]).mean()) * abs(t.m22()) >= _columns.MIN_MEAN_PX:
+            return False
+        rects = _columns.envelope_rects(x * t.m11() + t.dx(), y * t.m22() + t.dy(), 0.0)
         if rects is None:
             return False
         p.save()

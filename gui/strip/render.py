@@ -54,10 +54,6 @@ class Trace:
             return
         self.raw_state = state
         it = self.item
-        # a decimated min/max envelope: filled as pixel columns (gui.strip.columns)
-        it.columns = not raw and self.kind == "minmax"
-        if self.twin is not None:
-            self.twin.columns = it.columns
         if raw:
             it.opts["antialias"] = state[1]
             it.setSegmentedLineMode("on" if self.pen.widthF() > 1 else "off")
@@ -185,6 +181,10 @@ class StripRenderer:
                     tr.hide()
                 continue
             tr.set_raw(raw, xa.size)
+            # a decimated min/max envelope of one row: maybe filled as pixel columns (gui.strip.columns)
+            tr.item.columns = not raw and tr.kind == "minmax" and len(segs) == 1
+            if tr.twin is not None:
+                tr.twin.columns = tr.item.columns
             if tr.layer == "band":
                 tr.item.blockSignals(True)  # the fill is updated below, once
                 tr.item.setData(xa, ya)
