@@ -46,13 +46,14 @@ def made(samples, tiny_model, tmp_path_factory):
         path.write_text(json.dumps(doc))
         out[key], out[key + "_doc"] = str(path), doc
     proc = run_cli("certify", samples, "--sigma", "0.05", "--n0", "10", "--n", "50", "--limit", RECORDS,
-                   "--out", folder / "cert.jsonl", "--json")
+                   "--model", "default", "--out", folder / "cert.jsonl", "--json")  # card a's model, smoothed
     assert proc.returncode == 0, proc.stderr
     (folder / "cert.json").write_text(proc.stdout)
     out.update(cert=str(folder / "cert.json"), certl=str(folder / "cert.jsonl"), cert_doc=one_json(proc.stdout),
                folder=folder)
     proc = run_cli("smooth-attack", samples, "--sigma", "0.05", "--eps", "0.01,0.05", "--steps", "2", "--draws", "2",
-                   "--n0", "10", "--n", "50", "--limit", RECORDS, "--results", folder / "smooth.jsonl", "--json")
+                   "--n0", "10", "--n", "50", "--limit", RECORDS, "--model", "default", "--results", folder / "smooth.jsonl",
+                   "--json")
     assert proc.returncode == 0, proc.stderr
     (folder / "smooth.json").write_text(proc.stdout)
     out.update(smooth=str(folder / "smooth.json"), smoothl=str(folder / "smooth.jsonl"),
