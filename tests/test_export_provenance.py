@@ -103,7 +103,7 @@ def test_resampled_sources_reclassify_as_the_attack_via_cli(tmp_path, clf):
         assert r.success, f"{name}: the attack must change the prediction for this test to mean anything"
         base = _export(clf, out, r, rec, ld)
         results.append((base, r, fs, lead, gain))
-    proc = run_cli("classify", *[b + ".hea" for b, *_ in results], "--json", timeout=300)
+    proc = run_cli("classify", *[b + ".hea" for b, *_ in results], "--model", clf.name, "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr
     doc = one_json(proc.stdout)
     assert doc["model"] == clf.name

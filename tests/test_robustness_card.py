@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_user_error, one_json, run_cli
 from engine.errors import UserError
 
-TINY = ["--steps", "2", "--sap-steps", "2", "--iterations", "3", "--queries", "10", "--eps-list", "0.01,0.05",
+TINY = ["--model", "default", "--steps", "2", "--sap-steps", "2", "--iterations", "3", "--queries", "10", "--eps-list", "0.01,0.05",
         "--ensemble-eps", "0.01,0.05", "--universal-split", "strat-train", "--universal-steps", "1",
         "--universal-passes", "1"]
 
