@@ -165,6 +165,9 @@ def main(argv=None) -> int:
     repeats = max(1, args.repeats if args.repeats is not None else (3 if args.quick else 5))
     log = (lambda *a: None) if args.json else print
 
+    from engine.allocator import tune_heap
+
+    tune_heap()  # the C heap's policy of the app (engine/allocator.py)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     from gui.strip import StripView
 
