@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -26,14 +27,15 @@ def pick_device(requested: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def describe_device(dev: torch.device) -> str:
-    """Human-readable device name (e.g. 'CPU (2 threads)' or the CUDA card's name)."""
+def describe_device(dev: torch.device, threads: bool = True) -> str:
+    """Human-readable device name: 'CPU (2 threads)' (this thread's torch threads now) or, with
+    threads=False, 'CPU (2 cores)' (the machine's; a job's thread count varies), or the CUDA card."""
     if dev.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(dev)}"
     if dev.type == "mps":
         return "Apple MPS"
-    n = torch.get_num_threads()
-    return f"CPU ({n} thread{'s' if n != 1 else ''})"
+    n, unit = (torch.get_num_threads(), "thread") if threads else (os.cpu_count() or 1, "core")
+    return f"CPU ({n} {unit}{'s' if n != 1 else ''})"
 
 
 def seed_everything(seed: int) -> None:

@@ -24,12 +24,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The window's command-line options (main.py also shows them in its --help)."""
     from engine.attacks.registry import ATTACKS, arg_type, param
-    from engine.models import BUNDLED
+    from engine.models import BUNDLED, DEFAULT_MODEL
 
     p = _Parser(prog="main.py", description="ECG Adversarial Workbench: the window, or a headless command.")
     p.add_argument("--gui", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--open", metavar="RECORD", help="record (or folder) to open")
-    p.add_argument("--model", metavar="SPEC", help=f"{', '.join(BUNDLED)} (bundled weights) or a checkpoint file")
+    p.add_argument("--model", metavar="SPEC", help=f"{', '.join(BUNDLED)} (bundled weights) or a checkpoint file "
+                                                   f"(default: the last one chosen; at first {DEFAULT_MODEL}, the whole record)")
     p.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG and exit")
     p.add_argument("--overwrite", action="store_true", help="(screenshot) replace an existing FILE")
     p.add_argument("--attack", choices=list(ATTACKS), help="(screenshot) run this attack")

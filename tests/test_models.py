@@ -195,6 +195,10 @@ def test_device_choice():
             pick_device("cuda")
         assert pick_device(None).type in {"cpu", "mps"}
     assert "CPU" in describe_device(torch.device("cpu"))
+    import os
+
+    n = os.cpu_count() or 1
+    assert describe_device(torch.device("cpu"), threads=False) == f"CPU ({n} core{'s' if n != 1 else ''})"
 
 
 def test_seeds_make_runs_repeatable():

@@ -112,7 +112,7 @@ def load_model(spec: str, device: str | None = None) -> Job:
 
         progress(0, 1, f"loading model {spec}")
         clf = resolve_model(spec, device)
-        return clf, describe_device(clf.device)
+        return clf, describe_device(clf.device, threads=False)  # each job's threads: the status bar
     return fn
 
 
