@@ -46,7 +46,7 @@ class JobStatus(QObject):
         idleness, see gui.threads)."""
         import re
 
-        self._device = re.sub(r"\s*\(\d+ threads?\)$", "", text)
+        self._device = re.sub(r"\s*\(\d+ (threads?|cores?)\)$", "", text)
         if threads and self._device == "CPU":
             text = f"CPU ({threads} thread{'s' if threads != 1 else ''})"
             self.device.setToolTip("PyTorch threads: every core while the window is idle, one core left to "

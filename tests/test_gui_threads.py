@@ -65,6 +65,13 @@ def test_jobs_get_every_core_when_idle(qtbot, isolated, model_path, monkeypatch)
     win.submit(lambda progress, stop: seen.append(torch.get_num_threads()), "probe", kind="probe")
     wait_idle(qtbot, win)
     assert seen == [cores]  # the window was idle: every core (the old code kept one free)
+    # the model panel names the machine's cores, the status bar the threads jobs run with
+    import os
+    import re
+
+    n = os.cpu_count() or 1
+    assert win.model_panel.device.text() == f"Device: CPU ({n} core{'s' if n != 1 else ''})"
+    assert re.fullmatch(r"CPU \(\d+ threads?\)", win.job_status.device.text()), win.job_status.device.text()
 
     win.threads.note_input()  # the user just moved the mouse
     win.submit(lambda progress, stop: seen.append(torch.get_num_threads()), "probe", kind="probe")
