@@ -40,7 +40,6 @@ class ModelController:
 
         def done(res):
             clf, dev = res
-            dev = dev.replace("(1 threads)", "(1 thread)")
             self.spec = spec
             w.settings.set("model/spec", spec)
             w.model_panel.set_model_info(clf, dev)

@@ -103,12 +103,7 @@ class StripCurve(pg.PlotCurveItem):
         x, y = self.xData, self.yData
         if self.columns and self._paint_columns(p, t, x, y, pen):
             return
-        if (x is None or len(x) < 2 or self._exportOpts is not False
-                or t.type().value > _SCALE_ONLY
-                or self.opts["fillLevel"] is not None or self.opts["stepMode"]
-                or self.opts["shadowPen"] is not None
-                or self.opts["compositionMode"] is not None
-                or pen is None or not self._shouldUseDrawLineSegments(pen)):
+        if not self._device_paintable(t, x, pen) or not self._shouldUseDrawLineSegments(pen):
             super().paint(p, opt, widget)
             return
         if self.opts["connect"] == "pairs" and self._paint_bars(p, t, x, y, pen):
@@ -128,16 +123,22 @@ class StripCurve(pg.PlotCurveItem):
         p.restore()
         self.device_paints += 1
 
+    def _device_paintable(self, t: QtGui.QTransform, x, pen: QtGui.QPen | None) -> bool:
+        """Whether the curve may be drawn in device pixels by this class's own paths: plain data
+        (two points or more, not exporting), a scale-and-shift transform, a pen, and none of the
+        options those paths do not draw (fill, steps, shadow, composition mode)."""
+        return not (x is None or len(x) < 2 or self._exportOpts is not False
+                    or t.type().value > _SCALE_ONLY or pen is None
+                    or self.opts["fillLevel"] is not None or self.opts["stepMode"]
+                    or self.opts["shadowPen"] is not None or self.opts["compositionMode"] is not None)
+
     def _paint_columns(self, p, t: QtGui.QTransform, x, y, pen: QtGui.QPen) -> bool:
         """A min/max envelope (see gui.strip.columns) of a 1-px opaque solid cosmetic pen,
         without antialiasing, filled as one integer rectangle per pixel column. False
         (nothing drawn) when the data, pen or transform do not fit."""
-        if (x is None or len(x) < 2 or self._exportOpts is not False or t.type().value > _SCALE_ONLY
-                or pen is None or pen.widthF() > 1.0 or not pen.isCosmetic() or pen.style() != _SOLID_LINE
-                or not pen.isSolid() or pen.color().alpha() != 255 or self.opts["antialias"]
-                or self.opts["fillLevel"] is not None or self.opts["stepMode"]
-                or self.opts["shadowPen"] is not None or self.opts["compositionMode"] is not None
-                or self.opts["connect"] != "finite"):
+        if (not self._device_paintable(t, x, pen) or pen.widthF() > 1.0 or not pen.isCosmetic()
+                or pen.style() != _SOLID_LINE or not pen.isSolid() or pen.color().alpha() != 255
+                or self.opts["antialias"] or self.opts["connect"] != "finite"):
             return False
         # one line of (min, max) pairs, tall enough on average (cheap test first: most curves fail it)
         n = len(y) - (0 if math.isfinite(y[-1]) else 1)
