@@ -77,6 +77,19 @@ def make_window(qtbot, model_path: str, settings_path: str, open_samples: bool =
     return win
 
 
+def shown_free_strip(qtbot, width: int, height: int):
+    """A bare StripView (no toolbar) in free zoom, shown and exposed at width x height px."""
+    from gui.strip import StripView
+
+    v = StripView(toolbar=False)
+    qtbot.addWidget(v)
+    v.resize(width, height)
+    v.set_free_zoom(True)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
 def wait_idle(qtbot, win, timeout_s: float = 60.0) -> None:
     """Wait until no user job is queued or running."""
     qtbot.waitUntil(lambda: not win.is_busy(), timeout=int(timeout_s * 1000))

@@ -89,16 +89,12 @@ def _paint(v) -> None:
 
 
 def test_strip_paints_a_zoomed_out_record_as_columns(qtbot, monkeypatch):
-    from gui.strip import StripView, columns
+    from gui.strip import columns
+    from gui_fixtures import shown_free_strip
 
     monkeypatch.setattr(columns, "MIN_MEAN_PX", 1.0)
 
-    v = StripView(toolbar=False)
-    qtbot.addWidget(v)
-    v.resize(1000, 600)
-    v.set_free_zoom(True)
-    v.show()
-    qtbot.waitExposed(v)
+    v = shown_free_strip(qtbot, 1000, 600)
     v.set_record(_ecg(300 * 600), 300.0, "t")
     v.set_mode("continuous")
     item = v.renderer.trace["original"].item

@@ -38,14 +38,9 @@ def _uncached_pixels(v) -> np.ndarray:
 
 @pytest.fixture
 def strip(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_free_strip
 
-    v = StripView(toolbar=False)
-    qtbot.addWidget(v)
-    v.resize(1000, 620)
-    v.set_free_zoom(True)
-    v.show()
-    qtbot.waitExposed(v)
+    v = shown_free_strip(qtbot, 1000, 620)
     t = np.arange(6000) / 300.0
     x = (np.sin(2 * np.pi * t) * 0.8).astype(np.float32)
     v.set_record(x, 300.0, "s")
