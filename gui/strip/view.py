@@ -55,6 +55,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import export as _export
 from .calipers import Calipers, Crosshair, format_readout
+from .info_label import InfoLabel
 from .layers import DEFAULT_VISIBLE, LAYERS  # noqa: F401  (re-exported)
 from .legend import StripLegend
 from .model import MIN_WINDOW_S, ROW_MARGIN_S, StripModel  # noqa: F401
@@ -136,9 +137,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         # ---- overview, info bar, toolbar
         self.overview = Overview(self)
         self.overview.regionMoved.connect(self._on_overview)
-        self.info = QtWidgets.QLabel(self)
-        self.info.setTextFormat(QtCore.Qt.TextFormat.PlainText)
-        self.info.setStyleSheet("QLabel { color: #333; padding: 1px 6px; }")
+        self.info = InfoLabel(self)  # elided, never widens the window (plain text, #333)
         self.caliper_info = QtWidgets.QLabel(self)
         self.caliper_info.setStyleSheet("QLabel { color: #0060b0; padding: 1px 6px; font-weight: bold; }")
         info_row = QtWidgets.QHBoxLayout()
