@@ -72,7 +72,7 @@ from .attacks.base import AttackParams
 from .attacks.runner import AttackResult
 from .band import BandResult
 from .errors import UserError
-from .outputs import check_output_dir
+from .outputs import check_not_input, check_output_dir
 from .records import ECG_LEAD_PATTERN, record_base, write_record
 
 MAX_SIGNAL_NAME = 60        # characters of a written signal name (WFDB's own limit is 100)
@@ -87,15 +87,18 @@ def _existing(base: str) -> str | None:
     return None
 
 
-def check_records_free(bases: list[str], overwrite: bool = False) -> None:
-    """UserError when a record would replace existing files (unless `overwrite`) or two of
-    `bases` are the same record; checks nothing is written yet."""
+def check_records_free(bases: list[str], overwrite: bool = False, inputs: list[str] = ()) -> None:
+    """UserError when a record would replace existing files (unless `overwrite`), one of the
+    records the command reads (`inputs`, record paths; even with `overwrite`), or two of `bases`
+    are the same record; checks nothing is written yet."""
     seen: set[str] = set()
     for base in bases:
         key = os.path.normcase(os.path.abspath(record_base(base)))
         if key in seen:
             raise UserError(f"two outputs are named {os.path.basename(base)}; one would overwrite the other")
         seen.add(key)
+        for inp in inputs:
+            check_not_input(record_base(base) + ".hea", [record_base(inp) + ".hea"], what="output record")
         f = _existing(record_base(base))
         if f and not overwrite:
             raise UserError(f"{f} already exists (use --overwrite to replace it)")

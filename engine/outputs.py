@@ -1,9 +1,10 @@
 """Safe outputs: refuse to clobber, check writability before work, write atomically, lock.
 
 Every command that writes a file goes through these helpers:
-* `check_output(path, overwrite)` before any long work: refuses an existing file unless
-  `overwrite`, refuses a folder, and checks that the folder exists and is writable (by creating
-  and removing a probe file), so a run never fails at its end;
+* `check_output(path, overwrite, inputs=...)` before any long work: refuses an existing file
+  unless `overwrite`, refuses a folder and any of the command's input files (even with
+  `overwrite`), and checks that the folder exists and is writable (by creating and removing a
+  probe file), so a run never fails at its end;
 * `atomic_write(path)` (context manager yielding a temporary path next to the target) and
   `write_text_atomic` / `write_bytes_atomic`: the target appears whole or not at all;
 * `FileLock(path)`: an exclusive lock file (`path + ".lock"`, created with O_EXCL) that stops
@@ -21,12 +22,32 @@ from typing import Iterator
 
 from .errors import UserError
 
-__all__ = ["check_output", "check_output_dir", "atomic_write", "write_text_atomic",
+__all__ = ["check_output", "check_not_input", "same_file", "check_output_dir", "atomic_write", "write_text_atomic",
            "write_bytes_atomic", "FileLock"]
 
 
-def check_output(path: str | os.PathLike, overwrite: bool = False, what: str = "output") -> str:
-    """Check `path` can be written: no existing file unless `overwrite`, a writable folder.
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two existing paths name one file (also through links, `..` or a hard link);
+    False when either does not exist."""
+    try:
+        return os.path.samefile(os.fspath(a), os.fspath(b))
+    except (OSError, ValueError):  # one of them does not exist (yet), or holds a NUL
+        return False
+
+
+def check_not_input(path: str | os.PathLike, inputs, what: str = "output") -> None:
+    """UserError when `path` names one of the files in `inputs` (None entries ignored): an input
+    is never overwritten, not even with --overwrite."""
+    for inp in inputs or ():
+        if inp is not None and os.fspath(inp) and same_file(path, inp):
+            raise UserError(f"{what} {os.fspath(path)} is the input file {os.fspath(inp)} of this command; "
+                            "an input is never overwritten (not even with --overwrite): choose another path")
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False, what: str = "output",
+                 inputs=()) -> str:
+    """Check `path` can be written: no existing file unless `overwrite`, a writable folder, and
+    never one of the command's `inputs` (files it reads: a model, a label file, a record).
 
     Returns the path as str. Raises UserError (one line) otherwise. Writes nothing that stays.
     """
@@ -35,6 +56,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, what: str = "
         raise UserError(f"empty {what} path")
     if os.path.isdir(path):
         raise UserError(f"{what} {path} is a folder, not a file")
+    check_not_input(path, inputs, what)
     if os.path.lexists(path) and not overwrite:
         raise UserError(f"{path} already exists (use --overwrite to replace it)")
     folder = os.path.dirname(os.path.abspath(path))

@@ -326,7 +326,8 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
             lead.gain = lead.gain / factor
             lead.units = "mV"
         leads.append(lead)
-        cols.append(col.astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 (a gain of 1e-300): inf,
+            cols.append(col.astype(np.float32))              # refused by check_signal, not a warning
     ann = None
     if os.path.isfile(base + ".atr"):
         try:

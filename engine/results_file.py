@@ -19,8 +19,8 @@ from typing import Callable
 from .errors import UserError
 from .outputs import write_text_atomic
 
-__all__ = ["ResultsFormat", "read_jsonl_results", "open_results", "write_header", "append_lines",
-           "valid_record_row"]
+__all__ = ["ResultsFormat", "read_jsonl_results", "open_results", "check_replaceable", "write_header",
+           "append_lines", "valid_record_row"]
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,44 @@ def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> t
         else:
             rows.setdefault(doc["record"], doc)
     good_end = len(data) - len(pieces[-1])
+    if header is None and pieces[-1].strip():
+        # a header is written whole (atomically), so text without one complete line is some other
+        # file named by mistake: never "repaired" (cut to nothing) and replaced
+        raise UserError(f"{path} is not a results file (no complete first line); name another file")
     if repair and good_end < len(data):
         with open(path, "r+b") as fh:
             fh.truncate(good_end)
             fh.flush()
             os.fsync(fh.fileno())
     return header, rows
+
+
+MAX_HEADER_LINE = 256 * 1024 * 1024  # bytes read to find a results file's first line
+
+
+def check_replaceable(path: str) -> None:
+    """UserError unless `path` is absent, empty, or a JSON Lines file whose first line is a JSON
+    object (a results file of some run): what `restart` (--overwrite) may replace. A label file,
+    a record, a checkpoint or any other text named as a results file by mistake is never replaced."""
+    try:
+        with open(path, "rb") as fh:
+            first = b""
+            while not first.strip():
+                line = fh.readline(MAX_HEADER_LINE)
+                if not line:
+                    return  # empty (or blank) file
+                first = line
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"cannot read results file {path}: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(first)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} is not a results file (its first line is not a JSON object); --overwrite "
+                        "replaces only results files: name another file, or delete this one yourself")
 
 
 def write_header(path: str, header: dict) -> None:
@@ -105,7 +137,8 @@ def open_results(path: str, header: dict, fmt: ResultsFormat, restart: bool = Fa
 
     An existing file is repaired (torn last line) and its header checked with `fmt.check`; one
     that does not match, or is damaged, is refused (UserError) unless `restart`, which replaces
-    it with a fresh file (never a folder). A new, empty or replaced file gets `header` first.
+    it with a fresh file (never a folder, nor a file that is not a results file: check_replaceable).
+    A new, empty or replaced file gets `header` first.
     The caller holds the file's engine.outputs.FileLock.
     """
     try:
@@ -115,6 +148,7 @@ def open_results(path: str, header: dict, fmt: ResultsFormat, restart: bool = Fa
     except UserError:
         if not restart or os.path.isdir(path):
             raise
+        check_replaceable(path)  # --overwrite replaces results files, never a label file or a record
         found, rows = None, {}
     if found is None:
         write_header(path, header)

@@ -208,9 +208,11 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     if bad:
         raise UserError(f"unknown class labels in training data: {bad}")
     resume_path = out + ".resume.pt"
-    check_output(out, overwrite or (resume and os.path.exists(resume_path)), what="checkpoint")
+    inputs = [cfg.init]  # the checkpoint fine-tuned from is never replaced, not even with overwrite
+    check_output(out, overwrite or (resume and os.path.exists(resume_path)), what="checkpoint", inputs=inputs)
     card_path = card_path_for(out)
-    check_output(card_path, overwrite or (resume and os.path.exists(resume_path)), what="model card")
+    check_output(card_path, overwrite or (resume and os.path.exists(resume_path)), what="model card",
+                 inputs=inputs)
     arch_args = {**getattr(ARCHITECTURES.get(cfg.arch), "default_args", {}), **cfg.arch_args}
     meta = base_meta(cfg.arch, arch_args)
     torch.manual_seed(cfg.seed)

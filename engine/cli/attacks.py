@@ -35,17 +35,21 @@ def _params(args, clf, **override):
     return params_from_args(args, classes=list(clf.classes), **override)
 
 
-def _check_out(out: str | None, names: list[str], overwrite: bool) -> None:
-    """Fail before the (long) attack when saved examples would collide or overwrite files."""
+def _check_out(out: str | None, names: list[str], overwrite: bool, inputs: list[str] = ()) -> None:
+    """Fail before the (long) attack when saved examples would collide or overwrite files (never
+    one of the `inputs` records, not even with `overwrite`)."""
     if not out:
         return
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--out {out} exists and is not a folder")
+    from ..export import check_records_free
+
     seen = set()
     for n in names:
         if n in seen:
             raise UserError(f"two records are named {n}; their examples would overwrite each other in {out}")
         seen.add(n)
+        check_records_free([os.path.join(out, n)], overwrite=True, inputs=inputs)
         if not overwrite and (os.path.exists(os.path.join(out, n + ".hea"))
                               or os.path.exists(os.path.join(out, n + ".dat"))):
             raise UserError(f"{os.path.join(out, n)}.hea already exists (use --overwrite to replace it)")
@@ -156,7 +160,7 @@ def cmd_attack(args) -> int:
         from ..export import adversarial_base
 
         _check_out(args.out, [os.path.basename(adversarial_base(args.out, r.name, args.method)) for r in recs],
-                   args.overwrite)
+                   args.overwrite, inputs=[r.path for r in recs])
     if args.out:
         from ..outputs import check_output_dir
 
@@ -212,7 +216,7 @@ def cmd_band(args) -> int:
         _check_out(args.out, [], args.overwrite)
         check_output_dir(args.out, "--out folder")
         k = min(args.members, args.trials + 1)  # members written: the example and at most every trial
-        check_records_free(band_bases(args.out, rec.name, args.method, k), args.overwrite)
+        check_records_free(band_bases(args.out, rec.name, args.method, k), args.overwrite, inputs=[rec.path])
     clf, _ = jobs.load_model(args.model, args.device)(_quiet, lambda: False)
     params = _params(args, clf)
     check_band_memory(clf, len(rec.x_mv), rec.fs, args.trials, rec.name)  # before the attack

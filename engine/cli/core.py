@@ -220,7 +220,7 @@ def cmd_model_card(args) -> int:
     from ..outputs import check_output, write_text_atomic
 
     if args.out:
-        check_output(args.out, args.overwrite, what="model card")
+        check_output(args.out, args.overwrite, what="model card", inputs=[args.model])  # never the model
     clf = resolve_model(args.model, args.device)
     text = model_card(clf)
     if args.out:
@@ -238,9 +238,11 @@ def cmd_train(args) -> int:
     # an existing checkpoint is replaced only with --overwrite, or by the run it belongs to (resume);
     # the folder must be writable now, not after hours of training
     resuming = os.path.exists(args.out + ".resume.pt") and not args.no_resume
-    check_output(args.out, args.overwrite or resuming, what="checkpoint")
+    # never the checkpoint it fine-tunes from (--init), not even with --overwrite
+    check_output(args.out, args.overwrite or resuming, what="checkpoint", inputs=[args.init])
     # the model card written next to it (engine.training.card_path_for)
-    check_output(args.out[:-len(".safetensors")] + ".md", args.overwrite or resuming, what="model card")
+    check_output(args.out[:-len(".safetensors")] + ".md", args.overwrite or resuming, what="model card",
+                 inputs=[args.init])
     ds = open_dataset(args.dataset, args.labels)
 
     from ..workbench import TrainRequest, jobs

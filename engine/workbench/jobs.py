@@ -358,7 +358,8 @@ def train(req: TrainRequest) -> Job:
         resume_file = req.out + ".resume.pt"
         if not req.out.endswith(".safetensors"):
             raise UserError("the checkpoint file name must end in .safetensors")
-        check_output(req.out, req.overwrite or (req.resume and os.path.exists(resume_file)), what="checkpoint")
+        check_output(req.out, req.overwrite or (req.resume and os.path.exists(resume_file)), what="checkpoint",
+                     inputs=[req.init])
         ds = req.dataset
         names = split_records(ds, req.split, req.limit, warn=lambda m: progress(0, 1, m))
         ts = training_split(ds, names, req.val_split, req.seed)

@@ -1,0 +1,186 @@
+"""Hostile-user audit of the headless CLI: the failures it found, one regression test each.
+
+Each test runs the CLI in process (engine.cli.main, the code `python main.py` runs) on copies
+of the bundled samples in a temporary folder and checks the contract: exit code 2, one
+'error: ...' line last on stderr, no traceback, and no input file touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+
+import pytest
+
+from engine.cli import main as cli_main
+from engine.errors import UserError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """Run one command in process → (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    try:
+        rc = cli_main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def user_error(capsys, *args) -> str:
+    """The command fails as bad input: exit 2, last stderr line 'error: ...', no traceback (progress
+    notes such as 'note: ... skipped' may come before it). Returns that line."""
+    rc, out, err = cli(capsys, *args)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err and lines and lines[-1].startswith("error:"), err
+    assert out.strip() == "", out
+    return lines[-1]
+
+
+@pytest.fixture
+def dataset(samples, tmp_path):
+    """A copy of five bundled records and their labels."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    names = ["A00001", "A00002", "A00006", "A00007", "A00009"]
+    for n in names:
+        for ext in (".hea", ".mat"):
+            shutil.copy(samples / (n + ext), folder / (n + ext))
+    ref = [ln for ln in (samples / "REFERENCE.csv").read_text().splitlines() if ln.split(",")[0] in names]
+    (folder / "REFERENCE.csv").write_text("\n".join(ref) + "\n")
+    return folder
+
+
+# -- an input is never overwritten, not even with --overwrite ---------------------------------------
+
+def test_model_card_out_never_replaces_the_model(capsys, tiny_model, tmp_path):
+    ckpt = tmp_path / "m.safetensors"
+    shutil.copy(tiny_model, ckpt)
+    before = ckpt.read_bytes()
+    line = user_error(capsys, "model-card", "--model", ckpt, "--out", ckpt, "--overwrite")
+    assert "input file" in line and "never overwritten" in line
+    assert ckpt.read_bytes() == before  # was replaced by the Markdown card
+    link = tmp_path / "alias.md"
+    os.symlink(ckpt, link)  # through a link too
+    user_error(capsys, "model-card", "--model", ckpt, "--out", link, "--overwrite")
+    assert ckpt.read_bytes() == before
+    rc, _, _ = cli(capsys, "model-card", "--model", ckpt, "--out", tmp_path / "card.md")
+    assert rc == 0 and (tmp_path / "card.md").read_text().startswith("# Model card")
+
+
+def test_train_out_never_replaces_its_init_checkpoint(capsys, tiny_model, dataset, tmp_path):
+    ckpt = tmp_path / "m.safetensors"
+    shutil.copy(tiny_model, ckpt)
+    before = ckpt.read_bytes()
+    line = user_error(capsys, "train", dataset, "--init", ckpt, "--out", ckpt, "--overwrite", "--limit", "8",
+                      "--epochs", "1", "--device", "cpu")
+    assert "input file" in line
+    assert ckpt.read_bytes() == before
+
+
+def test_train_job_refuses_its_init_as_out(tiny_model, dataset, tmp_path):
+    """The Workbench's train job (the GUI's path) checks it too, before reading any record."""
+    from engine.datasets import open_dataset
+    from engine.workbench import TrainRequest, jobs
+
+    ckpt = tmp_path / "m.safetensors"
+    shutil.copy(tiny_model, ckpt)
+    req = TrainRequest(dataset=open_dataset(dataset), out=str(ckpt), init=str(ckpt), overwrite=True, limit=8,
+                       epochs=1, device="cpu")
+    with pytest.raises(UserError, match="input file"):
+        jobs.train(req)(lambda *a, **k: None, lambda: False)
+
+
+@pytest.mark.parametrize("command", ["attack-eval", "band-eval"])
+def test_results_file_overwrite_never_replaces_a_label_file(capsys, tiny_model, dataset, command):
+    """--overwrite 'starts afresh a results file that does not match': it replaced the dataset's
+    own REFERENCE.csv (or any other file named by mistake) with a results file."""
+    ref = dataset / "REFERENCE.csv"
+    before = ref.read_bytes()
+    flag = "--results" if command == "attack-eval" else "--out"
+    line = user_error(capsys, command, dataset, "--limit", "1", "--method", "pgd", "--steps", "1",
+                      "--model", tiny_model, "--device", "cpu", flag, ref, "--overwrite")
+    assert "not a results file" in line
+    assert ref.read_bytes() == before
+
+
+def test_overwrite_still_restarts_a_results_file_of_another_run(tmp_path):
+    from engine.results_file import ResultsFormat, check_replaceable, open_results
+
+    def first(path, doc):
+        if doc.get("kind") != "k":
+            raise UserError(f"{path} is not a k file")
+
+    fmt = ResultsFormat(check_first=first, valid_row=lambda d: True, row_what="row",
+                        check=lambda f, w, p: None)
+    p = tmp_path / "r.jsonl"
+    for text in ('{"kind": "other"}\n{"record": "a"}\n', "", "\n\n", '{"kind": "k"}\n[1]\n'):
+        p.write_text(text)  # another kind, empty, blank, damaged: replaced with restart
+        check_replaceable(str(p))
+        assert open_results(str(p), {"kind": "k"}, fmt, restart=True) == {}
+        assert json.loads(p.read_text()) == {"kind": "k"}
+    for text in ("A00001,N\n", "A00001 1 300 9000\n", "\x00\x01binary", "[1, 2]\n", "x\n{}\n"):
+        p.write_text(text)
+        with pytest.raises(UserError, match="not a results file"):
+            open_results(str(p), {"kind": "k"}, fmt, restart=True)
+        assert p.read_text() == text
+
+
+def test_attack_example_never_replaces_another_input_record(capsys, tiny_model, dataset):
+    """`attack A A_pgd --out <their folder> --overwrite`: A's example A_pgd would replace the input A_pgd."""
+    for ext in (".hea", ".mat"):
+        shutil.copy(dataset / ("A00001" + ext), dataset / ("A00001_pgd" + ext))
+    hea = dataset / "A00001_pgd.hea"
+    hea.write_text(hea.read_text().replace("A00001", "A00001_pgd"))
+    before = hea.read_bytes()
+    line = user_error(capsys, "attack", dataset / "A00001", dataset / "A00001_pgd", "--method", "pgd", "--steps",
+                      "1", "--out", dataset, "--overwrite", "--model", tiny_model, "--device", "cpu")
+    assert "input file" in line
+    assert hea.read_bytes() == before and not (dataset / "A00001_pgd.dat").exists()
+
+
+def test_same_file_and_check_not_input(tmp_path):
+    from engine.outputs import check_not_input, check_output, same_file
+
+    a = tmp_path / "a.txt"
+    a.write_text("x")
+    os.link(a, tmp_path / "hard.txt")
+    assert same_file(a, tmp_path / "hard.txt") and same_file(a, tmp_path / "." / "a.txt")
+    assert not same_file(a, tmp_path / "absent.txt") and not same_file(tmp_path / "x", tmp_path / "x")
+    check_not_input(tmp_path / "b.txt", [a, None, ""])
+    with pytest.raises(UserError, match="input file"):
+        check_output(tmp_path / "hard.txt", overwrite=True, inputs=[a])
+    assert check_output(tmp_path / "b.txt", inputs=[a]) == str(tmp_path / "b.txt")
+
+
+# -- WFDB headers ------------------------------------------------------------------------------------
+
+def test_tiny_gain_is_one_line_without_a_runtime_warning(capsys, samples, tmp_path, tiny_model):
+    """A gain of 1e-300 made samples overflow float32: numpy's RuntimeWarning (two more lines on
+    stderr) came before the error."""
+    for ext in (".hea", ".mat"):
+        shutil.copy(samples / ("A00001" + ext), tmp_path / ("g" + ext))
+    hea = tmp_path / "g.hea"
+    hea.write_text(hea.read_text().replace("A00001", "g").replace("1000/mV", "1e-300/mV"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning fails the test
+        line = user_error(capsys, "classify", tmp_path / "g", "--model", tiny_model, "--device", "cpu")
+    assert "infinite" in line
+
+
+def test_a_one_line_file_without_newline_is_not_emptied_as_a_torn_results_file(capsys, tiny_model, dataset,
+                                                                               tmp_path):
+    """A file holding one line and no newline (a label file saved without a final newline, any
+    one-line text) was taken for a results file whose header was torn: cut to nothing and
+    replaced, without --overwrite."""
+    f = tmp_path / "labels.csv"
+    f.write_text("A00001,N")
+    line = user_error(capsys, "attack-eval", dataset, "--limit", "1", "--method", "pgd", "--steps", "1",
+                      "--model", tiny_model, "--device", "cpu", "--results", f)
+    assert "not a results file" in line
+    assert f.read_text() == "A00001,N"
