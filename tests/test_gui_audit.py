@@ -28,3 +28,20 @@ def test_free_zoom_and_readouts_never_widen_the_window_past_1280(qtbot, isolated
     win.strip.resize(300, win.strip.height())  # a narrow strip: elided, the full text in the tooltip
     qtbot.wait(10)
     assert info.is_elided() and info.toolTip() == info.text()
+
+
+def test_dataset_dock_leaves_the_strip_room_at_1280x720(qtbot, isolated, model_path):  # noqa: F811
+    """The Robustness card tab's settings (min 312 px tall) made the Dataset dock 386 px high at
+    1280x720: the strip's plot shrank to 89 px, its legend covering what was left."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    win.resize(1280, 720)
+    qtbot.wait(50)
+    tabs = win.dataset_panel.tabs
+    for i in range(tabs.count()):
+        win.show_dataset_tab(i)
+        qtbot.wait(50)
+        assert win.dataset_dock.isVisible() and tabs.currentIndex() == i
+        assert win.dataset_dock.height() <= 300, tabs.tabText(i)
+        assert win.strip.plot.height() >= 170, (tabs.tabText(i), win.strip.plot.height())
+    assert win.card_panel.run.isVisibleTo(win.card_panel)  # still reachable (scrolled)
+    assert "Build robustness card" in win.card_panel.browser.placeholderText()  # not an empty white box

@@ -6,9 +6,9 @@ documents (engine.card)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QHeaderView, QLineEdit, QPushButton,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QHeaderView, QLineEdit, QPushButton,
+                               QScrollArea, QSpinBox, QStyle, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 from engine.attacks.registry import CARD_METHODS
 
@@ -70,10 +70,12 @@ class CardPanel(QWidget):
         self.summary.setWordWrap(True)
         left.addWidget(self.summary)
         left.addStretch(1)
-        lay.addLayout(left, 1)
+        lay.addWidget(_scrolled(left), 1)  # the settings scroll: the Dataset dock stays low, the strip visible
         self.views = QTabWidget()
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(False)
+        self.browser.setPlaceholderText("Choose the records and press Build robustness card (left): the loaded "
+                                        "model's card appears here.")
         self.views.addTab(self.browser, "Card")
         self.compare = QTableWidget(0, 3)
         self.compare.setHorizontalHeaderLabels(["Figure", "This card", "Kept card"])
@@ -143,6 +145,20 @@ class CardPanel(QWidget):
                             else "Build the loaded model's robustness card on the chosen records")
         self.save.setEnabled(self.doc is not None)
         self.pin.setEnabled(self.doc is not None)
+
+
+def _scrolled(layout) -> QScrollArea:
+    """`layout` in a frameless vertical scroll area as wide as its contents (no minimum height)."""
+    inner = QWidget()
+    inner.setLayout(layout)
+    scroll = QScrollArea()
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(inner)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+    scroll.setMinimumWidth(inner.minimumSizeHint().width() + bar)
+    return scroll
 
 
 __all__ = ["CardPanel"]
