@@ -184,3 +184,21 @@ def test_a_one_line_file_without_newline_is_not_emptied_as_a_torn_results_file(c
                       "--model", tiny_model, "--device", "cpu", "--results", f)
     assert "not a results file" in line
     assert f.read_text() == "A00001,N"
+
+
+# -- empty option values -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, name", [
+    (["classify", "{rec}", "--model", ""], "--model"),        # silently used the default model
+    (["attack", "{rec}", "--method", "pgd", "--steps", "1", "--out", ""], "--out"),  # saved nothing
+    (["classify", "{rec}", "--lead", " "], "--lead"),         # silently the first ECG lead
+    (["robustness", "{ds}", "--eps", "0.01", "--plot", ""], "--plot"),  # no plot
+    (["evaluate", "{ds}", "--split", ""], "--split"),         # silently all
+    (["evaluate", ""], "dataset"),
+    (["classify", "{rec}", ""], "records"),
+])
+def test_empty_option_values_are_refused_not_taken_as_absent(capsys, samples, argv, name):
+    """`--model "$MODEL"` with MODEL unset ran the default model and labelled the output with it."""
+    argv = [a.format(rec=samples / "A00001", ds=samples) for a in argv]
+    line = user_error(capsys, *argv)
+    assert line.startswith(f"error: argument {name}") and "empty value" in line

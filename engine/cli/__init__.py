@@ -20,6 +20,25 @@ class _Parser(argparse.ArgumentParser):
         sys.stderr.write(f"error: {message}\n")
         raise SystemExit(2)
 
+    def parse_known_args(self, args=None, namespace=None):
+        ns, rest = super().parse_known_args(args, namespace)
+        self._refuse_empty(ns)
+        return ns, rest
+
+    def _refuse_empty(self, ns) -> None:
+        """An empty text given for an option or argument (`--model ""`, `--out "$UNSET"`) is an
+        error, not 'not given': it silently meant the default model, no output file, every lead."""
+        for action in self._actions:
+            if not action.dest or action.dest == argparse.SUPPRESS:
+                continue
+            value = getattr(ns, action.dest, None)
+            values = value if isinstance(value, list) else [value]
+            if value is action.default or not any(isinstance(v, str) and not v.strip() for v in values):
+                continue
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            self.error(f"argument {name}: empty value (leave the option out for its default)"
+                       if action.option_strings else f"argument {name}: empty value")
+
 
 def build_parser() -> argparse.ArgumentParser:
     from . import core
