@@ -52,7 +52,7 @@ class DisplayControls(QObject):
         g = QActionGroup(self)
         self.gain_actions: dict[int, QAction] = {}
         for gain in PERTURBATION_GAINS:
-            a = make_action(w, f"Perturbation ×{gain}", lambda on, gain=gain: on and self.set_gain(gain), None,
+            a = make_action(w, f"Perturbation ×{gain}", lambda on, gain=gain: on and self._gain_toggled(gain), None,
                             f"Draw the perturbation magnified {gain} times on its own axis", checkable=True)
             g.addAction(a)
             self.gain_actions[gain] = a
@@ -153,6 +153,10 @@ class DisplayControls(QObject):
         self._show_gain(gain)
         self.settings.set("view/perturbation_gain", gain)
 
+    def _gain_toggled(self, gain: int) -> None:
+        if not getattr(self, "_showing_gain", False):
+            self.set_gain(gain)
+
     def auto_gain(self, gain: int) -> None:
         """A gain suggested for a new attack (δ kept inside its lane): used only until the user
         chooses one in this session."""
@@ -166,7 +170,11 @@ class DisplayControls(QObject):
         self.settings.set("view/mode", mode)
 
     def _show_gain(self, gain: int) -> None:
-        self.gain_actions[gain].setChecked(True)
+        self._showing_gain = True  # not a user's choice (no set_gain); signals stay on for the action group
+        try:
+            self.gain_actions[gain].setChecked(True)
+        finally:
+            self._showing_gain = False
         self.gain_combo.blockSignals(True)
         self.gain_combo.setCurrentIndex(self.gain_combo.findData(gain))
         self.gain_combo.blockSignals(False)

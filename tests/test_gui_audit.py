@@ -45,3 +45,26 @@ def test_dataset_dock_leaves_the_strip_room_at_1280x720(qtbot, isolated, model_p
         assert win.strip.plot.height() >= 170, (tabs.tabText(i), win.strip.plot.height())
     assert win.card_panel.run.isVisibleTo(win.card_panel)  # still reachable (scrolled)
     assert "Build robustness card" in win.card_panel.browser.placeholderText()  # not an empty white box
+
+
+def test_the_suggested_gain_applies_until_the_user_picks_one(qtbot, isolated, model_path):  # noqa: F811
+    """Showing the saved gain at start-up checked its View-menu action, whose toggled signal
+    counted as the user's choice: the suggested gain never applied (ε 0.3 mV drawn at ×100,
+    'clipped at ±10 µV')."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    assert win.strip.perturbation_gain() == 100  # the default
+    fast_attack(win, eps_mv=0.3)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        win.run_attack()
+    assert win.strip.perturbation_gain() == 10 and win.display.gain_combo.currentData() == 10
+    assert win.display.gain_actions[10].isChecked()
+    fast_attack(win, eps_mv=0.01)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        win.run_attack()
+    assert win.strip.perturbation_gain() == 100 and win.display.gain_actions[100].isChecked()
+    win.display.gain_actions[10].trigger()  # the user's choice (View menu) now sticks
+    fast_attack(win, eps_mv=0.01)
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        win.run_attack()
+    assert win.strip.perturbation_gain() == 10
