@@ -68,3 +68,29 @@ def test_the_suggested_gain_applies_until_the_user_picks_one(qtbot, isolated, mo
     with qtbot.waitSignal(win.attackFinished, timeout=120000):
         win.run_attack()
     assert win.strip.perturbation_gain() == 10
+
+
+def _label_ink_width(bars, row: int) -> int:
+    """Width in px of the dark pixels of row `row`'s class label (left of the bars)."""
+    img = bars.grab().toImage()
+    x_end = 130
+    y0, y1 = 4 + 34 * row, 4 + 34 * row + 28
+    cols = [x for x in range(min(x_end, img.width()))
+            if any(img.pixelColor(x, y).lightness() < 128 for y in range(y0, y1))]
+    return (max(cols) - min(cols) + 1) if cols else 0
+
+
+def test_probability_bars_label_every_class_in_one_font(qtbot):
+    """The first class's label was drawn in the panel's font and the others in the smaller font
+    of the percentages (the painter's font leaked from one row into the next)."""
+    from gui.panels.model_panel import ProbabilityBars
+
+    bars = ProbabilityBars()
+    qtbot.addWidget(bars)
+    bars.resize(320, bars.sizeHint().height())
+    widths = {}
+    for order in (["O", "N"], ["N", "O"]):
+        bars.set_classes(order)
+        widths[tuple(order)] = _label_ink_width(bars, order.index("O"))
+    assert widths[("O", "N")] > 40
+    assert widths[("O", "N")] == widths[("N", "O")], widths  # "Other rhythm" first or second: same size

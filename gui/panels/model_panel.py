@@ -44,7 +44,8 @@ class ProbabilityBars(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = p.fontMetrics()
-        bold = QFont(p.font())
+        base = QFont(p.font())  # every row's label in this font (the painter's changes for the % texts)
+        bold = QFont(base)
         bold.setBold(True)
         label_w = max(QFontMetrics(bold).horizontalAdvance(CLASS_NAMES.get(c, c)) for c in self.classes) + 12
         pct_w = fm.horizontalAdvance("100.0%") + 6
@@ -58,7 +59,7 @@ class ProbabilityBars(QWidget):
         best_a = max(self.adv, key=self.adv.get) if self.adv else None
         for c in self.classes:
             name = CLASS_NAMES.get(c, c)
-            f = QFont(p.font())
+            f = QFont(base)
             f.setBold(c in (best_o, best_a))
             p.setFont(f)
             p.setPen(QColor("#222"))
