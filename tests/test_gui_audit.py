@@ -94,3 +94,24 @@ def test_probability_bars_label_every_class_in_one_font(qtbot):
         widths[tuple(order)] = _label_ink_width(bars, order.index("O"))
     assert widths[("O", "N")] > 40
     assert widths[("O", "N")] == widths[("N", "O")], widths  # "Other rhythm" first or second: same size
+
+
+def test_attack_fields_show_their_whole_value_at_1280x720(qtbot, isolated, model_path):  # noqa: F811
+    """'Query budget [5000 querie' : a count's unit word after the number did not fit the field
+    (the label already names what is counted; the unit stays in the tooltip)."""
+    from PySide6.QtWidgets import QAbstractSpinBox
+
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    win.resize(1280, 720)
+    qtbot.wait(50)
+    panel = win.attack_panel
+    for attr, w in panel.fields.items():
+        if not isinstance(w, QAbstractSpinBox):
+            continue
+        edit = w.lineEdit()
+        need = edit.fontMetrics().horizontalAdvance(edit.text())
+        assert need <= edit.width() - 4, (attr, edit.text(), need, edit.width())
+    queries = panel.field("queries")
+    assert queries.suffix() == "" and "queries" in queries.toolTip()
+    seed = panel.field("seed")  # the tooltip names the box's own maximum (a C int), not the engine's 2^32-1
+    assert str(seed.maximum()) in seed.toolTip() and "4294967295" not in seed.toolTip()

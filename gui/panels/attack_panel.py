@@ -18,6 +18,9 @@ from .common import BAD_COLOR, CLASS_NAMES, OK_COLOR, class_text, hline, mv_spin
 PAPER_PROTOCOL = "paper"  # combo data of the paper-protocol entry (AF → N, others untargeted)
 _INT_MAX = 2 ** 31 - 1  # a QSpinBox holds a C int
 FIELD_MIN_W = 66  # px: two parameters a row fit a 1280-pixel screen's Analysis dock
+# what a count counts is its label's word ("Query budget", "Noise draws"): no suffix, which did not fit
+# the field ("5000 querie"); the unit is in the tooltip's range
+COUNT_UNITS = ("steps", "queries", "draws", "restarts", "iterations")
 
 
 def param_widget(p):
@@ -30,7 +33,7 @@ def param_widget(p):
         w = QSpinBox()
         w.setRange(int(p.lo), int(min(p.hi, _INT_MAX)))
         w.setValue(int(p.default))
-        if p.unit and p.unit != "steps":
+        if p.unit and p.unit not in COUNT_UNITS:
             w.setSuffix(f" {p.unit}")
     elif p.unit == "mV":
         lo = p.lo + 0.0001 if p.lo_open else p.lo
@@ -47,7 +50,10 @@ def param_widget(p):
         w = QLineEdit(str(p.default))
     if p.step and isinstance(w, (QSpinBox, QDoubleSpinBox)) and p.unit != "mV":
         w.setSingleStep(p.step)  # the declared increment
-    w.setToolTip(f"{p.help[:1].upper()}{p.help[1:]}; {p.range_text()}")
+    rng = p.range_text()
+    if p.kind is int and p.hi > _INT_MAX:  # the box stops at a C int: say so, not the declared maximum
+        rng = f"between {int(p.lo)} and {_INT_MAX}" + (f" {p.unit}" if p.unit else "")
+    w.setToolTip(f"{p.help[:1].upper()}{p.help[1:]}; {rng}")
     if not isinstance(w, QCheckBox):  # a wide range (a seed up to 2^31) must not widen the dock: the
         w.setMinimumWidth(FIELD_MIN_W)  # box scrolls its text instead
     return w
