@@ -115,3 +115,13 @@ def test_attack_fields_show_their_whole_value_at_1280x720(qtbot, isolated, model
     assert queries.suffix() == "" and "queries" in queries.toolTip()
     seed = panel.field("seed")  # the tooltip names the box's own maximum (a C int), not the engine's 2^32-1
     assert str(seed.maximum()) in seed.toolTip() and "4294967295" not in seed.toolTip()
+
+
+def test_printed_eps_is_in_mv_like_the_window():
+    """The PDF/PNG paper's header printed 'ε 10 µV' where the window, its header and the CLI say
+    'ε 0.01 mV': now mV first, µV (the lane bar's unit) beside it."""
+    from gui.strip.export import header_text
+
+    assert header_text({"record": "A00009", "eps_mv": 0.01}) == "record A00009 · ε 0.01 mV (10 µV)"
+    assert header_text({"eps_mv": 0.3}) == "ε 0.3 mV (300 µV)"
+    assert header_text({"eps_uv": 5.0}) == "ε 0.005 mV (5 µV)"

@@ -73,7 +73,7 @@ def test_pdf_covers_the_whole_record_paginated_with_the_header_on_every_page(vie
     # true scale: a row of 10 s is 250 mm (+ the pulse margin), a strip of 3 mV + lane 2 mV 50 mm
     assert E.page_size_mm(spec, 1)[0] == pytest.approx(2 * E.MARGIN_MM + (0.44 + 10) * 25)
     assert E.page_size_mm(spec, 2)[1] - E.page_size_mm(spec, 1)[1] == pytest.approx((3 + 2) * 10)
-    head = "record A00001 · model default · attack PGD · ε 10 µV"
+    head = "record A00001 · model default · attack PGD · ε 0.01 mV (10 µV)"
     assert texts.count(head) == 3  # once on every page
     assert sum("page " in t for t in texts) == 3
 

@@ -117,15 +117,15 @@ def export_range(m, t0: float | None, t1: float | None) -> tuple[float, float]:
 
 
 def header_text(header: dict) -> str:
-    """The caller's header as one line: "record A00001 · model default · attack PGD · ε 10 µV"
-    (ε given as eps_mv or eps_uv is shown in µV, like max |δ| in the strip)."""
+    """The caller's header as one line: "record A00001 · model default · attack PGD · ε 0.01 mV (10 µV)"
+    (ε given as eps_mv or eps_uv: in mV like the window and the CLI, and in µV like the lane's bar)."""
     parts = []
     for k, v in header.items():
         if v is None or v == "":
             continue
         if k in ("eps_mv", "eps_uv", "eps"):
             uv = float(v) * (1.0 if k == "eps_uv" else 1000.0)
-            parts.append(f"ε {uv:.3g} µV")
+            parts.append(f"ε {uv / 1000.0:.3g} mV ({uv:.3g} µV)")
         else:
             parts.append(f"{k} {v}")
     return " · ".join(parts)
