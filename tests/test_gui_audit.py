@@ -125,3 +125,20 @@ def test_printed_eps_is_in_mv_like_the_window():
     assert header_text({"record": "A00009", "eps_mv": 0.01}) == "record A00009 · ε 0.01 mV (10 µV)"
     assert header_text({"eps_mv": 0.3}) == "ε 0.3 mV (300 µV)"
     assert header_text({"eps_uv": 5.0}) == "ε 0.005 mV (5 µV)"
+
+
+def test_calipers_stay_in_view_through_free_zoom(qtbot, isolated, model_path):  # noqa: F811
+    """Free zoom moves the continuous strip's baseline (-10 -> -1.5 mV of view): the horizontal
+    calipers stayed at -10/-9, off the view, while the readout still said ΔV 1.00 mV."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    s = win.strip
+    win.display.act_calipers.setChecked(True)
+    win.display.set_mode("continuous")
+    for free in (True, False, True):
+        win.display.act_free.setChecked(free)
+        qtbot.wait(20)
+        x0, x1, y0, y1 = s.calipers.positions()
+        (vx0, vx1), (vy0, vy1) = s._vb.viewRange()
+        assert vx0 <= min(x0, x1) and max(x0, x1) <= vx1, (free, (x0, x1), (vx0, vx1))
+        assert vy0 <= min(y0, y1) and max(y0, y1) <= vy1, (free, (y0, y1), (vy0, vy1))
+        assert "ΔV 1.00 mV" in s.caliper_info.text()

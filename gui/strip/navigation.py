@@ -172,6 +172,7 @@ class Navigation:
             else:
                 self._continuous_home()
                 self._set_x(x0, x1)
+            self._replace_calipers()  # the strip's baseline moved: calipers back onto it (else off-view)
         self._sync_toolbar()
         self._refresh()
         self._sync_time()
