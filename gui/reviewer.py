@@ -580,12 +580,16 @@ def run_review_open(argv: list[str]) -> int:
 
     args = open_parser().parse_args(list(argv))
     try:
-        open_for_review(args.study).close()  # a clear error for a missing or foreign file, before any window
+        with open_for_review(args.study) as rs:  # a clear error for a missing or foreign file, before any window
+            has_key = rs.has_key
         if args.screenshot:
             check_output(args.screenshot, args.overwrite, "screenshot")
     except UserError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    if has_key and not args.screenshot:  # for the researcher at the terminal; the window never shows the key
+        sys.stderr.write(f"note: {args.study} holds the answer key; answer it only on your own machine, and give "
+                         f"reviewers a copy without the key: python main.py review copy {args.study} COPY.sqlite\n")
     return int(run_reviewer(args.study, reviewer=args.reviewer, screenshot=args.screenshot) or 0)
 
 

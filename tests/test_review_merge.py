@@ -150,8 +150,8 @@ import sys, time
 sys.path.insert(0, {root!r})
 import engine.review.merge as m
 real = m._merge_one
-def slow(dst, src, stats):
-    real(dst, src, stats)
+def slow(dst, src, stats, *more):
+    real(dst, src, stats, *more)
     print("merged one", flush=True)
     time.sleep(60)
 m._merge_one = slow

@@ -1,4 +1,4 @@
-"""Review commands: `review create`, `review merge`, `review report`, `review open`.
+"""Review commands: `review create`, `review copy`, `review merge`, `review report`, `review open`.
 
 A study is one SQLite file built from saved adversarial examples (their WFDB provenance names the
 original record). Reviewers answer in the GUI (`review open STUDY`, run by gui.reviewer: main.py
@@ -40,7 +40,7 @@ def register(sub) -> None:
 
     from . import _Parser
 
-    p = sub.add_parser("review", help="blinded expert-review studies (create, merge, report, open)")
+    p = sub.add_parser("review", help="blinded expert-review studies (create, copy, merge, report, open)")
     rs = p.add_subparsers(dest="review_command", parser_class=_Parser, metavar="SUBCOMMAND")
     rs.required = True
 
@@ -72,6 +72,19 @@ def register(sub) -> None:
     c.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_json(c)
     c.set_defaults(func=cmd_create)
+
+    k = rs.add_parser("copy", help="write a reviewer copy of a study, without the answer key",
+                      description="Write a copy of STUDY for reviewers: the answer key and the creation "
+                                  "parameters are dropped and the file vacuumed, so nothing of them is left. "
+                                  "Merge the answered copies back into STUDY with `review merge`.")
+    k.add_argument("study", help="the study file with the answer key")
+    k.add_argument("out", help="the reviewer copy to write")
+    k.add_argument("--keep-answers", action="store_true",
+                   help="keep the sessions and answers already in STUDY (default: left out, so no reviewer "
+                        "sees another's answers); for a reviewer who resumes a session begun on STUDY")
+    k.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_json(k)
+    k.set_defaults(func=cmd_copy)
 
     m = rs.add_parser("merge", help="merge reviewers' copies of one study into one file")
     m.add_argument("out", help="merged study file (may be the first input)")
@@ -159,22 +172,42 @@ def cmd_create(args) -> int:
     text = (f"wrote {args.out}: {doc['items']} items ({', '.join(f'{t} {n}' for t, n in counts.items())}) "
             f"from {doc['pairs_used']} of {len(pairs)} pairs "
             f"({', '.join(f'{m.upper()} {n}' for m, n in doc['pairs_per_method'].items())}), "
-            f"seed {seed} (kept in the key file)\nreviewers open it with: python main.py review open "
-            f"{args.reviewer_copy or args.out}"
-            + (f"\nreviewer copy without the answer key: {args.reviewer_copy}" if args.reviewer_copy else ""))
+            f"seed {seed} (kept in the key file)\n"
+            + (f"reviewer copy without the answer key: {args.reviewer_copy}\nreviewers open it with: "
+               f"python main.py review open {args.reviewer_copy}" if args.reviewer_copy else
+               f"{args.out} holds the answer key: never hand it to reviewers; write their copy without it with: "
+               f"python main.py review copy {args.out} COPY.sqlite"))
     emit(args, doc, text)
+    return 0
+
+
+@_damaged_is_user_error
+def cmd_copy(args) -> int:
+    from ..review.study import open_study, write_reviewer_copy
+    from . import emit
+
+    write_reviewer_copy(args.study, args.out, overwrite=args.overwrite, keep_answers=args.keep_answers)
+    with open_study(args.out) as st:
+        doc = {"study": os.path.abspath(args.study), "out": os.path.abspath(args.out), "study_id": st.study_id,
+               "items": st.n_items(), "has_key": st.has_key, "sessions": len(st.sessions())}
+    emit(args, doc, f"wrote {args.out}: reviewer copy of {args.study} without the answer key ({doc['items']} items"
+                    + (f", {doc['sessions']} sessions kept" if args.keep_answers else "") + ")"
+                    f"\nreviewers open it with: python main.py review open {args.out}")
     return 0
 
 
 @_damaged_is_user_error
 def cmd_merge(args) -> int:
     from ..review.study import merge_studies
-    from . import emit
+    from . import emit, progress
 
     res = merge_studies(args.out, args.inputs, overwrite=args.overwrite)
+    for w in res.get("warnings", []):
+        progress(f"warning: {w}")
     text = (f"wrote {args.out}: {res['sessions']} sessions, {res['answers']} answers "
             f"({res['answers_added']} added, {res['answers_duplicate']} already present"
             + (f", {res['answers_replaced']} replaced by later versions" if res["answers_replaced"] else "")
+            + (f", {res['answers_outdated']} older versions ignored" if res.get("answers_outdated") else "")
             + (f", {res['answers_rejected_locked']} refused: session locked" if res["answers_rejected_locked"] else "")
             + ")")
     emit(args, {**res, "out": os.path.abspath(args.out)}, text)
@@ -208,8 +241,11 @@ def _report_text(stats: dict) -> str:
                     continue
                 lines.append(f"  {who:16s} {m.upper():4s} {fmt(d)}")
     for t, e in stats["agreement"].items():
-        k = "–" if e["kappa"] is None else f"{e['kappa']:.3f}"
+        k = f"– ({e.get('note', 'undefined')})" if e["kappa"] is None else f"{e['kappa']:.3f}"
         lines.append(f"agreement task {t}: {e['statistic']} kappa {k} over {e['n_items']} items")
+    if len(stats["reviewers"]) == 1:
+        lines.append("agreement: not computed (needs answers from two or more reviewers)")
+    lines += [f"warning: {w}" for w in stats.get("warnings", [])]
     return "\n".join(lines)
 
 
@@ -230,7 +266,7 @@ def cmd_report(args) -> int:
         check_output(path, args.overwrite, "report")
     with open_study(args.study) as st:
         rows = st.answers()
-        stats = compute(rows)
+        stats = compute(rows, st.sessions(), st.n_items())
         written = {}
         if args.csv:
             write_csv(st, args.csv, overwrite=args.overwrite)

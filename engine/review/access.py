@@ -7,7 +7,10 @@
 * `Study` (researcher side): everything above plus the answer key and its parameters.
 
 Durability: WAL journal with synchronous=FULL and one transaction per answer, so a crash or power
-loss loses at most the item on screen. A finished session is locked; SQLite triggers refuse any
+loss loses at most the item on screen. After each answer (and each new session) the WAL is folded
+back into the study file, so the one file a reviewer sends holds every answer even when the
+window is still open or was killed (a WAL left beside it would otherwise hold hundreds of answers
+that a copy of the file alone lacks). A finished session is locked; SQLite triggers refuse any
 later change to its answers, whoever writes to the file.
 """
 
@@ -18,6 +21,7 @@ import math
 import os
 import socket
 import sqlite3
+import unicodedata
 import uuid
 from datetime import datetime, timezone
 
@@ -26,6 +30,15 @@ import numpy as np
 from ..errors import UserError
 from .store import SCHEMA_VERSION, connect, has_table
 from .tasks import ANSWERS, INSTRUCTIONS, PROMPTS, normalise_answer
+
+
+def fold_wal(conn: sqlite3.Connection) -> None:
+    """Copy the WAL's committed pages into the study file and empty it (best effort: a reader
+    elsewhere may keep it busy; the answers are safe in the WAL meanwhile)."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        pass
 
 
 class StudyLocked(UserError):
@@ -37,8 +50,25 @@ def now_iso() -> str:
 
 
 def reviewer_key(name: str) -> str:
-    """Reviewer identity for grouping: trimmed, inner spaces collapsed, case-folded."""
-    return " ".join(str(name).split()).casefold()
+    """Reviewer identity for grouping: Unicode NFKC (so "José" typed as é or as e + accent is one
+    name), invisible format and control characters dropped, trimmed, inner spaces collapsed,
+    case-folded."""
+    text = unicodedata.normalize("NFKC", str(name))
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch.isspace())
+    return unicodedata.normalize("NFKC", " ".join(text.split()).casefold())
+
+
+def clean_name(reviewer: str) -> str:
+    """The name as stored: NFC, whitespace collapsed; UserError when empty, too long or holding
+    control or invisible characters (they would make one reviewer look like two)."""
+    name = " ".join(unicodedata.normalize("NFC", str(reviewer)).split())
+    if not name:
+        raise UserError("enter your name or initials")
+    if len(name) > 80:
+        raise UserError("name is too long (80 characters at most)")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise UserError("the name holds control or invisible characters; type it again")
+    return name
 
 
 
@@ -200,11 +230,7 @@ class ReviewStudy(_Base):
     def start_session(self, reviewer: str) -> "ReviewSession":
         """Resume the reviewer's unfinished session, or start a new one (a locked one is returned
         locked: the caller shows that the study is complete)."""
-        name = " ".join(str(reviewer).split())
-        if not name:
-            raise UserError("enter your name or initials")
-        if len(name) > 80:
-            raise UserError("name is too long (80 characters at most)")
+        name = clean_name(reviewer)
         found = self.find_session(name)
         if found is not None:
             return ReviewSession(self, found["session_id"])
@@ -217,6 +243,7 @@ class ReviewStudy(_Base):
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        fold_wal(self.conn)
         return ReviewSession(self, sid)
 
 
@@ -306,6 +333,7 @@ class ReviewSession:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        fold_wal(self.conn)  # the study file alone now holds this answer
         return aid
 
     def finish(self) -> None:
@@ -323,10 +351,7 @@ class ReviewSession:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        try:
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
+        fold_wal(self.conn)
 
 
 def open_for_review(path: str | os.PathLike) -> ReviewStudy:

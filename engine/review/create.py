@@ -18,8 +18,8 @@ from ..errors import UserError
 from ..outputs import atomic_write, check_output
 from .access import Study, now_iso
 from .plan import GUESSABLE_SEED, Pair, check_seed, new_seed, plan_items
-from .store import (FORMAT, KEY_TABLES, SCHEMA_VERSION, backup_to, connect, create_schema, fingerprint,
-                    item_digest, prepare_pair, remove_sidecars)
+from .store import (_PUBLIC, FORMAT, KEY_TABLES, SCHEMA_VERSION, backup_to, connect, create_schema, fingerprint,
+                    item_digest, prepare_pair, remove_sidecars, split_sql)
 from .tasks import parse_tasks
 
 
@@ -164,13 +164,22 @@ def temp_beside(path: str, made: list[str] | None = None) -> str:
     return tmp
 
 
-def _strip_key(src: str, dst: str) -> None:
-    """Copy `src` to `dst` without the key tables; VACUUM so no free page keeps any of it."""
+def _strip_key(src: str, dst: str, keep_answers: bool = True) -> None:
+    """Copy `src` to `dst` without the key tables (and, unless `keep_answers`, without any
+    reviewer's sessions and answers); VACUUM so no free page keeps any of it."""
     backup_to(src, dst)
     conn = sqlite3.connect(dst, isolation_level=None)
     try:
         for table in KEY_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
+        if not keep_answers:  # the lock triggers guard locked sessions: lift them, empty, put them back
+            triggers = [stmt for stmt in split_sql(_PUBLIC) if stmt.startswith("CREATE TRIGGER")]
+            for stmt in triggers:
+                conn.execute(f"DROP TRIGGER IF EXISTS {stmt.split()[2]}")
+            conn.execute("DELETE FROM answers")
+            conn.execute("DELETE FROM sessions")
+            for stmt in triggers:
+                conn.execute(stmt)
         conn.execute("DELETE FROM meta WHERE key IN ('seed', 'params', 'warnings', 'n_per_task')")  # schema 1
         conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('has_key', '0')")
         conn.execute("PRAGMA journal_mode=DELETE")
@@ -181,10 +190,14 @@ def _strip_key(src: str, dst: str) -> None:
     remove_sidecars(dst)
 
 
-def write_reviewer_copy(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> str:
+def write_reviewer_copy(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False,
+                        keep_answers: bool = False) -> str:
     """A copy of the study for a reviewer's machine without the answer key: the key tables are
-    dropped and the file vacuumed, so nothing of the key is left in it. Written under a temporary
-    name and renamed. Answers given in such a copy are merged back with merge_studies."""
+    dropped and the file vacuumed, so nothing of the key is left in it. Sessions and answers
+    already in `src` (other reviewers', after a merge) are left out too, so a reviewer never sees a
+    colleague's answers; `keep_answers` keeps them (to let a reviewer resume a session begun on
+    `src`). Written under a temporary name and renamed. Answers given in such a copy are merged
+    back with merge_studies."""
     src, dst = str(src), str(dst)
     with Study(src) as st:
         if not st.has_key:
@@ -193,6 +206,6 @@ def write_reviewer_copy(src: str | os.PathLike, dst: str | os.PathLike, overwrit
         raise UserError("the reviewer copy must be a different file")
     check_output(dst, overwrite, "reviewer copy")
     with atomic_write(dst) as tmp:
-        _strip_key(src, tmp)
+        _strip_key(src, tmp, keep_answers)
         remove_sidecars(dst)
     return dst

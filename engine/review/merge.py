@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 from ..outputs import FileLock, check_output
-from .access import Study
+from .access import Study, reviewer_key
 from .create import temp_beside
 from .store import KEY_SCHEMA, backup_to, fingerprint, has_table, item_digests, legacy_fingerprint, remove_sidecars, split_sql
 from .tasks import normalise_answer
@@ -108,9 +108,12 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
     """Merge copies of one study (each carrying some reviewers' sessions) into `out`; returns counts.
 
     `out` may be one of the inputs only if it is the first. Sessions are matched by id and answers
-    by their stable id, so every answer appears once however often it was copied; if one answer id
-    differs between copies (changed before its session was locked) the later one wins; a locked
-    session stays locked. The key comes from any input that has it."""
+    by their stable id, so every answer appears once however often it was copied. Where copies
+    differ on one answer (changed before its session was locked): a copy in which the session is
+    locked wins (it is the session as its reviewer finished it), else the later answer; once
+    locked in the output, a session's answers never change (a later differing version counts as
+    refused, an earlier one as outdated). The key comes from any input that has it. `warnings`:
+    several sessions under one reviewer name (see shared_name_warnings)."""
     out = str(out)
     inputs = [str(p) for p in inputs]
     if not inputs:
@@ -134,7 +137,7 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
         if c.key_hash != keyed[0].key_hash:
             raise UserError(f"{c.path}: its answer key differs from the one in {keyed[0].path}")
     stats = {"inputs": len(inputs), "sessions_added": 0, "sessions_updated": 0, "answers_added": 0,
-             "answers_duplicate": 0, "answers_replaced": 0, "answers_rejected_locked": 0}
+             "answers_duplicate": 0, "answers_replaced": 0, "answers_outdated": 0, "answers_rejected_locked": 0}
     with FileLock(out, "merged study"):
         tmp = temp_beside(out)
         try:
@@ -142,11 +145,12 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
             with Study(tmp) as dst:
                 for path in inputs[1:]:
                     with Study(path) as src:
-                        _merge_one(dst.conn, src.conn, stats)
+                        _merge_one(dst.conn, src.conn, stats, path)
                         if not dst.has_key and src.has_key:  # the merged file gets the key from any input
                             _copy_key(dst.conn, src.conn)
                 stats["has_key"] = dst.has_key
                 stats["sessions"] = len(dst.sessions())
+                stats["warnings"] = shared_name_warnings(dst.sessions())
                 stats["answers"] = int(dst.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
             remove_sidecars(tmp)
             remove_sidecars(out)
@@ -156,6 +160,17 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
             raise
     stats["out"] = out
     return stats
+
+
+def shared_name_warnings(sessions: list[dict]) -> list[str]:
+    """One line per reviewer name (as grouped by reviewer_key) that several sessions share: two
+    people with the same initials, or one person who answered twice in separate copies."""
+    by: dict[str, list[dict]] = {}
+    for sess in sessions:
+        by.setdefault(reviewer_key(sess["reviewer"]), []).append(sess)
+    return [f"{len(v)} sessions under the reviewer name {v[0]['reviewer']!r} (separate copies): the report "
+            "counts them as one reviewer (latest answer per item); if they are different people, ask them for "
+            "distinct names before merging" for v in by.values() if len(v) > 1]
 
 
 def _copy_key(dst: sqlite3.Connection, src: sqlite3.Connection) -> None:
@@ -182,7 +197,7 @@ def _insert_answer(dst: sqlite3.Connection, a) -> None:
                                            a["confidence"], a["elapsed_s"], a["answered_at"]))
 
 
-def _merge_one(dst: sqlite3.Connection, src: sqlite3.Connection, stats: dict) -> None:
+def _merge_one(dst: sqlite3.Connection, src: sqlite3.Connection, stats: dict, path: str = "") -> None:
     dst.execute("BEGIN IMMEDIATE")
     try:
         for s in src.execute("SELECT * FROM sessions").fetchall():
@@ -193,8 +208,12 @@ def _merge_one(dst: sqlite3.Connection, src: sqlite3.Connection, stats: dict) ->
                             (s["session_id"], s["reviewer"], s["started_at"], None, s["host"]))
                 stats["sessions_added"] += 1
             locked_here = have is not None and bool(have["locked"])
+            final_src = bool(s["locked"]) and not locked_here  # src holds the session as its reviewer closed it
             for a in src.execute("SELECT * FROM answers WHERE session_id=?", (s["session_id"],)).fetchall():
                 cur = dst.execute("SELECT * FROM answers WHERE answer_id=?", (a["answer_id"],)).fetchone()
+                if cur is not None and (cur["session_id"], cur["item_id"]) != (a["session_id"], a["item_id"]):
+                    raise UserError(f"{path}: answer {str(a['answer_id'])[:8]}… is to another item or session "
+                                    "than in the files merged before it (file altered?)")
                 if cur is None:
                     cur = dst.execute("SELECT * FROM answers WHERE session_id=? AND item_id=?",
                                       (a["session_id"], a["item_id"])).fetchone()
@@ -206,12 +225,14 @@ def _merge_one(dst: sqlite3.Connection, src: sqlite3.Connection, stats: dict) ->
                     stats["answers_added"] += 1
                 elif tuple(cur) == tuple(a):
                     stats["answers_duplicate"] += 1
-                elif a["answered_at"] > cur["answered_at"] and not locked_here:
+                elif locked_here:  # the finished session is final: a later change is refused, an earlier one is old
+                    stats["answers_rejected_locked" if a["answered_at"] > cur["answered_at"] else "answers_outdated"] += 1
+                elif final_src or a["answered_at"] > cur["answered_at"]:
                     dst.execute("DELETE FROM answers WHERE answer_id=?", (cur["answer_id"],))
                     _insert_answer(dst, a)
                     stats["answers_replaced"] += 1
                 else:
-                    stats["answers_duplicate"] += 1
+                    stats["answers_outdated"] += 1
             if s["locked"] and not locked_here:
                 dst.execute("UPDATE sessions SET locked=1, finished_at=? WHERE session_id=?",
                             (s["finished_at"], s["session_id"]))

@@ -159,7 +159,8 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
         rows = []
         for t, e in ag.items():
             rows.append([t, ", ".join(e["reviewers"]), str(e["n_items"]),
-                         "Cohen" if e["statistic"] == "cohen" else "Fleiss", _k(e["kappa"]),
+                         "Cohen" if e["statistic"] == "cohen" else "Fleiss",
+                         _k(e["kappa"]) if e["kappa"] is not None else f"– ({e.get('note', 'undefined')})",
                          _pct(e["observed_agreement"])])
         out.append(("Agreement between reviewers", ["Task", "Reviewers", "Items", "Statistic", "Kappa",
                                                     "Observed agreement"], rows,
@@ -313,7 +314,7 @@ def _html_table(header, rows) -> str:
 
 def html_report(study: Study, stats: dict | None = None) -> str:
     rows = study.answers()
-    stats = stats or compute(rows)
+    stats = stats or compute(rows, study.sessions(), study.n_items())
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(study.title)} — report"
              f"</title><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(study.title)}: review study report</h1>",
@@ -324,6 +325,9 @@ def html_report(study: Study, stats: dict | None = None) -> str:
                           [[s["reviewer"], s["started_at"], s["finished_at"] or "–", "yes" if s["locked"] else "no",
                             f"{s['n_answers']} of {study.n_items()}"] for s in sess]) if sess
               else "<p>No answers yet.</p>"]
+    if stats.get("warnings"):
+        parts += ["<h2>Read first</h2>", "<ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in stats["warnings"])
+                  + "</ul>"]
     for title, header, trs, note in tables(stats):
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, trs),
                   f"<p class='note'>{html.escape(note)}</p>"]
@@ -387,12 +391,14 @@ def write_pdf(study: Study, path: str, stats: dict | None = None, overwrite: boo
 
     check_output(path, overwrite, "report")
     rows = study.answers()
-    stats = stats or compute(rows)
+    stats = stats or compute(rows, study.sessions(), study.n_items())
     sess = study.sessions()
     blocks = [("Study parameters", ["Parameter", "Value"], [list(r) for r in study_parameters(study)], ""),
               ("Sessions", ["Reviewer", "Started", "Finished", "Locked", "Answers"],
                [[s["reviewer"], s["started_at"][:19], (s["finished_at"] or "–")[:19], "yes" if s["locked"] else "no",
                  f"{s['n_answers']}/{study.n_items()}"] for s in sess], "")]
+    if stats.get("warnings"):
+        blocks.append(("Read first", ["Warning"], [[w] for w in stats["warnings"]], ""))
     blocks += tables(stats)
     figs = [f for _, f in figures(stats)]
     cf = confusion_figure(rows)

@@ -6,8 +6,11 @@ against chance (50 %) with an exact two-sided binomial test (scipy.stats.binomte
 add up all reviewers' answers; they treat answers as independent although reviewers saw the same
 items, as the paper's pooled percentages do — per-reviewer rows are the rigorous ones.
 
-When a reviewer has several answers to one item (two sessions under the same name), the latest
-answer counts.
+When a reviewer has several answers to one item (two sessions under the same name, which only
+merging separate copies can produce), the latest answer counts, and `compute` says so in its
+`warnings` (with how many answers were set aside): two people who typed the same initials, or one
+who answered twice, must not pass silently as one reviewer. Kappa is None where it is undefined,
+with a `note` saying why.
 """
 
 from __future__ import annotations
@@ -56,19 +59,24 @@ def cohen_kappa(a: list, b: list, categories: list | None = None) -> dict:
     n = len(a)
     cats = list(categories) if categories else sorted(set(a) | set(b), key=str)
     if n == 0:
-        return {"n_items": 0, "kappa": None, "observed_agreement": None, "expected_agreement": None}
+        return {"n_items": 0, "kappa": None, "observed_agreement": None, "expected_agreement": None,
+                "note": "undefined: no item answered by both reviewers"}
     po = sum(1 for x, y in zip(a, b) if x == y) / n
     ca, cb = Counter(a), Counter(b)
     pe = sum((ca[c] / n) * (cb[c] / n) for c in cats)
     kappa = None if math.isclose(pe, 1.0) else (po - pe) / (1.0 - pe)
-    return {"n_items": n, "kappa": _f(kappa), "observed_agreement": po, "expected_agreement": pe}
+    out = {"n_items": n, "kappa": _f(kappa), "observed_agreement": po, "expected_agreement": pe}
+    if kappa is None:
+        out["note"] = "undefined: both reviewers gave one and the same answer to every item (chance agreement 1)"
+    return out
 
 
 def fleiss_kappa(counts: list[list[int]]) -> dict:
     """Fleiss' kappa from an items × categories matrix of rater counts (same raters per item)."""
     N = len(counts)
     if N == 0:
-        return {"n_items": 0, "kappa": None, "observed_agreement": None, "expected_agreement": None}
+        return {"n_items": 0, "kappa": None, "observed_agreement": None, "expected_agreement": None,
+                "note": "undefined: no item answered by every reviewer"}
     n = sum(counts[0])
     if n < 2 or any(sum(row) != n for row in counts):
         raise ValueError("every item needs the same number (≥ 2) of ratings")
@@ -78,7 +86,10 @@ def fleiss_kappa(counts: list[list[int]]) -> dict:
     pbar = sum(P_i) / N
     pe = sum(p * p for p in p_j)
     kappa = None if math.isclose(pe, 1.0) else (pbar - pe) / (1.0 - pe)
-    return {"n_items": N, "n_raters": n, "kappa": _f(kappa), "observed_agreement": pbar, "expected_agreement": pe}
+    out = {"n_items": N, "n_raters": n, "kappa": _f(kappa), "observed_agreement": pbar, "expected_agreement": pe}
+    if kappa is None:
+        out["note"] = "undefined: every reviewer gave one and the same answer to every item (chance agreement 1)"
+    return out
 
 
 def latest_answers(rows: list[dict]) -> list[dict]:
@@ -89,6 +100,34 @@ def latest_answers(rows: list[dict]) -> list[dict]:
         if key not in best or r["answered_at"] > best[key]["answered_at"]:
             best[key] = r
     return sorted(best.values(), key=lambda r: (reviewer_key(r["reviewer"]), r["position"]))
+
+
+def session_warnings(rows: list[dict], sessions: list[dict] | None = None, n_items: int | None = None) -> list[str]:
+    """Plain-language warnings about whose answers the statistics mix: several sessions under one
+    reviewer name (answers set aside), and unfinished sessions (from `sessions`, Study.sessions())."""
+    out = []
+    per: dict[str, dict[str, int]] = defaultdict(Counter)
+    names: dict[str, str] = {}
+    for r in rows:
+        k = reviewer_key(r["reviewer"])
+        names.setdefault(k, r["reviewer"])
+        per[k][r["session_id"]] += 1
+    kept = latest_answers(rows)
+    kept_per = Counter(reviewer_key(r["reviewer"]) for r in kept)
+    for k in sorted(per):
+        if len(per[k]) > 1:
+            total = sum(per[k].values())
+            out.append(f"reviewer {names[k]!r} has {len(per[k])} sessions under one name (from separate copies "
+                       f"of the study): they count as one reviewer, the latest answer to each item counts "
+                       f"({total - kept_per[k]} earlier answer(s) set aside); if they are different people, "
+                       "their answers are mixed")
+    for s in sessions or []:
+        if not s.get("locked"):
+            done = s.get("n_answers", 0)
+            of = f" of {n_items}" if n_items is not None else ""
+            out.append(f"reviewer {s['reviewer']!r}: session not finished ({done}{of} items answered); "
+                       "its answers are included")
+    return out
 
 
 def _groups(rows: list[dict]) -> tuple[dict[str, list[dict]], dict[str, str]]:
@@ -201,14 +240,18 @@ def timing(rows: list[dict]) -> dict:
     return out
 
 
-def compute(rows: list[dict]) -> dict:
-    """All statistics from Study.answers() rows."""
+def compute(rows: list[dict], sessions: list[dict] | None = None, n_items: int | None = None) -> dict:
+    """All statistics from Study.answers() rows (`sessions`, `n_items`: Study.sessions() and
+    Study.n_items(), for the warnings about unfinished sessions)."""
+    warnings = session_warnings(rows, sessions, n_items)
+    n_given = len(rows)
     rows = latest_answers(rows)
     _, names = _groups(rows)
-    return {"n_answers": len(rows), "reviewers": [names[k] for k in sorted(names)],
+    return {"n_answers": len(rows), "n_answers_given": n_given, "reviewers": [names[k] for k in sorted(names)],
+            "warnings": warnings,
             "task_a": task_a(rows), "task_b": task_b(rows), "task_c": task_c(rows),
             "agreement": agreement(rows), "timing": timing(rows)}
 
 
 def study_statistics(study) -> dict:
-    return compute(study.answers())
+    return compute(study.answers(), study.sessions(), study.n_items())

@@ -1,0 +1,267 @@
+"""Trust audit of review studies: what a reviewer sends holds every answer, one reviewer is one
+reviewer whatever the Unicode form of the name, the report says when sessions share a name or are
+unfinished and why a kappa is undefined, merges treat a finished (locked) session as final, and a
+reviewer copy carries neither the key nor other reviewers' answers."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+
+from conftest import assert_user_error, one_json, run_cli
+from engine.errors import UserError
+from engine.review.access import reviewer_key
+from engine.review.report import html_report
+from engine.review.stats import cohen_kappa, compute, fleiss_kappa
+from engine.review.study import ANSWERS, create_study, merge_studies, open_for_review, open_study, write_reviewer_copy
+from review_data import ROOT, env_with_root, synthetic_pairs
+
+
+@pytest.fixture()
+def master(tmp_path):
+    path = tmp_path / "master.sqlite"
+    create_study(path, synthetic_pairs(3), "A,B,C", seed=11, n_per_task=4).close()  # 12 items
+    return path
+
+
+def _answer(path, name, value=lambda it: ANSWERS[it["task"]][0], n=None, finish=True):
+    with open_for_review(path) as rs:
+        s = rs.start_session(name)
+        k = 0
+        while (it := s.next_item()) is not None and (n is None or k < n):
+            s.answer(it["item_id"], value(it), 3, 1.0)
+            k += 1
+        if finish and n is None:
+            s.finish()
+        return s.session_id
+
+
+def _n_answers(path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+    finally:
+        conn.close()
+
+
+_KILLED_CHILD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from engine.review.study import open_for_review
+st = open_for_review({path!r})
+s = st.start_session("Kim")
+for _ in range(7):
+    it = s.next_item()
+    s.answer(it["item_id"], it["answers"][0], 3, 1.0)
+os.kill(os.getpid(), signal.SIGKILL)  # the window dies with the file open
+"""
+
+
+def test_the_study_file_alone_holds_every_answer_after_a_crash(tmp_path, master):
+    """A reviewer whose window crashed (or who is still answering) sends the .sqlite file alone:
+    every committed answer must be in it, not only in the -wal file left beside it."""
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    p = subprocess.run([sys.executable, "-c", _KILLED_CHILD.format(root=str(ROOT), path=str(copy))],
+                       env=env_with_root(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    shutil.copy(copy, sent / "copy.sqlite")  # the file, without its -wal / -shm
+    assert _n_answers(sent / "copy.sqlite") == 7
+    res = merge_studies(tmp_path / "merged.sqlite", [master, sent / "copy.sqlite"])
+    assert res["answers"] == 7 and res["sessions"] == 1
+
+
+def test_one_name_in_any_unicode_form_is_one_reviewer(tmp_path, master):
+    nfc, nfd = "José Núñez", unicodedata.normalize("NFD", "josé  núñez ")
+    assert nfc != nfd and reviewer_key(nfc) == reviewer_key(nfd)
+    assert reviewer_key("ＪＳ") == reviewer_key("js")  # full-width letters (NFKC)
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    first = _answer(copy, nfc, n=3, finish=False)
+    with open_for_review(copy) as rs:
+        s = rs.start_session(nfd)  # typed on another keyboard: the same session resumes
+        assert s.session_id == first and s.progress()[0] == 3
+        for bad in ("J\u200bS", "J\x00S", "A\u202eB"):  # invisible / control characters: two names that look alike
+            with pytest.raises(UserError, match="invisible"):
+                rs.start_session(bad)
+        assert len(rs.sessions()) == 1
+
+
+def test_sessions_sharing_a_name_are_reported_not_silently_mixed(tmp_path, master):
+    c1, c2 = (write_reviewer_copy(master, tmp_path / f"c{i}.sqlite") for i in (1, 2))
+    _answer(c1, "J.S.", value=lambda it: ANSWERS[it["task"]][0])
+    _answer(c2, "j.s.", value=lambda it: ANSWERS[it["task"]][-1])  # another J.S., or the same one twice
+    out = tmp_path / "merged.sqlite"
+    res = merge_studies(out, [master, c1, c2])
+    assert res["answers"] == 24 and len(res["warnings"]) == 1 and "2 sessions" in res["warnings"][0]
+    with open_study(out) as st:
+        stats = compute(st.answers(), st.sessions(), st.n_items())
+        assert stats["n_answers_given"] == 24 and stats["n_answers"] == 12  # the latest per item counts ...
+        assert len(stats["warnings"]) == 1 and "12 earlier answer(s) set aside" in stats["warnings"][0]  # ... and says so
+        assert "Read first" in html_report(st) and "set aside" in html_report(st)
+    p = run_cli("review", "report", out)
+    assert p.returncode == 0 and "warning: reviewer 'J.S.' has 2 sessions" in p.stdout, p.stderr
+    p = run_cli("review", "merge", tmp_path / "m2.sqlite", master, c1, c2)
+    assert p.returncode == 0 and "warning: 2 sessions under the reviewer name" in p.stderr
+
+
+def test_unfinished_sessions_are_reported(tmp_path, master):
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, "Ann", n=5, finish=False)
+    out = tmp_path / "merged.sqlite"
+    merge_studies(out, [master, copy])
+    with open_study(out) as st:
+        stats = compute(st.answers(), st.sessions(), st.n_items())
+    assert stats["warnings"] == ["reviewer 'Ann': session not finished (5 of 12 items answered); its answers are "
+                                 "included"]
+
+
+def test_undefined_kappa_says_why_and_one_reviewer_gets_no_agreement(tmp_path, master):
+    same = cohen_kappa(["same"] * 4, ["same"] * 4, list(ANSWERS["A"]))
+    assert same["kappa"] is None and "same answer" in same["note"] and same["observed_agreement"] == 1.0
+    assert "no item" in cohen_kappa([], [], list(ANSWERS["A"]))["note"]
+    assert fleiss_kappa([[3, 0], [3, 0]])["kappa"] is None and "same answer" in fleiss_kappa([[3, 0], [3, 0]])["note"]
+    # hand-computed: 4 items, raters agree on 3; marginals a = (3 same, 1 diff), b = (2, 2)
+    k = cohen_kappa(["same", "same", "same", "different"], ["same", "same", "different", "different"])
+    assert k["observed_agreement"] == 0.75 and k["expected_agreement"] == pytest.approx(0.5)
+    assert k["kappa"] == pytest.approx(0.5) and "note" not in k
+    c1, c2 = (write_reviewer_copy(master, tmp_path / f"c{i}.sqlite") for i in (1, 2))
+    _answer(c1, "Ann")
+    out = tmp_path / "one.sqlite"
+    merge_studies(out, [master, c1])
+    p = run_cli("review", "report", out)
+    assert p.returncode == 0 and "agreement: not computed (needs answers from two or more reviewers)" in p.stdout
+    _answer(c2, "Bob")  # both answer the first choice everywhere: kappa undefined for every task
+    out2 = tmp_path / "two.sqlite"
+    merge_studies(out2, [master, c1, c2])
+    p = run_cli("review", "report", out2)
+    assert p.returncode == 0, p.stderr
+    assert "agreement task A: cohen kappa – (undefined: both reviewers gave one and the same answer" in p.stdout
+    p = run_cli("review", "report", out2, "--json")
+    doc = one_json(p.stdout)
+    assert doc["agreement"]["A"]["kappa"] is None and doc["agreement"]["A"]["note"].startswith("undefined")
+
+
+def _raw(path, *sql):
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for stmt in sql:
+            conn.execute(stmt)
+    finally:
+        conn.close()
+
+
+def test_a_locked_copy_is_final_whatever_the_clocks_say(tmp_path, master):
+    """An early snapshot of a copy (sent mid-way) whose clock ran ahead must not overrule the same
+    session as its reviewer finished it; and an edited replay of a finished copy changes nothing."""
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, "Ann", value=lambda it: ANSWERS[it["task"]][0], n=4, finish=False)
+    snap, plain = tmp_path / "snapshot.sqlite", tmp_path / "plain.sqlite"
+    shutil.copy(copy, snap)
+    shutil.copy(copy, plain)
+    _raw(snap, "UPDATE answers SET answered_at = '2999-01-01T00:00:00.000+00:00'")  # a clock far ahead
+    with open_for_review(copy) as rs:  # Ann changes her mind on those 4, then finishes
+        s = rs.start_session("Ann")
+        for iid in list(s.answered_ids()):
+            task = rs.item(iid)["task"]
+            s.answer(iid, ANSWERS[task][1], 5, 2.0)
+        while (it := s.next_item()) is not None:
+            s.answer(it["item_id"], ANSWERS[it["task"]][1], 5, 2.0)
+        s.finish()
+    out = tmp_path / "merged.sqlite"
+    res = merge_studies(out, [master, snap, copy])
+    assert res["answers"] == 12 and res["answers_replaced"] == 4
+    with open_study(out) as st:
+        assert all(r["answer"] == ANSWERS[r["task"]][1] and r["session_locked"] for r in st.answers())
+    # merged the other way round: a snapshot's versions are old (not "already present"); those
+    # dated after the session was locked are refused; neither changes the finished session
+    res = merge_studies(tmp_path / "merged2.sqlite", [master, copy, plain, snap])
+    assert res["answers_outdated"] == 4 and res["answers_rejected_locked"] == 4
+    assert res["answers_duplicate"] == 0 and res["answers_replaced"] == 0
+    with open_study(tmp_path / "merged2.sqlite") as st:
+        assert all(r["answer"] == ANSWERS[r["task"]][1] for r in st.answers())
+    # a replay of the finished copy, edited by hand to change an answer later: refused, counted so
+    edited = tmp_path / "edited.sqlite"
+    shutil.copy(copy, edited)
+    _raw(edited, "DROP TRIGGER answers_locked_update",
+         "UPDATE answers SET answer = 'same', answered_at = '2999-01-01T00:00:00.000+00:00' "
+         "WHERE item_id IN (SELECT item_id FROM items WHERE task = 'A')")
+    res = merge_studies(out, [out, edited])
+    assert res["answers_rejected_locked"] == 4 and res["answers_replaced"] == 0
+    with open_study(out) as st:
+        assert all(r["answer"] == "different" for r in st.answers() if r["task"] == "A")
+
+
+def test_an_answer_id_moved_to_another_item_is_one_line(tmp_path, master):
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, "Ann", n=2, finish=False)
+    moved = tmp_path / "moved.sqlite"
+    shutil.copy(copy, moved)
+    _raw(moved, "UPDATE answers SET item_id = (SELECT item_id FROM items WHERE item_id NOT IN "
+                "(SELECT item_id FROM answers) ORDER BY position LIMIT 1) "
+                "WHERE answer_id = (SELECT answer_id FROM answers ORDER BY answered_at LIMIT 1)")
+    with pytest.raises(UserError, match="another item or session"):
+        merge_studies(tmp_path / "m.sqlite", [master, copy, moved])
+    assert_user_error(run_cli("review", "merge", tmp_path / "m.sqlite", master, copy, moved),
+                      "another item or session")
+    assert not (tmp_path / "m.sqlite").exists()
+
+
+def test_review_copy_holds_no_key_and_no_other_reviewers_answers(tmp_path, master):
+    c1 = write_reviewer_copy(master, tmp_path / "c1.sqlite")
+    _answer(c1, "Zelda Quux")
+    merged = tmp_path / "merged.sqlite"
+    merge_studies(merged, [master, c1])
+    fresh = tmp_path / "fresh.sqlite"
+    p = run_cli("review", "copy", merged, fresh, "--json")
+    assert p.returncode == 0, p.stderr
+    doc = one_json(p.stdout)
+    assert doc["has_key"] is False and doc["sessions"] == 0 and doc["items"] == 12
+    raw = fresh.read_bytes()
+    for text in (b"Zelda", b"answer_key", b"toy", b"/data/"):
+        assert text not in raw, text
+    with open_for_review(fresh) as rs:
+        assert rs.sessions() == [] and not rs.has_key
+        # the triggers that guard finished sessions are back
+        assert len(rs.conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall()) == 5
+    kept = tmp_path / "kept.sqlite"
+    p = run_cli("review", "copy", merged, kept, "--keep-answers")
+    assert p.returncode == 0 and "1 sessions kept" in p.stdout
+    with open_for_review(kept) as rs:
+        assert [s["reviewer"] for s in rs.sessions()] == ["Zelda Quux"] and not rs.has_key
+    assert_user_error(run_cli("review", "copy", merged, fresh), "already exists")
+    assert_user_error(run_cli("review", "copy", fresh, tmp_path / "x.sqlite"), "no answer key")
+    assert not (tmp_path / "x.sqlite").exists()
+    # answers given in the fresh copy merge back beside the earlier ones
+    _answer(fresh, "Bob")
+    res = merge_studies(merged, [merged, fresh])
+    assert res["answers"] == 24 and res["sessions"] == 2
+
+
+def test_create_without_a_copy_warns_that_the_file_holds_the_key(tmp_path):
+    from review_data import adversarial_dir
+
+    adv = adversarial_dir(tmp_path)
+    out = tmp_path / "s.sqlite"
+    p = run_cli("review", "create", "--from", adv, "--out", out, "--tasks", "B", "--n-per-task", "2")
+    assert p.returncode == 0, p.stderr
+    assert "holds the answer key: never hand it to reviewers" in p.stdout
+    assert f"review open {out}" not in p.stdout  # no longer tells the researcher to hand it out
+
+
+def test_review_open_on_the_key_file_tells_the_researcher(tmp_path, master, monkeypatch, capsys):
+    pytest.importorskip("PySide6")
+    import gui.reviewer as reviewer
+
+    monkeypatch.setattr(reviewer, "run_reviewer", lambda *a, **k: 0)  # no window: only the checks before it
+    assert reviewer.run_review_open([str(master)]) == 0
+    assert "holds the answer key" in capsys.readouterr().err
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    assert reviewer.run_review_open([str(copy)]) == 0
+    assert capsys.readouterr().err == ""  # the reviewer's copy: nothing to say
