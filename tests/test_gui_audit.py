@@ -142,3 +142,16 @@ def test_calipers_stay_in_view_through_free_zoom(qtbot, isolated, model_path):  
         assert vx0 <= min(x0, x1) and max(x0, x1) <= vx1, (free, (x0, x1), (vx0, vx1))
         assert vy0 <= min(y0, y1) and max(y0, y1) <= vy1, (free, (y0, y1), (vy0, vy1))
         assert "ΔV 1.00 mV" in s.caliper_info.text()
+
+
+def test_the_info_line_says_real_size_as_soon_as_it_is_on(qtbot, isolated, model_path):  # noqa: F811
+    """View ▸ Real Size drew the strip at 25 mm/s but the info line only said so after the next
+    crosshair move; zooming out of real size left the note behind the same way."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    s = win.strip
+    win.display.act_real.setChecked(True)
+    qtbot.wait(20)
+    assert s.real_size() and "real size 25 mm/s" in s.info.text()
+    s.zoom(1.5)  # leaves real size
+    qtbot.wait(20)
+    assert not s.real_size() and "real size" not in s.info.text()

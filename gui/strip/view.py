@@ -157,6 +157,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         lay.addLayout(info_row)
 
         self._vb.sigRangeChanged.connect(self._on_range_changed)
+        self.realSizeChanged.connect(lambda _on: self._update_info())  # its "real size" note, on and off
         self._vb.sigResized.connect(self._on_resized)
         self._apply_mode_settings()
         self._legend.update(self.model)
