@@ -45,6 +45,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters
 
 def _label_text(path: str | os.PathLike) -> str:
     """A label file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM; others refused."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a pipe or device: reading may never end
+        raise UserError(f"label file {path} is not a regular file")
     try:
         size = os.path.getsize(path)
         if size > MAX_LABEL_FILE_BYTES:

@@ -61,6 +61,8 @@ def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> t
     """
     if not os.path.exists(path):
         return None, {}
+    if not os.path.isfile(path):  # a folder, device or pipe: reading it may block or never end
+        raise UserError(f"results file {path} is not a regular file")
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -106,6 +108,8 @@ def check_replaceable(path: str) -> None:
     """UserError unless `path` is absent, empty, or a JSON Lines file whose first line is a JSON
     object (a results file of some run): what `restart` (--overwrite) may replace. A label file,
     a record, a checkpoint or any other text named as a results file by mistake is never replaced."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"results file {path} is not a regular file")
     try:
         with open(path, "rb") as fh:
             first = b""

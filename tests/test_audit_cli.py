@@ -202,3 +202,45 @@ def test_empty_option_values_are_refused_not_taken_as_absent(capsys, samples, ar
     argv = [a.format(rec=samples / "A00001", ds=samples) for a in argv]
     line = user_error(capsys, *argv)
     assert line.startswith(f"error: argument {name}") and "empty value" in line
+
+
+# -- devices, pipes and sockets are never outputs --------------------------------------------------
+
+def test_model_card_out_never_replaces_a_pipe_or_device(capsys, tiny_model, tmp_path):
+    """As root (a container), `model-card --out /dev/null --overwrite` replaced /dev/null with the
+    card (the atomic rename replaces any directory entry), and `attack-eval --results /dev/zero`
+    read /dev/zero forever. A named pipe stands in for the device here."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = user_error(capsys, "model-card", "--model", tiny_model, "--out", fifo, "--overwrite")
+    assert "not a regular file" in line
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)  # still the pipe
+    link = tmp_path / "link.md"
+    os.symlink(fifo, link)
+    user_error(capsys, "model-card", "--model", tiny_model, "--out", link, "--overwrite")
+
+
+def test_outputs_and_results_files_refuse_special_files(tmp_path):
+    from engine.outputs import check_output, write_text_atomic
+    from engine.results_file import check_replaceable, read_jsonl_results
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file"):
+        check_output(fifo, overwrite=True, what="results file")  # before any read of it (it would block)
+    with pytest.raises(UserError, match="not a regular file"):
+        write_text_atomic(fifo, "x")
+    assert not os.path.isfile(fifo)
+    with pytest.raises(UserError, match="not a regular file"):
+        check_replaceable(str(fifo))
+    with pytest.raises(UserError, match="not a regular file"):
+        read_jsonl_results(str(fifo), None)
+
+
+def test_a_pipe_named_reference_csv_does_not_hang_the_dataset(dataset):
+    from engine.datasets import open_dataset
+
+    (dataset / "REFERENCE.csv").unlink()
+    os.mkfifo(dataset / "REFERENCE.csv")
+    with pytest.raises(UserError, match="not a regular file"):
+        open_dataset(dataset)
