@@ -246,6 +246,9 @@ def _check_files(base: str) -> Header:
         fpath = os.path.join(folder, fname)
         if not os.path.isfile(fpath):
             raise UserError(f"{hea}: signal file {fname} is missing")
+        if not fname.isascii():  # wfdb reads the header as ASCII, drops the rest, and looks for another file
+            raise UserError(f"{hea}: signal file name {fname!r} is not ASCII, which the WFDB reader cannot "
+                            "open; rename the file and its name in the header (letters, digits, '-', '_')")
         have = os.path.getsize(fpath)
         bps = _BYTES_PER_SAMPLE[first.fmt]
         frame = sum(header.signals[i].samps_per_frame for i in idx)
@@ -279,6 +282,9 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
 
     base = record_base(path)
     header = _check_files(base)
+    if header.segments is None and any(s.file_name == "~" for s in header.signals):
+        raise UserError(f"{base}.hea: a signal has no signal file ('~' in place of its file name); "
+                        "there is nothing to read")
     try:
         rec = wfdb.rdrecord(base, physical=True, m2s=True, return_res=64)
     except UserError:

@@ -203,4 +203,7 @@ def parse_header(hea: str) -> Header:
     if len(body) != n_sig:
         raise _bad(hea, f"header says {n_sig} signals but has {len(body)} signal lines")
     hdr.signals = [_signal(hea, i, line) for i, line in enumerate(body)]
+    if n_samples == 0 and any(s.file_name != "~" for s in hdr.signals):  # (a layout header has 0 and no files)
+        raise _bad(hea, "header gives 0 samples per signal; put the record's number of samples in its first "
+                        "line (the WFDB reader cannot tell it from the signal file)")
     return hdr

@@ -244,3 +244,29 @@ def test_a_pipe_named_reference_csv_does_not_hang_the_dataset(dataset):
     os.mkfifo(dataset / "REFERENCE.csv")
     with pytest.raises(UserError, match="not a regular file"):
         open_dataset(dataset)
+
+
+# -- WFDB headers the reader refused only with wfdb's own words ------------------------------------
+
+def _clone(samples, folder, name, edit, signal_name=None):
+    """A copy of sample A00001 as `name` (its signal file `signal_name`), header text edited."""
+    signal_name = signal_name or name
+    text = (samples / "A00001.hea").read_text().replace("A00001.mat", f"{signal_name}.mat").replace(
+        "A00001", name)
+    (folder / f"{name}.hea").write_text(edit(text), encoding="utf-8")
+    shutil.copy(samples / "A00001.mat", folder / f"{signal_name}.mat")
+    return folder / name
+
+
+@pytest.mark.parametrize("edit, signal_name, expected", [
+    # wfdb: "cannot read signal (ValueError: sampto must be greater than sampfrom)"
+    (lambda t: t.replace(" 9000 ", " 0 ", 1), None, "header gives 0 samples"),
+    # wfdb: "cannot read signal (FileNotFoundError: ... '<folder>/~')"
+    (lambda t: t.replace("zero.mat", "~"), None, "has no signal file"),
+    # wfdb reads the header as ASCII: "FileNotFoundError: ... 'rcord.mat'" for a file that is there
+    (lambda t: t, "récord", "is not ASCII"),
+])
+def test_header_fields_wfdb_cannot_read_get_a_clear_line(capsys, samples, tmp_path, edit, signal_name, expected):
+    rec = _clone(samples, tmp_path, "zero", edit, signal_name)
+    line = user_error(capsys, "info", rec)
+    assert expected in line and "cannot read signal" not in line
