@@ -6,6 +6,9 @@ from __future__ import annotations
 from .panels.common import ADVERSARIAL_COLOR, BAND_COLOR, CLASS_NAMES, SHORT_NAMES, class_text
 
 SEP = " &nbsp;·&nbsp; "
+NO_RECORD = ("No record open: <b>File ▸ Open Record…</b> (Ctrl+O), Open Folder… (Ctrl+Shift+O), "
+             "or drop a record's files on the window")
+NO_RECORD_COMPACT = "No record open: Ctrl+O opens one"
 WARN_COLOR = "#a05a00"
 
 
@@ -30,8 +33,8 @@ def eta(s: float) -> str:
 def record_header(rec, compact: bool = False) -> str:
     """'name · duration · fs · lead · reference label' of an OpenedRecord (HTML); `compact`: the
     short form a narrow window shows (the full one is its tooltip)."""
-    if rec is None:
-        return "No record open"
+    if rec is None:  # what to do, not only what is missing
+        return NO_RECORD_COMPACT if compact else NO_RECORD
     dur = f"{rec.duration_s:.1f} s" if rec.duration_s < 120 else f"{rec.duration_s / 60:.1f} min"
     if compact:
         label = f"label <b>{class_text(rec.label)}</b>" if rec.label else "no label"

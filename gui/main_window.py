@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         for sig in (self.strip.timeChanged, self.strip.caliperChanged, self.strip.crosshair.moved):
             sig.connect(lambda *_a: self.threads.note_input())
         self.refresh_paper_status()
+        self.refresh_header()  # what to do while nothing is open
         self.host.jobsChanged.connect(self.update_enabled)
         self.host.jobEnded.connect(lambda *_a: self.job_status.refresh_threads(self.threads.current))
         self.host.unhandledError.connect(self.show_error)

@@ -155,3 +155,17 @@ def test_the_info_line_says_real_size_as_soon_as_it_is_on(qtbot, isolated, model
     s.zoom(1.5)  # leaves real size
     qtbot.wait(20)
     assert not s.real_size() and "real size" not in s.info.text()
+
+
+def test_an_empty_window_says_what_to_do(qtbot, isolated, model_path):  # noqa: F811
+    """With nothing open the header said only 'No record open' and the browser '0 records'
+    (an empty grid, an empty table): now both say how to open something."""
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    win.resize(1280, 720)
+    qtbot.wait(20)
+    assert "Ctrl+O" in win.header.full_text() and "Ctrl+O" in win.header.text()  # full or compact
+    assert "Open folder" in win.browser.count.text()
+    assert win.browser.recent.text() == "Recent ▾"  # its own arrow, not Fusion's over the t
+    with qtbot.waitSignal(win.classified, timeout=60000):
+        win.open_folder(str(SAMPLES), select_first=True, remember=False)
+    assert win.browser.count.text().startswith("12 records") and "Ctrl+O" not in win.header.full_text()

@@ -187,7 +187,8 @@ class RecordBrowser(QWidget):
         self.open_folder.setText("Open folder…")
         self.open_folder.setToolTip("List all records of a folder or a PhysioNet 2017 dataset (Ctrl+Shift+O)")
         self.recent = QToolButton()
-        self.recent.setText("Recent")
+        self.recent.setText("Recent ▾")
+        self.recent.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")  # it overlapped the t
         self.recent.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.recent_menu = QMenu(self.recent)
         self.recent.setMenu(self.recent_menu)
@@ -245,6 +246,7 @@ class RecordBrowser(QWidget):
         lay.addWidget(self.table, 1)
         self.count = QLabel("")
         self.count.setStyleSheet("color: #555;")
+        self.count.setWordWrap(True)  # the empty list's hint must not widen the dock
         lay.addWidget(self.count)
         self.open_file.clicked.connect(self.openFileRequested)
         self.open_folder.clicked.connect(self.openFolderRequested)
@@ -253,6 +255,7 @@ class RecordBrowser(QWidget):
         self.mismatch.toggled.connect(self._refilter)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self._emit = True
+        self._update_count()  # empty: what to do
 
     # ---- content -----------------------------------------------------------------------------
     def set_dataset(self, folder: str, names: list[str], labels: dict[str, str], label_file: str | None) -> None:
@@ -346,6 +349,8 @@ class RecordBrowser(QWidget):
         shown = self.proxy.rowCount()
         done = sum(1 for d in self.model.data_.values() if "pred" in d or "error" in d)
         txt = f"{shown} of {n} records shown" if shown != n else f"{n} records"
+        if not n:
+            txt = "No records listed: Open record… or Open folder… above"
         if n and done < n:
             txt += f" · model predictions {done}/{n}"
         self.count.setText(txt)
