@@ -83,8 +83,10 @@ class StripExportDialog(QDialog):
         self.setWindowTitle("Export strip")
         self.duration_s = float(duration_s)
         lay = QVBoxLayout(self)
+        where = "on every page" if ext == "pdf" else "above the strip"  # a PNG or SVG is one page
         intro = QLabel(f"ECG paper at true scale (25 mm/s, 10 mm/mV) as .{ext}; the header (record, model, "
-                       "attack, ε) is printed on every page.")
+                       f"attack, ε) is printed {where}.")
+        self.setMinimumWidth(380)  # "10 mm/mV" was wrapped between 10 and mm/mV
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.whole = QRadioButton(f"Whole record (0–{self.duration_s:g} s)")

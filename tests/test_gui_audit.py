@@ -169,3 +169,20 @@ def test_an_empty_window_says_what_to_do(qtbot, isolated, model_path):  # noqa: 
     with qtbot.waitSignal(win.classified, timeout=60000):
         win.open_folder(str(SAMPLES), select_first=True, remember=False)
     assert win.browser.count.text().startswith("12 records") and "Ctrl+O" not in win.header.full_text()
+
+
+def test_strip_export_dialog_text_fits_the_format(qtbot):
+    """The PNG dialog said the header is printed 'on every page' (a PNG is one page) and was so
+    narrow that '10 mm/mV' broke between 10 and mm/mV."""
+    from PySide6.QtWidgets import QLabel
+
+    from gui.dialogs import StripExportDialog
+
+    for ext, where in (("png", "above the strip"), ("svg", "above the strip"), ("pdf", "on every page")):
+        d = StripExportDialog(None, ext, 30.0, (0.0, 10.0))
+        qtbot.addWidget(d)
+        d.show()
+        qtbot.waitExposed(d)
+        intro = d.findChildren(QLabel)[0]
+        assert where in intro.text(), ext
+        assert d.width() >= 380
