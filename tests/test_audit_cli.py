@@ -270,3 +270,11 @@ def test_header_fields_wfdb_cannot_read_get_a_clear_line(capsys, samples, tmp_pa
     rec = _clone(samples, tmp_path, "zero", edit, signal_name)
     line = user_error(capsys, "info", rec)
     assert expected in line and "cannot read signal" not in line
+
+
+def test_a_record_or_csv_given_as_model_is_not_called_code(capsys, samples):
+    """--model A00001.mat (a record's signal file) said 'the file contains Python objects other
+    than weights (possibly code)': torch.load's 'invalid load key' for any file that is no pickle."""
+    for f in ("A00001.mat", "REFERENCE.csv"):
+        line = user_error(capsys, "classify", samples / "A00001", "--model", samples / f)
+        assert "not a valid model checkpoint" in line and "code" not in line

@@ -247,6 +247,10 @@ def load_checkpoint(path: str | os.PathLike, arch: str | None = None) -> Classif
     if path.endswith(".safetensors") or (len(head) == 8 and int.from_bytes(head, "little") < 100_000_000
                                         and not head.startswith(b"PK") and head[:1] != b"\x80"):
         return _load_safetensors(path)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):  # neither a zip (torch.save) nor a binary pickle:
+        # a record, a CSV, a MATLAB file...; torch.load's "invalid load key" is not a sign of code
+        raise UserError(f"{path}: not a valid model checkpoint (neither a .safetensors checkpoint nor a "
+                        "PyTorch .pt/.pth state_dict)")
     return _load_torch(path, arch or "paper-cnn")
 
 
