@@ -314,6 +314,10 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                 n_steps += 1
                 threads.after(i_step, time.perf_counter() - t_step, xt.numel())
                 step += 1
+            if n_steps == 0 and step == 0:
+                # not one step, now or in an interrupted run: the network is untrained, never saved as a model
+                raise UserError(f"the time budget of {cfg.max_minutes:g} min ran out before the first "
+                                "training step; nothing was trained or written (allow more time)")
             mean_loss = float(loss_sum) / n_steps if n_steps else float("nan")
             kept_module = ema.module if ema else module
             probs = predict_resident(kept_module, val_t) if resident else evaluate_signals(val_clf, val_x)

@@ -278,3 +278,12 @@ def test_a_record_or_csv_given_as_model_is_not_called_code(capsys, samples):
     for f in ("A00001.mat", "REFERENCE.csv"):
         line = user_error(capsys, "classify", samples / "A00001", "--model", samples / f)
         assert "not a valid model checkpoint" in line and "code" not in line
+
+
+def test_a_time_budget_spent_before_the_first_step_writes_no_untrained_model(capsys, dataset, tmp_path):
+    """`train --max-minutes 1e-9` validated and saved the untrained network as the model ('loss nan')."""
+    out = tmp_path / "m.safetensors"
+    line = user_error(capsys, "train", dataset, "--out", out, "--max-minutes", "1e-9", "--epochs", "1",
+                      "--limit", "8", "--device", "cpu")
+    assert "before the first training step" in line
+    assert not out.exists() and not (tmp_path / "m.md").exists()
