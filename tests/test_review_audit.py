@@ -265,3 +265,39 @@ def test_review_open_on_the_key_file_tells_the_researcher(tmp_path, master, monk
     copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
     assert reviewer.run_review_open([str(copy)]) == 0
     assert capsys.readouterr().err == ""  # the reviewer's copy: nothing to say
+
+
+def test_pooled_detection_clusters_answers_by_item():
+    """Two reviewers who find the same items are not 2n independent answers: the pooled row's
+    item-clustered interval and p are computed by hand here (and match a GEE when statsmodels is
+    installed); the exact pooled p, which assumes independence, is smaller."""
+    from engine.review.stats import clustered_share, task_b
+
+    # 4 items, both reviewers right on items 1-3 and wrong on item 4: p̂ = 6/8; item residual sums
+    # 0.5, 0.5, 0.5, −1.5 → Σe² = 3; var = 4/3 · 3 / 8² = 1/16, se = 0.25; z = 0.25 / 0.25 = 1
+    vals = [(i, i != "4") for i in "1234" for _ in range(2)]
+    d = clustered_share(vals)
+    assert d["share"] == 0.75 and d["se"] == pytest.approx(0.25) and d["n_clusters"] == 4
+    assert d["p_value"] == pytest.approx(0.317310507862914)
+    assert d["ci95"] == pytest.approx([0.18023, 0.97616], abs=1e-4)  # expit(ln 3 ± 1.96 · 0.25 / 0.1875)
+    assert clustered_share([("1", True), ("1", True)])["ci95"] == [None, None]  # one item: undefined
+    assert "every answer right" in clustered_share([("1", True), ("2", True)])["note"]
+    # concordant reviewers on 100 items, 62 found by both: the exact pooled p (independence) is far
+    # smaller than the clustered one, which equals a single reviewer's evidence
+    rows = [{"reviewer": who, "item_id": f"i{i}", "task": "B", "method": "sap", "shown": "pair", "correct": i < 62,
+             "answer": "1", "answered_at": "t", "position": i} for who in ("R1", "R2") for i in range(100)]
+    pooled = task_b(rows)["pooled"]["sap"]
+    assert pooled["p_value"] < 0.002 < pooled["items_clustered"]["p_value"]
+    lo, hi = pooled["items_clustered"]["ci95"]
+    assert hi - lo > pooled["ci95"][1] - pooled["ci95"][0]
+    sm = pytest.importorskip("statsmodels.api")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    items = np.repeat(np.arange(60), 3)
+    y = (rng.random(items.size) < rng.random(60)[items]).astype(float)
+    fit = sm.GEE(y, np.ones((y.size, 1)), groups=items, family=sm.families.Binomial(),
+                 cov_struct=sm.cov_struct.Independence()).fit()
+    ours = clustered_share([(int(i), bool(v)) for i, v in zip(items, y)])
+    se_logit = ours["se"] / (ours["share"] * (1 - ours["share"])) / np.sqrt(60 / 59)  # without G/(G−1)
+    assert se_logit == pytest.approx(float(np.sqrt(fit.cov_params()[0, 0])), rel=1e-6)

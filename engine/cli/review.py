@@ -214,13 +214,24 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def _clustered_text(c: dict | None) -> str:
+    """A pooled row's item-clustered interval and p (engine.review.stats.clustered_share)."""
+    if not c:
+        return ""
+    if c["ci95"][0] is None:
+        return f"; items clustered: – ({c.get('note', 'undefined')})"
+    return (f"; items clustered: [95 % CI {100 * c['ci95'][0]:.1f}–{100 * c['ci95'][1]:.1f}], "
+            f"p = {c['p_value']:.3g}")
+
+
 def _report_text(stats: dict) -> str:
     lines = [f"{stats['n_answers']} answers from {len(stats['reviewers'])} reviewer(s): "
              + (", ".join(stats["reviewers"]) or "none")]
     for title, block, fmt in (
             ("task B (altered trace found)", stats["task_b"],
              lambda d: f"{d['correct']}/{d['n']} = {100 * d['accuracy']:.1f} % "
-                       f"[95 % CI {100 * d['ci95'][0]:.1f}–{100 * d['ci95'][1]:.1f}], p = {d['p_value']:.3g}"),
+                       f"[95 % CI {100 * d['ci95'][0]:.1f}–{100 * d['ci95'][1]:.1f}], p = {d['p_value']:.3g}"
+                       + _clustered_text(d.get("items_clustered"))),
             ("task A (judged same)", stats["task_a"],
              lambda d: f"{d['same']}/{d['n']} = {100 * d['share_same']:.1f} %"),
             ("task C (correct: originals, adversarial; adversarial labelled as the original class)",

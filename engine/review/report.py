@@ -102,6 +102,16 @@ def _p(v) -> str:
     return f"{v:.2e}" if v < 1e-3 else f"{v:.3f}"
 
 
+def _clustered(d: dict, with_p: bool = True) -> str:
+    """The item-clustered interval (and p) of a pooled row; '' for a reviewer's own row."""
+    c = d.get("items_clustered")
+    if not c:
+        return ""
+    if c["ci95"][0] is None:
+        return f"– ({c.get('note', 'undefined')})"
+    return _ci(c["ci95"]) + (f", p {_p(c['p_value'])}" if with_p else "")
+
+
 def _k(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
@@ -127,17 +137,21 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
     b = stats["task_b"]
     if b.get("pooled"):
         rows = [[who, _meth(m), str(d["n"]), str(d["correct"]), _pct(d["accuracy"]), _ci(d["ci95"]),
-                 _p(d["p_value"])] for who, m, d in _who_rows(b)]
+                 _p(d["p_value"]), _clustered(d)] for who, m, d in _who_rows(b)]
         out.append((TASK_NAMES["B"], ["Reviewer", "Method", "Items", "Found", "Accuracy", "95 % CI",
-                                      "p (vs 50 %)"], rows,
+                                      "p (vs 50 %)", "Pooled, items clustered: 95 % CI, p"], rows,
                     "Exact two-sided binomial test against chance (50 %); Clopper–Pearson intervals. "
-                    "Pooled rows count every reviewer's answers as independent."))
+                    "Pooled rows' exact CI and p count every reviewer's answers as independent, too optimistic "
+                    "when reviewers find the same items; the last column clusters the answers by item "
+                    "(cluster-robust standard error as in a GEE, Wald interval on the logit scale, z test)."))
     a = stats["task_a"]
     if a.get("pooled"):
-        rows = [[who, _meth(m), str(d["n"]), str(d["same"]), _pct(d["share_same"]), _ci(d["ci95"])]
-                for who, m, d in _who_rows(a)]
-        out.append((TASK_NAMES["A"], ["Reviewer", "Method", "Pairs", "Judged same", "Share same", "95 % CI"],
-                    rows, "Share of (original, adversarial) pairs given the same diagnosis."))
+        rows = [[who, _meth(m), str(d["n"]), str(d["same"]), _pct(d["share_same"]), _ci(d["ci95"]),
+                 _clustered(d, with_p=False)] for who, m, d in _who_rows(a)]
+        out.append((TASK_NAMES["A"], ["Reviewer", "Method", "Pairs", "Judged same", "Share same", "95 % CI",
+                                      "Pooled, items clustered: 95 % CI"],
+                    rows, "Share of (original, adversarial) pairs given the same diagnosis. The last column "
+                          "clusters pooled answers by item (as for task B)."))
     c = stats["task_c"]
     if c.get("pooled"):
         rows = []

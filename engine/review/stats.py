@@ -3,8 +3,12 @@ and agreement between reviewers.
 
 Proportions come with exact (Clopper–Pearson) 95 % intervals; task B detection accuracy is tested
 against chance (50 %) with an exact two-sided binomial test (scipy.stats.binomtest). Pooled rows
-add up all reviewers' answers; they treat answers as independent although reviewers saw the same
-items, as the paper's pooled percentages do — per-reviewer rows are the rigorous ones.
+add up all reviewers' answers; their exact interval and p treat answers as independent although
+reviewers saw the same items (as the paper's pooled percentages do), which is too optimistic when
+reviewers agree on which items are easy. So pooled rows of tasks A and B also carry
+`items_clustered`: the same share with a cluster-robust (sandwich) standard error over items —
+what a GEE with an independence working correlation and one intercept gives — a Wald 95 %
+interval on the logit scale and a two-sided z test against 50 %. Per-reviewer rows are exact.
 
 When a reviewer has several answers to one item (two sessions under the same name, which only
 merging separate copies can produce), the latest answer counts, and `compute` says so in its
@@ -50,6 +54,40 @@ def binomial_summary(k: int, n: int, p0: float = 0.5) -> dict:
     return {"n": int(n), "correct": int(k), "accuracy": k / n, "p_value": float(res.pvalue),
             "p_value_greater": float(binomtest(k, n, p0, alternative="greater").pvalue),
             "ci95": [float(ci.low), float(ci.high)]}
+
+
+def clustered_share(values: list[tuple[str, bool]], p0: float = 0.5) -> dict:
+    """Share of True among (cluster, value) pairs with a cluster-robust standard error (clusters:
+    items). Var = G/(G−1) · Σ_c (Σ_{j∈c} (y_j − p̂))² / n² (the GEE sandwich, independence working
+    correlation, small-sample factor G/(G−1)); 95 % Wald interval on the logit scale; two-sided z
+    test of share = p0. Interval and p are None (with `note`) when undefined: fewer than 2
+    clusters, or a share of 0 or 1 (no variation to estimate from)."""
+    from scipy.stats import norm
+
+    n = len(values)
+    by: dict[str, list[bool]] = defaultdict(list)
+    for c, y in values:
+        by[c].append(bool(y))
+    g = len(by)
+    out = {"n": n, "n_clusters": g, "share": None, "se": None, "ci95": [None, None], "p_value": None}
+    if n == 0:
+        out["note"] = "no answers"
+        return out
+    p = sum(y for _, y in values) / n
+    out["share"] = p
+    if g < 2:
+        out["note"] = "undefined: answers to fewer than two items"
+        return out
+    var = g / (g - 1) * sum((sum(ys) - p * len(ys)) ** 2 for ys in by.values()) / n ** 2
+    se = math.sqrt(var)
+    out["se"] = se
+    if se == 0.0 or p in (0.0, 1.0):
+        out["note"] = f"undefined: every answer {'right' if p == 1.0 else 'wrong' if p == 0.0 else 'alike'}"
+        return out
+    centre, half = math.log(p / (1 - p)), norm.ppf(0.975) * se / (p * (1 - p))  # delta method: se of logit p̂
+    out["ci95"] = [1 / (1 + math.exp(-(centre - half))), 1 / (1 + math.exp(-(centre + half)))]
+    out["p_value"] = float(2 * norm.sf(abs(p - p0) / se))
+    return out
 
 
 def cohen_kappa(a: list, b: list, categories: list | None = None) -> dict:
@@ -154,7 +192,11 @@ def task_b(rows: list[dict]) -> dict:
     def fn(rs):
         return binomial_summary(sum(1 for r in rs if r["correct"]), len(rs))
 
-    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "B" and r["correct"] is not None], fn)
+    def pooled(rs):
+        return {**fn(rs), "items_clustered": clustered_share([(r["item_id"], bool(r["correct"])) for r in rs])}
+
+    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "B" and r["correct"] is not None], fn,
+                                    pooled_fn=pooled)
 
 
 def task_a(rows: list[dict]) -> dict:
@@ -162,7 +204,10 @@ def task_a(rows: list[dict]) -> dict:
         d = proportion(sum(1 for r in rs if r["answer"] == "same"), len(rs))
         return {"n": d["n"], "same": d["k"], "share_same": d["share"], "ci95": d["ci95"]}
 
-    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "A"], fn)
+    def pooled(rs):
+        return {**fn(rs), "items_clustered": clustered_share([(r["item_id"], r["answer"] == "same") for r in rs])}
+
+    return _per_reviewer_and_pooled([r for r in rows if r["task"] == "A"], fn, pooled_fn=pooled)
 
 
 def task_c(rows: list[dict]) -> dict:
@@ -186,10 +231,10 @@ def task_c(rows: list[dict]) -> dict:
     return _per_reviewer_and_pooled([r for r in rows if r["task"] == "C"], fn, adversarial_only=True)
 
 
-def _per_reviewer_and_pooled(rows: list[dict], fn, adversarial_only: bool = False) -> dict:
+def _per_reviewer_and_pooled(rows: list[dict], fn, adversarial_only: bool = False, pooled_fn=None) -> dict:
     by, names = _groups(rows)
     return {"by_reviewer": {names[k]: _by_method(v, fn, adversarial_only) for k, v in sorted(by.items())},
-            "pooled": _by_method(rows, fn, adversarial_only) if rows else {}}
+            "pooled": _by_method(rows, pooled_fn or fn, adversarial_only) if rows else {}}
 
 
 def agreement(rows: list[dict]) -> dict:
