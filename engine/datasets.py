@@ -43,30 +43,34 @@ MAX_LABEL_FILE_BYTES = 64 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters other than tab/newlines
 
 
-def _label_text(path: str | os.PathLike) -> str:
-    """A label file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM; others refused."""
-    if os.path.exists(path) and not os.path.isfile(path):  # a pipe or device: reading may never end
-        raise UserError(f"label file {path} is not a regular file")
+def _list_text(path: str | os.PathLike, what: str = "label file", lines: str = "'record,label' lines") -> str:
+    """A label or split file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM; others,
+    binary data, pipes and devices refused. `what` names the file, `lines` what it holds."""
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise UserError(f"{what} {path} is not a regular file")  # a pipe or device: reading may never end
     try:
         size = os.path.getsize(path)
         if size > MAX_LABEL_FILE_BYTES:
-            raise UserError(f"label file {path} is {size} bytes: too large for a list of labels "
+            raise UserError(f"{what} {path} is {size} bytes: too large for a list of records "
                             f"(limit {MAX_LABEL_FILE_BYTES // 2 ** 20} MiB)")
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
-        raise UserError(f"cannot read label file {path}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     try:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             text = raw.decode("utf-16")
         else:
             text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UserError(f"label file {path} is not UTF-8 text (save it as UTF-8 CSV: 'record,label' "
-                        "per line)") from None
+        raise UserError(f"{what} {path} is not UTF-8 text (save it as UTF-8 text of {lines})") from None
     if _CONTROL.search(text):
-        raise UserError(f"label file {path} is not a text file of 'record,label' lines")
+        raise UserError(f"{what} {path} is not a text file of {lines}")
     return text
+
+
+def _label_text(path: str | os.PathLike) -> str:
+    return _list_text(path)
 
 
 def read_labels(path: str | os.PathLike) -> dict[str, str]:
@@ -147,13 +151,10 @@ def open_dataset(folder: str | os.PathLike, labels: str | os.PathLike | None = N
 
 
 def read_name_list(path: str | os.PathLike) -> list[str]:
-    """One record name per line (blank lines and # comments ignored; extensions stripped)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read split file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"split file {path} is not a text file of record names") from None
+    """One record name per line (blank lines and # comments ignored; extensions stripped).
+    Encodings as for label files: UTF-8 with or without BOM (a BOM used to stay on the first name,
+    which then matched no record), UTF-16 with BOM."""
+    text = _list_text(path, "split file", "record names")
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()

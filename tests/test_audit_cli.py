@@ -287,3 +287,27 @@ def test_a_time_budget_spent_before_the_first_step_writes_no_untrained_model(cap
                       "--limit", "8", "--device", "cpu")
     assert "before the first training step" in line
     assert not out.exists() and not (tmp_path / "m.md").exists()
+
+
+# -- split files ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data", [
+    b"\xef\xbb\xbfA00001\r\nA00002\r\n",          # UTF-8 with BOM (Windows Notepad), CRLF
+    "A00001\nA00002\n".encode("utf-16"),          # UTF-16 with BOM: 'not a text file of record names'
+])
+def test_split_file_with_a_bom_keeps_its_first_record(dataset, tmp_path, data):
+    """The BOM stayed on the first name, which then matched no record: the split silently lost it."""
+    from engine.datasets import open_dataset, select_split
+
+    f = tmp_path / "split.txt"
+    f.write_bytes(data)
+    sp = select_split(open_dataset(dataset), str(f))
+    assert sp.names == ["A00001", "A00002"] and sp.missing == []
+
+
+def test_split_file_that_is_a_pipe_or_binary_is_one_line(dataset, tmp_path):
+    from engine.datasets import read_name_list
+
+    (tmp_path / "bin.txt").write_bytes(b"A00001\n\x00\x01\x02")
+    with pytest.raises(UserError, match="split file .* not a text file of record names"):
+        read_name_list(tmp_path / "bin.txt")
