@@ -102,12 +102,16 @@ def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> t
 
 
 MAX_HEADER_LINE = 256 * 1024 * 1024  # bytes read to find a results file's first line
+# the "kind" of every results file's header (attack-eval, also of robustness and card cells; band-eval;
+# certify; smooth-attack): a file of another kind may be replaced by --overwrite, nothing else
+RESULTS_KINDS = ("ecgadv-attack-eval/", "ecgadv-band-eval/", "certify-eval", "smooth-attack")
 
 
-def check_replaceable(path: str) -> None:
-    """UserError unless `path` is absent, empty, or a JSON Lines file whose first line is a JSON
-    object (a results file of some run): what `restart` (--overwrite) may replace. A label file,
-    a record, a checkpoint or any other text named as a results file by mistake is never replaced."""
+def check_replaceable(path: str, fmt: ResultsFormat | None = None) -> None:
+    """UserError unless `path` is absent, empty, or a results file: its first line a header that
+    `fmt` accepts or whose "kind" is one of RESULTS_KINDS (another run's or another command's).
+    What `restart` (--overwrite) may replace: a label file, a record, a checkpoint, a saved card
+    or any other file named as a results file by mistake is never replaced."""
     if os.path.exists(path) and not os.path.isfile(path):
         raise UserError(f"results file {path} is not a regular file")
     try:
@@ -126,9 +130,19 @@ def check_replaceable(path: str) -> None:
         doc = json.loads(first)
     except (ValueError, UnicodeDecodeError):
         doc = None
-    if not isinstance(doc, dict):
-        raise UserError(f"{path} is not a results file (its first line is not a JSON object); --overwrite "
-                        "replaces only results files: name another file, or delete this one yourself")
+    if isinstance(doc, dict) and fmt is not None:
+        try:
+            fmt.check_first(path, doc)
+            return  # this command's results file (of another run)
+        except UserError:
+            pass
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if not (isinstance(kind, str) and kind.startswith(RESULTS_KINDS)):
+        what = f"a {kind[:40]!r} file" if isinstance(kind, str) else (
+            "its first line is a JSON object without a results kind" if isinstance(doc, dict)
+            else "its first line is not a JSON object")
+        raise UserError(f"{path} is not a results file ({what}); --overwrite replaces only results files: "
+                        "name another file, or delete this one yourself")
 
 
 def write_header(path: str, header: dict) -> None:
@@ -152,7 +166,7 @@ def open_results(path: str, header: dict, fmt: ResultsFormat, restart: bool = Fa
     except UserError:
         if not restart or os.path.isdir(path):
             raise
-        check_replaceable(path)  # --overwrite replaces results files, never a label file or a record
+        check_replaceable(path, fmt)  # --overwrite replaces results files, never a label file or a record
         found, rows = None, {}
     if found is None:
         write_header(path, header)

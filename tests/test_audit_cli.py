@@ -119,12 +119,15 @@ def test_overwrite_still_restarts_a_results_file_of_another_run(tmp_path):
     fmt = ResultsFormat(check_first=first, valid_row=lambda d: True, row_what="row",
                         check=lambda f, w, p: None)
     p = tmp_path / "r.jsonl"
-    for text in ('{"kind": "other"}\n{"record": "a"}\n', "", "\n\n", '{"kind": "k"}\n[1]\n'):
-        p.write_text(text)  # another kind, empty, blank, damaged: replaced with restart
-        check_replaceable(str(p))
+    for text in ('{"kind": "ecgadv-band-eval/1"}\n{"record": "a"}\n', "", "\n\n", '{"kind": "k"}\n[1]\n',
+                 '{"kind": "certify-eval", "model": "m"}\n'):
+        p.write_text(text)  # another command's, empty, blank, damaged: replaced with restart
+        check_replaceable(str(p), fmt)
         assert open_results(str(p), {"kind": "k"}, fmt, restart=True) == {}
         assert json.loads(p.read_text()) == {"kind": "k"}
-    for text in ("A00001,N\n", "A00001 1 300 9000\n", "\x00\x01binary", "[1, 2]\n", "x\n{}\n"):
+    for text in ("A00001,N\n", "A00001 1 300 9000\n", "\x00\x01binary", "[1, 2]\n", "x\n{}\n",
+                 '{"kind": "ecgadv-robustness-card/1", "model": "m"}\n',  # a card saved with --json > card.json
+                 '{"model": "m", "results": []}\n'):  # classify --json > out.json
         p.write_text(text)
         with pytest.raises(UserError, match="not a results file"):
             open_results(str(p), {"kind": "k"}, fmt, restart=True)
