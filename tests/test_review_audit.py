@@ -301,3 +301,21 @@ def test_pooled_detection_clusters_answers_by_item():
     ours = clustered_share([(int(i), bool(v)) for i, v in zip(items, y)])
     se_logit = ours["se"] / (ours["share"] * (1 - ours["share"])) / np.sqrt(60 / 59)  # without G/(G−1)
     assert se_logit == pytest.approx(float(np.sqrt(fit.cov_params()[0, 0])), rel=1e-6)
+
+
+def test_hostile_reviewer_names_neither_drive_the_terminal_nor_run_in_a_spreadsheet(tmp_path, master):
+    from engine.review.report import answers_csv
+
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, '=HYPERLINK("http://x","y")', n=2, finish=False)
+    out = tmp_path / "merged.sqlite"
+    merge_studies(out, [master, copy])
+    with open_study(out) as st:
+        text = answers_csv(st.answers())
+    assert "\n=" not in text and ",=" not in text and "'=HYPERLINK" in text
+    # a copy edited to carry an escape sequence in a name: refused before anything is written
+    evil = tmp_path / "evil.sqlite"
+    shutil.copy(copy, evil)
+    _raw(evil, "DROP TRIGGER sessions_stay_locked", "UPDATE sessions SET reviewer = 'A' || char(27) || '[2J'")
+    assert_user_error(run_cli("review", "merge", tmp_path / "m.sqlite", master, evil), "control or invisible")
+    assert not (tmp_path / "m.sqlite").exists()

@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 
 from ..errors import UserError
@@ -55,6 +56,9 @@ def _check_answers(path: str, conn: sqlite3.Connection) -> None:
         if not (isinstance(s["session_id"], str) and isinstance(s["reviewer"], str) and s["reviewer"].strip()
                 and isinstance(s["started_at"], str) and s["locked"] in (0, 1)):
             raise UserError(f"{path}: a reviewer session is malformed (file altered?)")
+        if len(s["reviewer"]) > 200 or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in s["reviewer"]):
+            # the window never stores such a name; printed by `review report`, it could drive the terminal
+            raise UserError(f"{path}: a reviewer name holds control or invisible characters (file altered?)")
         sessions.add(s["session_id"])
     for a in conn.execute("SELECT * FROM answers"):
         aid = str(a["answer_id"])[:8]

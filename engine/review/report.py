@@ -35,12 +35,23 @@ def _write_atomic(path: str, data: bytes, overwrite: bool) -> None:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _cell(v):
+    """A CSV cell that a spreadsheet will not run: text starting with = + - @ or a tab / CR (a
+    reviewer may name themselves "=HYPERLINK(...)") gets a leading apostrophe."""
+    if v is None:
+        return ""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
 def answers_csv(rows: list[dict]) -> str:
+    """All answers as CSV (text cells made safe for spreadsheets, see _cell)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS})
+        w.writerow({k: _cell(r.get(k)) for k in CSV_COLUMNS})
     return buf.getvalue()
 
 
