@@ -224,7 +224,7 @@ def _clustered_text(c: dict | None) -> str:
             f"p = {c['p_value']:.3g}")
 
 
-def _report_text(stats: dict) -> str:
+def _report_text(stats: dict, tasks: list[str] | None = None) -> str:
     lines = [f"{stats['n_answers']} answers from {len(stats['reviewers'])} reviewer(s): "
              + (", ".join(stats["reviewers"]) or "none")]
     for title, block, fmt in (
@@ -241,6 +241,8 @@ def _report_text(stats: dict) -> str:
                         f"original class {d['adversarial_follows_original']['k']}/"
                         f"{d['adversarial_follows_original']['n']}"))):
         if not block.get("pooled"):
+            if title[5] in (tasks or []):
+                lines.append(f"{title.split(' (')[0]}: no answers yet")
             continue
         lines.append(title + ":")
         rows = [(who, per) for who, per in block["by_reviewer"].items()]
@@ -298,7 +300,7 @@ def cmd_report(args) -> int:
         doc = {"study": os.path.abspath(args.study), "study_id": st.study_id, "title": st.title,
                "seed": seed, "tasks": st.tasks, "items": st.n_items(),
                "sessions": st.sessions(), **stats, "written": written}
-    text = _report_text(stats) + "".join(f"\nwrote {v}" for v in written.values())
+    text = _report_text(stats, doc["tasks"]) + "".join(f"\nwrote {v}" for v in written.values())
     emit(args, doc, text)
     return 0
 
