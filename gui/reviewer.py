@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QMa
                                QVBoxLayout, QWidget)
 
 from engine.errors import UserError
+from engine.review.access import AlreadyAnswered, StudyLocked
 from engine.review.study import ANSWERS, INSTRUCTIONS, RHYTHMS, display_layout, open_for_review
 from gui.reviewer_pages import STYLE as _STYLE
 from gui.reviewer_pages import ReviewerPages, _button, _label, _page
@@ -417,7 +418,12 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
     def _commit(self, confidence: int | None) -> None:
         elapsed = time.monotonic() - self.shown_at
         try:
-            self.session.answer(self.item["item_id"], self.selected, confidence, elapsed)
+            self.session.answer(self.item["item_id"], self.selected, confidence, elapsed, replace=False)
+        except AlreadyAnswered as exc:  # a second window on the same file answered it first: keep that one
+            QMessageBox.information(self, "Already answered", str(exc))
+        except StudyLocked:  # ... or finished the whole review
+            self._show_done(already=True)
+            return
         except UserError as exc:
             QMessageBox.warning(self, "Not saved", str(exc))
             return

@@ -442,3 +442,34 @@ def test_going_back_told_alike_and_enter_closes_the_thank_you_page(qtbot, study)
     assert w.isVisible()
     qtbot.keyClick(w, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=3000)
+
+
+def test_two_windows_on_one_file_never_overwrite_an_answer(qtbot, study, monkeypatch):
+    """The study opened twice (a double double-click): an item answered in one window keeps that
+    answer when the other window answers it too; a review finished in one window is finished in both."""
+    from PySide6.QtWidgets import QMessageBox
+
+    told = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    w1, w2 = _window(qtbot, study), _window(qtbot, study)
+    for w in (w1, w2):
+        _start(qtbot, w, "Kim")
+        _to_item(qtbot, w)
+    assert w1.item["item_id"] == w2.item["item_id"]
+    first = w1.item["item_id"]
+    _answer_current(qtbot, w1, 0, "5")  # "same", rated 5
+    _answer_current(qtbot, w2, 1, "1")  # "different", rated 1: must not replace it
+    assert told and "answered meanwhile" in told[0]
+    assert w2.stack.currentIndex() == w2.PAGE_ITEM and w2.item["item_id"] != first  # moved on
+    with open_study(study) as st:
+        (r,) = [r for r in st.answers() if r["item_id"] == first]
+    assert (r["answer"], r["confidence"]) == ("same", 5)
+    while w1.stack.currentIndex() != w1.PAGE_DONE:  # w1 finishes the review ...
+        _to_item(qtbot, w1)
+        _answer_current(qtbot, w1)
+    _to_item(qtbot, w2)
+    qtbot.keyClick(w2, KEYS[w2.item["task"]][0])
+    qtbot.keyClick(w2, "3")  # ... so w2's next answer meets a locked session
+    assert w2.stack.currentIndex() == w2.PAGE_DONE and "locked" in w2.done_text.text()
+    w1.close()
+    w2.close()

@@ -45,6 +45,10 @@ class StudyLocked(UserError):
     """The session is finished and locked against edits."""
 
 
+class AlreadyAnswered(UserError):
+    """The item already has an answer in this session (given in another window on the same file)."""
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -290,9 +294,11 @@ class ReviewSession:
         return None if iid is None else self.study.item(iid)
 
     def answer(self, item_id: str, value: str, confidence: int | None = None,
-               elapsed_s: float | None = None) -> str:
+               elapsed_s: float | None = None, replace: bool = True) -> str:
         """Record (or, before the session is locked, replace) the answer to one item; returns the
-        answer's stable id. Committed before returning (durable on disk)."""
+        answer's stable id. Committed before returning (durable on disk). `replace` False: an item
+        that already has an answer raises AlreadyAnswered (the reviewer window: an item shown as
+        unanswered but answered meanwhile, in a second window on the same file, keeps that answer)."""
         row = self.conn.execute("SELECT task FROM items WHERE item_id=?", (item_id,)).fetchone()
         if row is None:
             raise UserError(f"no item {item_id!r} in this study")
@@ -314,6 +320,9 @@ class ReviewSession:
                 raise StudyLocked("this session is finished and locked; answers can no longer change")
             prev = self.conn.execute("SELECT answer_id FROM answers WHERE session_id=? AND item_id=?",
                                      (self.session_id, item_id)).fetchone()
+            if prev is not None and not replace:
+                raise AlreadyAnswered("this ECG was answered meanwhile (in another window on the same study file); "
+                                      "that answer is kept")
             if prev is None:
                 aid = str(uuid.uuid4())
                 self.conn.execute(
