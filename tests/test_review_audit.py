@@ -120,6 +120,11 @@ def test_unfinished_sessions_are_reported(tmp_path, master):
         stats = compute(st.answers(), st.sessions(), st.n_items())
     assert stats["warnings"] == ["reviewer 'Ann': session not finished (5 of 12 items answered); its answers are "
                                  "included"]
+    edited = tmp_path / "edited.sqlite"
+    shutil.copy(out, edited)
+    _raw(edited, "UPDATE sessions SET locked = 1")
+    with open_study(edited) as st:
+        assert "locked with 5 of 12 items answered" in compute(st.answers(), st.sessions(), st.n_items())["warnings"][0]
     p = run_cli("review", "report", out)  # A (4 items) and one B answered: task C is said to have none
     assert p.returncode == 0 and "task C: no answers yet" in p.stdout and "task B: no answers" not in p.stdout
     assert "warning: reviewer 'Ann': session not finished" in p.stdout

@@ -160,11 +160,14 @@ def session_warnings(rows: list[dict], sessions: list[dict] | None = None, n_ite
                        f"({total - kept_per[k]} earlier answer(s) set aside); if they are different people, "
                        "their answers are mixed")
     for s in sessions or []:
+        done = s.get("n_answers", 0)
+        of = f" of {n_items}" if n_items is not None else ""
         if not s.get("locked"):
-            done = s.get("n_answers", 0)
-            of = f" of {n_items}" if n_items is not None else ""
             out.append(f"reviewer {s['reviewer']!r}: session not finished ({done}{of} items answered); "
                        "its answers are included")
+        elif n_items is not None and done < n_items:  # the window locks only complete sessions
+            out.append(f"reviewer {s['reviewer']!r}: session locked with {done}{of} items answered, which the "
+                       "reviewer window never does (file edited?); its answers are included")
     return out
 
 
