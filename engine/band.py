@@ -209,6 +209,9 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
     gen = torch.Generator(device="cpu").manual_seed(band.seed)
     if not band.batch_size:
         band = replace(band, batch_size=default_batch_size(dev))
+    from .device import rows_per_forward
+
+    band = replace(band, batch_size=rows_per_forward(band.batch_size, L))  # memory, not results
     n_uni = band.uniform_trials or band.trials
     nb = lambda n: (n + band.batch_size - 1) // band.batch_size  # noqa: E731
     est_concat = nb(band.max_pairs * band.max_splices_per_pair * 2)

@@ -125,8 +125,11 @@ def sample_counts(logits_fn: LogitsFn, x: torch.Tensor, n_classes: int, num: int
                   batch_size: int, progress: Callable[[int, int], None] | None = None,
                   should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Votes (C,) int64 of the base classifier over `num` noisy copies of x (d,) mV."""
+    from .device import rows_per_forward
+
     counts = torch.zeros(n_classes, dtype=torch.long)
     done = 0
+    batch_size = rows_per_forward(batch_size, len(x))  # a huge --batch-size costs time, not all memory
     with torch.no_grad():
         while done < num:
             if should_stop is not None and should_stop():

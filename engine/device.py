@@ -38,6 +38,18 @@ def describe_device(dev: torch.device, threads: bool = True) -> str:
     return f"CPU ({n} {unit}{'s' if n != 1 else ''})"
 
 
+# Input values (rows × samples) one inference forward takes at most. The CNNs here peak at about
+# 190 bytes per input value, so 2^25 values is ~6 GB: the defaults fit under it (certify's 1000
+# noisy copies of a 61-s record: 18.3 M values), while --batch-size 100000 would have asked for
+# hundreds of GB and been killed by the system, not refused. Results do not depend on it.
+MAX_FORWARD_VALUES = 2 ** 25
+
+
+def rows_per_forward(batch_size: int, length: int) -> int:
+    """`batch_size` rows of `length` samples, fewer when that exceeds MAX_FORWARD_VALUES (≥ 1)."""
+    return max(1, min(int(batch_size), MAX_FORWARD_VALUES // max(1, int(length))))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))

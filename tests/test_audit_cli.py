@@ -314,3 +314,44 @@ def test_split_file_that_is_a_pipe_or_binary_is_one_line(dataset, tmp_path):
     (tmp_path / "bin.txt").write_bytes(b"A00001\n\x00\x01\x02")
     with pytest.raises(UserError, match="split file .* not a text file of record names"):
         read_name_list(tmp_path / "bin.txt")
+
+
+# -- memory: a huge --batch-size costs time, not all the machine's memory ---------------------------
+
+def test_certify_batches_are_capped_by_memory_not_by_results():
+    """certify/smooth-attack --batch-size 100000 on a 30-s record asked one forward for 100000 ×
+    9000 values (~170 GB of activations): the system kills such a process, nothing refuses it."""
+    import torch
+
+    from engine.certify import NoiseStream, sample_counts
+    from engine.device import MAX_FORWARD_VALUES
+
+    d, rows = 20_000, []
+
+    def logits(batch):
+        rows.append(batch.shape[0])
+        return torch.stack([batch.mean(1), -batch.mean(1)], 1)
+
+    x = torch.zeros(d)
+    big = sample_counts(logits, x, 2, 4000, NoiseStream(d, 0.1, 7, 1, torch.device("cpu")), 100_000)
+    assert max(rows) * d <= MAX_FORWARD_VALUES and sum(rows) == 4000
+    small = sample_counts(logits, x, 2, 4000, NoiseStream(d, 0.1, 7, 1, torch.device("cpu")), 500)
+    assert big.tolist() == small.tolist()  # the same draws, whatever the batches
+
+
+def test_band_batches_are_capped_by_memory(monkeypatch):
+    """band --batch-size 10000 classified 10000 whole-record trials in one forward (~17 GB)."""
+    from attack_support import adversarial_example, load_model
+
+    import engine.device
+    from engine.band import BandParams, expand_band
+
+    r, params = adversarial_example()
+    clf = load_model()
+    seen = []
+    logits = clf.logits
+    monkeypatch.setattr(clf, "logits", lambda x: seen.append(x.shape[0]) or logits(x))
+    monkeypatch.setattr(engine.device, "MAX_FORWARD_VALUES", 7 * clf.length)  # at most 7 rows a forward
+    b = expand_band(clf, r, params, BandParams(trials=20, batch_size=10_000, max_pairs=2, max_splices_per_pair=2,
+                                               seed=3))
+    assert seen and max(seen) <= 7 and b.noise["trials"] == 20
