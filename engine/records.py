@@ -100,6 +100,8 @@ class Record:
         if fill_gaps:
             x = fill_short_gaps(x, self.fs, f"{self.name} lead {lead.name}")
         check_signal(x, self.fs, f"{self.name} lead {lead.name}")
+        if lead.is_ecg:
+            check_ecg_amplitude(x, f"{self.name} lead {lead.name}", lead)
         return np.ascontiguousarray(x, dtype=np.float32), lead
 
 
@@ -148,6 +150,25 @@ def check_signal(x: np.ndarray, fs: float, what: str) -> None:
         raise UserError(f"{what}: signal has infinite values (the header's gain or units are implausible)")
     if float(np.ptp(x)) == 0.0:
         raise UserError(f"{what}: signal is a flat line (constant {float(x[0]):g})")
+
+
+MAX_ECG_MV = 10_000.0    # no ECG lead reaches 10 V (electrode offsets stay within ±0.5 V)
+MIN_ECG_RANGE_MV = 1e-4  # 0.1 µV peak to peak: below any ECG amplifier's noise floor
+
+
+def check_ecg_amplitude(x: np.ndarray, what: str, lead: Lead | None = None) -> None:
+    """Refuse an ECG lead (x (n,) mV) no ECG can be: values beyond ±MAX_ECG_MV (a baseline of
+    2^31 - 1 put every sample near -2 kV) or a peak-to-peak range under MIN_ECG_RANGE_MV (a
+    gain of 1e12 ADC units per mV); both mean the header's gain, baseline or units are wrong."""
+    hint = f" (header: gain {lead.gain:g}, baseline {lead.baseline}, units {lead.units})" if lead else ""
+    peak = float(np.max(np.abs(x)))
+    if peak > MAX_ECG_MV:
+        raise UserError(f"{what}: values reach {peak:.4g} mV, impossible for an ECG; the header's gain, "
+                        f"baseline or units are wrong{hint}")
+    span = float(np.ptp(x))
+    if span < MIN_ECG_RANGE_MV:
+        raise UserError(f"{what}: the signal spans {span:.3g} mV peak to peak, too small for an ECG; the "
+                        f"header's gain or units are wrong{hint}")
 
 
 # Largest digital value per WFDB format (two's complement; the most negative one marks a missing sample).

@@ -355,3 +355,17 @@ def test_band_batches_are_capped_by_memory(monkeypatch):
     b = expand_band(clf, r, params, BandParams(trials=20, batch_size=10_000, max_pairs=2, max_splices_per_pair=2,
                                                seed=3))
     assert seen and max(seen) <= 7 and b.noise["trials"] == 20
+
+
+@pytest.mark.parametrize("edit, expected", [
+    # baseline 2^31 - 1: every sample near -2.1e6 mV, classified '~' with probability 1.000
+    (lambda t: t.replace("1000/mV", "1000(2147483647)/mV"), "impossible for an ECG"),
+    # gain 1e12 ADC units per mV: a 2e-9 mV signal, classified
+    (lambda t: t.replace("1000/mV", "1e12/mV"), "too small for an ECG"),
+])
+def test_ecg_amplitudes_no_ecg_can_have_are_refused(capsys, samples, tmp_path, tiny_model, edit, expected):
+    rec = _clone(samples, tmp_path, "amp", edit)
+    line = user_error(capsys, "classify", rec, "--model", tiny_model, "--device", "cpu")
+    assert expected in line and "baseline" in line
+    rc, _, _ = cli(capsys, "info", rec)  # the file itself is readable: info still describes it
+    assert rc == 0
