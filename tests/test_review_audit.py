@@ -145,6 +145,13 @@ def test_undefined_kappa_says_why_and_one_reviewer_gets_no_agreement(tmp_path, m
     merge_studies(out, [master, c1])
     p = run_cli("review", "report", out)
     assert p.returncode == 0 and "agreement: not computed (needs answers from two or more reviewers)" in p.stdout
+    c3 = write_reviewer_copy(master, tmp_path / "c3.sqlite")
+    _answer(c3, "Cem", n=2, finish=False)  # an unfinished reviewer shrinks the items kappa is computed over
+    out3 = tmp_path / "three.sqlite"
+    merge_studies(out3, [master, c1, c3])
+    p = run_cli("review", "report", out3)
+    assert "agreement task A: cohen kappa – (undefined: no item" not in p.stdout
+    assert "over 2 items (of 4 answered by any reviewer" in p.stdout, p.stdout
     _answer(c2, "Bob")  # both answer the first choice everywhere: kappa undefined for every task
     out2 = tmp_path / "two.sqlite"
     merge_studies(out2, [master, c1, c2])

@@ -255,7 +255,10 @@ def _report_text(stats: dict, tasks: list[str] | None = None) -> str:
                 lines.append(f"  {who:16s} {m.upper():4s} {fmt(d)}")
     for t, e in stats["agreement"].items():
         k = f"– ({e.get('note', 'undefined')})" if e["kappa"] is None else f"{e['kappa']:.3f}"
-        lines.append(f"agreement task {t}: {e['statistic']} kappa {k} over {e['n_items']} items")
+        some = e.get("n_items_any", e["n_items"])
+        lines.append(f"agreement task {t}: {e['statistic']} kappa {k} over {e['n_items']} items"
+                     + (f" (of {some} answered by any reviewer: only items every reviewer answered count)"
+                        if some > e["n_items"] else ""))
     if len(stats["reviewers"]) == 1:
         lines.append("agreement: not computed (needs answers from two or more reviewers)")
     lines += [f"warning: {w}" for w in stats.get("warnings", [])]

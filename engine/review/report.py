@@ -123,6 +123,11 @@ def _clustered(d: dict, with_p: bool = True) -> str:
     return _ci(c["ci95"]) + (f", p {_p(c['p_value'])}" if with_p else "")
 
 
+def _of(n: int, n_any: int | None) -> str:
+    """Items every reviewer answered, and of how many any reviewer answered when that is more."""
+    return f"{n} of {n_any}" if n_any is not None and n_any > n else str(n)
+
+
 def _k(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
@@ -183,7 +188,7 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
     if ag:
         rows = []
         for t, e in ag.items():
-            rows.append([t, ", ".join(e["reviewers"]), str(e["n_items"]),
+            rows.append([t, ", ".join(e["reviewers"]), _of(e["n_items"], e.get("n_items_any")),
                          "Cohen" if e["statistic"] == "cohen" else "Fleiss",
                          _k(e["kappa"]) if e["kappa"] is not None else f"– ({e.get('note', 'undefined')})",
                          _pct(e["observed_agreement"])])

@@ -253,7 +253,8 @@ def agreement(rows: list[dict]) -> dict:
             continue
         common = sorted(set.intersection(*(set(v) for v in per.values())))
         cats = list(ANSWERS[task])
-        entry: dict = {"reviewers": [names[k] for k in revs], "n_items": len(common)}
+        entry: dict = {"reviewers": [names[k] for k in revs], "n_items": len(common),
+                       "n_items_any": len(set.union(*(set(v) for v in per.values())))}  # a shortfall: unfinished
         if len(revs) == 2:
             entry.update(cohen_kappa([per[revs[0]][i] for i in common], [per[revs[1]][i] for i in common], cats))
             entry["statistic"] = "cohen"
