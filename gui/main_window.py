@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QScrollArea,
                                QSizePolicy, QStyle, QToolBar, QVBoxLayout, QWidget)
 
@@ -291,8 +291,15 @@ class MainWindow(QMainWindow):
         for d in (self.browser_dock, self.side_dock, self.dataset_dock):
             m.addAction(d.toggleViewAction())
         m = mb.addMenu("&Model")
+        group = QActionGroup(self)  # the loaded model checked (none for a checkpoint file), see sync_model_menu
+        group.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        self.model_actions: dict[str, QAction] = {}
         for name, spec in BUNDLED.items():  # bundled weights: each architecture's, then trained variants
-            m.addAction(act(spec.label, lambda _=False, name=name: self.load_model(name)))
+            a = act(spec.label, lambda _=False, name=name: self.load_model(name), tip=BUNDLED[name].help)
+            a.setCheckable(True)
+            group.addAction(a)
+            self.model_actions[name] = a
+            m.addAction(a)
         m.addAction(act("Load Checkpoint…", self.models.ask_open_model, "Ctrl+M",
                         "Load a .safetensors checkpoint or a paper-code .pth state_dict"))
         m = mb.addMenu("&Attack")
@@ -315,6 +322,11 @@ class MainWindow(QMainWindow):
         self.addToolBar(tb)
         self.display.fill_toolbar(self.display_bar)
         self._refresh_recent()
+
+    def sync_model_menu(self, spec: str | None) -> None:
+        """Model menu: check the loaded bundled model (a click checks its entry before it loads)."""
+        for name, a in self.model_actions.items():
+            a.setChecked(name == spec)
 
     # ---- settings and recent files -------------------------------------------------------------------
     def _load_settings(self, restore_layout: bool) -> None:

@@ -186,3 +186,38 @@ def test_strip_export_dialog_text_fits_the_format(qtbot):
         intro = d.findChildren(QLabel)[0]
         assert where in intro.text(), ext
         assert d.width() >= 380
+
+
+def test_model_menu_checks_the_loaded_model(qtbot, isolated, model_path, monkeypatch):  # noqa: F811
+    """The Model menu did not show which model was loaded; a failed load leaves the mark on the
+    model still in use; the start-up 'no weights' note names the menu entry as the menu does."""
+    from engine.models import BUNDLED
+    from gui.controllers import model as mc
+
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    wait_idle(qtbot, win)
+    checked = lambda: [n for n, a in win.model_actions.items() if a.isChecked()]  # noqa: E731
+    assert checked() == ([] if win.model_spec not in BUNDLED else [win.model_spec])
+    with qtbot.waitSignal(win.modelLoaded, timeout=120000):
+        win.model_actions["default"].trigger()
+    assert checked() == ["default"]
+    bad = isolated["tmp"] / "bad.safetensors"
+    bad.write_bytes(b"xxxx")
+    win.load_model(str(bad))
+    wait_idle(qtbot, win)
+    assert checked() == ["default"] and win.clf is not None and len(isolated["errors"]) == 1
+    from gui import dialogs
+
+    if mc.missing_weights("paper-cnn") is None:
+        return  # paper-cnn weights installed here: nothing missing to check
+    asked = []
+    monkeypatch.setattr(dialogs, "ask_missing_weights", lambda parent, text, title="": asked.append(text) or False)
+    win.model_actions["paper-cnn"].trigger()  # checked on the click; back to the loaded one: no weights
+    wait_idle(qtbot, win)
+    assert asked and checked() == ["default"]
+    notes = []
+    monkeypatch.setattr(win, "note_error", notes.append)
+    win.models.load_model("paper-cnn", quiet=True)  # as at start-up
+    wait_idle(qtbot, win)
+    assert notes == [f"No trained weights for paper-cnn: see Model ▸ {BUNDLED['paper-cnn'].label}"]
+    assert checked() == ["default"]

@@ -6,6 +6,8 @@ import os
 
 from PySide6.QtCore import Qt
 
+from engine.models import BUNDLED
+
 from .. import dialogs
 from ..panels.common import BAD_COLOR
 
@@ -41,6 +43,7 @@ class ModelController:
         def done(res):
             clf, dev = res
             self.spec = spec
+            w.sync_model_menu(spec)
             w.settings.set("model/spec", spec)
             w.model_panel.set_model_info(clf, dev)
             w.job_status.set_device(dev, w.threads.current)
@@ -52,6 +55,7 @@ class ModelController:
             w.modelLoaded.emit(clf)
 
         def failed(one, details, exc=None):
+            w.sync_model_menu(self.spec)  # the model still loaded (or none)
             if wb.model is None:
                 w.model_panel.info.setText(f"<span style='color:{BAD_COLOR}'>No model: {one}</span>")
                 w.model_panel.info.setTextFormat(Qt.TextFormat.RichText)
@@ -60,7 +64,8 @@ class ModelController:
                 w.model_panel.set_model_info(wb.model, wb.device_text)
             missing = missing_weights(spec)
             if quiet:
-                w.note_error(one if missing is None else f"No trained weights for {spec}: see Model ▸ {spec}")
+                w.note_error(one if missing is None else
+                             f"No trained weights for {spec}: see Model ▸ {BUNDLED[spec].label}")
             elif missing is not None:
                 w.errors.append(missing)
                 w.errorShown.emit(missing)
