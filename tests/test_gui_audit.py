@@ -221,3 +221,17 @@ def test_model_menu_checks_the_loaded_model(qtbot, isolated, model_path, monkeyp
     wait_idle(qtbot, win)
     assert notes == [f"No trained weights for paper-cnn: see Model ▸ {BUNDLED['paper-cnn'].label}"]
     assert checked() == ["default"]
+
+
+def test_robustness_eps_errors_name_the_field_not_the_cli_flag(qtbot, isolated, model_path):  # noqa: F811
+    """A bad ε list in the Robustness tab gave '--eps: 'abc' is not a number …' (the CLI's flag)
+    after a job had started; now the field's name, before any job."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win)
+    for text in ("abc, 0.01", "", "0.01, -1"):
+        n = len(isolated["errors"])
+        win.datasets.run_robustness("all", 2, text)
+        assert not win.is_busy()
+        msg = isolated["errors"][n][0]
+        assert msg.startswith("ε (mV)") and "--eps" not in msg, msg
+    assert win.dataset_panel.rb_box.is_empty()  # no half-drawn curve

@@ -73,6 +73,13 @@ class DatasetController:
         params = self._params()
         if params is None:
             return
+        from engine.robustness import parse_eps_list
+
+        try:  # checked here, in the field's words (the engine's message names the CLI's --eps)
+            parse_eps_list(eps)
+        except UserError as exc:
+            w.show_error(str(exc).replace("--eps", "ε (mV)", 1))
+            return
         panel.show_robustness([])
         w.submit(self.wb.robustness_job(split, method, params, eps, limit),
                  f"{method.upper()} robustness curve", on_partial=lambda d: panel.show_robustness(d["table"]),
