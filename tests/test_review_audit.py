@@ -334,3 +334,55 @@ def test_hostile_reviewer_names_neither_drive_the_terminal_nor_run_in_a_spreadsh
     _raw(evil, "DROP TRIGGER sessions_stay_locked", "UPDATE sessions SET reviewer = 'A' || char(27) || '[2J'")
     assert_user_error(run_cli("review", "merge", tmp_path / "m.sqlite", master, evil), "control or invisible")
     assert not (tmp_path / "m.sqlite").exists()
+
+
+def test_a_read_only_study_is_said_so_not_called_damaged(tmp_path, master, monkeypatch):
+    """A copy opened from a read-only folder (an e-mail attachment, a write-protected stick): the
+    reviewer hears that answers cannot be saved there; reports and merges, which only read, work."""
+    import engine.review.store as store
+
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, "Ann", n=3, finish=False)
+    monkeypatch.setattr(store, "writable", lambda path: False)  # as a read-only folder looks (even to root)
+    with pytest.raises(UserError, match="read-only, so answers cannot be saved"):
+        open_for_review(copy)
+    with open_study(copy) as st:
+        assert len(st.sessions()) == 1 and st.n_items() == 12
+    monkeypatch.undo()
+    out = tmp_path / "m.sqlite"
+    monkeypatch.setattr(store, "writable", lambda path: not str(path).startswith(str(copy)))
+    assert merge_studies(out, [master, copy])["answers"] == 3  # the read-only input is read
+    (tmp_path / "copy.sqlite-wal").write_bytes(b"x" * 100)  # answers a read-only folder cannot fold back
+    with pytest.raises(UserError, match="copy both files"):
+        open_study(copy)
+
+
+def test_a_read_only_folder_for_real(tmp_path, master):
+    import os
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="ro-study-")  # not under pytest's 0700 folder: nobody must reach it
+    folder = os.path.join(base, "ro")
+    os.mkdir(folder)
+    copy = write_reviewer_copy(master, os.path.join(folder, "copy.sqlite"))
+    code = ("import sys; sys.path.insert(0, %r)\nfrom engine.review.study import open_for_review, open_study\n"
+            "from engine.errors import UserError\nprint(open_study(%r).n_items())\n"
+            "try:\n    open_for_review(%r)\nexcept UserError as e:\n    print(e)\n") % (str(ROOT), copy, copy)
+    cmd = [sys.executable, "-c", code]
+    try:
+        os.chmod(base, 0o755)
+        os.chmod(copy, 0o444)
+        os.chmod(folder, 0o555)
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody
+            if shutil.which("setpriv") is None:
+                pytest.skip("root without setpriv")
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=base)
+    finally:
+        os.chmod(folder, 0o755)
+        shutil.rmtree(base, ignore_errors=True)
+    if os.geteuid() == 0 and p.returncode != 0 and ("Permission denied" in p.stderr or "No module" in p.stderr):
+        pytest.skip("nobody cannot run this Python")
+    assert p.returncode == 0, p.stderr
+    n, msg = p.stdout.strip().splitlines()
+    assert n == "12" and "read-only, so answers cannot be saved" in msg

@@ -108,9 +108,11 @@ def display_layout(traces: list[np.ndarray], fs: float, aspect: float | None = N
 class _Base:
     """Shared read access: study information, items with their traces, sessions."""
 
+    READ_ONLY_OK = False  # may a file that cannot be written be opened (read-only)?
+
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = str(path)
-        self.conn = connect(self.path)
+        self.conn = connect(self.path, readonly_ok=self.READ_ONLY_OK)
         try:
             self._meta = {str(r["key"]): str(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
             version = int(self._meta.get("schema_version", "0"))
@@ -373,7 +375,10 @@ def open_for_review(path: str | os.PathLike) -> ReviewStudy:
 
 
 class Study(_Base):
-    """The researcher's view: the answer key, all answers, merging."""
+    """The researcher's view: the answer key, all answers, merging. A study file on read-only
+    media opens read-only (reports and merge inputs only read)."""
+
+    READ_ONLY_OK = True
 
     @property
     def meta(self) -> dict:

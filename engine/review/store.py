@@ -93,16 +93,46 @@ def _lenient_text(b: bytes) -> str:
     return b.decode("utf-8", "replace")
 
 
-def connect(path: str, create: bool = False) -> sqlite3.Connection:
-    """A connection (WAL, synchronous=FULL, foreign keys) to a study file; UserError if it is none."""
+def writable(path: str) -> bool:
+    """Whether SQLite can write the study file: the file and its folder (for the -wal and -shm files)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def _open_readonly(path: str) -> sqlite3.Connection:
+    """A read-only connection to a study file on read-only media or in a read-only folder
+    (immutable: SQLite makes no -wal or -shm file; a WAL left beside it is not read)."""
+    from urllib.parse import quote
+
+    return sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro&immutable=1", uri=True,
+                           isolation_level=None)
+
+
+def connect(path: str, create: bool = False, readonly_ok: bool = False) -> sqlite3.Connection:
+    """A connection (WAL, synchronous=FULL, foreign keys) to a study file; UserError if it is none.
+
+    A file that cannot be written (read-only file or folder) is opened read-only when
+    `readonly_ok` (reports, merge inputs), else refused in plain words (answers could not be
+    saved) rather than taken for a damaged file."""
     if not create and not os.path.isfile(path):
         raise UserError(f"no such study file: {path}")
+    readonly = not create and not writable(path)
+    if readonly and not readonly_ok:
+        raise UserError(f"{path}: the study file or its folder is read-only, so answers cannot be saved; "
+                        "copy the file to a folder you can write to and open that copy")
+    if readonly and os.path.isfile(path + "-wal") and os.path.getsize(path + "-wal") > 0:
+        raise UserError(f"{path}: answers are still in {os.path.basename(path)}-wal beside it, which a read-only "
+                        "folder does not let SQLite fold back; copy both files to a folder you can write to")
     conn = None
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        if readonly:
+            conn = _open_readonly(path)
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         conn.text_factory = _lenient_text  # a damaged file must not raise UnicodeDecodeError anywhere
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.row_factory = sqlite3.Row
@@ -132,7 +162,7 @@ def remove_sidecars(path: str, with_main: bool = False) -> None:
 def backup_to(src: str, dst: str) -> None:
     """A consistent copy of the study file `src` (WAL included) at `dst` (overwritten)."""
     remove_sidecars(dst)
-    a = sqlite3.connect(src)
+    a = sqlite3.connect(src) if writable(src) else _open_readonly(src)
     b = sqlite3.connect(dst)
     try:
         a.backup(b)
