@@ -435,6 +435,9 @@ class MainWindow(QMainWindow):
         self.act_export_band.setEnabled(wb.band_result is not None)
         self.act_export_strip.setEnabled(wb.record is not None)
         self.act_cancel.setEnabled(bool(busy))
+        certifier = getattr(self, "certifier", None)  # Attack ▸ Certify: a record, a model, not already running
+        if certifier is not None:
+            certifier.action.setEnabled(wb.record is not None and wb.model is not None and "certify" not in busy)
         self.dataset_panel.set_busy(bool(busy & {"dataset"}))
         self.card_panel.set_busy(bool(busy & {"dataset"}))
 

@@ -235,3 +235,20 @@ def test_robustness_eps_errors_name_the_field_not_the_cli_flag(qtbot, isolated, 
         msg = isolated["errors"][n][0]
         assert msg.startswith("ε (mV)") and "--eps" not in msg, msg
     assert win.dataset_panel.rb_box.is_empty()  # no half-drawn curve
+
+
+def test_certify_is_enabled_only_when_it_can_run(qtbot, isolated, model_path):  # noqa: F811
+    """Attack ▸ Certify… stayed enabled with no record open (Run Attack beside it was disabled);
+    clicking it only said 'Open a record first.'"""
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    wait_idle(qtbot, win)
+    act = win.certifier.action
+    assert win.clf is not None and win.rec is None and not act.isEnabled()
+    with qtbot.waitSignal(win.classified, timeout=60000):
+        win.open_folder(str(SAMPLES), select_first=True, remember=False)
+    assert act.isEnabled()
+    win.certifier.run(sigma_mv=0.1)
+    assert "certify" in win.busy_kinds() and not act.isEnabled()
+    win.cancel_jobs()
+    wait_idle(qtbot, win)
+    assert act.isEnabled() and not isolated["errors"]
