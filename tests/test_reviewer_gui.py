@@ -473,3 +473,28 @@ def test_two_windows_on_one_file_never_overwrite_an_answer(qtbot, study, monkeyp
     assert w2.stack.currentIndex() == w2.PAGE_DONE and "locked" in w2.done_text.text()
     w1.close()
     w2.close()
+
+
+def test_an_answer_the_disk_refuses_is_a_dialog_and_can_be_given_again(qtbot, study, monkeypatch):
+    """Disk full, I/O error or the file locked by another program: one 'Not saved' dialog, no crash
+    dialog, the item stays on screen with the answer chosen, and it saves once the file is writable."""
+    from PySide6.QtWidgets import QMessageBox
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    w = _window(qtbot, study)
+    _start(qtbot, w)
+    _to_item(qtbot, w)
+    item = w.item["item_id"]
+    w.study.conn.execute("PRAGMA query_only=1")  # every write now fails as on a full disk
+    qtbot.keyClick(w, "s")
+    qtbot.keyClick(w, "4")
+    assert warned and warned[0].startswith("not saved: the study file could not be written")
+    assert w.item["item_id"] == item and w.phase == "confidence" and w.selected == "same"
+    w.study.conn.execute("PRAGMA query_only=0")
+    qtbot.keyClick(w, "4")  # the same answer, given again
+    assert w.item["item_id"] != item
+    w.close()
+    with open_study(study) as st:
+        (r,) = st.answers()
+    assert (r["item_id"], r["answer"], r["confidence"]) == (item, "same", 4)

@@ -41,6 +41,26 @@ def fold_wal(conn: sqlite3.Connection) -> None:
         pass
 
 
+def _unsaved(exc: sqlite3.Error) -> UserError:
+    """A write SQLite refused (disk full, I/O error, file locked by another program) in words."""
+    return UserError(f"not saved: the study file could not be written ({exc}); the answers saved before "
+                     "are safe; free disk space or close other programs using the file, then try again")
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise _unsaved(exc) from None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:  # SQLite may have rolled back already (e.g. disk full)
+        pass
+
+
 class StudyLocked(UserError):
     """The session is finished and locked against edits."""
 
@@ -241,13 +261,16 @@ class ReviewStudy(_Base):
         if found is not None:
             return ReviewSession(self, found["session_id"])
         sid = str(uuid.uuid4())
-        self.conn.execute("BEGIN IMMEDIATE")
+        _begin(self.conn)
         try:
             self.conn.execute("INSERT INTO sessions(session_id, reviewer, started_at, host) VALUES (?,?,?,?)",
                               (sid, name, now_iso(), socket.gethostname()))
             self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(self.conn)
+            raise _unsaved(exc) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            _rollback(self.conn)
             raise
         fold_wal(self.conn)
         return ReviewSession(self, sid)
@@ -316,7 +339,7 @@ class ReviewSession:
             elapsed_s = float(elapsed_s)
             if not math.isfinite(elapsed_s) or elapsed_s < 0:
                 elapsed_s = None
-        self.conn.execute("BEGIN IMMEDIATE")
+        _begin(self.conn)
         try:
             if self.locked:
                 raise StudyLocked("this session is finished and locked; answers can no longer change")
@@ -337,12 +360,15 @@ class ReviewSession:
                                   "WHERE answer_id=?", (value, confidence, elapsed_s, now_iso(), aid))
             self.conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
-            self.conn.execute("ROLLBACK")
+            _rollback(self.conn)
             if "locked" in str(exc):
                 raise StudyLocked("this session is finished and locked; answers can no longer change") from None
             raise
+        except sqlite3.OperationalError as exc:
+            _rollback(self.conn)
+            raise _unsaved(exc) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            _rollback(self.conn)
             raise
         fold_wal(self.conn)  # the study file alone now holds this answer
         return aid
@@ -354,13 +380,16 @@ class ReviewSession:
             return
         if done < total:
             raise UserError(f"{total - done} item(s) are still unanswered")
-        self.conn.execute("BEGIN IMMEDIATE")
+        _begin(self.conn)
         try:
             self.conn.execute("UPDATE sessions SET locked=1, finished_at=? WHERE session_id=?",
                               (now_iso(), self.session_id))
             self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(self.conn)
+            raise _unsaved(exc) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            _rollback(self.conn)
             raise
         fold_wal(self.conn)
 
