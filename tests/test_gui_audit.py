@@ -252,3 +252,28 @@ def test_certify_is_enabled_only_when_it_can_run(qtbot, isolated, model_path):  
     win.cancel_jobs()
     wait_idle(qtbot, win)
     assert act.isEnabled() and not isolated["errors"]
+
+
+def test_a_record_opened_with_gaps_filled_loses_its_table_error(qtbot, isolated, model_path, wfdb_samples,
+                                                                monkeypatch):  # noqa: F811
+    """v102s has 3 missing samples: the table's background fill marks it 'error' (no length);
+    opened with its gaps filled and classified, the header showed the model's call while the table
+    still said 'error'. The error's tooltip named the CLI's --fill-gaps."""
+    from PySide6.QtCore import Qt
+
+    from gui.panels.record_browser import PRED
+
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.open_folder(str(wfdb_samples), select_first=True, remember=False)
+    m = win.browser.model
+    qtbot.waitUntil(lambda: "error" in m.data_["v102s"], timeout=120000)
+    index = m.index(m.row_of["v102s"], PRED)
+    tip = m.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert "missing" in tip and "--fill-gaps" not in tip and "open it" in tip
+    asked = []
+    monkeypatch.setattr("gui.dialogs.confirm", lambda parent, q, title="": asked.append(q) or True)
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.open_record(str(wfdb_samples / "v102s.hea"))
+    assert asked and win.rec.gaps_filled
+    assert m.data(index) == win.pred[0] and m.data(m.index(m.row_of["v102s"], 1)) == "5.0 min"

@@ -221,7 +221,8 @@ class RecordController:
             self.detail = res
             self.wb.set_prediction((pred, probs))
             w.model_panel.set_probs(probs, None, rec.label)
-            w.browser.update_row(rec.name, pred=pred, probs=probs)
+            # opened (gaps filled if asked): the table's fill error for this row no longer holds
+            w.browser.update_row(rec.name, pred=pred, probs=probs, error=None, duration=rec.duration_s)
             w.refresh_header()
             w.classified.emit(rec.name, (pred, probs))
 

@@ -110,8 +110,8 @@ class RecordTableModel(QAbstractTableModel):
                 return d.get("duration") or 0.0
             return self.data(index, Qt.ItemDataRole.DisplayRole)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if d.get("error"):
-                return d["error"]
+            if d.get("error"):  # the engine's words, with the window's way of filling gaps
+                return d["error"].replace("use --fill-gaps to interpolate", "open it to interpolate")
             if col in (LABEL, PRED):
                 c = d.get("label" if col == LABEL else "pred")
                 if c:
