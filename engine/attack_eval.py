@@ -311,21 +311,46 @@ def dist_from_env(device: torch.device) -> tuple[Dist, torch.device]:
 
     Returns the rank info and the device this rank should use (cuda:LOCAL_RANK on CUDA).
     """
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
         return Dist(), device
     import torch.distributed as dist
 
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    rank = _env_int("RANK", None)
+    local = _env_int("LOCAL_RANK", rank)
+    if not 0 <= rank < world or local < 0:
+        raise UserError(f"RANK {rank} / LOCAL_RANK {local} do not fit WORLD_SIZE {world} (start the ranks "
+                        "with torchrun)")
+    missing = [v for v in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+    if missing:
+        raise UserError(f"WORLD_SIZE is {world} but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                        "not set: start several processes "
+                        "with `torchrun --nproc_per_node N main.py ...`, or unset WORLD_SIZE for one")
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         device = torch.device("cuda", local % max(1, torch.cuda.device_count()))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         # shards can take hours and finish at different times: the final barrier must wait
-        dist.init_process_group(backend, timeout=timedelta(days=7))
+        try:
+            dist.init_process_group(backend, timeout=timedelta(days=7))
+        except (ValueError, RuntimeError) as exc:  # a bad address or port, the rendezvous refused
+            raise UserError(f"cannot join the torchrun process group ({' '.join(str(exc).split())[:200]})") from None
     return Dist(rank, world, local, backend), device
+
+
+def _env_int(name: str, default: int | None) -> int:
+    """A whole-number torchrun variable; UserError (one line) for anything else, or when absent
+    without a default."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        if default is None:
+            raise UserError(f"WORLD_SIZE is set but {name} is not: start the ranks with torchrun")
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"environment variable {name}={text[:20]!r} is not a whole number (set by torchrun)") from None
 
 
 # -- the run -------------------------------------------------------------------------------------

@@ -369,3 +369,23 @@ def test_ecg_amplitudes_no_ecg_can_have_are_refused(capsys, samples, tmp_path, t
     assert expected in line and "baseline" in line
     rc, _, _ = cli(capsys, "info", rec)  # the file itself is readable: info still describes it
     assert rc == 0
+
+
+# -- torchrun's environment ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env, expected", [
+    ({"WORLD_SIZE": "abc"}, "WORLD_SIZE='abc' is not a whole number"),          # was: internal error, crash log
+    ({"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "x"}, "LOCAL_RANK='x'"),    # was: internal error
+    ({"WORLD_SIZE": "2"}, "RANK is not"),                                       # was: torch's rendezvous error
+    ({"WORLD_SIZE": "2", "RANK": "5", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1"}, "do not fit WORLD_SIZE"),
+    ({"WORLD_SIZE": "2", "RANK": "1"}, "MASTER_ADDR and MASTER_PORT are not set"),
+])
+def test_bad_torchrun_environment_is_one_line(capsys, monkeypatch, tiny_model, dataset, tmp_path, env, expected):
+    for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    line = user_error(capsys, "attack-eval", dataset, "--limit", "1", "--method", "pgd", "--steps", "1", "--model",
+                      tiny_model, "--device", "cpu", "--results", tmp_path / "r.jsonl")
+    assert expected in line
+    assert not (tmp_path / "r.jsonl").exists()
