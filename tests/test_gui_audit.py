@@ -277,3 +277,5 @@ def test_a_record_opened_with_gaps_filled_loses_its_table_error(qtbot, isolated,
         win.open_record(str(wfdb_samples / "v102s.hea"))
     assert asked and win.rec.gaps_filled
     assert m.data(index) == win.pred[0] and m.data(m.index(m.row_of["v102s"], 1)) == "5.0 min"
+    long_name = m.index(m.row_of["test01_00s"], 0)  # elided in its column: the full name as tooltip
+    assert m.data(long_name, Qt.ItemDataRole.ToolTipRole) == "test01_00s"

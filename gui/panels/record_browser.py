@@ -110,6 +110,8 @@ class RecordTableModel(QAbstractTableModel):
                 return d.get("duration") or 0.0
             return self.data(index, Qt.ItemDataRole.DisplayRole)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == NAME:  # the column elides long names ("test01_0…")
+                return name
             if d.get("error"):  # the engine's words, with the window's way of filling gaps
                 return d["error"].replace("use --fill-gaps to interpolate", "open it to interpolate")
             if col in (LABEL, PRED):
