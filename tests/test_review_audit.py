@@ -386,3 +386,18 @@ def test_a_read_only_folder_for_real(tmp_path, master):
     assert p.returncode == 0, p.stderr
     n, msg = p.stdout.strip().splitlines()
     assert n == "12" and "read-only, so answers cannot be saved" in msg
+
+
+def test_merging_in_place_never_puts_the_key_into_a_reviewer_copy(tmp_path, master):
+    copy = tmp_path / "copy.sqlite"
+    write_reviewer_copy(master, copy)
+    _answer(copy, "Ann", n=2, finish=False)
+    before = copy.read_bytes()
+    with pytest.raises(UserError, match="would write the answer key into it"):
+        merge_studies(copy, [copy, master])
+    assert copy.read_bytes() == before
+    with open_study(copy) as st:
+        assert not st.has_key
+    other = write_reviewer_copy(master, tmp_path / "other.sqlite")
+    assert merge_studies(copy, [copy, other])["has_key"] is False  # copies among themselves: fine
+    assert merge_studies(tmp_path / "new.sqlite", [copy, master])["has_key"] is True  # a new file: fine

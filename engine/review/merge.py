@@ -140,6 +140,9 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
     for c in keyed[1:]:
         if c.key_hash != keyed[0].key_hash:
             raise UserError(f"{c.path}: its answer key differs from the one in {keyed[0].path}")
+    if same_as_first and keyed and first.key_hash is None:
+        raise UserError(f"{out} is a reviewer copy: merging in place would write the answer key into it; "
+                        "merge into the study file that has the key, or into a new file")
     stats = {"inputs": len(inputs), "sessions_added": 0, "sessions_updated": 0, "answers_added": 0,
              "answers_duplicate": 0, "answers_replaced": 0, "answers_outdated": 0, "answers_rejected_locked": 0}
     with FileLock(out, "merged study"):
