@@ -83,7 +83,7 @@ def test_band_panel_both_procedures_side_by_side(qtbot):
     assert all(h.isVisible() for h in p.col_heads)
     assert p.values["noise"].text() == "12/16 (75 %)"
     assert p.values2["noise"].text() == "0/16 (0 %)"
-    assert p.values["centre"].text() == "adversarial (+1.25)"
+    assert p.values["centre"].text() == "adversarial (margin +1.25)"  # a bare "+1.25" said not what it was
     assert p.values2["uniform"].text() == "no band" and p.values2["centre"].text() == "no band"
     p.show_result(SimpleNamespace(noise={"trials": 16, "adversarial": 12, "fraction": 0.75},
                                   concat={"splices": 0}, uniform={"trials": 16, "adversarial": 0, "fraction": 0.0},

@@ -160,7 +160,7 @@ class BandPanel(QWidget):
         m = rep.get("centre_margin")
         if m is None:
             return "no band"
-        return f"{'adversarial' if m > 0 else 'not adv.'} ({m:+.2f})"
+        return f"{'adversarial' if m > 0 else 'not adv.'} (margin {m:+.2f})"  # a logit margin: named, no unit
 
     def show_both(self, reports: dict) -> None:
         """Both procedures side by side: reports {style: {"noise", "concat", "uniform", "centre_margin"}}
