@@ -434,6 +434,9 @@ class MainWindow(QMainWindow):
         self.act_export_adv.setEnabled(r is not None)
         self.act_export_band.setEnabled(wb.band_result is not None)
         self.act_export_strip.setEnabled(wb.record is not None)
+        d = self.display  # strip tools that need a trace (calipers on an empty grid read 'HR 75 bpm')
+        for a in (d.act_play, d.act_calipers, d.act_real, d.act_fit, d.act_free):
+            a.setEnabled(wb.record is not None)
         self.act_cancel.setEnabled(bool(busy))
         certifier = getattr(self, "certifier", None)  # Attack ▸ Certify: a record, a model, not already running
         if certifier is not None:

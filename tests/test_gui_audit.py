@@ -279,3 +279,20 @@ def test_a_record_opened_with_gaps_filled_loses_its_table_error(qtbot, isolated,
     assert m.data(index) == win.pred[0] and m.data(m.index(m.row_of["v102s"], 1)) == "5.0 min"
     long_name = m.index(m.row_of["test01_00s"], 0)  # elided in its column: the full name as tooltip
     assert m.data(long_name, Qt.ItemDataRole.ToolTipRole) == "test01_00s"
+
+
+def test_strip_tools_wait_for_a_record(qtbot, isolated, model_path):  # noqa: F811
+    """With nothing open, Calipers drew on the empty grid and read 'Δt 800 ms ΔV 1.00 mV HR 75
+    bpm', and Play stayed checked while nothing played."""
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    d = win.display
+    tools = (d.act_play, d.act_calipers, d.act_real, d.act_fit, d.act_free)
+    assert not any(a.isEnabled() for a in tools)
+    d.act_calipers.trigger()
+    d.act_play.trigger()
+    assert not d.act_calipers.isChecked() and not d.act_play.isChecked() and win.strip.caliper_info.text() == ""
+    with qtbot.waitSignal(win.classified, timeout=60000):
+        win.open_folder(str(SAMPLES), select_first=True, remember=False)
+    assert all(a.isEnabled() for a in tools)
+    d.act_calipers.trigger()
+    assert "HR" in win.strip.caliper_info.text()
