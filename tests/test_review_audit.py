@@ -125,6 +125,8 @@ def test_unfinished_sessions_are_reported(tmp_path, master):
     _raw(edited, "UPDATE sessions SET locked = 1")
     with open_study(edited) as st:
         assert "locked with 5 of 12 items answered" in compute(st.answers(), st.sessions(), st.n_items())["warnings"][0]
+    p = run_cli("review", "merge", tmp_path / "again.sqlite", master, copy)
+    assert p.returncode == 0 and "wrote " in p.stdout and "1 sessions (1 not finished), 5 answers" in p.stdout
     p = run_cli("review", "report", out)  # A (4 items) and one B answered: task C is said to have none
     assert p.returncode == 0 and "task C: no answers yet" in p.stdout and "task B: no answers" not in p.stdout
     assert "warning: reviewer 'Ann': session not finished" in p.stdout

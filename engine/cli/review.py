@@ -204,7 +204,9 @@ def cmd_merge(args) -> int:
     res = merge_studies(args.out, args.inputs, overwrite=args.overwrite)
     for w in res.get("warnings", []):
         progress(f"warning: {w}")
-    text = (f"wrote {args.out}: {res['sessions']} sessions, {res['answers']} answers "
+    text = (f"wrote {args.out}: {res['sessions']} sessions"
+            + (f" ({res['sessions_unfinished']} not finished)" if res.get("sessions_unfinished") else "")
+            + f", {res['answers']} answers "
             f"({res['answers_added']} added, {res['answers_duplicate']} already present"
             + (f", {res['answers_replaced']} replaced by later versions" if res["answers_replaced"] else "")
             + (f", {res['answers_outdated']} older versions ignored" if res.get("answers_outdated") else "")

@@ -157,6 +157,7 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
                             _copy_key(dst.conn, src.conn)
                 stats["has_key"] = dst.has_key
                 stats["sessions"] = len(dst.sessions())
+                stats["sessions_unfinished"] = sum(1 for x in dst.sessions() if not x["locked"])
                 stats["warnings"] = shared_name_warnings(dst.sessions())
                 stats["answers"] = int(dst.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
             remove_sidecars(tmp)
