@@ -296,3 +296,33 @@ def test_strip_tools_wait_for_a_record(qtbot, isolated, model_path):  # noqa: F8
     assert all(a.isEnabled() for a in tools)
     d.act_calipers.trigger()
     assert "HR" in win.strip.caliper_info.text()
+
+
+def test_training_on_the_bundled_samples_saves_outside_the_app(qtbot, isolated, model_path, monkeypatch,
+                                                               tmp_path):  # noqa: F811
+    """A relative 'Save as' went to the dataset's parent folder: for the bundled samples that is
+    the app's resources/ (in a frozen bundle a temporary folder, gone at exit). No training runs
+    here: the job is replaced by one that records its output path."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win)
+    outs = []
+
+    def fake_train_job(out, **_request):
+        outs.append(out)
+        return lambda progress, should_stop: {"out": out, "best": {"f1_mean_nao": 0.5}}
+
+    monkeypatch.setattr(win.wb, "train_job", fake_train_job)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    win.datasets.run_train("all", "default", 1, "mine.safetensors")
+    wait_idle(qtbot, win)
+    assert outs == [str(tmp_path / "mine.safetensors")]
+    assert not (SAMPLES.parent / "mine.safetensors").exists()
+    other = tmp_path / "data" / "set"  # any other dataset: its parent folder, as before
+    other.mkdir(parents=True)
+    for f in SAMPLES.glob("A00001.*"):
+        (other / f.name).write_bytes(f.read_bytes())
+    with qtbot.waitSignal(win.datasetListed, timeout=60000):
+        win.open_folder(str(other), select_first=False, remember=False)
+    win.datasets.run_train("all", "default", 1, "mine.safetensors")
+    wait_idle(qtbot, win)
+    assert outs[-1] == str(tmp_path / "data" / "mine.safetensors")

@@ -86,6 +86,16 @@ class DatasetController:
                  on_done=lambda d: panel.show_robustness(d["table"], done=True, alpha_rule=d.get("alpha_rule")),
                  kind="dataset")
 
+    def train_folder(self) -> str:
+        """Where a relative checkpoint name goes: the dataset's parent folder, except for the bundled
+        samples, whose parent is the app's own resources (a bundle's temporary folder): the model
+        folder last used, else the home folder."""
+        folder = os.path.abspath(self.wb.dataset.folder)
+        app = os.path.abspath(self.win.samples.parent)
+        if os.path.commonpath([folder, app]) == app:
+            return self.win.settings.get("dirs/model") or os.path.expanduser("~")
+        return os.path.dirname(folder)
+
     def run_train(self, split: str, arch: str, epochs: int, out: str) -> None:
         if not self._need_dataset(model=False):
             return
@@ -94,7 +104,7 @@ class DatasetController:
             w.show_error("The checkpoint file name must end in .safetensors")
             return
         if not os.path.isabs(out):
-            out = os.path.join(os.path.dirname(os.path.abspath(self.wb.dataset.folder)), out)
+            out = os.path.join(self.train_folder(), out)
         if os.path.exists(out) and not dialogs.confirm(w, f"{out} exists. Replace it?", "Replace checkpoint"):
             return
         w.dataset_panel.reset_training()

@@ -377,7 +377,7 @@ class DatasetPanel(QWidget):
             lambda _i: self.tr_epochs.setValue(ARCHITECTURES[self.tr_arch.currentData()].default_epochs))
         self.tr_out = QLineEdit("my-model.safetensors")
         self.tr_out.setToolTip("Checkpoint file to write (.safetensors); relative paths go to the dataset's "
-                               "parent folder")
+                               "parent folder (the bundled samples': your home folder)")
         form.addRow("Records", self.tr_split)
         form.addRow("Architecture", self.tr_arch)
         form.addRow("Epochs", self.tr_epochs)
