@@ -326,3 +326,24 @@ def test_training_on_the_bundled_samples_saves_outside_the_app(qtbot, isolated, 
     win.datasets.run_train("all", "default", 1, "mine.safetensors")
     wait_idle(qtbot, win)
     assert outs[-1] == str(tmp_path / "data" / "mine.safetensors")
+
+
+def test_a_cancelled_robustness_curve_stops_saying_running(qtbot, isolated, model_path):  # noqa: F811
+    """Cancelled after its first ε, the Robustness tab kept 'running… success rate …' under a
+    finished status bar ('… cancelled'). Now it says cancelled and keeps the finished ε values;
+    a failure says failed (and its dialog)."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win)
+    fast_attack(win, 0.01, steps=20, sap_steps=40)
+    panel = win.dataset_panel
+    win.show_dataset_tab(2)
+    win.datasets.run_robustness("all", 12, "0.002, 0.005, 0.01, 0.02, 0.05")
+    qtbot.waitUntil(lambda: "running…" in panel.rb_summary.text(), timeout=120000)
+    win.cancel_jobs()
+    wait_idle(qtbot, win)
+    text = panel.rb_summary.text()
+    assert "running" not in text and text.startswith("cancelled") and "ε 0.002 mV" in text
+    assert panel.rb_run.isEnabled() and "cancelled" in win.status_msg.text()
+    panel.show_robustness([])  # a new run, then a failure before its first ε
+    panel.robustness_stopped("failed")
+    assert panel.rb_summary.text() == "failed before the first ε finished"

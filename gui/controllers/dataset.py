@@ -84,6 +84,9 @@ class DatasetController:
         w.submit(self.wb.robustness_job(split, method, params, eps, limit),
                  f"{method.upper()} robustness curve", on_partial=lambda d: panel.show_robustness(d["table"]),
                  on_done=lambda d: panel.show_robustness(d["table"], done=True, alpha_rule=d.get("alpha_rule")),
+                 on_cancel=lambda: panel.robustness_stopped("cancelled"),
+                 on_error=lambda one, details, _exc=None: (panel.robustness_stopped("failed"),
+                                                           w.show_error(one, details)),
                  kind="dataset")
 
     def train_folder(self) -> str:

@@ -321,9 +321,12 @@ class DatasetPanel(QWidget):
     def _robustness_clicked(self) -> None:
         self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), self.rb_eps.text())
 
-    def show_robustness(self, table: list[dict], done: bool = False, alpha_rule: str | None = None) -> None:
+    def show_robustness(self, table: list[dict], done: bool = False, alpha_rule: str | None = None,
+                        stopped: str | None = None) -> None:
         """The success rate against ε (log axis) with 95 % intervals as error bars; the summary names
-        each ε's rate (k/n, interval), the per-class rates (tooltip) and the step rule α."""
+        each ε's rate (k/n, interval), the per-class rates (tooltip) and the step rule α; `stopped`
+        ('cancelled', 'failed'): the job ended before its last ε (see robustness_stopped)."""
+        self._rb_last = (table, alpha_rule)
         self.rb_box.reveal()
         rows = [r for r in table if r.get("success_rate") is not None and r.get("eps_mv", 0) > 0]
         self.rb_curve.setData([r["eps_mv"] for r in rows], [100 * r["success_rate"] for r in rows])
@@ -342,10 +345,11 @@ class DatasetPanel(QWidget):
         eps = sorted({r["eps_mv"] for r in table if r.get("eps_mv", 0) > 0})
         self.rb_plot.getAxis("bottom").setTicks([[(math.log10(e), f"{e:g}") for e in eps]] if eps else None)
         if not table:
-            self.rb_summary.setText("")
+            self.rb_summary.setText(f"{stopped} before the first ε finished" if stopped else "")
             self.rb_summary.setToolTip("")
             return
-        lines = [("" if done else "running… ") + "success rate of the correctly classified (95 % CI):"]
+        state = f"{stopped}, the ε values finished: " if stopped else "" if done else "running… "
+        lines = [state + "success rate of the correctly classified (95 % CI):"]
         lines += [f"ε {r['eps_mv']:g} mV: {format_rate(r['success'], r['attacked'])}" for r in table]
         rule = alpha_text(alpha_rule) if alpha_rule else alpha_text_from(table)
         if rule:
@@ -358,6 +362,12 @@ class DatasetPanel(QWidget):
                 tips.append(f"ε {r['eps_mv']:g} mV: " + "; ".join(
                     f"{c} {format_rate(v.get('success', 0), v.get('attacked', 0))}" for c, v in per.items()))
         self.rb_summary.setToolTip("Per true class:\n" + "\n".join(tips) if tips else "")
+
+    def robustness_stopped(self, why: str) -> None:
+        """The curve's job ended early (`why`: 'cancelled' or 'failed'): the summary stops saying
+        'running…' and keeps the ε values that finished."""
+        table, rule = getattr(self, "_rb_last", ([], None))
+        self.show_robustness(table, alpha_rule=rule, stopped=why)
 
     # ---- train ---------------------------------------------------------------------------------
     def _build_train(self) -> None:
