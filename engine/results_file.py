@@ -12,6 +12,7 @@ are valid, how a header must match the run); the messages it raises name that fi
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -52,6 +53,25 @@ def valid_record_row(doc: dict) -> bool:
     return all(isinstance(doc.get(k), str) for k in ("orig_pred", "adv_pred"))
 
 
+class _NonFinite(Exception):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NonFinite(name)
+
+
+def _finite(obj):
+    """`obj` with every non-finite float (NaN, ±inf) replaced by None: what results files hold."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> tuple[dict | None, dict[str, dict]]:
     """(header, {record: row}) of a results file; (None, {}) when it does not exist or is empty.
 
@@ -74,8 +94,11 @@ def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> t
         if not raw.strip():
             continue
         try:
-            doc = json.loads(raw)
-        except ValueError:
+            doc = json.loads(raw, parse_constant=_no_constant)
+        except _NonFinite:
+            raise UserError(f"{path}: line {i + 1} holds NaN or Infinity, which this app never writes; the "
+                            "results file is damaged") from None
+        except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
             doc = None
         if not isinstance(doc, dict):
             raise UserError(f"{path}: line {i + 1} is not a JSON object; the results file is damaged")
@@ -128,7 +151,7 @@ def check_replaceable(path: str, fmt: ResultsFormat | None = None) -> None:
         raise UserError(f"cannot read results file {path}: {exc.strerror or exc}") from None
     try:
         doc = json.loads(first)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         doc = None
     if isinstance(doc, dict) and fmt is not None:
         try:
@@ -147,7 +170,7 @@ def check_replaceable(path: str, fmt: ResultsFormat | None = None) -> None:
 
 def write_header(path: str, header: dict) -> None:
     """Start (or replace) a results file with its header line, whole or not at all."""
-    write_text_atomic(path, json.dumps(header) + "\n")
+    write_text_atomic(path, json.dumps(_finite(header), allow_nan=False) + "\n")
 
 
 def open_results(path: str, header: dict, fmt: ResultsFormat, restart: bool = False) -> dict[str, dict]:
@@ -177,7 +200,8 @@ def append_lines(path: str, docs: list[dict]) -> None:
     """Append JSON lines, flushed and fsync'ed (durable once this returns)."""
     if not docs:
         return
-    text = "".join(json.dumps(d, default=float) + "\n" for d in docs)
+    text = "".join(json.dumps(_finite(json.loads(json.dumps(d, default=float))), allow_nan=False) + "\n"
+                   for d in docs)  # numpy scalars as floats, then NaN/inf as null: strict JSON lines
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()

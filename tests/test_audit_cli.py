@@ -389,3 +389,46 @@ def test_bad_torchrun_environment_is_one_line(capsys, monkeypatch, tiny_model, d
                       tiny_model, "--device", "cpu", "--results", tmp_path / "r.jsonl")
     assert expected in line
     assert not (tmp_path / "r.jsonl").exists()
+
+
+# -- results files edited by hand --------------------------------------------------------------------
+
+@pytest.mark.parametrize("line, expected", [
+    ('{"record": "A00001", "x": NaN}', "NaN or Infinity"),      # certify / band-eval: internal error
+    ('{"record": "A00001", "x": -Infinity}', "NaN or Infinity"),  # (emit's strict JSON), crash log
+    ("[" * 100_000, "not a JSON object"),                       # RecursionError: internal error
+])
+def test_results_file_with_non_finite_or_deep_lines_is_damaged_not_a_crash(tmp_path, line, expected):
+    from engine.results_file import ResultsFormat, read_jsonl_results
+
+    fmt = ResultsFormat(check_first=lambda p, d: None, valid_row=lambda d: True, row_what="row",
+                        check=lambda f, w, p: None)
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"kind": "k"}\n' + line + "\n")
+    with pytest.raises(UserError, match=expected):
+        read_jsonl_results(str(p), fmt)
+
+
+def test_results_lines_are_written_as_strict_json(tmp_path):
+    """A non-finite measure is written as null: the file is read back by strict readers (and by
+    this app, which now refuses NaN as damage)."""
+    import numpy as np
+
+    from engine.results_file import append_lines, write_header
+
+    p = tmp_path / "r.jsonl"
+    write_header(str(p), {"kind": "k", "v": float("nan")})
+    append_lines(str(p), [{"record": "a", "x": float("inf"), "y": np.float32(0.5), "z": [np.nan, 1.0]}])
+    lines = [json.loads(ln, parse_constant=lambda c: pytest.fail(c)) for ln in p.read_text().splitlines()]
+    assert lines == [{"kind": "k", "v": None}, {"record": "a", "x": None, "y": 0.5, "z": [None, 1.0]}]
+
+
+def test_certify_on_a_hand_edited_results_file_is_one_line(capsys, tiny_model, dataset, tmp_path):
+    out = tmp_path / "c.jsonl"
+    args = ["certify", dataset, "--sigma", "0.1", "--n", "8", "--n0", "2", "--limit", "1", "--out", out,
+            "--model", tiny_model, "--device", "cpu", "--json"]
+    rc, _, _ = cli(capsys, *args)
+    assert rc == 0
+    head, row = out.read_text().splitlines()[:2]
+    out.write_text(head + "\n" + row.replace('"radius_mv": ', '"radius_mv": NaN, "was": ') + "\n")
+    assert "NaN or Infinity" in user_error(capsys, *args)
