@@ -408,6 +408,8 @@ def _prepare(clf: Classifier, ds: Dataset, names: list[str], method: str, params
     folder = os.path.dirname(os.path.abspath(results))
     if not os.path.isdir(folder):
         raise UserError(f"folder of the results file does not exist: {folder}")
+    if out_dir and os.path.abspath(out_dir) == os.path.abspath(results):
+        raise UserError(f"the examples folder (--out) and the results file are both {results}")
     check_output(results, overwrite=True, what="results file")
     lock = FileLock(results).acquire()
     try:

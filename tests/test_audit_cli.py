@@ -432,3 +432,11 @@ def test_certify_on_a_hand_edited_results_file_is_one_line(capsys, tiny_model, d
     head, row = out.read_text().splitlines()[:2]
     out.write_text(head + "\n" + row.replace('"radius_mv": ', '"radius_mv": NaN, "was": ') + "\n")
     assert "NaN or Infinity" in user_error(capsys, *args)
+
+
+def test_attack_eval_out_folder_equal_to_results_file_starts_nothing(capsys, tiny_model, dataset, tmp_path):
+    """--results x --out x wrote the results header, then refused the folder: a stray results file."""
+    x = tmp_path / "x.jsonl"
+    line = user_error(capsys, "attack-eval", dataset, "--limit", "1", "--method", "pgd", "--steps", "1",
+                      "--model", tiny_model, "--device", "cpu", "--results", x, "--out", x)
+    assert "both" in line and not x.exists()
