@@ -347,3 +347,37 @@ def test_a_cancelled_robustness_curve_stops_saying_running(qtbot, isolated, mode
     panel.show_robustness([])  # a new run, then a failure before its first ε
     panel.robustness_stopped("failed")
     assert panel.rb_summary.text() == "failed before the first ε finished"
+
+
+def test_a_cancelled_training_says_what_is_saved(qtbot, isolated, model_path, monkeypatch, tmp_path):  # noqa: F811
+    """Cancelled after an epoch, the Train tab still read '… about 8 min left' (and a new run kept
+    the last run's 'Saved …' until its first epoch). No training here: a stub job reports one
+    epoch, then waits to be cancelled."""
+    import time
+    from types import SimpleNamespace
+
+    from engine.errors import Cancelled
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win)
+
+    def fake_train_job(out, **_request):
+        def fn(progress, should_stop):
+            progress(1, 3, "epoch 1", data=SimpleNamespace(epoch=1, epochs=3, train_loss=0.9, best_f1=0.41,
+                                                           best_epoch=1, eta_s=480.0, val={"f1_mean_nao": 0.41}))
+            while not should_stop():
+                time.sleep(0.01)
+            raise Cancelled()
+        return fn
+
+    monkeypatch.setattr(win.wb, "train_job", fake_train_job)
+    panel = win.dataset_panel
+    panel.tr_summary.setText("Saved an earlier model")
+    out = str(tmp_path / "m.safetensors")
+    win.datasets.run_train("all", "default", 3, out)
+    assert "Saved" not in panel.tr_summary.text()
+    qtbot.waitUntil(lambda: "min left" in panel.tr_summary.text(), timeout=60000)
+    win.cancel_jobs()
+    wait_idle(qtbot, win)
+    text = panel.tr_summary.text()
+    assert "min left" not in text and "cancelled after epoch 1/3" in text and out in text

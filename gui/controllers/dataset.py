@@ -119,4 +119,9 @@ class DatasetController:
 
         job = self.wb.train_job(out, arch=arch, split=split, epochs=int(epochs), resume=False, overwrite=True,
                                 command="GUI train")
-        w.submit(job, f"Training {arch}", on_partial=w.dataset_panel.add_epoch, on_done=done, kind="dataset")
+        panel = w.dataset_panel
+        w.submit(job, f"Training {arch}", on_partial=panel.add_epoch, on_done=done,
+                 on_cancel=lambda: panel.training_stopped(out),
+                 on_error=lambda one, details, _exc=None: (panel.training_stopped(out, "failed"),
+                                                           w.show_error(one, details)),
+                 kind="dataset")

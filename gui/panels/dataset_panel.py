@@ -416,6 +416,7 @@ class DatasetPanel(QWidget):
 
     def reset_training(self) -> None:
         self._epochs = []
+        self.tr_summary.setText("Training: the loss and the validation F1 appear as each epoch ends.")
         self.tr_loss.setData([], [])
         self.tr_f1.setData([], [])
 
@@ -428,6 +429,16 @@ class DatasetPanel(QWidget):
         self.tr_summary.setText(f"epoch {r.epoch}/{r.epochs}: loss {r.train_loss:.3f}, validation F1 "
                                 f"{r.val['f1_mean_nao']:.3f} (best {r.best_f1:.3f} at epoch {r.best_epoch}); "
                                 f"about {r.eta_s / 60:.0f} min left")
+
+    def training_stopped(self, out: str, how: str = "cancelled") -> None:
+        """The training job ended early (`how`: 'cancelled' or 'failed'): say what is on disk instead of
+        the last epoch's 'about N min left' (the engine saves the best epoch so far after each epoch)."""
+        if self._epochs:
+            r = self._epochs[-1]
+            self.tr_summary.setText(f"Training {how} after epoch {r.epoch}/{r.epochs}: the best epoch so far "
+                                    f"({r.best_epoch}, validation F1 {r.best_f1:.3f}) is saved in {out}.")
+        else:
+            self.tr_summary.setText(f"Training {how} before its first epoch finished: nothing saved.")
 
     def set_source(self, folder: str | None, n: int = 0, labelled: int = 0) -> None:
         self._folder, self._labelled = folder, labelled
