@@ -381,3 +381,22 @@ def test_a_cancelled_training_says_what_is_saved(qtbot, isolated, model_path, mo
     wait_idle(qtbot, win)
     text = panel.tr_summary.text()
     assert "min left" not in text and "cancelled after epoch 1/3" in text and out in text
+
+
+def test_dropping_a_file_that_is_no_record(qtbot, isolated, model_path):  # noqa: F811
+    """A dropped notes.txt said 'no such record: …/notes.txt.hea not found'; a record's annotation
+    file (A00009.qrs) opened nothing. Now: a one-line 'not a WFDB record', and the record whose
+    file it is."""
+    tmp = isolated["tmp"]
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win)
+    (tmp / "notes.txt").write_text("hello")
+    win.records.open_paths([str(tmp / "notes.txt")])
+    msg = isolated["errors"][-1][0]
+    assert msg == "notes.txt is not a WFDB record: open its .hea file (with its .dat or .mat), or a folder of records"
+    for f in SAMPLES.glob("A00009.*"):
+        (tmp / f.name).write_bytes(f.read_bytes())
+    (tmp / "A00009.qrs").write_bytes(b"\x00\x00")
+    with qtbot.waitSignal(win.recordShown, timeout=60000):
+        win.records.open_paths([str(tmp / "A00009.qrs")])
+    assert win.rec.name == "A00009" and len(isolated["errors"]) == 1

@@ -40,8 +40,17 @@ class RecordController:
     # ---- opening ------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
         """A record (any of its files, or the base path) or a folder."""
+        from engine.records import record_base
+
         if os.path.isdir(path):
             self.open_folder(path, select_first=True)
+        elif os.path.isfile(path) and record_base(path) == path and not os.path.isfile(path + ".hea"):
+            stem = os.path.splitext(path)[0]  # another file of a record (100.qrs): that record
+            if stem != path and os.path.isfile(stem + ".hea"):
+                self.open_record(stem + ".hea")
+            else:  # not 'no such record: notes.txt.hea not found'
+                self.win.show_error(f"{os.path.basename(path)} is not a WFDB record: open its .hea file (with its "
+                                    ".dat or .mat), or a folder of records")
         else:
             self.open_record(path)
 
