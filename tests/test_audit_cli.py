@@ -59,7 +59,7 @@ def dataset(samples, tmp_path):
 # -- an input is never overwritten, not even with --overwrite ---------------------------------------
 
 def test_model_card_out_never_replaces_the_model(capsys, tiny_model, tmp_path):
-    ckpt = tmp_path / "m.safetensors"
+    ckpt = tmp_path / "m.md"  # a checkpoint, whatever its name
     shutil.copy(tiny_model, ckpt)
     before = ckpt.read_bytes()
     line = user_error(capsys, "model-card", "--model", ckpt, "--out", ckpt, "--overwrite")
@@ -71,6 +71,14 @@ def test_model_card_out_never_replaces_the_model(capsys, tiny_model, tmp_path):
     assert ckpt.read_bytes() == before
     rc, _, _ = cli(capsys, "model-card", "--model", ckpt, "--out", tmp_path / "card.md")
     assert rc == 0 and (tmp_path / "card.md").read_text().startswith("# Model card")
+
+
+def test_model_card_out_must_be_markdown(capsys, tiny_model, dataset):
+    """model-card --out ds/A00001.hea --overwrite replaced a record's header with the card."""
+    hea = dataset / "A00001.hea"
+    before = hea.read_bytes()
+    assert ".md" in user_error(capsys, "model-card", "--model", tiny_model, "--out", hea, "--overwrite")
+    assert hea.read_bytes() == before
 
 
 def test_train_out_never_replaces_its_init_checkpoint(capsys, tiny_model, dataset, tmp_path):
@@ -213,7 +221,7 @@ def test_model_card_out_never_replaces_a_pipe_or_device(capsys, tiny_model, tmp_
     """As root (a container), `model-card --out /dev/null --overwrite` replaced /dev/null with the
     card (the atomic rename replaces any directory entry), and `attack-eval --results /dev/zero`
     read /dev/zero forever. A named pipe stands in for the device here."""
-    fifo = tmp_path / "pipe"
+    fifo = tmp_path / "pipe.md"
     os.mkfifo(fifo)
     line = user_error(capsys, "model-card", "--model", tiny_model, "--out", fifo, "--overwrite")
     assert "not a regular file" in line

@@ -55,7 +55,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("model-card", help="print a model's card (data, split, command, metrics)")
     add_model_args(p)
-    p.add_argument("--out", default=None, help="also write the card to this Markdown file")
+    p.add_argument("--out", default=None, help="also write the card to this Markdown file (.md)")
     p.add_argument("--overwrite", action="store_true")
     add_json(p)
     p.set_defaults(func=cmd_model_card)
@@ -219,7 +219,9 @@ def cmd_model_card(args) -> int:
 
     from ..outputs import check_output, write_text_atomic
 
-    if args.out:
+    if args.out:  # Markdown, like every other output named for its kind: never a record, a CSV ... by mistake
+        if not args.out.lower().endswith((".md", ".markdown")):
+            raise UserError(f"--out must name a Markdown file (.md), got {args.out}")
         check_output(args.out, args.overwrite, what="model card", inputs=[args.model])  # never the model
     clf = resolve_model(args.model, args.device)
     text = model_card(clf)
