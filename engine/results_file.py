@@ -101,6 +101,8 @@ def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> t
         except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
             doc = None
         if not isinstance(doc, dict):
+            if header is None:  # its first line: some other file, not a damaged results file
+                raise UserError(f"{path} is not a results file (its first line is not a JSON object)")
             raise UserError(f"{path}: line {i + 1} is not a JSON object; the results file is damaged")
         if header is None:
             fmt.check_first(path, doc)

@@ -363,6 +363,14 @@ def load_universal(path: str) -> Universal:
                         else f"universal perturbation file {path} is not a file")
     what = f"{path} is not a universal perturbation file"
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise UserError(f"cannot read universal perturbation file {path}: {exc.strerror or exc}") from None
+    if not magic.startswith((b"PK", b"\x93NUMPY")):
+        # numpy calls any other file "pickled (object) data" and advises loading it unsafely
+        raise UserError(f"{what} (not a .npz archive; write one with `universal --out FILE.npz`)")
+    try:
         z = np.load(path, allow_pickle=False)
         if not hasattr(z, "files"):
             raise UserError(f"{what} (a bare array, not a .npz archive)")

@@ -448,3 +448,21 @@ def test_attack_eval_out_folder_equal_to_results_file_starts_nothing(capsys, tin
     line = user_error(capsys, "attack-eval", dataset, "--limit", "1", "--method", "pgd", "--steps", "1",
                       "--model", tiny_model, "--device", "cpu", "--results", x, "--out", x)
     assert "both" in line and not x.exists()
+
+
+def test_a_csv_named_as_universal_file_is_not_called_pickled(samples):
+    """numpy said a CSV 'contains pickled (object) data' and suggested loading it unsafely."""
+    from engine.universal import load_universal
+
+    with pytest.raises(UserError, match="not a .npz archive") as e:
+        load_universal(str(samples / "REFERENCE.csv"))
+    assert "pickle" not in str(e.value)
+
+
+def test_a_label_file_given_as_results_is_not_called_damaged(tmp_path, samples):
+    from engine.band_eval import FORMAT
+    from engine.results_file import read_jsonl_results
+
+    with pytest.raises(UserError, match="is not a results file") as e:
+        read_jsonl_results(str(samples / "REFERENCE.csv"), FORMAT)
+    assert "damaged" not in str(e.value)
