@@ -400,3 +400,22 @@ def test_dropping_a_file_that_is_no_record(qtbot, isolated, model_path):  # noqa
     with qtbot.waitSignal(win.recordShown, timeout=60000):
         win.records.open_paths([str(tmp / "A00009.qrs")])
     assert win.rec.name == "A00009" and len(isolated["errors"]) == 1
+
+
+def test_splits_that_select_nothing_here_are_greyed_out(qtbot, isolated, model_path):  # noqa: F811
+    """On the bundled samples the Attack evaluation, Robustness and Train tabs defaulted to the
+    paper's splits, which hold none of them: pressing Run gave "no labelled records in split
+    'paper-val'". Empty splits are now marked and disabled, and such a default moves to All."""
+    from PySide6.QtCore import Qt
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    p = win.dataset_panel
+    combos = (p.eval_split, p.ae_split, p.rb_split, p.tr_split, win.card_panel.split)
+    for combo in combos:
+        assert "none here" not in combo.currentText(), combo.currentText()
+        i = combo.findData("paper-val")
+        assert combo.itemText(i).endswith("none here") and not combo.model().item(i).isEnabled()
+        i = combo.findData("all")
+        assert combo.itemText(i) == "All records" and combo.itemData(i, Qt.ItemDataRole.ToolTipRole).startswith("12 ")
+    assert p.ae_split.currentData() == "all" and p.rb_split.currentData() == "all"
+    assert win.card_panel.split.currentData() == "strat-val"  # it holds some of the samples: kept

@@ -14,6 +14,23 @@ from ..worker import BACKGROUND
 FILL_BATCH = 32  # records per background fill job
 
 
+def split_counts(ds) -> dict[str, int]:
+    """Labelled records of `ds` in each named split of the dataset panel (a split that cannot be
+    selected here is left out: unknown)."""
+    from engine.datasets import select_split
+    from engine.errors import UserError
+
+    from ..panels.dataset_panel import SPLITS
+
+    out = {}
+    for key, _text in SPLITS:
+        try:
+            out[key] = sum(1 for n in select_split(ds, key).names if ds.label(n))
+        except (UserError, OSError):
+            continue
+    return out
+
+
 class RecordController:
     def __init__(self, win) -> None:
         self.win = win
@@ -80,7 +97,9 @@ class RecordController:
         def done(ds):
             self.wb.set_dataset(ds)
             w.browser.set_dataset(ds.folder, ds.names, ds.labels, ds.label_file)
-            w.dataset_panel.set_source(ds.folder, len(ds.names), len(ds.labels))
+            counts = split_counts(ds)
+            w.dataset_panel.set_source(ds.folder, len(ds.names), len(ds.labels), counts)
+            w.card_panel.split.set_counts(counts)
             if remember:
                 w.settings.set("dirs/dataset", ds.folder)
                 w.remember(ds.folder)

@@ -50,6 +50,24 @@ class SplitCombo(QComboBox):
         self._last = 0
         self.activated.connect(self._on_activated)
 
+    def set_counts(self, counts: dict[str, int] | None) -> None:
+        """Labelled records of the listed dataset in each named split (None: unknown). A split with
+        none is greyed out ('none here'), and a choice that holds none moves to All records: on the
+        bundled samples the paper's splits select nothing, and a default run failed at once."""
+        names = dict(SPLITS)
+        for i in range(self.count()):
+            key = self.itemData(i)
+            if key not in names:
+                continue
+            n = None if counts is None else counts.get(key)
+            self.model().item(i).setEnabled(n != 0)  # a chosen split keeps its short text (no clipping)
+            self.setItemText(i, f"{names[key]} · none here" if n == 0 else names[key])
+            self.setItemData(i, None if n is None else f"{n} labelled records of the listed folder",
+                             Qt.ItemDataRole.ToolTipRole)
+        if counts is not None and counts.get(self.currentData()) == 0:
+            self.setCurrentIndex(self.findData("all"))
+            self._last = self.currentIndex()
+
     def _on_activated(self, i: int) -> None:
         if self.itemData(i) != LIST_FILE:
             self._last = i
@@ -440,8 +458,13 @@ class DatasetPanel(QWidget):
         else:
             self.tr_summary.setText(f"Training {how} before its first epoch finished: nothing saved.")
 
-    def set_source(self, folder: str | None, n: int = 0, labelled: int = 0) -> None:
+    def set_source(self, folder: str | None, n: int = 0, labelled: int = 0,
+                   split_counts: dict[str, int] | None = None) -> None:
+        """The listed dataset: its folder, records, labelled records, and the labelled records of
+        each named split (SplitCombo.set_counts)."""
         self._folder, self._labelled = folder, labelled
+        for combo in (self.eval_split, self.ae_split, self.rb_split, self.tr_split):
+            combo.set_counts(split_counts)
         if not folder:
             self.source.setText(NO_DATASET)
         else:
