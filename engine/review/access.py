@@ -33,10 +33,11 @@ from .tasks import ANSWERS, INSTRUCTIONS, PROMPTS, normalise_answer
 
 
 def fold_wal(conn: sqlite3.Connection) -> None:
-    """Copy the WAL's committed pages into the study file and empty it (best effort: a reader
-    elsewhere may keep it busy; the answers are safe in the WAL meanwhile)."""
+    """Copy the WAL's committed pages into the study file, without waiting (PASSIVE: a reader
+    elsewhere, e.g. a merge reading the file, may hold some back; they are safe in the WAL, and
+    the window never freezes waiting for it)."""
     try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     except sqlite3.Error:
         pass
 
