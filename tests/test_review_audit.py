@@ -403,3 +403,39 @@ def test_merging_in_place_never_puts_the_key_into_a_reviewer_copy(tmp_path, mast
     other = write_reviewer_copy(master, tmp_path / "other.sqlite")
     assert merge_studies(copy, [copy, other])["has_key"] is False  # copies among themselves: fine
     assert merge_studies(tmp_path / "new.sqlite", [copy, master])["has_key"] is True  # a new file: fine
+
+
+def test_fuzzed_reviewer_names(tmp_path_factory):
+    """Any text typed as a name: refused in words, or stored so that the same text (in any Unicode
+    form or case) resumes the same session; the report's text and HTML take it."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.review.access import clean_name
+
+    base = tmp_path_factory.mktemp("names")
+    master = base / "master.sqlite"
+    create_study(master, synthetic_pairs(1), "A", seed=3).close()
+    copy = base / "copy.sqlite"
+    write_reviewer_copy(master, copy)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.text(min_size=0, max_size=90))
+    def check(name):
+        try:
+            stored = clean_name(name)
+        except UserError as exc:
+            assert "\n" not in str(exc)
+            return
+        assert reviewer_key(stored) == reviewer_key(name) == reviewer_key(unicodedata.normalize("NFD", name.upper()))
+        assert reviewer_key(reviewer_key(name)) == reviewer_key(name)
+        with open_for_review(copy) as rs:
+            s = rs.start_session(name)
+            again = rs.start_session(unicodedata.normalize("NFKD", stored))
+            assert again.session_id == s.session_id and reviewer_key(s.reviewer) == reviewer_key(stored)
+
+    check()
+    out = base / "merged.sqlite"
+    merge_studies(out, [master, copy])
+    with open_study(out) as st_:
+        assert html_report(st_).startswith("<!DOCTYPE html>")
