@@ -419,3 +419,30 @@ def test_splits_that_select_nothing_here_are_greyed_out(qtbot, isolated, model_p
         assert combo.itemText(i) == "All records" and combo.itemData(i, Qt.ItemDataRole.ToolTipRole).startswith("12 ")
     assert p.ae_split.currentData() == "all" and p.rb_split.currentData() == "all"
     assert win.card_panel.split.currentData() == "strat-val"  # it holds some of the samples: kept
+
+
+def test_a_typed_eps_is_the_eps_attacked(qtbot, isolated, model_path):  # noqa: F811
+    """ε typed as 0.3 (no Enter) then Ctrl+R or the toolbar's Run Attack (which leaves the box its
+    focus) attacked with the old 0.01 mV: the mV boxes commit on Enter or focus loss only. Same for
+    the band's noise sd and Ctrl+B."""
+    from PySide6.QtCore import Qt
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    win.activateWindow()
+    qtbot.waitExposed(win)
+    with qtbot.waitSignal(win.classified, timeout=120000):
+        win.open_record(str(SAMPLES / "A00009"))
+    fast_attack(win, 0.01, steps=4, sap_steps=4)
+    eps = win.attack_panel.field("eps_mv")
+    eps.setFocus()
+    eps.lineEdit().selectAll()
+    qtbot.keyClicks(eps.lineEdit(), "0.3")
+    assert eps.value() == 0.01  # not committed yet
+    with qtbot.waitSignal(win.attackFinished, timeout=120000):
+        qtbot.keyClick(eps, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert win.result_params.eps_mv == 0.3 and "ε 0.3 mV" in win.attack_panel.verdict.text()
+    noise = win.band_panel.noise
+    noise.setFocus()
+    noise.lineEdit().selectAll()
+    qtbot.keyClicks(noise.lineEdit(), "0.02")
+    assert win.band_panel.params() == (win.band_panel.trials.value(), 0.02)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel,
+                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.attacks.params import AttackParams
 from engine.attacks.registry import ATTACKS, DEFAULT_METHOD, all_params, spec
@@ -183,6 +183,9 @@ class AttackPanel(QWidget):
         """engine.attacks.AttackParams fields as a plain dict, plus "paper_protocol" (the worker
         builds the object, see engine.workbench.jobs.attack_params). A value typed as text (a
         parameter kind without its own input) is checked here: UserError names the allowed range."""
+        for w in self.fields.values():  # a number typed but not yet committed (Enter, focus out): Ctrl+R
+            if isinstance(w, QAbstractSpinBox):  # or the toolbar's Run Attack keeps the box's focus
+                w.interpretText()
         choice = self.target.currentData() or None
         paper = choice == PAPER_PROTOCOL
         builtin = set(AttackParams.__dataclass_fields__)

@@ -179,6 +179,9 @@ class BandPanel(QWidget):
                                  "keeps only the survivors.")
 
     def params(self) -> tuple[int, float]:
+        """(trials, noise sd in mV), with a number typed but not yet committed (Ctrl+B) taken as shown."""
+        for box in (self.trials, self.noise):
+            box.interpretText()
         return self.trials.value(), self.noise.value()
 
     def style(self) -> str:
