@@ -466,3 +466,48 @@ def test_a_label_file_given_as_results_is_not_called_damaged(tmp_path, samples):
     with pytest.raises(UserError, match="is not a results file") as e:
         read_jsonl_results(str(samples / "REFERENCE.csv"), FORMAT)
     assert "damaged" not in str(e.value)
+
+
+# -- fuzz: --overwrite of a results file never replaces anything else --------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LINES = st.sampled_from([
+    '{"kind": "k"}', '{"kind": "ecgadv-attack-eval/2", "model": "m"}', '{"kind": "ecgadv-robustness-card/1"}',
+    '{"model": "m"}', "A00001,N", "A00001 1 300 9000", "[1, 2]", '{"record": "a"}', '{"x": NaN}', "", "  ",
+    "\x00\x01", "[" * 3000, '{"kind": "smooth-attack"', "# comment",
+])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(_LINES, st.text(max_size=30)), max_size=5), newline=st.booleans(),
+       crlf=st.booleans())
+def test_fuzz_restart_replaces_only_results_files(tmp_path, lines, newline, crlf):
+    from engine.results_file import RESULTS_KINDS, ResultsFormat, open_results
+
+    def first_ok(path, doc):
+        if doc.get("kind") != "k":
+            raise UserError(f"{path} is not a k file")
+
+    fmt = ResultsFormat(check_first=first_ok, valid_row=lambda d: isinstance(d.get("record"), str),
+                        row_what="row", check=lambda f, w, p: None)
+    p = tmp_path / "r.jsonl"
+    data = ("\r\n" if crlf else "\n").join(lines) + ("\n" if newline and lines else "")
+    p.write_bytes(data.encode("utf-8", "surrogatepass"))
+    before = p.read_bytes()
+    try:
+        open_results(str(p), {"kind": "k"}, fmt, restart=True)
+    except UserError as exc:
+        assert "\n" not in str(exc)
+        assert p.read_bytes() == before  # refused: untouched
+        return
+    after = p.read_bytes()
+    if after != before and not before.startswith(after.rstrip(b"\n")):  # replaced (not just a torn tail cut)
+        head = next((ln for ln in before.splitlines() if ln.strip()), b"")
+        try:
+            doc = json.loads(head) if head else {}
+        except (ValueError, RecursionError):
+            doc = None
+        assert not head or (isinstance(doc, dict) and (doc.get("kind") == "k" or
+                                                        str(doc.get("kind", "")).startswith(RESULTS_KINDS))), before
