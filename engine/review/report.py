@@ -196,8 +196,8 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
                                                     "Observed agreement"], rows,
                     "Over the items every reviewer answered. Kappa is undefined (–) when chance agreement is 1."))
     if len(stats.get("reviewers", [])) < 2:  # no pooled rows: no clustered column
-        out = [(t, h[:-1], [r[:-1] for r in rows], n) if h and h[-1].startswith("Pooled, items clustered") else
-               (t, h, rows, n) for t, h, rows, n in out]
+        out = [(t, h[:-1], [r[:-1] for r in rows], n.split(" Pooled rows'")[0].split(" The last column")[0])
+               if h and h[-1].startswith("Pooled, items clustered") else (t, h, rows, n) for t, h, rows, n in out]
     tm = stats["timing"]
     if tm:
         rows = [[who, t, str(d["n"]), "–" if d["median_s"] is None else f"{d['median_s']:.1f}",
