@@ -113,6 +113,31 @@ def _fs(hea: str, token: str | None) -> float:
     return fs
 
 
+_TIME = re.compile(r"(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(\.\d{1,6})?")
+_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def _check_time(hea: str, tokens: list[str]) -> None:
+    """The record line's base time and date, when written as such (HH:MM[:SS[.ffffff]] and
+    DD/MM/YYYY): `wfdb` refuses a time or date that does not exist (99:99:99, 45/13/2000) with
+    strptime's words; other text there it ignores, and so does this check."""
+    import datetime
+
+    if not tokens or not _TIME.fullmatch(tokens[0]):
+        return
+    h, m, s = _TIME.fullmatch(tokens[0]).groups()[:3]
+    if s is None:  # MM:SS
+        h, m, s = "0", h, m
+    if not (int(h) < 24 and int(m) < 60 and int(s) <= 61):  # strptime allows leap seconds
+        raise _bad(hea, f"base time {tokens[0]!r} is not a time of day (HH:MM:SS)")
+    d = _DATE.fullmatch(tokens[1]) if len(tokens) > 1 else None
+    if d:
+        try:
+            datetime.date(int(d.group(3)), int(d.group(2)), int(d.group(1)))
+        except ValueError:
+            raise _bad(hea, f"base date {tokens[1]!r} is not a date (DD/MM/YYYY)") from None
+
+
 def _signal(hea: str, i: int, line: str) -> HeaderSignal:
     """Parse signal line i (0-based, reported 1-based)."""
     where = f"signal {i + 1}"
@@ -185,6 +210,7 @@ def parse_header(hea: str) -> Header:
     n_sig = _int(hea, "number of signals", tok[1], 0, MAX_SIGNALS)
     fs = _fs(hea, tok[2] if len(tok) > 2 else None)
     n_samples = _int(hea, "number of samples", tok[3], 0, 2 ** 53) if len(tok) > 3 else None
+    _check_time(hea, tok[4:6])
     hdr = Header(path=hea, name=name, n_sig=n_sig, fs=fs, n_samples=n_samples or None, comments=comments)
     body = lines[1:]
     if nseg_text:

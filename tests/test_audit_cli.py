@@ -276,6 +276,9 @@ def _clone(samples, folder, name, edit, signal_name=None):
     (lambda t: t.replace("zero.mat", "~"), None, "has no signal file"),
     # wfdb reads the header as ASCII: "FileNotFoundError: ... 'rcord.mat'" for a file that is there
     (lambda t: t, "récord", "is not ASCII"),
+    # wfdb: "cannot read signal (ValueError: time data '99:99:99' does not match format '%H:%M:%S')"
+    (lambda t: t.replace("05:05:15", "99:99:99", 1), None, "base time '99:99:99' is not a time of day"),
+    (lambda t: t.replace("1/05/2000", "30/02/2000", 1), None, "base date '30/02/2000' is not a date"),
 ])
 def test_header_fields_wfdb_cannot_read_get_a_clear_line(capsys, samples, tmp_path, edit, signal_name, expected):
     rec = _clone(samples, tmp_path, "zero", edit, signal_name)
