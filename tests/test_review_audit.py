@@ -439,3 +439,24 @@ def test_fuzzed_reviewer_names(tmp_path_factory):
     merge_studies(out, [master, copy])
     with open_study(out) as st_:
         assert html_report(st_).startswith("<!DOCTYPE html>")
+
+
+def test_overwrite_never_drops_answers_only_the_old_output_holds(tmp_path, master):
+    a = write_reviewer_copy(master, tmp_path / "a.sqlite")
+    b = write_reviewer_copy(master, tmp_path / "b.sqlite")
+    _answer(a, "Ann")
+    _answer(b, "Bob")
+    merged = tmp_path / "merged.sqlite"
+    merge_studies(merged, [master, a])
+    before = merged.read_bytes()
+    # "merge Bob in": without --overwrite the error says how; with it, Ann's answers would vanish
+    p = run_cli("review", "merge", merged, master, b)
+    assert_user_error(p, "already exists", "give it as the first input")
+    p = run_cli("review", "merge", merged, master, b, "--overwrite")
+    assert_user_error(p, "holds 12 answer(s) that none of the inputs has")
+    assert merged.read_bytes() == before
+    assert merge_studies(merged, [merged, b])["answers"] == 24  # the way the error names
+    assert merge_studies(merged, [master, a, b], overwrite=True)["answers"] == 24  # nothing lost: allowed
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a study")
+    assert merge_studies(junk, [master, a], overwrite=True)["answers"] == 12  # not a study: replaced as asked

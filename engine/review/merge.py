@@ -128,6 +128,9 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
     same_as_first = os.path.exists(out) and os.path.samefile(out, inputs[0])
     if any(os.path.exists(out) and os.path.samefile(out, p) for p in inputs[1:]):
         raise UserError("the output file may only be the first input")
+    if os.path.lexists(out) and not (overwrite or same_as_first):
+        raise UserError(f"{out} already exists; to add answers to it give it as the first input "
+                        f"(review merge OUT OUT COPY ...), or use --overwrite to replace it")
     check_output(out, overwrite or same_as_first, "merged study")
     checked = [_check_input(p) for p in inputs]
     first = checked[0]
@@ -160,6 +163,8 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
                 stats["sessions_unfinished"] = sum(1 for x in dst.sessions() if not x["locked"])
                 stats["warnings"] = shared_name_warnings(dst.sessions())
                 stats["answers"] = int(dst.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+                if not same_as_first:
+                    _refuse_dropping_answers(out, first.study_id, dst.conn)
             remove_sidecars(tmp)
             remove_sidecars(out)
             os.replace(tmp, out)
@@ -168,6 +173,24 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
             raise
     stats["out"] = out
     return stats
+
+
+def _refuse_dropping_answers(out: str, study_id: str, merged: sqlite3.Connection) -> None:
+    """UserError when `out` (about to be replaced) is a file of this study holding answers the
+    merge result lacks: --overwrite would silently drop reviewers' answers."""
+    if not os.path.isfile(out):
+        return
+    try:
+        with Study(out) as old:
+            if old.study_id != study_id:
+                return
+            had = {r[0] for r in old.conn.execute("SELECT answer_id FROM answers")}
+    except (UserError, sqlite3.Error):
+        return  # not a study file (or not this one): --overwrite replaces it as asked
+    lost = had - {r[0] for r in merged.execute("SELECT answer_id FROM answers")}
+    if lost:
+        raise UserError(f"{out} holds {len(lost)} answer(s) that none of the inputs has; --overwrite would drop "
+                        f"them: give {out} as the first input to keep them")
 
 
 def shared_name_warnings(sessions: list[dict]) -> list[str]:
