@@ -460,3 +460,26 @@ def test_overwrite_never_drops_answers_only_the_old_output_holds(tmp_path, maste
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a study")
     assert merge_studies(junk, [master, a], overwrite=True)["answers"] == 12  # not a study: replaced as asked
+
+
+def test_overwrite_never_destroys_a_study_or_copy_holding_answers(tmp_path, master):
+    from review_data import adversarial_dir
+
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, "Ann", n=2, finish=False)
+    before = open(copy, "rb").read()
+    with pytest.raises(UserError, match="holds 2 reviewer answer"):  # re-issuing a copy over an answered one
+        write_reviewer_copy(master, copy, overwrite=True)
+    assert_user_error(run_cli("review", "copy", master, copy, "--overwrite"), "holds 2 reviewer answer")
+    merge_studies(master, [master, copy])  # the study now holds Ann's answers
+    adv = adversarial_dir(tmp_path)
+    for args in (("--out", master), ("--out", tmp_path / "new.sqlite", "--reviewer-copy", copy)):
+        assert_user_error(run_cli("review", "create", "--from", adv, *args, "--overwrite"),
+                          "holds 2 reviewer answer", "would destroy them")
+    with pytest.raises(UserError, match="would destroy them"):
+        create_study(master, synthetic_pairs(2), "A", overwrite=True)
+    assert open(copy, "rb").read() == before and not (tmp_path / "new.sqlite").exists()
+    with open_study(master) as st:
+        assert len(st.answers()) == 2
+    fresh = write_reviewer_copy(master, tmp_path / "fresh.sqlite")
+    assert write_reviewer_copy(master, fresh, overwrite=True) == fresh  # no answers in it: replaced as asked

@@ -125,6 +125,7 @@ def _damaged_is_user_error(func):
 def cmd_create(args) -> int:
     from ..outputs import check_output
     from ..review.collect import collect_pairs
+    from ..review.create import refuse_replacing_answers
     from ..review.study import check_seed, create_study, parse_tasks
     from . import emit, progress
 
@@ -136,10 +137,12 @@ def cmd_create(args) -> int:
     if not args.out.lower().endswith((".sqlite", ".db", ".sqlite3", ".study")):
         raise UserError("--out should end in .sqlite")
     check_output(args.out, args.overwrite, "study file")
+    refuse_replacing_answers(args.out)  # before reading any record
     if args.reviewer_copy:
         if os.path.abspath(args.reviewer_copy) == os.path.abspath(args.out):
             raise UserError("--reviewer-copy must be another file than --out")
         check_output(args.reviewer_copy, args.overwrite, "reviewer copy")
+        refuse_replacing_answers(args.reviewer_copy, "reviewer copy")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()] if args.methods else None
     for d in args.source_dir:
         if not os.path.isdir(d):

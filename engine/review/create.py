@@ -23,6 +23,22 @@ from .store import (_PUBLIC, FORMAT, KEY_TABLES, SCHEMA_VERSION, backup_to, conn
 from .tasks import parse_tasks
 
 
+def refuse_replacing_answers(path: str | os.PathLike, what: str = "study file") -> None:
+    """UserError when `path` (about to be replaced under --overwrite) is a study file holding
+    reviewers' answers: rebuilding a study or re-issuing a copy must not destroy them."""
+    path = str(path)
+    if not os.path.isfile(path):
+        return
+    try:
+        with Study(path) as old:
+            n = int(old.conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+    except (UserError, sqlite3.Error):
+        return  # not a study file: --overwrite replaces it as asked
+    if n:
+        raise UserError(f"{path} holds {n} reviewer answer(s); --overwrite would destroy them: move or rename "
+                        f"that {what} first")
+
+
 def _new_id(used: set[str]) -> str:
     while True:
         v = secrets.token_hex(8)
@@ -122,11 +138,13 @@ def create_study(path: str | os.PathLike, pairs: list[Pair], tasks: list[str] | 
     seed_given = seed is not None
     seed = check_seed(seed) if seed_given else new_seed()
     check_output(path, overwrite, "study file")
+    refuse_replacing_answers(path)
     if reviewer_copy is not None:
         reviewer_copy = str(reviewer_copy)
         if os.path.abspath(reviewer_copy) == os.path.abspath(path):
             raise UserError("the reviewer copy must be another file than the study")
         check_output(reviewer_copy, overwrite, "reviewer copy")
+        refuse_replacing_answers(reviewer_copy, "reviewer copy")
     tmps: list[str] = []
     try:
         tmp = temp_beside(path, tmps)
@@ -205,6 +223,7 @@ def write_reviewer_copy(src: str | os.PathLike, dst: str | os.PathLike, overwrit
     if os.path.exists(dst) and os.path.samefile(src, dst):
         raise UserError("the reviewer copy must be a different file")
     check_output(dst, overwrite, "reviewer copy")
+    refuse_replacing_answers(dst, "reviewer copy")
     with atomic_write(dst) as tmp:
         _strip_key(src, tmp, keep_answers)
         remove_sidecars(dst)
