@@ -30,7 +30,8 @@ Tasks (reviewers meet them in the order of --tasks, each as one block):
 
 Blinding: each original ECG is used with one adversarial example only (one pair per source, the
 methods balanced), the randomisation seed and all provenance stay in the key file, and the
---reviewer-copy written for reviewers holds no answer key. Merge reviewers' copies back with
+--reviewer-copy written for reviewers holds no answer key (`review copy STUDY COPY` writes one
+later). Never hand the study file itself to reviewers. Merge reviewers' copies back with
 `review merge`, then `review report`.
 """
 
