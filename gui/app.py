@@ -93,6 +93,19 @@ def _icon(app) -> None:
             return
 
 
+def _view_arg(text: str | None):
+    """--view 'T0,T1' (s) as (t0, t1); None when absent; False when malformed, not finite or T1 <= T0."""
+    import math
+
+    if text is None:
+        return None
+    try:
+        t0, t1 = (float(v) for v in text.split(","))
+    except ValueError:
+        return False
+    return (t0, t1) if math.isfinite(t0) and math.isfinite(t1) and t1 > t0 else False
+
+
 def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args([a for a in argv if a != "--gui"])
     try:
@@ -101,6 +114,13 @@ def run_gui(argv: list[str]) -> int:
             raise ValueError
     except ValueError:
         sys.stderr.write(f"error: --size must look like 1600x1000 (200 to 10000 pixels each), got {args.size}\n")
+        return 2
+    view = _view_arg(args.view)
+    if view is False:  # before any work, like --size (it was a warning after the screenshot's whole run)
+        sys.stderr.write(f"error: --view must be two times in s, the first smaller, e.g. 2.5,7.5, got {args.view}\n")
+        return 2
+    if args.trials is not None and not 1 <= args.trials <= 100000:
+        sys.stderr.write(f"error: --trials must be between 1 and 100000, got {args.trials}\n")
         return 2
     if args.screenshot:  # checked before any work: never clobbered, never half-written
         from engine.errors import UserError
@@ -248,12 +268,9 @@ def _screenshot(app, win, path: str, open_path: str | None, args) -> int:
         app.quit()
 
     def settle() -> None:
-        if args.view:
-            try:
-                t0, t1 = (float(v) for v in args.view.split(","))
-                win.strip.set_view(t0, t1)
-            except ValueError:
-                sys.stderr.write(f"warning: --view must look like 2.5,7.5, got {args.view}\n")
+        view = _view_arg(args.view)  # checked in run_gui
+        if view:
+            win.strip.set_view(*view)
         QTimer.singleShot(600, grab_and_quit)
 
     def maybe_attack(*_a) -> None:

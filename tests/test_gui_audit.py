@@ -446,3 +446,35 @@ def test_a_typed_eps_is_the_eps_attacked(qtbot, isolated, model_path):  # noqa: 
     noise.lineEdit().selectAll()
     qtbot.keyClicks(noise.lineEdit(), "0.02")
     assert win.band_panel.params() == (win.band_panel.trials.value(), 0.02)
+
+
+def test_window_options_view_and_trials_fail_before_any_work(tmp_path, capsys):
+    """`main.py --view abc --screenshot F` ran the whole screenshot and only warned; '--view 5,2'
+    and '--trials 0' were taken silently. Now exit code 2 and one line, like --size, before any
+    window (nothing written)."""
+    from gui.app import run_gui
+
+    shot = tmp_path / "s.png"
+    for args, words in ((["--view", "abc"], "--view"), (["--view", "5,2"], "--view"),
+                        (["--view", "0,nan"], "--view"), (["--trials", "0"], "--trials"),
+                        (["--trials", "1000000"], "--trials")):
+        assert run_gui([*args, "--screenshot", str(shot)]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"error: {words}"), err
+    assert not shot.exists()
+
+
+def test_screenshot_with_a_view_still_works(tmp_path):
+    """The valid --view path, end to end in a subprocess (its parsing moved before the window)."""
+    import os
+    import subprocess
+    import sys
+
+    shot = tmp_path / "v.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "main.py", "--settings", str(tmp_path / "s.ini"), "--open",
+                           str(SAMPLES / "A00009.hea"), "--model", "default", "--mode", "continuous", "--view",
+                           "2,8", "--size", "800x600", "--screenshot", str(shot)],
+                          cwd=SAMPLES.parent.parent, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr and shot.stat().st_size > 10000
