@@ -209,11 +209,16 @@ def saturation(x: np.ndarray, fs: float, lead: Lead | None = None) -> float:
 
 
 def record_base(path: str | os.PathLike) -> str:
-    """A record path without the .hea/.dat/.mat extension."""
+    """A record path without the .hea/.dat/.mat/.atr extension; any other file of a record (its
+    annotations 100.qrs, 03700181.gqrsh: what a shell glob `100.*` also passes) gives that record
+    when it exists beside the record's header and is no record's base itself."""
     p = str(path)
     for ext in (".hea", ".dat", ".mat", ".atr"):
         if p.lower().endswith(ext):
             return p[: -len(ext)]
+    stem, ext = os.path.splitext(p)
+    if ext and stem and os.path.isfile(p) and os.path.isfile(stem + ".hea") and not os.path.exists(p + ".hea"):
+        return stem
     return p
 
 
@@ -225,6 +230,11 @@ def _check_files(base: str) -> Header:
     clear errors for missing headers, implausible fields, missing or truncated signal files."""
     hea = base + ".hea"
     if not os.path.isfile(hea):
+        if os.path.exists(hea):
+            raise UserError(f"{hea} is not a regular file (a folder, pipe or device), not a WFDB header")
+        if os.path.isfile(base):  # notes.txt, REFERENCE.csv: not 'no such record: notes.txt.hea not found'
+            raise UserError(f"{base} is not a WFDB record: give a record's .hea file (with its .dat or .mat) "
+                            "or its name without extension")
         raise UserError(f"no such record: {hea} not found")
     header = parse_header(hea)
     folder = os.path.dirname(base)

@@ -514,3 +514,25 @@ def test_fuzz_restart_replaces_only_results_files(tmp_path, lines, newline, crlf
             doc = None
         assert not head or (isinstance(doc, dict) and (doc.get("kind") == "k" or
                                                         str(doc.get("kind", "")).startswith(RESULTS_KINDS))), before
+
+
+# -- record paths ------------------------------------------------------------------------------------
+
+def test_every_file_of_a_record_from_a_shell_glob_is_that_record(capsys, samples, tmp_path, tiny_model):
+    """`classify 100.*` passes 100.atr 100.dat 100.hea 100.qrs: 100.qrs failed with 'no such
+    record: 100.qrs.hea not found' (the README: the files of one record count as one record)."""
+    for ext in (".hea", ".mat"):
+        shutil.copy(samples / ("A00001" + ext), tmp_path / ("A00001" + ext))
+    for ext in (".qrs", ".gqrsh"):
+        (tmp_path / ("A00001" + ext)).write_bytes(b"\x00annotations")
+    files = sorted(tmp_path.glob("A00001.*"))
+    rc, out, err = cli(capsys, "classify", *files, "--model", tiny_model, "--device", "cpu", "--json")
+    assert rc == 0, err
+    assert [r["record"] for r in json.loads(out)["results"]] == [str(tmp_path / "A00001")]
+
+
+def test_a_file_that_is_no_record_says_so(capsys, samples, tmp_path):
+    line = user_error(capsys, "info", samples / "REFERENCE.csv")
+    assert "is not a WFDB record" in line and ".csv.hea" not in line
+    (tmp_path / "r.hea").mkdir()
+    assert "not a regular file" in user_error(capsys, "info", tmp_path / "r")
