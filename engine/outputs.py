@@ -22,7 +22,7 @@ from typing import Iterator
 
 from .errors import UserError
 
-__all__ = ["check_output", "check_not_input", "same_file", "check_output_dir", "atomic_write", "write_text_atomic",
+__all__ = ["check_output", "check_suffix", "check_not_input", "same_file", "check_output_dir", "atomic_write", "write_text_atomic",
            "write_bytes_atomic", "FileLock"]
 
 
@@ -67,6 +67,14 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, what: str = "
     if os.path.lexists(path) and not os.access(path, os.W_OK):
         raise UserError(f"cannot write {what} {path}: the existing file is read-only")
     return path
+
+
+def check_suffix(path: str | os.PathLike, suffixes: tuple[str, ...], what: str = "output") -> None:
+    """UserError unless `path` ends in one of `suffixes` (case-insensitive, e.g. (".html", ".htm")):
+    an output named by its kind cannot replace a file of another kind (a label file, a record's
+    header, a checkpoint) by a slip of the command line, even with --overwrite."""
+    if not os.fspath(path).lower().endswith(tuple(x.lower() for x in suffixes)):
+        raise UserError(f"the {what} file name must end in {' or '.join(suffixes)}: {os.fspath(path)}")
 
 
 def _refuse_special(path: str, what: str) -> None:

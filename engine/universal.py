@@ -335,10 +335,9 @@ def summarize_universal(rows: list[dict], classes: list[str] | None = None) -> d
 
 def save_universal(uap: Universal, path: str, overwrite: bool = False) -> str:
     """Write `uap` to `path` (.npz) atomically; an existing file refused unless `overwrite`."""
-    from .outputs import write_bytes_atomic
+    from .outputs import check_suffix, write_bytes_atomic
 
-    if not str(path).lower().endswith(".npz"):
-        raise UserError(f"the universal perturbation file must end in .npz, got {path}")
+    check_suffix(path, (".npz",), "universal perturbation")
     buf = io.BytesIO()
     np.savez(buf, kind=np.array(KIND), delta_mv=np.asarray(uap.delta_mv, dtype=np.float32),
              fs=np.float64(uap.fs), eps_mv=np.float64(uap.eps_mv), model=np.array(uap.model),

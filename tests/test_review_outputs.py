@@ -146,3 +146,25 @@ def test_damaged_study_files_are_one_line(tmp_path, study):
         open_for_review(bad)
     doc = one_json(run_cli("review", "report", study, "--json").stdout)
     assert json.dumps(doc)  # the intact study still reports
+
+
+def test_review_outputs_must_name_their_kind(tmp_path, study):
+    """A slip such as --html REFERENCE.csv --overwrite, or merging into the label file, is refused
+    whatever --overwrite says, and the file is left as it was (engine.outputs.check_suffix)."""
+    import shutil
+
+    labels = tmp_path / "REFERENCE.csv"
+    labels.write_text("A00001,N\n")
+    header = tmp_path / "A00001.hea"
+    header.write_text("A00001 1 300 9000\n")
+    for opt, ending in (("--html", ".html"), ("--pdf", ".pdf"), ("--csv", ".csv")):
+        target = header if opt == "--csv" else labels
+        assert_user_error(run_cli("review", "report", study, opt, target, "--overwrite"), "must end in", ending)
+    mine = tmp_path / "mine.sqlite"
+    shutil.copy(study, mine)
+    assert_user_error(run_cli("review", "merge", labels, mine, "--overwrite"), "must end in", ".sqlite")
+    assert_user_error(run_cli("review", "copy", mine, header, "--overwrite"), "must end in", ".sqlite")
+    assert labels.read_text() == "A00001,N\n" and header.read_text() == "A00001 1 300 9000\n"
+    assert sorted(os.listdir(tmp_path)) == ["A00001.hea", "REFERENCE.csv", "mine.sqlite"]
+    html = tmp_path / "r.HTM"  # any case, and the other usual ending
+    assert run_cli("review", "report", study, "--html", html).returncode == 0 and html.exists()

@@ -16,7 +16,7 @@ import os
 
 from ..errors import UserError
 from ..intervals import format_rate
-from ..outputs import atomic_write, check_output, write_bytes_atomic, write_text_atomic
+from ..outputs import atomic_write, check_output, check_suffix, write_bytes_atomic, write_text_atomic
 
 MEASURE_LABELS = {"snr_db": "SNR (dB)", "prd": "PRD (%)", "smoothness": "smoothness (mV², lower smoother)",
                   "square_wave": "share at ±ε"}
@@ -513,8 +513,7 @@ def comparison_text(comp: dict) -> str:
 
 # -- comparison outputs ---------------------------------------------------------------------------------------
 
-OUTPUT_TYPES = {"html": ((".html", ".htm"), "an .html file"), "markdown": ((".md", ".markdown"), "a .md file"),
-                "plot": ((".png",), "a .png file")}
+OUTPUT_TYPES = {"html": (".html", ".htm"), "markdown": (".md", ".markdown"), "plot": (".png",)}
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: list[str], overwrite: bool = False) -> None:
@@ -525,9 +524,7 @@ def check_outputs(outputs: dict[str, str | None], inputs: list[str], overwrite: 
     for kind, path in outputs.items():
         if path is None:
             continue
-        exts, what = OUTPUT_TYPES[kind]
-        if not str(path).lower().endswith(exts):
-            raise UserError(f"{flags[kind]} must name {what}, got {path}")
+        check_suffix(path, OUTPUT_TYPES[kind], f"{flags[kind]} ({kind})")
         real = os.path.realpath(path)
         if real in seen:
             raise UserError(f"{flags[kind]} {path} is the same file as {seen[real]}")

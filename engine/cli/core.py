@@ -7,7 +7,6 @@ import time
 
 from ..attacks.registry import ADV_TRAINING_METHODS
 from ..datasets import CLASSES, label_for_record, open_dataset
-from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MODEL
 from ..records import read_record
 from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, add_seed, device_type
@@ -217,11 +216,10 @@ def cmd_model_card(args) -> int:
     from ..models.checkpoint import resolve_model
     from . import emit
 
-    from ..outputs import check_output, write_text_atomic
+    from ..outputs import check_output, check_suffix, write_text_atomic
 
     if args.out:  # Markdown, like every other output named for its kind: never a record, a CSV ... by mistake
-        if not args.out.lower().endswith((".md", ".markdown")):
-            raise UserError(f"--out must name a Markdown file (.md), got {args.out}")
+        check_suffix(args.out, (".md", ".markdown"), "model card")
         check_output(args.out, args.overwrite, what="model card", inputs=[args.model])  # never the model
     clf = resolve_model(args.model, args.device)
     text = model_card(clf)
@@ -233,9 +231,9 @@ def cmd_model_card(args) -> int:
 
 def cmd_train(args) -> int:
     # check the arguments and the dataset before loading torch: bad input fails fast
-    if not args.out.endswith(".safetensors"):
-        raise UserError("--out must end in .safetensors")
-    from ..outputs import check_output
+    from ..outputs import check_output, check_suffix
+
+    check_suffix(args.out, (".safetensors",), "checkpoint")
 
     # an existing checkpoint is replaced only with --overwrite, or by the run it belongs to (resume);
     # the folder must be writable now, not after hours of training

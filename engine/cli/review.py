@@ -124,9 +124,8 @@ def _damaged_is_user_error(func):
 
 @_damaged_is_user_error
 def cmd_create(args) -> int:
-    from ..outputs import check_output
     from ..review.collect import collect_pairs
-    from ..review.create import refuse_replacing_answers
+    from ..review.create import check_study_output, refuse_replacing_answers
     from ..review.study import check_seed, create_study, parse_tasks
     from . import emit, progress
 
@@ -135,14 +134,12 @@ def cmd_create(args) -> int:
         raise UserError("--n-per-task must be at least 1")
     if args.seed is not None:
         check_seed(args.seed)
-    if not args.out.lower().endswith((".sqlite", ".db", ".sqlite3", ".study")):
-        raise UserError("--out should end in .sqlite")
-    check_output(args.out, args.overwrite, "study file")
+    check_study_output(args.out, args.overwrite)
     refuse_replacing_answers(args.out)  # before reading any record
     if args.reviewer_copy:
         if os.path.abspath(args.reviewer_copy) == os.path.abspath(args.out):
             raise UserError("--reviewer-copy must be another file than --out")
-        check_output(args.reviewer_copy, args.overwrite, "reviewer copy")
+        check_study_output(args.reviewer_copy, args.overwrite, "reviewer copy")
         refuse_replacing_answers(args.reviewer_copy, "reviewer copy")
     methods = [m.strip().lower() for m in args.methods.split(",") if m.strip()] if args.methods else None
     for d in args.source_dir:
@@ -273,19 +270,19 @@ def _report_text(stats: dict, tasks: list[str] | None = None) -> str:
 
 @_damaged_is_user_error
 def cmd_report(args) -> int:
-    from ..outputs import check_output
-    from ..review.report import write_csv, write_html, write_pdf
+    from ..review.report import check_report_output, write_csv, write_html, write_pdf
     from ..review.stats import compute
     from ..review.study import open_study
     from . import emit, progress
 
-    paths = [getattr(args, opt) for opt in ("csv", "html", "pdf") if getattr(args, opt)]
+    outputs = [(opt, getattr(args, opt)) for opt in ("csv", "html", "pdf") if getattr(args, opt)]
+    paths = [path for _, path in outputs]
     if len({os.path.abspath(p) for p in paths}) != len(paths):
         raise UserError("--csv, --html and --pdf must be different files")
-    for path in paths:  # check every output before any work
+    for kind, path in outputs:  # check every output before any work
         if os.path.exists(path) and os.path.exists(args.study) and os.path.samefile(path, args.study):
             raise UserError(f"{path} is the study file itself")
-        check_output(path, args.overwrite, "report")
+        check_report_output(path, kind, args.overwrite)
     with open_study(args.study) as st:
         rows = st.answers()
         stats = compute(rows, st.sessions(), st.n_items())

@@ -15,12 +15,22 @@ import tempfile
 import uuid
 
 from ..errors import UserError
-from ..outputs import atomic_write, check_output
+from ..outputs import atomic_write, check_output, check_suffix
 from .access import Study, now_iso
 from .plan import GUESSABLE_SEED, Pair, check_seed, new_seed, plan_items
 from .store import (_PUBLIC, FORMAT, KEY_TABLES, SCHEMA_VERSION, backup_to, connect, create_schema, fingerprint,
                     item_digest, prepare_pair, remove_sidecars, split_sql)
 from .tasks import parse_tasks
+
+
+STUDY_SUFFIXES = (".sqlite", ".db", ".sqlite3", ".study")
+
+
+def check_study_output(path: str, overwrite: bool, what: str = "study") -> None:
+    """A study file (or reviewer copy, or merged study) may be written to `path`: a study's
+    suffix (so no slip replaces a label file or a record), and engine.outputs.check_output."""
+    check_output(path, overwrite, f"{what} file")
+    check_suffix(path, STUDY_SUFFIXES, what)
 
 
 def refuse_replacing_answers(path: str | os.PathLike, what: str = "study file") -> None:
@@ -137,13 +147,13 @@ def create_study(path: str | os.PathLike, pairs: list[Pair], tasks: list[str] | 
         raise UserError("duplicate pair ids among the inputs")
     seed_given = seed is not None
     seed = check_seed(seed) if seed_given else new_seed()
-    check_output(path, overwrite, "study file")
+    check_study_output(path, overwrite)
     refuse_replacing_answers(path)
     if reviewer_copy is not None:
         reviewer_copy = str(reviewer_copy)
         if os.path.abspath(reviewer_copy) == os.path.abspath(path):
             raise UserError("the reviewer copy must be another file than the study")
-        check_output(reviewer_copy, overwrite, "reviewer copy")
+        check_study_output(reviewer_copy, overwrite, "reviewer copy")
         refuse_replacing_answers(reviewer_copy, "reviewer copy")
     tmps: list[str] = []
     try:
@@ -222,7 +232,7 @@ def write_reviewer_copy(src: str | os.PathLike, dst: str | os.PathLike, overwrit
             raise UserError(f"{src} has no answer key (already a reviewer copy)")
     if os.path.exists(dst) and os.path.samefile(src, dst):
         raise UserError("the reviewer copy must be a different file")
-    check_output(dst, overwrite, "reviewer copy")
+    check_study_output(dst, overwrite, "reviewer copy")
     refuse_replacing_answers(dst, "reviewer copy")
     with atomic_write(dst) as tmp:
         _strip_key(src, tmp, keep_answers)

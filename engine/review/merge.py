@@ -19,9 +19,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..outputs import FileLock, check_output
+from ..outputs import FileLock
 from .access import Study, reviewer_key
-from .create import temp_beside
+from .create import check_study_output, temp_beside
 from .store import KEY_SCHEMA, backup_to, fingerprint, has_table, item_digests, legacy_fingerprint, remove_sidecars, split_sql
 from .tasks import normalise_answer
 
@@ -131,7 +131,7 @@ def merge_studies(out: str | os.PathLike, inputs: list[str | os.PathLike], overw
     if os.path.lexists(out) and not (overwrite or same_as_first):
         raise UserError(f"{out} already exists; to add answers to it give it as the first input "
                         f"(review merge OUT OUT COPY ...), or use --overwrite to replace it")
-    check_output(out, overwrite or same_as_first, "merged study")
+    check_study_output(out, overwrite or same_as_first, "merged study")
     checked = [_check_input(p) for p in inputs]
     first = checked[0]
     keyed = [c for c in checked if c.key_hash is not None]

@@ -8,12 +8,11 @@ import csv
 import html
 import io
 import json
-import os
 from collections import Counter
 
 from ..attacks.registry import ATTACKS, all_params
 from ..errors import UserError
-from ..outputs import atomic_write, check_output, write_bytes_atomic
+from ..outputs import atomic_write, check_output, check_suffix, write_bytes_atomic
 from .stats import ALL, compute
 from .access import Study
 from .tasks import ANSWERS
@@ -26,9 +25,18 @@ TASK_NAMES = {"A": "Task A — same diagnosis?", "B": "Task B — which ECG was 
               "C": "Task C — rhythm labelling"}
 
 
-def _write_atomic(path: str, data: bytes, overwrite: bool) -> None:
-    """Check, then write `path` whole or not at all (engine.outputs); never clobbers without `overwrite`."""
+REPORT_SUFFIXES = {"csv": (".csv",), "html": (".html", ".htm"), "pdf": (".pdf",)}
+
+
+def check_report_output(path: str, kind: str, overwrite: bool) -> None:
+    """A report of `kind` (csv, html, pdf) may be written to `path` (its suffix, engine.outputs)."""
     check_output(path, overwrite, "report")
+    check_suffix(path, REPORT_SUFFIXES[kind], f"{kind.upper()} report")
+
+
+def _write_atomic(path: str, data: bytes, overwrite: bool, kind: str) -> None:
+    """Check, then write `path` whole or not at all (engine.outputs); never clobbers without `overwrite`."""
+    check_report_output(path, kind, overwrite)
     try:
         write_bytes_atomic(path, data, overwrite=overwrite)
     except OSError as exc:
@@ -57,7 +65,7 @@ def answers_csv(rows: list[dict]) -> str:
 
 def write_csv(study: Study, path: str, overwrite: bool = False) -> int:
     rows = study.answers()
-    _write_atomic(path, answers_csv(rows).encode("utf-8"), overwrite)
+    _write_atomic(path, answers_csv(rows).encode("utf-8"), overwrite, "csv")
     return len(rows)
 
 
@@ -378,7 +386,7 @@ def html_report(study: Study, stats: dict | None = None) -> str:
 
 
 def write_html(study: Study, path: str, stats: dict | None = None, overwrite: bool = False) -> None:
-    _write_atomic(path, html_report(study, stats).encode("utf-8"), overwrite)
+    _write_atomic(path, html_report(study, stats).encode("utf-8"), overwrite, "html")
 
 
 def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], str]]):
@@ -422,7 +430,7 @@ def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], 
 def write_pdf(study: Study, path: str, stats: dict | None = None, overwrite: bool = False) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
-    check_output(path, overwrite, "report")
+    check_report_output(path, "pdf", overwrite)
     rows = study.answers()
     stats = stats or compute(rows, study.sessions(), study.n_items())
     sess = study.sessions()

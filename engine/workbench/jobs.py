@@ -351,13 +351,12 @@ def train(req: TrainRequest) -> Job:
 
         from ..device import pick_device, seed_everything
         from ..models import ARCHITECTURES
-        from ..outputs import check_output
+        from ..outputs import check_output, check_suffix
         from ..training import TrainConfig
         from ..training import train as engine_train
 
         resume_file = req.out + ".resume.pt"
-        if not req.out.endswith(".safetensors"):
-            raise UserError("the checkpoint file name must end in .safetensors")
+        check_suffix(req.out, (".safetensors",), "checkpoint")
         check_output(req.out, req.overwrite or (req.resume and os.path.exists(resume_file)), what="checkpoint",
                      inputs=[req.init])
         ds = req.dataset
