@@ -122,6 +122,9 @@ def run_gui(argv: list[str]) -> int:
     if args.trials is not None and not 1 <= args.trials <= 100000:
         sys.stderr.write(f"error: --trials must be between 1 and 100000, got {args.trials}\n")
         return 2
+    if args.open and not (os.path.exists(args.open) or os.path.exists(args.open + ".hea")):
+        sys.stderr.write(f"error: --open: no such record, file or folder: {args.open}\n")
+        return 2
     if args.screenshot:  # checked before any work: never clobbered, never half-written
         from engine.errors import UserError
         from engine.outputs import check_output
@@ -294,7 +297,12 @@ def _screenshot(app, win, path: str, open_path: str | None, args) -> int:
     win.classified.connect(maybe_attack)
     win.attackFinished.connect(after_attack)
     win.bandFinished.connect(lambda _b: settle())
-    win.errorShown.connect(lambda msg: (sys.stderr.write(f"error shown: {msg}\n"), settle()))
+    def error_shown(msg: str) -> None:  # the PNG shows the dialog; the exit code says it was an error
+        sys.stderr.write(f"error shown: {msg}\n")
+        state["rc"] = 1
+        settle()
+
+    win.errorShown.connect(error_shown)
     if open_path:
         win.open_path(open_path)
     QTimer.singleShot(int(args.timeout * 1000), grab_and_quit)

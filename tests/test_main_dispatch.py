@@ -57,7 +57,8 @@ def test_gui_parser_accepts_the_documented_options(monkeypatch):
         raise _Stop
 
     monkeypatch.setattr(gui.app, "make_app", stop)
-    for argv in (["--model", "paper-cnn"], ["--model", "default", "--open", "x"], ["--attack", "pgd", "--band"]):
+    sample = str(ROOT / "resources" / "samples" / "A00009")  # --open must exist
+    for argv in (["--model", "paper-cnn"], ["--model", "default", "--open", sample], ["--attack", "pgd", "--band"]):
         with pytest.raises(_Stop):
             entry.main(argv)
 
@@ -108,3 +109,21 @@ def test_existing_screenshot_file_is_refused_before_any_work(capsys, monkeypatch
     shot.write_bytes(b"keep me")
     assert entry.main(["--screenshot", str(shot)]) == 2
     assert "--overwrite" in capsys.readouterr().err and shot.read_bytes() == b"keep me"
+
+
+def test_missing_open_path_is_refused_before_any_work(capsys, monkeypatch, tmp_path):
+    """`--open` naming nothing is a one-line error with exit code 2 before any window (it used to
+    show a dialog in the screenshot and exit 0); a record named without its extension is fine."""
+    import gui.app
+
+    monkeypatch.setattr(gui.app, "make_app", lambda *a, **k: pytest.fail("work started"))
+    assert entry.main(["--open", str(tmp_path / "nothing"), "--screenshot", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --open") and "nothing" in err and err.count("\n") == 1
+    assert not (tmp_path / "s.png").exists()
+    (tmp_path / "rec.hea").write_text("rec 1 300 10\n")
+    started = []
+    monkeypatch.setattr(gui.app, "make_app", lambda *a, **k: started.append(1) or pytest.skip("started"))
+    with pytest.raises(pytest.skip.Exception):
+        entry.main(["--open", str(tmp_path / "rec"), "--screenshot", str(tmp_path / "s.png")])
+    assert started == [1]
