@@ -42,6 +42,16 @@ def _answer(path, name, value=lambda it: ANSWERS[it["task"]][0], n=None, finish=
         return s.session_id
 
 
+def _merged_after(tmp_path, master, name, n) -> tuple:
+    """(copy, merged): a reviewer copy in which `name` answered `n` items without finishing, and
+    it merged with `master`."""
+    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
+    _answer(copy, name, n=n, finish=False)
+    out = tmp_path / "merged.sqlite"
+    merge_studies(out, [master, copy])
+    return copy, out
+
+
 def _n_answers(path) -> int:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -112,10 +122,7 @@ def test_sessions_sharing_a_name_are_reported_not_silently_mixed(tmp_path, maste
 
 
 def test_unfinished_sessions_are_reported(tmp_path, master):
-    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
-    _answer(copy, "Ann", n=5, finish=False)
-    out = tmp_path / "merged.sqlite"
-    merge_studies(out, [master, copy])
+    copy, out = _merged_after(tmp_path, master, "Ann", 5)
     with open_study(out) as st:
         stats = compute(st.answers(), st.sessions(), st.n_items())
     assert stats["warnings"] == ["reviewer 'Ann': session not finished (5 of 12 items answered); its answers are "
@@ -323,10 +330,7 @@ def test_pooled_detection_clusters_answers_by_item():
 def test_hostile_reviewer_names_neither_drive_the_terminal_nor_run_in_a_spreadsheet(tmp_path, master):
     from engine.review.report import answers_csv
 
-    copy = write_reviewer_copy(master, tmp_path / "copy.sqlite")
-    _answer(copy, '=HYPERLINK("http://x","y")', n=2, finish=False)
-    out = tmp_path / "merged.sqlite"
-    merge_studies(out, [master, copy])
+    copy, out = _merged_after(tmp_path, master, '=HYPERLINK("http://x","y")', 2)
     with open_study(out) as st:
         text = answers_csv(st.answers())
     assert "\n=" not in text and ",=" not in text and "'=HYPERLINK" in text
