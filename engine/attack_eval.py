@@ -63,7 +63,7 @@ from .errors import Cancelled, UserError
 from .intervals import clopper_pearson
 from .models.classifier import Classifier
 from .attack_identity import check_identity, dataset_identity, record_digest, run_id  # noqa: F401 (API)
-from .outputs import FileLock, check_output, check_output_dir
+from .outputs import FileLock, check_output, check_output_dir, same_file
 from .results_file import (ResultsFormat, append_lines, open_results, read_jsonl_results, valid_record_row,
                            write_header)
 from .records import read_record, record_base
@@ -410,6 +410,9 @@ def _prepare(clf: Classifier, ds: Dataset, names: list[str], method: str, params
         raise UserError(f"folder of the results file does not exist: {folder}")
     if out_dir and os.path.abspath(out_dir) == os.path.abspath(results):
         raise UserError(f"the examples folder (--out) and the results file are both {results}")
+    if out_dir and same_file(out_dir, ds.folder):
+        raise UserError(f"the examples folder (--out) {out_dir} is the dataset folder: the examples would "
+                        "become unlabelled records of the dataset; choose another folder")
     check_output(results, overwrite=True, what="results file")
     lock = FileLock(results).acquire()
     try:

@@ -276,6 +276,8 @@ def _check_files(base: str) -> Header:
             raise UserError(f"{hea}: signal file name {fname!r} is not a file in the record's folder")
         fpath = os.path.join(folder, fname)
         if not os.path.isfile(fpath):
+            if os.path.exists(fpath):
+                raise UserError(f"{hea}: signal file {fname} is not a regular file (a folder, pipe or device)")
             raise UserError(f"{hea}: signal file {fname} is missing")
         if not fname.isascii():  # wfdb reads the header as ASCII, drops the rest, and looks for another file
             raise UserError(f"{hea}: signal file name {fname!r} is not ASCII, which the WFDB reader cannot "

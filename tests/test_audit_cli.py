@@ -536,3 +536,22 @@ def test_a_file_that_is_no_record_says_so(capsys, samples, tmp_path):
     assert "is not a WFDB record" in line and ".csv.hea" not in line
     (tmp_path / "r.hea").mkdir()
     assert "not a regular file" in user_error(capsys, "info", tmp_path / "r")
+
+
+def test_a_signal_file_that_is_a_folder_is_named_as_such(capsys, samples, tmp_path):
+    """A folder where the header's signal file should be was reported as 'missing'."""
+    rec = _clone(samples, tmp_path, "rec", lambda t: t)
+    (tmp_path / "rec.mat").unlink()
+    (tmp_path / "rec.mat").mkdir()
+    line = user_error(capsys, "info", rec)
+    assert "rec.mat is not a regular file" in line and "missing" not in line
+
+
+def test_attack_eval_examples_never_go_into_the_dataset_folder(capsys, tiny_model, dataset, tmp_path):
+    """--out naming the dataset itself wrote the examples in as new (unlabelled) records."""
+    before = sorted(os.listdir(dataset))
+    for out in (dataset, dataset / ".." / dataset.name):  # also spelt another way
+        line = user_error(capsys, "attack-eval", dataset, "--limit", "1", "--method", "pgd", "--steps", "1",
+                          "--model", tiny_model, "--device", "cpu", "--results", tmp_path / "r.jsonl", "--out", out)
+        assert "is the dataset folder" in line
+    assert sorted(os.listdir(dataset)) == before
