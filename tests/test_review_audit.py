@@ -487,3 +487,25 @@ def test_overwrite_never_destroys_a_study_or_copy_holding_answers(tmp_path, mast
         assert len(st.answers()) == 2
     fresh = write_reviewer_copy(master, tmp_path / "fresh.sqlite")
     assert write_reviewer_copy(master, fresh, overwrite=True) == fresh  # no answers in it: replaced as asked
+
+
+def test_every_pdf_table_fits_the_page(tmp_path, master, monkeypatch):
+    """The PDF's tables are monospace text: the task C table ran past the A4 page's right edge.
+    Every line now fits TEXT_PAGE_CHARS, long cells wrapping onto more lines."""
+    import engine.review.report as report
+
+    pages = []
+    real = report._text_pages
+    monkeypatch.setattr(report, "_text_pages", lambda *a: pages.extend(real(*a)) or pages)
+    copies = []
+    for k, name in enumerate(("Ann Example-Reviewer", "Bob Another-Longer-Name")):
+        copy = write_reviewer_copy(master, tmp_path / f"copy{k}.sqlite")
+        _answer(copy, name, value=lambda it, k=k: ANSWERS[it["task"]][k % len(ANSWERS[it["task"]])])
+        copies.append(copy)
+    out = tmp_path / "merged.sqlite"
+    merge_studies(out, [master, *copies])
+    with open_study(out) as st:
+        report.write_pdf(st, str(tmp_path / "r.pdf"))
+    lines = [t.get_text() for fig in pages for t in fig.texts if t.get_fontfamily() == ["monospace"]]
+    assert any("Task C" in t.get_text() for fig in pages for t in fig.texts)  # the table is there
+    assert lines and max(len(s) for s in lines) <= report.TEXT_PAGE_CHARS, max(lines, key=len)

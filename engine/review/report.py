@@ -389,6 +389,19 @@ def write_html(study: Study, path: str, stats: dict | None = None, overwrite: bo
     _write_atomic(path, html_report(study, stats).encode("utf-8"), overwrite, "html")
 
 
+TEXT_PAGE_CHARS = 118  # characters of 7-pt monospace across an A4 page inside its margins
+
+
+def _fit_widths(widths: list[int], total: int, least: int = 6) -> list[int]:
+    """Column widths (characters) narrowed, widest first, until they add up to at most `total`
+    (none below `least`): a table fits the page and its cells wrap instead of running off it."""
+    widths = list(widths)
+    while sum(widths) > total and max(widths) > least:
+        i = widths.index(max(widths))
+        widths[i] -= 1
+    return widths
+
+
 def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], str]]):
     """Tables laid out as monospace text on A4 portrait pages."""
     import textwrap
@@ -397,9 +410,7 @@ def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], 
     for name, header, rows, note in blocks:
         lines.append(("h", name))
         widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
-        cap = [24] * len(widths)
-        cap[-1] = max(24, 118 - sum(min(w, 24) + 2 for w in widths[:-1]))  # the last column takes the rest
-        widths = [min(w, c) for w, c in zip(widths, cap)]
+        widths = _fit_widths(widths, TEXT_PAGE_CHARS - 2 * (len(widths) - 1))
 
         def fmt(r, kind):
             cells = [textwrap.wrap(str(c), w) or [""] for c, w in zip(r, widths)]
