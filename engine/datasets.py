@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .outputs import refuse_special
 from .records import read_record
 
 CLASSES = ("N", "A", "O", "~")
@@ -46,8 +47,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters
 def _list_text(path: str | os.PathLike, what: str = "label file", lines: str = "'record,label' lines") -> str:
     """A label or split file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM; others,
     binary data, pipes and devices refused. `what` names the file, `lines` what it holds."""
-    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
-        raise UserError(f"{what} {path} is not a regular file")  # a pipe or device: reading may never end
+    refuse_special(path, what)
     try:
         size = os.path.getsize(path)
         if size > MAX_LABEL_FILE_BYTES:

@@ -22,7 +22,7 @@ from typing import Iterator
 
 from .errors import UserError
 
-__all__ = ["check_output", "check_suffix", "check_not_input", "same_file", "check_output_dir", "atomic_write", "write_text_atomic",
+__all__ = ["check_output", "check_suffix", "check_not_input", "same_file", "refuse_special", "check_output_dir", "atomic_write", "write_text_atomic",
            "write_bytes_atomic", "FileLock"]
 
 
@@ -56,7 +56,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, what: str = "
         raise UserError(f"empty {what} path")
     if os.path.isdir(path):
         raise UserError(f"{what} {path} is a folder, not a file")
-    _refuse_special(path, what)
+    refuse_special(path, what)
     check_not_input(path, inputs, what)
     if os.path.lexists(path) and not overwrite:
         raise UserError(f"{path} already exists (use --overwrite to replace it)")
@@ -77,10 +77,10 @@ def check_suffix(path: str | os.PathLike, suffixes: tuple[str, ...], what: str =
         raise UserError(f"the {what} file name must end in {' or '.join(suffixes)}: {os.fspath(path)}")
 
 
-def _refuse_special(path: str, what: str) -> None:
+def refuse_special(path: str, what: str) -> None:
     """UserError when `path` exists and is not a regular file or folder: a device (/dev/null,
-    /dev/zero), a named pipe or a socket. Reading one may block or never end; the atomic rename
-    would replace it (as root, /dev/null itself) with a plain file."""
+    /dev/zero), a named pipe or a socket. Reading one (an input) may block or never end; the
+    atomic rename would replace one (an output; as root, /dev/null itself) with a plain file."""
     if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
         raise UserError(f"{what} {path} is not a regular file (a device, pipe or socket); name a file")
 
@@ -121,7 +121,7 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[st
     `overwrite=False` an existing `path` is refused (checked again at the rename).
     """
     path = os.fspath(path)
-    _refuse_special(path, "output")
+    refuse_special(path, "output")
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     try:
@@ -133,7 +133,7 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = True) -> Iterator[st
         yield tmp
         if not overwrite and os.path.lexists(path):
             raise UserError(f"{path} already exists (use --overwrite to replace it)")
-        _refuse_special(path, "output")  # made meanwhile: still never replaced
+        refuse_special(path, "output")  # made meanwhile: still never replaced
         if os.path.isfile(tmp):
             # mkstemp makes the file owner-only (0600): give it the mode a plain open() would
             # (0666 less the umask), or keep the mode of the file it replaces
