@@ -72,6 +72,11 @@ def _finite(obj):
     return obj
 
 
+def _finite_scalar(obj):
+    """json.dumps' `default`: a numpy scalar (float32, int64 …) as a float, non-finite as None."""
+    return _finite(float(obj))
+
+
 def read_jsonl_results(path: str, fmt: ResultsFormat, repair: bool = False) -> tuple[dict | None, dict[str, dict]]:
     """(header, {record: row}) of a results file; (None, {}) when it does not exist or is empty.
 
@@ -202,8 +207,8 @@ def append_lines(path: str, docs: list[dict]) -> None:
     """Append JSON lines, flushed and fsync'ed (durable once this returns)."""
     if not docs:
         return
-    text = "".join(json.dumps(_finite(json.loads(json.dumps(d, default=float))), allow_nan=False) + "\n"
-                   for d in docs)  # numpy scalars as floats, then NaN/inf as null: strict JSON lines
+    text = "".join(json.dumps(_finite(d), default=_finite_scalar, allow_nan=False) + "\n"
+                   for d in docs)  # numpy scalars as floats, NaN/inf as null: strict JSON lines
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
