@@ -44,6 +44,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import gui  # noqa: E402
 
 gui.apply_pyside_workaround()  # PySide6 6.12 refcount workaround (Python < 3.12), before any Qt call
+gui.paint_on_gui_thread()  # as the app: Qt's painting stays on the GUI thread
 import pyqtgraph as pg  # noqa: E402
 from PySide6 import QtWidgets  # noqa: E402
 

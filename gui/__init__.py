@@ -5,6 +5,7 @@ window's entry) call `apply_pyside_workaround()` first; see there.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 PYSIDE_REFCOUNT_WORKAROUND = False  # True once apply_pyside_workaround() raised the counts
@@ -50,3 +51,17 @@ def apply_pyside_workaround() -> bool:
         ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
     PYSIDE_REFCOUNT_WORKAROUND = True
     return True
+
+
+def paint_on_gui_thread() -> None:
+    """Keep Qt's raster painting on the GUI thread: sets QT_NO_GUI_THREADPOOL (read once, at the
+    first paint; a value already in the environment is left as it is).
+
+    Qt 6 splits large fills (a span count of about 100 and up: the window's background, the
+    paper) over its GUI thread pool and blocks on a semaphore until every piece is done. On a
+    2-core machine that runs an engine job (torch on the other core) or any other work, each
+    frame then waits for a pooled thread to be scheduled: measured with
+    bench/bench_strip.py's band case and one core kept busy, the GUI thread's frame had
+    0.8-1.2 ms of such waits (median, ~4 context switches) and a tail of up to 30 ms; without
+    the pool the waits are gone and the frame costs the same CPU (2026-12-02)."""
+    os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")

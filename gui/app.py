@@ -139,9 +139,10 @@ def run_gui(argv: list[str]) -> int:
     except ImportError as exc:
         sys.stderr.write(f"error: the GUI is not available ({exc}); use a command, see --help\n")
         return 2
-    from . import apply_pyside_workaround
+    from . import apply_pyside_workaround, paint_on_gui_thread
 
     apply_pyside_workaround()  # before any Qt call (needed on Python < 3.12, see gui/__init__.py)
+    paint_on_gui_thread()
     from engine.allocator import tune_heap
 
     tune_heap()  # engine jobs and frames reuse freed heap memory (see engine/allocator.py)

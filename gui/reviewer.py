@@ -446,9 +446,10 @@ class ReviewerWindow(ReviewerPages, QMainWindow):
 def run_reviewer(study_path: str, reviewer: str | None = None, screenshot: str | None = None) -> int:
     """Open the reviewer window on `study_path` (creates the QApplication when needed).
     `screenshot`: save the opening page as PNG and quit (smoke test, documentation)."""
-    from gui import apply_pyside_workaround
+    from gui import apply_pyside_workaround, paint_on_gui_thread
 
     apply_pyside_workaround()  # before the window's Qt calls (needed on Python < 3.12)
+    paint_on_gui_thread()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ECG review")
     from gui import dialogs, guard

@@ -122,9 +122,10 @@ def pytest_configure(config):
     # wfdb 4.3 calls pandas APIs that pandas 3 deprecates; not ours to fix, and noisy.
     config.addinivalue_line("filterwarnings", "ignore:The inplace keyword")
     # as the GUI entry points do (gui.app.run_gui, the reviewer): the Qt tests need it on Python < 3.12
-    from gui import apply_pyside_workaround
+    from gui import apply_pyside_workaround, paint_on_gui_thread
 
     apply_pyside_workaround()
+    paint_on_gui_thread()
 
 
 @pytest.fixture(autouse=True)
