@@ -178,3 +178,21 @@ def test_lane_text_uses_microvolts_for_the_budget_and_max_delta():
     assert m.lane_uv_per_mv() == 10.0
     m.set_gain(10)
     assert m.lane_uv_per_mv() == 100.0 and "bar 100 µV" in m.lane_text()
+
+
+def test_lane_label_sits_on_the_first_row_shown_only(view):
+    """The label is the same for every row; drawn on every lane it hid the start of each row's δ."""
+    x = _ecg()
+    view.set_record(x, FS, "label")
+    view.set_adversarial(x + _pgd_delta())
+    view.set_mode("rows")
+    view.set_view(10.0, 30.0)  # rows 1 and 2 of three 10-s rows
+    rows = sorted({sg[0] for sg in view._segments()})
+    assert len(rows) >= 2
+    shown = [lab for lab in view.renderer.lane_labels if lab.isVisible()]
+    assert len(shown) == 1
+    assert shown[0].pos().y() == pytest.approx(view.model.lane_top(rows[0]))
+    assert "δ ×100 · bar 10 µV" in shown[0].toPlainText()
+    # every lane still names its gain on the axis
+    labels = _painted_left_labels(view)
+    assert sum(s.endswith("×100") for s in labels) >= len(rows), labels

@@ -253,8 +253,11 @@ class StripRenderer:
             self.lane_zero.show()
         else:
             self.lane_zero.setData([], [])
+        # the lane's label (gain, scale bar in µV, max |δ|) on the first row shown only: it is the
+        # same for every row, each lane's axis already says "δ ×gain", and a label on every row
+        # covered the start of every row's δ (a third of it in a 1280-px window)
         show_labels = lane and row_px >= 45 and len(rows) <= 40
-        n_lab = len(rows) if show_labels else 0
+        n_lab = 1 if show_labels else 0
         while len(self.lane_labels) < n_lab:
             lab = pg.TextItem(anchor=(0, 0), color=ADVERSARIAL_COLOUR,
                               fill=pg.mkBrush(255, 248, 246, 200))
