@@ -146,8 +146,9 @@ def test_saturating_delta_stays_in_its_lane_and_says_so(view):
         _, y = view.renderer.trace[key].item.getData()
         y = y[np.isfinite(y)]
         assert y.size and np.abs(y[:, None] - lbs[None, :]).min(axis=1).max() <= half + 1e-9
-    texts = [lab.toPlainText() for lab in view.renderer.lane_labels if lab.isVisible()]
-    assert texts and "clipped at ±10 µV" in texts[0] and "max |δ| 50.0 µV" in texts[0]
+    shown = [lab for lab in view.renderer.lane_labels if lab.isVisible()]
+    assert shown and "clipped at ±10 µV" in shown[0].toPlainText()
+    assert "max |δ| 50.0 µV" in shown[0].toolTip()  # (in the text too when the strip is wide enough)
     view.set_perturbation_gain(10)
     texts = [lab.toPlainText() for lab in view.renderer.lane_labels if lab.isVisible()]
     assert "clipped" not in texts[0]
@@ -196,3 +197,21 @@ def test_lane_label_sits_on_the_first_row_shown_only(view):
     # every lane still names its gain on the axis
     labels = _painted_left_labels(view)
     assert sum(s.endswith("×100") for s in labels) >= len(rows), labels
+
+
+def test_lane_label_is_compact_on_a_narrow_strip(view, qtbot):
+    """At laptop sizes the full label hid half of a continuous row's δ: a narrow strip shows the
+    gain and scale bar only, the full text (max |δ|) in the tooltip, and goes back when widened."""
+    x = _ecg()
+    view.set_record(x, FS, "narrow")
+    view.set_adversarial(x + _pgd_delta())
+    view.set_view(0, 10)
+    lab = next(lab for lab in view.renderer.lane_labels if lab.isVisible())
+    assert "max |δ| 10.0 µV" in lab.toPlainText()
+    view.resize(560, 900)
+    qtbot.waitUntil(lambda: "max |δ|" not in lab.toPlainText())
+    assert lab.toPlainText().startswith("δ ×100 · bar 10 µV")
+    assert "max |δ| 10.0 µV" in lab.toolTip()
+    assert lab.textItem.boundingRect().width() < 0.7 * lab.full_width_px  # covers less of the lane
+    view.resize(1400, 900)
+    qtbot.waitUntil(lambda: "max |δ| 10.0 µV" in lab.toPlainText())

@@ -284,9 +284,12 @@ class StripModel(FurnitureGeometry):
         # relative tolerance: δ at exactly ±ε (float32) fills the lane, it does not leave it
         return self.max_abs_delta_uv() / 1000.0 * self.gain > self.lane_mv / 2 * (1 + 1e-4)
 
-    def lane_text(self) -> str:
-        """The lane's label: gain, the scale bar in µV, max |δ| in µV, clipping."""
-        txt = f"δ ×{self.gain} · bar {self.lane_uv_per_mv():g} µV · max |δ| {self.max_abs_delta_uv():.1f} µV"
+    def lane_text(self, compact: bool = False) -> str:
+        """The lane's label: gain, the scale bar in µV, max |δ| in µV, clipping; `compact`: without
+        max |δ| (a narrow strip)."""
+        txt = f"δ ×{self.gain} · bar {self.lane_uv_per_mv():g} µV"
+        if not compact:
+            txt += f" · max |δ| {self.max_abs_delta_uv():.1f} µV"
         if self.lane_saturated():
             txt += f" · clipped at ±{self.lane_mv / 2 * self.lane_uv_per_mv():g} µV"
         return txt

@@ -27,6 +27,7 @@ LAYER_PENS = {d.key: qpen(d.pen) for d in LAYER_DECLS}
 BAND_BRUSH = pg.mkBrush(qcolor(LAYER["band"].fill))
 BAND_BAR_COLOUR = qcolor(BAND_BAR_RGB)
 ADVERSARIAL_COLOUR = qcolor(ADVERSARIAL_RGB)
+LANE_LABEL_MAX_SHARE = 0.25  # the lane's label covers at most this share of the strip's width (else compact)
 
 
 @dataclass
@@ -199,7 +200,7 @@ class StripRenderer:
             elif tr.twin is not None and tr.twin.isVisible():
                 tr.twin.hide()
         self._draw_band_fill(width_px)
-        self._draw_furniture(m, segs, lane, play_t)
+        self._draw_furniture(m, segs, lane, play_t, width_px)
 
     def _draw_band_fill(self, width_px: float) -> None:
         """Band fill: a semi-transparent polygon (FillBetweenItem) when samples are more
@@ -240,8 +241,9 @@ class StripRenderer:
                 bars.setData(*pts)
                 bars.show()
 
-    def _draw_furniture(self, m: StripModel, segs: list[Segment], lane: bool, play_t: float | None) -> None:
-        """Calibration pulses, lane zero lines and labels, play cursor."""
+    def _draw_furniture(self, m: StripModel, segs: list[Segment], lane: bool, play_t: float | None,
+                        width_px: float) -> None:
+        """Calibration pulses, lane zero lines and labels, play cursor (`width_px`: the strip's width)."""
         vb = self.vb
         (x0, x1), (y0, y1) = vb.viewRange()
         rows = [s[0] for s in segs] if segs else m.rows_in(y0, y1)
@@ -271,8 +273,14 @@ class StripRenderer:
         text = m.lane_text()
         for i, lab in enumerate(self.lane_labels):
             if i < n_lab:
-                if lab.textItem.toPlainText() != text:
-                    lab.setText(text)  # re-lays out rich text: only when it changes
+                if lab.toolTip() != text:  # the full text, measured once per change
+                    lab.setToolTip(text)
+                    lab.setText(text)
+                    lab.full_width_px = lab.textItem.boundingRect().width()
+                # a narrow strip: the compact text (max |δ| stays in the tooltip)
+                want = m.lane_text(compact=True) if lab.full_width_px > LANE_LABEL_MAX_SHARE * width_px else text
+                if lab.textItem.toPlainText() != want:
+                    lab.setText(want)  # re-lays out rich text: only when it changes
                 lab.setPos(max(x0, 0.0), m.lane_top(rows[i]))
                 lab.show()
             else:
