@@ -27,7 +27,7 @@ LAYER_PENS = {d.key: qpen(d.pen) for d in LAYER_DECLS}
 BAND_BRUSH = pg.mkBrush(qcolor(LAYER["band"].fill))
 BAND_BAR_COLOUR = qcolor(BAND_BAR_RGB)
 ADVERSARIAL_COLOUR = qcolor(ADVERSARIAL_RGB)
-LANE_LABEL_MAX_SHARE = 0.25  # the lane's label covers at most this share of the strip's width (else compact)
+LANE_LABEL_MAX_SHARE = 0.35  # the lane's label covers at most this share of the strip's width (else compact)
 
 
 @dataclass
