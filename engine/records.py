@@ -235,6 +235,11 @@ def _check_files(base: str) -> Header:
         if os.path.isfile(base):  # notes.txt, REFERENCE.csv: not 'no such record: notes.txt.hea not found'
             raise UserError(f"{base} is not a WFDB record: give a record's .hea file (with its .dat or .mat) "
                             "or its name without extension")
+        if os.path.isdir(base):  # a dataset folder: not 'no such record: DATA.hea not found'
+            raise UserError(f"{base} is a folder, not a record: give a record in it (its .hea file or its name "
+                            "without extension); dataset commands (evaluate, attack-eval, ...) take a folder")
+        if os.path.exists(base):  # /dev/null, a pipe
+            raise UserError(f"{base} is not a regular file (a pipe or device), not a WFDB record")
         raise UserError(f"no such record: {hea} not found")
     header = parse_header(hea)
     folder = os.path.dirname(base)

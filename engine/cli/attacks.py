@@ -176,7 +176,7 @@ def cmd_attack(args) -> int:
                                           source=rec.path, overwrite=args.overwrite, gain=rec.gain or 1000.0,
                                           lead=rec.lead, source_fs=rec.fs, classifier=clf)(_progress(), lambda: False)
         rows.append({**r.to_json(), "out": out})
-    doc = {"model": clf.name, "method": args.method, "params": params_doc(params), "results": rows}
+    doc = {"model": clf.name, "method": args.method, "params": params_doc(params, args.method), "results": rows}
     if warnings:
         doc["warnings"] = warnings
     if len(rows) > 1:  # several records: the success rate with n, 95% interval and per-class rates
@@ -207,6 +207,8 @@ def cmd_band(args) -> int:
     if args.band_style == "both" and (args.out or args.members):
         raise UserError("--band-style both reports the two procedures side by side and saves nothing: "
                         "run each style separately with --out")
+    if args.members and not args.out:  # it ran the whole band and saved nothing
+        raise UserError(f"--members {args.members} saves band members into a folder: give --out FOLDER too")
     warnings: list[str] = []
     rec = open_records([args.record], args.lead, warnings)[0]
     if args.out:  # the folder writable, the band and every member free, before any work
@@ -351,7 +353,7 @@ def cmd_attack_eval(args) -> int:
         dist.close()
     if summary is None:  # ranks other than 0: rank 0 prints the merged result
         return 0
-    doc = {**summary, "params": params_doc(params), "results_file": os.path.abspath(results),
+    doc = {**summary, "params": params_doc(params, args.method), "results_file": os.path.abspath(results),
            "world_size": dist.world}
     emit(args, doc, _summary_text(summary, args.method, os.path.abspath(results)))
     return 0

@@ -120,7 +120,17 @@ def check_expandable(result, params, method: str) -> None:
     if not result.success:
         want = f"reach the target {tgt}" if tgt else f"change the prediction ({result.orig_pred})"
         raise UserError(f"{result.record}: the {method} attack did not {want} at ε {params.eps_mv:g} mV; "
-                        "no band to expand (try a larger --eps or more --steps/--sap-steps)")
+                        f"no band to expand (try a larger --eps or more {_effort_flags(method)})")
+
+
+def _effort_flags(method: str) -> str:
+    """The options that make `method` try harder: those its progress steps count (--steps/--sap-steps
+    for SAP, --iterations for APGD, --queries for Square), declared in engine.attacks.registry."""
+    from ..attacks.registry import spec
+
+    s = spec(method)
+    flags = {q.attr: q.flag for q in s.params}
+    return "/".join(dict.fromkeys(flags[a] for a in s.step_attrs if a in flags)) or "--steps"
 
 
 # ---- a dataset split ---------------------------------------------------------------------------

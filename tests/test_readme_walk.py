@@ -1,0 +1,138 @@
+"""The README walked as a new user: what its command lines did wrong, one regression test each.
+
+The CLI runs in process (engine.cli.main, the code `python main.py COMMAND` runs) with the untrained
+tiny model, so each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import re
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from engine.cli import build_parser
+from engine.cli import main as cli_main
+from engine.errors import UserError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        rc = cli_main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def user_error(capsys, *args) -> str:
+    """Exit 2, nothing on stdout, the last stderr line 'error: ...', no traceback → that line."""
+    rc, out, err = cli(capsys, *args)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err and lines and lines[-1].startswith("error:"), err
+    assert out.strip() == "", out
+    return lines[-1]
+
+
+# -- a folder given where a record belongs ------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["info", "classify", "attack", "band"])
+def test_a_folder_given_as_a_record_says_it_is_a_folder(capsys, samples, tiny_model, command):
+    """`classify resources/samples` said 'no such record: resources/samples.hea not found'."""
+    extra = [] if command == "info" else ["--model", tiny_model, "--device", "cpu"]
+    line = user_error(capsys, command, samples, *extra)
+    assert "is a folder, not a record" in line and ".hea not found" not in line, line
+
+
+def test_a_device_given_as_a_record_is_not_called_missing(capsys):
+    line = user_error(capsys, "info", "/dev/null")
+    assert "not a regular file" in line and "not found" not in line, line
+
+
+# -- band --------------------------------------------------------------------------------------------
+
+def test_band_members_without_out_is_refused_before_any_work(capsys, samples, tiny_model, monkeypatch):
+    """`band REC --members 5` ran the whole band and saved nothing: --members writes into --out."""
+    from engine.workbench import jobs
+
+    def no_model(*a, **k):
+        raise AssertionError("the model was loaded: the check came after the work started")
+
+    monkeypatch.setattr(jobs, "load_model", no_model)
+    line = user_error(capsys, "band", samples / "A00009", "--members", "5", "--model", tiny_model)
+    assert "--members" in line and "--out" in line, line
+
+
+@pytest.mark.parametrize("method, says, not_says", [
+    ("square", "--queries", "--sap-steps"),
+    ("apgd-ce", "--iterations", "--sap-steps"),
+    ("sap", "--steps/--sap-steps", "--queries"),
+])
+def test_no_band_hint_names_the_options_of_the_attack_that_ran(method, says, not_says):
+    """A Square attack that found nothing said 'try ... more --steps/--sap-steps', options Square ignores."""
+    from engine.attacks.base import AttackParams
+    from engine.workbench.attack_jobs import check_expandable
+
+    result = SimpleNamespace(record="A00009", success=False, orig_pred="A")
+    with pytest.raises(UserError) as exc:
+        check_expandable(result, AttackParams(), method)
+    assert says in str(exc.value) and not_says not in str(exc.value), str(exc.value)
+
+
+# -- attack --json -----------------------------------------------------------------------------------
+
+def test_attack_json_lists_only_the_parameters_of_the_attack_run(capsys, samples, tiny_model):
+    """`attack --method pgd --json` listed Square's queries, EOT's σ and draws and SAP's steps as its
+    parameters; results files already held only the attack's own."""
+    rc, out, err = cli(capsys, "attack", samples / "A00009", "--method", "pgd", "--steps", "1",
+                       "--model", tiny_model, "--device", "cpu", "--json")
+    assert rc == 0, err
+    params = json.loads(out)["params"]
+    assert params["eps_mv"] == 0.01 and params["steps"] == 1
+    for other in ("queries", "eot_sigma_mv", "eot_draws", "sap_steps", "iterations", "restarts"):
+        assert other not in params, (other, params)
+
+
+# -- every command line of the README parses -----------------------------------------------------------
+
+def _readme_commands() -> list[list[str]]:
+    """The arguments after main.py of each indented `main.py COMMAND ...` line of README.md (shell
+    globs expanded in the repository root; `> file` and `# comments` dropped)."""
+    cmds = []
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\s{4,}\S*(?:python|torchrun)\b.*?\bmain\.py (\S.*)$", line)
+        if not m:
+            continue
+        args = shlex.split(m.group(1), comments=True)
+        if ">" in args:
+            args = args[:args.index(">")]
+        expanded = []
+        for a in args:
+            expanded += sorted(glob.glob(str(ROOT / a))) if "*" in a else [a]
+        cmds.append(expanded)
+    return cmds
+
+
+def test_every_readme_command_line_parses():
+    """A renamed or removed option would leave the README's commands failing for a new user."""
+    cmds = _readme_commands()
+    assert len(cmds) >= 20, len(cmds)  # the pattern still finds the README's command lines
+    for args in cmds:
+        if "--help" in args:
+            continue
+        try:
+            ns = build_parser().parse_args(args)
+        except SystemExit as exc:
+            raise AssertionError(f"README command does not parse: main.py {' '.join(args)}") from exc
+        assert isinstance(ns, argparse.Namespace) and ns.command, args
