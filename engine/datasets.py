@@ -139,6 +139,8 @@ def open_dataset(folder: str | os.PathLike, labels: str | os.PathLike | None = N
     """List the records of a folder (names of *.hea) and read its labels."""
     folder = str(folder)
     if not os.path.isdir(folder):
+        if os.path.exists(folder):  # a record or a label file: not 'no such dataset folder'
+            raise UserError(f"{folder} is a file, not a dataset folder: give the folder that holds the records")
         raise UserError(f"no such dataset folder: {folder}")
     names = sorted(Path(h).stem for h in glob.glob(os.path.join(glob.escape(folder), "*.hea")))
     if not names:

@@ -136,3 +136,10 @@ def test_every_readme_command_line_parses():
         except SystemExit as exc:
             raise AssertionError(f"README command does not parse: main.py {' '.join(args)}") from exc
         assert isinstance(ns, argparse.Namespace) and ns.command, args
+
+
+@pytest.mark.parametrize("command", ["evaluate", "attack-eval"])
+def test_a_record_given_as_a_dataset_says_it_is_a_file(capsys, samples, tiny_model, command):
+    """`evaluate DATA/A00001.hea` said 'no such dataset folder' about a file that exists."""
+    line = user_error(capsys, command, samples / "A00009.hea", "--model", tiny_model, "--device", "cpu")
+    assert "is a file, not a dataset folder" in line and "no such" not in line, line
