@@ -143,3 +143,24 @@ def test_a_record_given_as_a_dataset_says_it_is_a_file(capsys, samples, tiny_mod
     """`evaluate DATA/A00001.hea` said 'no such dataset folder' about a file that exists."""
     line = user_error(capsys, command, samples / "A00009.hea", "--model", tiny_model, "--device", "cpu")
     assert "is a file, not a dataset folder" in line and "no such" not in line, line
+
+
+# -- the files of one record from a shell glob ------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["info", "band"])
+def test_single_record_commands_take_the_files_of_one_record_from_a_glob(capsys, samples, tiny_model, command):
+    """The README: 'the files of one record count as one record (A00001.hea A00001.mat from a shell
+    glob)'; `info A00009.*` and `band A00009.*` failed with 'unrecognized arguments: A00009.mat'."""
+    files = sorted(glob.glob(str(samples / "A00009.*")))
+    assert len(files) == 2
+    if command == "info":
+        rc, out, err = cli(capsys, "info", *files, "--json")
+        assert rc == 0, err
+        assert json.loads(out)["n_samples"] == 9000
+    else:  # the untrained model: no band to expand, but the record was taken as one
+        line = user_error(capsys, "band", *files, "--method", "pgd", "--steps", "1", "--trials", "2",
+                          "--model", tiny_model, "--device", "cpu")
+        assert "unrecognized" not in line and "takes one record" not in line, line
+    model = [] if command == "info" else ["--model", tiny_model]
+    two = user_error(capsys, command, samples / "A00009", samples / "A00002.hea", *model)
+    assert f"{command} takes one record, got 2: A00009, A00002" in two, two

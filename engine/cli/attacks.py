@@ -13,7 +13,7 @@ import re
 import sys
 
 from ..errors import UserError
-from .core import add_json, add_model_args
+from .core import ONE_RECORD_HELP, add_json, add_model_args
 from .core import quiet as _quiet
 from .options import add_batch_size, add_dataset_args, add_ranged
 
@@ -72,7 +72,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_attack)
 
     p = sub.add_parser("band", help="expand the band of adversarial examples around one record's example")
-    p.add_argument("record")
+    p.add_argument("record", nargs="+", help=ONE_RECORD_HELP)
     add_attack_args(p)
     add_ranged(p, "--trials", int, 1, 100_000, 1000, "noise trials (and uniform draws)")
     add_ranged(p, "--noise-sd", float, 0.0, 1.0, 0.005, "noise sd", unit="mV")
@@ -202,7 +202,7 @@ def cmd_band(args) -> int:
     from ..workbench import jobs
     from ..workbench.attack_jobs import check_expandable
     from . import emit
-    from .core import open_records
+    from .core import one_record, open_records
 
     if args.band_style == "both" and (args.out or args.members):
         raise UserError("--band-style both reports the two procedures side by side and saves nothing: "
@@ -210,7 +210,7 @@ def cmd_band(args) -> int:
     if args.members and not args.out:  # it ran the whole band and saved nothing
         raise UserError(f"--members {args.members} saves band members into a folder: give --out FOLDER too")
     warnings: list[str] = []
-    rec = open_records([args.record], args.lead, warnings)[0]
+    rec = open_records([one_record(args.record, "band")], args.lead, warnings)[0]
     if args.out:  # the folder writable, the band and every member free, before any work
         from ..export import band_bases, check_records_free
         from ..outputs import check_output_dir

@@ -7,6 +7,7 @@ import time
 
 from ..attacks.registry import ADV_TRAINING_METHODS
 from ..datasets import CLASSES, label_for_record, open_dataset
+from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MODEL
 from ..records import read_record
 from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, add_seed, device_type
@@ -32,7 +33,7 @@ def add_json(p) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="describe a record")
-    p.add_argument("record")
+    p.add_argument("record", nargs="+", help=ONE_RECORD_HELP)
     add_json(p)
     p.set_defaults(func=cmd_info)
 
@@ -105,10 +106,26 @@ def register(sub) -> None:
 label_for = label_for_record  # re-exported: the attack commands and the GUI import it from here
 
 
+ONE_RECORD_HELP = "the record: its .hea file or its name without extension (its files from a shell glob, A00001.*, are one record)"
+
+
+def one_record(paths: list[str], command: str) -> str:
+    """The one record that `paths` name (the files of one record, e.g. A00001.hea A00001.mat from a
+    shell glob, count as one record, as in classify and attack); UserError for several records."""
+    from ..records import record_base
+
+    bases = list(dict.fromkeys(os.path.normcase(os.path.abspath(record_base(p))) for p in paths))
+    if len(bases) > 1:
+        names = ", ".join(os.path.basename(b) for b in bases[:4]) + (", ..." if len(bases) > 4 else "")
+        raise UserError(f"{command} takes one record, got {len(bases)}: {names}")
+    return paths[0]
+
+
 def cmd_info(args) -> int:
     from . import emit
 
-    rec = read_record(args.record, label=label_for(args.record))
+    path = one_record(args.record, "info")
+    rec = read_record(path, label=label_for(path))
     doc = {"record": rec.path, "fs": rec.fs, "n_samples": rec.n_samples, "duration_s": rec.duration_s,
            "leads": [{"name": ld.name, "units": ld.units, "gain": ld.gain} for ld in rec.leads],
            "label": rec.label}
