@@ -127,9 +127,10 @@ def run_gui(argv: list[str]) -> int:
         return 2
     if args.screenshot:  # checked before any work: never clobbered, never half-written
         from engine.errors import UserError
-        from engine.outputs import check_output
+        from engine.outputs import check_output, check_suffix
 
-        try:
+        try:  # a PNG by name: `--screenshot notes.txt --overwrite` replaced a text file with an image
+            check_suffix(args.screenshot, (".png",), "screenshot")
             check_output(args.screenshot, args.overwrite, "screenshot")
         except UserError as exc:
             sys.stderr.write(f"error: {exc}\n")

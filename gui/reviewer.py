@@ -476,7 +476,7 @@ def run_review_open(argv: list[str]) -> int:
     """`python main.py review open STUDY [--reviewer NAME] [--screenshot PNG [--overwrite]]`:
     parse the arguments (declared in engine.review.open_args), check the study and the screenshot path,
     then open the window. Bad input: one `error: ...` line on stderr, exit code 2."""
-    from engine.outputs import check_output
+    from engine.outputs import check_output, check_suffix
     from engine.review.open_args import open_parser
 
     args = open_parser().parse_args(list(argv))
@@ -484,6 +484,7 @@ def run_review_open(argv: list[str]) -> int:
         with open_for_review(args.study) as rs:  # a clear error for a missing or foreign file, before any window
             has_key = rs.has_key
         if args.screenshot:
+            check_suffix(args.screenshot, (".png",), "screenshot")
             check_output(args.screenshot, args.overwrite, "screenshot")
     except UserError as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -164,3 +164,36 @@ def test_single_record_commands_take_the_files_of_one_record_from_a_glob(capsys,
     model = [] if command == "info" else ["--model", tiny_model]
     two = user_error(capsys, command, samples / "A00009", samples / "A00002.hea", *model)
     assert f"{command} takes one record, got 2: A00009, A00002" in two, two
+
+
+# -- window screenshots are PNG files by name -----------------------------------------------------------
+
+def test_screenshot_must_name_a_png_and_never_replaces_another_kind_of_file(tmp_path, capsys):
+    """`main.py --screenshot notes.txt --overwrite` replaced a text file with a PNG image (every
+    other output named by kind must carry its ending; --plot already refuses anything but .png)."""
+    from gui.app import run_gui
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    assert run_gui(["--screenshot", str(notes), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error:") and ".png" in err, err
+    assert notes.read_text() == "keep me\n"
+
+
+def test_reviewer_screenshot_must_name_a_png(tmp_path, capsys):
+    """`review open STUDY --screenshot notes.txt --overwrite` likewise."""
+    from review_data import adversarial_dir
+
+    from engine.review.collect import collect_pairs
+    from engine.review.study import create_study
+    from gui.reviewer import run_review_open
+
+    study = tmp_path / "s.sqlite"
+    create_study(study, collect_pairs([str(adversarial_dir(tmp_path))])[0], "A,C,B", seed=3, n_per_task=2).close()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    assert run_review_open([str(study), "--screenshot", str(notes), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error:") and ".png" in err, err
+    assert notes.read_text() == "keep me\n"
