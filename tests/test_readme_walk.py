@@ -197,3 +197,16 @@ def test_reviewer_screenshot_must_name_a_png(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error:") and ".png" in err, err
     assert notes.read_text() == "keep me\n"
+
+
+def test_info_of_an_unlabelled_record_says_no_label_not_none(capsys, samples, tmp_path):
+    """`info` printed 'label None' (Python's None) for a record with no label file beside it."""
+    import shutil
+
+    for ext in (".hea", ".mat"):
+        shutil.copy(samples / ("A00009" + ext), tmp_path / ("A00009" + ext))
+    rc, out, err = cli(capsys, "info", tmp_path / "A00009")
+    assert rc == 0, err
+    assert "None" not in out and "no label" in out, out
+    rc, out, err = cli(capsys, "info", samples / "A00009")
+    assert rc == 0 and "label A" in out, out

@@ -129,7 +129,8 @@ def cmd_info(args) -> int:
     doc = {"record": rec.path, "fs": rec.fs, "n_samples": rec.n_samples, "duration_s": rec.duration_s,
            "leads": [{"name": ld.name, "units": ld.units, "gain": ld.gain} for ld in rec.leads],
            "label": rec.label}
-    text = (f"{rec.path}: {rec.fs:g} Hz, {rec.n_samples} samples ({rec.duration_s:.1f} s), label {rec.label}\n"
+    text = (f"{rec.path}: {rec.fs:g} Hz, {rec.n_samples} samples ({rec.duration_s:.1f} s), "
+            + (f"label {rec.label}\n" if rec.label else "no label\n")
             + "\n".join(f"  {ld.name:8s} {ld.units:6s} gain {ld.gain:g}/unit fmt {ld.fmt}" for ld in rec.leads))
     emit(args, doc, text)
     return 0
