@@ -210,3 +210,16 @@ def test_info_of_an_unlabelled_record_says_no_label_not_none(capsys, samples, tm
     assert "None" not in out and "no label" in out, out
     rc, out, err = cli(capsys, "info", samples / "A00009")
     assert rc == 0 and "label A" in out, out
+
+
+# -- --model given something that is no model file --------------------------------------------------
+
+@pytest.mark.parametrize("spec, expected", [
+    ("{tmp}", "is a folder, not a model file"),
+    ("/dev/zero", "not a regular file"),
+    ("default-Whole", "bundled models: default, default-whole"),
+])
+def test_model_that_is_a_folder_device_or_misspelt_name_is_named_as_such(capsys, samples, tmp_path, spec, expected):
+    """`--model /tmp`, `--model /dev/zero` and `--model default-Whole` all said 'no such model file'."""
+    line = user_error(capsys, "classify", samples / "A00009", "--model", spec.format(tmp=tmp_path))
+    assert expected in line, line

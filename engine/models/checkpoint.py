@@ -241,6 +241,10 @@ def load_checkpoint(path: str | os.PathLike, arch: str | None = None) -> Classif
     default paper-cnn). Foreign, tampered or pickled-code files are refused with a UserError."""
     path = str(path)
     if not os.path.isfile(path):
+        if os.path.isdir(path):
+            raise UserError(f"{path} is a folder, not a model file (a .safetensors checkpoint)")
+        if os.path.exists(path):  # /dev/zero, a pipe: not 'no such model file'
+            raise UserError(f"{path} is not a regular file (a pipe or device), not a model file")
         raise UserError(f"no such model file: {path}")
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -323,5 +327,8 @@ def resolve_model(spec: str | None, device: str | torch.device | None = None) ->
                             f"{clf.meta.get('arch')!r}")
         clf.meta["name"] = spec
     else:
+        if not os.path.exists(spec) and not os.path.splitext(spec)[1] and os.sep not in spec:
+            # a misspelt bundled name ('default-Whole'), not a file path: name the bundled models
+            raise UserError(f"no such model file: {spec} (bundled models: {', '.join(BUILTIN)})")
         clf = load_checkpoint(spec)
     return clf.to(pick_device(device))
