@@ -223,3 +223,29 @@ def test_model_that_is_a_folder_device_or_misspelt_name_is_named_as_such(capsys,
     """`--model /tmp`, `--model /dev/zero` and `--model default-Whole` all said 'no such model file'."""
     line = user_error(capsys, "classify", samples / "A00009", "--model", spec.format(tmp=tmp_path))
     assert expected in line, line
+
+
+# -- classify's text says what the model saw, as its JSON does ---------------------------------------
+
+def test_classify_text_states_windows_and_padding(capsys, samples, tmp_path):
+    """The README: a whole-record model classifies a long record 'in 60-s windows every 30 s, mean
+    of the windows' probabilities, stated in the output'; the text output said only the cropped
+    window of fixed-input models, not the windows, nor zero padding."""
+    import numpy as np
+
+    from engine.records import read_record, write_record
+
+    rec = read_record(str(samples / "A00009"))
+    x = rec.lead_mv(None)[0]
+    long_x, short_x = np.tile(x, 4), x[: int(5 * rec.fs)]   # 120 s and 5 s
+    paths = []
+    for name, sig in (("long", long_x), ("short", short_x)):
+        write_record(str(tmp_path / name), sig, rec.fs)
+        paths.append(tmp_path / name)
+    rc, out, err = cli(capsys, "classify", *paths)  # the default model, default-whole
+    assert rc == 0, err
+    long_line, short_line = out.splitlines()
+    assert "windows of 60 s" in long_line and "mean" in long_line, long_line
+    assert "shorter than the records the model was made for" in short_line, short_line
+    rc, out, err = cli(capsys, "classify", paths[1], "--model", "default")
+    assert rc == 0 and "zero-padded" in out, out

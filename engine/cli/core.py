@@ -197,11 +197,20 @@ def cmd_classify(args) -> int:
     text = "\n".join(f"{r['record']}: {r['pred']}  " + " ".join(f"{c}={p:.3f}" for c, p in r["probs"].items())
                      + (f"  (classified {r['window'][0]:g}-{r['window'][1]:g} s of {r['duration_s']:g} s)"
                         if r["cropped"] else "")
+                     + (f"  ({len(r['windows'])} windows of {_window_s(r):g} s, {r['aggregation']})"
+                        if r.get("windows") else "")
+                     + ("  (zero-padded to the model's input)" if r["padded"] else "")
+                     + ("  (shorter than the records the model was made for)" if r.get("short") else "")
                      + (f"  (saturated: {100 * r['saturated_fraction']:.1f}% of samples at the ADC limits or "
                         "clipped flat)" if r["saturated"] else "")
                      for r in results)
     emit(args, doc, text)
     return 0
+
+
+def _window_s(r: dict) -> float:
+    """The length in s of a whole-record model's windows (classify_detail's 'windows')."""
+    return round(max(e - s for s, e in r["windows"]), 3)
 
 
 def _per_class(f1: dict) -> str:
