@@ -1,7 +1,7 @@
 """The README walked as a new user: what its command lines did wrong, one regression test each.
 
 The CLI runs in process (engine.cli.main, the code `python main.py COMMAND` runs) with the untrained
-tiny model, so each test takes seconds.
+tiny model or a bundled one on short records, so each test takes seconds.
 """
 
 from __future__ import annotations
