@@ -254,6 +254,14 @@ def test_review_copy_holds_no_key_and_no_other_reviewers_answers(tmp_path, maste
         assert rs.sessions() == [] and not rs.has_key
         # the triggers that guard finished sessions are back
         assert len(rs.conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall()) == 5
+    # the hint names the command as this user runs it, not a bare `python` that may lack the packages
+    import os
+
+    rel = os.path.relpath(sys.executable, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    py = sys.executable if rel.startswith("..") else rel  # run_cli runs `python main.py` in the repository
+    hint = tmp_path / "hint.sqlite"
+    p = run_cli("review", "copy", merged, hint)
+    assert f"reviewers open it with: {py} main.py review open {hint}" in p.stdout, p.stdout
     kept = tmp_path / "kept.sqlite"
     p = run_cli("review", "copy", merged, kept, "--keep-answers")
     assert p.returncode == 0 and "1 sessions kept" in p.stdout
@@ -509,3 +517,22 @@ def test_every_pdf_table_fits_the_page(tmp_path, master, monkeypatch):
     lines = [t.get_text() for fig in pages for t in fig.texts if t.get_fontfamily() == ["monospace"]]
     assert any("Task C" in t.get_text() for fig in pages for t in fig.texts)  # the table is there
     assert lines and max(len(s) for s in lines) <= report.TEXT_PAGE_CHARS, max(lines, key=len)
+
+
+def test_command_hints_name_the_way_the_cli_was_started(monkeypatch, tmp_path):
+    from engine.cli import invocation
+
+    monkeypatch.chdir(tmp_path)
+    py = tmp_path / ".venv" / "bin" / "python"
+    monkeypatch.setattr(sys, "executable", str(py))
+    monkeypatch.setattr(sys, "argv", ["main.py", "review"])
+    assert invocation() == ".venv/bin/python main.py"
+    monkeypatch.setattr(sys, "argv", ["/opt/app/main.py"])
+    assert invocation() == ".venv/bin/python /opt/app/main.py"
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    assert invocation() == "/usr/bin/python3 /opt/app/main.py"
+    monkeypatch.setattr(sys, "argv", ["/home/u/.venv/bin/ecg-adv", "review"])
+    assert invocation() == "ecg-adv"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "C:/apps/ecg-adv/ecg-adv-cli.exe")
+    assert invocation() == "ecg-adv-cli.exe"

@@ -40,6 +40,27 @@ class _Parser(argparse.ArgumentParser):
                        if action.option_strings else f"argument {name}: empty value")
 
 
+def invocation() -> str:
+    """How this CLI was started, for hints that name a command to run: the frozen bundle's or the
+    installed script's name (`ecg-adv`), or `<python> <path>/main.py` as typed (e.g.
+    `.venv/bin/python main.py`); `ecg-adv` when unknown."""
+    import os
+
+    if getattr(sys, "frozen", False):
+        return os.path.basename(sys.executable) or "ecg-adv"
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    if os.path.basename(argv0) == "main.py":
+        py = sys.executable or "python"
+        try:  # a venv's interpreter under the working folder: as the README types it
+            rel = os.path.relpath(py)
+            py = rel if not rel.startswith("..") else py
+        except ValueError:  # another drive (Windows)
+            pass
+        return f"{py} {argv0}"
+    base = os.path.basename(argv0)
+    return base if base.startswith("ecg-adv") else "ecg-adv"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import core
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ..errors import UserError
+from . import invocation
 from .core import add_json
 from ..review.open_args import add_open_args  # declared once; gui.reviewer parses it too
 
@@ -175,9 +176,9 @@ def cmd_create(args) -> int:
             f"({', '.join(f'{m.upper()} {n}' for m, n in doc['pairs_per_method'].items())}), "
             f"seed {seed} (kept in the key file)\n"
             + (f"reviewer copy without the answer key: {args.reviewer_copy}\nreviewers open it with: "
-               f"python main.py review open {args.reviewer_copy}" if args.reviewer_copy else
+               f"{invocation()} review open {args.reviewer_copy}" if args.reviewer_copy else
                f"{args.out} holds the answer key: never hand it to reviewers; write their copy without it with: "
-               f"python main.py review copy {args.out} COPY.sqlite"))
+               f"{invocation()} review copy {args.out} COPY.sqlite"))
     emit(args, doc, text)
     return 0
 
@@ -193,7 +194,7 @@ def cmd_copy(args) -> int:
                "items": st.n_items(), "has_key": st.has_key, "sessions": len(st.sessions())}
     emit(args, doc, f"wrote {args.out}: reviewer copy of {args.study} without the answer key ({doc['items']} items"
                     + (f", {doc['sessions']} sessions kept" if args.keep_answers else "") + ")"
-                    f"\nreviewers open it with: python main.py review open {args.out}")
+                    f"\nreviewers open it with: {invocation()} review open {args.out}")
     return 0
 
 
@@ -314,4 +315,4 @@ def cmd_report(args) -> int:
 def cmd_open(args) -> int:
     """Reached only when the GUI entry point did not take `review open` (main.py hands it to
     gui.reviewer.run_review_open); the engine never imports the GUI."""
-    raise UserError("review open needs the GUI (PySide6): start it as `python main.py review open STUDY`")
+    raise UserError(f"review open needs the GUI (PySide6): start it as `{invocation()} review open STUDY`")
