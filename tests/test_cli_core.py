@@ -247,6 +247,26 @@ def test_train_cli_tiny_run(samples, tmp_path):
     check_classify(one_json(p.stdout), 1)
 
 
+def test_train_cli_channels_are_kept_in_the_checkpoint_and_card(samples, tmp_path):
+    """--channels sets the default CNNs' widths (a wider or narrower model from the command line);
+    the checkpoint keeps them, so it loads and classifies, and the card and command show them."""
+    from engine.models.checkpoint import load_checkpoint
+
+    val = tmp_path / "val.txt"
+    val.write_text("A00002\nA00013\nA00027\nA00034\n")
+    out = tmp_path / "narrow.safetensors"
+    p = run_cli("train", samples, "--arch", "default-whole", "--out", out, "--val-split", val, "--epochs", "1",
+                "--batch-size", "8", "--device", "cpu", "--channels", "8,8,12", "--json")
+    assert p.returncode == 0, p.stderr
+    clf = load_checkpoint(str(out))
+    assert clf.meta["arch_args"]["channels"] == [8, 8, 12]
+    assert [b.conv1.out_channels for b in clf.module.blocks] == [8, 12]
+    assert "--channels 8,8,12" in clf.meta["training"]["command"]
+    assert "'channels': [8, 8, 12]" in (tmp_path / "narrow.md").read_text()
+    p = run_cli("classify", samples / "A00001", "--model", out, "--json")
+    assert p.returncode == 0, p.stderr
+
+
 # ---------------------------------------------------------------- generic contract
 
 def test_usage_errors_are_one_line(capsys):
@@ -297,6 +317,11 @@ BAD_OPTIONS = [
     (["train", "{ds}", "--out", "{out}", "--max-minutes", "nan"], "greater than 0"),
     (["train", "{ds}", "--out", "{out}", "--limit", "0"], "between 1 and"),
     (["train", "{ds}", "--out", "{out}", "--limit", "-1"], "between 1 and"),
+    (["train", "{ds}", "--out", "{out}", "--channels", "8,x"], "comma-separated list of whole numbers"),
+    (["train", "{ds}", "--out", "{out}", "--channels", "8,0"], "each between 1 and 1024"),
+    (["train", "{ds}", "--out", "{out}", "--channels", ",".join(["8"] * 17)], "1 to 16 widths"),
+    (["train", "{ds}", "--out", "{out}", "--arch", "paper-narrow", "--channels", "8,8"], "no channel widths"),
+    (["train", "{ds}", "--out", "{out}", "--channels", ",".join(["1024"] * 16)], "parameters (limit"),
     (["attack", "{rec}", "--steps", "-1"], "between 0 and 10000"),
     (["attack", "{rec}", "--steps", "1000000"], "between 0 and 10000"),
     (["attack", "{rec}", "--eps", "0"], "between 0.0001 and 5 mV"),

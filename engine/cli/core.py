@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -89,6 +90,10 @@ def register(sub) -> None:
                "adversarial examples, the rest kept clean (0.5: half and half)", lo_open=True)
     add_ranged(p, "--ema", float, 0.0, 0.99999, 0.0, "keep a moving average of the weights with this decay "
                "(e.g. 0.999) and validate and save it instead of the raw weights; 0: off")
+    p.add_argument("--channels", type=_channel_list, default=None, metavar="C0,C1,...",
+                   help="widths of " + ", ".join(a.name for a in ARCHITECTURES.values() if "channels" in a.arg_limits)
+                   + ": the stem's, then one per residual block (default 16,24,32,48,64,64,96; e.g. "
+                   "24,36,48,72,96,96,144 for 1.5x), kept in the checkpoint")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (same --arch): fine-tuning, "
                    "e.g. with --noise-sd or --adversarial")
     p.add_argument("--gpu-resident", action="store_true",
@@ -256,6 +261,19 @@ def cmd_model_card(args) -> int:
     return 0
 
 
+def _channel_list(text: str) -> list[int]:
+    """--channels: comma-separated whole numbers (argparse type; ValueError -> one-line error)."""
+    from ..models.checkpoint import MAX_CHANNEL_LIST
+
+    try:
+        vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not 1 <= len(vals) <= MAX_CHANNEL_LIST or not all(1 <= v <= 1024 for v in vals):
+        raise argparse.ArgumentTypeError(f"{text!r}: 1 to {MAX_CHANNEL_LIST} widths, each between 1 and 1024")
+    return vals
+
+
 def cmd_train(args) -> int:
     # check the arguments and the dataset before loading torch: bad input fails fast
     from ..outputs import check_output, check_suffix
@@ -270,6 +288,12 @@ def cmd_train(args) -> int:
     # the model card written next to it (engine.training.card_path_for)
     check_output(args.out[:-len(".safetensors")] + ".md", args.overwrite or resuming, what="model card",
                  inputs=[args.init])
+    arch_args = {}
+    if args.channels is not None:
+        if "channels" not in ARCHITECTURES[args.arch].arg_limits:
+            raise UserError(f"--channels: {args.arch} has no channel widths to set (only "
+                            + ", ".join(a.name for a in ARCHITECTURES.values() if "channels" in a.arg_limits) + ")")
+        arch_args["channels"] = args.channels
     ds = open_dataset(args.dataset, args.labels)
 
     from ..workbench import TrainRequest, jobs
@@ -281,7 +305,7 @@ def cmd_train(args) -> int:
                        resume=not args.no_resume, overwrite=args.overwrite,
                        resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
                        adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
-                       adv_share=args.adv_share, ema=args.ema, init=args.init,
+                       adv_share=args.adv_share, ema=args.ema, init=args.init, arch_args=arch_args,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -316,4 +340,6 @@ def _argv_for(args) -> list[str]:
         out += ["--ema", f"{args.ema:g}"]
     if args.init:
         out += ["--init", os.path.basename(args.init)]
+    if args.channels:
+        out += ["--channels", ",".join(map(str, args.channels))]
     return out

@@ -169,14 +169,19 @@ def check_meta(meta, where: str) -> dict:
     return meta
 
 
+def parameter_count(arch: str, arch_args: dict) -> int:
+    """Parameters and buffers of `arch` built with `arch_args`, counted without allocating them."""
+    with torch.device("meta"):
+        shapes = build(arch, **arch_args).state_dict()
+    return sum(t.numel() for t in shapes.values())
+
+
 def _module_for(meta: dict) -> torch.nn.Module:
     arch = meta.get("arch")
     if arch not in ARCHS:
         raise UserError(f"checkpoint names unknown architecture {arch!r}")
     try:
-        with torch.device("meta"):  # sized first without memory: absurd arguments cannot allocate
-            shapes = build(arch, **meta.get("arch_args", {})).state_dict()
-        n = sum(t.numel() for t in shapes.values())
+        n = parameter_count(arch, meta.get("arch_args", {}))  # sized first: absurd arguments cannot allocate
         if n > MAX_PARAMETERS:
             raise UserError(f"checkpoint architecture arguments give {n} parameters (limit {MAX_PARAMETERS})")
         return build(arch, **meta.get("arch_args", {}))

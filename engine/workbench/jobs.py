@@ -338,6 +338,7 @@ class TrainRequest:
     ema: float = 0.0  # weight moving-average decay (engine.weight_average); 0: off
     init: str | None = None  # checkpoint to start from (fine-tuning)
     command: str = ""  # how the run was started, for the model card
+    arch_args: dict = field(default_factory=dict)  # constructor arguments (e.g. channels), checked and kept
 
 
 def train(req: TrainRequest) -> Job:
@@ -357,6 +358,16 @@ def train(req: TrainRequest) -> Job:
 
         resume_file = req.out + ".resume.pt"
         check_suffix(req.out, (".safetensors",), "checkpoint")
+        if req.arch_args:  # before any data is read: a network that cannot be built or is absurdly large
+            from ..models.checkpoint import MAX_PARAMETERS, parameter_count
+
+            try:
+                n_params = parameter_count(req.arch, req.arch_args)
+            except Exception as exc:  # noqa: BLE001 - the constructor's own complaint, in one line
+                raise UserError(f"{req.arch} cannot be built with {req.arch_args}: {exc}") from None
+            if n_params > MAX_PARAMETERS:
+                raise UserError(f"{req.arch} with {req.arch_args} has {n_params:,} parameters "
+                                f"(limit {MAX_PARAMETERS:,})")
         check_output(req.out, req.overwrite or (req.resume and os.path.exists(resume_file)), what="checkpoint",
                      inputs=[req.init])
         ds = req.dataset
@@ -374,7 +385,7 @@ def train(req: TrainRequest) -> Job:
                           noise_sd_mv=float(req.noise_sd_mv or 0.0), adversarial=req.adversarial,
                           adv_eps_mv=float(req.adv_eps_mv), adv_steps=int(req.adv_steps),
                           adv_share=float(req.adv_share),
-                          ema=float(req.ema or 0.0), init=req.init)
+                          ema=float(req.ema or 0.0), init=req.init, arch_args=dict(req.arch_args))
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,
