@@ -103,6 +103,31 @@ def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> str
     return lines[0]
 
 
+def cli_inproc(capsys, *args) -> tuple[int, str, str]:
+    """Run one CLI command in this process → (exit code, stdout, stderr)."""
+    from engine.cli import main as cli_main
+
+    capsys.readouterr()
+    try:
+        rc = cli_main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def inproc_user_error(capsys, *args) -> str:
+    """The command (run in process) fails as bad input: exit 2, nothing on stdout, last stderr line
+    'error: ...', no traceback (progress notes such as 'note: ... skipped' may come before it).
+    Returns that line."""
+    rc, out, err = cli_inproc(capsys, *args)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err and lines and lines[-1].startswith("error:"), err
+    assert out.strip() == "", out
+    return lines[-1]
+
+
 def one_json(stdout: str) -> dict:
     """Exactly one JSON document (one line) on stdout."""
     lines = [ln for ln in stdout.splitlines() if ln.strip()]

@@ -14,32 +14,11 @@ import warnings
 
 import pytest
 
-from engine.cli import main as cli_main
+from conftest import cli_inproc as cli
+from conftest import inproc_user_error as user_error
 from engine.errors import UserError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    """Run one command in process → (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        rc = cli_main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def user_error(capsys, *args) -> str:
-    """The command fails as bad input: exit 2, last stderr line 'error: ...', no traceback (progress
-    notes such as 'note: ... skipped' may come before it). Returns that line."""
-    rc, out, err = cli(capsys, *args)
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert rc == 2, (rc, out, err)
-    assert "Traceback" not in err and lines and lines[-1].startswith("error:"), err
-    assert out.strip() == "", out
-    return lines[-1]
 
 
 @pytest.fixture

@@ -16,33 +16,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import cli_inproc as cli
+from conftest import inproc_user_error as user_error
 from engine.cli import build_parser
-from engine.cli import main as cli_main
 from engine.errors import UserError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        rc = cli_main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def user_error(capsys, *args) -> str:
-    """Exit 2, nothing on stdout, the last stderr line 'error: ...', no traceback → that line."""
-    rc, out, err = cli(capsys, *args)
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert rc == 2, (rc, out, err)
-    assert "Traceback" not in err and lines and lines[-1].startswith("error:"), err
-    assert out.strip() == "", out
-    return lines[-1]
 
 
 # -- a folder given where a record belongs ------------------------------------------------------------
