@@ -91,9 +91,8 @@ def register(sub) -> None:
     add_ranged(p, "--ema", float, 0.0, 0.99999, 0.0, "keep a moving average of the weights with this decay "
                "(e.g. 0.999) and validate and save it instead of the raw weights; 0: off")
     p.add_argument("--channels", type=_channel_list, default=None, metavar="C0,C1,...",
-                   help="widths of " + ", ".join(a.name for a in ARCHITECTURES.values() if "channels" in a.arg_limits)
-                   + ": the stem's, then one per residual block (default 16,24,32,48,64,64,96; e.g. "
-                   "24,36,48,72,96,96,144 for 1.5x), kept in the checkpoint")
+                   help="widths of " + ", ".join(_CHANNEL_ARCHS) + ": the stem's, then one per residual block "
+                   "(default 16,24,32,48,64,64,96; e.g. 24,36,48,72,96,96,144 for 1.5x), kept in the checkpoint")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (same --arch): fine-tuning, "
                    "e.g. with --noise-sd or --adversarial")
     p.add_argument("--gpu-resident", action="store_true",
@@ -261,16 +260,21 @@ def cmd_model_card(args) -> int:
     return 0
 
 
+_CHANNEL_ARCHS = [a.name for a in ARCHITECTURES.values() if "channels" in a.arg_limits]  # train --channels
+
+
 def _channel_list(text: str) -> list[int]:
-    """--channels: comma-separated whole numbers (argparse type; ValueError -> one-line error)."""
+    """--channels: comma-separated whole numbers within the architectures' declared limits
+    (argparse type: ArgumentTypeError -> one-line error)."""
     from ..models.checkpoint import MAX_CHANNEL_LIST
 
+    _, lo, hi = ARCHITECTURES[_CHANNEL_ARCHS[0]].arg_limits["channels"]
     try:
         vals = [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
-    if not 1 <= len(vals) <= MAX_CHANNEL_LIST or not all(1 <= v <= 1024 for v in vals):
-        raise argparse.ArgumentTypeError(f"{text!r}: 1 to {MAX_CHANNEL_LIST} widths, each between 1 and 1024")
+    if not 1 <= len(vals) <= MAX_CHANNEL_LIST or not all(lo <= v <= hi for v in vals):
+        raise argparse.ArgumentTypeError(f"{text!r}: 1 to {MAX_CHANNEL_LIST} widths, each between {lo} and {hi}")
     return vals
 
 
@@ -291,8 +295,7 @@ def cmd_train(args) -> int:
     arch_args = {}
     if args.channels is not None:
         if "channels" not in ARCHITECTURES[args.arch].arg_limits:
-            raise UserError(f"--channels: {args.arch} has no channel widths to set (only "
-                            + ", ".join(a.name for a in ARCHITECTURES.values() if "channels" in a.arg_limits) + ")")
+            raise UserError(f"--channels: {args.arch} has no channel widths to set (only {', '.join(_CHANNEL_ARCHS)})")
         arch_args["channels"] = args.channels
     ds = open_dataset(args.dataset, args.labels)
 
