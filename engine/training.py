@@ -43,6 +43,7 @@ from .models import ARCHITECTURES, DEFAULT_ARCH, build
 from .models.checkpoint import base_meta, save_checkpoint
 from .models.classifier import Classifier
 from .outputs import atomic_write, check_output, write_text_atomic
+from .augment import augment_batch
 from .weight_average import WeightAverage, init_from
 from .training_gpu import ResidentData, amp_setup, autocast, centred, precision_text, predict_resident
 
@@ -69,6 +70,8 @@ class TrainConfig:
     amp: str = "auto"  # autocast precision (engine.training_gpu.AMP_CHOICES); auto: bf16/fp16 on CUDA
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: off); validated and kept
     init: str | None = None  # start from this checkpoint's weights (same architecture): fine-tuning
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (0: off)
+    augment: tuple[str, ...] = ()  # engine.augment.AUGMENTATIONS applied to every training batch, in order
 
 
 @dataclass
@@ -294,6 +297,9 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                         xb += rng.normal(0.0, cfg.noise_sd_mv, size=xb.shape).astype(np.float32)
                     xt = torch.from_numpy(xb).to(device)
                     yt = torch.from_numpy(y_idx[idx]).to(device)
+                if cfg.augment:
+                    xt = augment_batch(xt, tuple(cfg.augment), rng, units_per_mv=clf.units_per_mv if resident else 1.0,
+                                       fixed_length=None if whole else L, max_length=L)
                 if cfg.adversarial:  # crafted in mV; the resident path's batches are in model units
                     from .adv_training import adversarial_count, adversarial_inputs
 
@@ -303,7 +309,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                                        cfg.adv_eps_mv, cfg.adv_steps) * scale, xt[k:]])
                 with autocast(device, amp_dtype):
                     logits = module(xt.unsqueeze(1)) if resident else clf.logits(xt)
-                loss = F.cross_entropy(logits.float(), yt)
+                loss = F.cross_entropy(logits.float(), yt, label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
@@ -331,6 +337,9 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
                                     "balancing": "AF x2, Noisy x6 per epoch",
                                     **({"noise_sd_mv": cfg.noise_sd_mv} if cfg.noise_sd_mv else {}),
                                     **({"ema": cfg.ema} if cfg.ema else {}),
+                                    "weight_decay": cfg.weight_decay,
+                                    **({"label_smoothing": cfg.label_smoothing} if cfg.label_smoothing else {}),
+                                    **({"augment": ",".join(cfg.augment)} if cfg.augment else {}),
                                     **({"init": init} if init else {}),
                                     **({"adversarial": {"method": cfg.adversarial, "eps_mv": cfg.adv_eps_mv,
                                                         "steps": cfg.adv_steps,

@@ -267,6 +267,25 @@ def test_train_cli_channels_are_kept_in_the_checkpoint_and_card(samples, tmp_pat
     assert p.returncode == 0, p.stderr
 
 
+def test_train_cli_regularisation_is_kept_in_the_checkpoint_and_card(samples, tmp_path):
+    """--weight-decay, --label-smoothing and --augment reach the training loop and are kept in the
+    checkpoint's metadata, the card and the command that repeats the run."""
+    from engine.models.checkpoint import load_checkpoint
+
+    val = tmp_path / "val.txt"
+    val.write_text("A00002\nA00013\nA00027\nA00034\n")
+    out = tmp_path / "reg.safetensors"
+    p = run_cli("train", samples, "--arch", "default-whole", "--out", out, "--val-split", val, "--epochs", "1",
+                "--batch-size", "8", "--device", "cpu", "--weight-decay", "0.05", "--label-smoothing", "0.1",
+                "--augment", "stretch,noise", "--json")
+    assert p.returncode == 0, p.stderr
+    tr = load_checkpoint(str(out)).meta["training"]
+    assert (tr["weight_decay"], tr["label_smoothing"], tr["augment"]) == (0.05, 0.1, "stretch,noise")
+    assert "--weight-decay 0.05 --label-smoothing 0.1 --augment stretch,noise" in tr["command"]
+    card = (tmp_path / "reg.md").read_text()
+    assert "Weight decay (AdamW): 0.05" in card and "Label smoothing: 0.1" in card and "stretch,noise" in card
+
+
 # ---------------------------------------------------------------- generic contract
 
 def test_usage_errors_are_one_line(capsys):
@@ -322,6 +341,11 @@ BAD_OPTIONS = [
     (["train", "{ds}", "--out", "{out}", "--channels", ",".join(["8"] * 17)], "1 to 16 widths"),
     (["train", "{ds}", "--out", "{out}", "--arch", "paper-narrow", "--channels", "8,8"], "no channel widths"),
     (["train", "{ds}", "--out", "{out}", "--channels", ",".join(["1024"] * 16)], "parameters (limit"),
+    (["train", "{ds}", "--out", "{out}", "--augment", "flip"], "flip: choose from stretch, noise"),
+    (["train", "{ds}", "--out", "{out}", "--augment", ","], "nothing given"),
+    (["train", "{ds}", "--out", "{out}", "--augment", "noise,noise"], "names an augmentation twice"),
+    (["train", "{ds}", "--out", "{out}", "--label-smoothing", "0.7"], "between 0 and 0.5"),
+    (["train", "{ds}", "--out", "{out}", "--weight-decay", "-1"], "between 0 and 1"),
     (["attack", "{rec}", "--steps", "-1"], "between 0 and 10000"),
     (["attack", "{rec}", "--steps", "1000000"], "between 0 and 10000"),
     (["attack", "{rec}", "--eps", "0"], "between 0.0001 and 5 mV"),

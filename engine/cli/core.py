@@ -7,6 +7,7 @@ import os
 import time
 
 from ..attacks.registry import ADV_TRAINING_METHODS
+from ..augment import AUGMENTATIONS, parse_augment
 from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MODEL
@@ -90,6 +91,11 @@ def register(sub) -> None:
                "adversarial examples, the rest kept clean (0.5: half and half)", lo_open=True)
     add_ranged(p, "--ema", float, 0.0, 0.99999, 0.0, "keep a moving average of the weights with this decay "
                "(e.g. 0.999) and validate and save it instead of the raw weights; 0: off")
+    add_ranged(p, "--weight-decay", float, 0.0, 1.0, 1e-4, "AdamW's decoupled weight decay")
+    add_ranged(p, "--label-smoothing", float, 0.0, 0.5, 0.0, "cross-entropy label smoothing; 0: off")
+    p.add_argument("--augment", type=_augment_list, default=(), metavar="NAME,...",
+                   help="augment every training batch besides the random gain: " + "; ".join(
+                       f"{k}: {v}" for k, v in AUGMENTATIONS.items()) + " (applied in the order given)")
     p.add_argument("--channels", type=_channel_list, default=None, metavar="C0,C1,...",
                    help="widths of " + ", ".join(_CHANNEL_ARCHS) + ": the stem's, then one per residual block "
                    "(default 16,24,32,48,64,64,96; e.g. 24,36,48,72,96,96,144 for 1.5x), kept in the checkpoint")
@@ -263,6 +269,13 @@ def cmd_model_card(args) -> int:
 _CHANNEL_ARCHS = [a.name for a in ARCHITECTURES.values() if "channels" in a.arg_limits]  # train --channels
 
 
+def _augment_list(text: str) -> tuple[str, ...]:
+    try:
+        return parse_augment(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--augment: ")) from None
+
+
 def _channel_list(text: str) -> list[int]:
     """--channels: comma-separated whole numbers within the architectures' declared limits
     (argparse type: ArgumentTypeError -> one-line error)."""
@@ -309,6 +322,7 @@ def cmd_train(args) -> int:
                        resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
                        adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
                        adv_share=args.adv_share, ema=args.ema, init=args.init, arch_args=arch_args,
+                       weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, augment=args.augment,
                        command="python main.py train " + " ".join(_argv_for(args)))
     res = run_job(jobs.train(req))
     best = res.pop("best")
@@ -345,4 +359,10 @@ def _argv_for(args) -> list[str]:
         out += ["--init", os.path.basename(args.init)]
     if args.channels:
         out += ["--channels", ",".join(map(str, args.channels))]
+    if args.weight_decay != 1e-4:
+        out += ["--weight-decay", f"{args.weight_decay:g}"]
+    if args.label_smoothing:
+        out += ["--label-smoothing", f"{args.label_smoothing:g}"]
+    if args.augment:
+        out += ["--augment", ",".join(args.augment)]
     return out

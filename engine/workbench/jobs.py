@@ -337,6 +337,9 @@ class TrainRequest:
     adv_share: float = 1.0  # share of each batch made adversarial
     ema: float = 0.0  # weight moving-average decay (engine.weight_average); 0: off
     init: str | None = None  # checkpoint to start from (fine-tuning)
+    weight_decay: float = 1e-4  # AdamW's decoupled weight decay
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    augment: tuple[str, ...] = ()  # engine.augment names, applied in order to every training batch
     command: str = ""  # how the run was started, for the model card
     arch_args: dict = field(default_factory=dict)  # constructor arguments (e.g. channels), checked and kept
 
@@ -385,7 +388,9 @@ def train(req: TrainRequest) -> Job:
                           noise_sd_mv=float(req.noise_sd_mv or 0.0), adversarial=req.adversarial,
                           adv_eps_mv=float(req.adv_eps_mv), adv_steps=int(req.adv_steps),
                           adv_share=float(req.adv_share),
-                          ema=float(req.ema or 0.0), init=req.init, arch_args=dict(req.arch_args))
+                          ema=float(req.ema or 0.0), init=req.init, arch_args=dict(req.arch_args),
+                          weight_decay=float(req.weight_decay), label_smoothing=float(req.label_smoothing),
+                          augment=tuple(req.augment))
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,
