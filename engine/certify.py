@@ -50,8 +50,10 @@ class SmoothParams:
 
     def check(self) -> "SmoothParams":
         """UserError (one line) for values that cannot work."""
-        if not (math.isfinite(self.sigma_mv) and self.sigma_mv > 0):
-            raise UserError(f"sigma must be a positive number of mV, got {self.sigma_mv!r}")
+        from .attacks.params import SIGMA_MIN_MV
+
+        if not (math.isfinite(self.sigma_mv) and self.sigma_mv >= SIGMA_MIN_MV):
+            raise UserError(f"sigma must be at least {SIGMA_MIN_MV:g} mV, got {self.sigma_mv!r}")
         if self.n0 < 1 or self.n < 1:
             raise UserError(f"n0 and n must be at least 1, got n0={self.n0}, n={self.n}")
         if not (0.0 < self.alpha < 0.5) or not math.isfinite(self.alpha):

@@ -120,7 +120,7 @@ def test_noise_stream_is_independent_of_take_sizes():
     assert abs(float(got.std()) - 2.0) < 0.3
 
 
-@pytest.mark.parametrize("bad", [dict(sigma_mv=0.0), dict(sigma_mv=float("nan")), dict(sigma_mv=0.1, n=0),
+@pytest.mark.parametrize("bad", [dict(sigma_mv=0.0), dict(sigma_mv=1e-300), dict(sigma_mv=float("nan")), dict(sigma_mv=0.1, n=0),
                                  dict(sigma_mv=0.1, alpha=0.5), dict(sigma_mv=0.1, batch_size=0)])
 def test_bad_params_are_user_errors(bad):
     with pytest.raises(UserError):
@@ -170,6 +170,8 @@ def test_cli_bad_options_one_line(tmp_path):
     rec = str(SAMPLES / "A00001.hea")
     assert_user_error(run_cli("certify", rec), "--sigma")
     assert_user_error(run_cli("certify", rec, "--sigma", "-0.1"), "sigma")
+    assert_user_error(run_cli("certify", rec, "--sigma", "1e-300"), "between 0.0001 and 100 mV")  # float32 noise of 0
+    assert_user_error(run_cli("smooth-attack", str(SAMPLES), "--sigma", "1e-300", "--eps", "0.01"), "0.0001")
     assert_user_error(run_cli("certify", rec, "--sigma", "0.1", "--n", "0"), "--n")
     assert_user_error(run_cli("certify", rec, "--sigma", "0.1", "--alpha", "0.6"), "alpha")
     assert_user_error(run_cli("certify", rec, "--sigma", "0.1", "--split", "all"), "dataset folder")

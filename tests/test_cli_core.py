@@ -297,6 +297,18 @@ def test_usage_errors_are_one_line(capsys):
         assert out == "" and err.startswith("error:") and err.count("\n") == 1, (argv, err)
 
 
+def test_abbreviated_options_are_refused(samples, capsys):
+    """`--ep` is not taken as `--eps` (argparse's prefix matching is off): an abbreviation in a
+    script would change meaning, or become ambiguous, when an option is added."""
+    for argv in (["attack", str(samples / "A00001"), "--ep", "0.01"], ["info", str(samples / "A00001"), "--js"],
+                 ["review", "report", "x.sqlite", "--htm", "r.html"]):
+        with pytest.raises(SystemExit) as info:
+            cli(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "unrecognized arguments" in err and err.count("\n") == 1, (argv, err)
+
+
 def test_usage_error_subprocess():
     p = run_cli("frobnicate", "--json")
     assert_user_error(p)

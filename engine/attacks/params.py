@@ -105,7 +105,9 @@ SMOOTH = Param("smooth", "--smooth", "Smooth (SAP kernels)", "", False, 0, 1, ki
                     "(as smooth as SAP's perturbations)")
 
 # -- EOT-PGD through a smoothed classifier's noise (Salman et al. 2019; engine.attacks.eot) ---------
-EOT_SIGMA = Param("eot_sigma_mv", "--sigma", "Noise σ", "mV", 0.25, 0.0, 100.0, lo_open=True, step=0.01,
+# smoothing noise sd floor, mV (0.1 µV, a tenth of an ADC unit): far below it float32 noise is no noise
+SIGMA_MIN_MV = 1e-4
+EOT_SIGMA = Param("eot_sigma_mv", "--sigma", "Noise σ", "mV", 0.25, SIGMA_MIN_MV, 100.0, step=0.01,
                   help="EOT-PGD: sd of the Gaussian noise of the smoothed classifier attacked (the σ it is "
                        "certified with, as in certify --sigma)")
 EOT_DRAWS = Param("eot_draws", "--draws", "Noise draws", "draws", 16, 1, 4096, kind=int,

@@ -16,6 +16,12 @@ from ..errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        # no prefix matching: `--eps-r 0.1` must not quietly mean whichever option starts so (a
+        # script's abbreviation would change meaning when an option is added)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # argparse's own errors: one line, exit 2
         sys.stderr.write(f"error: {message}\n")
         raise SystemExit(2)

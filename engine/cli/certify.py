@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from ..attacks.params import SIGMA_MIN_MV
 from ..errors import UserError
 from .core import add_json, add_model_args
 from .options import SPLIT_HELP, add_batch_size, add_limit, add_ranged, add_seed
@@ -27,7 +28,7 @@ def register(sub) -> None:
                     "accuracy against radius).")
     p.add_argument("inputs", nargs="+", metavar="RECORD_OR_DATASET",
                    help="record files, or one dataset folder")
-    add_ranged(p, "--sigma", float, 0.0, 100.0, None, "noise sd (required)", unit="mV", lo_open=True)
+    add_ranged(p, "--sigma", float, SIGMA_MIN_MV, 100.0, None, "noise sd (required)", unit="mV")
     add_ranged(p, "--n0", int, 1, 10_000_000, 100, "selection draws")
     add_ranged(p, "--n", int, 1, 100_000_000, 10_000, "estimation draws")
     add_ranged(p, "--alpha", float, 0.0, 0.25, 0.001, "failure probability of each certificate", lo_open=True)

@@ -116,7 +116,8 @@ def register(sub) -> None:
 label_for = label_for_record  # re-exported: the attack commands and the GUI import it from here
 
 
-ONE_RECORD_HELP = "the record: its .hea file or its name without extension (its files from a shell glob, A00001.*, are one record)"
+ONE_RECORD_HELP = ("the record: its .hea file or its name without extension (its files from a shell glob, A00001.*, "
+                   "are one record)")
 
 
 def one_record(paths: list[str], command: str) -> str:
