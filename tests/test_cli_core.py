@@ -248,7 +248,7 @@ def test_train_cli_tiny_run(samples, tmp_path):
 
 
 def test_train_cli_channels_are_kept_in_the_checkpoint_and_card(samples, tmp_path):
-    """--channels sets the default CNNs' widths (a wider or narrower model from the command line);
+    """--channels and --depth set the default CNNs' widths and blocks per stage (a wider or narrower model from the command line);
     the checkpoint keeps them, so it loads and classifies, and the card and command show them."""
     from engine.models.checkpoint import load_checkpoint
 
@@ -256,13 +256,13 @@ def test_train_cli_channels_are_kept_in_the_checkpoint_and_card(samples, tmp_pat
     val.write_text("A00002\nA00013\nA00027\nA00034\n")
     out = tmp_path / "narrow.safetensors"
     p = run_cli("train", samples, "--arch", "default-whole", "--out", out, "--val-split", val, "--epochs", "1",
-                "--batch-size", "8", "--device", "cpu", "--channels", "8,8,12", "--json")
+                "--batch-size", "8", "--device", "cpu", "--channels", "8,8,12", "--depth", "2", "--json")
     assert p.returncode == 0, p.stderr
     clf = load_checkpoint(str(out))
-    assert clf.meta["arch_args"]["channels"] == [8, 8, 12]
-    assert [b.conv1.out_channels for b in clf.module.blocks] == [8, 12]
-    assert "--channels 8,8,12" in clf.meta["training"]["command"]
-    assert "'channels': [8, 8, 12]" in (tmp_path / "narrow.md").read_text()
+    assert clf.meta["arch_args"] == {"channels": [8, 8, 12], "depth": 2}
+    assert [(b.conv1.out_channels, b.stride) for b in clf.module.blocks] == [(8, 2), (8, 1), (12, 2), (12, 1)]
+    assert "--channels 8,8,12 --depth 2" in clf.meta["training"]["command"]
+    assert "'channels': [8, 8, 12], 'depth': 2" in (tmp_path / "narrow.md").read_text()
     p = run_cli("classify", samples / "A00001", "--model", out, "--json")
     assert p.returncode == 0, p.stderr
 
@@ -353,6 +353,9 @@ BAD_OPTIONS = [
     (["train", "{ds}", "--out", "{out}", "--channels", ",".join(["8"] * 17)], "1 to 16 widths"),
     (["train", "{ds}", "--out", "{out}", "--arch", "paper-narrow", "--channels", "8,8"], "no channel widths"),
     (["train", "{ds}", "--out", "{out}", "--channels", ",".join(["1024"] * 16)], "parameters (limit"),
+    (["train", "{ds}", "--out", "{out}", "--depth", "0"], "between 1 and 8"),
+    (["train", "{ds}", "--out", "{out}", "--depth", "9"], "between 1 and 8"),
+    (["train", "{ds}", "--out", "{out}", "--arch", "paper-narrow", "--depth", "2"], "no residual stages"),
     (["train", "{ds}", "--out", "{out}", "--augment", "flip"], "flip: choose from stretch, noise"),
     (["train", "{ds}", "--out", "{out}", "--augment", ","], "nothing given"),
     (["train", "{ds}", "--out", "{out}", "--augment", "noise,noise"], "names an augmentation twice"),

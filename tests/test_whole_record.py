@@ -29,11 +29,11 @@ FS = 300.0
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one intra-op thread
 
 
-def _module(seed: int = 0) -> DefaultCNN:
+def _module(seed: int = 0, **arch_args) -> DefaultCNN:
     """An untrained network with spread BatchNorm statistics and biases (as a trained one has),
     so padding that leaked through BatchNorm or the pooling would show in the logits."""
     torch.manual_seed(seed)
-    m = build(WHOLE)
+    m = build(WHOLE, **arch_args)
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.BatchNorm1d):
@@ -44,8 +44,8 @@ def _module(seed: int = 0) -> DefaultCNN:
     return m.eval()
 
 
-def _clf(seed: int = 0, twin: bool = True) -> Classifier:
-    clf = Classifier(_module(seed), base_meta(WHOLE))
+def _clf(seed: int = 0, twin: bool = True, **arch_args) -> Classifier:
+    clf = Classifier(_module(seed, **arch_args), base_meta(WHOLE, arch_args))
     clf.use_twin = twin
     return clf
 
@@ -58,9 +58,10 @@ def _sig(n: int, seed: int) -> np.ndarray:
 
 # ------------------------------------------------------------------ padding cannot change logits
 
-@pytest.mark.parametrize("twin", [True, False])
-def test_logits_alone_equal_logits_in_a_batch_with_longer_records(twin):
-    clf = _clf(twin=twin)
+@pytest.mark.parametrize("twin,depth", [(True, 1), (False, 1), (True, 2), (False, 2)])
+def test_logits_alone_equal_logits_in_a_batch_with_longer_records(twin, depth):
+    """depth 2: the stride-1 blocks of a deeper network (train --depth) are masked too."""
+    clf = _clf(twin=twin, depth=depth)
     short, mid, full = _sig(2713, 1), _sig(9000, 2), _sig(18300, 3)  # 9.04 s, 30 s, 61 s
     with torch.no_grad():
         alone = [clf.logits(torch.from_numpy(x)[None])[0] for x in (short, mid, full)]

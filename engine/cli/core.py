@@ -99,6 +99,8 @@ def register(sub) -> None:
     p.add_argument("--channels", type=_channel_list, default=None, metavar="C0,C1,...",
                    help="widths of " + ", ".join(_CHANNEL_ARCHS) + ": the stem's, then one per residual block "
                    "(default 16,24,32,48,64,64,96; e.g. 24,36,48,72,96,96,144 for 1.5x), kept in the checkpoint")
+    add_ranged(p, "--depth", int, 1, 8, None, "residual blocks per stage of " + ", ".join(_CHANNEL_ARCHS)
+               + " (one stride-2 block, then stride-1 blocks of the same width; default 1), kept in the checkpoint")
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (same --arch): fine-tuning, "
                    "e.g. with --noise-sd or --adversarial")
     p.add_argument("--gpu-resident", action="store_true",
@@ -311,6 +313,10 @@ def cmd_train(args) -> int:
         if "channels" not in ARCHITECTURES[args.arch].arg_limits:
             raise UserError(f"--channels: {args.arch} has no channel widths to set (only {', '.join(_CHANNEL_ARCHS)})")
         arch_args["channels"] = args.channels
+    if args.depth is not None:
+        if "depth" not in ARCHITECTURES[args.arch].arg_limits:
+            raise UserError(f"--depth: {args.arch} has no residual stages to deepen (only {', '.join(_CHANNEL_ARCHS)})")
+        arch_args["depth"] = args.depth
     ds = open_dataset(args.dataset, args.labels)
 
     from ..workbench import TrainRequest, jobs
@@ -360,6 +366,8 @@ def _argv_for(args) -> list[str]:
         out += ["--init", os.path.basename(args.init)]
     if args.channels:
         out += ["--channels", ",".join(map(str, args.channels))]
+    if args.depth is not None:
+        out += ["--depth", str(args.depth)]
     if args.weight_decay != 1e-4:
         out += ["--weight-decay", f"{args.weight_decay:g}"]
     if args.label_smoothing:

@@ -97,7 +97,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
              InputSpec(fs=300.0, units="mV", units_per_mv=1.0, length=9000),
              cpu_twin=True, default_epochs=40, weights="default.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
-                         "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
+                         "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99), "depth": ("int", 1, 8)}),
     ArchSpec("default-whole", "Fast CNN, whole record (the default)",
              "our compact residual 1-D CNN in mV on the whole record (9-61 s in one pass, longer records "
              "as 60-s windows every 30 s, mean of their probabilities; 300 Hz; fast on CPU)",
@@ -105,7 +105,7 @@ ARCHITECTURES: dict[str, ArchSpec] = {a.name: a for a in (
              whole_input(fs=300.0, min_s=9, max_s=61, window_s=60, hop_s=30, aggregation="mean_prob"),
              cpu_twin=True, default_epochs=40, weights="default-whole.safetensors",
              arg_limits={"n_classes": ("int", 2, MAX_CLASSES), "channels": ("ints", 1, 1024),
-                         "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99)}),
+                         "kernel": ("int", 1, 101), "dropout": ("float", 0.0, 0.99), "depth": ("int", 1, 8)}),
     ArchSpec("paper-cnn", "Paper CNN (Han et al., 13 layers)",
              "the paper's 13-layer dilated CNN in µV (60 s at 300 Hz)",
              "engine.models.paper_cnn:PaperCNN",

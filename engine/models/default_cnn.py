@@ -24,7 +24,7 @@ from torch import nn
 
 def _down(lengths: torch.Tensor | None, stride: int) -> torch.Tensor | None:
     """Real positions after a 'same'-padded odd-kernel convolution of `stride`: ceil(n / stride)."""
-    return None if lengths is None or stride == 1 else (lengths + stride - 1) // stride
+    return lengths if lengths is None or stride == 1 else (lengths + stride - 1) // stride
 
 
 def apply_mask(h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -64,18 +64,21 @@ class ResBlock(nn.Module):
 
 
 class DefaultCNN(nn.Module):
-    """Compact residual CNN; `channels` lists the stem width then each block's width."""
+    """Compact residual CNN; `channels` lists the stem width then each stage's width. Each stage is
+    one stride-2 residual block followed by `depth - 1` stride-1 blocks of the same width (depth 1,
+    the shipped models: one block per stage)."""
 
     accepts_lengths = True  # forward(x, lengths): whole records of different lengths in one batch
 
     def __init__(self, n_classes: int = 4, channels: tuple[int, ...] = (16, 24, 32, 48, 64, 64, 96),
-                 kernel: int = 7, dropout: float = 0.2) -> None:
+                 kernel: int = 7, dropout: float = 0.2, depth: int = 1) -> None:
         super().__init__()
         c0 = channels[0]
         self.stem = nn.Sequential(nn.Conv1d(1, c0, 15, 2, 7, bias=False), nn.BatchNorm1d(c0), nn.ReLU())
         blocks, c = [], c0
         for cout in channels[1:]:
             blocks.append(ResBlock(c, cout, kernel, 2, dropout))
+            blocks += [ResBlock(cout, cout, kernel, 1, dropout) for _ in range(depth - 1)]
             c = cout
         self.blocks = nn.Sequential(*blocks)
         self.head_drop = nn.Dropout(dropout)
