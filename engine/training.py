@@ -26,6 +26,7 @@ steps or, when `max_minutes` is set and tighter, in time: a time-limited run sti
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -182,6 +183,27 @@ class ThreadChooser:
         torch.set_num_threads(self.start)
 
 
+# What the run is, as opposed to how long it runs (epochs, max_minutes may change on resuming)
+_RECIPE_FIELDS = ("arch", "batch_size", "lr", "weight_decay", "seed", "gain_jitter", "noise_sd_mv", "adversarial",
+                  "adv_eps_mv", "adv_steps", "adv_share", "arch_args", "ema", "init", "label_smoothing", "augment")
+
+
+def run_recipe(cfg: TrainConfig, train_y: list[str], val_y: list[str], provenance: dict | None) -> dict:
+    """The settings and data an interrupted run must be resumed with (JSON-able): the recipe's
+    fields, the class counts of both splits and where the data came from."""
+    rec = {k: getattr(cfg, k) for k in _RECIPE_FIELDS}
+    rec["augment"] = list(rec["augment"])
+    rec["train_counts"] = {c: int(sum(y == c for y in train_y)) for c in CLASSES}
+    rec["val_counts"] = {c: int(sum(y == c for y in val_y)) for c in CLASSES}
+    rec.update({k: (provenance or {}).get(k) for k in ("dataset", "label_file", "split", "validation")})
+    return json.loads(json.dumps(rec, default=str))  # plain types, as read back
+
+
+def _recipe_mismatch(saved: dict, now: dict) -> str:
+    diff = [f"{k} {saved.get(k)!r} now {now.get(k)!r}" for k in now if saved.get(k) != now.get(k)]
+    return "; ".join(diff[:3]) + (f" (and {len(diff) - 3} more)" if len(diff) > 3 else "")
+
+
 def card_path_for(out: str) -> str:
     """The model card written next to checkpoint `out` (`m.safetensors` → `m.md`)."""
     return (out[:-len(".safetensors")] if out.endswith(".safetensors") else out) + ".md"
@@ -235,6 +257,7 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
     rng = np.random.default_rng(cfg.seed)
     start_epoch, best_f1, best_epoch, best_val, spent = 0, -1.0, -1, {}, 0.0
+    recipe = run_recipe(cfg, train_y, val_y, provenance)
     if resume and os.path.exists(resume_path):
         try:
             st = torch.load(resume_path, map_location="cpu", weights_only=True)
@@ -246,6 +269,15 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
         except Exception as exc:  # another run's, another architecture's or a damaged state file
             raise UserError(f"cannot resume from {resume_path} ({type(exc).__name__}); delete it or pass "
                             "--no-resume") from None
+        if "recipe" in st:  # resume files before 2026-12-02 hold none
+            try:
+                saved = json.loads(st["recipe"])
+            except (TypeError, ValueError):
+                saved = {}
+            mismatch = _recipe_mismatch(saved, recipe)
+            if mismatch:
+                raise UserError(f"{resume_path} belongs to a run with other settings or data ({mismatch}); "
+                                "rerun with the same options, or pass --no-resume to start afresh")
         spent = float(st.get("spent_s", 0.0))
         rng = np.random.default_rng([cfg.seed, start_epoch])
     y_idx = np.array([CLASSES.index(y) for y in train_y])
@@ -357,7 +389,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
             with atomic_write(resume_path) as tmp:
                 torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
                             **({"ema": ema.state_dict()} if ema else {}),
-                            "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed},
+                            "epoch": epoch + 1, "best_f1": best_f1, "best_epoch": best_epoch, "spent_s": elapsed,
+                            "recipe": json.dumps(recipe, sort_keys=True)},
                            tmp)
             done = epoch + 1 - start_epoch
             eta = (elapsed - spent) / done * (cfg.epochs - epoch - 1)

@@ -91,6 +91,33 @@ def test_resume_after_interruption(sample_data, tmp_path):
     assert best and "f1_mean_nao" in best and clf.meta["metrics"]["validation"] == best
 
 
+def test_resume_refuses_a_run_of_other_settings_or_data(sample_data, tmp_path):
+    """An interrupted run is continued only with its own recipe and data: another learning rate,
+    augmentation or validation split would silently mix two runs in one checkpoint and card.
+    How long it runs (epochs, time budget) may change."""
+    out = tmp_path / "m.safetensors"
+    resume = tmp_path / "m.safetensors.resume.pt"
+    cfg = TrainConfig(epochs=3, batch_size=8, seed=1)
+    stop = {"flag": False}
+
+    def progress(r):
+        stop["flag"] = True
+
+    with pytest.raises(KeyboardInterrupt):
+        train(*sample_data, cfg, str(out), device=CPU, progress=progress, should_stop=lambda: stop["flag"])
+    before = resume.read_bytes()
+    tx, ty, vx, vy = sample_data
+    for other, data, frag in [(TrainConfig(epochs=3, batch_size=8, seed=1, lr=3e-4), sample_data, "lr 0.001 now 0.0003"),
+                              (TrainConfig(epochs=3, batch_size=8, seed=1, augment=("noise",)), sample_data, "augment"),
+                              (cfg, (tx[:-1], ty[:-1], vx, vy), "train_counts")]:
+        with pytest.raises(UserError, match=frag) as info:
+            train(*data, other, str(out), device=CPU)
+        assert "--no-resume" in str(info.value)
+        assert resume.read_bytes() == before  # nothing was trained or written
+    best, reports = _run(sample_data, out, TrainConfig(epochs=4, batch_size=8, seed=1))  # longer: accepted
+    assert [r.epoch for r in reports] == [2, 3, 4]
+
+
 def test_stale_resume_file_is_a_clear_error(sample_data, tmp_path):
     out = tmp_path / "s.safetensors"
     torch.save({"model": {"x": torch.zeros(2)}, "opt": {}, "epoch": 1, "best_f1": 0.1, "best_epoch": 1},
