@@ -239,6 +239,12 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     check_output(card_path, overwrite or (resume and os.path.exists(resume_path)), what="model card",
                  inputs=inputs)
     arch_args = {**getattr(ARCHITECTURES.get(cfg.arch), "default_args", {}), **cfg.arch_args}
+    if cfg.init and not cfg.arch_args:  # fine-tuning keeps the checkpoint's own widths and depth
+        from .models.checkpoint import load_checkpoint
+
+        start = load_checkpoint(cfg.init)  # safetensors or weights-only; checked like any model
+        if start.meta.get("arch") == cfg.arch:
+            arch_args = {**arch_args, **start.meta.get("arch_args", {})}
     meta = base_meta(cfg.arch, arch_args)
     torch.manual_seed(cfg.seed)
     module = build(cfg.arch, **arch_args).to(device)

@@ -118,6 +118,23 @@ def test_resume_refuses_a_run_of_other_settings_or_data(sample_data, tmp_path):
     assert [r.epoch for r in reports] == [2, 3, 4]
 
 
+def test_fine_tuning_keeps_the_starting_checkpoints_widths_and_depth(sample_data, tmp_path):
+    """--init of a narrower/deeper checkpoint without repeating --channels/--depth builds that
+    network (it failed with 'weights do not fit'); the new checkpoint records them."""
+    first = tmp_path / "a.safetensors"
+    args = {"channels": [8, 8, 12], "depth": 2}
+    _run(sample_data, first, TrainConfig(arch="default-whole", epochs=1, batch_size=8, arch_args=args))
+    second = tmp_path / "b.safetensors"
+    _run(sample_data, second, TrainConfig(arch="default-whole", epochs=1, batch_size=8, init=str(first), lr=1e-4))
+    clf = load_checkpoint(second)
+    assert clf.meta["arch_args"] == args and clf.meta["training"]["init"].startswith("a.safetensors")
+    # widths given that do not fit the starting weights are still refused
+    with pytest.raises(UserError, match="do not fit"):
+        train(*sample_data, TrainConfig(arch="default-whole", epochs=1, batch_size=8, init=str(first),
+                                        arch_args={"channels": [8, 8, 16]}), str(tmp_path / "c.safetensors"),
+              device=CPU)
+
+
 def test_stale_resume_file_is_a_clear_error(sample_data, tmp_path):
     out = tmp_path / "s.safetensors"
     torch.save({"model": {"x": torch.zeros(2)}, "opt": {}, "epoch": 1, "best_f1": 0.1, "best_epoch": 1},
