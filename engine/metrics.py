@@ -29,3 +29,58 @@ def summarize(true: list[str], pred: list[str], classes=CLASSES) -> dict:
             "f1_mean_nao": float(np.mean(nao)) if nao else 0.0,
             "f1_mean_all": float(np.mean(list(f1.values()))) if f1 else 0.0,
             "confusion": m.tolist()}
+
+
+BOOTSTRAP_DRAWS = 2000
+
+
+def _f1_nao_draws(t: np.ndarray, p: np.ndarray, idx: np.ndarray, n_classes: int) -> np.ndarray:
+    """Mean F1 over N/A/O (classes 0-2) for each row of resampled record indices idx (R, n)."""
+    # per draw confusion counts via one bincount over (draw, true, pred)
+    R = idx.shape[0]
+    code = (np.arange(R)[:, None] * n_classes + t[idx]) * n_classes + p[idx]
+    m = np.bincount(code.ravel(), minlength=R * n_classes * n_classes).reshape(R, n_classes, n_classes)
+    f = []
+    for c in range(min(3, n_classes)):
+        tp = m[:, c, c]
+        denom = m[:, c, :].sum(1) + m[:, :, c].sum(1)
+        f.append(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
+    return np.mean(f, axis=0)
+
+
+def _resamples(n: int, draws: int, seed: int, cells: int = 2_000_000):
+    """Bootstrap resamples of n records as (k, n) index arrays, a few million cells at a time."""
+    rng = np.random.default_rng(seed)
+    step = max(1, cells // max(n, 1))
+    for start in range(0, draws, step):
+        yield rng.integers(0, n, (min(step, draws - start), n))
+
+
+def _indices(true: list[str], preds: list[list[str]], classes) -> tuple[np.ndarray, list[np.ndarray]]:
+    idx = {c: i for i, c in enumerate(classes)}
+    return np.array([idx[c] for c in true]), [np.array([idx[c] for c in p]) for p in preds]
+
+
+def f1_interval(true: list[str], pred: list[str], classes=CLASSES, draws: int = BOOTSTRAP_DRAWS,
+                seed: int = 0) -> list[float]:
+    """95 % percentile-bootstrap interval [lo, hi] of mean F1 over N/A/O, resampling records
+    (how far the figure can move on another sample of this many records)."""
+    if not true:
+        return [0.0, 0.0]
+    t, (p,) = _indices(true, [pred], classes)
+    vals = np.concatenate([_f1_nao_draws(t, p, ix, len(classes)) for ix in _resamples(len(t), draws, seed)])
+    return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
+
+
+def paired_f1_difference(true: list[str], pred_a: list[str], pred_b: list[str], classes=CLASSES,
+                         draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dict:
+    """Mean F1 N/A/O of b minus that of a on the same records, with a paired percentile-bootstrap
+    95 % interval (both models scored on each resample of records) and the share of resamples in
+    which b is not better (≈ a one-sided p-value for 'b is better')."""
+    t, (a, b) = _indices(true, [pred_a, pred_b], classes)
+    d = np.concatenate([_f1_nao_draws(t, b, ix, len(classes)) - _f1_nao_draws(t, a, ix, len(classes))
+                        for ix in _resamples(len(t), draws, seed)])
+    full = np.arange(len(t))[None]
+    diff = float(_f1_nao_draws(t, b, full, len(classes))[0] - _f1_nao_draws(t, a, full, len(classes))[0])
+    return {"difference": diff, "ci95": [float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))],
+            "share_not_better": float(np.mean(d <= 0)), "draws": draws, "seed": seed}

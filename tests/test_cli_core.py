@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from conftest import DEFAULT_WEIGHTS, SAMPLE_NAMES, assert_user_error, one_json, run_cli
+from conftest import DEFAULT_WEIGHTS, SAMPLE_NAMES, assert_user_error, inproc_user_error, one_json, run_cli
 
 from engine.cli import main as cli
 
@@ -212,6 +212,26 @@ def test_evaluate_splits_in_process(capsys, samples, tiny_model, tmp_path):
 def test_evaluate_text_output(capsys, samples, tiny_model):
     code, out, _ = run_inproc(capsys, "evaluate", samples, "--model", tiny_model)
     assert code == 0 and "mean F1 (N,A,O)" in out and "confusion" in out
+
+
+def test_evaluate_reports_an_f1_interval_and_a_paired_comparison(capsys, samples, tiny_model):
+    """Every evaluation carries a bootstrap 95 % interval of mean F1 N/A/O; --against scores a
+    second model on the same records and gives the paired difference (--model minus --against)."""
+    code, out, _ = run_inproc(capsys, "evaluate", samples, "--model", "default", "--against", tiny_model, "--json")
+    assert code == 0
+    doc = one_json(out)
+    lo, hi = doc["f1_mean_nao_ci95"]
+    assert lo <= doc["f1_mean_nao"] <= hi
+    vs = doc["against"]
+    assert vs["model"] != doc["model"] and sum(map(sum, vs["confusion"])) == doc["n"] == 12
+    pair = vs["paired"]
+    assert pair["difference"] == pytest.approx(doc["f1_mean_nao"] - vs["f1_mean_nao"])
+    assert pair["ci95"][0] <= pair["difference"] <= pair["ci95"][1] and pair["draws"] == 2000
+    code, out, _ = run_inproc(capsys, "evaluate", samples, "--model", "default", "--against", tiny_model)
+    assert code == 0 and "bootstrap 95 %" in out and "paired bootstrap 95 %" in out
+    # a missing --against model is refused before any record is read
+    err = inproc_user_error(capsys, "evaluate", samples, "--against", "no-such-model")
+    assert "no-such-model" in err
 
 
 @pytest.mark.shared

@@ -19,7 +19,7 @@ def test_evaluate_attack_eval_robustness(qtbot, isolated, model_path):  # noqa: 
     wait_idle(qtbot, win, 120)
     total = sum(int(panel.confusion.item(i, j).text()) for i in range(4) for j in range(4))
     assert total == 12
-    assert "Accuracy" in panel.eval_summary.text()
+    assert "Accuracy" in panel.eval_summary.text() and "bootstrap over the records" in panel.eval_summary.text()
 
     fast_attack(win, steps=4, sap_steps=4)
     panel.ae_split.setCurrentIndex(panel.ae_split.findData("all"))

@@ -52,6 +52,9 @@ def register(sub) -> None:
     add_dataset_args(p, limit=False)
     p.add_argument("--lead", default=None)
     add_model_args(p)
+    p.add_argument("--against", default=None, metavar="MODEL",
+                   help="also evaluate this model (bundled name or checkpoint) on the same records and report "
+                        "--model's mean F1 N/A/O minus its, with a paired bootstrap 95 %% interval")
     add_json(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -238,15 +241,34 @@ def cmd_evaluate(args) -> int:
 
     ds = open_dataset(args.dataset, args.labels)
     clf = resolve_model(args.model, args.device)
+    other = resolve_model(args.against, args.device) if args.against else None
     t0 = time.monotonic()
     res = run_job(jobs.evaluate(ds, args.split, clf, lead=args.lead))
-    res.pop("predictions")
+    preds = res.pop("predictions")
+    lo, hi = res["f1_mean_nao_ci95"]
+    vs = ""
+    if other is not None:
+        from ..metrics import paired_f1_difference
+
+        ores = run_job(jobs.evaluate(ds, args.split, other, lead=args.lead))
+        opreds = ores.pop("predictions")
+        names = list(preds)
+        truth = [ds.label(n) for n in names]
+        cmp = paired_f1_difference(truth, [opreds[n] for n in names], [preds[n] for n in names])
+        res["against"] = {"model": other.name, "accuracy": ores["accuracy"], "f1": ores["f1"],
+                          "f1_mean_nao": ores["f1_mean_nao"], "f1_mean_nao_ci95": ores["f1_mean_nao_ci95"],
+                          "confusion": ores["confusion"], "paired": cmp}
+        a, b = cmp["ci95"]
+        vs = (f"\nagainst {other.name}: mean F1 (N,A,O) {ores['f1_mean_nao']:.3f}; difference {cmp['difference']:+.3f} "
+              f"(paired bootstrap 95 % {a:+.3f} to {b:+.3f}; not better in {cmp['share_not_better']:.1%} "
+              f"of {cmp['draws']} resamples)")
     doc = {"model": clf.name, **res, "seconds": round(time.monotonic() - t0, 2)}
     text = (f"model {clf.name} on {res['n']} records: accuracy {res['accuracy']:.3f}, "
             f"F1 {_per_class(res['f1'])}, "
-            f"mean F1 (N,A,O) {res['f1_mean_nao']:.3f}, all {res['f1_mean_all']:.3f}\n"
+            f"mean F1 (N,A,O) {res['f1_mean_nao']:.3f} (bootstrap 95 % {lo:.3f}-{hi:.3f}), "
+            f"all {res['f1_mean_all']:.3f}\n"
             f"confusion (rows true {','.join(CLASSES)}):\n" + "\n".join("  " + " ".join(f"{v:5d}" for v in row)
-                                                            for row in res["confusion"]))
+                                                            for row in res["confusion"])) + vs
     emit(args, doc, text)
     return 0
 

@@ -242,14 +242,16 @@ def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None 
     """Accuracy, per-class F1 and confusion of `clf` on the labelled records of a split; the
     document also holds every record's prediction and the split's name."""
     def fn(progress, should_stop):
-        from ..metrics import summarize
+        from ..metrics import f1_interval, summarize
 
         sel = select_records(ds, split, limit, warn=warn or (lambda m: progress(0, 1, m)))
         names = sel.names
         sigs = _signals(ds, names, clf.fs, lead, progress, should_stop)
         probs = _predict(clf, sigs, progress, should_stop)
         pred = [clf.classes[int(i)] for i in probs.argmax(1)]
-        res = summarize([ds.label(n) for n in names], pred)
+        truth = [ds.label(n) for n in names]
+        res = summarize(truth, pred)
+        res["f1_mean_nao_ci95"] = f1_interval(truth, pred)  # resampling the records (engine.metrics)
         res["model"] = clf.name
         res["split"] = split
         res["missing"] = len(sel.missing)

@@ -227,7 +227,9 @@ class DatasetPanel(QWidget):
         self.eval_summary.setText(
             f"<b>{res['model']}</b> on {res['n']} records ({res.get('split', '')})<br>"
             f"Accuracy <b>{res['accuracy']:.3f}</b><br>Mean F1 (N, A, O) <b>{res['f1_mean_nao']:.3f}</b>"
-            f" — paper: 0.87<br>F1: " + ", ".join(f"{c} {v:.3f}" for c, v in f1.items()))
+            + (" (95 % {:.3f}–{:.3f}, bootstrap over the records)".format(*res["f1_mean_nao_ci95"])
+               if "f1_mean_nao_ci95" in res else "")
+            + " — paper: 0.87 on its own split<br>F1: " + ", ".join(f"{c} {v:.3f}" for c, v in f1.items()))
 
     # ---- attack-eval -------------------------------------------------------------------------
     def _build_attack_eval(self) -> None:

@@ -1,0 +1,64 @@
+"""engine.metrics: bootstrap interval of mean F1 N/A/O and the paired model comparison."""
+
+import numpy as np
+import pytest
+
+from engine.metrics import f1_interval, paired_f1_difference, summarize
+
+C = ["N", "A", "O", "~"]
+
+
+def _data(n=600, acc=0.8, seed=1):
+    rng = np.random.default_rng(seed)
+    t = [C[i] for i in rng.choice(4, n, p=[0.6, 0.1, 0.25, 0.05])]
+    p = [c if rng.random() < acc else C[rng.integers(0, 4)] for c in t]
+    return t, p
+
+
+def test_interval_brackets_the_figure_and_narrows_with_more_records():
+    t, p = _data(400)
+    lo, hi = f1_interval(t, p)
+    f = summarize(t, p)["f1_mean_nao"]
+    assert lo < f < hi
+    t4, p4 = t * 4, p * 4  # the same errors, four times as many records
+    lo4, hi4 = f1_interval(t4, p4)
+    assert (hi4 - lo4) < 0.7 * (hi - lo)
+    assert f1_interval(t, p) == [lo, hi]  # seeded
+
+
+def test_interval_matches_a_plain_bootstrap_loop():
+    t, p = _data(300, seed=4)
+    rng = np.random.default_rng(0)
+    vals = []
+    for _ in range(2000):
+        i = rng.integers(0, len(t), len(t))
+        vals.append(summarize([t[k] for k in i], [p[k] for k in i])["f1_mean_nao"])
+    assert f1_interval(t, p) == pytest.approx([np.percentile(vals, 2.5), np.percentile(vals, 97.5)], abs=1e-12)
+
+
+def test_paired_difference_sign_interval_and_identity():
+    t, worse = _data(700, acc=0.7, seed=2)
+    rng = np.random.default_rng(9)
+    better = [tt if rng.random() < 0.5 else pp for tt, pp in zip(t, worse)]  # fixes about half the errors
+    res = paired_f1_difference(t, worse, better)
+    assert res["difference"] == pytest.approx(summarize(t, better)["f1_mean_nao"] - summarize(t, worse)["f1_mean_nao"])
+    lo, hi = res["ci95"]
+    assert 0 < lo < res["difference"] < hi and res["share_not_better"] == 0.0
+    flipped = paired_f1_difference(t, better, worse)
+    assert flipped["difference"] == pytest.approx(-res["difference"]) and flipped["share_not_better"] == 1.0
+    same = paired_f1_difference(t, worse, worse)
+    assert same["difference"] == 0.0 and same["ci95"] == [0.0, 0.0]
+
+
+def test_large_sets_are_resampled_in_chunks_with_the_same_result():
+    from engine import metrics
+
+    t, p = _data(3000, seed=5)
+    whole = f1_interval(t, p, draws=300)
+    old = metrics._resamples
+    try:
+        metrics._resamples = lambda n, draws, seed, cells=2_000_000: old(n, draws, seed, cells=n * 7)
+        chunked = f1_interval(t, p, draws=300)
+    finally:
+        metrics._resamples = old
+    assert chunked == pytest.approx(whole, abs=1e-12)  # the generator's stream does not depend on the cut
