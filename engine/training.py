@@ -9,11 +9,13 @@ and every record of a batch is cropped at a random place to one common length dr
 and 100 % of the batch's shortest record (at least min_length samples when it has them, at most
 `length`; `batch_crops`): nothing is padded, so BatchNorm's batch statistics see signal only,
 and most batches (records of 30 s, or of 60 s) keep 80-100 % of every record. Both: a random
-gain of ±15 %; validation classifies exactly as inference does (fixed: centred placement; whole:
+gain of ±15 % (and, when asked, the augmentations of engine.augment, label smoothing and a
+stronger weight decay); validation classifies exactly as inference does (fixed: centred placement; whole:
 the whole record, batched by length and masked). The kept checkpoint is the epoch
 with the best validation mean F1 over N, A, O (the paper's figure); ties keep the earlier epoch.
 State for resuming (weights, optimiser, epoch, best score, RNG) is written after every epoch
-next to the output file as `<out>.resume.pt` and read back with `weights_only=True`. The output
+next to the output file as `<out>.resume.pt` and read back with `weights_only=True`; it also keeps
+the run's recipe and data (run_recipe), and a run of other settings or data is not resumed from it. The output
 is checked before training starts (an existing file is replaced only with `overwrite` or by the
 interrupted run it belongs to; the folder must be writable); every write is atomic.
 On a CUDA device (or with `resident`), fixed-input models train with every record resident on
