@@ -40,12 +40,15 @@ def _f1_nao_draws(t: np.ndarray, p: np.ndarray, idx: np.ndarray, n_classes: int)
     R = idx.shape[0]
     code = (np.arange(R)[:, None] * n_classes + t[idx]) * n_classes + p[idx]
     m = np.bincount(code.ravel(), minlength=R * n_classes * n_classes).reshape(R, n_classes, n_classes)
-    f = []
+    f, seen = [], []
     for c in range(min(3, n_classes)):
         tp = m[:, c, c]
         denom = m[:, c, :].sum(1) + m[:, :, c].sum(1)
         f.append(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
-    return np.mean(f, axis=0)
+        seen.append(denom > 0)
+    # a class neither present nor predicted in a resample (small sets) has no F1: averaged over the others
+    f, seen = np.array(f), np.array(seen)
+    return np.where(seen.any(0), (f * seen).sum(0) / np.maximum(seen.sum(0), 1), 0.0)
 
 
 def _resamples(n: int, draws: int, seed: int, cells: int = 2_000_000):

@@ -62,3 +62,10 @@ def test_large_sets_are_resampled_in_chunks_with_the_same_result():
     finally:
         metrics._resamples = old
     assert chunked == pytest.approx(whole, abs=1e-12)  # the generator's stream does not depend on the cut
+
+
+def test_a_class_missing_from_a_resample_does_not_count_as_f1_zero():
+    """12 perfectly classified records: every resample is classified perfectly, so the interval is
+    1-1; a resample without any A record has no F1 for A (not 0, which gave 0.667-1.000)."""
+    t = list("NNNNAAAOOO~~")
+    assert f1_interval(t, t) == [1.0, 1.0]
