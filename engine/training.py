@@ -241,16 +241,17 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     check_output(card_path, overwrite or (resume and os.path.exists(resume_path)), what="model card",
                  inputs=inputs)
     arch_args = {**getattr(ARCHITECTURES.get(cfg.arch), "default_args", {}), **cfg.arch_args}
-    if cfg.init and not cfg.arch_args:  # fine-tuning keeps the checkpoint's own widths and depth
+    start = None  # the checkpoint fine-tuned from, read once
+    if cfg.init:
         from .models.checkpoint import load_checkpoint
 
         start = load_checkpoint(cfg.init)  # safetensors or weights-only; checked like any model
-        if start.meta.get("arch") == cfg.arch:
+        if not cfg.arch_args and start.meta.get("arch") == cfg.arch:  # keeps its own widths and depth
             arch_args = {**arch_args, **start.meta.get("arch_args", {})}
     meta = base_meta(cfg.arch, arch_args)
     torch.manual_seed(cfg.seed)
     module = build(cfg.arch, **arch_args).to(device)
-    init = init_from(module, cfg.init, cfg.arch) if cfg.init else None
+    init = init_from(module, cfg.init, cfg.arch, loaded=start) if cfg.init else None
     clf = Classifier(module, meta, device)
     ema = WeightAverage(module, cfg.ema) if cfg.ema else None
     val_clf = Classifier(ema.module, meta, device) if ema else clf  # what is validated and kept

@@ -52,12 +52,13 @@ class WeightAverage:
         self.updates = int(st["updates"])
 
 
-def init_from(module: nn.Module, path: str, arch: str) -> str:
-    """Copy a checkpoint's weights into `module` (same architecture) → "file (weights fingerprint)"."""
+def init_from(module: nn.Module, path: str, arch: str, loaded=None) -> str:
+    """Copy a checkpoint's weights into `module` (same architecture) → "file (weights fingerprint)".
+    `loaded`: the checkpoint at `path` already loaded (a Classifier), so it is not read twice."""
     from .attack_eval import model_fingerprint
     from .models.checkpoint import load_checkpoint
 
-    clf = load_checkpoint(path)  # safetensors or a weights-only state dict; refuses anything else
+    clf = loaded or load_checkpoint(path)  # safetensors or a weights-only state dict; refuses anything else
     if clf.meta.get("arch") != arch:
         raise UserError(f"--init {path} is a {clf.meta.get('arch')!r} model; this run trains {arch!r}")
     try:
