@@ -35,7 +35,10 @@ BOOTSTRAP_DRAWS = 2000
 
 
 def _f1_nao_draws(t: np.ndarray, p: np.ndarray, idx: np.ndarray, n_classes: int) -> np.ndarray:
-    """Mean F1 over N/A/O (classes 0-2) for each row of resampled record indices idx (R, n)."""
+    """Mean F1 over N/A/O (classes 0-2) for each row of resampled record indices idx (R, n).
+    A class absent from the whole set (neither true nor predicted) counts as F1 0, as in
+    summarize(); one present in the set but missing from a resample is left out of that
+    resample's mean (it has no F1 there)."""
     # per draw confusion counts via one bincount over (draw, true, pred)
     R = idx.shape[0]
     code = (np.arange(R)[:, None] * n_classes + t[idx]) * n_classes + p[idx]
@@ -45,8 +48,7 @@ def _f1_nao_draws(t: np.ndarray, p: np.ndarray, idx: np.ndarray, n_classes: int)
         tp = m[:, c, c]
         denom = m[:, c, :].sum(1) + m[:, :, c].sum(1)
         f.append(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
-        seen.append(denom > 0)
-    # a class neither present nor predicted in a resample (small sets) has no F1: averaged over the others
+        seen.append((denom > 0) | (not np.any(t == c) and not np.any(p == c)))
     f, seen = np.array(f), np.array(seen)
     return np.where(seen.any(0), (f * seen).sum(0) / np.maximum(seen.sum(0), 1), 0.0)
 

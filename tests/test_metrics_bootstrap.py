@@ -69,3 +69,14 @@ def test_a_class_missing_from_a_resample_does_not_count_as_f1_zero():
     1-1; a resample without any A record has no F1 for A (not 0, which gave 0.667-1.000)."""
     t = list("NNNNAAAOOO~~")
     assert f1_interval(t, t) == [1.0, 1.0]
+
+
+def test_a_class_absent_from_the_whole_set_counts_as_summarize_counts_it():
+    """Only N records, all right: summarize() gives mean F1 N/A/O (1 + 0 + 0) / 3; the interval
+    uses the same definition, so it brackets the figure it is printed next to."""
+    t = ["N"] * 20
+    f = summarize(t, t)["f1_mean_nao"]
+    assert f == pytest.approx(1 / 3)
+    assert f1_interval(t, t) == pytest.approx([f, f])
+    res = paired_f1_difference(t, ["N"] * 19 + ["O"], t)
+    assert res["difference"] == pytest.approx(f - summarize(t, ["N"] * 19 + ["O"])["f1_mean_nao"])
