@@ -95,11 +95,11 @@ def test_cli_options(tmp_path):
     assert_user_error(run_cli("train", str(SAMPLES), "--out", out, "--adversarial", "pgd", "--eps", "0"), "--eps")
     assert_user_error(run_cli("train", str(SAMPLES), "--out", out, "--adversarial", "pgd", "--steps", "0"), "--steps")
     from engine.cli import build_parser
-    from engine.cli.core import _argv_for
+    from engine.cli.core import train_request
 
     args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--adversarial", "pgd", "--eps", "0.02",
                                       "--steps", "7"])
-    assert _argv_for(args)[-6:] == ["--adversarial", "pgd", "--eps", "0.02", "--steps", "7"]
+    assert train_request(args).command.split()[-6:] == ["--adversarial", "pgd", "--eps", "0.02", "--steps", "7"]
 
 
 def test_adv_share_mixes_clean_and_adversarial_examples(samples, tmp_path, monkeypatch):
@@ -131,7 +131,7 @@ def test_adv_share_mixes_clean_and_adversarial_examples(samples, tmp_path, monke
 
 def test_adv_share_option(tmp_path):
     from engine.cli import build_parser
-    from engine.cli.core import _argv_for
+    from engine.cli.core import train_request
 
     out = str(tmp_path / "m.safetensors")
     for bad in ("0", "1.5", "nan"):
@@ -139,4 +139,4 @@ def test_adv_share_option(tmp_path):
                           "--adv-share")
     args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--adversarial", "pgd",
                                       "--adv-share", "0.5"])
-    assert _argv_for(args)[-2:] == ["--adv-share", "0.5"]
+    assert train_request(args).command.split()[-2:] == ["--adv-share", "0.5"]

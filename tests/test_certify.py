@@ -230,10 +230,10 @@ def test_train_noise_sd_option_checked(tmp_path):
     assert_user_error(run_cli("train", str(SAMPLES), "--out", str(tmp_path / "m.safetensors"), "--noise-sd", "-1"),
                       "--noise-sd")
     from engine.cli import build_parser
-    from engine.cli.core import _argv_for
+    from engine.cli.core import train_request
 
     args = build_parser().parse_args(["train", "d", "--out", "m.safetensors", "--noise-sd", "0.25"])
-    assert args.noise_sd == 0.25 and _argv_for(args)[-2:] == ["--noise-sd", "0.25"]
+    assert args.noise_sd == 0.25 and train_request(args).command.split()[-2:] == ["--noise-sd", "0.25"]
 
 
 def test_dataset_results_file_resumes_and_refuses_another_run(tiny_model, tmp_path):

@@ -110,11 +110,11 @@ def test_init_copies_weights_and_names_the_source(sample_data, tmp_path):
 
 def test_card_command_records_the_options_that_change_the_run():
     from engine.cli import build_parser
-    from engine.cli.core import _argv_for
+    from engine.cli.core import train_request
 
     args = build_parser().parse_args(["train", "d", "--out", "/x/m.safetensors", "--lr", "0.0003", "--batch-size", "32",
                                       "--ema", "0.998", "--init", "/abs/path/default.safetensors"])
-    argv = _argv_for(args)
+    argv = train_request(args).command.split()
     for pair in (["--lr", "0.0003"], ["--batch-size", "32"], ["--ema", "0.998"], ["--init", "default.safetensors"]):
         assert any(argv[i:i + 2] == pair for i in range(len(argv))), (pair, argv)
     assert not any("/abs/" in a or "/x/" in a for a in argv)  # no machine paths in the model card

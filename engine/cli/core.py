@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 
 from ..attacks.registry import ADV_TRAINING_METHODS
 from ..augment import AUGMENTATIONS, parse_augment
@@ -12,7 +13,8 @@ from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MODEL
 from ..records import read_record
-from .options import add_batch_size, add_dataset_args, add_limit, add_ranged, add_seed, device_type
+from ..train_params import TRAIN_PARAMS, check_request, command_line
+from .options import add_dataset_args, add_declared, add_limit, device_type
 
 
 def add_model_args(p) -> None:
@@ -74,36 +76,27 @@ def register(sub) -> None:
     p.add_argument("--val-split", default="strat",
                    help="'strat' (seeded stratified 10%% of the pool) or a split name/file")
     p.add_argument("--labels", default=None)
-    add_ranged(p, "--epochs", int, 1, 100_000, None,
-               "training epochs (default: the architecture's, " + ", ".join(
-                   f"{a.name} {a.default_epochs}" for a in ARCHITECTURES.values()) + ")")
-    add_batch_size(p, 64, "training batch size")
-    add_ranged(p, "--lr", float, 0.0, 10.0, 1e-3, "learning rate", lo_open=True)
-    add_seed(p, "random seed (weights, shuffling and the stratified validation split)")
-    add_ranged(p, "--max-minutes", float, 0.0, 1e6, None, "stop after this many minutes", unit="min", lo_open=True)
+    epochs = TRAIN_PARAMS["epochs"]
+    add_declared(p, replace(epochs, help=epochs.help.removesuffix(")") + ": " + ", ".join(
+        f"{a.name} {a.default_epochs}" for a in ARCHITECTURES.values()) + ")"))
+    for name in ("batch_size", "lr", "seed", "max_minutes"):
+        add_declared(p, TRAIN_PARAMS[name])
     add_limit(p, "use only the first N records (quick runs)")
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
-    add_ranged(p, "--noise-sd", float, 0.0, 10.0, 0.0, "Gaussian noise added to every training example, so the "
-               "model works under randomised smoothing (certify --sigma)", unit="mV")
+    add_declared(p, TRAIN_PARAMS["noise_sd_mv"])
     p.add_argument("--adversarial", default=None, choices=list(ADV_TRAINING_METHODS),
                    help="adversarial training: pgd (Madry et al.; --steps 1 is the fast variant with a random "
                         "start, Wong et al.), sap (smooth perturbations) or apgd-ce (Auto-PGD, adaptive step)")
-    add_ranged(p, "--eps", float, 0.0, 10.0, 0.01, "adversarial training: L∞ budget", unit="mV", lo_open=True)
-    add_ranged(p, "--steps", int, 1, 1000, 1, "adversarial training: ascent steps per batch")
-    add_ranged(p, "--adv-share", float, 0.0, 1.0, 1.0, "adversarial training: share of each batch replaced by "
-               "adversarial examples, the rest kept clean (0.5: half and half)", lo_open=True)
-    add_ranged(p, "--ema", float, 0.0, 0.99999, 0.0, "keep a moving average of the weights with this decay "
-               "(e.g. 0.999) and validate and save it instead of the raw weights; 0: off")
-    add_ranged(p, "--weight-decay", float, 0.0, 1.0, 1e-4, "AdamW's decoupled weight decay")
-    add_ranged(p, "--label-smoothing", float, 0.0, 0.5, 0.0, "cross-entropy label smoothing; 0: off")
+    for name in ("adv_eps_mv", "adv_steps", "adv_share", "ema", "weight_decay", "label_smoothing"):
+        add_declared(p, TRAIN_PARAMS[name])
     p.add_argument("--augment", type=_augment_list, default=(), metavar="NAME,...",
                    help="augment every training batch besides the random gain: " + "; ".join(
-                       f"{k}: {v}" for k, v in AUGMENTATIONS.items()) + " (applied in the order given)")
+                       f"{k}: {v}".replace("%", "%%") for k, v in AUGMENTATIONS.items()) + " (applied in the order given)")
     p.add_argument("--channels", type=_channel_list, default=None, metavar="C0,C1,...",
                    help="widths of " + ", ".join(_CHANNEL_ARCHS) + ": the stem's, then one per residual block "
                    "(default 16,24,32,48,64,64,96; e.g. 24,36,48,72,96,96,144 for 1.5x), kept in the checkpoint")
-    add_ranged(p, "--depth", int, 1, 8, None, "residual blocks per stage of " + ", ".join(_CHANNEL_ARCHS)
-               + " (one stride-2 block, then stride-1 blocks of the same width; default 1), kept in the checkpoint")
+    depth = TRAIN_PARAMS["depth"]
+    add_declared(p, replace(depth, help=depth.help.replace("per stage", "per stage of " + ", ".join(_CHANNEL_ARCHS))))
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (same --arch): fine-tuning, "
                    "e.g. with --noise-sd or --adversarial")
     p.add_argument("--gpu-resident", action="store_true",
@@ -316,6 +309,25 @@ def _channel_list(text: str) -> list[int]:
     return vals
 
 
+def train_request(args, ds=None):
+    """The TrainRequest of parsed `train` options (checked by their declarations, engine.train_params),
+    its `command` the line that repeats it; `ds` the open dataset (None: only the command is wanted)."""
+    from ..workbench import TrainRequest
+
+    arch_args = {k: v for k, v in (("channels", args.channels), ("depth", args.depth)) if v is not None}
+    req = TrainRequest(dataset=ds, out=args.out, arch=args.arch, split=args.split, val_split=args.val_split,
+                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       max_minutes=args.max_minutes, limit=args.limit, device=args.device,
+                       resume=not args.no_resume, overwrite=args.overwrite,
+                       resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
+                       adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
+                       adv_share=args.adv_share, ema=args.ema, init=args.init, arch_args=arch_args,
+                       weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, augment=args.augment)
+    check_request(req)
+    req.command = command_line(req, args.dataset)
+    return req
+
+
 def cmd_train(args) -> int:
     # check the arguments and the dataset before loading torch: bad input fails fast
     from ..outputs import check_output, check_suffix
@@ -330,70 +342,14 @@ def cmd_train(args) -> int:
     # the model card written next to it (engine.training.card_path_for)
     check_output(args.out[:-len(".safetensors")] + ".md", args.overwrite or resuming, what="model card",
                  inputs=[args.init])
-    arch_args = {}
-    if args.channels is not None:
-        if "channels" not in ARCHITECTURES[args.arch].arg_limits:
-            raise UserError(f"--channels: {args.arch} has no channel widths to set (only {', '.join(_CHANNEL_ARCHS)})")
-        arch_args["channels"] = args.channels
-    if args.depth is not None:
-        if "depth" not in ARCHITECTURES[args.arch].arg_limits:
-            raise UserError(f"--depth: {args.arch} has no residual stages to deepen (only {', '.join(_CHANNEL_ARCHS)})")
-        arch_args["depth"] = args.depth
     ds = open_dataset(args.dataset, args.labels)
 
-    from ..workbench import TrainRequest, jobs
+    from ..workbench import jobs
     from . import emit, run_job
 
-    req = TrainRequest(dataset=ds, out=args.out, arch=args.arch, split=args.split, val_split=args.val_split,
-                       epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       max_minutes=args.max_minutes, limit=args.limit, device=args.device,
-                       resume=not args.no_resume, overwrite=args.overwrite,
-                       resident=True if args.gpu_resident else None, amp=args.amp, noise_sd_mv=args.noise_sd,
-                       adversarial=args.adversarial, adv_eps_mv=args.eps, adv_steps=args.steps,
-                       adv_share=args.adv_share, ema=args.ema, init=args.init, arch_args=arch_args,
-                       weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, augment=args.augment,
-                       command="python main.py train " + " ".join(_argv_for(args)))
+    req = train_request(args, ds)
     res = run_job(jobs.train(req))
     best = res.pop("best")
     doc = {**res, **best}
     emit(args, doc, f"wrote {args.out}: validation mean F1 (N,A,O) {best.get('f1_mean_nao', float('nan')):.3f}")
     return 0
-
-
-def _argv_for(args) -> list[str]:
-    out = [args.dataset, "--arch", args.arch, "--out", os.path.basename(args.out), "--seed", str(args.seed)]
-    if args.epochs:
-        out += ["--epochs", str(args.epochs)]
-    if args.max_minutes:
-        out += ["--max-minutes", str(args.max_minutes)]
-    if args.lr != 1e-3:
-        out += ["--lr", f"{args.lr:g}"]
-    if args.batch_size != 64:
-        out += ["--batch-size", str(args.batch_size)]
-    if args.split != "all":
-        out += ["--split", args.split]
-    if args.gpu_resident:
-        out += ["--gpu-resident"]
-    if args.amp != "auto":
-        out += ["--amp", args.amp]
-    if args.noise_sd:
-        out += ["--noise-sd", f"{args.noise_sd:g}"]
-    if args.adversarial:
-        out += ["--adversarial", args.adversarial, "--eps", f"{args.eps:g}", "--steps", str(args.steps)]
-        if args.adv_share < 1:
-            out += ["--adv-share", f"{args.adv_share:g}"]
-    if args.ema:
-        out += ["--ema", f"{args.ema:g}"]
-    if args.init:
-        out += ["--init", os.path.basename(args.init)]
-    if args.channels:
-        out += ["--channels", ",".join(map(str, args.channels))]
-    if args.depth is not None:
-        out += ["--depth", str(args.depth)]
-    if args.weight_decay != 1e-4:
-        out += ["--weight-decay", f"{args.weight_decay:g}"]
-    if args.label_smoothing:
-        out += ["--label-smoothing", f"{args.label_smoothing:g}"]
-    if args.augment:
-        out += ["--augment", ",".join(args.augment)]
-    return out

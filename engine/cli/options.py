@@ -13,9 +13,9 @@ from typing import Any
 
 from ..attacks.params import Param
 from ..attacks.registry import arg_type
+from ..train_params import MAX_SEED  # noqa: F401 - the seed options' range, declared with training's
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
-MAX_SEED = 2 ** 32 - 1  # numpy's seed range; torch accepts it too
 
 
 def add_ranged(p: argparse.ArgumentParser, flag: str, kind: type, lo: float, hi: float, default: Any,
@@ -23,10 +23,15 @@ def add_ranged(p: argparse.ArgumentParser, flag: str, kind: type, lo: float, hi:
     """Add `flag` whose values must lie in [lo, hi] (`lo_open`: lo excluded); default None means
     'not given' (the command picks a default). Returns the declaration."""
     attr = flag.lstrip("-").replace("-", "_")
-    decl = Param(attr, flag, flag, unit, default, lo, hi, help, kind=kind, lo_open=lo_open)
-    shown = "" if default is None else f" (default {default:g}{' ' + unit if unit else ''})"
-    p.add_argument(flag, dest=attr, type=arg_type(decl), default=default, metavar=(unit or "N").upper(),
-                   help=f"{help}; {decl.range_text()}{shown}")
+    return add_declared(p, Param(attr, flag, flag, unit, default, lo, hi, help, kind=kind, lo_open=lo_open))
+
+
+def add_declared(p: argparse.ArgumentParser, decl: Param) -> Param:
+    """Add the option a Param declares, under the flag's name (--noise-sd -> args.noise_sd)."""
+    shown = "" if decl.default is None else f" (default {decl.default:g}{' ' + decl.unit if decl.unit else ''})"
+    p.add_argument(decl.flag, dest=decl.flag.lstrip("-").replace("-", "_"), type=arg_type(decl),
+                   default=decl.default, metavar=(decl.unit or "N").upper(),
+                   help=f"{decl.help}; {decl.range_text()}{shown}")
     return decl
 
 

@@ -361,6 +361,9 @@ def train(req: TrainRequest) -> Job:
         from ..training import TrainConfig
         from ..training import train as engine_train
 
+        from ..train_params import check_request
+
+        check_request(req)  # the CLI's ranges and messages, whichever front end asks
         resume_file = req.out + ".resume.pt"
         check_suffix(req.out, (".safetensors",), "checkpoint")
         if req.arch_args:  # before any data is read: a network that cannot be built or is absurdly large
