@@ -313,7 +313,7 @@ def test_training_on_the_bundled_samples_saves_outside_the_app(qtbot, isolated, 
 
     monkeypatch.setattr(win.wb, "train_job", fake_train_job)
     monkeypatch.setenv("HOME", str(tmp_path))
-    win.datasets.run_train("all", "default", 1, "mine.safetensors")
+    win.datasets.run_train({"split": "all", "arch": "default", "epochs": 1, "out": "mine.safetensors"})
     wait_idle(qtbot, win)
     assert outs == [str(tmp_path / "mine.safetensors")]
     assert not (SAMPLES.parent / "mine.safetensors").exists()
@@ -323,7 +323,7 @@ def test_training_on_the_bundled_samples_saves_outside_the_app(qtbot, isolated, 
         (other / f.name).write_bytes(f.read_bytes())
     with qtbot.waitSignal(win.datasetListed, timeout=60000):
         win.open_folder(str(other), select_first=False, remember=False)
-    win.datasets.run_train("all", "default", 1, "mine.safetensors")
+    win.datasets.run_train({"split": "all", "arch": "default", "epochs": 1, "out": "mine.safetensors"})
     wait_idle(qtbot, win)
     assert outs[-1] == str(tmp_path / "data" / "mine.safetensors")
 
@@ -374,7 +374,7 @@ def test_a_cancelled_training_says_what_is_saved(qtbot, isolated, model_path, mo
     panel = win.dataset_panel
     panel.tr_summary.setText("Saved an earlier model")
     out = str(tmp_path / "m.safetensors")
-    win.datasets.run_train("all", "default", 3, out)
+    win.datasets.run_train({"split": "all", "arch": "default", "epochs": 3, "out": out})
     assert "Saved" not in panel.tr_summary.text()
     qtbot.waitUntil(lambda: "min left" in panel.tr_summary.text(), timeout=60000)
     win.cancel_jobs()

@@ -146,3 +146,58 @@ def test_record_list_file_as_split(qtbot, isolated, model_path, tmp_path, monkey
     with qtbot.waitSignal(win.errorShown, timeout=60000) as sig:
         panel.eval_run.click()
     assert "not a text file" in sig.args[0] or "is not UTF-8 text" in sig.args[0]  # engine.datasets' words
+
+
+def test_train_tab_recipe_reaches_the_checkpoint_and_its_command(qtbot, isolated, model_path):  # noqa: F811
+    """The Train tab offered architecture, records and epochs only: the README's best recipe could
+    not be trained from the window, and its card said 'GUI train'. Now every option of `train` is
+    in the Recipe section, a preset sets the README's recipe, and the command shown under the form
+    is the one the checkpoint's card keeps."""
+    from PySide6.QtCore import Qt
+
+    from engine.models.checkpoint import load_checkpoint
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    win.show_dataset_tab(3)
+    panel = win.dataset_panel
+    r = panel.tr_recipe
+    assert not r.isVisible()
+    qtbot.mouseClick(panel.tr_recipe_toggle, Qt.MouseButton.LeftButton)
+    assert r.isVisible() and panel.tr_recipe_toggle.text() == "Recipe ▾"
+    i = r.preset.findData("regularised-deep")
+    r.preset.setCurrentIndex(i)
+    r.preset.activated.emit(i)
+    assert panel.tr_arch.currentData() == "default-whole" and panel.tr_minutes.value() == 42
+    cmd = panel.tr_command.text()
+    for frag in ("python main.py train samples --arch default-whole", "--max-minutes 42", "--ema 0.998",
+                 "--depth 2", "--weight-decay 0.05", "--label-smoothing 0.1", "--augment stretch,noise"):
+        assert frag in cmd, (frag, cmd)
+    r.fields["ema"].setValue(0.99)  # an edit makes the recipe custom
+    assert r.preset.currentData() is None and "--ema 0.99 " in panel.tr_command.text()
+    assert not r.fields["adv_eps_mv"].isEnabled()
+    r.adversarial.setCurrentIndex(r.adversarial.findData("pgd"))
+    assert r.fields["adv_eps_mv"].isEnabled() and "--adversarial pgd --eps 0.01 --steps 1" in panel.tr_command.text()
+    r.adversarial.setCurrentIndex(0)
+    panel.tr_arch.setCurrentIndex(panel.tr_arch.findData("paper-cnn"))  # no residual stages to deepen
+    assert not r.fields["depth"].isEnabled() and "--depth" not in panel.tr_command.text()
+    panel.tr_arch.setCurrentIndex(panel.tr_arch.findData("default-whole"))
+    assert r.fields["depth"].isEnabled() and "--depth 2" in panel.tr_command.text()
+
+    out = isolated["tmp"] / "recipe.safetensors"
+    panel.tr_minutes.setValue(0)
+    assert panel.tr_minutes.text() == "no limit" and "--max-minutes" not in panel.tr_command.text()
+    panel.tr_epochs.setValue(1)
+    r.fields["batch_size"].setValue(8)
+    panel.tr_split.setCurrentIndex(panel.tr_split.findData("all"))
+    panel.tr_out.setText(str(out))
+    shown = panel.tr_command.text()
+    panel.tr_run.click()
+    wait_idle(qtbot, win, 300)
+    assert not isolated["errors"], isolated["errors"]
+    meta = load_checkpoint(out).meta
+    assert meta["arch_args"]["depth"] == 2
+    t = meta["training"]
+    assert (t["ema"], t["weight_decay"], t["label_smoothing"], t["augment"], t["batch_size"]) == \
+        (0.99, 0.05, 0.1, "stretch,noise", 8)
+    assert t["command"] == shown and str(isolated["tmp"]) not in shown

@@ -291,7 +291,7 @@ def test_attack_panel_builds_any_declared_parameter(qtbot):
     from PySide6.QtWidgets import QDoubleSpinBox, QLineEdit, QSpinBox
 
     from engine.attacks.params import Param
-    from gui.panels.attack_panel import _set_value, _value, param_widget
+    from gui.panels.params import param_widget, set_value as _set_value, value_of as _value
 
     tiny = param_widget(Param("tau", "--tau", "τ", "", 2e-6, 1e-7, 1.0, "a tiny float", kind=float, step=1e-6))
     qtbot.addWidget(tiny)

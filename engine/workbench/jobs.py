@@ -342,7 +342,7 @@ class TrainRequest:
     weight_decay: float = 1e-4  # AdamW's decoupled weight decay
     label_smoothing: float = 0.0  # cross-entropy label smoothing
     augment: tuple[str, ...] = ()  # engine.augment names, applied in order to every training batch
-    command: str = ""  # how the run was started, for the model card
+    command: str = ""  # how the run was started, for the model card ("": engine.train_params.command_line)
     arch_args: dict = field(default_factory=dict)  # constructor arguments (e.g. channels), checked and kept
 
 
@@ -361,7 +361,7 @@ def train(req: TrainRequest) -> Job:
         from ..training import TrainConfig
         from ..training import train as engine_train
 
-        from ..train_params import check_request
+        from ..train_params import check_request, command_line
 
         check_request(req)  # the CLI's ranges and messages, whichever front end asks
         resume_file = req.out + ".resume.pt"
@@ -399,7 +399,7 @@ def train(req: TrainRequest) -> Job:
         prov = {"dataset": os.path.basename(os.path.abspath(ds.folder)),
                 "label_file": os.path.basename(ds.label_file) if ds.label_file else None,
                 "split": req.split, "validation": ts.description, "torch": torch.__version__,
-                "command": req.command}
+                "command": req.command or command_line(req)}
 
         def report(r):
             v = r.val

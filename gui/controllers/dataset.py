@@ -99,10 +99,14 @@ class DatasetController:
             return self.win.settings.get("dirs/model") or os.path.expanduser("~")
         return os.path.dirname(folder)
 
-    def run_train(self, split: str, arch: str, epochs: int, out: str) -> None:
+    def run_train(self, fields: dict) -> None:
+        """Train with the Train tab's TrainRequest fields (DatasetPanel.train_request): 'out' as typed,
+        a relative name placed in train_folder()."""
         if not self._need_dataset(model=False):
             return
         w = self.win
+        fields = dict(fields)
+        out, arch = fields.pop("out"), fields.get("arch", "default")
         if not out.endswith(".safetensors"):
             w.show_error("The checkpoint file name must end in .safetensors")
             return
@@ -117,8 +121,8 @@ class DatasetController:
                                                f"{res['best'].get('f1_mean_nao', float('nan')):.3f}). "
                                                "Load it with Model ▸ Load Checkpoint.")
 
-        job = self.wb.train_job(out, arch=arch, split=split, epochs=int(epochs), resume=False, overwrite=True,
-                                command="GUI train")
+        # the model card's command is the headless one that repeats the run (engine.train_params)
+        job = self.wb.train_job(out, **fields, resume=False, overwrite=True)
         panel = w.dataset_panel
         w.submit(job, f"Training {arch}", on_partial=panel.add_epoch, on_done=done,
                  on_cancel=lambda: panel.training_stopped(out),

@@ -4,74 +4,17 @@ smooth the perturbation is."""
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QGridLayout, QLabel, QLineEdit, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from engine.attacks.params import AttackParams
 from engine.attacks.registry import ATTACKS, DEFAULT_METHOD, all_params, spec
 
-from .common import BAD_COLOR, CLASS_NAMES, OK_COLOR, class_text, hline, mv_spin
+from .common import BAD_COLOR, CLASS_NAMES, OK_COLOR, class_text, hline
+from .params import param_widget, set_value, value_of
 
 PAPER_PROTOCOL = "paper"  # combo data of the paper-protocol entry (AF → N, others untargeted)
-_INT_MAX = 2 ** 31 - 1  # a QSpinBox holds a C int
-FIELD_MIN_W = 66  # px: two parameters a row fit a 1280-pixel screen's Analysis dock
-# what a count counts is its label's word ("Query budget", "Noise draws"): no suffix, which did not fit
-# the field ("5000 querie"); the unit is in the tooltip's range
-COUNT_UNITS = ("steps", "queries", "draws", "restarts", "iterations")
-
-
-def param_widget(p):
-    """An input for one declared attack parameter (engine.attacks.params.Param): its range, unit,
-    default and help."""
-    if p.kind is bool:
-        w = QCheckBox(p.label)
-        w.setChecked(bool(p.default))
-    elif p.kind is int:
-        w = QSpinBox()
-        w.setRange(int(p.lo), int(min(p.hi, _INT_MAX)))
-        w.setValue(int(p.default))
-        if p.unit and p.unit not in COUNT_UNITS:
-            w.setSuffix(f" {p.unit}")
-    elif p.unit == "mV":
-        lo = p.lo + 0.0001 if p.lo_open else p.lo
-        w = mv_spin(p.default, lo, p.hi, p.step or max(p.default / 10, 0.0001))
-    elif p.kind is float:
-        w = QDoubleSpinBox()
-        small = min((abs(v) for v in (p.lo, p.default) if v), default=1.0)
-        w.setDecimals(max(4, min(10, math.ceil(-math.log10(small)) + 1)))  # the default and lower bound show
-        w.setRange(p.lo, p.hi)
-        w.setValue(p.default)
-        if p.unit:
-            w.setSuffix(f" {p.unit}")
-    else:  # a kind the panel does not know: typed as text, checked by Param.check when the attack runs
-        w = QLineEdit(str(p.default))
-    if p.step and isinstance(w, (QSpinBox, QDoubleSpinBox)) and p.unit != "mV":
-        w.setSingleStep(p.step)  # the declared increment
-    rng = p.range_text()
-    if p.kind is int and p.hi > _INT_MAX:  # the box stops at a C int: say so, not the declared maximum
-        rng = f"between {int(p.lo)} and {_INT_MAX}" + (f" {p.unit}" if p.unit else "")
-    w.setToolTip(f"{p.help[:1].upper()}{p.help[1:]}; {rng}")
-    if not isinstance(w, QCheckBox):  # a wide range (a seed up to 2^31) must not widen the dock: the
-        w.setMinimumWidth(FIELD_MIN_W)  # box scrolls its text instead
-    return w
-
-
-def _value(w):
-    if isinstance(w, QCheckBox):
-        return w.isChecked()
-    return w.text() if isinstance(w, QLineEdit) else w.value()
-
-
-def _set_value(w, v) -> None:
-    if isinstance(w, QCheckBox):
-        w.setChecked(bool(v))
-    elif isinstance(w, QLineEdit):
-        w.setText(str(v))
-    else:
-        w.setValue(v)
 
 
 class AttackPanel(QWidget):
@@ -192,7 +135,7 @@ class AttackPanel(QWidget):
         values = {}
         for p in self.params_decl:
             w = self.fields[p.attr]
-            values[p.attr] = p.check(_value(w)) if isinstance(w, QLineEdit) and w.isEnabled() else _value(w)
+            values[p.attr] = p.check(value_of(w)) if isinstance(w, QLineEdit) and w.isEnabled() else value_of(w)
         out = {k: v for k, v in values.items() if k in builtin}
         options = tuple((k, v) for k, v in values.items() if k not in builtin)
         if options:
@@ -206,16 +149,16 @@ class AttackPanel(QWidget):
         for p in self.params_decl:
             v = s.get(f"attack/{p.attr}", p.default)
             try:
-                _set_value(self.fields[p.attr], p.check(v))
+                set_value(self.fields[p.attr], p.check(v))
             except Exception:  # noqa: BLE001 - a bad saved value: keep the declared default
-                _set_value(self.fields[p.attr], p.default)
+                set_value(self.fields[p.attr], p.default)
         i = self.target.findData(s.get("attack/target"))
         self.target.setCurrentIndex(max(i, 0))
 
     def save(self, s) -> None:
         s.set("attack/method", self.method_key())
         for p in self.params_decl:
-            s.set(f"attack/{p.attr}", _value(self.fields[p.attr]))
+            s.set(f"attack/{p.attr}", value_of(self.fields[p.attr]))
         s.set("attack/target", self.target.currentData() or "")
 
     # ---- results ----------------------------------------------------------------------------

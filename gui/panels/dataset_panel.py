@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import math
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QFrame, QLineEdit, QPushButton, QScrollArea, QSpinBox, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from engine.intervals import format_rate
+from engine.errors import UserError
 from engine.models import ARCHITECTURES
+from engine.train_params import TRAIN_PARAMS, check_request, command_line
+from engine.workbench import TrainRequest
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
+from .train_recipe import RecipeForm
 
 SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
           ("strat-val", "Stratified 10 % (seed 0)")]
@@ -161,7 +166,7 @@ class DatasetPanel(QWidget):
     evaluateRequested = Signal(str)  # split
     attackEvalRequested = Signal(str, int)  # split, limit
     robustnessRequested = Signal(str, int, str)  # split, limit, ε list (mV, comma-separated)
-    trainRequested = Signal(str, str, int, str)  # split, arch, epochs, out path
+    trainRequested = Signal(dict)  # TrainRequest fields, 'out' as typed (train_request())
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -401,29 +406,69 @@ class DatasetPanel(QWidget):
         for name, arch in ARCHITECTURES.items():
             self.tr_arch.addItem(arch.label, name)
         self.tr_epochs = QSpinBox()
-        self.tr_epochs.setRange(1, 1000)
+        self.tr_epochs.setRange(1, int(TRAIN_PARAMS["epochs"].hi))
         self.tr_epochs.setValue(ARCHITECTURES[self.tr_arch.currentData()].default_epochs)
-        self.tr_arch.currentIndexChanged.connect(  # each architecture's declared default
-            lambda _i: self.tr_epochs.setValue(ARCHITECTURES[self.tr_arch.currentData()].default_epochs))
+        self.tr_epochs.setToolTip(TRAIN_PARAMS["epochs"].help + "; with a time budget, the most it may run")
+        self.tr_minutes = QDoubleSpinBox()
+        budget = TRAIN_PARAMS["max_minutes"]
+        self.tr_minutes.setRange(0.0, budget.hi)
+        self.tr_minutes.setDecimals(1)
+        self.tr_minutes.setSpecialValueText("no limit")  # 0 shows as 'no limit': the epochs decide
+        self.tr_minutes.setSuffix(" min")
+        self.tr_minutes.setToolTip(budget.help[:1].upper() + budget.help[1:] + " (--max-minutes)")
         self.tr_out = QLineEdit("my-model.safetensors")
         self.tr_out.setToolTip("Checkpoint file to write (.safetensors); relative paths go to the dataset's "
                                "parent folder (the bundled samples': your home folder)")
         form.addRow("Records", self.tr_split)
         form.addRow("Architecture", self.tr_arch)
         form.addRow("Epochs", self.tr_epochs)
+        form.addRow("Time budget", self.tr_minutes)
         form.addRow("Save as", self.tr_out)
         left.addLayout(form)
-        left.addWidget(muted("10 % of the records (stratified) are held out for validation; the epoch "
-                             "with the best mean F1 is kept. Training on CPU takes hours for the full data."))
+        self.tr_recipe_toggle = QToolButton()
+        self.tr_recipe_toggle.setText("Recipe ▸")
+        self.tr_recipe_toggle.setCheckable(True)
+        self.tr_recipe_toggle.setAutoRaise(True)
+        self.tr_recipe_toggle.setToolTip("Validation hold-out, seed, optimiser, regularisation, augmentation, "
+                                         "adversarial training, fine-tuning")
+        left.addWidget(self.tr_recipe_toggle)
+        self.tr_recipe = RecipeForm()
+        self.tr_recipe.setVisible(False)
+        self.tr_recipe_toggle.toggled.connect(lambda on: (self.tr_recipe.setVisible(on),
+                                                          self.tr_recipe_toggle.setText("Recipe ▾" if on else
+                                                                                        "Recipe ▸")))
+        left.addWidget(self.tr_recipe)
+        self.tr_recipe.set_arch(self.tr_arch.currentData())
+        self.tr_arch.currentIndexChanged.connect(self._train_arch_changed)
+        self.tr_recipe.preset.activated.connect(lambda _i: self._apply_preset_outside())
+        # one line that scrolls, not a wrapped label: wrapping broke the command at its hyphens
+        self.tr_command = QLineEdit()
+        self.tr_command.setReadOnly(True)
+        self.tr_command.setStyleSheet("color: #444; font-family: monospace;")
+        command = QFormLayout()
+        command.addRow("Command", self.tr_command)
+        left.addLayout(command)
+        for sig in (self.tr_split.currentIndexChanged, self.tr_arch.currentIndexChanged,
+                    self.tr_epochs.valueChanged, self.tr_minutes.valueChanged, self.tr_out.textChanged,
+                    self.tr_recipe.changed):
+            sig.connect(self._update_train_command)
+        left.addWidget(muted("The epoch with the best validation mean F1 is kept. Training on CPU takes hours "
+                             "for the full data; a time budget anneals the schedule to end in time."))
         self.tr_run = QPushButton("Train")
-        self.tr_run.clicked.connect(lambda: self.trainRequested.emit(
-            self.tr_split.currentData(), self.tr_arch.currentData(), self.tr_epochs.value(),
-            self.tr_out.text().strip()))
+        self.tr_run.clicked.connect(lambda: self.trainRequested.emit(self.train_request()))
         left.addWidget(self.tr_run)
         self.tr_summary = muted("")
         left.addWidget(self.tr_summary)
         left.addStretch(1)
-        lay.addLayout(left, 1)
+        # the open recipe is taller than the dock: it scrolls instead of squeezing the ECG strip
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        inner.setLayout(left)
+        scroll.setWidget(inner)
+        lay.addWidget(scroll, 1)
         self.tr_plot = _plot("loss / F1", "epoch")
         self.tr_plot.addLegend(offset=(-10, 10))
         self.tr_loss = self.tr_plot.plot([], [], pen=pg.mkPen(ORIGINAL_COLOR, width=2), name="training loss")
@@ -433,6 +478,43 @@ class DatasetPanel(QWidget):
         lay.addWidget(self.tr_box, 2)
         self.tabs.addTab(w, "Train")
         self._epochs: list = []
+
+    def train_request(self) -> dict:
+        """The Train tab's TrainRequest fields ('out' as typed; the controller places a relative name)."""
+        minutes = self.tr_minutes.value()
+        return {"split": self.tr_split.currentData(), "arch": self.tr_arch.currentData(),
+                "epochs": self.tr_epochs.value(), "max_minutes": minutes or None, "out": self.tr_out.text().strip(),
+                **self.tr_recipe.values()}
+
+    def _train_arch_changed(self, _i: int) -> None:
+        arch = self.tr_arch.currentData()
+        self.tr_epochs.setValue(ARCHITECTURES[arch].default_epochs)  # each architecture's declared default
+        self.tr_recipe.set_arch(arch)
+
+    def _apply_preset_outside(self) -> None:
+        """A preset's architecture and time budget, which sit above the recipe."""
+        fields = self.tr_recipe.preset_fields()
+        if "arch" in fields:
+            self.tr_arch.setCurrentIndex(self.tr_arch.findData(fields["arch"]))
+        self.tr_minutes.setValue(fields.get("max_minutes") or 0.0)
+        self.tr_recipe.apply_preset(self.tr_recipe.preset.currentData())  # the arch change reset nothing
+        self._update_train_command()
+
+    def _update_train_command(self, *_a) -> None:
+        """The equivalent `python main.py train ...` under the form (engine.train_params.command_line)."""
+        fields = self.train_request()
+        out = fields.pop("out") or "my-model.safetensors"
+        folder = getattr(self, "_folder", None) or "DATASET"
+        try:
+            req = TrainRequest(dataset=SimpleNamespace(folder=folder), out=out, **fields)
+            check_request(req)
+            text = command_line(req)
+            tip = f"The command that repeats this run headless; the model card keeps it:\n{text}"
+        except UserError as exc:
+            text, tip = f"not valid: {exc}", str(exc)
+        self.tr_command.setText(text)
+        self.tr_command.setCursorPosition(0)
+        self.tr_command.setToolTip(tip)
 
     def reset_training(self) -> None:
         self._epochs = []
@@ -472,6 +554,7 @@ class DatasetPanel(QWidget):
         else:
             self.source.setText(f"Dataset: {folder} — {n} records, {labelled} labelled"
                                 + ("" if labelled else " (every action here needs labels)"))
+        self._update_train_command()
         self._update_enabled()
 
     def set_busy(self, busy: bool) -> None:
