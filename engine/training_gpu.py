@@ -42,6 +42,20 @@ def amp_setup(amp: str, device: torch.device) -> tuple[torch.dtype | None, bool]
     return torch.bfloat16, False
 
 
+def cpu_bf16_native() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, as oneDNN sees it). Without it
+    bf16 autocast is emulated: measured on an AVX2-only EPYC, a paper-CNN forward pass of one record
+    took over 4 minutes in bf16 against 1.5 s in fp32 (small networks suffer far less)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private probe: when absent, do not stand in the way
+        return True
+
+
+BF16_EMULATED = ("warning: this CPU has no native bf16 arithmetic (AVX512-BF16 or AMX), so bf16 autocast is "
+                 "emulated and can be many times slower than fp32 (--amp off)")
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """torch.autocast for `dtype` on `device`, or a no-op for full precision."""
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)

@@ -201,3 +201,22 @@ def test_train_tab_recipe_reaches_the_checkpoint_and_its_command(qtbot, isolated
     assert (t["ema"], t["weight_decay"], t["label_smoothing"], t["augment"], t["batch_size"]) == \
         (0.99, 0.05, 0.1, "stretch,noise", 8)
     assert t["command"] == shown and str(isolated["tmp"]) not in shown
+
+
+def test_evaluate_compares_with_another_model_on_the_same_records(qtbot, isolated, model_path):  # noqa: F811
+    """`evaluate --against` had no counterpart in the window: the Evaluate tab now scores a second
+    model (bundled or a checkpoint file) on the same records with the paired difference."""
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    win.show_dataset_tab(0)
+    panel = win.dataset_panel
+    names = [panel.eval_against.itemData(i) for i in range(panel.eval_against.count())]
+    assert names[0] == "" and "default-whole" in names and "paper-cnn" not in names  # no weights installed
+    panel.eval_split.setCurrentIndex(panel.eval_split.findData("all"))
+    panel.eval_against.setCurrentIndex(panel.eval_against.findData("default-whole"))
+    panel.eval_run.click()
+    wait_idle(qtbot, win, 180)
+    assert not isolated["errors"], isolated["errors"]
+    text = panel.eval_summary.text()
+    assert "Against <b>default-whole</b>" in text and "paired bootstrap 95 %" in text, text
+    assert ("no difference shown" in text) or ("is better" in text)

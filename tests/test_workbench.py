@@ -119,6 +119,14 @@ def test_evaluate_job_on_samples(samples, tiny_model):
     wb.set_dataset(open_dataset(str(samples)))
     doc, _ = _run(wb.evaluate_job("all"))
     assert doc["n"] == 12 and len(doc["predictions"]) == 12 and doc["split"] == "all"
+    assert "against" not in doc
+    # a second model on the same records: itself gives a difference of exactly 0, its own figures
+    vs, _ = _run(wb.evaluate_job("all", against=str(tiny_model)))
+    a = vs["against"]
+    assert a["f1_mean_nao"] == doc["f1_mean_nao"] and a["confusion"] == doc["confusion"]
+    assert a["paired"]["difference"] == 0 and a["paired"]["ci95"] == [0.0, 0.0]
+    with pytest.raises(UserError):  # a bad spec fails before any record is read
+        _run(wb.evaluate_job("all", against=str(samples / "nope.safetensors")))
 
 
 def test_train_job_checks_output_before_work(samples, tmp_path):

@@ -227,6 +227,16 @@ def _per_class(f1: dict) -> str:
     return " ".join(f"{c} {v:.3f}" for c, v in f1.items())
 
 
+def against_text(a: dict) -> str:
+    """One line for evaluate's comparison (jobs.evaluate's res["against"]): the other model's mean F1
+    and the paired difference with its interval."""
+    cmp = a["paired"]
+    lo, hi = cmp["ci95"]
+    return (f"against {a['model']}: mean F1 (N,A,O) {a['f1_mean_nao']:.3f}; difference {cmp['difference']:+.3f} "
+            f"(paired bootstrap 95 % {lo:+.3f} to {hi:+.3f}; not better in {cmp['share_not_better']:.1%} "
+            f"of {cmp['draws']} resamples)")
+
+
 def cmd_evaluate(args) -> int:
     from ..models.checkpoint import resolve_model
     from ..workbench import jobs
@@ -236,25 +246,12 @@ def cmd_evaluate(args) -> int:
     clf = resolve_model(args.model, args.device)
     other = resolve_model(args.against, args.device) if args.against else None
     t0 = time.monotonic()
-    res = run_job(jobs.evaluate(ds, args.split, clf, lead=args.lead))
-    preds = res.pop("predictions")
+    res = run_job(jobs.evaluate(ds, args.split, clf, lead=args.lead, against=other))
+    res.pop("predictions")
     lo, hi = res["f1_mean_nao_ci95"]
     vs = ""
     if other is not None:
-        from ..metrics import paired_f1_difference
-
-        ores = run_job(jobs.evaluate(ds, args.split, other, lead=args.lead))
-        opreds = ores.pop("predictions")
-        names = list(preds)
-        truth = [ds.label(n) for n in names]
-        cmp = paired_f1_difference(truth, [opreds[n] for n in names], [preds[n] for n in names])
-        res["against"] = {"model": other.name, "accuracy": ores["accuracy"], "f1": ores["f1"],
-                          "f1_mean_nao": ores["f1_mean_nao"], "f1_mean_nao_ci95": ores["f1_mean_nao_ci95"],
-                          "confusion": ores["confusion"], "paired": cmp}
-        a, b = cmp["ci95"]
-        vs = (f"\nagainst {other.name}: mean F1 (N,A,O) {ores['f1_mean_nao']:.3f}; difference {cmp['difference']:+.3f} "
-              f"(paired bootstrap 95 % {a:+.3f} to {b:+.3f}; not better in {cmp['share_not_better']:.1%} "
-              f"of {cmp['draws']} resamples)")
+        vs = "\n" + against_text(res["against"])
     doc = {"model": clf.name, **res, "seconds": round(time.monotonic() - t0, 2)}
     text = (f"model {clf.name} on {res['n']} records: accuracy {res['accuracy']:.3f}, "
             f"F1 {_per_class(res['f1'])}, "

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..attacks.params import Param
 from ..attacks.registry import arg_type
-from ..train_params import MAX_SEED  # noqa: F401 - the seed options' range, declared with training's
+from ..train_params import MAX_SEED
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 

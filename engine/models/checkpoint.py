@@ -25,6 +25,11 @@ MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "mode
 BUILTIN = {name: MODELS_DIR / m.weights for name, m in BUNDLED.items()}  # bundled weights (engine.models.BUNDLED)
 
 
+def installed_bundled() -> list[str]:
+    """The names of the bundled models whose weights are installed (BUNDLED order)."""
+    return [name for name, path in BUILTIN.items() if path.is_file()]
+
+
 def base_meta(arch: str, arch_args: dict | None = None) -> dict:
     """Metadata for a new model of `arch` (input convention from the registry)."""
     return {"format": FORMAT, "arch": arch, "arch_args": dict(arch_args or {}),

@@ -238,24 +238,46 @@ def _predict(clf, sigs, progress, should_stop, what="classifying"):
 
 
 def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None = None,
-             warn: Callable[[str], None] | None = None) -> Job:
+             warn: Callable[[str], None] | None = None, against=None) -> Job:
     """Accuracy, per-class F1 and confusion of `clf` on the labelled records of a split; the
-    document also holds every record's prediction and the split's name."""
-    def fn(progress, should_stop):
-        from ..metrics import f1_interval, summarize
+    document also holds every record's prediction and the split's name.
 
+    `against` (a Classifier or a model spec for engine.models.checkpoint.resolve_model, loaded on
+    `clf`'s device before any record is read): a second model scored on the same records, in
+    res["against"] with its figures and `paired`, the paired bootstrap of clf's mean F1 N/A/O minus
+    its own (engine.metrics.paired_f1_difference)."""
+    def fn(progress, should_stop):
+        from ..metrics import f1_interval, paired_f1_difference, summarize
+
+        other = against
+        if isinstance(other, str):
+            from ..models.checkpoint import resolve_model
+
+            progress(0, 1, f"loading {other} ...")
+            other = resolve_model(other, clf.device)
         sel = select_records(ds, split, limit, warn=warn or (lambda m: progress(0, 1, m)))
         names = sel.names
-        sigs = _signals(ds, names, clf.fs, lead, progress, should_stop)
-        probs = _predict(clf, sigs, progress, should_stop)
-        pred = [clf.classes[int(i)] for i in probs.argmax(1)]
         truth = [ds.label(n) for n in names]
-        res = summarize(truth, pred)
-        res["f1_mean_nao_ci95"] = f1_interval(truth, pred)  # resampling the records (engine.metrics)
+
+        def score(model, sigs=None):
+            sigs = sigs if sigs is not None else _signals(ds, names, model.fs, lead, progress, should_stop)
+            probs = _predict(model, sigs, progress, should_stop)
+            pred = [model.classes[int(i)] for i in probs.argmax(1)]
+            res = summarize(truth, pred)
+            res["f1_mean_nao_ci95"] = f1_interval(truth, pred)  # resampling the records (engine.metrics)
+            return res, pred, sigs
+
+        res, pred, sigs = score(clf)
         res["model"] = clf.name
         res["split"] = split
         res["missing"] = len(sel.missing)
         res["predictions"] = dict(zip(names, pred))
+        if other is not None:
+            progress(0, 1, f"evaluating {other.name} on the same records ...")
+            ores, opred, _ = score(other, sigs if other.fs == clf.fs else None)
+            res["against"] = {"model": other.name, **{k: ores[k] for k in ("accuracy", "f1", "f1_mean_nao",
+                                                                          "f1_mean_nao_ci95", "confusion")},
+                              "paired": paired_f1_difference(truth, opred, pred)}
         return res
     return fn
 
@@ -358,10 +380,9 @@ def train(req: TrainRequest) -> Job:
         from ..device import pick_device, seed_everything
         from ..models import ARCHITECTURES
         from ..outputs import check_output, check_suffix
+        from ..train_params import check_request, command_line
         from ..training import TrainConfig
         from ..training import train as engine_train
-
-        from ..train_params import check_request, command_line
 
         check_request(req)  # the CLI's ranges and messages, whichever front end asks
         resume_file = req.out + ".resume.pt"
@@ -383,6 +404,11 @@ def train(req: TrainRequest) -> Job:
         ts = training_split(ds, names, req.val_split, req.seed)
         seed_everything(req.seed)
         device = pick_device(req.device)
+        if req.amp == "bf16" and device.type == "cpu":
+            from ..training_gpu import BF16_EMULATED, cpu_bf16_native
+
+            if not cpu_bf16_native():
+                progress(0, 1, BF16_EMULATED)
         fs = ARCHITECTURES[req.arch].input.fs
         progress(0, 1, f"reading {len(ts.train) + len(ts.val)} records from {ds.folder} ...")
         sigs = _signals(ds, ts.train + ts.val, fs, None, progress, should_stop)

@@ -117,9 +117,11 @@ class Workbench:
     def list_dataset_job(self, folder: str, labels: str | None = None) -> Job:
         return jobs.list_dataset(folder, labels)
 
-    def evaluate_job(self, split: str, limit: int | None = None) -> Job:
+    def evaluate_job(self, split: str, limit: int | None = None, against=None) -> Job:
+        """jobs.evaluate of the session's model; `against` a second model (spec or Classifier) scored
+        on the same records, with the paired difference."""
         return jobs.evaluate(self._need("dataset", self.dataset), split, self._need("model", self.model),
-                             limit=limit)
+                             limit=limit, against=against)
 
     def attack_eval_job(self, split: str, method: str, params, limit: int | None = None, **options) -> Job:
         return jobs.attack_eval(self._need("dataset", self.dataset), split, self._need("model", self.model),

@@ -42,7 +42,9 @@ class DatasetController:
             self.win.show_error(str(exc))
             return None
 
-    def run_evaluate(self, split: str) -> None:
+    def run_evaluate(self, split: str, against: str = "") -> None:
+        """Evaluate the loaded model on `split`; `against` a second model (a bundled name or a
+        checkpoint file; '' none) scored on the same records with the paired difference."""
         if not self._need_dataset():
             return
         w = self.win
@@ -51,7 +53,8 @@ class DatasetController:
             w.dataset_panel.show_evaluation(res)
             w.browser.update_rows({n: {"pred": p} for n, p in res.get("predictions", {}).items()})
 
-        w.submit(self.wb.evaluate_job(split), f"Evaluating {self.wb.model.name}", on_done=done, kind="dataset")
+        w.submit(self.wb.evaluate_job(split, against=against or None), f"Evaluating {self.wb.model.name}"
+                 + (f" against {os.path.basename(against)}" if against else ""), on_done=done, kind="dataset")
 
     def run_attack_eval(self, split: str, limit: int) -> None:
         if not self._need_dataset():

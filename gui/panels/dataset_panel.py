@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from engine.intervals import format_rate
 from engine.errors import UserError
-from engine.models import ARCHITECTURES
+from engine.models import ARCHITECTURES, BUNDLED
+from engine.models.checkpoint import installed_bundled
 from engine.train_params import TRAIN_PARAMS, check_request, command_line
 from engine.workbench import TrainRequest
 
@@ -94,6 +95,21 @@ def _split_combo() -> QComboBox:
     return SplitCombo()
 
 
+CHOOSE_FILE = "\x00choose-file"  # combo data of "Checkpoint file…" (Compare with)
+
+
+def against_html(a: dict, model: str) -> str:
+    """The Evaluate summary's comparison (jobs.evaluate's res["against"]): the other model's mean F1
+    and the paired difference, in words a reader can act on."""
+    cmp = a["paired"]
+    lo, hi = cmp["ci95"]
+    verdict = ("no difference shown on these records" if lo <= 0 <= hi else
+               f"<b>{model}</b> is better" if lo > 0 else f"<b>{a['model']}</b> is better")
+    return (f"<br><br>Against <b>{a['model']}</b>: mean F1 (N, A, O) {a['f1_mean_nao']:.3f}, accuracy "
+            f"{a['accuracy']:.3f}<br>Difference {cmp['difference']:+.3f} (paired bootstrap 95 % {lo:+.3f} to "
+            f"{hi:+.3f}): {verdict}")
+
+
 def alpha_text(rule: str) -> str:
     """engine.robustness.alpha_rule's 'ratio:R' / 'fixed:A' in words."""
     kind, _, v = str(rule).partition(":")
@@ -163,7 +179,7 @@ NO_LABELS = ("No labelled records: the listed folder has no label file (REFERENC
 
 
 class DatasetPanel(QWidget):
-    evaluateRequested = Signal(str)  # split
+    evaluateRequested = Signal(str, str)  # split, the model to compare with ('' none; a BUNDLED name or a file)
     attackEvalRequested = Signal(str, int)  # split, limit
     robustnessRequested = Signal(str, int, str)  # split, limit, ε list (mV, comma-separated)
     trainRequested = Signal(dict)  # TrainRequest fields, 'out' as typed (train_request())
@@ -190,9 +206,22 @@ class DatasetPanel(QWidget):
         form = QFormLayout()
         self.eval_split = _split_combo()
         form.addRow("Records", self.eval_split)
+        self.eval_against = QComboBox()
+        self.eval_against.addItem("No other model", "")
+        for name in installed_bundled():  # paper-cnn's weights come only from training it
+            self.eval_against.addItem(BUNDLED[name].label, name)
+        self.eval_against.addItem("Checkpoint file…", CHOOSE_FILE)
+        self.eval_against.setToolTip("Also score this model on the same records: the difference in mean F1 "
+                                     "(N, A, O) with a paired bootstrap 95 % interval (evaluate --against)")
+        self.eval_against.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.eval_against.setMinimumContentsLength(12)
+        self._against_last = 0
+        self.eval_against.activated.connect(self._against_activated)
+        form.addRow("Compare with", self.eval_against)
         left.addLayout(form)
         self.eval_run = QPushButton("Evaluate model")
-        self.eval_run.clicked.connect(lambda: self.evaluateRequested.emit(self.eval_split.currentData()))
+        self.eval_run.clicked.connect(lambda: self.evaluateRequested.emit(self.eval_split.currentData(),
+                                                                          self.eval_against.currentData()))
         left.addWidget(self.eval_run)
         self.eval_summary = QLabel("")
         self.eval_summary.setWordWrap(True)
@@ -209,6 +238,24 @@ class DatasetPanel(QWidget):
                                          "confusion matrix (reference label × model prediction) appears here.")
         lay.addWidget(self.confusion_box, 2)
         self.tabs.addTab(w, "Evaluate")
+
+    def _against_activated(self, i: int) -> None:
+        """'Checkpoint file…' asks for a file and adds it as an entry; cancelled, the last choice stays."""
+        if self.eval_against.itemData(i) != CHOOSE_FILE:
+            self._against_last = i
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Compare with checkpoint", "",
+                                              "Checkpoints (*.safetensors *.pth *.pt)")
+        if not path:
+            self.eval_against.setCurrentIndex(self._against_last)
+            return
+        j = self.eval_against.findData(path)
+        if j < 0:
+            j = self.eval_against.count() - 1  # just before "Checkpoint file…"
+            self.eval_against.insertItem(j, f"File: {os.path.basename(path)}", path)
+            self.eval_against.setItemData(j, path, Qt.ItemDataRole.ToolTipRole)
+        self.eval_against.setCurrentIndex(j)
+        self._against_last = j
 
     def show_evaluation(self, res: dict) -> None:
         self.confusion_box.reveal()
@@ -234,7 +281,8 @@ class DatasetPanel(QWidget):
             f"Accuracy <b>{res['accuracy']:.3f}</b><br>Mean F1 (N, A, O) <b>{res['f1_mean_nao']:.3f}</b>"
             + (" (95 % {:.3f}–{:.3f}, bootstrap over the records)".format(*res["f1_mean_nao_ci95"])
                if "f1_mean_nao_ci95" in res else "")
-            + " — paper: 0.87 on its own split<br>F1: " + ", ".join(f"{c} {v:.3f}" for c, v in f1.items()))
+            + " — paper: 0.87 on its own split<br>F1: " + ", ".join(f"{c} {v:.3f}" for c, v in f1.items())
+            + (against_html(res["against"], res["model"]) if res.get("against") else ""))
 
     # ---- attack-eval -------------------------------------------------------------------------
     def _build_attack_eval(self) -> None:
