@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
                                QWidget)
 
@@ -39,7 +39,7 @@ class RecipeForm(QWidget):
         self.preset.addItem("Custom", None)
         for key, (text, _fields) in RECIPES.items():
             self.preset.addItem(key.replace("-", " ").capitalize(), key)
-            self.preset.setItemData(self.preset.count() - 1, text, 3)  # ToolTipRole
+            self.preset.setItemData(self.preset.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
         self.preset.setToolTip("Set every option below to a named recipe")
         self.preset.activated.connect(lambda _i: self.apply_preset(self.preset.currentData()))
         form.addRow("Recipe", self.preset)
