@@ -115,3 +115,11 @@ def test_arch_arguments_must_fit_the_architecture():
         check_request(TrainRequest(dataset=None, out="m.safetensors", arch="default", arch_args={"depth": 9}))
     with pytest.raises(UserError, match="unknown architecture"):
         check_request(TrainRequest(dataset=None, out="m.safetensors", arch="resnet"))
+
+
+def test_cli_checks_every_option_before_reading_the_dataset(capsys, tmp_path):
+    from conftest import inproc_user_error
+
+    line = inproc_user_error(capsys, "train", str(tmp_path / "no such folder"), "--out",
+                             str(tmp_path / "m.safetensors"), "--arch", "paper-cnn", "--depth", "2")
+    assert "--depth: paper-cnn has no residual stages" in line

@@ -339,12 +339,12 @@ def cmd_train(args) -> int:
     # the model card written next to it (engine.training.card_path_for)
     check_output(args.out[:-len(".safetensors")] + ".md", args.overwrite or resuming, what="model card",
                  inputs=[args.init])
-    ds = open_dataset(args.dataset, args.labels)
+    req = train_request(args)  # every option checked before the dataset is read
+    req.dataset = open_dataset(args.dataset, args.labels)
 
     from ..workbench import jobs
     from . import emit, run_job
 
-    req = train_request(args, ds)
     res = run_job(jobs.train(req))
     best = res.pop("best")
     doc = {**res, **best}

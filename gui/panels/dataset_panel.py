@@ -545,7 +545,6 @@ class DatasetPanel(QWidget):
         if "arch" in fields:
             self.tr_arch.setCurrentIndex(self.tr_arch.findData(fields["arch"]))
         self.tr_minutes.setValue(fields.get("max_minutes") or 0.0)
-        self.tr_recipe.apply_preset(self.tr_recipe.preset.currentData())  # the arch change reset nothing
         self._update_train_command()
 
     def _update_train_command(self, *_a) -> None:
