@@ -15,6 +15,7 @@ from typing import Any
 
 from .attacks.params import Param
 from .errors import UserError
+from .models import ARCHITECTURES  # declarations only: torch is imported when a network is built
 
 MAX_SEED = 2 ** 32 - 1  # numpy's seed range; torch accepts it too
 DEFAULT_VAL_SPLIT = "strat"
@@ -66,8 +67,6 @@ def check_request(req: Any) -> None:
         if value is None and p.default is None:
             continue
         p.check(value)
-    from .models import ARCHITECTURES
-
     if req.arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {req.arch!r}; one of {', '.join(ARCHITECTURES)}")
     for key, flag, what in (("channels", "--channels", "channel widths to set"),

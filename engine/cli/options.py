@@ -13,7 +13,7 @@ from typing import Any
 
 from ..attacks.params import Param
 from ..attacks.registry import arg_type
-from ..train_params import MAX_SEED
+from ..train_params import MAX_SEED, dest
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 
@@ -29,7 +29,7 @@ def add_ranged(p: argparse.ArgumentParser, flag: str, kind: type, lo: float, hi:
 def add_declared(p: argparse.ArgumentParser, decl: Param) -> Param:
     """Add the option a Param declares, under the flag's name (--noise-sd -> args.noise_sd)."""
     shown = "" if decl.default is None else f" (default {decl.default:g}{' ' + decl.unit if decl.unit else ''})"
-    p.add_argument(decl.flag, dest=decl.flag.lstrip("-").replace("-", "_"), type=arg_type(decl),
+    p.add_argument(decl.flag, dest=dest(decl), type=arg_type(decl),
                    default=decl.default, metavar=(decl.unit or "N").upper(),
                    help=f"{decl.help}; {decl.range_text()}{shown}")
     return decl
