@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         self.attack_panel.load(s)
         self.band_panel.load(s)
+        self.dataset_panel.load_train(s)
         self.display.load(s)
         if restore_layout:
             geo, state = s.q.value("window/geometry"), s.q.value("window/state")
@@ -345,6 +346,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         self.attack_panel.save(s)
         self.band_panel.save(s)
+        self.dataset_panel.save_train(s)
         s.set("model/spec", self.model_spec or s.get("model/spec"))
         s.q.setValue("window/geometry", self.saveGeometry())
         s.q.setValue("window/state", self.saveState())

@@ -220,3 +220,36 @@ def test_evaluate_compares_with_another_model_on_the_same_records(qtbot, isolate
     text = panel.eval_summary.text()
     assert "Against <b>default-whole</b>" in text and "paired bootstrap 95 %" in text, text
     assert ("no difference shown" in text) or ("is better" in text)
+
+
+def test_train_tab_choices_survive_a_restart_and_a_damaged_setting_does_not(qtbot, isolated, model_path):  # noqa: F811
+    """The recipe set up in the Train tab is saved with the window's settings and comes back; a
+    setting that is no valid request (hand-edited) is ignored and the tab keeps its defaults."""
+    from gui.settings import Settings
+
+    win = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, win, 120)
+    panel = win.dataset_panel
+    r = panel.tr_recipe
+    i = r.preset.findData("regularised-deep")
+    r.preset.setCurrentIndex(i)
+    r.preset.activated.emit(i)
+    r.fields["seed"].setValue(3)
+    panel.tr_out.setText("deep.safetensors")
+    shown = panel.tr_command.text()
+    win.save_settings()
+    again = make_window(qtbot, model_path, isolated["settings"])
+    wait_idle(qtbot, again, 120)
+    p2 = again.dataset_panel
+    assert p2.tr_command.text() == shown and p2.tr_recipe.fields["seed"].value() == 3
+    assert p2.tr_minutes.value() == 42 and p2.tr_arch.currentData() == "default-whole"
+
+    s = Settings(isolated["settings"])
+    for bad in ('{"lr": -1}', "[1, 2]", "not json", '{"arch_args": {"depth": 99}}', '{"augment": ["warp"]}'):
+        s.set("train/recipe", bad)
+        s.sync()
+        third = make_window(qtbot, model_path, isolated["settings"])
+        wait_idle(qtbot, third, 120)
+        fresh = third.dataset_panel
+        assert fresh.tr_recipe.fields["lr"].value() == 1e-3 and fresh.tr_recipe.fields["depth"].value() == 1, bad
+        assert not fresh.tr_recipe.augment["stretch"].isChecked() and not isolated["errors"], bad

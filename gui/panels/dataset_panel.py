@@ -4,6 +4,7 @@ and training with a live loss / F1 curve."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from types import SimpleNamespace
@@ -533,6 +534,32 @@ class DatasetPanel(QWidget):
         return {"split": self.tr_split.currentData(), "arch": self.tr_arch.currentData(),
                 "epochs": self.tr_epochs.value(), "max_minutes": minutes or None, "out": self.tr_out.text().strip(),
                 **self.tr_recipe.values()}
+
+    def save_train(self, s) -> None:
+        """The Train tab's choices (train_request()) as one JSON setting, train/recipe."""
+        s.set("train/recipe", json.dumps(self.train_request()))
+
+    def load_train(self, s) -> None:
+        """Restore train/recipe; a setting that is not a valid request (hand-edited, an older or
+        newer app's) is ignored as a whole and the tab keeps its defaults."""
+        try:
+            fields = json.loads(str(s.get("train/recipe", "") or "{}"))
+            fields = {k: v for k, v in fields.items() if k in TrainRequest.__dataclass_fields__}
+            fields["augment"] = tuple(fields.get("augment", ()))
+            out = str(fields.pop("out", "") or "my-model.safetensors")
+            check_request(TrainRequest(dataset=None, out=out, **fields))
+        except Exception:  # noqa: BLE001 - any damage: defaults
+            return
+        if "arch" in fields:
+            self.tr_arch.setCurrentIndex(max(0, self.tr_arch.findData(fields["arch"])))
+        i = self.tr_split.findData(fields.get("split"))
+        if i >= 0 and self.tr_split.model().item(i).isEnabled():
+            self.tr_split.setCurrentIndex(i)
+        if fields.get("epochs"):
+            self.tr_epochs.setValue(int(fields["epochs"]))
+        self.tr_minutes.setValue(float(fields.get("max_minutes") or 0.0))
+        self.tr_out.setText(out)
+        self.tr_recipe.set_values(fields)
 
     def _train_arch_changed(self, _i: int) -> None:
         arch = self.tr_arch.currentData()
