@@ -112,7 +112,7 @@ def test_large_dataset_lists_at_once_and_fills_in_background(qtbot, isolated, mo
 
 
 def test_record_list_file_as_split(qtbot, isolated, model_path, tmp_path, monkeypatch):  # noqa: F811
-    from gui.panels import dataset_panel
+    from gui.panels import dataset_widgets as dataset_panel  # the split chooser lives there
 
     win = make_window(qtbot, model_path, isolated["settings"])
     wait_idle(qtbot, win, 120)

@@ -20,7 +20,7 @@ def split_counts(ds) -> dict[str, int]:
     from engine.datasets import select_split
     from engine.errors import UserError
 
-    from ..panels.dataset_panel import SPLITS
+    from ..panels.dataset_widgets import SPLITS
 
     out = {}
     for key, _text in SPLITS:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QHBoxLayout, QHea
 from engine.attacks.registry import CARD_METHODS
 
 from .common import muted
-from .dataset_panel import SplitCombo
+from .dataset_widgets import SplitCombo
 
 
 class CardPanel(QWidget):

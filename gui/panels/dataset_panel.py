@@ -4,97 +4,24 @@ and training with a live loss / F1 curve."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from types import SimpleNamespace
 
 import numpy as np
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QFrame, QLineEdit, QPushButton, QScrollArea, QSpinBox, QStackedWidget, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QSpinBox, QTableWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.intervals import format_rate
-from engine.errors import UserError
-from engine.models import ARCHITECTURES, BUNDLED
+from engine.models import BUNDLED
 from engine.models.checkpoint import installed_bundled
-from engine.train_params import TRAIN_PARAMS, check_request, command_line
-from engine.workbench import TrainRequest
 
-from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
-from .train_recipe import RecipeForm
-
-SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
-          ("strat-val", "Stratified 10 % (seed 0)")]
-
-
-LIST_FILE = "\x00list-file"  # combo data of the "Record list file…" entry
-
-
-def choose_list_file(parent: QWidget) -> str:
-    """Ask for a record list file (one record name per line); '' when cancelled."""
-    path, _ = QFileDialog.getOpenFileName(parent, "Record list file", "",
-                                          "Record lists (*.txt *.csv *.lst);;All files (*)")
-    return path
-
-
-class SplitCombo(QComboBox):
-    """The named splits plus "Record list file…", which asks for a file of record names and adds
-    it as an entry (its data is the path, which the engine's split selection reads)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        for key, text in SPLITS:
-            self.addItem(text, key)
-        self.insertSeparator(self.count())
-        self.addItem("Record list file…", LIST_FILE)
-        self.setToolTip("Which records of the listed dataset to use: a named split or a text file\n"
-                        "with one record name per line")
-        self._last = 0
-        self.activated.connect(self._on_activated)
-
-    def set_counts(self, counts: dict[str, int] | None) -> None:
-        """Labelled records of the listed dataset in each named split (None: unknown). A split with
-        none is greyed out ('none here'), and a choice that holds none moves to All records: on the
-        bundled samples the paper's splits select nothing, and a default run failed at once."""
-        names = dict(SPLITS)
-        for i in range(self.count()):
-            key = self.itemData(i)
-            if key not in names:
-                continue
-            n = None if counts is None else counts.get(key)
-            self.model().item(i).setEnabled(n != 0)  # a chosen split keeps its short text (no clipping)
-            self.setItemText(i, f"{names[key]} · none here" if n == 0 else names[key])
-            self.setItemData(i, None if n is None else f"{n} labelled records of the listed folder",
-                             Qt.ItemDataRole.ToolTipRole)
-        if counts is not None and counts.get(self.currentData()) == 0:
-            self.setCurrentIndex(self.findData("all"))
-            self._last = self.currentIndex()
-
-    def _on_activated(self, i: int) -> None:
-        if self.itemData(i) != LIST_FILE:
-            self._last = i
-            return
-        path = choose_list_file(self)
-        if not path:
-            self.setCurrentIndex(self._last)  # cancelled: back to what was chosen before
-            return
-        j = self.findData(path)
-        if j < 0:
-            j = self.count() - 1  # just before "Record list file…"
-            self.insertItem(j, f"List: {os.path.basename(path)}", path)
-            self.setItemData(j, path, Qt.ItemDataRole.ToolTipRole)
-        self.setCurrentIndex(j)
-        self._last = j
-
-
-def _split_combo() -> QComboBox:
-    return SplitCombo()
-
+from .common import ADVERSARIAL_COLOR, CLASS_NAMES, muted
+from .dataset_widgets import Placeholder, plot_widget, split_combo, table_item
+from .train_tab import TrainTab
 
 CHOOSE_FILE = "\x00choose-file"  # combo data of "Checkpoint file…" (Compare with)
 
@@ -134,52 +61,12 @@ def ci_text(ci) -> str:
     return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f} %"
 
 
-def _item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:
-    it = QTableWidgetItem(text)
-    it.setTextAlignment(align)
-    it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    return it
-
-
-def _plot(left: str, bottom: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="w")
-    w.showGrid(x=True, y=True, alpha=0.25)
-    w.setLabel("left", left)
-    w.setLabel("bottom", bottom)
-    w.setMinimumHeight(160)
-    for ax in ("left", "bottom"):
-        w.getAxis(ax).setPen(pg.mkPen("#444"))
-        w.getAxis(ax).setTextPen(pg.mkPen("#222"))
-        w.getAxis(ax).enableAutoSIPrefix(False)
-    return w
-
-
-class Placeholder(QStackedWidget):
-    """A result view (table or plot) behind a short "what to do" text until it has something to show."""
-
-    def __init__(self, view: QWidget, hint: str) -> None:
-        super().__init__()
-        self.hint = QLabel(hint)
-        self.hint.setWordWrap(True)
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setStyleSheet("color: #666; border: 1px dashed #bbb; padding: 12px;")
-        self.view = view
-        self.addWidget(self.hint)
-        self.addWidget(view)
-
-    def reveal(self) -> None:
-        self.setCurrentWidget(self.view)
-
-    def is_empty(self) -> bool:
-        return self.currentWidget() is self.hint
-
-
 NO_DATASET = "No dataset listed: open a folder of records first (File ▸ Open Folder or Dataset…)."
 NO_LABELS = ("No labelled records: the listed folder has no label file (REFERENCE.csv, record,label "
              "per line) or none of its records is in it.")
 
 
-class DatasetPanel(QWidget):
+class DatasetPanel(TrainTab, QWidget):
     evaluateRequested = Signal(str, str)  # split, the model to compare with ('' none; a BUNDLED name or a file)
     attackEvalRequested = Signal(str, int)  # split, limit
     robustnessRequested = Signal(str, int, str)  # split, limit, ε list (mV, comma-separated)
@@ -205,7 +92,7 @@ class DatasetPanel(QWidget):
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.eval_split = _split_combo()
+        self.eval_split = split_combo()
         form.addRow("Records", self.eval_split)
         self.eval_against = QComboBox()
         self.eval_against.addItem("No other model", "")
@@ -269,7 +156,7 @@ class DatasetPanel(QWidget):
         peak = max(1, max(max(r) for r in m))
         for i, row in enumerate(m):
             for j, v in enumerate(row):
-                it = _item(str(v))
+                it = table_item(str(v))
                 a = int(40 + 180 * v / peak) if v else 0
                 col = QColor(43, 58, 85, a) if i == j else QColor(214, 39, 40, a)
                 it.setBackground(QBrush(col))
@@ -291,7 +178,7 @@ class DatasetPanel(QWidget):
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.ae_split = _split_combo()
+        self.ae_split = split_combo()
         self.ae_split.setCurrentIndex(1)
         self.ae_limit = QSpinBox()
         self.ae_limit.setRange(1, 100000)
@@ -335,10 +222,10 @@ class DatasetPanel(QWidget):
         self.ae_table.setVerticalHeaderLabels([r[0] for r in rows])
         for i, (_, r) in enumerate(rows):
             rate = r.get("success_rate")
-            self.ae_table.setItem(i, 0, _item(str(r.get("attacked", 0))))
-            self.ae_table.setItem(i, 1, _item(str(r.get("success", 0))))
-            self.ae_table.setItem(i, 2, _item("—" if rate is None else f"{100 * rate:.1f} %"))
-            self.ae_table.setItem(i, 3, _item(ci_text(r.get("success_ci95"))))
+            self.ae_table.setItem(i, 0, table_item(str(r.get("attacked", 0))))
+            self.ae_table.setItem(i, 1, table_item(str(r.get("success", 0))))
+            self.ae_table.setItem(i, 2, table_item("—" if rate is None else f"{100 * rate:.1f} %"))
+            self.ae_table.setItem(i, 3, table_item(ci_text(r.get("success_ci95"))))
         rate_s = format_rate(res["success"], res["attacked"])
         extra = []
         if res.get("mean_linf_mv") is not None:
@@ -356,7 +243,7 @@ class DatasetPanel(QWidget):
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.rb_split = _split_combo()
+        self.rb_split = split_combo()
         self.rb_split.setCurrentIndex(1)
         self.rb_limit = QSpinBox()
         self.rb_limit.setRange(1, 100000)
@@ -375,7 +262,7 @@ class DatasetPanel(QWidget):
         left.addWidget(self.rb_summary)
         left.addStretch(1)
         lay.addLayout(left, 1)
-        self.rb_plot = _plot("success rate (%)", "ε (mV, largest change per sample)")
+        self.rb_plot = plot_widget("success rate (%)", "ε (mV, largest change per sample)")
         self.rb_plot.setYRange(0, 100)
         self.rb_plot.setLogMode(x=True, y=False)  # ε spans decades (as the CLI's PNG plot)
         # at log10(0.01 mV): on a log axis, lines are placed in view coordinates
@@ -442,179 +329,6 @@ class DatasetPanel(QWidget):
         'running…' and keeps the ε values that finished."""
         table, rule = getattr(self, "_rb_last", ([], None))
         self.show_robustness(table, alpha_rule=rule, stopped=why)
-
-    # ---- train ---------------------------------------------------------------------------------
-    def _build_train(self) -> None:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        left = QVBoxLayout()
-        form = QFormLayout()
-        self.tr_split = _split_combo()
-        self.tr_split.setCurrentIndex(2)
-        self.tr_arch = QComboBox()
-        for name, arch in ARCHITECTURES.items():
-            self.tr_arch.addItem(arch.label, name)
-        self.tr_epochs = QSpinBox()
-        self.tr_epochs.setRange(1, int(TRAIN_PARAMS["epochs"].hi))
-        self.tr_epochs.setValue(ARCHITECTURES[self.tr_arch.currentData()].default_epochs)
-        self.tr_epochs.setToolTip(TRAIN_PARAMS["epochs"].help + "; with a time budget, the most it may run")
-        self.tr_minutes = QDoubleSpinBox()
-        budget = TRAIN_PARAMS["max_minutes"]
-        self.tr_minutes.setRange(0.0, budget.hi)
-        self.tr_minutes.setDecimals(1)
-        self.tr_minutes.setSpecialValueText("no limit")  # 0 shows as 'no limit': the epochs decide
-        self.tr_minutes.setSuffix(" min")
-        self.tr_minutes.setToolTip(budget.help[:1].upper() + budget.help[1:] + " (--max-minutes)")
-        self.tr_out = QLineEdit("my-model.safetensors")
-        self.tr_out.setToolTip("Checkpoint file to write (.safetensors); relative paths go to the dataset's "
-                               "parent folder (the bundled samples': your home folder)")
-        form.addRow("Records", self.tr_split)
-        form.addRow("Architecture", self.tr_arch)
-        form.addRow("Epochs", self.tr_epochs)
-        form.addRow("Time budget", self.tr_minutes)
-        form.addRow("Save as", self.tr_out)
-        left.addLayout(form)
-        self.tr_recipe_toggle = QToolButton()
-        self.tr_recipe_toggle.setText("Recipe ▸")
-        self.tr_recipe_toggle.setCheckable(True)
-        self.tr_recipe_toggle.setAutoRaise(True)
-        self.tr_recipe_toggle.setToolTip("Validation hold-out, seed, optimiser, regularisation, augmentation, "
-                                         "adversarial training, fine-tuning")
-        left.addWidget(self.tr_recipe_toggle)
-        self.tr_recipe = RecipeForm()
-        self.tr_recipe.setVisible(False)
-        self.tr_recipe_toggle.toggled.connect(lambda on: (self.tr_recipe.setVisible(on),
-                                                          self.tr_recipe_toggle.setText("Recipe ▾" if on else
-                                                                                        "Recipe ▸")))
-        left.addWidget(self.tr_recipe)
-        self.tr_recipe.set_arch(self.tr_arch.currentData())
-        self.tr_arch.currentIndexChanged.connect(self._train_arch_changed)
-        self.tr_recipe.preset.activated.connect(lambda _i: self._apply_preset_outside())
-        # one line that scrolls, not a wrapped label: wrapping broke the command at its hyphens
-        self.tr_command = QLineEdit()
-        self.tr_command.setReadOnly(True)
-        self.tr_command.setStyleSheet("color: #444; font-family: monospace;")
-        command = QFormLayout()
-        command.addRow("Command", self.tr_command)
-        left.addLayout(command)
-        for sig in (self.tr_split.currentIndexChanged, self.tr_arch.currentIndexChanged,
-                    self.tr_epochs.valueChanged, self.tr_minutes.valueChanged, self.tr_out.textChanged,
-                    self.tr_recipe.changed):
-            sig.connect(self._update_train_command)
-        left.addWidget(muted("The epoch with the best validation mean F1 is kept. Training on CPU takes hours "
-                             "for the full data; a time budget anneals the schedule to end in time."))
-        self.tr_run = QPushButton("Train")
-        self.tr_run.clicked.connect(lambda: self.trainRequested.emit(self.train_request()))
-        left.addWidget(self.tr_run)
-        self.tr_summary = muted("")
-        left.addWidget(self.tr_summary)
-        left.addStretch(1)
-        # the open recipe is taller than the dock: it scrolls instead of squeezing the ECG strip
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        inner = QWidget()
-        inner.setLayout(left)
-        scroll.setWidget(inner)
-        lay.addWidget(scroll, 1)
-        self.tr_plot = _plot("loss / F1", "epoch")
-        self.tr_plot.addLegend(offset=(-10, 10))
-        self.tr_loss = self.tr_plot.plot([], [], pen=pg.mkPen(ORIGINAL_COLOR, width=2), name="training loss")
-        self.tr_f1 = self.tr_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), name="validation F1 (N,A,O)")
-        self.tr_box = Placeholder(self.tr_plot, "Press Train: the training loss and the validation F1 are "
-                                  "drawn here after each epoch.")
-        lay.addWidget(self.tr_box, 2)
-        self.tabs.addTab(w, "Train")
-        self._epochs: list = []
-
-    def train_request(self) -> dict:
-        """The Train tab's TrainRequest fields ('out' as typed; the controller places a relative name)."""
-        minutes = self.tr_minutes.value()
-        return {"split": self.tr_split.currentData(), "arch": self.tr_arch.currentData(),
-                "epochs": self.tr_epochs.value(), "max_minutes": minutes or None, "out": self.tr_out.text().strip(),
-                **self.tr_recipe.values()}
-
-    def save_train(self, s) -> None:
-        """The Train tab's choices (train_request()) as one JSON setting, train/recipe."""
-        s.set("train/recipe", json.dumps(self.train_request()))
-
-    def load_train(self, s) -> None:
-        """Restore train/recipe; a setting that is not a valid request (hand-edited, an older or
-        newer app's) is ignored as a whole and the tab keeps its defaults."""
-        try:
-            fields = json.loads(str(s.get("train/recipe", "") or "{}"))
-            fields = {k: v for k, v in fields.items() if k in TrainRequest.__dataclass_fields__}
-            fields["augment"] = tuple(fields.get("augment", ()))
-            out = str(fields.pop("out", "") or "my-model.safetensors")
-            check_request(TrainRequest(dataset=None, out=out, **fields))
-        except Exception:  # noqa: BLE001 - any damage: defaults
-            return
-        if "arch" in fields:
-            self.tr_arch.setCurrentIndex(max(0, self.tr_arch.findData(fields["arch"])))
-        i = self.tr_split.findData(fields.get("split"))
-        if i >= 0 and self.tr_split.model().item(i).isEnabled():
-            self.tr_split.setCurrentIndex(i)
-        if fields.get("epochs"):
-            self.tr_epochs.setValue(int(fields["epochs"]))
-        self.tr_minutes.setValue(float(fields.get("max_minutes") or 0.0))
-        self.tr_out.setText(out)
-        self.tr_recipe.set_values(fields)
-
-    def _train_arch_changed(self, _i: int) -> None:
-        arch = self.tr_arch.currentData()
-        self.tr_epochs.setValue(ARCHITECTURES[arch].default_epochs)  # each architecture's declared default
-        self.tr_recipe.set_arch(arch)
-
-    def _apply_preset_outside(self) -> None:
-        """A preset's architecture and time budget, which sit above the recipe."""
-        fields = self.tr_recipe.preset_fields()
-        if "arch" in fields:
-            self.tr_arch.setCurrentIndex(self.tr_arch.findData(fields["arch"]))
-        self.tr_minutes.setValue(fields.get("max_minutes") or 0.0)
-        self._update_train_command()
-
-    def _update_train_command(self, *_a) -> None:
-        """The equivalent `python main.py train ...` under the form (engine.train_params.command_line)."""
-        fields = self.train_request()
-        out = fields.pop("out") or "my-model.safetensors"
-        folder = getattr(self, "_folder", None) or "DATASET"
-        try:
-            req = TrainRequest(dataset=SimpleNamespace(folder=folder), out=out, **fields)
-            check_request(req)
-            text = command_line(req)
-            tip = f"The command that repeats this run headless; the model card keeps it:\n{text}"
-        except UserError as exc:
-            text, tip = f"not valid: {exc}", str(exc)
-        self.tr_command.setText(text)
-        self.tr_command.setCursorPosition(0)
-        self.tr_command.setToolTip(tip)
-
-    def reset_training(self) -> None:
-        self._epochs = []
-        self.tr_summary.setText("Training: the loss and the validation F1 appear as each epoch ends.")
-        self.tr_loss.setData([], [])
-        self.tr_f1.setData([], [])
-
-    def add_epoch(self, r) -> None:
-        self.tr_box.reveal()
-        self._epochs.append(r)
-        ep = [e.epoch for e in self._epochs]
-        self.tr_loss.setData(ep, [e.train_loss for e in self._epochs])
-        self.tr_f1.setData(ep, [e.val["f1_mean_nao"] for e in self._epochs])
-        self.tr_summary.setText(f"epoch {r.epoch}/{r.epochs}: loss {r.train_loss:.3f}, validation F1 "
-                                f"{r.val['f1_mean_nao']:.3f} (best {r.best_f1:.3f} at epoch {r.best_epoch}); "
-                                f"about {r.eta_s / 60:.0f} min left")
-
-    def training_stopped(self, out: str, how: str = "cancelled") -> None:
-        """The training job ended early (`how`: 'cancelled' or 'failed'): say what is on disk instead of
-        the last epoch's 'about N min left' (the engine saves the best epoch so far after each epoch)."""
-        if self._epochs:
-            r = self._epochs[-1]
-            self.tr_summary.setText(f"Training {how} after epoch {r.epoch}/{r.epochs}: the best epoch so far "
-                                    f"({r.best_epoch}, validation F1 {r.best_f1:.3f}) is saved in {out}.")
-        else:
-            self.tr_summary.setText(f"Training {how} before its first epoch finished: nothing saved.")
 
     def set_source(self, folder: str | None, n: int = 0, labelled: int = 0,
                    split_counts: dict[str, int] | None = None) -> None:

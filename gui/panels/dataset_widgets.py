@@ -1,0 +1,117 @@
+"""Widgets the Dataset panel's tabs (and the robustness card) share: the split chooser, a result
+view behind a "what to do" text, a plot and a table cell in the panel's style."""
+
+from __future__ import annotations
+
+import os
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QStackedWidget, QTableWidgetItem, QWidget
+
+SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
+          ("strat-val", "Stratified 10 % (seed 0)")]
+
+
+LIST_FILE = "\x00list-file"  # combo data of the "Record list file…" entry
+
+
+def choose_list_file(parent: QWidget) -> str:
+    """Ask for a record list file (one record name per line); '' when cancelled."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Record list file", "",
+                                          "Record lists (*.txt *.csv *.lst);;All files (*)")
+    return path
+
+
+class SplitCombo(QComboBox):
+    """The named splits plus "Record list file…", which asks for a file of record names and adds
+    it as an entry (its data is the path, which the engine's split selection reads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for key, text in SPLITS:
+            self.addItem(text, key)
+        self.insertSeparator(self.count())
+        self.addItem("Record list file…", LIST_FILE)
+        self.setToolTip("Which records of the listed dataset to use: a named split or a text file\n"
+                        "with one record name per line")
+        self._last = 0
+        self.activated.connect(self._on_activated)
+
+    def set_counts(self, counts: dict[str, int] | None) -> None:
+        """Labelled records of the listed dataset in each named split (None: unknown). A split with
+        none is greyed out ('none here'), and a choice that holds none moves to All records: on the
+        bundled samples the paper's splits select nothing, and a default run failed at once."""
+        names = dict(SPLITS)
+        for i in range(self.count()):
+            key = self.itemData(i)
+            if key not in names:
+                continue
+            n = None if counts is None else counts.get(key)
+            self.model().item(i).setEnabled(n != 0)  # a chosen split keeps its short text (no clipping)
+            self.setItemText(i, f"{names[key]} · none here" if n == 0 else names[key])
+            self.setItemData(i, None if n is None else f"{n} labelled records of the listed folder",
+                             Qt.ItemDataRole.ToolTipRole)
+        if counts is not None and counts.get(self.currentData()) == 0:
+            self.setCurrentIndex(self.findData("all"))
+            self._last = self.currentIndex()
+
+    def _on_activated(self, i: int) -> None:
+        if self.itemData(i) != LIST_FILE:
+            self._last = i
+            return
+        path = choose_list_file(self)
+        if not path:
+            self.setCurrentIndex(self._last)  # cancelled: back to what was chosen before
+            return
+        j = self.findData(path)
+        if j < 0:
+            j = self.count() - 1  # just before "Record list file…"
+            self.insertItem(j, f"List: {os.path.basename(path)}", path)
+            self.setItemData(j, path, Qt.ItemDataRole.ToolTipRole)
+        self.setCurrentIndex(j)
+        self._last = j
+
+
+def split_combo() -> QComboBox:
+    return SplitCombo()
+
+
+def table_item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    it.setTextAlignment(align)
+    it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    return it
+
+
+def plot_widget(left: str, bottom: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w")
+    w.showGrid(x=True, y=True, alpha=0.25)
+    w.setLabel("left", left)
+    w.setLabel("bottom", bottom)
+    w.setMinimumHeight(160)
+    for ax in ("left", "bottom"):
+        w.getAxis(ax).setPen(pg.mkPen("#444"))
+        w.getAxis(ax).setTextPen(pg.mkPen("#222"))
+        w.getAxis(ax).enableAutoSIPrefix(False)
+    return w
+
+
+class Placeholder(QStackedWidget):
+    """A result view (table or plot) behind a short "what to do" text until it has something to show."""
+
+    def __init__(self, view: QWidget, hint: str) -> None:
+        super().__init__()
+        self.hint = QLabel(hint)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("color: #666; border: 1px dashed #bbb; padding: 12px;")
+        self.view = view
+        self.addWidget(self.hint)
+        self.addWidget(view)
+
+    def reveal(self) -> None:
+        self.setCurrentWidget(self.view)
+
+    def is_empty(self) -> bool:
+        return self.currentWidget() is self.hint
