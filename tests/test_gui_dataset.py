@@ -3,6 +3,8 @@ attack evaluation, robustness curve and a one-epoch training run with its live c
 
 from __future__ import annotations
 
+import os
+
 from gui_fixtures import fast_attack, isolated, make_window, model_path, wait_idle  # noqa: F401
 
 
@@ -203,7 +205,8 @@ def test_train_tab_recipe_reaches_the_checkpoint_and_its_command(qtbot, isolated
     assert t["command"] == shown and str(isolated["tmp"]) not in shown
 
 
-def test_evaluate_compares_with_another_model_on_the_same_records(qtbot, isolated, model_path):  # noqa: F811
+def test_evaluate_compares_with_another_model_on_the_same_records(qtbot, isolated, model_path,  # noqa: F811
+                                                                   monkeypatch):
     """`evaluate --against` had no counterpart in the window: the Evaluate tab now scores a second
     model (bundled or a checkpoint file) on the same records with the paired difference."""
     win = make_window(qtbot, model_path, isolated["settings"])
@@ -220,6 +223,27 @@ def test_evaluate_compares_with_another_model_on_the_same_records(qtbot, isolate
     text = panel.eval_summary.text()
     assert "Against <b>default-whole</b>" in text and "paired bootstrap 95 %" in text, text
     assert ("no difference shown" in text) or ("is better" in text)
+    # "Checkpoint file…": cancelled keeps the last choice; chosen adds one "File:" entry, used by evaluate
+    from gui.panels import dataset_panel, file_combo
+
+    combo = panel.eval_against
+    chooser = combo.findData(file_combo.CHOOSE)
+    n_items = combo.count()
+    monkeypatch.setattr(dataset_panel, "choose_checkpoint", lambda parent: "")
+    combo.setCurrentIndex(chooser)
+    combo.activated.emit(chooser)
+    assert combo.currentData() == "default-whole" and combo.count() == n_items
+    monkeypatch.setattr(dataset_panel, "choose_checkpoint", lambda parent: str(model_path))
+    for _ in range(2):  # the same file twice: one entry, placed before "Checkpoint file…"
+        combo.activated.emit(combo.findData(file_combo.CHOOSE))
+    assert combo.count() == n_items + 1 and combo.currentData() == str(model_path)
+    assert combo.currentIndex() == combo.findData(file_combo.CHOOSE) - 1
+    assert combo.currentText() == f"File: {os.path.basename(model_path)}"
+    panel.eval_run.click()
+    wait_idle(qtbot, win, 180)
+    assert not isolated["errors"], isolated["errors"]
+    assert "paired bootstrap 95 %" in panel.eval_summary.text()
+    assert "no difference shown" in panel.eval_summary.text()  # the same weights as the model under test
 
 
 def test_train_tab_choices_survive_a_restart_and_a_damaged_setting_does_not(qtbot, isolated, model_path):  # noqa: F811

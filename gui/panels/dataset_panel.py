@@ -5,7 +5,6 @@ and training with a live loss / F1 curve."""
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
@@ -21,9 +20,16 @@ from engine.models.checkpoint import installed_bundled
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, muted
 from .dataset_widgets import Placeholder, plot_widget, split_combo, table_item
+from .file_combo import FileChoiceCombo
 from .train_tab import TrainTab
 
-CHOOSE_FILE = "\x00choose-file"  # combo data of "Checkpoint file…" (Compare with)
+
+
+def choose_checkpoint(parent: QWidget) -> str:
+    """Ask for a checkpoint to compare with; '' when cancelled."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Compare with checkpoint", "",
+                                          "Checkpoints (*.safetensors *.pth *.pt)")
+    return path
 
 
 def against_html(a: dict, model: str) -> str:
@@ -94,17 +100,15 @@ class DatasetPanel(TrainTab, QWidget):
         form = QFormLayout()
         self.eval_split = split_combo()
         form.addRow("Records", self.eval_split)
-        self.eval_against = QComboBox()
+        self.eval_against = FileChoiceCombo(prefix="File")
         self.eval_against.addItem("No other model", "")
         for name in installed_bundled():  # paper-cnn's weights come only from training it
             self.eval_against.addItem(BUNDLED[name].label, name)
-        self.eval_against.addItem("Checkpoint file…", CHOOSE_FILE)
+        self.eval_against.add_chooser("Checkpoint file…", lambda parent: choose_checkpoint(parent))
         self.eval_against.setToolTip("Also score this model on the same records: the difference in mean F1 "
                                      "(N, A, O) with a paired bootstrap 95 % interval (evaluate --against)")
         self.eval_against.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.eval_against.setMinimumContentsLength(12)
-        self._against_last = 0
-        self.eval_against.activated.connect(self._against_activated)
         form.addRow("Compare with", self.eval_against)
         left.addLayout(form)
         self.eval_run = QPushButton("Evaluate model")
@@ -126,24 +130,6 @@ class DatasetPanel(TrainTab, QWidget):
                                          "confusion matrix (reference label × model prediction) appears here.")
         lay.addWidget(self.confusion_box, 2)
         self.tabs.addTab(w, "Evaluate")
-
-    def _against_activated(self, i: int) -> None:
-        """'Checkpoint file…' asks for a file and adds it as an entry; cancelled, the last choice stays."""
-        if self.eval_against.itemData(i) != CHOOSE_FILE:
-            self._against_last = i
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Compare with checkpoint", "",
-                                              "Checkpoints (*.safetensors *.pth *.pt)")
-        if not path:
-            self.eval_against.setCurrentIndex(self._against_last)
-            return
-        j = self.eval_against.findData(path)
-        if j < 0:
-            j = self.eval_against.count() - 1  # just before "Checkpoint file…"
-            self.eval_against.insertItem(j, f"File: {os.path.basename(path)}", path)
-            self.eval_against.setItemData(j, path, Qt.ItemDataRole.ToolTipRole)
-        self.eval_against.setCurrentIndex(j)
-        self._against_last = j
 
     def show_evaluation(self, res: dict) -> None:
         self.confusion_box.reveal()

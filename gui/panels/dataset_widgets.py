@@ -3,17 +3,17 @@ view behind a "what to do" text, a plot and a table cell in the panel's style.""
 
 from __future__ import annotations
 
-import os
-
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QStackedWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QStackedWidget, QTableWidgetItem, QWidget
+
+from .file_combo import CHOOSE, FileChoiceCombo
 
 SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
           ("strat-val", "Stratified 10 % (seed 0)")]
 
 
-LIST_FILE = "\x00list-file"  # combo data of the "Record list file…" entry
+LIST_FILE = CHOOSE  # combo data of the "Record list file…" entry
 
 
 def choose_list_file(parent: QWidget) -> str:
@@ -23,20 +23,18 @@ def choose_list_file(parent: QWidget) -> str:
     return path
 
 
-class SplitCombo(QComboBox):
+class SplitCombo(FileChoiceCombo):
     """The named splits plus "Record list file…", which asks for a file of record names and adds
     it as an entry (its data is the path, which the engine's split selection reads)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(prefix="List")
         for key, text in SPLITS:
             self.addItem(text, key)
         self.insertSeparator(self.count())
-        self.addItem("Record list file…", LIST_FILE)
+        self.add_chooser("Record list file…", lambda parent: choose_list_file(parent))  # looked up when asked
         self.setToolTip("Which records of the listed dataset to use: a named split or a text file\n"
                         "with one record name per line")
-        self._last = 0
-        self.activated.connect(self._on_activated)
 
     def set_counts(self, counts: dict[str, int] | None) -> None:
         """Labelled records of the listed dataset in each named split (None: unknown). A split with
@@ -54,26 +52,9 @@ class SplitCombo(QComboBox):
                              Qt.ItemDataRole.ToolTipRole)
         if counts is not None and counts.get(self.currentData()) == 0:
             self.setCurrentIndex(self.findData("all"))
-            self._last = self.currentIndex()
-
-    def _on_activated(self, i: int) -> None:
-        if self.itemData(i) != LIST_FILE:
-            self._last = i
-            return
-        path = choose_list_file(self)
-        if not path:
-            self.setCurrentIndex(self._last)  # cancelled: back to what was chosen before
-            return
-        j = self.findData(path)
-        if j < 0:
-            j = self.count() - 1  # just before "Record list file…"
-            self.insertItem(j, f"List: {os.path.basename(path)}", path)
-            self.setItemData(j, path, Qt.ItemDataRole.ToolTipRole)
-        self.setCurrentIndex(j)
-        self._last = j
 
 
-def split_combo() -> QComboBox:
+def split_combo() -> SplitCombo:
     return SplitCombo()
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from engine.datasets import CLASSES
 from engine.models import BUNDLED
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, ORIGINAL_COLOR, muted
+from .file_combo import FileChoiceCombo
 
 
 class ProbabilityBars(QWidget):
@@ -96,7 +97,7 @@ class ModelPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         row = QGridLayout()
-        self.combo = QComboBox()
+        self.combo = FileChoiceCombo(prefix="File")
         for name, m in BUNDLED.items():  # the bundled weights: each architecture's, then trained variants
             self.combo.addItem(m.label, name)
             self.combo.setItemData(self.combo.count() - 1, m.help, Qt.ItemDataRole.ToolTipRole)
@@ -131,14 +132,7 @@ class ModelPanel(QWidget):
         """Select `spec` in the combo (adding an entry for a checkpoint file)."""
         self._block = True
         try:
-            i = self.combo.findData(spec)
-            if i < 0:
-                import os
-
-                self.combo.addItem(f"File: {os.path.basename(spec)}", spec)
-                i = self.combo.count() - 1
-                self.combo.setItemData(i, spec, Qt.ItemDataRole.ToolTipRole)
-            self.combo.setCurrentIndex(i)
+            self.combo.select_file(spec)
         finally:
             self._block = False
 
