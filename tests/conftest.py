@@ -26,6 +26,8 @@ DEFAULT_WEIGHTS = ROOT / "resources" / "models" / "default.safetensors"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from cli_process import run_main  # noqa: E402
+
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("A*.hea"))
 
 
@@ -85,8 +87,7 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OMP_NUM_THREADS", "1")  # tiny workloads: one thread is as fast, and robust under load
-    return subprocess.run([sys.executable, "main.py", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return run_main([str(a) for a in args], env, timeout)  # forked from a server that has torch loaded
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
