@@ -67,24 +67,27 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, out_path: str, err_pa
         os._exit(code)
 
 
+def _with_threads(threads: str, start) -> None:
+    """Call start() with OMP_NUM_THREADS=threads in os.environ: a fork server started (or restarted
+    after dying) by it inherits that environment, and its torch keeps the value."""
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = threads
+    try:
+        start()
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+
+
 def _context(threads: str):
-    """The fork-server context, started with OMP_NUM_THREADS=threads (torch reads it at load)."""
+    """The fork-server context; its server loads PRELOAD with OMP_NUM_THREADS=threads."""
     global _ctx, _server_threads
     if _ctx is None:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        saved = os.environ.get("OMP_NUM_THREADS")
-        os.environ["OMP_NUM_THREADS"] = threads  # the server inherits this environment
-        try:
-            from multiprocessing import forkserver
-
-            forkserver.ensure_running()
-        finally:
-            if saved is None:
-                os.environ.pop("OMP_NUM_THREADS", None)
-            else:
-                os.environ["OMP_NUM_THREADS"] = saved
-        _ctx, _server_threads = ctx, threads
+        _ctx = mp.get_context("forkserver")
+        _ctx.set_forkserver_preload(PRELOAD)
+        _server_threads = threads
     return _ctx
 
 
@@ -92,7 +95,7 @@ def run_main(args: list[str], env: dict[str, str], timeout: float) -> subprocess
     """`python main.py args` in ROOT with `env`: exit code, stdout, stderr (text), as subprocess.run."""
     cmd = [sys.executable, "main.py", *args]
     threads = env.get("OMP_NUM_THREADS", "")
-    if (os.environ.get("ECGADV_TEST_PLAIN_CLI") == "1" or sys.platform != "linux"
+    if (not threads or os.environ.get("ECGADV_TEST_PLAIN_CLI") == "1" or sys.platform != "linux"
             or (_server_threads is not None and threads != _server_threads)):
         return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     ctx = _context(threads)
@@ -101,7 +104,7 @@ def run_main(args: list[str], env: dict[str, str], timeout: float) -> subprocess
         for p in (out_path, err_path):
             open(p, "wb").close()
         proc = ctx.Process(target=_child, args=(args, env, str(ROOT), out_path, err_path))
-        proc.start()
+        _with_threads(threads, proc.start)
         proc.join(timeout)
         timed_out = proc.is_alive()
         if timed_out:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+
+import pytest
 
 from cli_process import ROOT, run_main
 from conftest import SAMPLES
@@ -45,3 +48,20 @@ def test_each_command_has_its_own_environment_and_leaves_no_state(tmp_path):
 def test_threads_setting_other_than_the_servers_runs_as_a_plain_process():
     r = run_main(["info", str(SAMPLES / "A00009")], _env(OMP_NUM_THREADS="2"), 120)
     assert r.returncode == 0 and "A00009" in r.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork server is used on Linux only")
+def test_a_dead_server_is_started_again():
+    from multiprocessing import forkserver
+
+    assert run_main(["--version"], _env(), 120).returncode == 0
+    pid = forkserver._forkserver._forkserver_pid
+    os.kill(pid, 9)
+    for _ in range(500):  # until it is a zombie, which the next start reaps
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.01)
+    r = run_main(["info", str(SAMPLES / "A00009")], _env(), 120)
+    assert r.returncode == 0 and "A00009" in r.stdout, r.stderr
+    assert forkserver._forkserver._forkserver_pid != pid
