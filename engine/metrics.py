@@ -31,6 +31,24 @@ def summarize(true: list[str], pred: list[str], classes=CLASSES) -> dict:
             "confusion": m.tolist()}
 
 
+def absent_classes(confusion: list[list[int]], classes=CLASSES) -> list[str]:
+    """Classes neither in the reference labels nor in the predictions (F1 0/0, counted as 0)."""
+    m = np.asarray(confusion)
+    return [c for i, c in enumerate(classes) if m[i, :].sum() + m[:, i].sum() == 0]
+
+
+def f1_text(f1: dict, confusion: list[list[int]]) -> str:
+    """'N 0.912 A 0.801 O 0.700 ~ —', a class absent from records and predictions shown as '—', with
+    a note when one of N/A/O is, since the mean F1 N/A/O counts it as 0."""
+    gone = absent_classes(confusion, list(f1))  # f1 is keyed in the confusion matrix's class order
+    text = " ".join(f"{c} {'—' if c in gone else f'{v:.3f}'}" for c, v in f1.items())
+    nao = [c for c in gone if c in ("N", "A", "O")]
+    if gone:
+        text += f" ({', '.join(gone)}: none in these records or predictions"
+        text += ("; counted as F1 0 in the mean F1 N/A/O)" if nao else ")")
+    return text
+
+
 BOOTSTRAP_DRAWS = 2000
 
 

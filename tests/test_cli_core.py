@@ -203,6 +203,9 @@ def test_evaluate_splits_in_process(capsys, samples, tiny_model, tmp_path):
     code, out, _ = run_inproc(capsys, "evaluate", samples, "--split", f, "--model", tiny_model, "--json")
     assert code == 0
     check_evaluate(one_json(out), n=3)
+    if DEFAULT_WEIGHTS.is_file():  # right on all three (N, A, O): no noisy record, none predicted
+        code, out, _ = run_inproc(capsys, "evaluate", samples, "--split", f, "--model", DEFAULT_WEIGHTS)
+        assert code == 0 and "~ — (~: none in these records or predictions)" in out, out
     # paper-val holds none of the bundled samples: a clear error, not an empty result
     code, out, err = run_inproc(capsys, "evaluate", samples, "--split", "paper-val", "--model", tiny_model,
                                 "--json")

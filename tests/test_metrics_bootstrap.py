@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.metrics import f1_interval, paired_f1_difference, summarize
+from engine.metrics import absent_classes, f1_interval, f1_text, paired_f1_difference, summarize
 
 C = ["N", "A", "O", "~"]
 
@@ -80,3 +80,20 @@ def test_a_class_absent_from_the_whole_set_counts_as_summarize_counts_it():
     assert f1_interval(t, t) == pytest.approx([f, f])
     res = paired_f1_difference(t, ["N"] * 19 + ["O"], t)
     assert res["difference"] == pytest.approx(f - summarize(t, ["N"] * 19 + ["O"])["f1_mean_nao"])
+
+
+def test_a_class_absent_from_records_and_predictions_is_shown_as_such():
+    """A perfect model on three N/A records scored mean F1 N/A/O 0.667 and '~ 0.000' with no word
+    why: the text now marks the absent classes and says the mean counts them as 0."""
+    t = ["N", "A", "N"]
+    s = summarize(t, t)
+    assert absent_classes(s["confusion"]) == ["O", "~"]
+    text = f1_text(s["f1"], s["confusion"])
+    assert text.startswith("N 1.000 A 1.000 O — ~ —")
+    assert "O, ~: none in these records or predictions; counted as F1 0 in the mean F1 N/A/O" in text
+    only_noise_absent = summarize(list("NAO"), list("NAO"))
+    assert f1_text(only_noise_absent["f1"], only_noise_absent["confusion"]) == \
+        "N 1.000 A 1.000 O 1.000 ~ — (~: none in these records or predictions)"
+    # predicted but never true is not absent: its F1 is a real 0
+    s = summarize(["N", "N"], ["N", "O"])
+    assert absent_classes(s["confusion"]) == ["A", "~"] and "O 0.000" in f1_text(s["f1"], s["confusion"])

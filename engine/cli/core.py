@@ -12,6 +12,7 @@ from ..augment import AUGMENTATIONS, parse_augment
 from ..datasets import CLASSES, label_for_record, open_dataset
 from ..errors import UserError
 from ..models import ARCHITECTURES, DEFAULT_ARCH, DEFAULT_MODEL
+from ..metrics import f1_text
 from ..records import read_record
 from ..train_params import TRAIN_PARAMS, check_request, command_line
 from .options import add_dataset_args, add_declared, add_limit, device_type
@@ -222,11 +223,6 @@ def _window_s(r: dict) -> float:
     return round(max(e - s for s, e in r["windows"]), 3)
 
 
-def _per_class(f1: dict) -> str:
-    """'N 0.912 A 0.801 ...' in class order."""
-    return " ".join(f"{c} {v:.3f}" for c, v in f1.items())
-
-
 def against_text(a: dict) -> str:
     """One line for evaluate's comparison (jobs.evaluate's res["against"]): the other model's mean F1
     and the paired difference with its interval."""
@@ -254,7 +250,7 @@ def cmd_evaluate(args) -> int:
         vs = "\n" + against_text(res["against"])
     doc = {"model": clf.name, **res, "seconds": round(time.monotonic() - t0, 2)}
     text = (f"model {clf.name} on {res['n']} records: accuracy {res['accuracy']:.3f}, "
-            f"F1 {_per_class(res['f1'])}, "
+            f"F1 {f1_text(res['f1'], res['confusion'])}, "
             f"mean F1 (N,A,O) {res['f1_mean_nao']:.3f} (bootstrap 95 % {lo:.3f}-{hi:.3f}), "
             f"all {res['f1_mean_all']:.3f}\n"
             f"confusion (rows true {','.join(CLASSES)}):\n" + "\n".join("  " + " ".join(f"{v:5d}" for v in row)

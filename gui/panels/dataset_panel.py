@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QPushButton, QSpinBox, QTableWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.intervals import format_rate
+from engine.metrics import f1_text
 from engine.models import BUNDLED
 from engine.models.checkpoint import installed_bundled
 
@@ -155,7 +156,7 @@ class DatasetPanel(TrainTab, QWidget):
             f"Accuracy <b>{res['accuracy']:.3f}</b><br>Mean F1 (N, A, O) <b>{res['f1_mean_nao']:.3f}</b>"
             + (" (95 % {:.3f}–{:.3f}, bootstrap over the records)".format(*res["f1_mean_nao_ci95"])
                if "f1_mean_nao_ci95" in res else "")
-            + " — paper: 0.87 on its own split<br>F1: " + ", ".join(f"{c} {v:.3f}" for c, v in f1.items())
+            + " — paper: 0.87 on its own split<br>F1: " + f1_text(f1, m)
             + (against_html(res["against"], res["model"]) if res.get("against") else ""))
 
     # ---- attack-eval -------------------------------------------------------------------------
