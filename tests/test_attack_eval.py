@@ -308,5 +308,8 @@ def test_attack_command_summarises_several_records(capsys):
     rc = cli_main(["attack", *recs, "--method", "pgd", "--steps", "2", "--eps", "0.05", "--model", model_path()])
     out, err = capsys.readouterr()
     assert rc == 0 and "95% CI" in out and "per true class" in out
+    mis = json.loads(json.dumps(s["misclassified"]))
+    if mis["attacked"] == 0:  # none misclassified: no '- (0/0)' rate for them
+        assert "misclassified to begin with: 0\n" in out and "- (0/0)" not in out, out
     rc = cli_main(["attack", recs[0], "--method", "pgd", "--steps", "2", "--model", model_path(), "--json"])
     assert rc == 0 and "summary" not in json.loads(capsys.readouterr().out)  # one record: no rate

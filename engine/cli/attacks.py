@@ -306,8 +306,9 @@ def _summary_text(s: dict, method: str, results: str) -> str:
     return (f"{method.upper()} on {s['n']} records: success {format_rate(s['success'], s['attacked'])} "
             f"of {s['correct']} correctly classified\n"
             f"  per true class:\n{per}\n"
-            f"  misclassified to begin with: {mis['n']} (prediction flipped for "
-            f"{format_rate(mis['success'], mis['attacked'])})\n"
+            f"  misclassified to begin with: {mis['n']}"
+            + (f" (prediction flipped for {format_rate(mis['success'], mis['attacked'])})" if mis["attacked"] else "")
+            + "\n"
             f"  mean Linf {f(s['mean_linf_mv'], '.4f')} mV, L2 {f(s['mean_l2_mv'], '.3f')} mV, "
             f"SNR {f(s['mean_snr_db'], '.1f')} dB, smoothness {f(s['mean_smoothness'], '.3g')}, "
             f"square-wave {f(s['mean_square_wave'], '.3f')}"
