@@ -23,6 +23,7 @@ import socket
 import sqlite3
 import unicodedata
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import numpy as np
@@ -60,6 +61,24 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
     except sqlite3.Error:  # SQLite may have rolled back already (e.g. disk full)
         pass
+
+
+@contextmanager
+def _writing(conn: sqlite3.Connection):
+    """One write transaction (BEGIN IMMEDIATE … COMMIT). Any error rolls it back and is raised again,
+    a write SQLite refused as the one-line 'not saved' error; after the commit the WAL is folded
+    into the study file."""
+    _begin(conn)
+    try:
+        yield
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        _rollback(conn)
+        raise _unsaved(exc) from None
+    except BaseException:
+        _rollback(conn)
+        raise
+    fold_wal(conn)
 
 
 class StudyLocked(UserError):
@@ -262,18 +281,9 @@ class ReviewStudy(_Base):
         if found is not None:
             return ReviewSession(self, found["session_id"])
         sid = str(uuid.uuid4())
-        _begin(self.conn)
-        try:
+        with _writing(self.conn):
             self.conn.execute("INSERT INTO sessions(session_id, reviewer, started_at, host) VALUES (?,?,?,?)",
                               (sid, name, now_iso(), socket.gethostname()))
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            _rollback(self.conn)
-            raise _unsaved(exc) from None
-        except BaseException:
-            _rollback(self.conn)
-            raise
-        fold_wal(self.conn)
         return ReviewSession(self, sid)
 
 
@@ -340,38 +350,29 @@ class ReviewSession:
             elapsed_s = float(elapsed_s)
             if not math.isfinite(elapsed_s) or elapsed_s < 0:
                 elapsed_s = None
-        _begin(self.conn)
         try:
-            if self.locked:
-                raise StudyLocked("this session is finished and locked; answers can no longer change")
-            prev = self.conn.execute("SELECT answer_id FROM answers WHERE session_id=? AND item_id=?",
-                                     (self.session_id, item_id)).fetchone()
-            if prev is not None and not replace:
-                raise AlreadyAnswered("this ECG was answered meanwhile (in another window on the same study file); "
-                                      "that answer is kept")
-            if prev is None:
-                aid = str(uuid.uuid4())
-                self.conn.execute(
-                    "INSERT INTO answers(answer_id, session_id, item_id, answer, confidence, elapsed_s, answered_at) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    (aid, self.session_id, item_id, value, confidence, elapsed_s, now_iso()))
-            else:
-                aid = prev[0]
-                self.conn.execute("UPDATE answers SET answer=?, confidence=?, elapsed_s=?, answered_at=? "
-                                  "WHERE answer_id=?", (value, confidence, elapsed_s, now_iso(), aid))
-            self.conn.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            _rollback(self.conn)
+            with _writing(self.conn):  # after it, the study file alone holds this answer
+                if self.locked:
+                    raise StudyLocked("this session is finished and locked; answers can no longer change")
+                prev = self.conn.execute("SELECT answer_id FROM answers WHERE session_id=? AND item_id=?",
+                                         (self.session_id, item_id)).fetchone()
+                if prev is not None and not replace:
+                    raise AlreadyAnswered("this ECG was answered meanwhile (in another window on the same study file); "
+                                          "that answer is kept")
+                if prev is None:
+                    aid = str(uuid.uuid4())
+                    self.conn.execute(
+                        "INSERT INTO answers(answer_id, session_id, item_id, answer, confidence, elapsed_s, "
+                        "answered_at) VALUES (?,?,?,?,?,?,?)",
+                        (aid, self.session_id, item_id, value, confidence, elapsed_s, now_iso()))
+                else:
+                    aid = prev[0]
+                    self.conn.execute("UPDATE answers SET answer=?, confidence=?, elapsed_s=?, answered_at=? "
+                                      "WHERE answer_id=?", (value, confidence, elapsed_s, now_iso(), aid))
+        except sqlite3.IntegrityError as exc:  # rolled back
             if "locked" in str(exc):
                 raise StudyLocked("this session is finished and locked; answers can no longer change") from None
             raise
-        except sqlite3.OperationalError as exc:
-            _rollback(self.conn)
-            raise _unsaved(exc) from None
-        except BaseException:
-            _rollback(self.conn)
-            raise
-        fold_wal(self.conn)  # the study file alone now holds this answer
         return aid
 
     def finish(self) -> None:
@@ -381,18 +382,9 @@ class ReviewSession:
             return
         if done < total:
             raise UserError(f"{total - done} item(s) are still unanswered")
-        _begin(self.conn)
-        try:
+        with _writing(self.conn):
             self.conn.execute("UPDATE sessions SET locked=1, finished_at=? WHERE session_id=?",
                               (now_iso(), self.session_id))
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            _rollback(self.conn)
-            raise _unsaved(exc) from None
-        except BaseException:
-            _rollback(self.conn)
-            raise
-        fold_wal(self.conn)
 
 
 def open_for_review(path: str | os.PathLike) -> ReviewStudy:
