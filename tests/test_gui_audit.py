@@ -478,3 +478,25 @@ def test_screenshot_with_a_view_still_works(tmp_path):
                           cwd=SAMPLES.parent.parent, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "internal error" not in proc.stderr and shot.stat().st_size > 10000
+
+
+def test_each_workflow_says_what_to_open_first_in_the_same_words(qtbot, isolated, model_path):  # noqa: F811
+    """Attack and certify without a record, dataset actions without a dataset: one dialog each,
+    naming what to open (the dataset tab said 'No model loaded.' where the attack said more)."""
+    from gui.controllers.needs import NO_DATASET, NO_MODEL, NO_RECORD
+
+    win = make_window(qtbot, model_path, isolated["settings"], open_samples=False)
+    wait_idle(qtbot, win)
+    win.attacks.run_attack()
+    win.certifier.run(sigma_mv=0.1)
+    win.datasets.run_evaluate("all")
+    assert [m for m, _ in isolated["errors"]] == [NO_RECORD, NO_RECORD, NO_DATASET]
+    with qtbot.waitSignal(win.classified, timeout=60000):
+        win.open_folder(str(SAMPLES), select_first=True, remember=False)
+    wait_idle(qtbot, win)
+    isolated["errors"].clear()
+    win.wb.model = None  # as after a checkpoint that failed to load
+    win.attacks.run_attack()
+    win.datasets.run_evaluate("all")
+    assert [m for m, _ in isolated["errors"]] == [NO_MODEL, NO_MODEL]
+    assert not win.is_busy()

@@ -12,6 +12,7 @@ from engine.workbench import jobs
 
 from .. import format as fmt
 from ..panels.band_panel import BOTH
+from .needs import ready
 
 
 class AttackController:
@@ -27,11 +28,7 @@ class AttackController:
 
     def run_attack(self) -> None:
         w, wb = self.win, self.wb
-        if wb.record is None:
-            w.show_error("Open a record first.")
-            return
-        if wb.model is None:
-            w.show_error("No model loaded: choose one in the Model panel (or load a checkpoint).")
+        if not ready(w, wb, record=True):
             return
         if self.busy():
             return

@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from engine.errors import UserError
 
+from .needs import ready
+
 
 class CardController:
     def __init__(self, win) -> None:
@@ -24,11 +26,7 @@ class CardController:
         from engine.workbench import jobs
 
         w = self.win
-        if self.wb.dataset is None:
-            w.show_error("Open a folder or dataset first (File ▸ Open Folder or Dataset).")
-            return
-        if self.wb.model is None:
-            w.show_error("No model loaded.")
+        if not ready(w, self.wb, dataset=True):
             return
         try:
             settings = settings_from_values(values)

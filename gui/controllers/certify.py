@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from engine.workbench import jobs
 
+from .needs import ready
+
 GUI_N0, GUI_N, GUI_BATCH = 100, 1000, 100  # interactive defaults (the CLI's n is 10,000)
 
 
@@ -71,11 +73,7 @@ class CertifyController:
         from engine.errors import UserError
 
         w, wb = self.win, self.wb
-        if wb.record is None:
-            w.show_error("Open a record first.")
-            return
-        if wb.model is None:
-            w.show_error("No model loaded: choose one in the Model panel (or load a checkpoint).")
+        if not ready(w, wb, record=True):
             return
         if "certify" in w.busy_kinds():
             return

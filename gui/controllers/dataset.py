@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from engine.errors import UserError
 
 from .. import dialogs
+from .needs import ready
 
 
 class DatasetController:
@@ -26,13 +27,7 @@ class DatasetController:
         w.dataset_panel.tabs.setCurrentIndex(index)
 
     def _need_dataset(self, model: bool = True) -> bool:
-        if self.wb.dataset is None:
-            self.win.show_error("Open a folder or dataset first (File ▸ Open Folder or Dataset).")
-            return False
-        if model and self.wb.model is None:
-            self.win.show_error("No model loaded.")
-            return False
-        return True
+        return ready(self.win, self.wb, dataset=True, model=model)
 
     def _params(self) -> dict | None:
         """The Attack panel's parameters, or None after an error dialog (a value typed as text)."""
