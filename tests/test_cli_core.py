@@ -202,10 +202,16 @@ def test_evaluate_splits_in_process(capsys, samples, tiny_model, tmp_path):
     f.write_text("A00001\nA00009\nA00013\n")
     code, out, _ = run_inproc(capsys, "evaluate", samples, "--split", f, "--model", tiny_model, "--json")
     assert code == 0
-    check_evaluate(one_json(out), n=3)
+    doc = one_json(out)
+    check_evaluate(doc, n=3)
+    conf = doc["confusion"]
+    assert doc["absent_classes"] == [c for i, c in enumerate(CLASSES)
+                                     if sum(conf[i]) + sum(row[i] for row in conf) == 0]
     if DEFAULT_WEIGHTS.is_file():  # right on all three (N, A, O): no noisy record, none predicted
         code, out, _ = run_inproc(capsys, "evaluate", samples, "--split", f, "--model", DEFAULT_WEIGHTS)
         assert code == 0 and "~ — (~: none in these records or predictions)" in out, out
+        code, out, _ = run_inproc(capsys, "evaluate", samples, "--split", f, "--model", DEFAULT_WEIGHTS, "--json")
+        assert one_json(out)["absent_classes"] == ["~"]
     # paper-val holds none of the bundled samples: a clear error, not an empty result
     code, out, err = run_inproc(capsys, "evaluate", samples, "--split", "paper-val", "--model", tiny_model,
                                 "--json")

@@ -240,14 +240,15 @@ def _predict(clf, sigs, progress, should_stop, what="classifying"):
 def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None = None,
              warn: Callable[[str], None] | None = None, against=None) -> Job:
     """Accuracy, per-class F1 and confusion of `clf` on the labelled records of a split; the
-    document also holds every record's prediction and the split's name.
+    document also holds every record's prediction, the split's name and `absent_classes` (neither
+    in the records nor predicted: F1 0/0, counted as 0 in the means).
 
     `against` (a Classifier or a model spec for engine.models.checkpoint.resolve_model, loaded on
     `clf`'s device before any record is read): a second model scored on the same records, in
     res["against"] with its figures and `paired`, the paired bootstrap of clf's mean F1 N/A/O minus
     its own (engine.metrics.paired_f1_difference)."""
     def fn(progress, should_stop):
-        from ..metrics import f1_interval, paired_f1_difference, summarize
+        from ..metrics import absent_classes, f1_interval, paired_f1_difference, summarize
 
         other = against
         if isinstance(other, str):
@@ -265,6 +266,7 @@ def evaluate(ds, split: str, clf, *, lead: str | None = None, limit: int | None 
             pred = [model.classes[int(i)] for i in probs.argmax(1)]
             res = summarize(truth, pred)
             res["f1_mean_nao_ci95"] = f1_interval(truth, pred)  # resampling the records (engine.metrics)
+            res["absent_classes"] = absent_classes(res["confusion"], list(res["f1"]))  # F1 0/0, counted as 0
             return res, pred, sigs
 
         res, pred, sigs = score(clf)
