@@ -115,6 +115,7 @@ def test_large_dataset_lists_at_once_and_fills_in_background(qtbot, isolated, mo
 
 def test_record_list_file_as_split(qtbot, isolated, model_path, tmp_path, monkeypatch):  # noqa: F811
     from gui.panels import dataset_widgets as dataset_panel  # the split chooser lives there
+    from gui.panels.file_combo import CHOOSE  # the "Record list file…" entry's data
 
     win = make_window(qtbot, model_path, isolated["settings"])
     wait_idle(qtbot, win, 120)
@@ -126,14 +127,14 @@ def test_record_list_file_as_split(qtbot, isolated, model_path, tmp_path, monkey
     # cancelled: the previous choice stays
     monkeypatch.setattr(dataset_panel, "choose_list_file", lambda parent: "")
     before = combo.currentIndex()
-    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))
+    combo.activated.emit(combo.findData(CHOOSE))
     assert combo.currentIndex() == before
     # chosen: a "List: three.txt" entry, selected, used by evaluate
     monkeypatch.setattr(dataset_panel, "choose_list_file", lambda parent: str(lst))
-    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))
+    combo.activated.emit(combo.findData(CHOOSE))
     assert combo.currentData() == str(lst) and "three.txt" in combo.currentText()
     n_items = combo.count()
-    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))  # the same file again: no duplicate
+    combo.activated.emit(combo.findData(CHOOSE))  # the same file again: no duplicate
     assert combo.count() == n_items
     panel.eval_run.click()
     wait_idle(qtbot, win, 120)
@@ -144,7 +145,7 @@ def test_record_list_file_as_split(qtbot, isolated, model_path, tmp_path, monkey
     bad = tmp_path / "bad.txt"
     bad.write_bytes(bytes(range(256)) * 4)
     monkeypatch.setattr(dataset_panel, "choose_list_file", lambda parent: str(bad))
-    combo.activated.emit(combo.findData(dataset_panel.LIST_FILE))
+    combo.activated.emit(combo.findData(CHOOSE))
     with qtbot.waitSignal(win.errorShown, timeout=60000) as sig:
         panel.eval_run.click()
     assert "not a text file" in sig.args[0] or "is not UTF-8 text" in sig.args[0]  # engine.datasets' words

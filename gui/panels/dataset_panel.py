@@ -20,7 +20,7 @@ from engine.models import BUNDLED
 from engine.models.checkpoint import installed_bundled
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, muted
-from .dataset_widgets import Placeholder, plot_widget, split_combo, table_item
+from .dataset_widgets import Placeholder, SplitCombo, plot_widget, table_item
 from .file_combo import FileChoiceCombo
 from .train_tab import TrainTab
 
@@ -99,7 +99,7 @@ class DatasetPanel(TrainTab, QWidget):
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.eval_split = split_combo()
+        self.eval_split = SplitCombo()
         form.addRow("Records", self.eval_split)
         self.eval_against = FileChoiceCombo(prefix="File")
         self.eval_against.addItem("No other model", "")
@@ -165,7 +165,7 @@ class DatasetPanel(TrainTab, QWidget):
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.ae_split = split_combo()
+        self.ae_split = SplitCombo()
         self.ae_split.setCurrentIndex(1)
         self.ae_limit = QSpinBox()
         self.ae_limit.setRange(1, 100000)
@@ -230,7 +230,7 @@ class DatasetPanel(TrainTab, QWidget):
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.rb_split = split_combo()
+        self.rb_split = SplitCombo()
         self.rb_split.setCurrentIndex(1)
         self.rb_limit = QSpinBox()
         self.rb_limit.setRange(1, 100000)

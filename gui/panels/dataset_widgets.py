@@ -7,13 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QStackedWidget, QTableWidgetItem, QWidget
 
-from .file_combo import CHOOSE, FileChoiceCombo
+from .file_combo import FileChoiceCombo
 
 SPLITS = [("all", "All records"), ("paper-val", "Paper test split (10 %)"), ("paper-train", "Paper training split"),
           ("strat-val", "Stratified 10 % (seed 0)")]
-
-
-LIST_FILE = CHOOSE  # combo data of the "Record list file…" entry
 
 
 def choose_list_file(parent: QWidget) -> str:
@@ -52,10 +49,6 @@ class SplitCombo(FileChoiceCombo):
                              Qt.ItemDataRole.ToolTipRole)
         if counts is not None and counts.get(self.currentData()) == 0:
             self.setCurrentIndex(self.findData("all"))
-
-
-def split_combo() -> SplitCombo:
-    return SplitCombo()
 
 
 def table_item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:

@@ -18,7 +18,7 @@ from engine.train_params import TRAIN_PARAMS, check_request, command_line
 from engine.workbench import TrainRequest
 
 from .common import ADVERSARIAL_COLOR, ORIGINAL_COLOR, muted
-from .dataset_widgets import Placeholder, plot_widget, split_combo
+from .dataset_widgets import Placeholder, SplitCombo, plot_widget
 from .train_recipe import RecipeForm
 
 
@@ -30,7 +30,7 @@ class TrainTab:
         lay = QHBoxLayout(w)
         left = QVBoxLayout()
         form = QFormLayout()
-        self.tr_split = split_combo()
+        self.tr_split = SplitCombo()
         self.tr_split.setCurrentIndex(2)
         self.tr_arch = QComboBox()
         for name, arch in ARCHITECTURES.items():
