@@ -48,7 +48,8 @@ from .models.modes import eval_mode
 from .models.classifier import Classifier
 from .outputs import FileLock, check_output
 from .results_file import ResultsFormat, append_lines, open_results, read_jsonl_results, valid_record_row
-from .robustness import check_plot_path, save_png  # the same --plot check and PNG writing
+from .figures import figure, save_png
+from .robustness import check_plot_path  # the same --plot check
 
 KIND = "ecgadv-band-eval/1"
 CHECKED = ("kind", "model_sha", "method", "params", "band", "styles", "lead")
@@ -351,70 +352,63 @@ def plot_band_eval(doc: dict, rows: list[dict], path: str, title: str | None = N
     """Three panels, the styles side by side: the per-example fractions (box + points), the uniform
     fraction against the band centre's margin, and 'noise yields more' (k/n with its 95 % interval
     against the paper's 87.6 %). PNG, written atomically; an existing file refused unless `overwrite`."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
     check_plot_path(path, overwrite)
     styles = list(doc["styles"])
     colours = {"workbench": "tab:blue", "paper-code": "tab:orange"}
     banded = [r for r in rows if isinstance(r.get("bands"), dict)]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), dpi=110)
-    try:
-        ax = axes[0]
-        kinds = ("noise", "concat", "uniform")
-        width = 0.8 / max(1, len(styles))
-        rng = np.random.default_rng(0)
-        for j, st in enumerate(styles):
-            for i, k in enumerate(kinds):
-                vals = [r["bands"][st][k].get("fraction") for r in banded if st in r["bands"]]
-                vals = [100 * v for v in vals if v is not None]
-                x = i + (j - (len(styles) - 1) / 2) * width
-                if vals:
-                    ax.boxplot([vals], positions=[x], widths=width * 0.8, showfliers=False,
-                               medianprops={"color": colours.get(st, "k")})
-                    ax.scatter(x + rng.uniform(-width * 0.3, width * 0.3, len(vals)), vals, s=8, alpha=0.5,
-                               color=colours.get(st, "k"), label=st if i == 0 else None)
-        ax.set_xticks(range(3))
-        ax.set_xticklabels(["noise", "concatenation", "uniform"])
-        ax.set_xlim(-0.6, 2.6)
-        ax.set_ylim(-4, 104)
-        ax.set_ylabel("still adversarial (% of trials), per example")
-        ax.set_title(f"Band fractions ({doc['examples']} examples)", fontsize=10)
-        ax.legend(fontsize=8)
-        ax = axes[1]
-        for st in styles:
-            pts = [(r["bands"][st].get("centre_margin"), r["bands"][st]["uniform"].get("fraction"))
-                   for r in banded if st in r["bands"]]
-            pts = [(m, 100 * f) for m, f in pts if m is not None and f is not None]
-            if pts:
-                m, f = zip(*pts)
-                ax.scatter(m, f, s=14, alpha=0.7, color=colours.get(st, "k"), label=f"{st} (n = {len(pts)})")
-        ax.axvline(0, color="grey", lw=0.8, ls=":")
-        ax.set_xlabel("band centre margin (logits; > 0: centre adversarial)")
-        ax.set_ylabel("uniform draws adversarial (%)")
-        ax.set_ylim(-4, 104)
-        ax.set_title("Uniform fraction vs the band centre's margin", fontsize=10)
-        ax.legend(fontsize=8)
-        ax = axes[2]
-        for j, st in enumerate(styles):
-            y = doc["styles"][st]["yields_more"]
-            if y["n"]:
-                lo, hi = y["ci95"]
-                ax.bar(j, 100 * y["rate"], color=colours.get(st, "grey"), alpha=0.8,
-                       yerr=[[100 * (y["rate"] - lo)], [100 * (hi - y["rate"])]], capsize=5)
-                ax.annotate(f"{y['k']}/{y['n']}", (j, 100 * hi), textcoords="offset points", xytext=(0, 4),
-                            ha="center", fontsize=8)
-        ax.axhline(100 * PAPER_YIELDS_MORE, color="k", lw=0.8, ls="--", label="paper 87.6%")
-        ax.set_xticks(range(len(styles)))
-        ax.set_xticklabels(styles)
-        ax.set_ylim(0, 110)
-        ax.set_ylabel("examples whose noise yields more (%, 95% CI)")
-        ax.set_title("Noise yields more adversarial examples", fontsize=10)
-        ax.legend(fontsize=8, loc="lower right")
-        fig.suptitle(title or f"Bands over a split — model {doc.get('model', '')}", fontsize=11)
-        save_png(fig, path, overwrite)
-    finally:
-        plt.close(fig)
+    fig = figure(14, 4.4)
+    axes = fig.subplots(1, 3)
+    ax = axes[0]
+    kinds = ("noise", "concat", "uniform")
+    width = 0.8 / max(1, len(styles))
+    rng = np.random.default_rng(0)
+    for j, st in enumerate(styles):
+        for i, k in enumerate(kinds):
+            vals = [r["bands"][st][k].get("fraction") for r in banded if st in r["bands"]]
+            vals = [100 * v for v in vals if v is not None]
+            x = i + (j - (len(styles) - 1) / 2) * width
+            if vals:
+                ax.boxplot([vals], positions=[x], widths=width * 0.8, showfliers=False,
+                           medianprops={"color": colours.get(st, "k")})
+                ax.scatter(x + rng.uniform(-width * 0.3, width * 0.3, len(vals)), vals, s=8, alpha=0.5,
+                           color=colours.get(st, "k"), label=st if i == 0 else None)
+    ax.set_xticks(range(3))
+    ax.set_xticklabels(["noise", "concatenation", "uniform"])
+    ax.set_xlim(-0.6, 2.6)
+    ax.set_ylim(-4, 104)
+    ax.set_ylabel("still adversarial (% of trials), per example")
+    ax.set_title(f"Band fractions ({doc['examples']} examples)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for st in styles:
+        pts = [(r["bands"][st].get("centre_margin"), r["bands"][st]["uniform"].get("fraction"))
+               for r in banded if st in r["bands"]]
+        pts = [(m, 100 * f) for m, f in pts if m is not None and f is not None]
+        if pts:
+            m, f = zip(*pts)
+            ax.scatter(m, f, s=14, alpha=0.7, color=colours.get(st, "k"), label=f"{st} (n = {len(pts)})")
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("band centre margin (logits; > 0: centre adversarial)")
+    ax.set_ylabel("uniform draws adversarial (%)")
+    ax.set_ylim(-4, 104)
+    ax.set_title("Uniform fraction vs the band centre's margin", fontsize=10)
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    for j, st in enumerate(styles):
+        y = doc["styles"][st]["yields_more"]
+        if y["n"]:
+            lo, hi = y["ci95"]
+            ax.bar(j, 100 * y["rate"], color=colours.get(st, "grey"), alpha=0.8,
+                   yerr=[[100 * (y["rate"] - lo)], [100 * (hi - y["rate"])]], capsize=5)
+            ax.annotate(f"{y['k']}/{y['n']}", (j, 100 * hi), textcoords="offset points", xytext=(0, 4),
+                        ha="center", fontsize=8)
+    ax.axhline(100 * PAPER_YIELDS_MORE, color="k", lw=0.8, ls="--", label="paper 87.6%")
+    ax.set_xticks(range(len(styles)))
+    ax.set_xticklabels(styles)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("examples whose noise yields more (%, 95% CI)")
+    ax.set_title("Noise yields more adversarial examples", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title or f"Bands over a split — model {doc.get('model', '')}", fontsize=11)
+    save_png(fig, path, overwrite)
     return path

@@ -306,29 +306,23 @@ def format_table(summary: dict, d_typical: int | None = None) -> str:
 
 def plot_certified(summary: dict, path: str, title: str, overwrite: bool = False) -> str:
     """Certified accuracy (%) against L2 radius (mV) as a PNG, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    from .robustness import check_plot_path, save_png
+    from .figures import figure, save_png
+    from .robustness import check_plot_path
 
     check_plot_path(path, overwrite)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    try:
-        xs = [r["radius_mv"] for r in summary["table"]]
-        ys = [float("nan") if r["accuracy"] is None else 100 * r["accuracy"] for r in summary["table"]]
-        ax.step(xs, ys, where="post", marker="o", label=f"smoothed (n = {summary['n']})")
-        clean = summary["clean_accuracy"]["rate"]
-        if clean is not None:
-            ax.axhline(100 * clean, color="grey", ls="--", lw=0.8, label="base model, clean accuracy")
-        ax.set_xlabel("certified L2 radius (mV)")
-        ax.set_ylabel("certified accuracy (%)")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        ax.set_title(title, fontsize=10)
-        save_png(fig, path, overwrite)
-    finally:
-        plt.close(fig)
+    fig = figure(6.4, 4.2, dpi=120)
+    ax = fig.add_subplot()
+    xs = [r["radius_mv"] for r in summary["table"]]
+    ys = [float("nan") if r["accuracy"] is None else 100 * r["accuracy"] for r in summary["table"]]
+    ax.step(xs, ys, where="post", marker="o", label=f"smoothed (n = {summary['n']})")
+    clean = summary["clean_accuracy"]["rate"]
+    if clean is not None:
+        ax.axhline(100 * clean, color="grey", ls="--", lw=0.8, label="base model, clean accuracy")
+    ax.set_xlabel("certified L2 radius (mV)")
+    ax.set_ylabel("certified accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=10)
+    save_png(fig, path, overwrite)
     return path

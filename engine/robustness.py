@@ -37,7 +37,8 @@ from .datasets import Dataset
 from .errors import UserError
 from .intervals import format_rate
 from .models.classifier import Classifier
-from .outputs import atomic_write, check_output, check_output_dir
+from .figures import figure, save_png
+from .outputs import check_output, check_output_dir
 
 
 def parse_eps_list(text: str) -> list[float]:
@@ -187,57 +188,41 @@ def check_plot_path(path: str, overwrite: bool = False) -> str:
 def plot_robustness(doc: dict, path: str, title: str | None = None, overwrite: bool = False) -> str:
     """Success rate (%) against ε (mV), one line per method, written as a PNG (Agg backend),
     atomically (temporary file + rename); an existing file is refused unless `overwrite`."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
     check_plot_path(path, overwrite)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    try:
-        for method in doc["methods"]:
-            rows = [r for r in doc["table"] if r["method"] == method]
-            xs = [r["eps_mv"] for r in rows]
-            ys = [float("nan") if r["success_rate"] is None else 100 * r["success_rate"] for r in rows]
-            ci = [r.get("success_ci95") or [float("nan")] * 2 for r in rows]
-            err = [[y - 100 * c[0] for y, c in zip(ys, ci)], [100 * c[1] - y for y, c in zip(ys, ci)]]
-            ns = sorted({r["attacked"] for r in rows})
-            n_txt = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
-            line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3,
-                               label=f"{method.upper()} ({n_txt}, 95% CI)")
-            for x, y, r in zip(xs, ys, rows):  # k/n at every point
-                if y == y:
-                    ax.annotate(f"{r['success']}/{r['attacked']}", (x, y), textcoords="offset points",
-                                xytext=(4, -11), fontsize=7, color=line[0].get_color())
-        eps = doc["eps_mv"]
-        if len(eps) > 1 and max(eps) / min(eps) > 20:
-            ax.set_xscale("log")
-        if len(eps) <= 12:  # label the ε values themselves, plainly (no overlapping log minor labels)
-            from matplotlib.ticker import NullFormatter
+    fig = figure(6.4, 4.2, dpi=120)
+    ax = fig.add_subplot()
+    for method in doc["methods"]:
+        rows = [r for r in doc["table"] if r["method"] == method]
+        xs = [r["eps_mv"] for r in rows]
+        ys = [float("nan") if r["success_rate"] is None else 100 * r["success_rate"] for r in rows]
+        ci = [r.get("success_ci95") or [float("nan")] * 2 for r in rows]
+        err = [[y - 100 * c[0] for y, c in zip(ys, ci)], [100 * c[1] - y for y, c in zip(ys, ci)]]
+        ns = sorted({r["attacked"] for r in rows})
+        n_txt = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+        line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3,
+                           label=f"{method.upper()} ({n_txt}, 95% CI)")
+        for x, y, r in zip(xs, ys, rows):  # k/n at every point
+            if y == y:
+                ax.annotate(f"{r['success']}/{r['attacked']}", (x, y), textcoords="offset points",
+                            xytext=(4, -11), fontsize=7, color=line[0].get_color())
+    eps = doc["eps_mv"]
+    if len(eps) > 1 and max(eps) / min(eps) > 20:
+        ax.set_xscale("log")
+    if len(eps) <= 12:  # label the ε values themselves, plainly (no overlapping log minor labels)
+        from matplotlib.ticker import NullFormatter
 
-            ax.set_xticks(eps)
-            ax.set_xticklabels([f"{e:g}" for e in eps])
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.axvline(0.01, color="grey", lw=0.8, ls=":", label="paper ε (0.01 mV)")
-        ax.set_xlabel("ε (mV, L∞ budget)")
-        ax.set_ylabel("success rate (% of correctly classified)")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        rule = doc.get("alpha_rule")
-        ax.set_title(title or f"Attack success vs ε — model {doc['model']}"
-                     + (f"\nα rule {rule}, n = correctly classified records attacked" if rule else ""),
-                     fontsize=10)
-        save_png(fig, path, overwrite)
-    finally:
-        plt.close(fig)
-    return path
-
-
-def save_png(fig, path: str, overwrite: bool = False) -> str:
-    """Lay out the matplotlib figure `fig` and write it to `path` as a PNG, atomically (an
-    existing file refused unless `overwrite`). The caller closes the figure."""
-    fig.tight_layout()
-    with atomic_write(path, overwrite=overwrite) as tmp:
-        fig.savefig(tmp, format="png")
+        ax.set_xticks(eps)
+        ax.set_xticklabels([f"{e:g}" for e in eps])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.axvline(0.01, color="grey", lw=0.8, ls=":", label="paper ε (0.01 mV)")
+    ax.set_xlabel("ε (mV, L∞ budget)")
+    ax.set_ylabel("success rate (% of correctly classified)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    rule = doc.get("alpha_rule")
+    ax.set_title(title or f"Attack success vs ε — model {doc['model']}"
+                 + (f"\nα rule {rule}, n = correctly classified records attacked" if rule else ""),
+                 fontsize=10)
+    save_png(fig, path, overwrite)
     return path

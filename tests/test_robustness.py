@@ -44,22 +44,19 @@ def test_table_text_has_n_interval_and_classes():
 
 
 def test_plot_has_error_bars_and_n(tmp_path, monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import engine.robustness as rob
 
     seen = {}
-    real_close = plt.close
+    real_save = rob.save_png
 
-    def spy(fig=None):  # look at the figure before it is closed
+    def spy(fig, path, overwrite=False):  # look at the figure as it is written
         ax = fig.axes[0]
         seen["legend"] = [t.get_text() for t in ax.get_legend().get_texts()]
         seen["notes"] = [t.get_text() for t in ax.texts]
         seen["bars"] = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
-        real_close(fig)
+        return real_save(fig, path, overwrite)
 
-    monkeypatch.setattr(plt, "close", spy)
+    monkeypatch.setattr(rob, "save_png", spy)
     png = plot_robustness(_doc(), str(tmp_path / "r.png"))
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert any("n = 10" in t and "95% CI" in t for t in seen["legend"]), seen
@@ -92,3 +89,23 @@ def test_cli_json_records_alpha_rule(capsys, tmp_path):
     doc = json.loads(out)
     assert doc["alpha_rule"] == "ratio:0.5" and doc["table"][0]["alpha_mv"] == pytest.approx(0.005)
     assert "success_ci95" in doc["table"][0] and "per_class" in doc["table"][0]
+
+
+def test_plots_leave_pyplot_alone_and_draw_from_a_thread(tmp_path):
+    """engine.figures: no pyplot (no global figure state, no GUI backend chosen), so a plot can be
+    drawn in a worker thread, as the window's jobs do; the report helper gives a base64 PNG."""
+    import subprocess
+    import sys
+
+    import json
+
+    code = ("import sys, threading, base64; "
+            "from engine.robustness import plot_robustness; from engine.figures import figure, png_base64; "
+            f"doc = {json.dumps(_doc())!r}; import json; "
+            f"t = threading.Thread(target=plot_robustness, args=(json.loads(doc), {str(tmp_path / 'r.png')!r})); "
+            "t.start(); t.join(); "
+            "print(base64.b64decode(png_base64(figure(2, 1)))[:4] == b'\\x89PNG', "
+            "'matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "False"], out.stderr
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"

@@ -15,6 +15,7 @@ import json
 import os
 
 from ..errors import UserError
+from ..figures import figure, png_base64
 from ..intervals import format_rate
 from ..outputs import atomic_write, check_output, check_suffix, write_bytes_atomic, write_text_atomic
 
@@ -145,21 +146,12 @@ def card_text(doc: dict) -> str:
 
 # -- figures ---------------------------------------------------------------------------------------
 
-def _figure(w: float, h: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=110)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def success_figure(doc: dict):
+def successfigure(doc: dict):
     """Success rate (%) vs ε with 95 % intervals, one line per attack, and the ensemble's robust
     accuracy; None without attacks."""
     if not doc["attacks"] and not doc["ensemble"]:
         return None
-    fig = _figure(7.0, 3.6)
+    fig = figure(7.0, 3.6)
     ax = fig.add_subplot(121)
     for method in dict.fromkeys(a["method"] for a in doc["attacks"]):
         rs = [a for a in doc["attacks"] if a["method"] == method and a["rate"]["rate"] is not None]
@@ -205,12 +197,6 @@ def success_figure(doc: dict):
     return fig
 
 
-def _png_b64(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def svg_histogram(dist: dict, label: str, w: int = 210, h: int = 80) -> str:
     """A small inline SVG histogram of `dist` (engine.card.build.distribution), or '' when empty."""
     counts, edges = dist["hist"]["counts"], dist["hist"]["edges"]
@@ -254,14 +240,14 @@ def card_html(doc: dict, plots: bool = True) -> str:
              f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              f"<p>{html.escape(d['dataset'])}, split {html.escape(str(d['split']))}, {d['records']} records; "
              f"rates with n and {html.escape(doc['interval'])} intervals; ε in mV.</p>"]
-    fig = success_figure(doc) if plots else None
+    fig = successfigure(doc) if plots else None
     for title_, header, rows, note in tables(doc):
         parts += [f"<h2>{html.escape(title_)}</h2>", _html_table(header, rows)]
         if note:
             parts.append(f"<p class='note'>{html.escape(note)}</p>")
         if title_ == "Attack success vs ε" and fig is not None:
             parts.append(f"<figure><img alt='success and robust accuracy vs ε' "
-                         f"src='data:image/png;base64,{_png_b64(fig)}'></figure>")
+                         f"src='data:image/png;base64,{png_base64(fig)}'></figure>")
         if title_ == "Perceptibility of the successful examples":
             eps = reference_eps(doc)
             parts.append(f"<p class='note'>Distributions at ε = {eps:g} mV:</p>")
@@ -292,7 +278,7 @@ def write_card_pdf(doc: dict, path: str, overwrite: bool = False) -> str:
 
     check_output(path, overwrite, "card")
     title = f"Robustness card: {doc['model']} on {doc['data']['dataset']} {doc['data']['split']}"
-    fig = success_figure(doc)
+    fig = successfigure(doc)
     with atomic_write(path, overwrite=overwrite) as tmp:
         with PdfPages(tmp, metadata={"Title": title}) as pdf:
             for page in _text_pages(title, tables(doc)):
@@ -332,7 +318,7 @@ def compare_rows(left: dict, right: dict) -> list[tuple[str, str, str]]:
 
 # -- comparison of several cards (engine.card.compare) ------------------------------------------------
 
-def comparison_figure(comp: dict):
+def comparisonfigure(comp: dict):
     """Success (%) vs ε with 95 % intervals, one panel per attack (and the ensemble), one line per
     model; plus certified accuracy vs L2 radius where certify summaries were given. None when
     there is nothing to draw."""
@@ -345,7 +331,7 @@ def comparison_figure(comp: dict):
         return None
     ncols = min(3, panels)
     nrows = -(-panels // ncols)
-    fig = _figure(3.4 * ncols, 2.9 * nrows)
+    fig = figure(3.4 * ncols, 2.9 * nrows)
     for p, name in enumerate(series):
         ax = fig.add_subplot(nrows, ncols, p + 1)
         rows = [r for r in comp["rows"] if r.get("attack") == name]
@@ -391,7 +377,7 @@ def comparison_figure(comp: dict):
 
 
 def comparison_png(comp: dict) -> bytes | None:
-    fig = comparison_figure(comp)
+    fig = comparisonfigure(comp)
     if fig is None:
         return None
     buf = io.BytesIO()

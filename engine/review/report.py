@@ -3,7 +3,6 @@ parameters, tables and plots. Plots use matplotlib's Agg canvas directly (no pyp
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -12,6 +11,7 @@ from collections import Counter
 
 from ..attacks.registry import ATTACKS, all_params
 from ..errors import UserError
+from ..figures import figure, png_base64
 from ..outputs import atomic_write, check_output, check_suffix, write_bytes_atomic
 from .stats import ALL, compute
 from .access import Study
@@ -220,15 +220,6 @@ def tables(stats: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
 # plots
 
 
-def _figure(w: float = 7.5, h: float = 3.6):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=110)
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def _bar_ci(ax, labels, values, cis, colors, ylabel, chance=None):
     import numpy as np
 
@@ -269,7 +260,7 @@ def figures(stats: dict) -> list[tuple[str, object]]:
             vals.append(d[field])
             cis.append(d["ci95"])
             cols.append(_COLORS.get(m, "#7fae7f"))
-        fig = _figure(max(5.0, 0.9 * len(labels) + 2), 3.6)
+        fig = figure(max(5.0, 0.9 * len(labels) + 2), 3.6)
         ax = fig.add_subplot(111)
         _bar_ci(ax, labels, vals, cis, cols, ylabel, chance)
         ax.set_title(title, fontsize=10)
@@ -287,7 +278,7 @@ def figures(stats: dict) -> list[tuple[str, object]]:
                 vals.append(e["accuracy"])
                 cis.append(e["ci95"])
                 cols.append(col)
-        fig = _figure(max(5.0, 0.9 * len(labels) + 2), 3.6)
+        fig = figure(max(5.0, 0.9 * len(labels) + 2), 3.6)
         ax = fig.add_subplot(111)
         _bar_ci(ax, labels, vals, cis, cols, "accuracy vs reference")
         ax.set_title("Task C: labelling accuracy (95 % CI)", fontsize=10)
@@ -296,7 +287,7 @@ def figures(stats: dict) -> list[tuple[str, object]]:
     return out
 
 
-def confusion_figure(rows: list[dict]):
+def confusionfigure(rows: list[dict]):
     """Task C: reference label × reviewer label, originals and adversarial side by side."""
     import numpy as np
 
@@ -306,7 +297,7 @@ def confusion_figure(rows: list[dict]):
     if not rows:
         return None
     cats = list(ANSWERS["C"])
-    fig = _figure(7.5, 3.4)
+    fig = figure(7.5, 3.4)
     for i, shown in enumerate(("original", "adversarial")):
         m = np.zeros((4, 4), int)
         for r in rows:
@@ -326,12 +317,6 @@ def confusion_figure(rows: list[dict]):
         ax.set_title(f"{shown} ECGs", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def _png_b64(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,13 +358,13 @@ def html_report(study: Study, stats: dict | None = None) -> str:
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, trs),
                   f"<p class='note'>{html.escape(note)}</p>"]
     figs = figures(stats)
-    cf = confusion_figure(rows)
+    cf = confusionfigure(rows)
     if cf is not None:
         figs.append(("Task C: confusion matrices", cf))
     if figs:
         parts.append("<h2>Plots</h2>")
         for cap, fig in figs:
-            parts.append(f"<figure><img alt='{html.escape(cap)}' src='data:image/png;base64,{_png_b64(fig)}'>"
+            parts.append(f"<figure><img alt='{html.escape(cap)}' src='data:image/png;base64,{png_base64(fig)}'>"
                          f"<figcaption class='note'>{html.escape(cap)}</figcaption></figure>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -425,7 +410,7 @@ def _text_pages(title: str, blocks: list[tuple[str, list[str], list[list[str]], 
     per_page = 62
     pages = []
     for start in range(0, len(lines), per_page):
-        fig = _figure(8.27, 11.69)
+        fig = figure(8.27, 11.69)
         y = 0.96
         for kind, text in lines[start:start + per_page]:
             size = {"title": 13, "h": 10.5}.get(kind, 7)
@@ -453,7 +438,7 @@ def write_pdf(study: Study, path: str, stats: dict | None = None, overwrite: boo
         blocks.append(("Read first", ["Warning"], [[w] for w in stats["warnings"]], ""))
     blocks += tables(stats)
     figs = [f for _, f in figures(stats)]
-    cf = confusion_figure(rows)
+    cf = confusionfigure(rows)
     if cf is not None:
         figs.append(cf)
     try:
