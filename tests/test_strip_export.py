@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import gui  # noqa: F401  (PySide6 refcount workaround first)
 
-import gui  # noqa: E402,F401  (PySide6 refcount workaround first)
-
-from engine.errors import UserError  # noqa: E402
+from engine.errors import UserError
 
 FS = 300.0
 HEADER = {"record": "A00001", "model": "default", "attack": "PGD", "eps_mv": 0.01}

@@ -8,20 +8,11 @@ Runs offscreen with pytest-qt.
 """
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import gui  # noqa: E402,F401  (PySide6 refcount workaround first)
-from PySide6 import QtCore  # noqa: E402
+import gui  # noqa: F401  (PySide6 refcount workaround first)
+from PySide6 import QtCore
 
 FS = 300.0
 
