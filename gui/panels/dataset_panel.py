@@ -11,8 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QTableWidget, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHeaderView, QLabel, QLineEdit, QPushButton, QTableWidget,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from engine.intervals import format_rate
 from engine.metrics import f1_text
@@ -20,7 +20,7 @@ from engine.models import BUNDLED
 from engine.models.checkpoint import installed_bundled
 
 from .common import ADVERSARIAL_COLOR, CLASS_NAMES, muted
-from .dataset_widgets import Placeholder, SplitCombo, plot_widget, table_item
+from .dataset_widgets import Placeholder, SplitCombo, TabPage, limit_spin, plot_widget, table_item
 from .file_combo import FileChoiceCombo
 from .train_tab import TrainTab
 
@@ -95,10 +95,8 @@ class DatasetPanel(TrainTab, QWidget):
 
     # ---- evaluate ----------------------------------------------------------------------------
     def _build_evaluate(self) -> None:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        left = QVBoxLayout()
-        form = QFormLayout()
+        tab = TabPage()
+        form, left = tab.form, tab.left
         self.eval_split = SplitCombo()
         form.addRow("Records", self.eval_split)
         self.eval_against = FileChoiceCombo(prefix="File")
@@ -111,7 +109,6 @@ class DatasetPanel(TrainTab, QWidget):
         self.eval_against.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.eval_against.setMinimumContentsLength(12)
         form.addRow("Compare with", self.eval_against)
-        left.addLayout(form)
         self.eval_run = QPushButton("Evaluate model")
         self.eval_run.clicked.connect(lambda: self.evaluateRequested.emit(self.eval_split.currentData(),
                                                                           self.eval_against.currentData()))
@@ -121,16 +118,13 @@ class DatasetPanel(TrainTab, QWidget):
         left.addWidget(self.eval_summary)
         left.addWidget(muted("Records the model was trained on give optimistic scores; the paper's figure "
                              "is on its 10 % test split."))
-        left.addStretch(1)
-        lay.addLayout(left, 1)
         self.confusion = QTableWidget(4, 4)
         self.confusion.setToolTip("Rows: reference label; columns: model prediction")
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.confusion_box = Placeholder(self.confusion, "Choose the records and press Evaluate model: the "
                                          "confusion matrix (reference label × model prediction) appears here.")
-        lay.addWidget(self.confusion_box, 2)
-        self.tabs.addTab(w, "Evaluate")
+        tab.add_to(self.tabs, "Evaluate", self.confusion_box)
 
     def show_evaluation(self, res: dict) -> None:
         self.confusion_box.reveal()
@@ -161,19 +155,13 @@ class DatasetPanel(TrainTab, QWidget):
 
     # ---- attack-eval -------------------------------------------------------------------------
     def _build_attack_eval(self) -> None:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        left = QVBoxLayout()
-        form = QFormLayout()
+        tab = TabPage()
+        form, left = tab.form, tab.left
         self.ae_split = SplitCombo()
         self.ae_split.setCurrentIndex(1)
-        self.ae_limit = QSpinBox()
-        self.ae_limit.setRange(1, 100000)
-        self.ae_limit.setValue(50)
-        self.ae_limit.setToolTip("Use the first N labelled records of the split (attacks take ~1 s each on CPU)")
+        self.ae_limit = limit_spin(50, "Use the first N labelled records of the split (attacks take ~1 s each on CPU)")
         form.addRow("Records", self.ae_split)
         form.addRow("At most", self.ae_limit)
-        left.addLayout(form)
         left.addWidget(muted("Uses the method and parameters of the Attack panel; only records the model "
                              "classifies correctly are attacked (the paper's success rate)."))
         self.ae_run = QPushButton("Run attack evaluation")
@@ -183,8 +171,6 @@ class DatasetPanel(TrainTab, QWidget):
         self.ae_summary = QLabel("")
         self.ae_summary.setWordWrap(True)
         left.addWidget(self.ae_summary)
-        left.addStretch(1)
-        lay.addLayout(left, 1)
         self.ae_table = QTableWidget(0, 4)
         self.ae_table.setHorizontalHeaderLabels(["Attacked", "Fooled", "Success rate", "95 % CI"])
         self.ae_table.horizontalHeaderItem(3).setToolTip("Exact (Clopper–Pearson) 95 % confidence interval of the "
@@ -192,8 +178,7 @@ class DatasetPanel(TrainTab, QWidget):
         self.ae_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.ae_box = Placeholder(self.ae_table, "Set the attack in the Attack panel, then press Run attack "
                                   "evaluation: the success rate per class appears here.")
-        lay.addWidget(self.ae_box, 2)
-        self.tabs.addTab(w, "Attack evaluation")
+        tab.add_to(self.tabs, "Attack evaluation", self.ae_box)
 
     def show_attack_eval(self, res: dict) -> None:
         self.ae_box.reveal()
@@ -226,29 +211,22 @@ class DatasetPanel(TrainTab, QWidget):
 
     # ---- robustness --------------------------------------------------------------------------
     def _build_robustness(self) -> None:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        left = QVBoxLayout()
-        form = QFormLayout()
+        tab = TabPage()
+        form, left = tab.form, tab.left
         self.rb_split = SplitCombo()
         self.rb_split.setCurrentIndex(1)
-        self.rb_limit = QSpinBox()
-        self.rb_limit.setRange(1, 100000)
-        self.rb_limit.setValue(20)
+        self.rb_limit = limit_spin(20, "Use the first N labelled records of the split")
         self.rb_eps = QLineEdit("0.0025, 0.005, 0.01, 0.02, 0.05")
         self.rb_eps.setToolTip("ε values in mV, separated by commas")
         form.addRow("Records", self.rb_split)
         form.addRow("At most", self.rb_limit)
         form.addRow("ε (mV)", self.rb_eps)
-        left.addLayout(form)
         self.rb_run = QPushButton("Run robustness curve")
         self.rb_run.clicked.connect(self._robustness_clicked)
         left.addWidget(self.rb_run)
         self.rb_summary = muted("")
         self.rb_summary.setTextFormat(Qt.TextFormat.RichText)
         left.addWidget(self.rb_summary)
-        left.addStretch(1)
-        lay.addLayout(left, 1)
         self.rb_plot = plot_widget("success rate (%)", "ε (mV, largest change per sample)")
         self.rb_plot.setYRange(0, 100)
         self.rb_plot.setLogMode(x=True, y=False)  # ε spans decades (as the CLI's PNG plot)
@@ -263,8 +241,7 @@ class DatasetPanel(TrainTab, QWidget):
         self.rb_plot.addItem(self.rb_errors)
         self.rb_box = Placeholder(self.rb_plot, "Enter the ε values and press Run robustness curve: the "
                                   "success rate against ε is drawn here as each ε finishes.")
-        lay.addWidget(self.rb_box, 2)
-        self.tabs.addTab(w, "Robustness")
+        tab.add_to(self.tabs, "Robustness", self.rb_box)
 
     def _robustness_clicked(self) -> None:
         self.robustnessRequested.emit(self.rb_split.currentData(), self.rb_limit.value(), self.rb_eps.text())

@@ -1,11 +1,13 @@
-"""Widgets the Dataset panel's tabs (and the robustness card) share: the split chooser, a result
-view behind a "what to do" text, a plot and a table cell in the panel's style."""
+"""Widgets the Dataset panel's tabs (and the robustness card) share: a tab's two-column page, the
+split chooser and record limit, a result view behind a "what to do" text, a plot and a table cell
+in the panel's style."""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QLabel, QStackedWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox,
+                               QStackedWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from .file_combo import FileChoiceCombo
 
@@ -49,6 +51,45 @@ class SplitCombo(FileChoiceCombo):
                              Qt.ItemDataRole.ToolTipRole)
         if counts is not None and counts.get(self.currentData()) == 0:
             self.setCurrentIndex(self.findData("all"))
+
+
+class TabPage:
+    """A Dataset tab's page: the controls in a column on the left (`form` first, then whatever is
+    added to `left`), the result on the right at twice the width. Call :meth:`add_to` last."""
+
+    def __init__(self) -> None:
+        self.page = QWidget()
+        self.row = QHBoxLayout(self.page)
+        self.left = QVBoxLayout()
+        self.form = QFormLayout()
+        self.left.addLayout(self.form)
+
+    def add_to(self, tabs: QTabWidget, title: str, result: QWidget, scroll: bool = False) -> None:
+        """Close the left column, put `result` on the right, add the page to `tabs`. `scroll`: the
+        column scrolls when it is taller than the dock (instead of squeezing the window)."""
+        self.left.addStretch(1)
+        if scroll:
+            area = QScrollArea()
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            inner = QWidget()
+            inner.setLayout(self.left)
+            area.setWidget(inner)
+            self.row.addWidget(area, 1)
+        else:
+            self.row.addLayout(self.left, 1)
+        self.row.addWidget(result, 2)
+        tabs.addTab(self.page, title)
+
+
+def limit_spin(value: int, tip: str) -> QSpinBox:
+    """The "At most N records" box of a dataset run."""
+    box = QSpinBox()
+    box.setRange(1, 100000)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
 
 
 def table_item(text: str, align=Qt.AlignmentFlag.AlignCenter) -> QTableWidgetItem:

@@ -8,9 +8,7 @@ import json
 from types import SimpleNamespace
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLineEdit, QPushButton,
-                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QPushButton, QSpinBox, QToolButton
 
 from engine.errors import UserError
 from engine.models import ARCHITECTURES
@@ -18,7 +16,7 @@ from engine.train_params import TRAIN_PARAMS, check_request, command_line
 from engine.workbench import TrainRequest
 
 from .common import ADVERSARIAL_COLOR, ORIGINAL_COLOR, muted
-from .dataset_widgets import Placeholder, SplitCombo, plot_widget
+from .dataset_widgets import Placeholder, SplitCombo, TabPage, plot_widget
 from .train_recipe import RecipeForm
 
 
@@ -26,10 +24,8 @@ class TrainTab:
     """Builds and runs the Train tab inside DatasetPanel."""
 
     def _build_train(self) -> None:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        left = QVBoxLayout()
-        form = QFormLayout()
+        tab = TabPage()
+        form, left = tab.form, tab.left
         self.tr_split = SplitCombo()
         self.tr_split.setCurrentIndex(2)
         self.tr_arch = QComboBox()
@@ -54,7 +50,6 @@ class TrainTab:
         form.addRow("Epochs", self.tr_epochs)
         form.addRow("Time budget", self.tr_minutes)
         form.addRow("Save as", self.tr_out)
-        left.addLayout(form)
         self.tr_recipe_toggle = QToolButton()
         self.tr_recipe_toggle.setText("Recipe ▸")
         self.tr_recipe_toggle.setCheckable(True)
@@ -89,24 +84,14 @@ class TrainTab:
         left.addWidget(self.tr_run)
         self.tr_summary = muted("")
         left.addWidget(self.tr_summary)
-        left.addStretch(1)
-        # the open recipe is taller than the dock: it scrolls instead of squeezing the ECG strip
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        inner = QWidget()
-        inner.setLayout(left)
-        scroll.setWidget(inner)
-        lay.addWidget(scroll, 1)
         self.tr_plot = plot_widget("loss / F1", "epoch")
         self.tr_plot.addLegend(offset=(-10, 10))
         self.tr_loss = self.tr_plot.plot([], [], pen=pg.mkPen(ORIGINAL_COLOR, width=2), name="training loss")
         self.tr_f1 = self.tr_plot.plot([], [], pen=pg.mkPen(ADVERSARIAL_COLOR, width=2), name="validation F1 (N,A,O)")
         self.tr_box = Placeholder(self.tr_plot, "Press Train: the training loss and the validation F1 are "
                                   "drawn here after each epoch.")
-        lay.addWidget(self.tr_box, 2)
-        self.tabs.addTab(w, "Train")
+        # the open recipe is taller than the dock: it scrolls instead of squeezing the ECG strip
+        tab.add_to(self.tabs, "Train", self.tr_box, scroll=True)
         self._epochs: list = []
 
     def train_request(self) -> dict:
