@@ -68,36 +68,15 @@ def invocation() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import core
-
     p = _Parser(prog="ecg-adv", description="ECG adversarial workbench (headless engine).")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
-    core.register(sub)
-    try:
-        from . import attacks as attack_cmds
-    except ImportError:  # attack commands not installed in this build
-        attack_cmds = None
-    if attack_cmds is not None:
-        attack_cmds.register(sub)
-        from . import bands as band_cmds  # band-eval
+    # every command module, in the order of the help; an import error here is a bug to see, not a
+    # command to drop silently
+    from . import attacks, bands, card, certify, core, review, smooth_attack
 
-        band_cmds.register(sub)
-        from . import card as card_cmds  # universal, robustness-card
-
-        card_cmds.register(sub)
-    try:
-        from . import review as review_cmds
-    except ImportError:  # review commands not installed in this build
-        review_cmds = None
-    if review_cmds is not None:
-        review_cmds.register(sub)
-    from . import certify as certify_cmds  # certify (randomised smoothing)
-
-    certify_cmds.register(sub)
-    from . import smooth_attack as smooth_attack_cmds  # smooth-attack (EOT-PGD against the smoothed prediction)
-
-    smooth_attack_cmds.register(sub)
+    for module in (core, attacks, bands, card, review, certify, smooth_attack):
+        module.register(sub)
     return p
 
 
