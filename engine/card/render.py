@@ -146,7 +146,7 @@ def card_text(doc: dict) -> str:
 
 # -- figures ---------------------------------------------------------------------------------------
 
-def successfigure(doc: dict):
+def success_figure(doc: dict):
     """Success rate (%) vs ε with 95 % intervals, one line per attack, and the ensemble's robust
     accuracy; None without attacks."""
     if not doc["attacks"] and not doc["ensemble"]:
@@ -240,7 +240,7 @@ def card_html(doc: dict, plots: bool = True) -> str:
              f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              f"<p>{html.escape(d['dataset'])}, split {html.escape(str(d['split']))}, {d['records']} records; "
              f"rates with n and {html.escape(doc['interval'])} intervals; ε in mV.</p>"]
-    fig = successfigure(doc) if plots else None
+    fig = success_figure(doc) if plots else None
     for title_, header, rows, note in tables(doc):
         parts += [f"<h2>{html.escape(title_)}</h2>", _html_table(header, rows)]
         if note:
@@ -278,7 +278,7 @@ def write_card_pdf(doc: dict, path: str, overwrite: bool = False) -> str:
 
     check_output(path, overwrite, "card")
     title = f"Robustness card: {doc['model']} on {doc['data']['dataset']} {doc['data']['split']}"
-    fig = successfigure(doc)
+    fig = success_figure(doc)
     with atomic_write(path, overwrite=overwrite) as tmp:
         with PdfPages(tmp, metadata={"Title": title}) as pdf:
             for page in _text_pages(title, tables(doc)):
@@ -318,7 +318,7 @@ def compare_rows(left: dict, right: dict) -> list[tuple[str, str, str]]:
 
 # -- comparison of several cards (engine.card.compare) ------------------------------------------------
 
-def comparisonfigure(comp: dict):
+def comparison_figure(comp: dict):
     """Success (%) vs ε with 95 % intervals, one panel per attack (and the ensemble), one line per
     model; plus certified accuracy vs L2 radius where certify summaries were given. None when
     there is nothing to draw."""
@@ -377,7 +377,7 @@ def comparisonfigure(comp: dict):
 
 
 def comparison_png(comp: dict) -> bytes | None:
-    fig = comparisonfigure(comp)
+    fig = comparison_figure(comp)
     if fig is None:
         return None
     buf = io.BytesIO()

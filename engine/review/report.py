@@ -287,7 +287,7 @@ def figures(stats: dict) -> list[tuple[str, object]]:
     return out
 
 
-def confusionfigure(rows: list[dict]):
+def confusion_figure(rows: list[dict]):
     """Task C: reference label × reviewer label, originals and adversarial side by side."""
     import numpy as np
 
@@ -358,7 +358,7 @@ def html_report(study: Study, stats: dict | None = None) -> str:
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(header, trs),
                   f"<p class='note'>{html.escape(note)}</p>"]
     figs = figures(stats)
-    cf = confusionfigure(rows)
+    cf = confusion_figure(rows)
     if cf is not None:
         figs.append(("Task C: confusion matrices", cf))
     if figs:
@@ -438,7 +438,7 @@ def write_pdf(study: Study, path: str, stats: dict | None = None, overwrite: boo
         blocks.append(("Read first", ["Warning"], [[w] for w in stats["warnings"]], ""))
     blocks += tables(stats)
     figs = [f for _, f in figures(stats)]
-    cf = confusionfigure(rows)
+    cf = confusion_figure(rows)
     if cf is not None:
         figs.append(cf)
     try:
