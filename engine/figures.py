@@ -8,7 +8,7 @@ import io
 
 from .outputs import atomic_write
 
-__all__ = ["figure", "save_png", "png_base64"]
+__all__ = ["figure", "save_png", "png_bytes", "png_base64"]
 
 
 def figure(width_in: float, height_in: float, dpi: int = 110):
@@ -30,8 +30,13 @@ def save_png(fig, path: str, overwrite: bool = False) -> str:
     return path
 
 
-def png_base64(fig) -> str:
-    """`fig` as a base64 PNG, for a data: URL in an HTML report."""
+def png_bytes(fig) -> bytes:
+    """`fig` as PNG file contents."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def png_base64(fig) -> str:
+    """`fig` as a base64 PNG, for a data: URL in an HTML report."""
+    return base64.b64encode(png_bytes(fig)).decode("ascii")

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import os
 
 from ..errors import UserError
-from ..figures import figure, png_base64
+from ..figures import figure, png_base64, png_bytes
 from ..intervals import format_rate
 from ..outputs import atomic_write, check_output, check_suffix, write_bytes_atomic, write_text_atomic
 
@@ -380,9 +379,7 @@ def comparison_png(comp: dict) -> bytes | None:
     fig = comparison_figure(comp)
     if fig is None:
         return None
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def comparison_html(comp: dict, png: bytes | None = None) -> str:
