@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .annotations import Annotations, read_annotations
 from .errors import MissingSamples, UserError
 from .wfdb_header import Header, parse_header
 
@@ -64,7 +65,8 @@ class Record:
     leads: list[Lead]
     comments: list[str] = field(default_factory=list)
     label: str | None = None
-    annotations: object | None = None  # wfdb.Annotation when an .atr file exists
+    annotations: Annotations | None = None  # from the record's .atr file, when there is one
+    annotation_error: str = ""  # why an .atr file that exists could not be read (one line), or ""
 
     @property
     def n_samples(self) -> int:
@@ -372,16 +374,11 @@ def read_record(path: str | os.PathLike, label: str | None = None) -> Record:
         leads.append(lead)
         with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 (a gain of 1e-300): inf,
             cols.append(col.astype(np.float32))              # refused by check_signal, not a warning
-    ann = None
-    if os.path.isfile(base + ".atr"):
-        try:
-            ann = wfdb.rdann(base, "atr")
-        except Exception:
-            ann = None
+    ann, ann_error = read_annotations(base, float(header.fs), int(sig.shape[0]))
     comments = header.comments if header.segments is None else list(rec.comments or [])
     return Record(name=os.path.basename(base), path=base, fs=float(header.fs),
                   signal=np.stack(cols, axis=1), leads=leads, comments=comments,
-                  label=label, annotations=ann)
+                  label=label, annotations=ann, annotation_error=ann_error)
 
 
 def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:

@@ -117,7 +117,8 @@ class DisplayControls(QObject):
 
     def fill_toolbar(self, bar: QToolBar) -> None:
         for key in LAYERS:
-            bar.addAction(self.layer_actions[key])
+            if LAYER[key].toolbar:
+                bar.addAction(self.layer_actions[key])
         bar.addSeparator()
         for w in (self.gain_combo, self.mode_combo, self.row_spin):
             bar.addWidget(w)

@@ -3,6 +3,8 @@ times and ETAs. Pure functions of engine objects (no widgets)."""
 
 from __future__ import annotations
 
+import html
+
 from .panels.common import ADVERSARIAL_COLOR, BAND_COLOR, CLASS_NAMES, SHORT_NAMES, class_text
 
 SEP = " &nbsp;·&nbsp; "
@@ -48,7 +50,14 @@ def record_header(rec, compact: bool = False) -> str:
     if not dict(rec.leads).get(rec.lead, True):
         unit = getattr(rec, "units", "")
         lead = f"<span style='color:{WARN_COLOR}'>{lead}{f' [{unit}]' if unit else ''} (not ECG)</span>"
-    return sep.join([f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", lead, label]) + gaps
+    parts = [f"<b>{rec.name}</b>", dur, f"{rec.fs:g} Hz", lead, label]
+    ann, ann_error = getattr(rec, "annotations", None), getattr(rec, "annotation_error", "")
+    if ann_error:  # said, not swallowed: the record opened without them
+        parts.append(f"<span style='color:{WARN_COLOR}'>{'.atr unreadable' if compact else html.escape(ann_error)}"
+                     "</span>")
+    elif ann is not None and not compact:
+        parts.append(html.escape(ann.summary()))
+    return sep.join(parts) + gaps
 
 
 def model_window(detail: dict | None, brief: bool = False) -> str:

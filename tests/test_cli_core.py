@@ -28,7 +28,7 @@ def run_inproc(capsys, *argv) -> tuple[int, str, str]:
 # ---------------------------------------------------------------- schemas
 
 def check_info(doc, *, n_leads=None, label="any"):
-    assert set(doc) == {"record", "fs", "n_samples", "duration_s", "leads", "label"}
+    assert set(doc) == {"record", "fs", "n_samples", "duration_s", "leads", "label", "annotations", "annotation_error"}
     assert isinstance(doc["record"], str)
     assert _num(doc["fs"]) and doc["fs"] > 0
     assert isinstance(doc["n_samples"], int) and doc["n_samples"] > 0
@@ -113,6 +113,13 @@ def test_info_shared_records(capsys, wfdb_samples, name, fs, n_leads):
     doc = one_json(out)
     check_info(doc, n_leads=n_leads, label=None)
     assert doc["fs"] == fs
+    if name == "100":  # the reference beat annotations (100.atr), counted per label
+        assert doc["annotations"] == {"source": "100.atr", "n": 2274, "counts": {"N": 2239, "A": 33, "(N": 1, "V": 1},
+                                      "note": None}
+        code, out, _ = run_inproc(capsys, "info", wfdb_samples / name)
+        assert "annotations: 2274 annotations (100.atr): N 2239, A 33, (N 1, V 1" in out
+    else:
+        assert doc["annotations"] is None and doc["annotation_error"] is None
 
 
 # ---------------------------------------------------------------- classify

@@ -129,6 +129,46 @@ def test_fuzz_signal_file_bytes(cut, flips, extra):
         _check_record(Path(d), "rec")
 
 
+def _atr_bytes() -> bytes:
+    """A valid .atr: a rhythm change and beats (the last, a V, past the 9000-sample record's end)."""
+    import wfdb
+
+    with tempfile.TemporaryDirectory() as d:
+        wfdb.wrann("rec", "atr", np.array([5, 300, 600, 9500]), symbol=["+", "N", "N", "V"],
+                   aux_note=["(AFIB", "", "", ""], write_dir=d, fs=300)
+        return (Path(d) / "rec.atr").read_bytes()
+
+
+ATR = _atr_bytes()
+
+
+@FUZZ
+@given(cut=st.integers(0, len(ATR)), flips=st.lists(st.tuples(st.integers(0, len(ATR) - 1), st.integers(0, 255)),
+                                                    max_size=8), extra=st.binary(max_size=32))
+@example(cut=len(ATR), flips=[], extra=b"")
+def test_fuzz_annotation_file_bytes(cut, flips, extra):
+    """A damaged .atr never stops the record from opening: its annotations are read (in the record,
+    sorted, one label each) or the reason is kept as one line naming the file."""
+    data = bytearray(ATR)
+    for i, b in flips:
+        data[i] = b
+    with tempfile.TemporaryDirectory() as d:
+        _write(Path(d), "rec", _header(FIELDS), SAMPLE_DAT)
+        (Path(d) / "rec.atr").write_bytes(bytes(data[:cut]) + extra)
+        rec = read_record(Path(d) / "rec")
+        ann = rec.annotations
+        if ann is None:
+            assert rec.annotation_error == "" or (rec.annotation_error.startswith("rec.atr: ")
+                                                  and "\n" not in rec.annotation_error)
+        else:
+            assert rec.annotation_error == ""
+            assert len(ann.label) == len(ann.symbol) == ann.sample.size == ann.time_s.size
+            assert np.all((ann.sample >= 0) & (ann.sample < rec.n_samples)) and np.all(np.diff(ann.sample) >= 0)
+            np.testing.assert_allclose(ann.time_s, ann.sample / 300.0)
+            if not flips and cut == len(ATR) and not extra:
+                assert ann.label == ("(AFIB", "N", "N") and ann.note == "1 annotation beyond the record's end ignored"
+
+
 @FUZZ
 @given(fmt=st.sampled_from(["8", "16", "61", "80", "160", "212", "24", "32", "310", "311"]),
        n_sig=st.integers(1, 3), n=st.integers(0, 2000), size=st.integers(0, 8000), fs=NUMBERISH)

@@ -106,10 +106,42 @@ def test_annotations_read_for_mitbih_100(wfdb_samples):
     ref = wfdb.rdann(str(wfdb_samples / "100"), "atr")
     assert rec.annotations is not None
     np.testing.assert_array_equal(rec.annotations.sample, ref.sample)
-    assert rec.annotations.symbol == ref.symbol
+    assert list(rec.annotations.symbol) == ref.symbol
+    np.testing.assert_allclose(rec.annotations.time_s, ref.sample / 360.0)
+    assert rec.annotations.label[0] == "(N"  # the rhythm change shows its aux note, beats their symbol
+    assert rec.annotations.label.count("V") == 1 and rec.annotations.label.count("A") == 33
+    assert rec.annotations.summary() == "2274 annotations (100.atr)" and rec.annotation_error == ""
     assert "N" in set(ref.symbol)
     assert len(ref.sample) > 2000  # ~2270 beats in 30 min
-    assert read_record(wfdb_samples / "v102s").annotations is None
+    v = read_record(wfdb_samples / "v102s")
+    assert v.annotations is None and v.annotation_error == ""
+
+
+@pytest.mark.shared
+def test_unreadable_or_out_of_range_annotations_are_said_not_dropped(wfdb_samples, tmp_path):
+    """A broken .atr does not stop the record from opening, and its reason is kept (not swallowed);
+    annotations beyond the record's end are dropped and counted."""
+    import shutil
+
+    for ext in (".hea", ".dat"):
+        shutil.copy(wfdb_samples / ("100" + ext), tmp_path / ("100" + ext))
+    (tmp_path / "100.atr").write_bytes(b"\xff" * 7)
+    rec = read_record(tmp_path / "100")
+    assert rec.annotations is None
+    assert rec.annotation_error.startswith("100.atr: cannot read annotations")
+    assert "\n" not in rec.annotation_error and rec.n_samples == 650000
+    # a shorter record (the header cut to 60 s): the annotations after 60 s are counted, not kept
+    hea = (tmp_path / "100.hea").read_text().splitlines()
+    i = next(i for i, line in enumerate(hea) if not line.startswith("#"))  # the record line
+    first = hea[i].split()
+    first[3] = "21600"
+    hea[i] = " ".join(first)
+    (tmp_path / "100.hea").write_text("\n".join(hea) + "\n")
+    shutil.copy(wfdb_samples / "100.atr", tmp_path / "100.atr")
+    short = read_record(tmp_path / "100")
+    ann = short.annotations
+    assert ann is not None and ann.sample.max() < 21600 and 60 < len(ann) < 100
+    assert ann.note == f"{2274 - len(ann)} annotations beyond the record's end ignored"
 
 
 # ---------------------------------------------------------------- formats written with wfdb itself

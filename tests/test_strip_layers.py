@@ -106,6 +106,7 @@ def test_strip_legend_menu_and_pens_come_from_the_declarations(view):
     view.set_band(x - 0.02, x + 0.03)
     view.set_band_members(np.stack([x + 0.01 * k for k in range(5)]))
     view.set_tube(x - 0.005, x + 0.005)  # the certified tube (Attack ▸ Certify)
+    view.set_annotations(np.array([1.0, 2.0]), ["N", "V"])  # a record's .atr
     view.set_layer_visible("difference", True)
     want = [L.LAYER[k].legend_text(100, 5, 5) for k in L.LAYERS]
     assert view.legend_labels() == want

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections import Counter
 from dataclasses import replace
 
 from ..attacks.registry import ADV_TRAINING_METHODS
@@ -138,10 +139,17 @@ def cmd_info(args) -> int:
     rec = read_record(path, label=label_for(path))
     doc = {"record": rec.path, "fs": rec.fs, "n_samples": rec.n_samples, "duration_s": rec.duration_s,
            "leads": [{"name": ld.name, "units": ld.units, "gain": ld.gain} for ld in rec.leads],
-           "label": rec.label}
+           "label": rec.label, "annotations": None, "annotation_error": rec.annotation_error or None}
     text = (f"{rec.path}: {rec.fs:g} Hz, {rec.n_samples} samples ({rec.duration_s:.1f} s), "
             + (f"label {rec.label}\n" if rec.label else "no label\n")
             + "\n".join(f"  {ld.name:8s} {ld.units:6s} gain {ld.gain:g}/unit fmt {ld.fmt}" for ld in rec.leads))
+    ann = rec.annotations
+    if ann is not None:
+        counts = Counter(ann.label).most_common()
+        doc["annotations"] = {"source": ann.source, "n": len(ann), "counts": dict(counts), "note": ann.note or None}
+        text += f"\n  annotations: {ann.summary()}: " + ", ".join(f"{k} {n}" for k, n in counts)
+    elif rec.annotation_error:
+        text += f"\n  annotations: {rec.annotation_error}"
     emit(args, doc, text)
     return 0
 

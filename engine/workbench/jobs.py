@@ -43,6 +43,8 @@ class OpenedRecord:
     gaps_filled: bool = False
     units: str = "mV"  # the shown lead's physical unit (x_mv is in mV only for an ECG lead in mV)
     channel: Any = field(default=None, repr=False)  # its engine.records.Lead (ADC range, for saturation)
+    annotations: Any = field(default=None, repr=False)  # engine.annotations.Annotations of its .atr, or None
+    annotation_error: str = ""  # why its .atr could not be read (one line), or ""
 
     @property
     def quantum_mv(self) -> float:
@@ -130,7 +132,8 @@ def open_record(path: str, label: str | None = None, lead: str | None = None, fi
         return OpenedRecord(path=rec.path, name=rec.name, fs=rec.fs, x_mv=x, lead=ld.name, gain=ld.gain,
                             label=lab, duration_s=rec.duration_s, n_leads=len(rec.leads),
                             comments=list(rec.comments), leads=[(c.name, c.is_ecg) for c in rec.leads],
-                            gaps_filled=bool(fill_gaps), units=str(ld.units), channel=ld)
+                            gaps_filled=bool(fill_gaps), units=str(ld.units), channel=ld,
+                            annotations=rec.annotations, annotation_error=rec.annotation_error)
     return fn
 
 

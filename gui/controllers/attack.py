@@ -13,6 +13,7 @@ from engine.workbench import jobs
 from .. import format as fmt
 from ..panels.band_panel import BOTH
 from .needs import ready
+from .records import show_on_strip
 
 
 class AttackController:
@@ -118,7 +119,7 @@ class AttackController:
             if wb.attack_result is not r:
                 return
             if r.fs != rec.fs or len(r.x0) != len(rec.x_mv):  # show both at the model's rate
-                w.strip.set_record(r.x0, r.fs, rec.name, units=getattr(rec, "units", "mV"))
+                show_on_strip(w.strip, rec, r.x0, r.fs)
             w.strip.set_adversarial(r.x_adv)
             pl = r.placement
             if pl.n < len(r.x0):  # a long record: the model saw (and the attack changed) one window
@@ -163,7 +164,7 @@ class AttackController:
                 if (self.wb.record is rec and self.wb.attack_result is None
                         and (strip.has_layer("adversarial") or strip.has_layer("band"))):
                     view = strip.view_range()
-                    strip.set_record(rec.x_mv, rec.fs, rec.name, units=getattr(rec, "units", "mV"))
+                    show_on_strip(strip, rec)
                     if view[1] > view[0]:
                         strip.set_view(*view)  # stay where the user was looking
 

@@ -14,6 +14,16 @@ from ..worker import BACKGROUND
 FILL_BATCH = 32  # records per background fill job
 
 
+def show_on_strip(strip, rec, x_mv=None, fs: float | None = None) -> None:
+    """The session's record `rec` (OpenedRecord) on `strip` with its annotations, as `x_mv` at `fs`
+    Hz when given (the model's rate: an attack's x0), else as read."""
+    strip.set_record(rec.x_mv if x_mv is None else x_mv, rec.fs if fs is None else fs, rec.name,
+                     units=getattr(rec, "units", "mV"))
+    ann = getattr(rec, "annotations", None)
+    if ann is not None:
+        strip.set_annotations(ann.time_s, ann.label)  # in s: the same at any rate
+
+
 def split_counts(ds) -> dict[str, int]:
     """Labelled records of `ds` in each named split of the dataset panel (a split that cannot be
     selected here is left out: unknown)."""
@@ -205,7 +215,7 @@ class RecordController:
 
     def _changed(self, event: str, value) -> None:
         if event == "record" and value is not None:  # the session's record on the strip, in its unit
-            self.win.strip.set_record(value.x_mv, value.fs, value.name, units=getattr(value, "units", "mV"))
+            show_on_strip(self.win.strip, value)
 
     # ---- non-ECG channels ---------------------------------------------------------------------
     def is_ecg(self, rec=None) -> bool:

@@ -50,7 +50,7 @@ class PaperTrace:
     width_mm: float
     where: str          # "strip" | "lane"
     label: str          # layer key (gui.strip.layers); its paper_text is the legend entry
-    kind: str = "line"  # "line" | "members" | "band"
+    kind: str = "line"  # "line" | "members" | "band" | "marks" (annotation labels)
 
 
 @dataclass
@@ -86,6 +86,11 @@ def paper_spec(m, t0: float, t1: float, header: dict | None = None) -> PaperSpec
     traces = []
     for d in sorted(LAYER_DECLS, key=lambda d: d.export_z):
         if not (d.exported and m.visible[d.key]):
+            continue
+        if d.key == "annotations":  # labels, not a trace: (sample indices, labels)
+            if m.has_layer("annotations"):
+                traces.append(PaperTrace((m.ann_i, m.ann_text), QtGui.QColor(*d.paper_colour[:3]),
+                                         d.export_width_mm, "strip", d.key, "marks"))
             continue
         # opaque colours: transparency makes QPdfWriter take minutes to finish the file
         colour = QtGui.QColor(*d.paper_colour[:3])
@@ -432,6 +437,9 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
             p.drawLine(QtCore.QPointF(xm, lane_base), QtCore.QPointF(xm, lane_base - MM_PER_MV))
         strip_clip = max(spec.strip_mv + spec.lane_mv, 5.0)
         for tr in spec.traces:
+            if tr.kind == "marks":  # after the row's last sample: the next row's first is not repeated
+                _draw_marks(p, tr, i0, i1 - 1, spec.fs, rt0, x_of, row_top)
+                continue
             lane = tr.where != "strip"
             y0 = lane_base if lane else base
             g = spec.gain if lane else 1.0
@@ -445,6 +453,19 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
                   f"δ = adv − orig ×{spec.gain} · bar {1000 / spec.gain:g} µV", 6.5,
                   QtGui.QColor(*ADVERSARIAL_RGB), PAPER_BG)
     p.restore()
+
+
+def _draw_marks(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, top) -> None:
+    """Annotation labels of samples [i0, i1) (tr.data: sorted sample indices, labels), centred
+    over their time and hanging from the row's top `top` (mm), over the trace (which stays visible)."""
+    idx, labels = tr.data
+    a, b = np.searchsorted(idx, [i0, i1])
+    font = QtGui.QFont("Helvetica")
+    font.setPointSizeF(6)
+    fm = QtGui.QFontMetricsF(font, p.device())
+    for k in range(int(a), int(b)):
+        w = fm.horizontalAdvance(labels[k]) / _dpmm(p)
+        _text(p, x_of(idx[k] / fs - rt0) - w / 2, top + 2.6, labels[k], 6, tr.colour)  # no patch: the trace shows
 
 
 def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, clip=None):

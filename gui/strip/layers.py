@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 __all__ = ["Pen", "Layer", "LAYER_DECLS", "LAYERS", "LAYER", "DEFAULT_VISIBLE", "PERTURBATION_GAINS",
            "DEFAULT_GAIN", "INK", "ADVERSARIAL_RGB", "BAND_RGB", "PULSE_PEN", "LANE_ZERO_PEN",
-           "CURSOR_PEN", "LANE_ENVELOPE_PEN", "LANE_BAR_PEN", "BAND_BAR_RGB", "layer", "settings_defaults"]
+           "CURSOR_PEN", "LANE_ENVELOPE_PEN", "LANE_BAR_PEN", "BAND_BAR_RGB", "ANNOTATION_RGB", "layer",
+           "settings_defaults"]
 
 Colour = tuple  # (r, g, b) or (r, g, b, a), 0..255
 
@@ -46,6 +47,7 @@ DIFFERENCE_RGB = (0, 100, 200)
 MEMBER_RGB = (150, 185, 235)
 BAND_BAR_RGB = (206, 220, 238)     # the band fill over the paper, pre-blended (opaque bars)
 TUBE_RGB = (0, 150, 90)            # green: the certified tube's edges
+ANNOTATION_RGB = (112, 38, 150)    # purple: the record's reference annotations (labels)
 
 PERTURBATION_GAINS = (10, 100)     # magnifications offered for the perturbation lane
 DEFAULT_GAIN = 100
@@ -71,6 +73,7 @@ class Layer:
     legend_pen: Pen | None = None  # legend swatch, when not `pen`
     fill: Colour | None = None     # area fill (band)
     export_colour: Colour | None = None  # PDF colour, when not pen.colour
+    toolbar: bool = True           # a button on the window's toolbar (else the View menu only)
 
     @property
     def settings_key(self) -> str:
@@ -121,6 +124,12 @@ LAYER_DECLS: tuple[Layer, ...] = (
     Layer("tube", "Certified L∞ tube", "Certified tube", "Tube",
           "Show or hide the certified L∞ tube (record ± radius/√n) of the last Certify (Ctrl+7)", "Ctrl+7",
           Pen(TUBE_RGB, 1.0, dash=True), True, 4, False, "certified tube", 0.1, 0),
+    # the record's reference annotations (.atr): beat symbols and rhythm changes at each row's top
+    # (gui.strip.marks); View menu only (a record seldom has them)
+    Layer("annotations", "Annotations (.atr)", "Annotations", "Ann",
+          "Show or hide the record's reference annotations: beat symbols (N, V, A …) and rhythm changes "
+          "from its .atr file, at the top of each row (Ctrl+8)", "Ctrl+8",
+          Pen(ANNOTATION_RGB, 1.0), True, 650, True, "annotations", 0.0, 6, toolbar=False),
 )
 
 LAYERS: tuple[str, ...] = tuple(d.key for d in LAYER_DECLS)

@@ -143,6 +143,8 @@ class StripModel(FurnitureGeometry):
         self.offset_mv = 0.0      # the record's median (0.1 mV steps), drawn on the baseline
         self.lane_mv = 2.0
         self.max_members_drawn = 40  # band members kept for drawing (evenly chosen)
+        self.ann_i: np.ndarray | None = None  # annotations: sample index (int64, sorted), label
+        self.ann_text: tuple[str, ...] = ()
         # rows-mode viewport: left edge (s), top (mV), scale (px per s); fit: follow the width
         self.rows_vp = (-ROW_MARGIN_S, 0.0, 100.0)
         self.rows_fit = True
@@ -169,6 +171,23 @@ class StripModel(FurnitureGeometry):
         self.src = {"x": Source(x, build_pyramid(x))}
         self.n_members_total = 0
         self.band_width_mv = 0.0
+        self.ann_i, self.ann_text = None, ()
+
+    def set_annotations(self, time_s, labels) -> None:
+        """Reference annotations: (k,) times in s from the record's start and their k labels
+        (engine.annotations); those outside the record are dropped; None removes them."""
+        self.ann_i, self.ann_text = None, ()
+        if time_s is None:
+            return
+        if self.x is None:
+            raise ValueError("set_record first")
+        t = np.asarray(time_s, dtype=np.float64).reshape(-1)
+        if t.size != len(labels):
+            raise ValueError(f"{t.size} annotation times but {len(labels)} labels")
+        i = np.round(np.nan_to_num(t, nan=-1.0) * self.fs)
+        keep = np.flatnonzero((i >= 0) & (i < self.n))
+        keep = keep[np.argsort(i[keep], kind="stable")]
+        self.ann_i, self.ann_text = i[keep].astype(np.int64), tuple(str(labels[k]) for k in keep)
 
     def same_length(self, a, what: str) -> np.ndarray:
         """`a` as a contiguous float32 (n,) array; ValueError unless it has the record's length."""
@@ -250,6 +269,8 @@ class StripModel(FurnitureGeometry):
     def has_layer(self, key: str) -> bool:
         """Whether layer `key` has data (independently of its visibility)."""
         layer(key)
+        if key == "annotations":
+            return self.ann_i is not None and self.ann_i.size > 0
         return _LAYER_SOURCE[key] in self.src
 
     def set_layer_visible(self, key: str, visible: bool) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
@@ -17,6 +18,7 @@ from . import lod
 from .curves import StripCurve, qcolor, qpen
 from .layers import (ADVERSARIAL_RGB, BAND_BAR_RGB, CURSOR_PEN, LANE_BAR_PEN, LANE_ENVELOPE_PEN, LANE_ZERO_PEN,
                      LAYER, LAYER_DECLS, PULSE_PEN)
+from .marks import MarkLabels, annotation_marks
 from .model import Segment, StripModel
 
 __all__ = ["StripRenderer", "Trace", "LAYER_PENS", "BAND_BRUSH"]
@@ -134,8 +136,13 @@ class StripRenderer:
             vb.addItem(b, ignoreBounds=True)
             self.band_bars.append(b)
         self.lane_labels: list[pg.TextItem] = []
+        self.marks = MarkLabels(qcolor(LAYER["annotations"].pen.colour))  # the record's annotations
+        self.marks.setZValue(LAYER["annotations"].z)
+        vb.addItem(self.marks, ignoreBounds=True)
 
     def layer_drawn(self, layer: str) -> bool:
+        if layer == "annotations":
+            return self.marks.isVisible() and self.marks.count() > 0
         return any(t.item.isVisible() and t.layer == layer for t in self.traces)
 
     def clear(self) -> None:
@@ -149,6 +156,7 @@ class StripRenderer:
             f.hide()
         for lab in self.lane_labels:
             lab.hide()
+        self.marks.set_marks(np.empty(0), np.empty(0), [], np.empty(0, dtype=np.int64), self.vb.viewRect(), 1.0)
 
     def draw(self, m: StripModel, segs: list[Segment], width_px: float, play_t: float | None) -> None:
         """Update every item for the current view: `segs` the visible row pieces, drawn
@@ -201,6 +209,9 @@ class StripRenderer:
                 tr.twin.hide()
         self._draw_band_fill(width_px)
         self._draw_furniture(m, segs, lane, play_t, width_px)
+        marks = annotation_marks(m, segs if m.visible["annotations"] else [])
+        self.marks.set_marks(*marks, vb.viewRect(), width_px)
+        self.marks.setVisible(bool(marks[2]))
 
     def _draw_band_fill(self, width_px: float) -> None:
         """Band fill: a semi-transparent polygon (FillBetweenItem) when samples are more

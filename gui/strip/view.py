@@ -8,6 +8,7 @@ Public API (signals in mV, float32 numpy arrays; fs in Hz) — the main window e
     v.set_adversarial(x_mv | None)             # also defines perturbation = adv - original
     v.set_band(lo_mv | None, hi_mv | None)     # filled min/max envelope
     v.set_band_members(members (K, n) | None)  # thin lines; at most max_members_drawn drawn
+    v.set_annotations(time_s | None, labels)   # the record's .atr labels at each row's top
     v.set_layer_visible(layer, bool)           # a key of gui.strip.layers.LAYERS
     v.set_perturbation_gain(10 | 100)
     v.set_mode("rows" | "continuous"); v.set_seconds_per_row(10.0); v.set_real_size(bool)
@@ -33,15 +34,11 @@ view as shown), free_zoom(), view_to_record(x, y), the attributes max_members_dr
 set_band_members), play_speed, last_open_s, model (the StripModel), toolbar (None with
 toolbar=False), legend, plot, plot_item, overview, info, calipers, crosshair, grid.
 
-The pieces: :mod:`.layers` declares every layer once (label, pen, visibility, key, z,
-export); :mod:`.model` holds the data and answers the layout questions without Qt (rows,
-baselines, visible pieces, viewport limits); :mod:`.lod` computes each curve's points;
-:mod:`.render` owns the drawn items; :mod:`.navigation` (pan, zoom, keys, wheel) and
-:mod:`.playback` are mixins of this class; :mod:`.legend`, :mod:`.toolbar`, :mod:`.paper`
-(grid, axes), :mod:`.ticks` (left-axis labels), :mod:`.overview`, :mod:`.calipers` and
-:mod:`.export` are the rest.
-See :mod:`.model` for the layout (strips, perturbation lane, rows) and :mod:`.navigation`
-for the keys.
+The pieces: :mod:`.layers` (every layer, declared once), :mod:`.model` (data and layout,
+no Qt), :mod:`.lod` (each curve's points), :mod:`.render` (the drawn items), :mod:`.marks`
+(annotation labels), the mixins :mod:`.navigation` (pan, zoom, keys) and :mod:`.playback`;
+:mod:`.legend`, :mod:`.toolbar`, :mod:`.paper`, :mod:`.ticks`, :mod:`.overview`,
+:mod:`.calipers`, :mod:`.export`.  The layout: :mod:`.model`; the keys: :mod:`.navigation`.
 
 Drawing.  Each signal gets a min/max pyramid once (``decimate.build_pyramid``); every
 view change sets on each curve only the visible slice, decimated to about one min/max
@@ -203,8 +200,7 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self._layout_changed()
 
     def set_tube(self, lo_mv: np.ndarray | None, hi_mv: np.ndarray | None) -> None:
-        """Certified L∞ tube edges (mV, the record's length); None removes it."""
-        self.model.set_tube(lo_mv, hi_mv)
+        self.model.set_tube(lo_mv, hi_mv)  # certified L∞ tube edges (mV, the record's length); None: none
         self._layout_changed()
 
     def set_band_members(self, members: np.ndarray | None) -> None:
@@ -213,8 +209,13 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self.model.set_band_members(members)
         self._layout_changed()
 
-    def memory_bytes(self) -> dict:
-        """Bytes held: raw signals vs min/max pyramids (for the benchmark)."""
+    def set_annotations(self, time_s: np.ndarray | None, labels=()) -> None:
+        """The record's reference annotations ((k,) s from its start, k labels; engine.annotations)
+        shown at the top of each row; None removes them (set_record does too)."""
+        self.model.set_annotations(time_s, labels)
+        self._layout_changed()
+
+    def memory_bytes(self) -> dict:  # raw signals vs min/max pyramids (for the benchmark)
         return self.model.memory_bytes()
 
     # ================================================================== layers
@@ -585,12 +586,11 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         """PDF, `ROWS_PER_PAGE` rows a page, page size fitted to the strips."""
         return _export.export_pdf(self, path, t0, t1, header)
 
+    # the strip as shown (axes, legend; no crosshair) as PNG or SVG
     def export_view_png(self, path: str, width_px: int | None = None) -> str:
-        """The strip as shown (axes, legend; no crosshair) as PNG."""
         return _export.export_view_png(self, path, width_px)
 
     def export_view_svg(self, path: str) -> str:
-        """The strip as shown (axes, legend; no crosshair) as SVG."""
         return _export.export_view_svg(self, path)
 
     def paper_spec(self, t0: float | None = None, t1: float | None = None,
