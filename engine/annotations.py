@@ -1,6 +1,7 @@
 """A record's reference annotations (its WFDB ``.atr`` file): beat labels and rhythm changes.
 
-Read through `wfdb.rdann`; times in seconds from the record's start (so they hold at any
+Read by our own bounded parser of the MIT format (`wfdb.rdann` loops forever on some damaged
+files); times in seconds from the record's start (so they hold at any
 sampling rate the record is later shown or resampled at).  A file that cannot be read is not
 an error of the record: :func:`read_annotations` returns the reason instead, and the caller
 shows it next to the record.
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Annotations", "read_annotations", "MAX_ATR_BYTES", "LABEL_CHARS"]
+__all__ = ["Annotations", "read_annotations", "parse_mit", "MAX_ATR_BYTES", "LABEL_CHARS"]
 
-MAX_ATR_BYTES = 64 * 1024 * 1024  # ~30 million annotations; a larger .atr is refused
+MAX_ATR_BYTES = 16 * 1024 * 1024  # ~8 million annotations (weeks of beats); a larger .atr is refused
 LABEL_CHARS = 12                  # a rhythm or comment text is shown at most this long
 _TEXT_SYMBOLS = {"+", '"'}         # rhythm change, comment: their aux note is the label
 
@@ -53,6 +54,71 @@ def _label(symbol: str, aux: str | None) -> str:
     return symbol
 
 
+_SKIP, _NUM, _SUB, _CHN, _AUX = 59, 60, 61, 62, 63
+_NOTE = 22
+
+
+def _symbols() -> dict[int, str]:
+    """WFDB annotation code -> symbol (wfdb's standard table; data only, its parser is not used)."""
+    from wfdb.io.annotation import ann_label_table
+
+    return {int(c): str(s) for c, s in zip(ann_label_table["label_store"], ann_label_table["symbol"])}
+
+
+def parse_mit(raw: bytes) -> tuple[np.ndarray, list[int], list[str]]:
+    """Parse a WFDB (MIT format) annotation file: (sample (k,) int64, codes, aux notes).
+
+    Each 16-bit little-endian word holds a code (6 bits) and a time step (10 bits); SKIP adds
+    a 32-bit step, AUX attaches a note to the annotation before it, NUM/SUB/CHN are skipped;
+    a zero word ends the file; code 0 with a step only moves the time.  The definition notes at sample 0 ("## time resolution: 360",
+    custom labels) are left out.  ValueError for a file that breaks the format.  Our own
+    bounded loop: wfdb.rdann loops forever on some damaged notes.
+    """
+    if len(raw) % 2:
+        raw = raw[:-1]  # a stray last byte (wfdb ignores it too)
+    words = np.frombuffer(raw, dtype="<u2")
+    t, i, n = 0, 0, words.size
+    sample: list[int] = []
+    codes: list[int] = []
+    aux: list[str] = []
+    while i < n:
+        w = int(words[i])
+        code, step = w >> 10, w & 0x3FF
+        i += 1
+        if code == 0 and step == 0:
+            break
+        if code == _SKIP:
+            if i + 2 > n:
+                raise ValueError("a SKIP runs past the end of the file")
+            hi, lo = int(words[i]), int(words[i + 1])
+            skip = (hi << 16) | lo
+            t += skip - (1 << 32) if skip >= 1 << 31 else skip
+            i += 2
+        elif code == _AUX:
+            nbytes = step
+            start = 2 * i
+            if start + nbytes > len(raw):
+                raise ValueError("a note runs past the end of the file")
+            if codes:
+                aux[-1] = raw[start:start + nbytes].decode("latin-1")
+            i += (nbytes + 1) // 2
+        elif code in (_NUM, _SUB, _CHN):
+            continue
+        elif code == 0:  # "not an annotation": moves the time only (wfdb writes one after its notes)
+            t += step
+        else:
+            t += step
+            if t < 0:
+                raise ValueError(f"annotation {len(codes) + 1} lies before the record's start")
+            sample.append(t)
+            codes.append(code)
+            aux.append("")
+    keep = [k for k in range(len(codes))
+            if not (codes[k] == _NOTE and sample[k] == 0 and aux[k].startswith("## "))]
+    return (np.asarray([sample[k] for k in keep], dtype=np.int64), [codes[k] for k in keep],
+            [aux[k] for k in keep])
+
+
 def read_annotations(base: str, fs: float, n_samples: int) -> tuple[Annotations | None, str]:
     """The annotations in ``base + ".atr"`` of a record of `n_samples` at `fs` Hz.
 
@@ -70,17 +136,14 @@ def read_annotations(base: str, fs: float, n_samples: int) -> tuple[Annotations 
         return None, f"{name}: cannot read annotations ({exc.strerror or exc})"
     if size > MAX_ATR_BYTES:
         return None, f"{name}: {size / 2**20:.0f} MiB is too large to read as annotations"
-    import wfdb
-
     try:
-        ann = wfdb.rdann(base, "atr")
-        sample = np.asarray(ann.sample, dtype=np.int64).reshape(-1)
-        symbols = [str(s) for s in (ann.symbol or [])]
-        aux = list(ann.aux_note or [])
-    except Exception as exc:  # wfdb raises anything on a malformed file
-        return None, f"{name}: cannot read annotations ({type(exc).__name__}: {exc})".splitlines()[0]
-    if len(symbols) != sample.size:
-        return None, f"{name}: cannot read annotations ({sample.size} positions, {len(symbols)} codes)"
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        sample, codes, aux = parse_mit(raw)
+    except (OSError, ValueError) as exc:
+        return None, f"{name}: cannot read annotations ({exc})".splitlines()[0]
+    table = _symbols()
+    symbols = [table.get(c, str(c)) for c in codes]
     aux = (aux + [""] * sample.size)[:sample.size]
     keep = (sample >= 0) & (sample < n_samples)
     dropped = int(sample.size - keep.sum())

@@ -142,6 +142,18 @@ def _atr_bytes() -> bytes:
 ATR = _atr_bytes()
 
 
+def test_damaged_atr_that_hangs_wfdb_rdann_is_read_by_our_parser():
+    """Found by the fuzz test below: wfdb.rdann loops forever on these bytes (a note starting "## "
+    that is neither the time resolution nor a label definition); our parser answers at once."""
+    from engine.annotations import read_annotations
+
+    raw = bytes.fromhex("005817fc23232074696dc020726573946c7574696f6e3a203330300000ec828d38788d0585df")
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "rec.atr").write_bytes(raw)
+        ann, err = read_annotations(str(Path(d) / "rec"), 300.0, 9000)
+    assert ann is None and err == "rec.atr: cannot read annotations (annotation 2 lies before the record's start)"
+
+
 @FUZZ
 @given(cut=st.integers(0, len(ATR)), flips=st.lists(st.tuples(st.integers(0, len(ATR) - 1), st.integers(0, 255)),
                                                     max_size=8), extra=st.binary(max_size=32))

@@ -160,8 +160,8 @@ def test_window_shows_a_records_annotations_and_says_when_its_atr_is_unreadable(
     act.trigger()
     assert win.strip.layer_visible("annotations")
     with qtbot.waitSignal(win.classified, timeout=60000):
-        win.open_record(_record_with_atr(bad, b"\x00\x04" * 3 + b"\xff"))
+        win.open_record(_record_with_atr(bad, b"\x05\x04\x00\xec"))  # a beat, then a SKIP cut short
     wait_idle(qtbot, win)
     head = win.header.full_text()
-    assert "A00001.atr: cannot read annotations" in head
+    assert "A00001.atr: cannot read annotations (a SKIP runs past the end of the file)" in head
     assert not win.strip.has_layer("annotations") and not isolated["errors"]  # the record itself opened
