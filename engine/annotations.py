@@ -144,7 +144,6 @@ def read_annotations(base: str, fs: float, n_samples: int) -> tuple[Annotations 
         return None, f"{name}: cannot read annotations ({exc})".splitlines()[0]
     table = _symbols()
     symbols = [table.get(c, str(c)) for c in codes]
-    aux = (aux + [""] * sample.size)[:sample.size]
     keep = (sample >= 0) & (sample < n_samples)
     dropped = int(sample.size - keep.sum())
     note = f"{dropped} annotation{'s' if dropped != 1 else ''} beyond the record's end ignored" if dropped else ""

@@ -463,8 +463,9 @@ def _draw_marks(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, top) -> None:
     font = QtGui.QFont("Helvetica")
     font.setPointSizeF(6)
     fm = QtGui.QFontMetricsF(font, p.device())
+    dpmm = _dpmm(p)
     for k in range(int(a), int(b)):
-        w = fm.horizontalAdvance(labels[k]) / _dpmm(p)
+        w = fm.horizontalAdvance(labels[k]) / dpmm
         _text(p, x_of(idx[k] / fs - rt0) - w / 2, top + 2.6, labels[k], 6, tr.colour)  # no patch: the trace shows
 
 

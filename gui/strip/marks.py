@@ -58,6 +58,7 @@ class MarkLabels(pg.GraphicsObject):
         self._y = np.empty(0)
         self._rows = np.empty(0, dtype=np.int64)
         self._labels: list[str] = []
+        self._order = np.empty(0, dtype=np.int64)  # drawing order: rare labels first, then COMMON
         self._rect = QtCore.QRectF()
         self.drawn = 0  # labels drawn by the last paint (the rest overlapped)
 
@@ -67,8 +68,8 @@ class MarkLabels(pg.GraphicsObject):
         rect, drawn `width_px` wide.  At most one label per BUCKET_PX pixels of a row is kept
         (a rare one before a common one), so a zoomed-out day of beats costs what a screen does."""
         self.prepareGeometryChange()
+        common = np.fromiter((lab in COMMON for lab in labels), dtype=bool, count=len(labels))
         if len(labels) > 1:
-            common = np.fromiter((lab in COMMON for lab in labels), dtype=bool, count=len(labels))
             px = (np.asarray(x) - view_rect.left()) * (width_px / max(1e-12, view_rect.width()))
             bucket = np.asarray(rows, dtype=np.int64) * (1 << 32) + np.floor(px / BUCKET_PX).astype(np.int64)
             order = np.lexsort((common, bucket))  # by bucket, rare first within one
@@ -76,7 +77,9 @@ class MarkLabels(pg.GraphicsObject):
             keep = np.sort(order[first])
             x, y, rows = np.asarray(x)[keep], np.asarray(y)[keep], np.asarray(rows)[keep]
             labels = [labels[k] for k in keep]
+            common = common[keep]
         self._x, self._y, self._labels, self._rows = x, y, labels, rows
+        self._order = np.concatenate([np.flatnonzero(~common), np.flatnonzero(common)])
         self._rect = QtCore.QRectF(view_rect) if len(labels) else QtCore.QRectF()
         self.update()
 
@@ -99,8 +102,7 @@ class MarkLabels(pg.GraphicsObject):
         fm = QtGui.QFontMetricsF(self.font)
         h = fm.height()
         taken: dict[int, list[tuple[float, float]]] = {}
-        common = np.array([lab in COMMON for lab in self._labels], dtype=bool)
-        for i in np.concatenate([np.flatnonzero(~common), np.flatnonzero(common)]):
+        for i in self._order:
             lab = self._labels[i]
             pt = tr.map(QtCore.QPointF(float(self._x[i]), float(self._y[i])))
             w = fm.horizontalAdvance(lab)
