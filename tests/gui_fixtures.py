@@ -77,17 +77,23 @@ def make_window(qtbot, model_path: str, settings_path: str, open_samples: bool =
     return win
 
 
-def shown_free_strip(qtbot, width: int, height: int):
-    """A bare StripView (no toolbar) in free zoom, shown and exposed at width x height px."""
+def shown_strip(qtbot, width: int, height: int, toolbar: bool = True, free_zoom: bool = False):
+    """A StripView shown and exposed at width x height px (optionally bare and in free zoom)."""
     from gui.strip import StripView
 
-    v = StripView(toolbar=False)
+    v = StripView(toolbar=toolbar)
     qtbot.addWidget(v)
     v.resize(width, height)
-    v.set_free_zoom(True)
+    if free_zoom:
+        v.set_free_zoom(True)
     v.show()
     qtbot.waitExposed(v)
     return v
+
+
+def shown_free_strip(qtbot, width: int, height: int):
+    """A bare StripView (no toolbar) in free zoom, shown and exposed at width x height px."""
+    return shown_strip(qtbot, width, height, toolbar=False, free_zoom=True)
 
 
 def wait_idle(qtbot, win, timeout_s: float = 60.0) -> None:

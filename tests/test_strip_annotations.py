@@ -41,14 +41,9 @@ def test_model_keeps_annotations_in_record_time_and_drops_what_lies_outside():
 
 @pytest.fixture
 def view(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_strip
 
-    v = StripView()
-    qtbot.addWidget(v)
-    v.resize(1200, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+    return shown_strip(qtbot, 1200, 700)
 
 
 def test_each_annotation_shows_once_at_the_top_of_its_row(view):

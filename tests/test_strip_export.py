@@ -28,14 +28,9 @@ def _ecg(seconds) -> np.ndarray:
 
 @pytest.fixture
 def view(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_strip
 
-    v = StripView()
-    qtbot.addWidget(v)
-    v.resize(1100, 700)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+    return shown_strip(qtbot, 1100, 700)
 
 
 def _media_boxes_mm(path) -> list[tuple[float, float]]:

@@ -25,14 +25,9 @@ def _ecg(seconds=30.0, dc=0.0) -> np.ndarray:
 
 @pytest.fixture
 def view(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_strip
 
-    v = StripView()
-    qtbot.addWidget(v)
-    v.resize(1200, 900)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+    return shown_strip(qtbot, 1200, 900)
 
 
 def _aspect(view) -> float:

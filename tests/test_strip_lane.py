@@ -32,14 +32,9 @@ def _pgd_delta(n=N, eps=0.01, seed=0, flip=0.3) -> np.ndarray:
 
 @pytest.fixture
 def view(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_strip
 
-    v = StripView()
-    qtbot.addWidget(v)
-    v.resize(1400, 900)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+    return shown_strip(qtbot, 1400, 900)
 
 
 def _painted_left_labels(view) -> list[str]:

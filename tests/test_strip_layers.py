@@ -85,14 +85,9 @@ def test_layers_and_model_import_without_qt():
 # ------------------------------------------------------------------ the strip uses them (Qt)
 @pytest.fixture
 def view(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_strip
 
-    v = StripView()
-    qtbot.addWidget(v)
-    v.resize(1000, 600)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+    return shown_strip(qtbot, 1000, 600)
 
 
 def test_strip_legend_menu_and_pens_come_from_the_declarations(view):

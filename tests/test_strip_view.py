@@ -41,14 +41,9 @@ def ecg() -> np.ndarray:
 
 @pytest.fixture
 def view(qtbot):
-    from gui.strip import StripView
+    from gui_fixtures import shown_strip
 
-    v = StripView()
-    qtbot.addWidget(v)
-    v.resize(1200, 800)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
+    return shown_strip(qtbot, 1200, 800)
 
 
 def _smooth_noise(n, k, seed=0, amp=0.01):

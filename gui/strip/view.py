@@ -36,9 +36,10 @@ toolbar=False), legend, plot, plot_item, overview, info, calipers, crosshair, gr
 
 The pieces: :mod:`.layers` (every layer, declared once), :mod:`.model` (data and layout,
 no Qt), :mod:`.lod` (each curve's points), :mod:`.render` (the drawn items), :mod:`.marks`
-(annotation labels), the mixins :mod:`.navigation` (pan, zoom, keys) and :mod:`.playback`;
-:mod:`.legend`, :mod:`.toolbar`, :mod:`.paper`, :mod:`.ticks`, :mod:`.overview`,
-:mod:`.calipers`, :mod:`.export`.  The layout: :mod:`.model`; the keys: :mod:`.navigation`.
+(annotation labels), the mixins :mod:`.navigation` (pan, zoom, keys), :mod:`.playback` and
+:mod:`.readouts` (info line, crosshair, calipers); :mod:`.legend`, :mod:`.toolbar`,
+:mod:`.paper`, :mod:`.ticks`, :mod:`.overview`, :mod:`.calipers`, :mod:`.export`.  The layout:
+:mod:`.model`; the keys: :mod:`.navigation`.
 
 Drawing.  Each signal gets a min/max pyramid once (``decimate.build_pyramid``); every
 view change sets on each curve only the visible slice, decimated to about one min/max
@@ -51,22 +52,23 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import export as _export
-from .calipers import Calipers, Crosshair, format_readout
+from .calipers import Calipers, Crosshair
 from .info_label import InfoLabel
 from .layers import DEFAULT_VISIBLE, LAYERS  # noqa: F401  (re-exported)
 from .legend import StripLegend
 from .model import MIN_WINDOW_S, ROW_MARGIN_S, StripModel  # noqa: F401
 from .navigation import Navigation, StripViewBox
 from .overview import Overview
-from .paper import PAPER_BG, LabelAxis, PaperGrid, TimeAxis, format_time
+from .paper import PAPER_BG, LabelAxis, PaperGrid, TimeAxis
 from .playback import Playback
+from .readouts import Readouts
 from .render import StripRenderer
 from .toolbar import StripToolbar
 
 __all__ = ["StripView", "LAYERS"]
 
 
-class StripView(Navigation, Playback, QtWidgets.QWidget):
+class StripView(Navigation, Playback, Readouts, QtWidgets.QWidget):
     """ECG strip on ECG paper with overlays, overview bar, calipers, play and export."""
 
     timeChanged = QtCore.Signal(float, float)
@@ -200,7 +202,8 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self._layout_changed()
 
     def set_tube(self, lo_mv: np.ndarray | None, hi_mv: np.ndarray | None) -> None:
-        self.model.set_tube(lo_mv, hi_mv)  # certified L∞ tube edges (mV, the record's length); None: none
+        """Certified L∞ tube edges (mV, the record's length each); None removes the tube."""
+        self.model.set_tube(lo_mv, hi_mv)
         self._layout_changed()
 
     def set_band_members(self, members: np.ndarray | None) -> None:
@@ -215,7 +218,8 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         self.model.set_annotations(time_s, labels)
         self._layout_changed()
 
-    def memory_bytes(self) -> dict:  # raw signals vs min/max pyramids (for the benchmark)
+    def memory_bytes(self) -> dict:
+        """Bytes held by the raw signals and by their min/max pyramids (for the benchmark)."""
         return self.model.memory_bytes()
 
     # ================================================================== layers
@@ -492,78 +496,10 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
     def _left_ticks(self, lo: float, hi: float):
         return self.model.left_ticks(lo, hi, max(1.0, self._vb.height()) / max(1e-9, hi - lo))
 
-    # ================================================================== legend / info
+    # ================================================================== legend
     def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt)
         super().resizeEvent(ev)
         self._legend.fit()
-
-    def _update_info(self, cross: str = "") -> None:
-        m = self.model
-        if m.x is None:
-            self.info.setText("No record")
-            return
-        dur = m.duration()
-        dur_s = f"{dur:.1f} s" if dur < 60 else format_time(dur, 1.0, dur)
-        base = f"{m.name or 'record'} · {dur_s} · {m.fs:g} Hz"
-        if m.units != "mV":
-            base += f" · in {m.units}, not mV (no calibration pulse)"
-        if self._real:
-            base += " · real size 25 mm/s, 10 mm/mV"
-        elif not self._calibrated:
-            base += " · NOT CALIBRATED (free zoom)"
-        if self._playing:
-            base += f" · ▶ {format_time(self._play_t, 0.1, dur)}"
-        self.info.setText(base + ("   |   " + cross if cross else ""))
-
-    def _on_crosshair(self, x: float, y: float) -> None:
-        if self.model.x is None:
-            return
-        t, v, where = self.view_to_record(x, y)
-        dur = self.duration()
-        if not (0 <= t <= dur):
-            self._update_info()
-            return
-        if where == "lane":  # δ at the cursor's time, not the cursor's height
-            d = "–" if v != v else f"{v * 1000:+.2f} µV"
-            txt = f"t {format_time(t, 0.001, dur)}   δ (adv − orig) {d}"
-        else:
-            txt = f"t {format_time(t, 0.001, dur)}   {v:+.3f} {self.model.units}"
-        self._update_info(txt)
-
-    # ================================================================== calipers
-    def set_calipers_visible(self, on: bool) -> None:
-        if on and not self.calipers.visible:
-            self._place_calipers()
-        self.calipers.set_visible(on)
-        self._on_calipers(self.calipers.readout() if on else None)
-        self._sync_toolbar()
-
-    def set_crosshair_enabled(self, on: bool) -> None:
-        self.crosshair.set_enabled(on)
-
-    def _replace_calipers(self) -> None:
-        """View coordinates changed meaning (mode, row length): put visible calipers back."""
-        if self.calipers.visible and self.model.x is not None:
-            self._place_calipers()
-
-    def _place_calipers(self) -> None:
-        m = self.model
-        (x0, x1), (y0, y1) = self._vb.viewRange()
-        rows = m.rows_with_baseline_in(y0, y1) or [0]
-        b = m.baseline(rows[0])
-        a = max(x0, 0.0) + 0.15 * (min(x1, m.row_len()) - max(x0, 0.0))
-        self.calipers.place(a, a + 0.8, b, b + 1.0)
-
-    def _on_calipers(self, d) -> None:
-        if d is None or not self.calipers.visible:
-            self.caliper_info.setText("")
-            return
-        self.caliper_info.setText(format_readout(d, self.model.units))
-        self.caliperChanged.emit(d)
-
-    def _sync_toolbar(self) -> None:
-        if self.toolbar is not None:
-            self.toolbar.sync()
 
     # ================================================================== export
     # Every export is ECG paper at true scale (25 mm/s, 10 mm/mV) of the whole record, or
@@ -586,11 +522,12 @@ class StripView(Navigation, Playback, QtWidgets.QWidget):
         """PDF, `ROWS_PER_PAGE` rows a page, page size fitted to the strips."""
         return _export.export_pdf(self, path, t0, t1, header)
 
-    # the strip as shown (axes, legend; no crosshair) as PNG or SVG
     def export_view_png(self, path: str, width_px: int | None = None) -> str:
+        """The strip as shown (axes, legend; no crosshair) as PNG, `width_px` wide or as is."""
         return _export.export_view_png(self, path, width_px)
 
     def export_view_svg(self, path: str) -> str:
+        """The strip as shown (axes, legend; no crosshair) as SVG."""
         return _export.export_view_svg(self, path)
 
     def paper_spec(self, t0: float | None = None, t1: float | None = None,
