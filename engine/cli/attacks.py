@@ -13,9 +13,9 @@ import re
 import sys
 
 from ..errors import UserError
-from .core import ONE_RECORD_HELP, add_json, add_model_args
+from .core import ONE_RECORD_HELP, finish_model_command
 from .core import quiet as _quiet
-from .options import add_batch_size, add_dataset_args, add_ranged
+from .options import add_attack_batch, add_batch_size, add_dataset_args, add_ranged, add_results_file
 
 # -- shared options -------------------------------------------------------------------------------
 
@@ -66,10 +66,8 @@ def register(sub) -> None:
     add_attack_args(p)
     p.add_argument("--out", default=None, help="folder to write <record>_<method> WFDB examples into")
     p.add_argument("--overwrite", action="store_true")
-    add_batch_size(p, 16, "records attacked at once", hi=1024)
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_attack)
+    add_attack_batch(p)
+    finish_model_command(p, cmd_attack)
 
     p = sub.add_parser("band", help="expand the band of adversarial examples around one record's example")
     p.add_argument("record", nargs="+", help=ONE_RECORD_HELP)
@@ -87,9 +85,7 @@ def register(sub) -> None:
     add_ranged(p, "--members", int, 0, 100_000, 0, "also save the first K band members (with --out)")
     p.add_argument("--out", default=None, help="folder for the band (min/max) record and members")
     p.add_argument("--overwrite", action="store_true")
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_band)
+    finish_model_command(p, cmd_band)
 
     p = sub.add_parser(
         "attack-eval", help="attack every record of a dataset split (resumable; torchrun-able)",
@@ -102,17 +98,13 @@ def register(sub) -> None:
                     "<results>.rank<R>.part and rank 0 merges them into the results file and prints the summary.")
     add_dataset_args(p)
     add_attack_args(p)
-    p.add_argument("--results", default=None,
-                   help="JSONL results file, appended as records finish; rerun to resume (default: "
-                        "attack-eval_<dataset>_<split>_<model>_<method>_eps<ε>.jsonl in the current folder)")
+    add_results_file(p, "--results", "attack-eval")
     p.add_argument("--out", default=None, help="folder to save every adversarial example in")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing example files in --out, and start afresh a results file that does "
                         "not match this run (a matching one is always resumed)")
-    add_batch_size(p, 16, "records attacked at once", hi=1024)
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_attack_eval)
+    add_attack_batch(p)
+    finish_model_command(p, cmd_attack_eval)
 
     p = sub.add_parser("robustness", help="success rate against a list of ε values (table + PNG plot)")
     add_dataset_args(p)
@@ -129,10 +121,8 @@ def register(sub) -> None:
                    help="keep one JSONL results file per (method, ε) here; a rerun resumes (default: none kept)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --plot file, and start afresh cell results files that do not match")
-    add_batch_size(p, 16, "records attacked at once", hi=1024)
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_robustness)
+    add_attack_batch(p)
+    finish_model_command(p, cmd_robustness)
 
 
 # -- commands -------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import os
 import re
 
 from ..errors import UserError
-from .core import add_json, add_model_args
-from .options import add_batch_size, add_dataset_args, add_ranged
+from .core import finish_model_command
+from .options import add_attack_batch, add_dataset_args, add_ranged, add_results_file
 
 
 def register(sub) -> None:
@@ -39,17 +39,13 @@ def register(sub) -> None:
     p.add_argument("--style", default="both", choices=["workbench", "paper-code", "both"],
                    help="band procedure(s): workbench, paper-code (the authors' scripts) or both side by side "
                         "(default both)")
-    p.add_argument("--out", default=None,
-                   help="JSONL results file, appended as records finish; rerun to resume (default: "
-                        "band-eval_<dataset>_<split>_<model>_<method>_eps<ε>.jsonl in the current folder)")
+    add_results_file(p, "--out", "band-eval")
     p.add_argument("--plot", default=None, help="PNG file for the plot")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --plot, and start afresh a results file that does not match this run "
                         "(a matching one is always resumed)")
-    add_batch_size(p, 8, "records attacked at once", hi=1024)
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_band_eval)
+    add_attack_batch(p, 8)
+    finish_model_command(p, cmd_band_eval)
 
 
 def _default_out(dataset: str, split: str, model: str, method: str, eps: float) -> str:

@@ -11,8 +11,8 @@ import sys
 import time
 
 from ..errors import UserError
-from .core import add_json, add_model_args
-from .options import add_batch_size, add_dataset_args, add_ranged, add_seed
+from .core import add_json, finish_model_command
+from .options import add_attack_batch, add_batch_size, add_dataset_args, add_ranged, add_seed
 
 UNIVERSAL_EPS = 0.05  # mV: the default budget of a universal perturbation (the card's largest ε)
 
@@ -43,9 +43,7 @@ def register(sub) -> None:
     add_seed(p, "random seed (the order of the fitting records)")
     p.add_argument("--lead", default=None, help="lead name (default: first ECG lead)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_universal)
+    finish_model_command(p, cmd_universal)
     register_card(sub)
 
 
@@ -158,10 +156,8 @@ def register_card(sub) -> None:
                         "a rerun resumes them")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing --out/--pdf files, and start afresh cell files that do not match")
-    add_batch_size(p, 16, "records attacked at once", hi=1024)
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_robustness_card)
+    add_attack_batch(p)
+    finish_model_command(p, cmd_robustness_card)
     p.description += (" `robustness-card compare CARD.json CARD.json ... [--certify CERT.json ...] [--smooth-attack "
                       "SMOOTH.json ...] [--out compare.html] [--markdown compare.md] [--plot compare.png]` compares "
                       "saved cards side by side "

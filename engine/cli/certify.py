@@ -13,7 +13,7 @@ import os
 
 from ..attacks.params import SIGMA_MIN_MV
 from ..errors import UserError
-from .core import add_json, add_model_args
+from .core import finish_model_command
 from .options import SPLIT_HELP, add_batch_size, add_limit, add_ranged, add_seed
 
 
@@ -44,9 +44,7 @@ def register(sub) -> None:
                         "same command resumes (default: none, nothing kept)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --plot, and start afresh an --out file of another run")
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_certify)
+    finish_model_command(p, cmd_certify)
 
 
 def _params(args):

@@ -37,6 +37,14 @@ def add_json(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
+def finish_model_command(p, func) -> None:
+    """The last options of every command that runs a model (--model, --device, --json) and the
+    function the command calls."""
+    add_model_args(p)
+    add_json(p)
+    p.set_defaults(func=func)
+
+
 def register(sub) -> None:
     p = sub.add_parser("info", help="describe a record")
     p.add_argument("record", nargs="+", help=ONE_RECORD_HELP)
@@ -48,9 +56,7 @@ def register(sub) -> None:
     p.add_argument("--lead", default=None, help="lead name (default: first ECG lead)")
     p.add_argument("--fill-gaps", action="store_true",
                    help="interpolate short runs of missing samples (≤0.5 s each, ≤1%% in all)")
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_classify)
+    finish_model_command(p, cmd_classify)
 
     p = sub.add_parser("evaluate", help="evaluate a model on a dataset split")
     add_dataset_args(p, limit=False)

@@ -44,6 +44,18 @@ def add_batch_size(p: argparse.ArgumentParser, default: int | None, help: str = 
     return add_ranged(p, "--batch-size", int, 1, hi, default, help)
 
 
+def add_attack_batch(p: argparse.ArgumentParser, default: int = 16) -> Param:
+    """--batch-size of the commands that attack records (records attacked at once)."""
+    return add_batch_size(p, default, "records attacked at once", hi=1024)
+
+
+def add_results_file(p: argparse.ArgumentParser, flag: str, command: str) -> None:
+    """The resumable JSONL results file of a dataset command (`command` names the default)."""
+    p.add_argument(flag, default=None,
+                   help="JSONL results file, appended as records finish; rerun to resume (default: "
+                        f"{command}_<dataset>_<split>_<model>_<method>_eps<ε>.jsonl in the current folder)")
+
+
 def add_limit(p: argparse.ArgumentParser, help: str = "only the first N labelled records of the split") -> Param:
     return add_ranged(p, "--limit", int, 1, 10_000_000, None, help)
 

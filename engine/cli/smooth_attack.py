@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ..errors import UserError
-from .core import add_json, add_model_args
+from .core import finish_model_command
 from .options import SPLIT_HELP, add_batch_size, add_limit, add_ranged
 
 METHOD = "eot-pgd"
@@ -57,9 +57,7 @@ def register(sub) -> None:
                    help="JSONL results file, one line per record as it finishes; rerunning the same command "
                         "resumes (default: none kept)")
     p.add_argument("--overwrite", action="store_true", help="start afresh a --results file of another run")
-    add_model_args(p)
-    add_json(p)
-    p.set_defaults(func=cmd_smooth_attack)
+    finish_model_command(p, cmd_smooth_attack)
 
 
 def _ratio() -> float:
