@@ -8,7 +8,7 @@ import os
 from gui_fixtures import SAMPLES, fast_attack, isolated, make_window, model_path, wait_idle  # noqa: F401
 
 
-def test_open_attack_band_export_reopen(qtbot, isolated, model_path):  # noqa: F811
+def test_open_attack_band_export_reopen(qtbot, isolated, model_path, monkeypatch):  # noqa: F811
     win = make_window(qtbot, model_path, isolated["settings"])
     # the first sample is selected, drawn and classified; the table filled in the background
     assert win.rec is not None and win.rec.name == "A00001"
@@ -62,6 +62,27 @@ def test_open_attack_band_export_reopen(qtbot, isolated, model_path):  # noqa: F
         win.export_band(str(out), members=2)
     paths = sig.args[1]
     assert os.path.isfile(paths["band"] + ".hea") and len(paths["members"]) == 2
+
+    # exporting to the same folder again asks first; declining writes nothing and emits nothing
+    from gui import dialogs
+
+    asked: list[str] = []
+
+    def decline(parent, question, *a, **k) -> bool:
+        asked.append(question)
+        return False
+
+    monkeypatch.setattr(dialogs, "confirm", decline)
+    written = {f: (out / f).read_bytes() for f in os.listdir(out)}
+    emitted: list = []
+    win.exported.connect(lambda *a: emitted.append(a))
+    win.export_adversarial(str(out))
+    win.export_band(str(out), members=2)
+    wait_idle(qtbot, win)
+    assert len(asked) == 2 and all("exists" in m for m in asked), asked
+    assert "A00009_sap.hea" in asked[0] and "A00009_sap_band.hea" in asked[1]
+    assert not emitted and {f: (out / f).read_bytes() for f in os.listdir(out)} == written
+    monkeypatch.setattr(dialogs, "confirm", lambda *a, **k: True)
     png = isolated["tmp"] / "strip.png"
     with qtbot.waitSignal(win.exported, timeout=120000):
         win.export_strip(str(png))

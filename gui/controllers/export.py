@@ -21,22 +21,35 @@ class ExportController:
             s.set("dirs/export", out)
         return out or None
 
+    def _wfdb_target(self, result, nothing: str, out_dir: str | None, title: str, base: str,
+                     exts: tuple[str, ...], replace: str, replace_title: str) -> tuple[str, bool] | None:
+        """The folder and the overwrite flag of a WFDB export, or None when there is nothing to
+        write or the user cancels: `result` None shows `nothing`; without `out_dir` the user picks
+        one; an existing `base` + one of `exts` there is replaced only when the user agrees."""
+        w = self.win
+        if result is None:
+            w.show_error(nothing)
+            return None
+        out_dir = out_dir or self._ask_dir(title)
+        if not out_dir:
+            return None
+        w.settings.set("dirs/export", out_dir)
+        path = os.path.join(out_dir, base)
+        if any(os.path.exists(path + e) for e in exts):
+            if not dialogs.confirm(w, f"{path}.hea exists. {replace}", replace_title):
+                return None
+            return out_dir, True
+        return out_dir, False
+
     def export_adversarial(self, out_dir: str | None = None) -> None:
         w, wb = self.win, self.wb
         r = wb.attack_result
-        if r is None:
-            w.show_error("Nothing to export: run an attack first.")
+        target = self._wfdb_target(r, "Nothing to export: run an attack first.", out_dir,
+                                   "Folder for the adversarial WFDB record", f"{r.record}_{wb.method}" if r else "",
+                                   (".hea", ".dat"), "Replace it?", "Replace record")
+        if target is None:
             return
-        out_dir = out_dir or self._ask_dir("Folder for the adversarial WFDB record")
-        if not out_dir:
-            return
-        w.settings.set("dirs/export", out_dir)
-        base = os.path.join(out_dir, f"{r.record}_{wb.method}")
-        overwrite = False
-        if os.path.exists(base + ".hea") or os.path.exists(base + ".dat"):
-            if not dialogs.confirm(w, f"{base}.hea exists. Replace it?", "Replace record"):
-                return
-            overwrite = True
+        out_dir, overwrite = target
 
         def done(path):
             w.status_msg.setText(f"Wrote {path}.hea")
@@ -49,19 +62,12 @@ class ExportController:
     def export_band(self, out_dir: str | None = None, members: int = 10) -> None:
         w, wb = self.win, self.wb
         b = wb.band_result
-        if b is None:
-            w.show_error("Nothing to export: expand a band first.")
+        target = self._wfdb_target(b, "Nothing to export: expand a band first.", out_dir,
+                                   "Folder for the band WFDB records", f"{b.record}_{wb.method}_band" if b else "",
+                                   (".hea",), "Replace the band records?", "Replace records")
+        if target is None:
             return
-        out_dir = out_dir or self._ask_dir("Folder for the band WFDB records")
-        if not out_dir:
-            return
-        w.settings.set("dirs/export", out_dir)
-        base = os.path.join(out_dir, f"{b.record}_{wb.method}_band")
-        overwrite = False
-        if os.path.exists(base + ".hea"):
-            if not dialogs.confirm(w, f"{base}.hea exists. Replace the band records?", "Replace records"):
-                return
-            overwrite = True
+        out_dir, overwrite = target
 
         def done(paths):
             w.status_msg.setText(f"Wrote {paths['band']}.hea and {len(paths['members'])} members")
