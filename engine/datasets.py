@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .outputs import refuse_special
+from .inputs import read_bounded
 from .records import read_record
 
 CLASSES = ("N", "A", "O", "~")
@@ -47,16 +47,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters
 def _list_text(path: str | os.PathLike, what: str = "label file", lines: str = "'record,label' lines") -> str:
     """A label or split file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM; others,
     binary data, pipes and devices refused. `what` names the file, `lines` what it holds."""
-    refuse_special(path, what)
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_LABEL_FILE_BYTES:
-            raise UserError(f"{what} {path} is {size} bytes: too large for a list of records "
-                            f"(limit {MAX_LABEL_FILE_BYTES // 2 ** 20} MiB)")
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    raw = read_bounded(path, what, MAX_LABEL_FILE_BYTES)
     try:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             text = raw.decode("utf-16")

@@ -11,20 +11,11 @@ import sys
 import pytest
 
 from attack_support import ROOT, SAMPLES, adversarial_example, model_path, paper_sap_results
-from engine.cli import main as cli_main
+from conftest import cli_inproc as run
 
 RESULT_KEYS = {"record", "true", "orig_pred", "orig_probs", "adv_pred", "adv_probs", "success", "linf_mv", "l2_mv",
                "snr_db", "prd", "smoothness", "square_wave", "out"}
 FAST = ["--steps", "2", "--sap-steps", "2"]
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        rc = cli_main([str(a) for a in args])
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def one_json(out: str) -> dict:

@@ -10,19 +10,11 @@ import pytest
 
 import engine.band_eval as be
 from attack_support import SAMPLES, model_path
+from conftest import cli_inproc as run
 from engine.cli import main as cli_main
 from engine.intervals import clopper_pearson
 
 FAST = ["--eps", "0.02", "--trials", "6", "--max-pairs", "3", "--max-splices", "2", "--sap-steps", "20"]
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        rc = cli_main([str(a) for a in args])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def user_error(rc, out, err, *fragments):

@@ -7,18 +7,9 @@ import json
 
 import numpy as np
 
-from engine.cli import main as cli_main
+from conftest import cli_inproc as _run
 
 FAST = ["--steps", "2", "--sap-steps", "2"]
-
-
-def _run(capsys, *args):
-    try:
-        rc = cli_main([str(a) for a in args])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _mixed(folder):

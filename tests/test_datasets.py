@@ -49,7 +49,7 @@ def test_unknown_class_is_an_error(tmp_path):
     (tmp_path / "bad2.csv").write_text("A00001\n")
     with pytest.raises(UserError, match="not 'record,label'"):
         read_labels(tmp_path / "bad2.csv")
-    with pytest.raises(UserError, match="cannot read label file"):
+    with pytest.raises(UserError, match="label file .*missing.csv does not exist"):
         read_labels(tmp_path / "missing.csv")
 
 
@@ -230,7 +230,7 @@ def test_label_file_refused_with_one_line(tmp_path, data, match):
 
 
 def test_label_file_that_is_a_folder(tmp_path):
-    with pytest.raises(UserError, match="cannot read label file"):
+    with pytest.raises(UserError, match="label file .* is a folder, not a file"):
         read_labels(tmp_path)
 
 

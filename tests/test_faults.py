@@ -15,7 +15,7 @@ import pytest
 
 import engine.attack_eval as ae
 from attack_support import ROOT, SAMPLES, model_path
-from engine.cli import main as cli_main
+from conftest import cli_inproc as run
 
 FAST = ["--method", "pgd", "--steps", "2"]
 
@@ -46,15 +46,6 @@ def _one_line_error(stderr: str, *fragments: str) -> str:
     for f in fragments:
         assert f.lower() in lines[-1].lower(), (f, lines[-1])
     return lines[-1]
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        rc = cli_main([str(a) for a in args])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def refused(capsys, *args, fragments=()) -> str:

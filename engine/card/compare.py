@@ -23,6 +23,7 @@ import math
 import os
 
 from ..errors import UserError
+from ..inputs import read_bounded
 from ..intervals import rate_record
 from .build import KIND
 
@@ -37,21 +38,7 @@ __all__ = ["COMPARE_KIND", "compare", "load_card", "load_certify", "load_smooth_
 # -- reading and checking the inputs ---------------------------------------------------------------
 
 def _read_bytes(path: str, what: str) -> bytes:
-    if not os.path.lexists(path):
-        raise UserError(f"{what} {path} does not exist")
-    if os.path.isdir(path):
-        raise UserError(f"{what} {path} is a folder, not a file")
-    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO or a device would block or never end
-        raise UserError(f"{what} {path} is not a regular file")
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise UserError(f"{what} {path} is too large ({size / 2 ** 20:.0f} MB; at most "
-                            f"{MAX_BYTES // 2 ** 20} MB)")
-        with open(path, "rb") as fh:
-            return fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return read_bounded(path, what, MAX_BYTES)
 
 
 def _no_constant(name: str):

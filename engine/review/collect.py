@@ -17,6 +17,7 @@ import numpy as np
 
 from ..datasets import label_for_record
 from ..errors import UserError
+from ..inputs import read_bounded
 from ..records import read_record, record_base, resample
 from .plan import Pair
 
@@ -83,13 +84,7 @@ def _candidates_from_jsonl(path: str) -> list[str]:
     else any string value that names an existing record."""
     folder = os.path.dirname(os.path.abspath(path))
     found: list[str] = []
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_JSONL_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_JSONL_BYTES:
-        raise UserError(f"{path}: results file larger than {MAX_JSONL_BYTES // 2 ** 20} MiB")
+    raw = read_bounded(path, "results file", MAX_JSONL_BYTES)
     if b"\x00" in raw:
         raise UserError(f"{path}: not a text JSONL results file (binary, or UTF-16)")
     try:
