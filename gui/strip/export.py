@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,19 @@ DEFAULT_DPI = 300
 MEAN_BIN_MM = 0.5               # the perturbation's mean line: one point per this much paper
 MARGIN_MM = 8.0
 HEADER_MM = 16.0
+
+
+@contextmanager
+def _painting(device, error: Exception):
+    """A QPainter on `device` for the block, ended however the block leaves; `error` raised
+    when the device cannot be painted on (a file that cannot be opened, an image too large)."""
+    painter = QtGui.QPainter()
+    if not painter.begin(device):
+        raise error
+    try:
+        yield painter
+    finally:
+        painter.end()
 
 
 @dataclass
@@ -216,15 +230,9 @@ def export_view_svg(view, path: str) -> str:
     gen.setResolution(view.plot.logicalDpiX())
     gen.setTitle(f"{view.model.name or 'ECG'} strip")
     gen.setDescription("ECG strip exported by the ECG adversarial workbench")
-    p = QtGui.QPainter()
-    if not p.begin(gen):
-        raise OSError(f"cannot write {path}")
-    try:
-        with _NoItemCache(view), _NoCrosshair(view):
-            p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
-            item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
-    finally:
-        p.end()
+    with _painting(gen, OSError(f"cannot write {path}")) as p, _NoItemCache(view), _NoCrosshair(view):
+        p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
+        item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
     return path
 
 
@@ -292,13 +300,8 @@ def write_paper_image(path: str, spec: PaperSpec, dpi: float = DEFAULT_DPI) -> s
     img.setDotsPerMeterX(int(round(dpi / 0.0254)))
     img.setDotsPerMeterY(int(round(dpi / 0.0254)))
     img.fill(QtGui.QColor("white"))
-    painter = QtGui.QPainter()
-    if not painter.begin(img):
-        raise UserError(f"cannot draw a {w_px}×{h_px} px image")
-    try:
+    with _painting(img, UserError(f"cannot draw a {w_px}×{h_px} px image")) as painter:
         _draw_page(painter, dpmm, spec, rows, t0, t1, 1, 1)
-    finally:
-        painter.end()
     with atomic_write(path) as tmp:
         if not img.save(tmp, "PNG"):
             raise UserError(f"cannot write {path}")
@@ -322,13 +325,8 @@ def write_paper_svg(path: str, spec: PaperSpec) -> str:
         gen.setViewBox(QtCore.QRectF(0, 0, w_mm * dpmm, h_mm * dpmm))
         gen.setTitle(f"{spec.name or 'ECG'} strips")
         gen.setDescription("ECG strips at 25 mm/s, 10 mm/mV, exported by the ECG adversarial workbench")
-        p = QtGui.QPainter()
-        if not p.begin(gen):
-            raise UserError(f"cannot write {path}")
-        try:
+        with _painting(gen, UserError(f"cannot write {path}")) as p:
             _draw_page(p, dpmm, spec, rows, t0, t1, 1, 1)
-        finally:
-            p.end()
     return path
 
 
@@ -357,18 +355,13 @@ def _write_pdf(path: str, spec: PaperSpec, pages: list, t0: float, t1: float, re
         writer.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
 
     set_page(len(pages[0]))
-    painter = QtGui.QPainter()
-    if not painter.begin(writer):
-        raise UserError(f"cannot write {path}")
-    try:
+    with _painting(writer, UserError(f"cannot write {path}")) as painter:
         dpmm = writer.resolution() / 25.4  # device units per mm
         for pi, page_rows in enumerate(pages):
             if pi:
                 set_page(len(page_rows))
                 writer.newPage()
             _draw_page(painter, dpmm, spec, page_rows, t0, t1, pi + 1, len(pages))
-    finally:
-        painter.end()
 
 
 def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, page, n_pages):
