@@ -31,6 +31,30 @@ SHARED_COUNTS = {"N": 4567, "A": 674, "O": 2186, "~": 248}
 TIME_BUDGET_S = 45 * 60  # the issue's limit for training the default model on 2 cores
 
 
+def machine_info() -> dict:
+    """Where a benchmark ran: torch threads and version, Python, CPU."""
+    return {"threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+
+
+def print_rows(rows: list[dict], as_json: bool) -> None:
+    """Benchmark rows ({name, value, unit, ratio, baseline}; one "_info" row) as one JSON document,
+    or as lines "name: value unit (ratio X vs baseline)" and "info: k=v, ..."."""
+    if as_json:
+        doc = {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in rows if r["name"] != "_info"}
+        doc["info"] = next(r["value"] for r in rows if r["name"] == "_info")
+        print(json.dumps(doc))
+        return
+    for r in rows:
+        if r["name"] == "_info":
+            print("info: " + ", ".join(f"{k}={v}" for k, v in r["value"].items()))
+            continue
+        v = r["value"]
+        val = f"{v:.3g}" if v < 100 else f"{v:.0f}"
+        extra = f" (ratio {r['ratio']:.4g} vs {r['baseline']})" if r["ratio"] is not None else ""
+        print(f"{r['name']}: {val} {r['unit']}{extra}")
+
+
 def median_time(fn, reps: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
@@ -176,9 +200,8 @@ def bench(reps: int, paper_reps: int, train_batches: int) -> list[dict]:
     add("train_epoch_default_est", epoch_s, "s/epoch", epoch_s / TIME_BUDGET_S, "45-min budget")
     add("train_epochs_in_45min_est", TIME_BUDGET_S / epoch_s, "epochs", None, None)
     rows.append({"name": "_info", "value": {
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-        "default_weights": how, "balanced_examples_per_epoch": n_examples, "batches_per_epoch": n_batches}})
+        **machine_info(), "default_weights": how, "balanced_examples_per_epoch": n_examples,
+        "batches_per_epoch": n_batches}})
     return rows
 
 
@@ -194,20 +217,7 @@ def main(argv=None) -> int:
     from engine.allocator import tune_heap
 
     tune_heap()  # the C heap's policy of the app (engine/allocator.py)
-    rows = bench(args.reps, args.paper_reps, args.train_batches)
-    if args.json:
-        doc = {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in rows if r["name"] != "_info"}
-        doc["info"] = next(r["value"] for r in rows if r["name"] == "_info")
-        print(json.dumps(doc))
-        return 0
-    for r in rows:
-        if r["name"] == "_info":
-            print("info: " + ", ".join(f"{k}={v}" for k, v in r["value"].items()))
-            continue
-        v = r["value"]
-        val = f"{v:.3g}" if v < 100 else f"{v:.0f}"
-        extra = f" (ratio {r['ratio']:.4g} vs {r['baseline']})" if r["ratio"] is not None else ""
-        print(f"{r['name']}: {val} {r['unit']}{extra}")
+    print_rows(bench(args.reps, args.paper_reps, args.train_batches), args.json)
     return 0
 
 

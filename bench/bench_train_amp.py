@@ -16,9 +16,7 @@ is emulated and the ratio can be far above 1; `native_bf16` says which case this
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from bench_core import SHARED_COUNTS, real_signals  # noqa: E402
+from bench_core import SHARED_COUNTS, machine_info, print_rows, real_signals  # noqa: E402
 
 BUDGET_MIN = 42  # the README's training command
 ARCHS = {  # label -> (architecture, its arguments, training length in samples)
@@ -72,7 +70,7 @@ def step_times(label: str, batch: int, batches: int) -> tuple[float, float]:
     for _ in range(batches):
         times["fp32"].append(step(None))
         times["bf16"].append(step(torch.bfloat16))
-    return sorted(times["fp32"])[len(times["fp32"]) // 2], sorted(times["bf16"])[len(times["bf16"]) // 2]
+    return statistics.median(times["fp32"]), statistics.median(times["bf16"])
 
 
 def bench(archs: list[str], batch: int, batches: int) -> list[dict]:
@@ -92,9 +90,8 @@ def bench(archs: list[str], batch: int, batches: int) -> list[dict]:
             rows.append({"name": f"epochs_in_{BUDGET_MIN}min_{label}_{prec}", "value": BUDGET_MIN * 60 / (per * examples),
                          "unit": "epochs", "ratio": None, "baseline": None})
     rows.append({"name": "_info", "value": {
-        "native_bf16": cpu_bf16_native(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "batch": batch, "batches": batches, "examples_per_epoch": examples}})
+        "native_bf16": cpu_bf16_native(), **machine_info(), "batch": batch, "batches": batches,
+        "examples_per_epoch": examples}})
     return rows
 
 
@@ -111,18 +108,7 @@ def main(argv=None) -> int:
         print("error: --threads, --batch and --batches must be at least 1", file=sys.stderr)
         return 2
     torch.set_num_threads(a.threads)
-    rows = bench(a.arch or list(ARCHS), a.batch, a.batches)
-    if a.json:
-        doc = {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in rows if r["name"] != "_info"}
-        doc["info"] = next(r["value"] for r in rows if r["name"] == "_info")
-        print(json.dumps(doc))
-        return 0
-    for r in rows:
-        if r["name"] == "_info":
-            print("info: " + ", ".join(f"{k}={v}" for k, v in r["value"].items()))
-            continue
-        extra = f" (ratio {r['ratio']:.3g} vs {r['baseline']})" if r["ratio"] is not None else ""
-        print(f"{r['name']}: {r['value']:.3g} {r['unit']}{extra}")
+    print_rows(bench(a.arch or list(ARCHS), a.batch, a.batches), a.json)
     return 0
 
 
