@@ -82,6 +82,12 @@ def sample_labels() -> dict[str, str]:
     return read_labels(SAMPLES / "REFERENCE.csv")
 
 
+def run_bench(script: str, *args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python bench/SCRIPT ARGS` in the repository root (a real process: exit code, stdout, stderr)."""
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python main.py ARGS` in the repository root (a real process: exit code, stdout, stderr)."""
     env = dict(os.environ)

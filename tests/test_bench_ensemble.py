@@ -1,16 +1,10 @@
 """bench/ensemble_f1.py: per-model and averaged-probability F1 on a split (README's ensemble figures)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "ensemble_f1.py"
+from conftest import run_bench
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+    return run_bench("ensemble_f1.py", *args)
 
 
 def test_every_model_and_combination_is_scored(samples):

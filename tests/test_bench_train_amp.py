@@ -1,17 +1,12 @@
 """bench/bench_train_amp.py: fp32 vs bf16 training-step times on this CPU (README's bf16 note)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "bench_train_amp.py"
+from conftest import run_bench
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+    return run_bench("bench_train_amp.py", *args)
 
 
 def test_both_precisions_timed_with_the_ratio_of_the_same_run():

@@ -4,13 +4,10 @@ checkpoint and model card; plus the GPU benchmark's CPU behaviour."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, SAMPLE_NAMES, SAMPLES, assert_user_error, run_cli
+from conftest import ROOT, SAMPLE_NAMES, SAMPLES, assert_user_error, run_bench, run_cli
 
 from engine.datasets import CLASSES
 from engine.errors import UserError
@@ -150,8 +147,7 @@ def test_cli_train_gpu_resident_flag_and_card_check(tmp_path):
 def test_gpu_bench_skips_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_gpu.py")], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = run_bench("bench_gpu.py", timeout=120)
     assert proc.returncode == 0 and "no CUDA device: skipped" in proc.stdout
 
 
