@@ -21,11 +21,12 @@ class ExportController:
             s.set("dirs/export", out)
         return out or None
 
-    def _wfdb_target(self, result, nothing: str, out_dir: str | None, title: str, base: str,
+    def _wfdb_target(self, result, nothing: str, out_dir: str | None, title: str, suffix: str,
                      exts: tuple[str, ...], replace: str, replace_title: str) -> tuple[str, bool] | None:
         """The folder and the overwrite flag of a WFDB export, or None when there is nothing to
         write or the user cancels: `result` None shows `nothing`; without `out_dir` the user picks
-        one; an existing `base` + one of `exts` there is replaced only when the user agrees."""
+        one; an existing <record>_<method>`suffix` + one of `exts` there is replaced only when the
+        user agrees."""
         w = self.win
         if result is None:
             w.show_error(nothing)
@@ -34,7 +35,7 @@ class ExportController:
         if not out_dir:
             return None
         w.settings.set("dirs/export", out_dir)
-        path = os.path.join(out_dir, base)
+        path = os.path.join(out_dir, f"{result.record}_{self.wb.method}{suffix}")
         if any(os.path.exists(path + e) for e in exts):
             if not dialogs.confirm(w, f"{path}.hea exists. {replace}", replace_title):
                 return None
@@ -43,9 +44,8 @@ class ExportController:
 
     def export_adversarial(self, out_dir: str | None = None) -> None:
         w, wb = self.win, self.wb
-        r = wb.attack_result
-        target = self._wfdb_target(r, "Nothing to export: run an attack first.", out_dir,
-                                   "Folder for the adversarial WFDB record", f"{r.record}_{wb.method}" if r else "",
+        target = self._wfdb_target(wb.attack_result, "Nothing to export: run an attack first.", out_dir,
+                                   "Folder for the adversarial WFDB record", "",
                                    (".hea", ".dat"), "Replace it?", "Replace record")
         if target is None:
             return
@@ -61,9 +61,8 @@ class ExportController:
 
     def export_band(self, out_dir: str | None = None, members: int = 10) -> None:
         w, wb = self.win, self.wb
-        b = wb.band_result
-        target = self._wfdb_target(b, "Nothing to export: expand a band first.", out_dir,
-                                   "Folder for the band WFDB records", f"{b.record}_{wb.method}_band" if b else "",
+        target = self._wfdb_target(wb.band_result, "Nothing to export: expand a band first.", out_dir,
+                                   "Folder for the band WFDB records", "_band",
                                    (".hea",), "Replace the band records?", "Replace records")
         if target is None:
             return

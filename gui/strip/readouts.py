@@ -1,7 +1,7 @@
 """Readouts of the strip: the info line (record, duration, scale, the crosshair's time and value)
 and the calipers' placement and readout.  :class:`Readouts` is a mixin of
 :class:`gui.strip.view.StripView`; it reads the view's ``model``, ``info``, ``caliper_info``,
-``calipers``, ``crosshair`` and ``toolbar``."""
+``calipers`` and ``crosshair``, and calls its ``_sync_toolbar``."""
 from __future__ import annotations
 
 from .calipers import format_readout
@@ -76,7 +76,3 @@ class Readouts:
             return
         self.caliper_info.setText(format_readout(d, self.model.units))
         self.caliperChanged.emit(d)
-
-    def _sync_toolbar(self) -> None:
-        if self.toolbar is not None:
-            self.toolbar.sync()

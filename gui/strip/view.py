@@ -496,10 +496,15 @@ class StripView(Navigation, Playback, Readouts, QtWidgets.QWidget):
     def _left_ticks(self, lo: float, hi: float):
         return self.model.left_ticks(lo, hi, max(1.0, self._vb.height()) / max(1e-9, hi - lo))
 
-    # ================================================================== legend
+    # ================================================================== legend, toolbar
     def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt)
         super().resizeEvent(ev)
         self._legend.fit()
+
+    def _sync_toolbar(self) -> None:
+        """Bring the toolbar's buttons in line with the view's state (mixins call it too)."""
+        if self.toolbar is not None:
+            self.toolbar.sync()
 
     # ================================================================== export
     # Every export is ECG paper at true scale (25 mm/s, 10 mm/mV) of the whole record, or
