@@ -75,7 +75,24 @@ def test_save_refuses_overwrite(default_ckpt):
     assert path.read_bytes() == before
     save_checkpoint(path, DefaultCNN(), meta, overwrite=True)
     assert path.read_bytes() != before
-    assert not os.path.exists(str(path) + ".tmp")
+    assert sorted(os.listdir(path.parent)) == [path.name]  # no temporary file left
+
+
+def test_save_keeps_neighbours_and_gives_a_plain_files_mode(tmp_path):
+    """A user's own `<name>.tmp` beside the checkpoint is not used as scratch space, and the
+    checkpoint is readable like any file the user writes (safetensors alone makes it 0600)."""
+    path = tmp_path / "m.safetensors"
+    mine = tmp_path / "m.safetensors.tmp"
+    mine.write_bytes(b"my notes")
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(path, DefaultCNN(), base_meta("default"))
+    finally:
+        os.umask(old)
+    assert mine.read_bytes() == b"my notes"
+    assert sorted(os.listdir(tmp_path)) == ["m.safetensors", "m.safetensors.tmp"]
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    load_checkpoint(path)
 
 
 def test_file_is_safetensors_with_json_metadata(default_ckpt):

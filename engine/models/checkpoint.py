@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
+from ..outputs import atomic_write
 from ..datasets import CLASSES
 from . import AGGREGATIONS, ARCHITECTURES, ARCHS, BUNDLED, DEFAULT_MODEL, INPUT_MODES, INPUT_SPECS, MAX_CLASSES, build
 from .classifier import Classifier
@@ -38,7 +39,8 @@ def base_meta(arch: str, arch_args: dict | None = None) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, module: torch.nn.Module, meta: dict,
                     overwrite: bool = False) -> None:
-    """Write weights + metadata atomically (temp file, then rename)."""
+    """Write weights + metadata atomically (engine.outputs.atomic_write: a unique temporary file
+    beside `path`, then a rename; the file gets a plain file's mode, not safetensors' 0600)."""
     from safetensors.torch import save_file
 
     path = str(path)
@@ -46,9 +48,8 @@ def save_checkpoint(path: str | os.PathLike, module: torch.nn.Module, meta: dict
         raise UserError(f"{path} already exists (use --overwrite to replace it)")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    tmp = path + ".tmp"
-    save_file(state, tmp, metadata={"ecgadv": json.dumps(meta)})
-    os.replace(tmp, path)
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        save_file(state, tmp, metadata={"ecgadv": json.dumps(meta)})
 
 
 # Checkpoint metadata accepted (a tampered or hand-edited file gets a one-line UserError).
