@@ -33,7 +33,11 @@ def left_ticks(m, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, s
         return out
     base = m.baseline(0)
     half = m.strip_mv / 2
-    step = 0.5 if px_per_mv >= 36 else (1.0 if px_per_mv >= 18 else 2.0)
+    # the smallest of 0.5, 1, 2, 5, 10, 20 ... mV that leaves 18 px between labels (zoomed far
+    # out a 2-mV step put every label on top of the next)
+    step = 0.5
+    while step * px_per_mv < 18 and step < 1e6:
+        step *= 2.5 if f"{step:g}"[0] == "2" else 2.0
     # multiples of the step from the baseline (0 on it), labelled with the value there
     for k in range(math.ceil(-half / step - 1e-9), math.floor(half / step + 1e-9) + 1):
         v = k * step
