@@ -229,8 +229,13 @@ class Navigation:
             self._set_x(*m.continuous_zoom(x0, x1, factor, cx))
         else:
             x_lo, top, sx = m.rows_vp
-            cx, cy = (x_lo, top) if center is None else (center.x(), center.y())
             m.rows_fit = False
+            if center is None:  # keys: keep the top-left corner, from the record's start at the
+                # latest (rows narrower than the view are centred: zooming back in from there left
+                # blank paper before 0 s on the left, which Left/Right cannot pan away in rows mode)
+                self._rows_set(max(x_lo, -ROW_MARGIN_S), top, sx * factor)
+                return
+            cx, cy = center.x(), center.y()
             self._rows_set(cx - (cx - x_lo) / factor, cy + (top - cy) / factor, sx * factor)
 
     def go_home(self) -> None:
