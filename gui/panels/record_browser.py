@@ -284,6 +284,7 @@ class RecordBrowser(QWidget):
 
     def update_row(self, name: str, **fields) -> None:
         self.model.update(name, **fields)
+        self._update_count()  # a classified record counts in "model predictions k/n"
 
     def clear_predictions(self) -> None:
         self.model.clear_column("pred", "probs")
