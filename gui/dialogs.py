@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 import platform
+from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QTabWidget,
@@ -73,10 +74,12 @@ def ask_save_file(parent, title: str, path: str, filters: str) -> str:
 class StripExportDialog(QDialog):
     """What part of the record a strip export covers (the whole record, the current view or a
     range in s) and, for PNG, its resolution in dpi. `options()` → {"t0", "t1", "dpi"} (t0/t1
-    None for the whole record)."""
+    None for the whole record). `check(options)` says in one line why the export would be refused
+    ("" when it would not): OK keeps the dialog open with that line, and when the whole record
+    cannot be exported (a long record as PNG) the current view is chosen at first."""
 
     def __init__(self, parent: QWidget | None, ext: str, duration_s: float, view: tuple[float, float],
-                 dpi: int = 300) -> None:
+                 dpi: int = 300, check: Callable[[dict], str] | None = None) -> None:
         from PySide6.QtWidgets import QButtonGroup, QDoubleSpinBox, QFormLayout, QHBoxLayout, QRadioButton, QSpinBox
 
         super().__init__(parent)
@@ -129,6 +132,11 @@ class StripExportDialog(QDialog):
         self.error = QLabel("")
         self.error.setStyleSheet("color: #b00020;")
         lay.addWidget(self.error)
+        self._check = check
+        whole_problem = check(self.options()) if check is not None else ""
+        if whole_problem:
+            self.current.setChecked(True)
+            self.error.setText(f"Whole record: {whole_problem}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
@@ -148,13 +156,17 @@ class StripExportDialog(QDialog):
         if o["t0"] is not None and not o["t1"] > o["t0"]:
             self.error.setText("The range must end after it starts.")
             return
+        problem = self._check(o) if self._check is not None else ""
+        if problem:
+            self.error.setText(problem)
+            return
         self.accept()
 
 
 def ask_strip_export(parent: QWidget | None, ext: str, duration_s: float, view: tuple[float, float],
-                     dpi: int = 300) -> dict | None:
+                     dpi: int = 300, check: Callable[[dict], str] | None = None) -> dict | None:
     """StripExportDialog, modal: its options, or None when cancelled."""
-    dlg = StripExportDialog(parent, ext, duration_s, view, dpi)
+    dlg = StripExportDialog(parent, ext, duration_s, view, dpi, check)
     return dlg.options() if dlg.exec() == QDialog.DialogCode.Accepted else None
 
 

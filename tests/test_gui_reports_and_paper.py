@@ -126,6 +126,29 @@ def test_strip_export_dialog_options(qtbot):
     assert not StripExportDialog(None, "pdf", 30.0, (0, 10)).dpi.isEnabled()
 
 
+def test_strip_export_dialog_stays_open_on_an_export_the_writer_would_refuse(qtbot):
+    """A 30-min record as PNG: the whole record is too large at 300 dpi. The dialog chose it and
+    closed, the export failed, and the user had to go through the file dialog again; now the
+    current view is chosen at first, and OK on a refused choice keeps the dialog open."""
+    from gui.dialogs import StripExportDialog
+
+    def check(o):
+        return "a 3272×107268 px image is too large" if o["t0"] is None else ""
+
+    d = StripExportDialog(None, "png", 1800.0, (5.0, 15.0), check=check)
+    qtbot.addWidget(d)
+    assert d.current.isChecked() and "Whole record: a 3272" in d.error.text()
+    d.whole.setChecked(True)
+    d._accept()
+    assert d.result() == 0 and d.error.text() == "a 3272×107268 px image is too large"
+    d.current.setChecked(True)
+    d._accept()
+    assert d.result() == 1 and d.options()["t0"] == 5.0
+    fine = StripExportDialog(None, "png", 30.0, (5.0, 15.0), check=lambda o: "")
+    qtbot.addWidget(fine)
+    assert fine.whole.isChecked() and fine.error.text() == ""
+
+
 def test_non_mv_channel_has_no_pulse_and_names_its_unit(qtbot):
     from gui.strip import StripView
 
@@ -205,11 +228,16 @@ def test_export_dialog_range_dpi_and_header(qtbot, isolated, model_path, monkeyp
     monkeypatch.setattr(win.strip, "export_png", lambda path, **kw: (calls.append(kw), real_png(path, **kw)))
     out = isolated["tmp"] / "part.png"
     monkeypatch.setattr(dialogs, "ask_save_file", lambda *a, **k: str(out))
-    monkeypatch.setattr(dialogs, "ask_strip_export", lambda parent, ext, dur, view, dpi=300:
-                        {"t0": 2.0, "t1": 7.0, "dpi": 100})
+    checks = []
+    monkeypatch.setattr(dialogs, "ask_strip_export", lambda parent, ext, dur, view, dpi=300, check=None:
+                        (checks.append(check), {"t0": 2.0, "t1": 7.0, "dpi": 100})[1])
     with qtbot.waitSignal(win.exported, timeout=60000):
         win.act_export_strip.trigger()
     (kw,) = calls
+    # the dialog's check is the writer's own: this range is fine, the whole record at 2400 dpi is not
+    (check,) = checks
+    assert check({"t0": 2.0, "t1": 7.0, "dpi": 100}) == ""
+    assert "too large" in check({"t0": None, "t1": None, "dpi": 2400})
     assert kw["t0"] == 2.0 and kw["t1"] == 7.0 and kw["dpi"] == 100
     h = kw["header"]
     assert h["record"] == win.rec.name and h["attack"] == "SAP" and h["eps_mv"] == 0.3 and h["model"]

@@ -49,8 +49,8 @@ def test_pdf_covers_the_whole_record_paginated_with_the_header_on_every_page(vie
     view.set_mode("continuous")
     view.set_view(50, 52)  # the view shows 2 s: the export still covers the record
     texts = []
-    real_text = E._text
-    monkeypatch.setattr(E, "_text", lambda p, x, y, t, *a, **k: (texts.append(t), real_text(p, x, y, t, *a, **k)))
+    real_text = E.draw_text
+    monkeypatch.setattr(E, "draw_text", lambda p, x, y, t, *a, **k: (texts.append(t), real_text(p, x, y, t, *a, **k)))
     pdf = view.export_pdf(str(tmp_path / "long.pdf"), header=HEADER)
     boxes = _media_boxes_mm(pdf)
     spec = view.paper_spec()

@@ -108,7 +108,9 @@ class ExportController:
             w.show_error(f"cannot export the strip as .{ext}: use .png, .svg or .pdf")
             return
         if ask:
-            opts = dialogs.ask_strip_export(w, ext, w.strip.duration(), w.strip.view_range(), dpi or 300)
+            opts = dialogs.ask_strip_export(
+                w, ext, w.strip.duration(), w.strip.view_range(), dpi or 300,
+                check=lambda o: w.strip.export_problem(ext, o["t0"], o["t1"], o["dpi"]))
             if opts is None:
                 return
             t0, t1, dpi = opts["t0"], opts["t1"], opts["dpi"]

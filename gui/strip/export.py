@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,12 +24,13 @@ from engine.errors import UserError
 from engine.outputs import atomic_write
 
 from .layers import ADVERSARIAL_RGB, LANE_BAR_PEN, LANE_ZERO_PEN, LAYER, LAYER_DECLS
+from .painting import blend, device_dpmm, draw_text, mm_pen, painting, qpath
 from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
                     calibration_pulse, format_time)
 
 __all__ = ["PaperTrace", "PaperSpec", "paper_spec", "export_png", "export_svg", "export_pdf", "write_paper_pdf",
            "write_paper_image", "write_paper_svg", "export_view_png", "export_view_svg", "header_text",
-           "page_size_mm", "export_range", "ROWS_PER_PAGE", "MAX_PDF_SECONDS", "MAX_IMAGE_PIXELS", "DEFAULT_DPI"]
+           "page_size_mm", "export_range", "export_problem", "ROWS_PER_PAGE", "MAX_PDF_SECONDS", "MAX_IMAGE_PIXELS", "DEFAULT_DPI"]
 
 ROWS_PER_PAGE = 8
 MAX_PDF_MEMBERS = 30
@@ -40,19 +40,6 @@ DEFAULT_DPI = 300
 MEAN_BIN_MM = 0.5               # the perturbation's mean line: one point per this much paper
 MARGIN_MM = 8.0
 HEADER_MM = 16.0
-
-
-@contextmanager
-def _painting(device, error: Exception):
-    """A QPainter on `device` for the block, ended however the block leaves; `error` raised
-    when the device cannot be painted on (a file that cannot be opened, an image too large)."""
-    painter = QtGui.QPainter()
-    if not painter.begin(device):
-        raise error
-    try:
-        yield painter
-    finally:
-        painter.end()
 
 
 @dataclass
@@ -230,7 +217,7 @@ def export_view_svg(view, path: str) -> str:
     gen.setResolution(view.plot.logicalDpiX())
     gen.setTitle(f"{view.model.name or 'ECG'} strip")
     gen.setDescription("ECG strip exported by the ECG adversarial workbench")
-    with _painting(gen, OSError(f"cannot write {path}")) as p, _NoItemCache(view), _NoCrosshair(view):
+    with painting(gen, OSError(f"cannot write {path}")) as p, _NoItemCache(view), _NoCrosshair(view):
         p.fillRect(QtCore.QRectF(0, 0, src.width(), src.height()), QtGui.QColor("white"))
         item.scene().render(p, QtCore.QRectF(0, 0, src.width(), src.height()), src)
     return path
@@ -270,6 +257,35 @@ def export_svg(view, path: str, t0: float | None = None, t1: float | None = None
     return write_paper_svg(path, paper_spec(view.model, a, b, header))
 
 
+def _png_pixels(spec: PaperSpec, seconds: float, n_rows: int, dpi: float) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG sheet of `n_rows` rows at `dpi`; UserError for a dpi
+    outside 30..2400 or a sheet larger than MAX_IMAGE_PIXELS."""
+    if not (math.isfinite(dpi) and 30 <= dpi <= 2400):
+        raise UserError(f"dpi must be within 30..2400, got {dpi!r}")
+    w_mm, h_mm = page_size_mm(spec, n_rows)
+    w_px, h_px = int(math.ceil(w_mm * dpi / 25.4)), int(math.ceil(h_mm * dpi / 25.4))
+    if w_px * h_px > MAX_IMAGE_PIXELS:
+        raise UserError(f"a {w_px}×{h_px} px image at {dpi:g} dpi is too large for "
+                        f"{seconds / 60:.1f} min; choose a shorter range, a lower dpi or PDF")
+    return w_px, h_px
+
+
+def export_problem(view, ext: str, t0: float | None = None, t1: float | None = None,
+                   dpi: float = DEFAULT_DPI) -> str:
+    """Why the paper export of record time [t0, t1] as `ext` ("png", "svg" or "pdf"; PNG at `dpi`)
+    would be refused, in one line, or "" when it would not: the writers' own checks, made
+    without drawing (the export dialog asks before it closes)."""
+    try:
+        a, b = export_range(view.model, t0, t1)
+        spec = paper_spec(view.model, a, b)
+        a, b, rows = _rows(spec)
+        if ext == "png":
+            _png_pixels(spec, b - a, len(rows), dpi)
+    except UserError as exc:
+        return str(exc)
+    return ""
+
+
 def _rows(spec: PaperSpec) -> tuple[float, float, list[int]]:
     """(t0, t1, rows) of the spec; UserError when longer than MAX_PDF_SECONDS."""
     t0 = max(0.0, spec.t0)
@@ -287,20 +303,14 @@ def write_paper_image(path: str, spec: PaperSpec, dpi: float = DEFAULT_DPI) -> s
     """The spec's time range as one PNG sheet (every row) at `dpi` (true scale when
     printed at that resolution); UserError when larger than MAX_IMAGE_PIXELS."""
     path = _ensure_dir(path)
-    if not (math.isfinite(dpi) and 30 <= dpi <= 2400):
-        raise UserError(f"dpi must be within 30..2400, got {dpi!r}")
     t0, t1, rows = _rows(spec)
-    w_mm, h_mm = page_size_mm(spec, len(rows))
+    w_px, h_px = _png_pixels(spec, t1 - t0, len(rows), dpi)
     dpmm = dpi / 25.4
-    w_px, h_px = int(math.ceil(w_mm * dpmm)), int(math.ceil(h_mm * dpmm))
-    if w_px * h_px > MAX_IMAGE_PIXELS:
-        raise UserError(f"a {w_px}×{h_px} px image at {dpi:g} dpi is too large for "
-                        f"{(t1 - t0) / 60:.1f} min; choose a shorter range, a lower dpi or PDF")
     img = QtGui.QImage(w_px, h_px, QtGui.QImage.Format.Format_RGB32)
     img.setDotsPerMeterX(int(round(dpi / 0.0254)))
     img.setDotsPerMeterY(int(round(dpi / 0.0254)))
     img.fill(QtGui.QColor("white"))
-    with _painting(img, UserError(f"cannot draw a {w_px}×{h_px} px image")) as painter:
+    with painting(img, UserError(f"cannot draw a {w_px}×{h_px} px image")) as painter:
         _draw_page(painter, dpmm, spec, rows, t0, t1, 1, 1)
     with atomic_write(path) as tmp:
         if not img.save(tmp, "PNG"):
@@ -325,7 +335,7 @@ def write_paper_svg(path: str, spec: PaperSpec) -> str:
         gen.setViewBox(QtCore.QRectF(0, 0, w_mm * dpmm, h_mm * dpmm))
         gen.setTitle(f"{spec.name or 'ECG'} strips")
         gen.setDescription("ECG strips at 25 mm/s, 10 mm/mV, exported by the ECG adversarial workbench")
-        with _painting(gen, UserError(f"cannot write {path}")) as p:
+        with painting(gen, UserError(f"cannot write {path}")) as p:
             _draw_page(p, dpmm, spec, rows, t0, t1, 1, 1)
     return path
 
@@ -355,7 +365,7 @@ def _write_pdf(path: str, spec: PaperSpec, pages: list, t0: float, t1: float, re
         writer.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
 
     set_page(len(pages[0]))
-    with _painting(writer, UserError(f"cannot write {path}")) as painter:
+    with painting(writer, UserError(f"cannot write {path}")) as painter:
         dpmm = writer.resolution() / 25.4  # device units per mm
         for pi, page_rows in enumerate(pages):
             if pi:
@@ -388,9 +398,9 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
         head += f"   perturbation lane ×{spec.gain}"
     if n_pages > 1:
         head += f"   page {page}/{n_pages}"
-    _text(p, gx0, MARGIN_MM + 4.5, head, 9)
+    draw_text(p, gx0, MARGIN_MM + 4.5, head, 9)
     if spec.header:
-        _text(p, gx0, MARGIN_MM + 10.5, header_text(spec.header), 9)
+        draw_text(p, gx0, MARGIN_MM + 10.5, header_text(spec.header), 9)
     _draw_legend(p, spec, gx0 + gw, MARGIN_MM + 10.5)
     # paper
     p.fillRect(QtCore.QRectF(gx0, gy0, gw, gh), PAPER_BG)
@@ -419,14 +429,14 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
         # calibration pulse (a record in mV only)
         cx, cy = calibration_pulse(0.0)
         if spec.units == "mV":
-            p.setPen(_pen(INK, 0.3))
-            p.drawPath(_path(x_of(cx), base - cy * MM_PER_MV))
+            p.setPen(mm_pen(INK, 0.3))
+            p.drawPath(qpath(x_of(cx), base - cy * MM_PER_MV))
         if spec.lane_mv:
-            p.setPen(_pen(QtGui.QColor(*LANE_ZERO_PEN.colour[:3]), 0.15, dash=True))
+            p.setPen(mm_pen(QtGui.QColor(*LANE_ZERO_PEN.colour[:3]), 0.15, dash=True))
             p.drawLine(QtCore.QPointF(x_of(0), lane_base), QtCore.QPointF(x_of(T), lane_base))
             # scale bar: 1 mV of lane = 1000/gain µV of δ, under the calibration pulse
             xm = x_of(cx[0] + 0.16)
-            p.setPen(_pen(QtGui.QColor(*LANE_BAR_PEN.colour[:3]), 0.3))
+            p.setPen(mm_pen(QtGui.QColor(*LANE_BAR_PEN.colour[:3]), 0.3))
             p.drawLine(QtCore.QPointF(xm, lane_base), QtCore.QPointF(xm, lane_base - MM_PER_MV))
         strip_clip = max(spec.strip_mv + spec.lane_mv, 5.0)
         for tr in spec.traces:
@@ -440,9 +450,9 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
             clip = spec.lane_mv / 2 if lane else strip_clip
             _draw_trace(p, tr, i0, i1, spec.fs, rt0, x_of, y0, g, bias, clip)
         # labels last, on a paper-coloured patch so traces do not hide them
-        _text(p, gx0 + 1.0, row_top + 3.2, _tlabel(rt0, t1), 6.5, QtGui.QColor(90, 90, 90), PAPER_BG)
+        draw_text(p, gx0 + 1.0, row_top + 3.2, _tlabel(rt0, t1), 6.5, QtGui.QColor(90, 90, 90), PAPER_BG)
         if spec.lane_mv:
-            _text(p, x_of(0) + 1.0, row_top + spec.strip_mv * MM_PER_MV + 3.2,
+            draw_text(p, x_of(0) + 1.0, row_top + spec.strip_mv * MM_PER_MV + 3.2,
                   f"δ = adv − orig ×{spec.gain} · bar {1000 / spec.gain:g} µV", 6.5,
                   QtGui.QColor(*ADVERSARIAL_RGB), PAPER_BG)
     p.restore()
@@ -456,10 +466,10 @@ def _draw_marks(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, top) -> None:
     font = QtGui.QFont("Helvetica")
     font.setPointSizeF(6)
     fm = QtGui.QFontMetricsF(font, p.device())
-    dpmm = _dpmm(p)
+    dpmm = device_dpmm(p)
     for k in range(int(a), int(b)):
         w = fm.horizontalAdvance(labels[k]) / dpmm
-        _text(p, x_of(idx[k] / fs - rt0) - w / 2, top + 2.6, labels[k], 6, tr.colour)  # no patch: the trace shows
+        draw_text(p, x_of(idx[k] / fs - rt0) - w / 2, top + 2.6, labels[k], 6, tr.colour)  # no patch: the trace shows
 
 
 def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, clip=None):
@@ -481,9 +491,9 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, cl
         xs = x_of(t)
         top = ys(hi[i0:i1])
         bot = ys(lo[i0:i1])
-        path = _path(np.concatenate([xs, xs[::-1]]), np.concatenate([top, bot[::-1]]))
+        path = qpath(np.concatenate([xs, xs[::-1]]), np.concatenate([top, bot[::-1]]))
         path.closeSubpath()
-        p.fillPath(path, _blend(tr.colour, PAPER_BG, 0.3))  # opaque: see _blend
+        p.fillPath(path, blend(tr.colour, PAPER_BG, 0.3))  # opaque: see _blend
         return
     data = tr.data
     n = data.shape[-1]
@@ -495,19 +505,19 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, cl
     if tr.label == "perturbation" and data.ndim == 1:
         # as on screen: the samples pale (PGD's sample-rate sign flips are a solid block at
         # 25 mm/s), their mean over MEAN_BIN_MM of paper on top (the sign structure)
-        p.setPen(_pen(_blend(tr.colour, PAPER_BG, 0.35), tr.width_mm))
-        p.drawPath(_path(xs, ys(data[i0:i1])))
+        p.setPen(mm_pen(blend(tr.colour, PAPER_BG, 0.35), tr.width_mm))
+        p.drawPath(qpath(xs, ys(data[i0:i1])))
         k = max(1, int(round(fs * MEAN_BIN_MM / MM_PER_S)))
         m = (i1 - i0) // k
         if k > 1 and m >= 2:
             means = data[i0:i0 + m * k].astype(np.float64).reshape(m, k).mean(axis=1)
-            p.setPen(_pen(tr.colour, tr.width_mm))
-            p.drawPath(_path(xs[:m * k].reshape(m, k).mean(axis=1), ys(means)))
+            p.setPen(mm_pen(tr.colour, tr.width_mm))
+            p.drawPath(qpath(xs[:m * k].reshape(m, k).mean(axis=1), ys(means)))
         return
-    p.setPen(_pen(tr.colour, tr.width_mm))
+    p.setPen(mm_pen(tr.colour, tr.width_mm))
     rows = data[None, :] if data.ndim == 1 else data[:MAX_PDF_MEMBERS]
     for row in rows:
-        p.drawPath(_path(xs, ys(row[i0:i1])))
+        p.drawPath(qpath(xs, ys(row[i0:i1])))
 
 
 def _draw_legend(p, spec, right, baseline):
@@ -525,61 +535,14 @@ def _draw_legend(p, spec, right, baseline):
     font.setPointSizeF(7)
     fm = QtGui.QFontMetricsF(font, p.device())
     for name, colour in reversed(items):
-        w = fm.horizontalAdvance(name) / _dpmm(p) + 8  # device units -> mm
+        w = fm.horizontalAdvance(name) / device_dpmm(p) + 8  # device units -> mm
         x -= w
         c = QtGui.QColor(colour)
         c.setAlpha(255)
-        p.setPen(_pen(c, 0.6))
+        p.setPen(mm_pen(c, 0.6))
         p.drawLine(QtCore.QPointF(x, baseline - 1.2), QtCore.QPointF(x + 5, baseline - 1.2))
-        _text(p, x + 6, baseline, name, 7, QtGui.QColor(40, 40, 40))
-
-
-def _blend(fg: QtGui.QColor, bg: QtGui.QColor, alpha: float) -> QtGui.QColor:
-    """`fg` at `alpha` over `bg`, as an opaque colour.  QPdfWriter needs minutes to close a
-    file with many semi-transparent paths, so the PDF uses no transparency."""
-    f, b = QtGui.QColor(fg), QtGui.QColor(bg)
-    mix = lambda a, c: int(round(c + (a - c) * alpha))
-    return QtGui.QColor(mix(f.red(), b.red()), mix(f.green(), b.green()), mix(f.blue(), b.blue()))
-
-
-def _pen(colour, width_mm, dash=False):
-    pen = QtGui.QPen(QtGui.QColor(colour), width_mm)
-    pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
-    pen.setJoinStyle(QtCore.Qt.PenJoinStyle.RoundJoin)
-    if dash:
-        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-    return pen
-
-
-def _path(x, y) -> QtGui.QPainterPath:
-    import pyqtgraph as pg
-
-    return pg.functions.arrayToQPath(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64),
-                                     connect="all", finiteCheck=False)
+        draw_text(p, x + 6, baseline, name, 7, QtGui.QColor(40, 40, 40))
 
 
 def _tlabel(t: float, span: float) -> str:
     return f"{t:.1f} s" if span < 60 else format_time(t, 1, span)
-
-
-def _dpmm(p) -> float:
-    return p.device().logicalDpiX() / 25.4
-
-
-def _text(p, x_mm, y_mm, text, size_pt, colour=None, background=None):
-    """Draw text with its baseline at (x_mm, y_mm), size in points, in a mm-scaled painter."""
-    p.save()
-    p.translate(x_mm, y_mm)
-    s = 1.0 / _dpmm(p)  # back to device units, where point sizes are right
-    p.scale(s, s)
-    font = QtGui.QFont("Helvetica")
-    font.setPointSizeF(size_pt)
-    p.setFont(font)
-    if background is not None:
-        fm = QtGui.QFontMetricsF(font, p.device())
-        r = fm.boundingRect(text)
-        p.fillRect(r.adjusted(-fm.height() * 0.15, 0, fm.height() * 0.15, 0), background)
-    if colour is not None:
-        p.setPen(QtGui.QPen(colour))
-    p.drawText(QtCore.QPointF(0, 0), text)
-    p.restore()

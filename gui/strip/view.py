@@ -527,6 +527,11 @@ class StripView(Navigation, Playback, Readouts, QtWidgets.QWidget):
         """PDF, `ROWS_PER_PAGE` rows a page, page size fitted to the strips."""
         return _export.export_pdf(self, path, t0, t1, header)
 
+    def export_problem(self, ext: str, t0: float | None = None, t1: float | None = None,
+                       dpi: float = _export.DEFAULT_DPI) -> str:
+        """Why a paper export of [t0, t1] as .`ext` would be refused (one line), or ""."""
+        return _export.export_problem(self, ext, t0, t1, dpi)
+
     def export_view_png(self, path: str, width_px: int | None = None) -> str:
         """The strip as shown (axes, legend; no crosshair) as PNG, `width_px` wide or as is."""
         return _export.export_view_png(self, path, width_px)
