@@ -186,10 +186,14 @@ def test_two_lead_record_with_gaps(qtbot, isolated, model_path, monkeypatch):  #
     assert "interpolated" in win.header.full_text()
     assert not np.isnan(win.rec.x_mv).any()
     assert win.lead_combo.isVisibleTo(win) and win.lead_combo.count() == 2
+    win.browser.update_row("G1", status="→ O", status_tip="SAP on I", fooled=True)  # as an attack on I leaves it
     win.lead_combo.setCurrentIndex(1)
     with qtbot.waitSignal(win.classified, timeout=120000):
         win.lead_combo.activated.emit(1)
     assert win.rec.lead == "II"
+    # the row's attack status was lead I's (the strip dropped that attack): gone, not shown beside II's prediction
+    row = win.browser.model.data_["G1"]
+    assert not row.get("status") and not row.get("fooled") and row.get("pred")
     assert not isolated["errors"]
 
 

@@ -196,7 +196,13 @@ class RecordController:
         rec, lead = self.wb.record, self.win.lead_combo.currentData()
         if rec is None or not lead or lead == rec.lead:
             return
-        self.load_record(rec.path, self.show_record, label=rec.label, lead=lead, fill_gaps=rec.gaps_filled)
+        self.load_record(rec.path, self._show_other_lead, label=rec.label, lead=lead, fill_gaps=rec.gaps_filled)
+
+    def _show_other_lead(self, rec: jobs.OpenedRecord) -> None:
+        """The same record on another lead: its row's attack status was the other lead's (the
+        strip drops that attack), and its Model column becomes this lead's prediction."""
+        self.win.browser.update_row(rec.name, status="", status_tip="", fooled=False)
+        self.show_record(rec)
 
     def show_record(self, rec: jobs.OpenedRecord) -> None:
         w = self.win
