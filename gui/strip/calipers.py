@@ -35,12 +35,13 @@ def caliper_readout(x0: float, x1: float, y0: float, y1: float) -> dict:
     }
 
 
-def format_readout(d: dict, units: str = "mV") -> str:
-    """The calipers' readout; ΔV in the record's `units` (mV for an ECG lead)."""
+def format_readout(d: dict, units: str = "mV", scale: float = 1.0) -> str:
+    """The calipers' readout; ΔV in the record's `units` (mV for an ECG lead), the view's
+    height divided by `scale` (view mV per unit, gui.strip.model.unit_scale)."""
     hr = d.get("hr_bpm")
     lo, hi = HR_RR_RANGE_S
     hr_s = f"{hr:.0f} bpm" if hr is not None else f"– (R–R {lo:g}–{hi:g} s only)"
-    return f"Δt {d['dt_ms']:.0f} ms   ΔV {d['dmv']:.2f} {units}   HR {hr_s}"
+    return f"Δt {d['dt_ms']:.0f} ms   ΔV {d['dmv'] / scale:.{2 if scale >= 0.1 else 1}f} {units}   HR {hr_s}"
 
 
 class Crosshair(QtCore.QObject):
@@ -144,7 +145,7 @@ class Calipers(QtCore.QObject):
 
     def _update(self, *_):
         d = self.readout()
-        self.label.setText(format_readout(d, getattr(self, "units", "mV")))
+        self.label.setText(format_readout(d, getattr(self, "units", "mV"), getattr(self, "scale", 1.0)))
         self._place_label()
         self.changed.emit(d)
 

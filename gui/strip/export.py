@@ -24,6 +24,7 @@ from engine.errors import UserError
 from engine.outputs import atomic_write
 
 from .layers import ADVERSARIAL_RGB, LANE_BAR_PEN, LANE_ZERO_PEN, LAYER, LAYER_DECLS
+from .model import amplitude_scale_text
 from .painting import blend, device_dpmm, draw_text, mm_pen, painting, qpath
 from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
                     calibration_pulse, format_time)
@@ -69,6 +70,7 @@ class PaperSpec:
     offset_mv: float = 0.0   # subtracted from strip traces (the record's median, see StripModel)
     header: dict = field(default_factory=dict)  # the caller's: record, model, attack, eps_mv ...
     units: str = "mV"        # the record's unit: no calibration pulse unless mV
+    strip_scale: float = 1.0  # mV of paper per unit (gui.strip.model.unit_scale)
 
 
 def _ensure_dir(path: str) -> str:
@@ -103,7 +105,7 @@ def paper_spec(m, t0: float, t1: float, header: dict | None = None) -> PaperSpec
     return PaperSpec(name=m.name, fs=m.fs, t0=t0, t1=t1, seconds_per_row=m.spr, strip_mv=m.min_strip_mv,
                      lane_mv=m.lane_mv if lane else 0.0, gain=m.gain, traces=traces,
                      n_members=m.n_members_total, offset_mv=m.offset_mv, header=dict(header or {}),
-                     units=getattr(m, "units", "mV"))
+                     units=getattr(m, "units", "mV"), strip_scale=getattr(m, "strip_scale", 1.0))
 
 
 def export_range(m, t0: float | None, t1: float | None) -> tuple[float, float]:
@@ -393,7 +395,7 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
     p.setFont(font)
     p.setPen(QtGui.QPen(QtGui.QColor(40, 40, 40)))
     head = (f"{spec.name}   {_tlabel(t0, t1)} – {_tlabel(t1, t1)}   "
-            f"{spec.fs:g} Hz   25 mm/s   10 mm/{spec.units}")
+            f"{spec.fs:g} Hz   25 mm/s   {amplitude_scale_text(spec.units, spec.strip_scale)}")
     if spec.lane_mv:
         head += f"   perturbation lane ×{spec.gain}"
     if n_pages > 1:
@@ -445,7 +447,7 @@ def _draw_page(p: QtGui.QPainter, dpmm: float, spec: PaperSpec, rows, t0, t1, pa
                 continue
             lane = tr.where != "strip"
             y0 = lane_base if lane else base
-            g = spec.gain if lane else 1.0
+            g = spec.gain if lane else spec.strip_scale
             bias = 0.0 if lane or tr.label == "difference" else spec.offset_mv
             clip = spec.lane_mv / 2 if lane else strip_clip
             _draw_trace(p, tr, i0, i1, spec.fs, rt0, x_of, y0, g, bias, clip)

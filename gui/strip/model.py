@@ -34,49 +34,13 @@ import numpy as np
 from .decimate import Pyramid, build_pyramid, pyramid_nbytes
 from .furniture import FurnitureGeometry
 from .layers import DEFAULT_GAIN, DEFAULT_VISIBLE, PERTURBATION_GAINS, layer
+from .scale import (ASPECT, LARGE_MV, LARGE_S, MAX_FILL_STRIP_MV, MAX_ROWS_VISIBLE, MIN_WINDOW_S, MM_PER_MV,  # noqa: F401
+                    MM_PER_S, MODES, PULSE_START_S, ROW_MARGIN_S, ROW_RIGHT_PAD_S, SMALL_MV, SMALL_S,
+                    amplitude_scale_text, calibration_pulse, format_time, unit_scale)
 
 __all__ = ["StripModel", "Source", "Segment", "MODES", "MM_PER_S", "MM_PER_MV", "SMALL_S", "SMALL_MV",
            "LARGE_S", "LARGE_MV", "ASPECT", "PULSE_START_S", "ROW_MARGIN_S", "ROW_RIGHT_PAD_S",
            "MIN_WINDOW_S", "MAX_ROWS_VISIBLE", "MAX_FILL_STRIP_MV", "calibration_pulse", "format_time"]
-
-# ---------------------------------------------------------------- paper geometry
-MM_PER_S = 25.0     # paper speed
-MM_PER_MV = 10.0    # gain
-SMALL_S, SMALL_MV = 0.04, 0.1
-LARGE_S, LARGE_MV = 0.2, 0.5
-ASPECT = MM_PER_S / MM_PER_MV  # (px per s) / (px per mV) when squares are square
-
-# Calibration pulse: 1 mV x 0.2 s square wave drawn before t = 0 of each row.
-PULSE_START_S = -0.36
-ROW_MARGIN_S = 0.44   # view space left of t = 0 that holds the pulse
-ROW_RIGHT_PAD_S = 0.12
-MIN_WINDOW_S = 0.2        # zoom-in limit (continuous mode)
-MAX_FILL_STRIP_MV = 20.0  # a strip grows to fill the view up to this height (mV)
-MAX_ROWS_VISIBLE = 60     # zoom-out limit (rows mode)
-MODES = ("rows", "continuous")
-
-
-def calibration_pulse(baseline_mv: float = 0.0, x0: float = PULSE_START_S) -> tuple[np.ndarray, np.ndarray]:
-    """Polyline (x s, y mV) of the 1 mV, 0.2 s calibration pulse on `baseline_mv`."""
-    x = np.array([x0, x0 + 0.04, x0 + 0.04, x0 + 0.24, x0 + 0.24, x0 + 0.32], dtype=np.float64)
-    y = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) + baseline_mv
-    return x, y
-
-
-def format_time(t: float, spacing: float = 1.0, span: float = 0.0) -> str:
-    """Record time as s, m:ss or h:mm:ss, with decimals when ticks are closer than 1 s."""
-    neg = t < 0
-    t = abs(t)
-    dec = 0 if spacing >= 1 else min(3, int(math.ceil(-math.log10(spacing) - 1e-9)))
-    if span < 60 and t < 60:
-        s = f"{t:.{dec}f}"
-    else:
-        h, rem = divmod(t, 3600)
-        m, sec = divmod(rem, 60)
-        secs = f"{sec:0{3 + dec if dec else 2}.{dec}f}"
-        s = f"{int(h)}:{int(m):02d}:{secs}" if (h or span >= 3600) else f"{int(m)}:{secs}"
-    return "-" + s if neg else s
-
 
 # ---------------------------------------------------------------- data
 @dataclass
@@ -118,6 +82,8 @@ _LAYER_SOURCE = {"original": "x", "adversarial": "adv", "perturbation": "diff", 
                  "members": "mem", "difference": "diff", "tube": "tube_lo"}
 
 
+
+
 class StripModel(FurnitureGeometry):
     """Record, overlays, layer visibility, gain and row layout of the strip (no Qt).
 
@@ -141,6 +107,7 @@ class StripModel(FurnitureGeometry):
         self.strip_mv = 3.0       # effective strip height (grows to fill the view, see fill_strip)
         self.min_strip_mv = 3.0   # the strip height asked for (set_row_heights)
         self.offset_mv = 0.0      # the record's median (0.1 mV steps), drawn on the baseline
+        self.strip_scale = 1.0    # view mV per unit of the record: 1 for mV (see unit_scale)
         self.lane_mv = 2.0
         self.max_members_drawn = 40  # band members kept for drawing (evenly chosen)
         self.ann_i: np.ndarray | None = None  # annotations: sample index (int64, sorted), label
@@ -168,6 +135,7 @@ class StripModel(FurnitureGeometry):
         step = max(1, x.size // 1_000_000)
         med = float(np.median(x[::step]))
         self.offset_mv = round(med * 10) / 10 if np.isfinite(med) else 0.0
+        self.strip_scale = unit_scale(x[::step], self.units, self.min_strip_mv)
         self.src = {"x": Source(x, build_pyramid(x))}
         self.n_members_total = 0
         self.band_width_mv = 0.0
@@ -315,6 +283,10 @@ class StripModel(FurnitureGeometry):
             txt += f" · clipped at ±{self.lane_mv / 2 * self.lane_uv_per_mv():g} µV"
         return txt
 
+    def scale_text(self) -> str:
+        """The strip's amplitude scale: "10 mm/mV", or for another unit "10 mm/50 mmHg"."""
+        return amplitude_scale_text(self.units, self.strip_scale)
+
     def trace_bias(self, src: str, lane: bool) -> float:
         """mV subtracted from source `src` before it is drawn: the record's offset for the
         signals on the strip (not for δ, the difference, or anything in the lane)."""
@@ -334,7 +306,7 @@ class StripModel(FurnitureGeometry):
         s = self.src.get(src) if src is not None else None
         if s is not None:
             lo, hi = s.extent
-            g = self.gain if lane else 1.0
+            g = self.gain if lane else self.strip_scale
             b = self.trace_bias(src, lane)
             if -lim <= (lo - b) * g and (hi - b) * g <= lim:
                 return None
@@ -461,7 +433,7 @@ class StripModel(FurnitureGeometry):
         if self.lane_on() and y < self.lane_top(r):
             d = self.value_at("diff", t)  # the data under the cursor, not the cursor's height
             return t, (d if d is not None else float("nan")), "lane"
-        return t, y - self.baseline(r) + self.offset_mv, "strip"
+        return t, (y - self.baseline(r)) / self.strip_scale + self.offset_mv, "strip"
 
     def segments(self, x0: float, x1: float, y0: float, y1: float, width_px: float,
                  play_t: float | None = None) -> list[Segment]:

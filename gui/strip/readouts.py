@@ -22,7 +22,7 @@ class Readouts:
         dur_s = f"{dur:.1f} s" if dur < 60 else format_time(dur, 1.0, dur)
         base = f"{m.name or 'record'} · {dur_s} · {m.fs:g} Hz"
         if m.units != "mV":
-            base += f" · in {m.units}, not mV (no calibration pulse)"
+            base += f" · in {m.units}, not mV (no calibration pulse; {m.scale_text()})"
         if self._real:
             base += " · real size 25 mm/s, 10 mm/mV"
         elif not self._calibrated:
@@ -74,5 +74,5 @@ class Readouts:
         if d is None or not self.calipers.visible:
             self.caliper_info.setText("")
             return
-        self.caliper_info.setText(format_readout(d, self.model.units))
+        self.caliper_info.setText(format_readout(d, self.model.units, self.model.strip_scale))
         self.caliperChanged.emit(d)

@@ -166,7 +166,7 @@ class StripRenderer:
         fs = m.fs
         (vx0, vx1), (vy0, vy1) = vb.viewRange()
         px_per_mv = max(1.0, vb.height()) / max(1e-9, vy1 - vy0)
-        strip_band_hidden = m.band_width_mv * px_per_mv < lod.STRIP_BAND_MIN_PX
+        strip_band_hidden = m.band_width_mv * m.strip_scale * px_per_mv < lod.STRIP_BAND_MIN_PX
         px_s = (vx1 - vx0) / width_px  # 1 px in s
         for tr in self.traces:
             show = (m.visible[tr.layer] and tr.src in m.src and bool(segs)
@@ -181,7 +181,7 @@ class StripRenderer:
                 continue
             src = m.src[tr.src]
             in_lane = tr.where == "lane"
-            xa, ya, raw = lod.trace_points(src.data, src.pyr, tr.kind, segs, m.gain if in_lane else 1.0,
+            xa, ya, raw = lod.trace_points(src.data, src.pyr, tr.kind, segs, m.gain if in_lane else m.strip_scale,
                                            in_lane, fs, px_s, px_per_mv, m.trace_clip(in_lane, tr.src), src.csum,
                                            m.trace_bias(tr.src, in_lane))
             if raw and tr.key == "perturbation":

@@ -44,7 +44,7 @@ def left_ticks(m, lo: float, hi: float, px_per_mv: float) -> list[tuple[float, s
         y = base + v
         if lo <= y <= hi and not (lane and px_per_mv < 36 and (v + half) * px_per_mv < 14):
             # (the strip's lower edge is left to the lane's ticks when they would touch)
-            val = f"{round(v + m.offset_mv, 3):g}"
+            val = f"{round(v / m.strip_scale + m.offset_mv, 3):g}"
             # a channel not in mV (PLETH, ABP ...): its unit on every label, never taken for mV
             out.append((y, val if m.units == "mV" else f"{val} {m.units}"))
     if lane:

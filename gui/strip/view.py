@@ -180,7 +180,7 @@ class StripView(Navigation, Playback, Readouts, QtWidgets.QWidget):
         clock.start()
         m = self.model
         m.set_record(x_mv, fs, name, units)  # validates before it changes anything
-        self.calipers.units = m.units
+        self.calipers.units, self.calipers.scale = m.units, m.strip_scale
         self.play(False)
         self.overview.set_signal(m.x, m.fs, m.src["x"].pyr)
         self._apply_mode_settings()
@@ -408,6 +408,8 @@ class StripView(Navigation, Playback, Readouts, QtWidgets.QWidget):
             vb.setLimits(xMin=-ROW_MARGIN_S - 0.5, xMax=dur + 1.0, minXRange=MIN_WINDOW_S,
                          maxXRange=dur + ROW_MARGIN_S + 1.5)
             self._left_axis.setLabel(m.units, **{"color": "#555", "font-size": "9pt"})  # mV for an ECG lead
+        # another unit is on every label ("120 mmHg"): room for it, or the axis drops the label
+        self._left_axis.setWidth(62 if m.mode == "rows" or m.units == "mV" else 100)
         self._left_axis.set_static(m.mode == "continuous")  # y stays put while panning: blit it
         self._left_axis.picture = None
         self._left_axis.update()
