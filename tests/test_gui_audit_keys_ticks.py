@@ -4,6 +4,7 @@ each checked on the real widgets."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6 import QtCore
 
 from gui_fixtures import shown_strip
@@ -74,3 +75,35 @@ def test_the_record_count_includes_a_record_classified_on_opening(qtbot):
     assert "model predictions 0/4" in b.count.text()
     b.update_row("b", pred="N", probs=None, error=None, duration=8.0)
     assert "model predictions 1/4" in b.count.text()
+
+
+def test_arrow_keys_pan_along_rows_wider_than_the_view_then_on_to_the_next_row(qtbot):
+    """Rows mode zoomed in: Left/Right moved by whole rows, so the right part of every row could
+    be reached only with the mouse. Now they pan along the row, and at its end go on to the next
+    row's start (Left: the previous row's end); with whole rows in view they still move by rows."""
+    from gui.strip.model import ROW_MARGIN_S
+
+    v = shown_strip(qtbot, 520, 420)
+    v.set_record(_ecg(60), 300.0, "long")
+    v.set_mode("rows")
+    v.setFocus()
+    qtbot.keyClick(v, QtCore.Qt.Key.Key_Home)
+    top0 = v.model.rows_vp[1]
+    qtbot.keyClick(v, QtCore.Qt.Key.Key_Right)  # the whole row in view: one row down
+    assert v.model.rows_vp[1] < top0
+    qtbot.keyClick(v, QtCore.Qt.Key.Key_Home)
+    for _ in range(4):
+        qtbot.keyClick(v, QtCore.Qt.Key.Key_Plus)
+    (x0, x1), _ = v.plot_item.getViewBox().viewRange()
+    assert x1 - x0 < v.seconds_per_row() / 2
+    top = v.model.rows_vp[1]
+    qtbot.keyClick(v, QtCore.Qt.Key.Key_Right)
+    (a0, a1), _ = v.plot_item.getViewBox().viewRange()
+    assert a0 == pytest.approx(x0 + 0.1 * (x1 - x0), abs=1e-6) and v.model.rows_vp[1] == top  # same row
+    for _ in range(200):  # to the row's end, then on to the next row's start
+        qtbot.keyClick(v, QtCore.Qt.Key.Key_Right)
+        if v.model.rows_vp[1] != top:
+            break
+    assert v.model.rows_vp[1] < top and v.model.rows_vp[0] == pytest.approx(-ROW_MARGIN_S, abs=1e-6)
+    qtbot.keyClick(v, QtCore.Qt.Key.Key_Left)  # back: the previous row's end
+    assert v.model.rows_vp[1] == pytest.approx(top) and v.model.rows_vp[0] > v.seconds_per_row() / 2

@@ -4,7 +4,7 @@ zoom, home/end, real size, keys, wheel and the overview bar.
 :class:`Navigation` is a mixin of :class:`gui.strip.view.StripView` (it uses the view's
 ``model`` and ViewBox ``_vb``); the maths is in :class:`gui.strip.model.StripModel`.
 
-Keys: Left/Right pan by 1/10 window (rows: one row), PageUp/PageDown by a window,
+Keys: Left/Right pan by 1/10 window (rows: one row; along a row wider than the view first), PageUp/PageDown by a window,
 Up/Down one row (rows mode), Home/End, +/- zoom, Space play, C calipers.  Wheel scrolls
 (time in continuous mode, rows in rows mode; Shift+wheel pans a row sideways), Ctrl+wheel
 zooms around the mouse, left drag pans, right drag zooms (rows mode: uniformly).
@@ -194,7 +194,9 @@ class Navigation:
 
     # ------------------------------------------------------------ public navigation
     def pan(self, fraction: float) -> None:
-        """Move by `fraction` of the window (rows mode: by rows, at least one)."""
+        """Move by `fraction` of the window (rows mode: by rows, at least one; a step under a
+        whole window, the arrow keys', first pans along rows wider than the view and goes on
+        to the next row's start, or the previous row's end, at their edge)."""
         m = self.model
         if m.x is None:
             return
@@ -202,11 +204,31 @@ class Navigation:
         if m.mode == "continuous":
             w = x1 - x0
             self._set_x(x0 + fraction * w, x1 + fraction * w)
+        elif abs(fraction) < 1 and self._pan_along_row(fraction, x1 - x0):
+            return
         else:
             nvis = max(1, len(m.rows_with_baseline_in(y0, y1)))
             k = fraction * nvis
             k = math.copysign(max(1, round(abs(k))), k) if k else 0
             self.scroll_rows(int(k))
+
+    def _pan_along_row(self, fraction: float, w: float) -> bool:
+        """Rows mode, zoomed in so that a row is wider than the view (w s): move along it by
+        `fraction` of the view, across to the neighbouring row at its edge. False when the whole
+        row is in view (the caller then moves by rows)."""
+        m = self.model
+        lo, hi = -ROW_MARGIN_S, m.row_len() + ROW_RIGHT_PAD_S - w
+        if hi <= lo + 1e-9:
+            return False
+        x_lo, top, sx = m.rows_vp
+        x_new = min(max(x_lo + fraction * w, lo), hi)
+        if abs(x_new - x_lo) > 1e-9:
+            self._rows_set(x_new, top, sx)
+            return True
+        r = self._top_row() + (1 if fraction > 0 else -1)
+        if 0 <= r < m.row_count():
+            self._rows_set(lo if fraction > 0 else hi, m.row_top(r), sx)
+        return True
 
     def scroll_rows(self, k: int) -> None:
         """Rows mode: scroll by k rows (positive: later in the record), snapped to row tops."""
