@@ -205,7 +205,7 @@ def select_split(ds: Dataset, split: str | None) -> Split:
     path = PAPER_SPLITS.get(split, split)
     if split.startswith("strat-") or not os.path.isfile(path):
         raise UserError(f"unknown split {split[:60]!r}: use {SPLIT_FORMS}")
-    wanted = read_name_list(path)
+    wanted = list(dict.fromkeys(read_name_list(path)))  # a name listed twice is one record, counted once
     have = set(ds.names)
     return Split([n for n in wanted if n in have], [n for n in wanted if n not in have])
 

@@ -125,6 +125,16 @@ def test_explicit_list_file(samples, tmp_path):
         select_split(open_dataset(samples), "no-such-split")
 
 
+def test_split_file_names_listed_twice_count_once(samples, tmp_path):
+    """A record named twice in a split file (A00009 and A00009.hea) is one record: it was
+    evaluated, attacked and counted twice, inflating n and the results file."""
+    f = tmp_path / "dup.txt"
+    f.write_text("A00009\nA00013\nA00009.hea\nA00099\nA00099\n")
+    sp = select_split(open_dataset(samples), str(f))
+    assert sp.names == ["A00009", "A00013"]
+    assert sp.missing == ["A00099"]
+
+
 def _synthetic_labels(n=1000, seed=5):
     rng = np.random.default_rng(seed)
     names = [f"R{i:05d}" for i in range(n)]
