@@ -351,6 +351,8 @@ def test_resolve_builtin_default_when_installed():
     (lambda m: m.update(classes=[1, 2, 3, 4]), "classes must be a list"),
     (lambda m: m.update(training="yes"), "'training' is not a JSON object"),
     (lambda m: m.update(name=42), "'name' is not text"),
+    (lambda m: m["metrics"]["validation"].update(f1_mean_nao=float("nan")), "'metrics' holds NaN or Infinity"),
+    (lambda m: m["training"].update(lr=float("inf")), "'training' holds NaN or Infinity"),
 ])
 def test_hostile_metadata_refused_in_one_line(default_ckpt, tmp_path, change, message):
     path, _, meta = default_ckpt
@@ -464,3 +466,17 @@ def test_bundled_variant_loads_by_name_and_checks_its_architecture(tmp_path, mon
     monkeypatch.setitem(BUILTIN, "default-robust", tmp_path / "missing.safetensors")
     with pytest.raises(UserError, match="--arch default --out resources/models/missing.safetensors"):
         resolve_model("default-robust", "cpu")
+
+
+def test_model_card_json_of_checkpoint_with_nan_metrics(default_ckpt, tmp_path, capsys):
+    """A hand-edited checkpoint whose metrics hold NaN: model-card --json crashed (exit 1, internal
+    error: 'Out of range float values are not JSON compliant'); now a one-line refusal, exit 2."""
+    from engine.cli import main
+
+    path, _, meta = default_ckpt
+    meta = json.loads(json.dumps(meta))
+    meta["metrics"]["validation"]["accuracy"] = float("nan")
+    bad = _resave(path, tmp_path / "nan.safetensors", meta)
+    assert main(["model-card", "--model", str(bad), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "NaN or Infinity" in err and "internal error" not in err

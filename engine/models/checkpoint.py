@@ -172,6 +172,12 @@ def check_meta(meta, where: str) -> dict:
         meta["name"] = "".join(c for c in meta["name"] if c.isprintable())[:100] or None
         if meta["name"] is None:
             del meta["name"]
+    for key, value in meta.items():  # Python's json reads NaN/Infinity; model-card --json cannot print them
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise UserError(f"{where}: checkpoint metadata {key!r} holds NaN or Infinity, which JSON does not "
+                            "allow (a damaged or hand-edited checkpoint)") from None
     return meta
 
 
