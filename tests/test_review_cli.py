@@ -216,3 +216,27 @@ def test_create_with_reviewer_copy(tmp_path, adv):
     assert p.returncode == 0, p.stderr
     doc = one_json(run_cli("review", "report", out, "--json").stdout)
     assert doc["reviewers"] == ["Remote"] and doc["task_b"]["pooled"]["all"]["n"] == 4
+
+
+@pytest.mark.parametrize("column,value,fragment", [
+    ("elapsed_s", float("inf"), "invalid time 'inf'"),
+    ("elapsed_s", -1e308, "invalid time"),
+    ("elapsed_s", "abc", "invalid time 'abc'"),
+    ("confidence", "high", "confidence 'high'"),
+])
+def test_report_on_hand_edited_answer_numbers(tmp_path, created, column, value, fragment):
+    """A study whose answers were edited by hand (a time of Infinity or text, a confidence of text):
+    `review report --json` crashed (exit 1: 'Out of range float values are not JSON compliant', or a
+    TypeError summing the times); review merge refuses such answers, and now so does the report."""
+    import sqlite3
+
+    src, _, _ = created
+    study = tmp_path / "study.sqlite"
+    shutil.copy(src, study)
+    _answer(study, "Dr A", finish=False)  # (a finished session is locked by a trigger)
+    conn = sqlite3.connect(study)
+    conn.execute("PRAGMA ignore_check_constraints = 1")  # the confidence column's CHECK
+    conn.execute(f"UPDATE answers SET {column} = ? WHERE rowid = 1", (value,))
+    conn.commit()
+    conn.close()
+    assert_user_error(run_cli("review", "report", study, "--json"), fragment)

@@ -441,10 +441,24 @@ class Study(_Base):
         out = []
         for r in rows:
             d = dict(r)
+            _check_answer_numbers(self.path, d)
             d["session_locked"] = bool(d["session_locked"])
             d["correct"] = answer_correct(d)
             out.append(d)
         return out
+
+
+def _check_answer_numbers(path: str, row: dict) -> None:
+    """Refuse an answer whose confidence or time the app cannot have written (a study edited by
+    hand): the statistics would crash on text, or print Infinity in --json. As review merge does."""
+    aid = str(row.get("answer_id"))[:8]
+    c = row.get("confidence")
+    if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 5):
+        raise UserError(f"{path}: answer {aid}… has confidence {str(c)[:20]!r} (must be 1 to 5 or empty; "
+                        "file altered?)")
+    e = row.get("elapsed_s")
+    if e is not None and (isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) or e < 0):
+        raise UserError(f"{path}: answer {aid}… has an invalid time {str(e)[:20]!r} (file altered?)")
 
 
 def original_class(row: dict) -> str | None:
