@@ -8,6 +8,7 @@ appends to it (engine.outputs.FileLock).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Callable
 
@@ -16,7 +17,7 @@ import numpy as np
 from .certify import SmoothParams, certify_record, record_input, summarize
 from .errors import Cancelled, UserError
 from .outputs import FileLock
-from .results_file import ResultsFormat, append_lines, open_results
+from .results_file import ResultsFormat, append_lines, open_results, write_header
 
 KIND = "certify-eval"
 MATCH = ("sigma_mv", "n0", "n", "alpha", "seed")
@@ -34,7 +35,7 @@ def _valid_row(doc: dict) -> bool:
 
 
 def _check(found: dict, want: dict, path: str) -> None:
-    diff = [k for k in ("model",) if found.get(k) != want.get(k)]
+    diff = [k for k in ("model", "model_sha") if found.get(k) != want.get(k)]
     diff += [k for k in MATCH if (found.get("params") or {}).get(k) != want["params"][k]]
     if diff:
         raise UserError(f"{path} holds another run's results ({', '.join(diff)} differ); pass another --out "
@@ -45,8 +46,21 @@ FORMAT = ResultsFormat(check_first=_check_first, valid_row=_valid_row, row_what=
 
 
 def header_for(clf, params: SmoothParams, split: str) -> dict:
+    """The first line: the model by name and by its weights' fingerprint (two checkpoints may share a
+    name) and the smoothing parameters; a file made with others is not resumed."""
+    from .attack_eval import model_fingerprint
+
     p = asdict(params)
-    return {"kind": KIND, "model": clf.name, "split": split, "params": {k: p[k] for k in MATCH}}
+    return {"kind": KIND, "model": clf.name, "model_sha": model_fingerprint(clf), "split": split,
+            "params": {k: p[k] for k in MATCH}}
+
+
+def input_digest(x: np.ndarray, label: str) -> str:
+    """16 hex digits naming what a row was computed from: the record's samples (mV at the model's
+    rate) and its label. A resumed row must name the same: not another dataset's record of that name."""
+    h = hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+    h.update(f"\n{label}".encode())
+    return h.hexdigest()[:16]
 
 
 def certify_row(clf, name: str, label: str, x: np.ndarray, params: SmoothParams, should_stop=None) -> dict:
@@ -69,14 +83,25 @@ def run_certify_eval(clf, names: list[str], labels: list[str], signals: list[np.
     "done_before" (rows found on resuming) and "results_file"."""
     lock = FileLock(results).acquire()
     try:
-        done = open_results(results, header_for(clf, params, split), FORMAT, restart=restart)
+        header = header_for(clf, params, split)
+        done = open_results(results, header, FORMAT, restart=restart)
+        digests = {n: input_digest(x, lab) for n, lab, x in zip(names, labels, signals)}
+        changed = [n for n in names if n in done and done[n].get("input_sha") != digests[n]]
+        if changed and not restart:
+            raise UserError(f"{results} was made from different data: record {changed[0]}"
+                            + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+                            + " differs (samples or label) from the row in the file; use another --out, "
+                            "or --overwrite to start it afresh")
+        if changed:
+            write_header(results, header)
+            done = {}
         before = sum(n in done for n in names)
         for i, (name, lab, x) in enumerate(zip(names, labels, signals)):
             if name in done:
                 continue
             if should_stop is not None and should_stop():
                 raise Cancelled("certification cancelled")
-            row = certify_row(clf, name, lab, x, params, should_stop)
+            row = {**certify_row(clf, name, lab, x, params, should_stop), "input_sha": digests[name]}
             append_lines(results, [row])
             done[name] = row
             if progress is not None:

@@ -255,3 +255,40 @@ def test_dataset_results_file_resumes_and_refuses_another_run(tiny_model, tmp_pa
     assert_user_error(run_cli(*bad, "--limit", "2"), "sigma_mv")
     assert out.read_bytes() == kept
     assert_user_error(run_cli("certify", str(SAMPLES / "A00001.hea"), "--sigma", "0.1", "--out", out), "dataset")
+
+
+def test_dataset_results_file_refuses_another_model_or_other_data(tiny_model, tmp_path):
+    """The header named the model only by name and held nothing of the data: a results file was
+    resumed silently (no record certified again, the old rows reported) with another checkpoint
+    of the same name, or with another dataset whose records have the same names."""
+    import shutil
+
+    import torch
+
+    from engine.models import build
+    from engine.models.checkpoint import base_meta, save_checkpoint
+
+    other = tmp_path / "models" / "tiny.safetensors"  # same name "tiny", other weights
+    other.parent.mkdir()
+    torch.manual_seed(1)
+    save_checkpoint(other, build("default"), base_meta("default"))
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLES, data)
+    out = tmp_path / "cert.jsonl"
+    base = ["certify", "--sigma", "0.05", "--n0", "4", "--n", "8", "--device", "cpu", "--limit", "1",
+            "--out", out, "--json"]
+    assert run_cli(*base, str(data), "--model", tiny_model).returncode == 0
+    kept = out.read_bytes()
+    assert_user_error(run_cli(*base, str(data), "--model", other), "model_sha")
+    first = sorted(data.glob("A*.hea"))[0].stem
+    second = sorted(data.glob("A*.hea"))[1].stem
+    shutil.copy(data / f"{second}.mat", data / f"{first}.mat")  # same name, other samples
+    (data / f"{first}.hea").write_text((data / f"{second}.hea").read_text().replace(second, first))
+    proc = run_cli(*base, str(data), "--model", tiny_model)  # (known after reading: progress lines first)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and "different data" in last and first in last
+    assert out.read_bytes() == kept
+    proc = run_cli(*base, str(data), "--model", tiny_model, "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert one_json(proc.stdout)["done_before"] == 0

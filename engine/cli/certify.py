@@ -120,6 +120,11 @@ def _cmd_dataset(args, params) -> int:
         if args.plot and os.path.abspath(args.plot) == os.path.abspath(args.out):
             raise UserError("--plot and --out name the same file")
         check_output(args.out, overwrite=True, what="results file")  # resumed when it matches
+        if not args.overwrite:  # a foreign or damaged file is refused before the records are read
+            from ..certify_eval import FORMAT
+            from ..results_file import read_jsonl_results
+
+            read_jsonl_results(args.out, FORMAT)
     ds = open_dataset(args.inputs[0], args.labels)
     clf = resolve_model(args.model, args.device)
     split = args.split or "all"
