@@ -74,6 +74,23 @@ def certify_row(clf, name: str, label: str, x: np.ndarray, params: SmoothParams,
     return {"record": name, "label": label, "clean_pred": clf.classes[int(z.argmax())], **c.to_dict()}
 
 
+def check_resumed_inputs(results: str, header: dict, done: dict[str, dict], digests: dict[str, str],
+                         restart: bool, option: str) -> dict[str, dict]:
+    """The rows of `done` to resume: UserError when a row of a record of this run was computed from
+    other samples or another label (its "input_sha" is not `digests[name]`), unless `restart`,
+    which starts the file afresh (header only; returns {})."""
+    changed = [n for n in digests if n in done and done[n].get("input_sha") != digests[n]]
+    if changed and not restart:
+        raise UserError(f"{results} was made from different data: record {changed[0]}"
+                        + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+                        + f" differs (samples or label) from the row in the file; use another {option}, "
+                        "or --overwrite to start it afresh")
+    if changed:
+        write_header(results, header)
+        return {}
+    return done
+
+
 def run_certify_eval(clf, names: list[str], labels: list[str], signals: list[np.ndarray], params: SmoothParams,
                      results: str, *, split: str = "", restart: bool = False,
                      progress: Callable[[int, int, str], None] | None = None,
@@ -86,15 +103,7 @@ def run_certify_eval(clf, names: list[str], labels: list[str], signals: list[np.
         header = header_for(clf, params, split)
         done = open_results(results, header, FORMAT, restart=restart)
         digests = {n: input_digest(x, lab) for n, lab, x in zip(names, labels, signals)}
-        changed = [n for n in names if n in done and done[n].get("input_sha") != digests[n]]
-        if changed and not restart:
-            raise UserError(f"{results} was made from different data: record {changed[0]}"
-                            + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
-                            + " differs (samples or label) from the row in the file; use another --out, "
-                            "or --overwrite to start it afresh")
-        if changed:
-            write_header(results, header)
-            done = {}
+        done = check_resumed_inputs(results, header, done, digests, restart, "--out")
         before = sum(n in done for n in names)
         for i, (name, lab, x) in enumerate(zip(names, labels, signals)):
             if name in done:

@@ -33,6 +33,7 @@ import numpy as np
 
 from .attacks.params import ALPHA, EPS, AttackParams
 from .certify import SmoothParams, certify_input, predict_input, record_input
+from .certify_eval import check_resumed_inputs, input_digest
 from .errors import Cancelled, UserError
 from .intervals import rate_record
 from .outputs import FileLock
@@ -162,7 +163,7 @@ def _valid_row(doc: dict) -> bool:
 
 
 def _check(found: dict, want: dict, path: str) -> None:
-    diff = [k for k in ("model", "split", "eps_mv", "alpha") if found.get(k) != want.get(k)]
+    diff = [k for k in ("model", "model_sha", "split", "eps_mv", "alpha") if found.get(k) != want.get(k)]
     diff += [f"smooth.{k}" for k in SMOOTH_MATCH if (found.get("smooth") or {}).get(k) != want["smooth"][k]]
     diff += [f"attack.{k}" for k in want["attack"] if (found.get("attack") or {}).get(k) != want["attack"][k]]
     if diff:
@@ -180,7 +181,9 @@ def header_for(clf, smooth: SmoothParams, attack: AttackParams, eps_list: list[f
     s = asdict(smooth)
     att = {k: v for k, v in header_params(METHOD, attack).items()
            if k not in ("eps_mv", "alpha_mv", "eot_sigma_mv", "target", "target_map")}
-    return {"kind": KIND, "model": clf.name, "split": split, "method": METHOD,
+    from .attack_eval import model_fingerprint
+
+    return {"kind": KIND, "model": clf.name, "model_sha": model_fingerprint(clf), "split": split, "method": METHOD,
             "smooth": {k: s[k] for k in SMOOTH_MATCH}, "attack": att, "eps_mv": list(eps_list),
             "alpha": f"fixed:{alpha_mv:g}" if alpha_mv is not None else f"ratio:{ALPHA_RATIO:g}"}
 
@@ -199,13 +202,16 @@ def run_smooth_attack(clf, names: list[str], labels: list[str], signals: list[np
     lock = FileLock(results).acquire()
     try:
         done = open_results(results, header, FORMAT, restart=restart)
+        digests = {n: input_digest(x, lab) for n, lab, x in zip(names, labels, signals)}
+        done = check_resumed_inputs(results, header, done, digests, restart, "--results")
         before = sum(n in done for n in names)
         for i, (name, lab, x) in enumerate(zip(names, labels, signals)):
             if name in done:
                 continue
             if should_stop is not None and should_stop():
                 raise Cancelled("smooth-attack cancelled")
-            row = evaluate_record(clf, name, lab, x, smooth, attack, eps_list, alpha_mv, should_stop)
+            row = {**evaluate_record(clf, name, lab, x, smooth, attack, eps_list, alpha_mv, should_stop),
+                   "input_sha": digests[name]}
             append_lines(results, [row])
             done[name] = row
             if progress is not None:

@@ -166,3 +166,28 @@ def test_end_to_end_on_the_bundled_samples(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "certified accuracy" in proc.stdout and "3 records done before" in proc.stdout
     assert out.read_text().splitlines() == lines
+
+
+def test_results_file_refuses_rows_of_other_data_or_another_model(tmp_path):
+    """The header named the model only by name and held nothing of the data: a results file was
+    resumed silently, its old rows reported, with another checkpoint of the same name or another
+    dataset's records of the same names (or relabelled records)."""
+    import torch
+
+    clf = trap_classifier()
+    sigs = [np.full(D, v, np.float32) for v in (S0, -S0)]
+    out = str(tmp_path / "sa.jsonl")
+    run_smooth_attack(clf, ["a", "b"], ["N", "N"], sigs, SMOOTH, ATTACK, [0.1], out)
+    kept = open(out, "rb").read()
+    with pytest.raises(UserError, match="different data: record b"):
+        run_smooth_attack(clf, ["a", "b"], ["N", "N"], [sigs[0], sigs[0]], SMOOTH, ATTACK, [0.1], out)
+    with pytest.raises(UserError, match="different data: record a"):
+        run_smooth_attack(clf, ["a"], ["A"], sigs[:1], SMOOTH, ATTACK, [0.1], out)
+    other = trap_classifier()  # same name "trap", other weights (the trap has none: one buffer more)
+    other.module.register_buffer("extra", torch.ones(1))
+    with pytest.raises(UserError, match="model_sha"):
+        run_smooth_attack(other, ["a"], ["N"], sigs[:1], SMOOTH, ATTACK, [0.1], out)
+    assert open(out, "rb").read() == kept
+    doc = run_smooth_attack(clf, ["a", "b"], ["N", "N"], [sigs[0], sigs[0]], SMOOTH, ATTACK, [0.1], out,
+                            restart=True)
+    assert doc["done_before"] == 0 and doc["n"] == 2
