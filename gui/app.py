@@ -106,6 +106,31 @@ def _view_arg(text: str | None):
     return (t0, t1) if math.isfinite(t0) and math.isfinite(t1) and t1 > t0 else False
 
 
+def _settings_file_error(path: str) -> str | None:
+    """Why `path` cannot be the window's settings file (it is written when the window closes), or
+    None: a new file in an existing folder, or an existing text file of INI lines ([section],
+    key=value, ; or # comments). `--settings A00009.mat` overwrote the record with settings."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(path):
+        return None if os.path.isdir(folder) else f"{path}: folder {folder} does not exist"
+    if not os.path.isfile(path):
+        return f"{path} is not a regular file"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1024 * 1024 + 1)
+    except OSError as exc:
+        return f"{path}: cannot read it ({exc.strerror or exc})"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text or len(raw) > 1024 * 1024 or not all(
+            ln.startswith(("[", ";", "#")) or "=" in ln for ln in (x.strip() for x in text.splitlines()) if ln):
+        return (f"{path} is not a settings (INI) file, and the window would overwrite it with its settings; "
+                "name a new file or an existing settings file")
+    return None
+
+
 def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args([a for a in argv if a != "--gui"])
     try:
@@ -124,6 +149,10 @@ def run_gui(argv: list[str]) -> int:
         return 2
     if args.open and not (os.path.exists(args.open) or os.path.exists(args.open + ".hea")):
         sys.stderr.write(f"error: --open: no such record, file or folder: {args.open}\n")
+        return 2
+    settings_error = _settings_file_error(args.settings) if args.settings else None
+    if settings_error:  # the window writes its settings there: never over a record or another file
+        sys.stderr.write(f"error: --settings {settings_error}\n")
         return 2
     if args.screenshot:  # checked before any work: never clobbered, never half-written
         from engine.errors import UserError

@@ -500,3 +500,32 @@ def test_each_workflow_says_what_to_open_first_in_the_same_words(qtbot, isolated
     win.datasets.run_evaluate("all")
     assert [m for m, _ in isolated["errors"]] == [NO_MODEL, NO_MODEL]
     assert not win.is_busy()
+
+
+def test_settings_option_never_overwrites_a_file_that_is_not_settings(tmp_path, capsys):
+    """`main.py --settings A00009.mat` (meant: --open) replaced the record's signal file with the
+    window's INI settings when the window closed. A file that is not INI text, a folder, or a
+    file in a missing folder is refused before any window: exit code 2, one line, nothing written."""
+    import shutil
+
+    from gui.app import run_gui
+
+    rec = tmp_path / "A00009.mat"
+    shutil.copy(SAMPLES / "A00009.mat", rec)
+    labels = tmp_path / "REFERENCE.csv"
+    labels.write_text("A00009,A\n")
+    kept = {p: p.read_bytes() for p in (rec, labels)}
+    shot = tmp_path / "s.png"
+    for path in (rec, labels, tmp_path, tmp_path / "missing" / "s.ini"):
+        assert run_gui(["--settings", str(path), "--screenshot", str(shot)]) == 2, path
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: --settings"), err
+    assert {p: p.read_bytes() for p in kept} == kept and not shot.exists()
+    from gui.app import _settings_file_error
+
+    ini = tmp_path / "s.ini"
+    assert _settings_file_error(str(ini)) is None  # a new file
+    ini.write_text("[General]\n; a comment\nmodel%2Fspec=default\n\n[dirs]\nrecord=/tmp/a b\n")
+    assert _settings_file_error(str(ini)) is None  # an existing settings file
+    ini.write_text("")
+    assert _settings_file_error(str(ini)) is None
