@@ -86,6 +86,30 @@ def test_grid_projection_keeps_samples_at_eps():
     assert grid_ok(q1) and np.abs(q1.astype(np.float64) - x1).max() <= 0.01 + 1e-6
 
 
+def test_grid_projection_never_exceeds_eps_below_half_a_quantum():
+    """ε under half the ADC quantum on an off-grid (resampled) record: the step back from an
+    overshooting grid value landed beyond ε on the other side (MIT-BIH 100, 5 µV quantum,
+    --eps 0.002: Linf 0.003 mV reported); now such samples keep x0."""
+    from engine.attacks.runner import quantise
+
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(-2, 2, 20000).astype(np.float32)  # off the 0.005 mV grid
+    for eps in (0.0001, 0.001, 0.002, 0.0024):
+        x_adv = (x0 + rng.uniform(-eps, eps, x0.shape)).astype(np.float32)
+        q = quantise(x0, x_adv, 0.005, eps)
+        assert np.abs(q.astype(np.float64) - x0).max() <= eps + 1e-3 * 0.005 + 1e-7, eps  # (float32 slack)
+
+
+def test_attack_on_a_resampled_record_keeps_linf_within_a_tiny_eps():
+    clf = load_model()
+    x = sample_inputs(["A00001"])[0]
+    from engine.records import resample
+
+    x360 = AttackInput(name="r360", x_mv=resample(x.x_mv, 300.0, 360.0), fs=360.0, true=None, quantum_mv=0.005)
+    r = run_attack(clf, [x360], "pgd", AttackParams(eps_mv=0.002, alpha_mv=0.001, steps=3))[0]
+    assert r.measures["linf_mv"] <= 0.002 + 1e-3 * 0.005 + 1e-7  # (the grid tolerance; 0.003 before)
+
+
 def test_perturbation_is_zero_on_padding_and_outside_a_short_record():
     clf = load_model()
     x = sample_inputs(["A00001"])[0]
