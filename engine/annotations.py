@@ -66,7 +66,13 @@ def _symbols() -> dict[int, str]:
 
 
 def parse_mit(raw: bytes) -> tuple[np.ndarray, list[int], list[str]]:
-    """Parse a WFDB (MIT format) annotation file: (sample (k,) int64, codes, aux notes).
+    """Parse a WFDB (MIT format) annotation file: (sample (k,) int64, codes, aux notes)
+    (`_parse_mit` also tells whether the file's end-of-file zero word was reached)."""
+    return _parse_mit(raw)[:3]
+
+
+def _parse_mit(raw: bytes) -> tuple[np.ndarray, list[int], list[str], bool]:
+    """Parse a WFDB (MIT format) annotation file: (sample (k,) int64, codes, aux notes, ended).
 
     Each 16-bit little-endian word holds a code (6 bits) and a time step (10 bits); SKIP adds
     a 32-bit step, AUX attaches a note to the annotation before it, NUM/SUB/CHN are skipped;
@@ -78,6 +84,7 @@ def parse_mit(raw: bytes) -> tuple[np.ndarray, list[int], list[str]]:
         raw = raw[:-1]  # a stray last byte (wfdb ignores it too)
     words = np.frombuffer(raw, dtype="<u2")
     t, i, n = 0, 0, words.size
+    ended = False
     sample: list[int] = []
     codes: list[int] = []
     aux: list[str] = []
@@ -86,6 +93,7 @@ def parse_mit(raw: bytes) -> tuple[np.ndarray, list[int], list[str]]:
         code, step = w >> 10, w & 0x3FF
         i += 1
         if code == 0 and step == 0:
+            ended = True
             break
         if code == _SKIP:
             if i + 2 > n:
@@ -116,7 +124,7 @@ def parse_mit(raw: bytes) -> tuple[np.ndarray, list[int], list[str]]:
     keep = [k for k in range(len(codes))
             if not (codes[k] == _NOTE and sample[k] == 0 and aux[k].startswith("## "))]
     return (np.asarray([sample[k] for k in keep], dtype=np.int64), [codes[k] for k in keep],
-            [aux[k] for k in keep])
+            [aux[k] for k in keep], ended)
 
 
 def read_annotations(base: str, fs: float, n_samples: int) -> tuple[Annotations | None, str]:
@@ -139,7 +147,7 @@ def read_annotations(base: str, fs: float, n_samples: int) -> tuple[Annotations 
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
-        sample, codes, aux = parse_mit(raw)
+        sample, codes, aux, ended = _parse_mit(raw)
     except (OSError, ValueError) as exc:
         return None, f"{name}: cannot read annotations ({exc})".splitlines()[0]
     table = _symbols()
@@ -147,6 +155,9 @@ def read_annotations(base: str, fs: float, n_samples: int) -> tuple[Annotations 
     keep = (sample >= 0) & (sample < n_samples)
     dropped = int(sample.size - keep.sum())
     note = f"{dropped} annotation{'s' if dropped != 1 else ''} beyond the record's end ignored" if dropped else ""
+    if not ended and raw:  # a cut file (a copy stopped short) read silently as fewer annotations
+        cut = "the file ends without its end-of-file mark (truncated?): later annotations may be missing"
+        note = f"{note}; {cut}" if note else cut
     idx = np.flatnonzero(keep)
     idx = idx[np.argsort(sample[idx], kind="stable")]
     sample = sample[idx]

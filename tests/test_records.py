@@ -550,3 +550,18 @@ def test_hostile_multisegment_headers(tmp_path, body):
     with pytest.raises(UserError) as e:
         read_record(tmp_path / "self")
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.shared
+def test_a_cut_annotation_file_says_so(wfdb_samples, tmp_path):
+    """An .atr cut short (a copy stopped early) has no end-of-file zero word: it was read silently
+    as fewer annotations (497 of 2274 for 100.atr cut at 1001 bytes); now its note says so."""
+    import shutil
+
+    for ext in (".hea", ".dat"):
+        shutil.copy(wfdb_samples / ("100" + ext), tmp_path / ("100" + ext))
+    (tmp_path / "100.atr").write_bytes((wfdb_samples / "100.atr").read_bytes()[:1001])
+    ann = read_record(tmp_path / "100").annotations
+    assert ann is not None and 0 < len(ann) < 2274
+    assert "without its end-of-file mark" in ann.note and "without its end-of-file mark" in ann.summary()
+    assert read_record(wfdb_samples / "100").annotations.note == ""  # the whole file: no note
