@@ -109,3 +109,16 @@ def test_band_checks_every_member_before_writing(tmp_path):
 def test_check_records_free_refuses_duplicates(tmp_path):
     with pytest.raises(UserError, match="two outputs are named a"):
         export.check_records_free([str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "a.hea")])
+
+
+@pytest.mark.parametrize("ext", [".hea", ".dat"])
+def test_a_folder_where_a_record_file_goes_is_refused_before_any_work(tmp_path, ext):
+    """A folder named R1_pgd.hea (or .dat) in --out: with --overwrite it passed the checks, the
+    attack ran, then the write failed after the .dat was moved into place ('Is a directory'),
+    leaving a signal file without its header. Now refused up front, even with --overwrite."""
+    (tmp_path / f"R1_pgd{ext}").mkdir()
+    with pytest.raises(UserError, match=f"R1_pgd\\{ext} exists and is not a file"):
+        export.check_records_free([str(tmp_path / "R1_pgd")], overwrite=True)
+    with pytest.raises(UserError, match="is not a file"):
+        _write(tmp_path, overwrite=True)
+    assert _files(tmp_path) == [f"R1_pgd{ext}"]
