@@ -127,7 +127,8 @@ def run_robustness(clf: Classifier, ds: Dataset, names: list[str], *, methods: l
                 if summ is None:  # another rank: rank 0 keeps the table
                     continue
                 table.append({"method": method, "eps_mv": eps, "alpha_mv": params.alpha_mv,
-                              "n": summ["n"], "correct": summ["correct"], "attacked": summ["attacked"],
+                              "n": summ["n"], "errors": summ["errors"],  # unreadable records, left out
+                              "correct": summ["correct"], "attacked": summ["attacked"],
                               "success": summ["success"], "success_rate": summ["success_rate"],
                               "success_ci95": summ["success_ci95"],
                               "per_class": {c: {k: v[k] for k in ("attacked", "success", "success_rate",
@@ -174,6 +175,10 @@ def format_table(doc: dict) -> str:
         for r in per:
             cls = "; ".join(f"{c} {format_rate(v['success'], v['attacked'])}" for c, v in r["per_class"].items())
             lines.append(f"  {r['method']} ε={r['eps_mv']:g}: {cls}")
+    errors = max((r.get("errors") or 0 for r in doc["table"]), default=0)
+    if errors:  # left out of every rate: say so, as attack-eval does
+        lines.append(f"{errors} record{'s' if errors != 1 else ''} could not be read and {'are' if errors != 1 else 'is'} "
+                     "left out of the rates")
     return "\n".join(lines)
 
 

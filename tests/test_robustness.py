@@ -109,3 +109,24 @@ def test_plots_leave_pyplot_alone_and_draw_from_a_thread(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["True", "False"], out.stderr
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unreadable_records_are_counted_and_said(capsys, tmp_path):
+    """A record that cannot be read was left out of every rate without a word (top-level n 3,
+    table n 2, no error count, nothing in the text); attack-eval says so. Now each cell counts
+    them ("errors") and the text names how many were left out."""
+    import shutil
+
+    for name in ("A00001", "A00002", "A00006"):
+        for ext in (".hea", ".mat"):
+            shutil.copy(SAMPLES / f"{name}{ext}", tmp_path / f"{name}{ext}")
+    (tmp_path / "A00002.mat").write_bytes((SAMPLES / "A00002.mat").read_bytes()[:5000])  # truncated
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,N\nA00006,N\n")
+    argv = ["robustness", str(tmp_path), "--eps", "0.01", "--method", "pgd", "--steps", "1",
+            "--model", model_path()]
+    assert cli_main(argv + ["--json"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)["table"]
+    assert r["errors"] == 1 and r["n"] == 2
+    assert cli_main(argv) == 0
+    assert "1 record could not be read and is left out of the rates" in capsys.readouterr().out
+    assert "could not be read" not in format_table(_doc())
