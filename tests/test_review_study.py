@@ -88,6 +88,27 @@ def test_missing_source_is_a_clear_error(tmp_path, real_pairs):
     assert len(pairs) == 1
 
 
+def test_original_of_the_same_name_but_other_samples_is_refused(tmp_path, real_pairs):
+    """--source-dir with another folder's record of the same name (same length): the example was
+    paired with an unrelated ECG, silently, and the study showed reviewers two different ECGs as
+    'an original and its adversarial example'. Now refused: they differ by far more than ε."""
+    pair = next(p for p in real_pairs if os.path.basename(p.source_record) == "A00001")
+    adv = tmp_path / "adv"
+    adv.mkdir()
+    for ext in (".hea", ".dat"):
+        shutil.copy(pair.adversarial_record + ext, adv)
+    hea = adv / (os.path.basename(pair.adversarial_record) + ".hea")
+    hea.write_text(hea.read_text().replace(f"source: {SAMPLES}", "source: /nowhere"))
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(SAMPLES / "A00001.hea", other / "A00001.hea")
+    shutil.copy(SAMPLES / "A00002.mat", other / "A00001.mat")  # A00002's samples (also 9000)
+    with pytest.raises(UserError, match="A00001 is not the record it was made from"):
+        collect_pairs([str(adv)], source_dirs=[str(other)])
+    pairs, _ = collect_pairs([str(adv)], source_dirs=[str(SAMPLES)])  # the right one still pairs
+    assert len(pairs) == 1
+
+
 def test_study_is_one_file_with_signals(real_study, real_pairs):
     files = os.listdir(real_study.parent)
     assert files == ["study.sqlite"], files  # no -wal/-shm left after a clean close

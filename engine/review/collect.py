@@ -130,6 +130,20 @@ def _resolve_source(source: str, adv_path: str, source_dirs: list[str]) -> str |
     return None
 
 
+def _check_same_record(base: str, src: str, xo: np.ndarray, xa: np.ndarray, eps_mv, gain: float) -> None:
+    """UserError when the original found for an example is not the record it was made from: they
+    differ by more than the attack's ε (plus one ADC step of the written example). A record of the
+    same name in another folder (--source-dir) paired the example with an unrelated ECG, silently."""
+    if not isinstance(eps_mv, (int, float)) or isinstance(eps_mv, bool) or not eps_mv > 0 or xo.size == 0:
+        return  # no ε in the provenance: nothing to check against
+    tol = float(eps_mv) + (1.0 / gain if gain and gain > 0 else 0.0) + 1e-6
+    worst = float(np.max(np.abs(xa.astype(np.float64) - xo.astype(np.float64))))
+    if not worst <= tol:
+        raise UserError(f"{base}: {src} is not the record it was made from: they differ by up to "
+                        f"{worst:.4g} mV, more than its ε {float(eps_mv):g} mV (a record of the same name "
+                        "in another folder? check --source-dir)")
+
+
 def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
                   methods: list[str] | None = None, successful_only: bool = False,
                   progress=None) -> tuple[list[Pair], list[str]]:
@@ -183,7 +197,7 @@ def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
                             "(pass the folder of the originals with --source-dir)")
         try:
             adv = read_record(base)
-            xa, _ = adv.lead_mv()
+            xa, adv_lead = adv.lead_mv()
             orig = read_record(src)
             xo, _ = orig.lead_mv()
             if orig.fs != adv.fs:
@@ -197,6 +211,7 @@ def collect_pairs(inputs: list[str], source_dirs: list[str] | None = None,
             warnings.append(f"{base}: original and adversarial lengths differ ({len(xo)} vs {len(xa)}); "
                             "both cut to the shorter")
         params = prov.get("params", {})
+        _check_same_record(base, src, xo[:n], xa[:n], params.get("eps_mv"), adv_lead.gain)
         pairs.append(Pair(pair_id=f"p{len(pairs):05d}", method=prov["method"],
                           x_orig=np.asarray(xo[:n], np.float32), x_adv=np.asarray(xa[:n], np.float32),
                           fs=float(adv.fs), source_record=src, adversarial_record=base,
