@@ -150,9 +150,10 @@ def run_gui(argv: list[str]) -> int:
     if args.open and not (os.path.exists(args.open) or os.path.exists(args.open + ".hea")):
         sys.stderr.write(f"error: --open: no such record, file or folder: {args.open}\n")
         return 2
-    settings_error = _settings_file_error(args.settings) if args.settings else None
+    settings_file = args.settings or os.environ.get("ECGADV_SETTINGS")  # (gui.settings.Settings reads it)
+    settings_error = _settings_file_error(settings_file) if settings_file else None
     if settings_error:  # the window writes its settings there: never over a record or another file
-        sys.stderr.write(f"error: --settings {settings_error}\n")
+        sys.stderr.write(f"error: {'--settings' if args.settings else 'ECGADV_SETTINGS'} {settings_error}\n")
         return 2
     if args.screenshot:  # checked before any work: never clobbered, never half-written
         from engine.errors import UserError

@@ -502,7 +502,7 @@ def test_each_workflow_says_what_to_open_first_in_the_same_words(qtbot, isolated
     assert not win.is_busy()
 
 
-def test_settings_option_never_overwrites_a_file_that_is_not_settings(tmp_path, capsys):
+def test_settings_option_never_overwrites_a_file_that_is_not_settings(tmp_path, capsys, monkeypatch):
     """`main.py --settings A00009.mat` (meant: --open) replaced the record's signal file with the
     window's INI settings when the window closed. A file that is not INI text, a folder, or a
     file in a missing folder is refused before any window: exit code 2, one line, nothing written."""
@@ -521,6 +521,11 @@ def test_settings_option_never_overwrites_a_file_that_is_not_settings(tmp_path, 
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: --settings"), err
     assert {p: p.read_bytes() for p in kept} == kept and not shot.exists()
+    monkeypatch.setenv("ECGADV_SETTINGS", str(rec))  # the same file named by the environment
+    assert run_gui(["--screenshot", str(shot)]) == 2
+    monkeypatch.delenv("ECGADV_SETTINGS")
+    assert capsys.readouterr().err.startswith("error: ECGADV_SETTINGS")
+    assert rec.read_bytes() == kept[rec]
     from gui.app import _settings_file_error
 
     ini = tmp_path / "s.ini"
