@@ -131,7 +131,7 @@ def test_band_json_schema_and_files(capsys, tmp_path):
 def test_band_failed_attack_exits_2(capsys):
     res = paper_sap_results()
     sure = max(res, key=lambda r: max(r.orig_probs.values()))
-    rc, out, err = run(capsys, "band", SAMPLES / sure.record, "--eps", "0.0001", "--alpha", "0.00001",
+    rc, out, err = run(capsys, "band", SAMPLES / sure.record, "--eps", "0.001", "--alpha", "0.0001",
                        "--steps", "1", "--sap-steps", "0", "--trials", "10", "--model", model_path(), "--json")
     user_error(rc, out, err, "did not change the prediction", "no band")
 

@@ -100,14 +100,30 @@ def test_grid_projection_never_exceeds_eps_below_half_a_quantum():
         assert np.abs(q.astype(np.float64) - x0).max() <= eps + 1e-3 * 0.005 + 1e-7, eps  # (float32 slack)
 
 
-def test_attack_on_a_resampled_record_keeps_linf_within_a_tiny_eps():
+def test_a_resampled_record_keeps_linf_within_a_tiny_eps_and_an_eps_under_the_adc_step_is_refused():
     clf = load_model()
     x = sample_inputs(["A00001"])[0]
     from engine.records import resample
 
-    x360 = AttackInput(name="r360", x_mv=resample(x.x_mv, 300.0, 360.0), fs=360.0, true=None, quantum_mv=0.005)
-    r = run_attack(clf, [x360], "pgd", AttackParams(eps_mv=0.002, alpha_mv=0.001, steps=3))[0]
-    assert r.measures["linf_mv"] <= 0.002 + 1e-3 * 0.005 + 1e-7  # (the grid tolerance; 0.003 before)
+    from engine.attacks.runner import quantise
+    from engine.errors import UserError
+
+    x0 = resample(x.x_mv, 300.0, 360.0).astype(np.float32)  # off the 0.005-mV grid
+    rng = np.random.default_rng(0)
+    x_adv = (x0 + rng.choice([-0.002, 0.002], x0.size)).astype(np.float32)
+    q = quantise(x0, x_adv, 0.005, 0.002)
+    assert np.abs(q - x0).max() <= 0.002 + 1e-3 * 0.005 + 1e-7  # (the grid tolerance; 0.003 before)
+    on_grid = np.abs(q / 0.005 - np.round(q / 0.005)) < 1e-3
+    assert np.all(on_grid | (q == x0))  # rounded onto the grid, or left as it was
+    # such an ε is refused before the attack: it could change hardly any sample, and under one step
+    # of a record at the model's rate none (the attack reported failures it never attempted)
+    x360 = AttackInput(name="r360", x_mv=x0, fs=360.0, true=None, quantum_mv=0.005)
+    with pytest.raises(UserError, match=r"r360: ε 0.002 mV is under half an ADC step .* use ε ≥ 0.0025 mV"):
+        run_attack(clf, [x360], "pgd", AttackParams(eps_mv=0.002, alpha_mv=0.001, steps=3))
+    with pytest.raises(UserError, match=r"A00001: ε 0.0008 mV is under one ADC step .* could change no sample"):
+        run_attack(clf, [x], "pgd", AttackParams(eps_mv=0.0008, alpha_mv=0.0001, steps=3))
+    r = run_attack(clf, [x360], "pgd", AttackParams(eps_mv=0.0025, alpha_mv=0.001, steps=2))[0]
+    assert r.measures["linf_mv"] <= 0.0025 + 1e-3 * 0.005 + 1e-7
 
 
 def test_perturbation_is_zero_on_padding_and_outside_a_short_record():

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..models.classifier import Classifier, Placement, pad_batch
 from ..paper_mode import check_paper_code, paper_fit, uses_paper_code
 from .base import Attack, AttackParams
@@ -96,6 +97,22 @@ def _probs_dict(clf: Classifier, p: np.ndarray) -> dict:
     return {c: float(v) for c, v in zip(clf.classes, p)}
 
 
+def check_eps_vs_adc(clf: Classifier, inputs: list[AttackInput], eps_mv: float) -> None:
+    """UserError when ε is too small for a record's ADC grid, onto which every example is rounded
+    (quantise): under one step a record at the model's rate cannot change a sample, and under half
+    a step a resampled one hardly any, so the attack would report a failure it never attempted."""
+    for inp in inputs:
+        q = float(inp.quantum_mv or 0.0)
+        if not q > 0:
+            continue
+        on_grid = abs(float(inp.fs) - float(clf.fs)) < 1e-9
+        limit = q if on_grid else q / 2
+        if eps_mv < limit * (1 - 1e-6):
+            raise UserError(f"{inp.name}: ε {eps_mv:g} mV is under {'one' if on_grid else 'half an'} ADC step of the "
+                            f"record ({q:g} mV); the example, rounded onto that grid, could change "
+                            f"{'no' if on_grid else 'hardly any'} sample: use ε ≥ {limit:g} mV")
+
+
 def check_attack(clf: Classifier, inputs: list[AttackInput], method: str, params: AttackParams) -> None:
     """UserError (one line) when `method` with `params` cannot run on `clf` and `inputs`: every
     parameter the attack reads against its declared range, the targets against the model's classes,
@@ -103,6 +120,7 @@ def check_attack(clf: Classifier, inputs: list[AttackInput], method: str, params
     spec(method)
     check_params(method, params)
     params.check_targets(clf.classes)
+    check_eps_vs_adc(clf, inputs, params.eps_mv)
     if uses_paper_code(method, params):
         check_paper_code(clf, inputs)
 
