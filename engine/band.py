@@ -44,6 +44,7 @@ from .attacks.params import is_adversarial
 from .attacks.kernels import fused_kernel, smooth
 from .attacks.runner import AttackResult
 from .errors import Cancelled, UserError
+from .intervals import rate_record
 from .models.classifier import Classifier
 from .models.modes import eval_mode
 
@@ -237,7 +238,9 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
                 ok = is_adv(pert)
             n_adv += int(ok.sum())
             survivors.append(pert[ok])
-        noise_rep = {"trials": band.trials, "adversarial": n_adv, "fraction": n_adv / band.trials}
+        # noise trials and uniform draws are independent draws: their fractions get an exact interval
+        noise_rep = {"trials": band.trials, "adversarial": n_adv, "fraction": n_adv / band.trials,
+                     "ci95": rate_record(n_adv, band.trials)["ci95"]}
         members = torch.cat(survivors)  # (K, L); workbench style: the example first
         if members.shape[0] == 0:
             # paper-code style with no survivor: no band; the example alone is drawn
@@ -245,7 +248,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
             lo_d = hi_d = delta
             concat_rep = {"pairs": 0, "crossing_pairs": 0, "crossings": 0, "splices": 0, "adversarial": 0,
                           "fraction": None}
-            uni_rep = {"trials": 0, "adversarial": 0, "fraction": None, "centre_adversarial": None,
+            uni_rep = {"trials": 0, "adversarial": 0, "fraction": None, "ci95": None, "centre_adversarial": None,
                        "note": "no noise trial kept the adversarial class: there is no band to sample"}
         else:
             lo_d, hi_d = members.min(0).values, members.max(0).values
@@ -272,6 +275,7 @@ def expand_band(clf: Classifier, result: AttackResult, params: AttackParams | No
             # centre is pulled inward from δ and may not be)
             centre = ((lo_d + hi_d) / 2 * mask).unsqueeze(0)
             uni_rep = {"trials": n_uni, "adversarial": n_u_adv, "fraction": n_u_adv / n_uni,
+                       "ci95": rate_record(n_u_adv, n_uni)["ci95"],
                        "centre_adversarial": bool(is_adv(centre)[0])}
 
     # back to the whole record at the model rate

@@ -123,6 +123,12 @@ def test_band_json_schema_and_files(capsys, tmp_path):
     assert set(doc["noise"]) >= {"trials", "adversarial", "fraction"} and doc["noise"]["trials"] == 40
     assert set(doc["concat"]) >= {"pairs", "splices", "adversarial", "fraction"}
     assert set(doc["uniform"]) >= {"trials", "adversarial", "fraction"}
+    # noise trials and uniform draws are independent draws: their fractions come with an exact interval
+    from engine.intervals import clopper_pearson
+
+    for key in ("noise", "uniform"):
+        d = doc[key]
+        assert d["ci95"] == (list(clopper_pearson(d["adversarial"], d["trials"])) if d["trials"] else None)
     assert doc["adv_pred"] != doc["orig_pred"]
     assert os.path.exists(doc["out"] + ".hea") and len(doc["members_out"]) == 2
     assert doc["concat"]["pairs"] <= 5 and doc["concat"]["splices"] <= 5 * 2 * 2
@@ -214,6 +220,11 @@ def test_band_paper_code_style(capsys):
     assert rc == 0, err
     doc = one_json(out)
     assert doc["style"] == "paper-code" and doc["noise"]["trials"] == 20
+    rc, out, err = run(capsys, "band", SAMPLES / "A00009", "--eps", "0.02", "--alpha", "0.002", "--trials", "20",
+                       "--max-pairs", "3", "--max-splices", "2", "--band-style", "both", "--model", model_path())
+    assert rc == 0, err
+    noise = next(ln for ln in out.splitlines() if ln.startswith("noise"))
+    assert noise.count("95% CI") == 2 and "/20, " in noise  # both procedures: k/n and the interval
     rc, out, err = run(capsys, "band", SAMPLES / "A00009", "--band-style", "nope", "--model", model_path())
     assert rc == 2 and "invalid choice" in err
 

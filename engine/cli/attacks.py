@@ -13,6 +13,7 @@ import re
 import sys
 
 from ..errors import UserError
+from ..intervals import format_rate
 from .core import ONE_RECORD_HELP, finish_model_command
 from .core import quiet as _quiet
 from .options import add_attack_batch, add_batch_size, add_dataset_args, add_ranged, add_results_file
@@ -249,11 +250,10 @@ def cmd_band(args) -> int:
         u.get("centre_adversarial"), "")
     text = (f"{res.record}: {res.orig_pred} -> {res.adv_pred} ({args.method}, ε {params.eps_mv:g} mV, "
             f"{band.style} band)\n"
-            f"  noise:   {band.noise['adversarial']}/{band.noise['trials']} stayed adversarial "
-            f"({pct(band.noise['fraction'])})\n"
+            f"  noise:   stayed adversarial {format_rate(band.noise['adversarial'], band.noise['trials'])}\n"
             f"  concat:  {c['adversarial']}/{c['splices']} splices over {c['pairs']} pairs adversarial "
             f"({pct(c['fraction'])})\n"
-            f"  uniform: {u['adversarial']}/{u['trials']} adversarial ({pct(u['fraction'])}){centre}"
+            f"  uniform: adversarial {format_rate(u['adversarial'], u['trials'])}{centre}"
             + (f"\n  {u['note']}" if u.get("note") else "")
             + (f"\n  saved {out}" if out else ""))
     if warnings:
@@ -288,7 +288,6 @@ def default_results_name(dataset: str, split: str, model: str, method: str, eps:
 
 
 def _summary_text(s: dict, method: str, results: str) -> str:
-    from ..intervals import format_rate  # rate (k/n, 95% Clopper-Pearson interval)
 
     mis = s["misclassified"]
     per = "\n".join(f"    {c}: {format_rate(v['success'], v['attacked'])}" for c, v in s["per_class"].items())

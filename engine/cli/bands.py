@@ -11,6 +11,7 @@ import os
 import re
 
 from ..errors import UserError
+from ..intervals import format_rate
 from .core import finish_model_command
 from .options import add_attack_batch, add_dataset_args, add_ranged, add_results_file
 
@@ -107,16 +108,15 @@ def band_both_text(record: str, orig: str, adv: str, method: str, eps: float, re
         return "-" if f is None else f"{100 * f:.1f}%"
 
     styles = list(reports)
-    w = 34
+    w = 40
     lines = [f"{record}: {orig} -> {adv} ({method}, ε {eps:g} mV)", f"{'':10s}" + "".join(f"{s:>{w}s}" for s in styles)]
 
     def row(label, cell):
         lines.append(f"{label:10s}" + "".join(f"{cell(reports[s]):>{w}s}" for s in styles))
 
-    row("noise", lambda b: f"{b['noise']['adversarial']}/{b['noise']['trials']} ({pct(b['noise']['fraction'])})")
+    row("noise", lambda b: format_rate(b['noise']['adversarial'], b['noise']['trials']))
     row("concat", lambda b: f"{b['concat']['adversarial']}/{b['concat']['splices']} ({pct(b['concat']['fraction'])})")
-    row("uniform", lambda b: f"{b['uniform']['adversarial']}/{b['uniform']['trials']} "
-                             f"({pct(b['uniform']['fraction'])})")
+    row("uniform", lambda b: format_rate(b['uniform']['adversarial'], b['uniform']['trials']))
     row("centre", lambda b: {True: "adversarial", False: "NOT adversarial", None: "no band"}[
         b["uniform"].get("centre_adversarial")]
         + ("" if b.get("centre_margin") is None else f" (margin {b['centre_margin']:+.3f})"))

@@ -122,15 +122,20 @@ class BandPanel(QWidget):
 
     @staticmethod
     def _frac(d: dict, total_key: str, compact: bool = False) -> str:
-        """'k / n  (x %)' of a band procedure's report; `compact`: 'k/n (x %)' (two columns)."""
+        """'k / n  (x %)' and on a second line '95 % CI a–b %' of a band procedure's report (where
+        the report has an interval); `compact`: 'k/n (x %, CI a–b)' (two columns)."""
         n = d.get(total_key) or 0
         k = d.get("adversarial") or 0
         f = d.get("fraction")
         if not n:
             return ("none" if compact else "no crossings") if total_key == "splices" else "—"
+        ci = d.get("ci95")  # noise trials and uniform draws (independent draws), not the splices
         if compact:
-            return f"{k}/{n} ({100 * f:.0f} %)" if f is not None else f"{k}/{n}"
-        return f"{k} / {n}  ({100 * f:.1f} %)" if f is not None else f"{k} / {n}"
+            text = f"{k}/{n} ({100 * f:.0f} %" if f is not None else f"{k}/{n}"
+            return text + (f", CI {100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else ")") if f is not None else text
+        if f is None:
+            return f"{k} / {n}"
+        return f"{k} / {n}  ({100 * f:.1f} %)" + (f"\n95 % CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f} %" if ci else "")
 
     def show_result(self, b, members_drawn: int | None = None) -> None:
         self._set_columns(False)
