@@ -102,10 +102,11 @@ def check_records_free(bases: list[str], overwrite: bool = False, inputs: list[s
         f = _existing(record_base(base))
         if f and not overwrite:
             raise UserError(f"{f} already exists (use --overwrite to replace it)")
+        # a folder in the way was found only after the work, with a stray .dat already moved into place
         for g in (record_base(base) + ".hea", record_base(base) + ".dat"):
-            if os.path.lexists(g) and not os.path.isfile(g):  # a folder: found only after the work,
-                raise UserError(f"{g} exists and is not a file (a folder?); it cannot be replaced "  # with
-                                "by a record, even with --overwrite")  # a stray .dat moved into place
+            if os.path.lexists(g) and not os.path.isfile(g):
+                raise UserError(f"{g} exists and is not a file (a folder?); it cannot be replaced "
+                                "by a record, even with --overwrite")
 
 
 def write_record_atomic(path: str, signal_mv: np.ndarray, fs: float, *, overwrite: bool = False,
