@@ -52,15 +52,22 @@ class WeightAverage:
         self.updates = int(st["updates"])
 
 
+def load_init(path: str, arch: str):
+    """The checkpoint `--init` names, loaded and checked to be a model of `arch` (UserError)."""
+    from .models.checkpoint import load_checkpoint
+
+    clf = load_checkpoint(path)  # safetensors or a weights-only state dict; refuses anything else
+    if clf.meta.get("arch") != arch:
+        raise UserError(f"--init {path} is a {clf.meta.get('arch')!r} model; this run trains {arch!r}")
+    return clf
+
+
 def init_from(module: nn.Module, path: str, arch: str, loaded=None) -> str:
     """Copy a checkpoint's weights into `module` (same architecture) → "file (weights fingerprint)".
     `loaded`: the checkpoint at `path` already loaded (a Classifier), so it is not read twice."""
     from .attack_eval import model_fingerprint
-    from .models.checkpoint import load_checkpoint
 
-    clf = loaded or load_checkpoint(path)  # safetensors or a weights-only state dict; refuses anything else
-    if clf.meta.get("arch") != arch:
-        raise UserError(f"--init {path} is a {clf.meta.get('arch')!r} model; this run trains {arch!r}")
+    clf = loaded if loaded is not None and loaded.meta.get("arch") == arch else load_init(path, arch)
     try:
         module.load_state_dict(clf.module.state_dict())
     except RuntimeError:

@@ -199,3 +199,21 @@ def test_thread_chooser_keeps_the_faster_setting(monkeypatch):
         ch.before(i)
         assert torch.get_num_threads() == 2
     assert ThreadChooser(torch.device("meta")).options == []
+
+
+def test_train_refuses_a_bad_init_or_fp16_on_cpu_before_reading_records(capsys, tmp_path):
+    """`train --init <not a checkpoint>`, `--init <another architecture>` and `--amp fp16` on a CPU
+    were refused only after every record had been read (minutes on the full dataset)."""
+    from conftest import ROOT, SAMPLES, cli_inproc
+
+    text = tmp_path / "notes.safetensors"
+    text.write_text("not a checkpoint")
+    fixed = ROOT / "resources" / "models" / "default.safetensors"  # a fixed-30-s 'default' model, not default-whole
+    for extra, frag in ((["--init", text], "notes.safetensors"),
+                        (["--init", fixed, "--arch", "default-whole"], "is a 'default' model"),
+                        (["--amp", "fp16", "--device", "cpu"], "fp16")):
+        rc, out, err = cli_inproc(capsys, "train", SAMPLES, "--out", tmp_path / "m.safetensors", "--epochs", "1",
+                                  *extra)
+        assert rc == 2 and frag in err, err
+        assert "reading" not in err, err  # refused before the records were read
+        assert not (tmp_path / "m.safetensors").exists()

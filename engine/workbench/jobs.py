@@ -404,11 +404,17 @@ def train(req: TrainRequest) -> Job:
                                 f"(limit {MAX_PARAMETERS:,})")
         check_output(req.out, req.overwrite or (req.resume and os.path.exists(resume_file)), what="checkpoint",
                      inputs=[req.init])
+        device = pick_device(req.device)
+        from ..training_gpu import amp_setup
+        from ..weight_average import load_init
+
+        amp_setup(req.amp, device)  # fp16 on a CPU, a bad --init: refused before the records are read
+        if req.init:
+            load_init(req.init, req.arch)
         ds = req.dataset
         names = split_records(ds, req.split, req.limit, warn=lambda m: progress(0, 1, m))
         ts = training_split(ds, names, req.val_split, req.seed)
         seed_everything(req.seed)
-        device = pick_device(req.device)
         if req.amp == "bf16" and device.type == "cpu":
             from ..training_gpu import BF16_EMULATED, cpu_bf16_native
 
