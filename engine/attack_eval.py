@@ -135,8 +135,8 @@ def check_header(found: dict, want: dict, path: str) -> None:
             what = f"it is not an attack-eval results file (kind {a!r})"
         else:
             what = f"{key} differs ({a!r} in the file vs {b!r} now)"
-        raise UserError(f"{path} was made with different settings: {what}; "
-                        "use another --results file (or delete this one) to start afresh")
+        raise UserError(f"{path} was made with different settings: {what}; use another results file "
+                        "(attack-eval --results, robustness --results-dir), or --overwrite to start this one afresh")
 
 
 # -- the JSONL file ------------------------------------------------------------------------------
