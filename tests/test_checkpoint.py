@@ -480,3 +480,18 @@ def test_model_card_json_of_checkpoint_with_nan_metrics(default_ckpt, tmp_path, 
     assert main(["model-card", "--model", str(bad), "--json"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "NaN or Infinity" in err and "internal error" not in err
+
+
+def test_a_copy_of_a_bundled_checkpoint_is_named_by_its_file(tmp_path):
+    """`--model my.safetensors`, a copy of the bundled 'default' weights, was reported (and its
+    results filed) as 'default', the name in its metadata."""
+    import shutil
+
+    from engine.models.checkpoint import BUILTIN, resolve_model
+
+    if not BUILTIN["default"].is_file():
+        pytest.skip("bundled default weights not installed")
+    copy = tmp_path / "my.safetensors"
+    shutil.copyfile(BUILTIN["default"], copy)
+    assert resolve_model(str(copy), "cpu").name == "my"
+    assert resolve_model("default", "cpu").name == "default"

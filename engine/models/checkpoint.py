@@ -348,4 +348,7 @@ def resolve_model(spec: str | None, device: str | torch.device | None = None) ->
             # a misspelt bundled name ('default-Whole'), not a file path: name the bundled models
             raise UserError(f"no such model file: {spec} (bundled models: {', '.join(BUILTIN)})")
         clf = load_checkpoint(spec)
+        # a file is named by its own name: a copy of a bundled checkpoint (whose metadata says
+        # 'default') is not reported, nor its results filed, as the bundled model
+        clf.meta["name"] = Path(spec).stem
     return clf.to(pick_device(device))
