@@ -82,8 +82,6 @@ _LAYER_SOURCE = {"original": "x", "adversarial": "adv", "perturbation": "diff", 
                  "members": "mem", "difference": "diff", "tube": "tube_lo"}
 
 
-
-
 class StripModel(FurnitureGeometry):
     """Record, overlays, layer visibility, gain and row layout of the strip (no Qt).
 

@@ -16,8 +16,8 @@ import shiboken6
 from PySide6 import QtCore, QtGui
 
 from . import layers as _layers
-# paper scale, calibration pulse and time labels: pure maths, in gui.strip.model (re-exported)
-from .model import (ASPECT, LARGE_MV, LARGE_S, MM_PER_MV, MM_PER_S, PULSE_START_S, ROW_MARGIN_S,
+# paper scale, calibration pulse and time labels: pure maths, in gui.strip.scale (re-exported)
+from .scale import (ASPECT, LARGE_MV, LARGE_S, MM_PER_MV, MM_PER_S, PULSE_START_S, ROW_MARGIN_S,
                     SMALL_MV, SMALL_S, calibration_pulse, format_time)
 
 __all__ = [

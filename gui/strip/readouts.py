@@ -24,7 +24,7 @@ class Readouts:
         if m.units != "mV":
             base += f" · in {m.units}, not mV (no calibration pulse; {m.scale_text()})"
         if self._real:
-            base += " · real size 25 mm/s, 10 mm/mV"
+            base += f" · real size 25 mm/s, {m.scale_text()}"
         elif not self._calibrated:
             base += " · NOT CALIBRATED (free zoom)"
         if self._playing:
