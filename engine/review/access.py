@@ -441,16 +441,16 @@ class Study(_Base):
         out = []
         for r in rows:
             d = dict(r)
-            _check_answer_numbers(self.path, d)
+            check_answer_numbers(self.path, d)
             d["session_locked"] = bool(d["session_locked"])
             d["correct"] = answer_correct(d)
             out.append(d)
         return out
 
 
-def _check_answer_numbers(path: str, row: dict) -> None:
+def check_answer_numbers(path: str, row: dict) -> None:
     """Refuse an answer whose confidence or time the app cannot have written (a study edited by
-    hand): the statistics would crash on text, or print Infinity in --json. As review merge does."""
+    hand): the statistics would crash on text, or print Infinity in --json (review report, merge)."""
     aid = str(row.get("answer_id"))[:8]
     c = row.get("confidence")
     if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 5):

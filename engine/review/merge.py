@@ -12,7 +12,6 @@ behind and never half-changes a file), under a lock file so two merges cannot ra
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import sqlite3
 import unicodedata
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 from ..outputs import FileLock
-from .access import Study, reviewer_key
+from .access import Study, check_answer_numbers, reviewer_key
 from .create import check_study_output, temp_beside
 from .store import KEY_SCHEMA, backup_to, fingerprint, has_table, item_digests, legacy_fingerprint, remove_sidecars, split_sql
 from .tasks import normalise_answer
@@ -70,12 +69,7 @@ def _check_answers(path: str, conn: sqlite3.Connection) -> None:
         if not isinstance(a["answer"], str) or normalise_answer(task, a["answer"]) != a["answer"]:
             raise UserError(f"{path}: answer {aid}… has value {str(a['answer'])[:20]!r}, "
                             f"not a valid answer for task {task}")
-        c = a["confidence"]
-        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 5):
-            raise UserError(f"{path}: answer {aid}… has confidence {str(c)[:20]!r} (must be 1 to 5 or empty)")
-        e = a["elapsed_s"]
-        if e is not None and (not isinstance(e, (int, float)) or not math.isfinite(e) or e < 0):
-            raise UserError(f"{path}: answer {aid}… has an invalid time {str(e)[:20]!r}")
+        check_answer_numbers(path, dict(a))
         if not isinstance(a["answered_at"], str) or not isinstance(a["answer_id"], str):
             raise UserError(f"{path}: answer {aid}… is malformed (file altered?)")
 
