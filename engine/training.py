@@ -219,11 +219,13 @@ def evaluate_signals(clf: Classifier, signals: list[np.ndarray], batch_size: int
 
 def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray], val_y: list[str],
           cfg: TrainConfig, out: str, *, device: torch.device, provenance: dict | None = None,
-          resume: bool = True, overwrite: bool = False, progress=None, should_stop=None) -> dict:
+          resume: bool = True, overwrite: bool = False, progress=None, should_stop=None,
+          init_model=None) -> dict:
     """Train and write the best checkpoint to `out`. Returns the best epoch's validation metrics.
 
     Signals are float32 mV at the architecture's sampling rate. `progress(EpochReport)` is called
     after every epoch; `should_stop()` is polled between batches (cancel / interrupt).
+    `init_model`: the checkpoint `cfg.init` names, already read (engine.weight_average.load_init).
     """
     if not train_x or not val_x:
         raise UserError("training needs labelled records in both the training and validation split")
@@ -245,7 +247,8 @@ def train(train_x: list[np.ndarray], train_y: list[str], val_x: list[np.ndarray]
     if cfg.init:
         from .models.checkpoint import load_checkpoint
 
-        start = load_checkpoint(cfg.init)  # safetensors or weights-only; checked like any model
+        # safetensors or weights-only; checked like any model (`init_model`: it, already read)
+        start = init_model if init_model is not None else load_checkpoint(cfg.init)
         if not cfg.arch_args and start.meta.get("arch") == cfg.arch:  # keeps its own widths and depth
             arch_args = {**arch_args, **start.meta.get("arch_args", {})}
     meta = base_meta(cfg.arch, arch_args)

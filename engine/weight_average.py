@@ -52,11 +52,13 @@ class WeightAverage:
         self.updates = int(st["updates"])
 
 
-def load_init(path: str, arch: str):
-    """The checkpoint `--init` names, loaded and checked to be a model of `arch` (UserError)."""
+def load_init(path: str, arch: str, loaded=None):
+    """The checkpoint `--init` names (`loaded`: it, already read), checked to be a model of `arch`
+    (UserError)."""
     from .models.checkpoint import load_checkpoint
 
-    clf = load_checkpoint(path)  # safetensors or a weights-only state dict; refuses anything else
+    # safetensors or a weights-only state dict; refuses anything else
+    clf = loaded if loaded is not None else load_checkpoint(path)
     if clf.meta.get("arch") != arch:
         raise UserError(f"--init {path} is a {clf.meta.get('arch')!r} model; this run trains {arch!r}")
     return clf
@@ -67,7 +69,7 @@ def init_from(module: nn.Module, path: str, arch: str, loaded=None) -> str:
     `loaded`: the checkpoint at `path` already loaded (a Classifier), so it is not read twice."""
     from .attack_eval import model_fingerprint
 
-    clf = loaded if loaded is not None and loaded.meta.get("arch") == arch else load_init(path, arch)
+    clf = load_init(path, arch, loaded)
     try:
         module.load_state_dict(clf.module.state_dict())
     except RuntimeError:

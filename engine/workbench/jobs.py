@@ -409,8 +409,7 @@ def train(req: TrainRequest) -> Job:
         from ..weight_average import load_init
 
         amp_setup(req.amp, device)  # fp16 on a CPU, a bad --init: refused before the records are read
-        if req.init:
-            load_init(req.init, req.arch)
+        start = load_init(req.init, req.arch) if req.init else None
         ds = req.dataset
         names = split_records(ds, req.split, req.limit, warn=lambda m: progress(0, 1, m))
         ts = training_split(ds, names, req.val_split, req.seed)
@@ -449,7 +448,8 @@ def train(req: TrainRequest) -> Job:
         try:
             best = engine_train(tx, [ds.label(n) for n in ts.train], vx, [ds.label(n) for n in ts.val], cfg,
                                 req.out, device=device, provenance=prov, resume=req.resume,
-                                overwrite=req.overwrite, progress=report, should_stop=should_stop)
+                                overwrite=req.overwrite, progress=report, should_stop=should_stop,
+                                init_model=start)
         except KeyboardInterrupt:
             raise Cancelled("training cancelled") from None
         return {"out": req.out, "arch": req.arch, "train_records": len(ts.train), "val_records": len(ts.val),
