@@ -288,7 +288,6 @@ def default_results_name(dataset: str, split: str, model: str, method: str, eps:
 
 
 def _summary_text(s: dict, method: str, results: str) -> str:
-
     mis = s["misclassified"]
     per = "\n".join(f"    {c}: {format_rate(v['success'], v['attacked'])}" for c, v in s["per_class"].items())
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731

@@ -130,11 +130,10 @@ class BandPanel(QWidget):
         if not n:
             return ("none" if compact else "no crossings") if total_key == "splices" else "—"
         ci = d.get("ci95")  # noise trials and uniform draws (independent draws), not the splices
-        if compact:
-            text = f"{k}/{n} ({100 * f:.0f} %" if f is not None else f"{k}/{n}"
-            return text + (f", CI {100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else ")") if f is not None else text
         if f is None:
-            return f"{k} / {n}"
+            return f"{k}/{n}" if compact else f"{k} / {n}"
+        if compact:
+            return f"{k}/{n} ({100 * f:.0f} %" + (f", CI {100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else ")")
         return f"{k} / {n}  ({100 * f:.1f} %)" + (f"\n95 % CI {100 * ci[0]:.1f}–{100 * ci[1]:.1f} %" if ci else "")
 
     def show_result(self, b, members_drawn: int | None = None) -> None:

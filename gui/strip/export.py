@@ -24,10 +24,10 @@ from engine.errors import UserError
 from engine.outputs import atomic_write
 
 from .layers import ADVERSARIAL_RGB, LANE_BAR_PEN, LANE_ZERO_PEN, LAYER, LAYER_DECLS
-from .model import amplitude_scale_text
 from .painting import blend, device_dpmm, draw_text, mm_pen, painting, qpath
 from .paper import (INK, LARGE_LINE, MM_PER_MV, MM_PER_S, PAPER_BG, ROW_MARGIN_S, SMALL_LINE,
                     calibration_pulse, format_time)
+from .scale import amplitude_scale_text
 
 __all__ = ["PaperTrace", "PaperSpec", "paper_spec", "export_png", "export_svg", "export_pdf", "write_paper_pdf",
            "write_paper_image", "write_paper_svg", "export_view_png", "export_view_svg", "header_text",
@@ -495,7 +495,7 @@ def _draw_trace(p, tr: PaperTrace, i0, i1, fs, rt0, x_of, y0, gain, bias=0.0, cl
         bot = ys(lo[i0:i1])
         path = qpath(np.concatenate([xs, xs[::-1]]), np.concatenate([top, bot[::-1]]))
         path.closeSubpath()
-        p.fillPath(path, blend(tr.colour, PAPER_BG, 0.3))  # opaque: see _blend
+        p.fillPath(path, blend(tr.colour, PAPER_BG, 0.3))  # opaque: see painting.blend
         return
     data = tr.data
     n = data.shape[-1]
