@@ -254,7 +254,7 @@ class Navigation:
             m.rows_fit = False
             if center is None:  # keys: keep the top-left corner, from the record's start at the
                 # latest (rows narrower than the view are centred: zooming back in from there left
-                # blank paper before 0 s on the left, which Left/Right cannot pan away in rows mode)
+                # blank paper before 0 s on most of the strip)
                 self._rows_set(max(x_lo, -ROW_MARGIN_S), top, sx * factor)
                 return
             cx, cy = center.x(), center.y()
